@@ -1,0 +1,868 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * process.bpf.c: the kernel boundary of a traced process tree.
+ *
+ * Probes (all BTF-enabled raw tracepoints; kprobes and fentry are not assumed to exist):
+ *   tp_btf/sched_process_fork   fork/clone of a traced process: the child joins `traced`
+ *   tp_btf/sched_process_exec   exec: filename, argv, cwd, uid (and `--comm` attach targets)
+ *   tp_btf/sched_process_exit   exit of the last thread: exit code, duration; leaves `traced`
+ *   tp_btf/sys_exit             file syscalls (open*, creat, unlink*, rmdir, mkdir*, rename*),
+ *                               connect, and write/pwrite/writev summed per (process, fd)
+ *   tp_btf/sys_enter            close, dup2, dup3, close_range: end a write summary before the
+ *                               fd goes away
+ *
+ * Scoping happens here: `traced` holds the tgids of the tree. A process outside it costs one
+ * hash lookup on the syscalls listed above and nothing on any other syscall.
+ *
+ * Maps and sizes: `events` ring buffer (size set by the collector), `traced` and `writes` hashes
+ * (TRACED_MAX_ENTRIES, WRITES_MAX_ENTRIES), `comm_watch` (COMM_WATCH_MAX_ENTRIES), `scratch`
+ * (one 72 KiB record buffer per CPU), `losses` and `ringbuf_lost` per-CPU counters. Every failure
+ * to record something increments one of the two counter maps; nothing is dropped silently.
+ *
+ * Oldest kernel: 5.17 (bpf_loop; tp_btf needs 5.5, ring buffers 5.8, bpf_ktime_get_boot_ns 5.8).
+ * Syscall numbers and register use are x86_64's.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "process.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+/* x86_64 syscall numbers */
+#define SYS_write 1
+#define SYS_open 2
+#define SYS_close 3
+#define SYS_pwrite64 18
+#define SYS_writev 20
+#define SYS_dup2 33
+#define SYS_connect 42
+#define SYS_rename 82
+#define SYS_mkdir 83
+#define SYS_rmdir 84
+#define SYS_creat 85
+#define SYS_unlink 87
+#define SYS_openat 257
+#define SYS_mkdirat 258
+#define SYS_unlinkat 263
+#define SYS_renameat 264
+#define SYS_dup3 292
+#define SYS_pwritev 296
+#define SYS_renameat2 316
+#define SYS_pwritev2 328
+#define SYS_close_range 436
+#define SYS_openat2 437
+
+#define AT_FDCWD -100
+#define AT_REMOVEDIR 0x200
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#define O_WRONLY 01
+#define O_CREAT 0100
+#define O_TRUNC 01000
+#define S_IFMT 0170000
+#define S_IFREG 0100000
+#define AF_UNIX 1
+#define AF_INET 2
+#define AF_INET6 10
+#define NAME_CAP_BYTES 255
+
+/* Restartable returns: the syscall runs again and is reported then. */
+#define ERESTARTSYS 512
+#define ERESTART_RESTARTBLOCK 516
+
+#define EVENT_AREA_BYTES (1 << 16)
+#define EVENT_HALF_MASK ((1 << 15) - 1)
+#define STR_READ_BYTES (PATH_CAP_BYTES + 1)
+#define WALK_MASK (PATH_CAP_BYTES - 1)
+
+/* Set by the collector before load. */
+const volatile bool watch_comms = false;
+
+struct scratch {
+	__u8 event[EVENT_AREA_BYTES];
+	__u8 walk[PATH_CAP_BYTES * 2];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TRACED_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct traced_info);
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, WRITES_MAX_ENTRIES);
+	__type(key, struct write_key);
+	__type(value, struct write_info);
+} writes SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, COMM_WATCH_MAX_ENTRIES);
+	__type(key, char[TASK_COMM_LEN]);
+	__type(value, __u8);
+} comm_watch SEC(".maps");
+
+/* Indexed by CPU id; the collector sets max_entries to the number of possible CPUs. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOSS_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} losses SEC(".maps");
+
+/* Records lost because the ring buffer was full, indexed by enum event_kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__type(value, __u64);
+} ringbuf_lost SEC(".maps");
+
+/* Pin the ABI types into BTF so that libbpf-cargo generates them for the collector. */
+struct exec_event _exec_event = {};
+struct fork_event _fork_event = {};
+struct exit_event _exit_event = {};
+struct file_event _file_event = {};
+struct connect_event _connect_event = {};
+struct write_start_event _write_start_event = {};
+struct write_end_event _write_end_event = {};
+
+static __always_inline void count_loss(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&losses, &reason);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline __u8 *scratch_event(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	return s ? s->event : NULL;
+}
+
+static __always_inline __u8 *scratch_walk(void)
+{
+	__u32 cpu = bpf_get_smp_processor_id();
+	struct scratch *s = bpf_map_lookup_elem(&scratch, &cpu);
+	return s ? s->walk : NULL;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+static __always_inline void submit(void *ev, __u32 size)
+{
+	struct event_header *h = ev;
+	__u32 kind = h->kind;
+
+	if (size > EVENT_AREA_BYTES)
+		size = EVENT_AREA_BYTES;
+	h->size_bytes = size;
+	if (bpf_ringbuf_output(&events, ev, size, 0)) {
+		__u64 *n = bpf_map_lookup_elem(&ringbuf_lost, &kind);
+		if (n)
+			*n += 1;
+	}
+}
+
+struct walk_ctx {
+	struct dentry *dentry;
+	struct vfsmount *vfsmnt;
+	struct mount *mnt;
+	__u8 *walk;
+	__u32 pos;
+	bool done;
+	bool truncated;
+};
+
+/* One step of the walk: prepend one name, or hop from a mount's root to its mountpoint. */
+static long walk_step(__u64 i, void *data)
+{
+	struct walk_ctx *c = data;
+	struct dentry *dentry = c->dentry;
+	struct vfsmount *vfsmnt = c->vfsmnt;
+	struct mount *mnt = c->mnt;
+	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
+	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+
+	if (dentry == mnt_root || dentry == parent) {
+		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
+
+		if (dentry != mnt_root || mnt == mnt_parent) {
+			c->done = true; /* the global root (or a detached tree) */
+			return 1;
+		}
+		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = mnt_parent;
+		c->vfsmnt = &mnt_parent->mnt;
+		return 0;
+	}
+
+	struct qstr d_name = BPF_CORE_READ(dentry, d_name);
+	__u32 len = d_name.len, pos = c->pos;
+
+	if (len > NAME_CAP_BYTES)
+		len = NAME_CAP_BYTES;
+	if (len + 1 > pos) {
+		c->truncated = true;
+		c->done = true;
+		return 1;
+	}
+	pos -= len;
+	bpf_probe_read_kernel(c->walk + (pos & WALK_MASK), len & NAME_CAP_BYTES, d_name.name);
+	pos -= 1;
+	c->walk[pos & WALK_MASK] = '/';
+	c->pos = pos;
+	c->dentry = parent;
+	return 0;
+}
+
+/*
+ * Resolve a kernel `struct path` to an absolute string by walking dentries up to the root,
+ * crossing mounts. Writes backwards into `walk`; returns the length and sets *start. bpf_loop
+ * keeps the verifier's work to one pass over the step, whatever the depth.
+ */
+static __always_inline __u32 walk_path(const struct path *path, __u8 *walk, __u32 *start,
+				       bool *truncated)
+{
+	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
+	struct walk_ctx c = {
+		.dentry = BPF_CORE_READ(path, dentry),
+		.vfsmnt = vfsmnt,
+		.mnt = container_of(vfsmnt, struct mount, mnt),
+		.walk = walk,
+		.pos = PATH_CAP_BYTES - 1,
+	};
+
+	bpf_loop(PATH_MAX_COMPONENTS, walk_step, &c, 0);
+	if (!c.done || c.truncated)
+		*truncated = true; /* leading components are missing */
+	if (c.pos == PATH_CAP_BYTES - 1) {
+		c.pos -= 1;
+		walk[c.pos & WALK_MASK] = '/';
+	}
+	*start = c.pos;
+	return (PATH_CAP_BYTES - 1 - c.pos) & WALK_MASK;
+}
+
+/* Append the absolute form of a kernel path at `off`; returns the bytes appended. */
+static __always_inline __u32 append_kernel_path(__u8 *ev, __u32 off, const struct path *path,
+						bool *truncated)
+{
+	__u8 *walk = scratch_walk();
+	__u32 start = 0, len;
+
+	if (!walk)
+		return 0;
+	len = walk_path(path, walk, &start, truncated) & WALK_MASK;
+	bpf_probe_read_kernel(ev + (off & EVENT_HALF_MASK), len & WALK_MASK, walk + (start & WALK_MASK));
+	return len;
+}
+
+/* Append a NUL-terminated user string at `off`; returns the bytes appended (NUL excluded). */
+static __always_inline __u32 append_user_str(__u8 *ev, __u32 off, const char *src, bool *truncated,
+					     bool *unreadable)
+{
+	long n = bpf_probe_read_user_str(ev + (off & EVENT_HALF_MASK), STR_READ_BYTES, src);
+
+	if (n <= 0) {
+		*unreadable = true;
+		return 0;
+	}
+	if (n == STR_READ_BYTES)
+		*truncated = true;
+	return (__u32)(n - 1);
+}
+
+static __always_inline struct file *fd_file(struct task_struct *task, int fd)
+{
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	struct file **arr;
+	struct file *file = NULL;
+
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+		return NULL;
+	arr = BPF_CORE_READ(fdt, fd);
+	bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]);
+	return file;
+}
+
+/* The directory a relative path passed with `dirfd` is resolved against. */
+static __always_inline __u32 append_base(__u8 *ev, __u32 off, int dirfd, bool *truncated)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	if (dirfd == AT_FDCWD) {
+		struct fs_struct *fs = BPF_CORE_READ(task, fs);
+		return append_kernel_path(ev, off, &fs->pwd, truncated);
+	}
+	struct file *file = fd_file(task, dirfd);
+	if (!file)
+		return 0;
+	return append_kernel_path(ev, off, &file->f_path, truncated);
+}
+
+static __always_inline bool is_relative(const char *user_path)
+{
+	char c = 0;
+
+	bpf_probe_read_user(&c, 1, user_path);
+	return c != '/';
+}
+
+/* ---- process lifecycle ---- */
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 child_pid = BPF_CORE_READ(child, pid);
+	__u32 child_tgid = BPF_CORE_READ(child, tgid);
+	__u32 parent_tgid = BPF_CORE_READ(parent, tgid);
+	struct traced_info *pinfo, cinfo = { .flags = TRACED_MEMBER };
+
+	if (child_pid != child_tgid)
+		return 0; /* a new thread, not a new process */
+	pinfo = bpf_map_lookup_elem(&traced, &parent_tgid);
+	if (!pinfo)
+		return 0;
+	if (bpf_map_update_elem(&traced, &child_tgid, &cinfo, BPF_ANY)) {
+		count_loss(LOSS_TRACED_MAP_FULL);
+		return 0;
+	}
+	if (pinfo->flags & TRACED_SPAWNER)
+		return 0; /* the collector starting the root command: the root's exec says it all */
+
+	struct fork_event *ev = (struct fork_event *)scratch_event();
+	if (!ev)
+		return 0;
+	fill_header(&ev->hdr, EVENT_FORK);
+	ev->child_pid = child_tgid;
+	ev->_pad = 0;
+	submit(ev, sizeof(*ev));
+	return 0;
+}
+
+struct sweep_ctx {
+	__u32 tgid;
+	bool all; /* end every summary (exit) or only those whose fd now holds another file (exec) */
+	struct task_struct *task;
+	struct traced_info *info;
+};
+
+static __always_inline void emit_write_end(struct write_key *key, struct write_info *w)
+{
+	struct write_end_event *ev = (struct write_end_event *)scratch_event();
+
+	if (!ev)
+		return;
+	fill_header(&ev->hdr, EVENT_WRITE_END);
+	ev->hdr.pid = key->pid; /* the owner, also when another process closes it (close_range) */
+	ev->bytes = w->bytes;
+	ev->first_ts_ns = w->first_ts_ns;
+	ev->fd = key->fd;
+	ev->writes = w->writes;
+	submit(ev, sizeof(*ev));
+}
+
+static __always_inline void end_write(struct write_key *key, struct traced_info *info)
+{
+	struct write_info *w = bpf_map_lookup_elem(&writes, key);
+
+	if (!w)
+		return;
+	emit_write_end(key, w);
+	bpf_map_delete_elem(&writes, key);
+	if (info->write_fds)
+		__sync_fetch_and_add(&info->write_fds, -1);
+}
+
+static long sweep_one(__u64 fd, void *data)
+{
+	struct sweep_ctx *ctx = data;
+	struct write_key key = { .pid = ctx->tgid, .fd = (__s32)fd };
+	struct write_info *w = bpf_map_lookup_elem(&writes, &key);
+
+	if (!w)
+		return 0;
+	if (!ctx->all && (__u64)fd_file(ctx->task, (int)fd) == w->file)
+		return 0;
+	emit_write_end(&key, w);
+	bpf_map_delete_elem(&writes, &key);
+	if (ctx->info->write_fds)
+		__sync_fetch_and_add(&ctx->info->write_fds, -1);
+	return ctx->info->write_fds == 0; /* stop early when none are left */
+}
+
+static __always_inline void sweep_writes(__u32 tgid, struct traced_info *info, bool all)
+{
+	struct sweep_ctx ctx = {
+		.tgid = tgid,
+		.all = all,
+		.task = bpf_get_current_task_btf(),
+		.info = info,
+	};
+	__u32 n = info->write_fd_max;
+
+	if (n > WRITE_SWEEP_MAX_FD)
+		n = WRITE_SWEEP_MAX_FD;
+	bpf_loop(n, sweep_one, &ctx, 0);
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(handle_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
+
+	if (!info) {
+		char comm[TASK_COMM_LEN] = {};
+		struct traced_info fresh = { .flags = TRACED_MEMBER };
+
+		if (!watch_comms)
+			return 0;
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!bpf_map_lookup_elem(&comm_watch, comm))
+			return 0;
+		if (bpf_map_update_elem(&traced, &tgid, &fresh, BPF_ANY)) {
+			count_loss(LOSS_TRACED_MAP_FULL);
+			return 0;
+		}
+		info = bpf_map_lookup_elem(&traced, &tgid);
+		if (!info)
+			return 0;
+	}
+	if (!(info->flags & TRACED_MEMBER))
+		return 0;
+	if (info->write_fds)
+		sweep_writes(tgid, info, false); /* close-on-exec fds are gone now */
+
+	struct exec_event *ev = (struct exec_event *)scratch_event();
+	if (!ev)
+		return 0;
+	__u8 *data = (__u8 *)ev;
+	__u32 off = sizeof(*ev), len, trunc = 0;
+	bool t = false, unreadable = false;
+
+	fill_header(&ev->hdr, EVENT_EXEC);
+	ev->old_pid = old_pid;
+	ev->_pad = 0;
+
+	/* filename (kernel string) */
+	const char *filename = BPF_CORE_READ(bprm, filename);
+	long n = bpf_probe_read_kernel_str(data + off, STR_READ_BYTES, filename);
+	len = n > 0 ? (__u32)(n - 1) : 0;
+	if (n == STR_READ_BYTES)
+		trunc |= TRUNC_FILENAME;
+	ev->filename_len_bytes = len;
+	off += len;
+
+	/* cwd */
+	len = append_base(data, off, AT_FDCWD, &t);
+	if (t)
+		trunc |= TRUNC_CWD;
+	if (len > PATH_CAP_BYTES)
+		len = PATH_CAP_BYTES;
+	ev->cwd_len_bytes = len;
+	off += len;
+
+	/* argv: the new image's arguments, already copied to its stack */
+	struct mm_struct *mm = BPF_CORE_READ(p, mm);
+	unsigned long arg_start = BPF_CORE_READ(mm, arg_start);
+	unsigned long arg_end = BPF_CORE_READ(mm, arg_end);
+	__u64 full = arg_end > arg_start ? arg_end - arg_start : 0;
+
+	ev->argv_full_bytes = full > 0xffffffff ? 0xffffffff : (__u32)full;
+	len = full > ARGV_CAP_BYTES ? ARGV_CAP_BYTES : (__u32)full;
+	if (full > ARGV_CAP_BYTES)
+		trunc |= TRUNC_ARGV;
+	off &= EVENT_HALF_MASK;
+	if (len > ARGV_CAP_BYTES)
+		len = ARGV_CAP_BYTES;
+	if (len && bpf_probe_read_user(data + off, len, (const void *)arg_start)) {
+		trunc |= UNREADABLE_ARGV;
+		len = 0;
+	}
+	ev->argv_len_bytes = len;
+	ev->trunc_flags = trunc;
+	off += len;
+	submit(ev, off);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(handle_exit, struct task_struct *p)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
+
+	if (!info)
+		return 0;
+	/* do_exit() decrements signal->live before this tracepoint: 0 means the last thread */
+	if (BPF_CORE_READ(p, signal, live.counter) != 0)
+		return 0;
+	if (info->flags & TRACED_MEMBER) {
+		if (info->write_fds)
+			sweep_writes(tgid, info, true);
+
+		struct exit_event *ev = (struct exit_event *)scratch_event();
+		if (ev) {
+			__u64 start = BPF_CORE_READ(p, group_leader, start_boottime);
+
+			fill_header(&ev->hdr, EVENT_EXIT);
+			ev->exit_code = BPF_CORE_READ(p, exit_code);
+			ev->_pad = 0;
+			ev->duration_ns = ev->hdr.ts_ns > start ? ev->hdr.ts_ns - start : 0;
+			submit(ev, sizeof(*ev));
+		}
+	}
+	bpf_map_delete_elem(&traced, &tgid);
+	return 0;
+}
+
+/* ---- syscalls ---- */
+
+static __always_inline void account_write(struct traced_info *info, __u32 tgid, int fd, long bytes)
+{
+	struct write_key key = { .pid = tgid, .fd = fd };
+	struct write_info *w = bpf_map_lookup_elem(&writes, &key);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *file = fd_file(task, fd);
+
+	if (!file)
+		return;
+	if (w) {
+		if (w->file == (__u64)file) {
+			__sync_fetch_and_add(&w->bytes, bytes);
+			__sync_fetch_and_add(&w->writes, 1);
+			return;
+		}
+		/* the fd was closed behind our back and reused: end the old summary */
+		end_write(&key, info);
+	}
+	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFREG)
+		return; /* pipes, sockets, terminals: not file changes */
+	if (fd >= WRITE_SWEEP_MAX_FD) {
+		count_loss(LOSS_WRITE_SWEEP_FD);
+		return;
+	}
+
+	struct write_info fresh = {
+		.file = (__u64)file,
+		.bytes = bytes,
+		.first_ts_ns = bpf_ktime_get_boot_ns(),
+		.writes = 1,
+	};
+	if (bpf_map_update_elem(&writes, &key, &fresh, BPF_NOEXIST)) {
+		count_loss(LOSS_WRITES_MAP_FULL);
+		return;
+	}
+	__sync_fetch_and_add(&info->write_fds, 1);
+	if ((__u32)fd + 1 > info->write_fd_max)
+		info->write_fd_max = fd + 1;
+
+	struct write_start_event *ev = (struct write_start_event *)scratch_event();
+	if (!ev)
+		return;
+	bool t = false;
+	__u32 len;
+
+	fill_header(&ev->hdr, EVENT_WRITE_START);
+	ev->fd = fd;
+	ev->_pad[0] = ev->_pad[1] = ev->_pad[2] = 0;
+	len = append_kernel_path((__u8 *)ev, sizeof(*ev), &file->f_path, &t);
+	ev->path_len_bytes = len;
+	ev->trunc_flags = t ? TRUNC_PATH : 0;
+	submit(ev, sizeof(*ev) + len);
+}
+
+static __always_inline void emit_file(__u32 op, int dirfd, const char *path, int new_dirfd,
+				      const char *new_path, __u32 flags, __u32 mode, long ret)
+{
+	struct file_event *ev = (struct file_event *)scratch_event();
+	if (!ev)
+		return;
+	__u8 *data = (__u8 *)ev;
+	__u32 off = sizeof(*ev), len, trunc = 0;
+	bool t = false, unreadable = false;
+
+	fill_header(&ev->hdr, EVENT_FILE);
+	ev->result = ret;
+	ev->op = op;
+	ev->flags = flags;
+	ev->mode = mode;
+
+	len = append_user_str(data, off, path, &t, &unreadable);
+	if (t)
+		trunc |= TRUNC_PATH;
+	if (unreadable)
+		trunc |= UNREADABLE_PATH;
+	ev->path_len_bytes = len;
+	off += len;
+
+	t = false;
+	len = 0;
+	if (!unreadable && is_relative(path))
+		len = append_base(data, off, dirfd, &t);
+	if (t)
+		trunc |= TRUNC_BASE;
+	ev->base_len_bytes = len;
+	off += len;
+
+	len = 0;
+	t = false;
+	unreadable = false;
+	if (new_path) {
+		len = append_user_str(data, off, new_path, &t, &unreadable);
+		if (t)
+			trunc |= TRUNC_NEW_PATH;
+		if (unreadable)
+			trunc |= UNREADABLE_NEW_PATH;
+	}
+	ev->new_path_len_bytes = len;
+	off += len;
+
+	len = 0;
+	t = false;
+	if (new_path && !unreadable && is_relative(new_path))
+		len = append_base(data, off, new_dirfd, &t);
+	if (t)
+		trunc |= TRUNC_NEW_BASE;
+	ev->new_base_len_bytes = len;
+	off += len;
+
+	ev->trunc_flags = trunc;
+	submit(ev, off);
+}
+
+static __always_inline void emit_connect(int fd, const void *addr, __u32 addrlen, long ret)
+{
+	__u16 family = 0;
+
+	bpf_probe_read_user(&family, sizeof(family), addr);
+	if (family != AF_INET && family != AF_INET6 && family != AF_UNIX)
+		return;
+
+	struct connect_event *ev = (struct connect_event *)scratch_event();
+	if (!ev)
+		return;
+	fill_header(&ev->hdr, EVENT_CONNECT);
+	ev->result = ret;
+	ev->fd = fd;
+	ev->sockaddr_len_bytes = addrlen;
+	__builtin_memset(ev->sockaddr, 0, sizeof(ev->sockaddr));
+	/* constant sizes per family keep the copy inside the caller's sockaddr */
+	if (family == AF_INET)
+		bpf_probe_read_user(ev->sockaddr, 16, addr); /* sizeof(struct sockaddr_in) */
+	else if (family == AF_INET6)
+		bpf_probe_read_user(ev->sockaddr, 28, addr); /* sizeof(struct sockaddr_in6) */
+	else {
+		*(__u16 *)ev->sockaddr = family;
+		/* sun_path: NUL-terminated, or abstract (leading NUL, then addrlen bounds it) */
+		bpf_probe_read_user(ev->sockaddr + 2, 108, (const __u8 *)addr + 2);
+	}
+	submit(ev, sizeof(*ev));
+}
+
+static __always_inline bool interesting_exit(long id)
+{
+	switch (id) {
+	case SYS_write:
+	case SYS_pwrite64:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_pwritev2:
+	case SYS_open:
+	case SYS_creat:
+	case SYS_openat:
+	case SYS_openat2:
+	case SYS_unlink:
+	case SYS_unlinkat:
+	case SYS_rmdir:
+	case SYS_mkdir:
+	case SYS_mkdirat:
+	case SYS_rename:
+	case SYS_renameat:
+	case SYS_renameat2:
+	case SYS_connect:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* long sys_*(...) return: the arguments are still in pt_regs (di, si, dx, r10, r8, r9). */
+SEC("tp_btf/sys_exit")
+int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
+{
+	long id = BPF_CORE_READ(regs, orig_ax);
+
+	if (!interesting_exit(id))
+		return 0;
+	if (ret <= -ERESTARTSYS && ret >= -ERESTART_RESTARTBLOCK)
+		return 0;
+
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
+	if (!info || !(info->flags & TRACED_MEMBER))
+		return 0;
+
+	unsigned long a0 = BPF_CORE_READ(regs, di);
+	unsigned long a1 = BPF_CORE_READ(regs, si);
+	unsigned long a2 = BPF_CORE_READ(regs, dx);
+	unsigned long a3 = BPF_CORE_READ(regs, r10);
+	unsigned long a4 = BPF_CORE_READ(regs, r8);
+
+	switch (id) {
+	case SYS_write:
+	case SYS_pwrite64:
+	case SYS_writev:
+	case SYS_pwritev:
+	case SYS_pwritev2:
+		if (ret > 0)
+			account_write(info, tgid, (int)a0, ret);
+		break;
+	case SYS_open:
+		/* long open(const char *filename, int flags, umode_t mode) */
+		emit_file(FILE_OP_OPEN, AT_FDCWD, (const char *)a0, 0, NULL, a1, a2, ret);
+		break;
+	case SYS_creat:
+		/* long creat(const char *pathname, umode_t mode) */
+		emit_file(FILE_OP_OPEN, AT_FDCWD, (const char *)a0, 0, NULL,
+			  O_CREAT | O_WRONLY | O_TRUNC, a1, ret);
+		break;
+	case SYS_openat:
+		/* long openat(int dfd, const char *filename, int flags, umode_t mode) */
+		emit_file(FILE_OP_OPEN, (int)a0, (const char *)a1, 0, NULL, a2, a3, ret);
+		break;
+	case SYS_openat2: {
+		/* long openat2(int dfd, const char *filename, struct open_how *how, size_t usize) */
+		__u64 how[2] = {};
+		bpf_probe_read_user(how, sizeof(how), (const void *)a2);
+		emit_file(FILE_OP_OPEN, (int)a0, (const char *)a1, 0, NULL, (__u32)how[0],
+			  (__u32)how[1], ret);
+		break;
+	}
+	case SYS_unlink:
+		/* long unlink(const char *pathname) */
+		emit_file(FILE_OP_UNLINK, AT_FDCWD, (const char *)a0, 0, NULL, 0, 0, ret);
+		break;
+	case SYS_unlinkat:
+		/* long unlinkat(int dfd, const char *pathname, int flag) */
+		emit_file((a2 & AT_REMOVEDIR) ? FILE_OP_RMDIR : FILE_OP_UNLINK, (int)a0,
+			  (const char *)a1, 0, NULL, a2, 0, ret);
+		break;
+	case SYS_rmdir:
+		/* long rmdir(const char *pathname) */
+		emit_file(FILE_OP_RMDIR, AT_FDCWD, (const char *)a0, 0, NULL, 0, 0, ret);
+		break;
+	case SYS_mkdir:
+		/* long mkdir(const char *pathname, umode_t mode) */
+		emit_file(FILE_OP_MKDIR, AT_FDCWD, (const char *)a0, 0, NULL, 0, a1, ret);
+		break;
+	case SYS_mkdirat:
+		/* long mkdirat(int dfd, const char *pathname, umode_t mode) */
+		emit_file(FILE_OP_MKDIR, (int)a0, (const char *)a1, 0, NULL, 0, a2, ret);
+		break;
+	case SYS_rename:
+		/* long rename(const char *oldname, const char *newname) */
+		emit_file(FILE_OP_RENAME, AT_FDCWD, (const char *)a0, AT_FDCWD, (const char *)a1, 0,
+			  0, ret);
+		break;
+	case SYS_renameat:
+		/* long renameat(int olddfd, const char *oldname, int newdfd, const char *newname) */
+		emit_file(FILE_OP_RENAME, (int)a0, (const char *)a1, (int)a2, (const char *)a3, 0, 0,
+			  ret);
+		break;
+	case SYS_renameat2:
+		/* long renameat2(int olddfd, const char *oldname, int newdfd, const char *newname,
+		 *                unsigned int flags) */
+		emit_file(FILE_OP_RENAME, (int)a0, (const char *)a1, (int)a2, (const char *)a3, a4,
+			  0, ret);
+		break;
+	case SYS_connect:
+		/* long connect(int fd, struct sockaddr *uservaddr, int addrlen) */
+		emit_connect((int)a0, (const void *)a1, (__u32)a2, ret);
+		break;
+	}
+	return 0;
+}
+
+struct close_range_ctx {
+	__u32 tgid;
+	__u32 first;
+	struct traced_info *info;
+};
+
+static long close_range_one(__u64 i, void *data)
+{
+	struct close_range_ctx *ctx = data;
+	struct write_key key = { .pid = ctx->tgid, .fd = (__s32)(ctx->first + i) };
+
+	end_write(&key, ctx->info);
+	return ctx->info->write_fds == 0;
+}
+
+/* Before an fd goes away: end the write summary it carries, while its file is known. */
+SEC("tp_btf/sys_enter")
+int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
+{
+	if (id != SYS_close && id != SYS_dup2 && id != SYS_dup3 && id != SYS_close_range)
+		return 0;
+
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
+	if (!info || !info->write_fds)
+		return 0;
+
+	unsigned long a0 = BPF_CORE_READ(regs, di);
+	unsigned long a1 = BPF_CORE_READ(regs, si);
+
+	if (id == SYS_close_range) {
+		/* long close_range(unsigned int fd, unsigned int max_fd, unsigned int flags) */
+		if (BPF_CORE_READ(regs, dx) & CLOSE_RANGE_CLOEXEC)
+			return 0; /* only marks them close-on-exec: the exec sweep ends them */
+		struct close_range_ctx ctx = { .tgid = tgid, .first = (__u32)a0, .info = info };
+		__u32 last = (__u32)a1 < info->write_fd_max ? (__u32)a1 + 1 : info->write_fd_max;
+
+		if (last > ctx.first)
+			bpf_loop(last - ctx.first > WRITE_SWEEP_MAX_FD ? WRITE_SWEEP_MAX_FD
+								   : last - ctx.first,
+				 close_range_one, &ctx, 0);
+		return 0;
+	}
+	/* long close(unsigned int fd); long dup2(unsigned int oldfd, unsigned int newfd);
+	 * long dup3(unsigned int oldfd, unsigned int newfd, int flags) */
+	int fd = id == SYS_close ? (int)a0 : (int)a1;
+	if (id != SYS_close && a0 == a1)
+		return 0;
+	struct write_key key = { .pid = tgid, .fd = fd };
+	end_write(&key, info);
+	return 0;
+}

@@ -1,0 +1,179 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel-user ABI of process.bpf.c: what one ring-buffer record looks like.
+ *
+ * Every record starts with `struct event_header`; `size_bytes` is the whole record. The fixed
+ * part of each kind follows, then a data area holding that kind's strings back to back, in the
+ * order its struct lists their `*_len_bytes` fields. String lengths count the bytes stored,
+ * without a terminating NUL. Records are variable-sized (bpf_ringbuf_output of exactly the
+ * bytes used), so a short event costs ~100 bytes of ring, not the worst case.
+ *
+ * All fields are fixed-width, little-endian (x86_64), naturally aligned, with explicit padding.
+ * The collector decodes these structs in exactly one module (collector/src/raw.rs) through the
+ * types that libbpf-cargo generates from this file's BTF, so the two sides cannot drift.
+ */
+#ifndef AGENTSIGHT_PROCESS_H
+#define AGENTSIGHT_PROCESS_H
+
+#define TASK_COMM_LEN 16
+
+/* Caps: anything longer is cut and flagged in the record, never dropped silently. */
+#define PATH_CAP_BYTES 4096      /* one path string, user or kernel (PATH_MAX) */
+#define ARGV_CAP_BYTES 32768     /* exec argv as NUL-separated bytes */
+#define SOCKADDR_CAP_BYTES 128   /* sizeof(struct sockaddr_storage) */
+#define PATH_MAX_COMPONENTS 64   /* dentry walk depth when resolving a kernel path */
+#define WRITE_SWEEP_MAX_FD 1024  /* write summaries at exit/exec are swept for fds below this */
+
+/* Sizes of maps; the ring buffer's size is set by the collector at load time. */
+#define TRACED_MAX_ENTRIES 65536
+#define WRITES_MAX_ENTRIES 65536
+#define COMM_WATCH_MAX_ENTRIES 64
+
+enum event_kind {
+	EVENT_EXEC = 1,
+	EVENT_FORK = 2,
+	EVENT_EXIT = 3,
+	EVENT_FILE = 4,
+	EVENT_CONNECT = 5,
+	EVENT_WRITE_START = 6, /* first write to a regular file through (pid, fd): carries the path */
+	EVENT_WRITE_END = 7,   /* that (pid, fd) was closed, replaced, or its process exited */
+};
+
+enum file_op {
+	FILE_OP_OPEN = 1,
+	FILE_OP_UNLINK = 2,
+	FILE_OP_RMDIR = 3,
+	FILE_OP_RENAME = 4,
+	FILE_OP_MKDIR = 5,
+};
+
+/* Bits of `trunc_flags`: which strings of the record were cut at their cap. */
+enum trunc_flag {
+	TRUNC_FILENAME = 1 << 0,
+	TRUNC_ARGV = 1 << 1,
+	TRUNC_CWD = 1 << 2,
+	TRUNC_PATH = 1 << 3,
+	TRUNC_BASE = 1 << 4,
+	TRUNC_NEW_PATH = 1 << 5,
+	TRUNC_NEW_BASE = 1 << 6,
+	/* a string could not be read at all (bad user pointer): its length is 0 */
+	UNREADABLE_PATH = 1 << 7,
+	UNREADABLE_NEW_PATH = 1 << 8,
+	UNREADABLE_ARGV = 1 << 9,
+};
+
+/* Per-CPU loss counters, indexed by this enum (map `losses`). */
+enum loss_reason {
+	LOSS_RINGBUF_FULL = 0,     /* bpf_ringbuf_output failed: the record is gone */
+	LOSS_TRACED_MAP_FULL = 1,  /* a new child could not be added: it and its subtree are untraced */
+	LOSS_WRITES_MAP_FULL = 2,  /* a write summary could not be started: those bytes are uncounted */
+	LOSS_WRITE_SWEEP_FD = 3,   /* a write summary on fd >= WRITE_SWEEP_MAX_FD was not swept */
+	LOSS_REASONS = 4,
+};
+
+/* Value flags in map `traced`. */
+enum traced_flag {
+	TRACED_MEMBER = 1 << 0,  /* in the traced tree: its events are recorded */
+	TRACED_SPAWNER = 1 << 1, /* the collector itself: not recorded, but its children become roots */
+};
+
+struct traced_info {
+	__u32 flags;
+	__u32 write_fds; /* write summaries open for this process */
+	__u32 write_fd_max; /* highest fd holding one, +1 */
+	__u32 _pad;
+};
+
+struct write_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct write_info {
+	__u64 file;  /* kernel `struct file *`, to notice the fd now points elsewhere */
+	__u64 bytes;
+	__u64 first_ts_ns;
+	__u32 writes;
+	__u32 _pad;
+};
+
+struct event_header {
+	__u32 kind;       /* enum event_kind */
+	__u32 size_bytes; /* the whole record, header and data area included */
+	__u64 ts_ns;      /* CLOCK_BOOTTIME (bpf_ktime_get_boot_ns); the collector converts to wall clock */
+	__u32 pid;        /* tgid */
+	__u32 tid;
+	__u32 ppid;       /* real parent's tgid */
+	__u32 uid;
+	char comm[TASK_COMM_LEN];
+};
+
+/* data: filename, cwd, argv (NUL-separated, as in the process's memory) */
+struct exec_event {
+	struct event_header hdr;
+	__u32 old_pid;          /* the tid that called execve (differs when a non-leader thread did) */
+	__u32 trunc_flags;
+	__u32 argv_full_bytes;  /* arg_end - arg_start: the untruncated size */
+	__u16 filename_len_bytes;
+	__u16 cwd_len_bytes;
+	__u32 argv_len_bytes;
+	__u32 _pad;
+};
+
+struct fork_event {
+	struct event_header hdr;
+	__u32 child_pid;
+	__u32 _pad;
+};
+
+struct exit_event {
+	struct event_header hdr;
+	__u32 exit_code;    /* raw task->exit_code: (status << 8) | termsig | 0x80 if core dumped */
+	__u32 _pad;
+	__u64 duration_ns;  /* since the process (thread group leader) started */
+};
+
+/*
+ * data: path, base, new_path, new_base. `path` is as the process passed it; `base` is the
+ * absolute directory a relative `path` is resolved against (the cwd or `dirfd`'s path), empty
+ * for absolute paths. The same for `new_*` (rename's target).
+ */
+struct file_event {
+	struct event_header hdr;
+	__s64 result;       /* syscall return value: fd, 0, or -errno */
+	__u32 op;           /* enum file_op */
+	__u32 flags;        /* open flags, rename flags, unlinkat flags */
+	__u32 mode;
+	__u32 trunc_flags;
+	__u16 path_len_bytes;
+	__u16 base_len_bytes;
+	__u16 new_path_len_bytes;
+	__u16 new_base_len_bytes;
+};
+
+struct connect_event {
+	struct event_header hdr;
+	__s64 result;       /* 0 or -errno (-EINPROGRESS for a non-blocking connect) */
+	__s32 fd;
+	__u32 sockaddr_len_bytes; /* as passed by the process */
+	__u8 sockaddr[SOCKADDR_CAP_BYTES]; /* raw struct sockaddr_* copied from the process */
+};
+
+/* data: path (absolute, resolved in the kernel from the file) */
+struct write_start_event {
+	struct event_header hdr;
+	__s32 fd;
+	__u32 trunc_flags;
+	__u16 path_len_bytes;
+	__u16 _pad[3];
+};
+
+struct write_end_event {
+	struct event_header hdr;
+	__u64 bytes;
+	__u64 first_ts_ns;
+	__s32 fd;
+	__u32 writes;
+};
+
+#endif /* AGENTSIGHT_PROCESS_H */

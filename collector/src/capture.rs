@@ -1,0 +1,450 @@
+//! The capture stage: load `bpf/process.bpf.c`, scope it to the traced tree, poll its ring
+//! buffer on a thread of its own, and send decoded events into a bounded channel.
+//!
+//! `CaptureConfig -> start() -> Capture`. All libbpf objects live on the capture thread; the
+//! rest of the program talks to it through atomics (stop, the traced-process count). The
+//! thread's loop is: poll the ring buffer (up to 100 ms), decode each record, send it on (this
+//! blocks when the consumer is slow, so the kernel ring buffer absorbs bursts and counts what it
+//! cannot hold), then every 100 ms: publish loss-counter deltas as `loss` events, count the
+//! traced processes, re-sample the clock. On stop it drains the ring buffer, ends the write
+//! summaries of processes still running, and publishes the final losses.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::mem::MaybeUninit;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::mpsc::{self, SyncSender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use libbpf_rs::skel::{OpenSkel, SkelBuilder};
+use libbpf_rs::{MapCore, MapFlags, PrintLevel, RingBufferBuilder};
+use model::Event;
+
+use crate::bpf::process::{types, ProcessSkel, ProcessSkelBuilder};
+use crate::bpf::bytes_of;
+use crate::clock::Clock;
+use crate::decode::Decoder;
+use crate::raw::{self, LOSS_REASONS};
+use crate::{procfs, Error};
+
+/// The oldest kernel the programs verify on (bpf_loop).
+pub const MIN_KERNEL: (u32, u32) = (5, 17);
+const TRACED_MEMBER: u32 = 1 << 0;
+const TRACED_SPAWNER: u32 = 1 << 1;
+const TICK: Duration = Duration::from_millis(100);
+const EVENT_KIND_NAMES: [&str; 8] = ["unknown", "exec", "fork", "exit", "file", "connect", "write start", "write end"];
+
+/// What to trace and how.
+#[derive(Debug, Clone)]
+pub struct CaptureConfig {
+    /// Session id stamped on every event.
+    pub session: String,
+    /// Size of the kernel ring buffer in bytes (a power of two, at least one page).
+    pub ring_bytes: u32,
+    /// A process (normally this one) whose children become traced roots; itself untraced.
+    pub spawner: Option<u32>,
+    /// Processes to trace from now on, with their future children.
+    pub pids: Vec<u32>,
+    /// Process names: processes that exec into one of these are traced from that exec on.
+    pub comms: Vec<String>,
+}
+
+impl CaptureConfig {
+    pub fn new(session: impl Into<String>) -> Self {
+        CaptureConfig { session: session.into(), ring_bytes: 16 << 20, spawner: None, pids: Vec::new(), comms: Vec::new() }
+    }
+
+    /// Check the machine, then load and attach the programs on a new thread. Returns once the
+    /// probes are live: from then on every scoped process is recorded.
+    pub fn start(self, tx: SyncSender<Event>) -> Result<Capture, Error> {
+        preflight()?;
+        for comm in &self.comms {
+            if comm.len() > 15 {
+                return Err(Error::CommTooLong { comm: comm.clone() });
+            }
+        }
+        let shared = Arc::new(Shared::default());
+        let (ready_tx, ready_rx) = mpsc::channel();
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("agentsight-capture".into())
+            .spawn(move || run(self, tx, thread_shared, ready_tx))
+            .map_err(|source| Error::Io { what: "start the capture thread".into(), source })?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(Capture { thread: Some(thread), shared }),
+            Ok(Err(err)) => {
+                let _ = thread.join();
+                Err(err)
+            }
+            Err(_) => Err(match thread.join() {
+                Ok(Err(err)) => err,
+                _ => Error::ThreadPanicked,
+            }),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    stop: AtomicBool,
+    /// Processes in the traced tree, as of tick `ticks`.
+    members: AtomicU64,
+    ticks: AtomicU64,
+}
+
+/// A running capture. Dropping it stops the capture too, without the final drain's errors.
+#[derive(Debug)]
+pub struct Capture {
+    thread: Option<JoinHandle<Result<(), Error>>>,
+    shared: Arc<Shared>,
+}
+
+impl Capture {
+    /// Processes now in the traced tree, counted on the capture thread's last tick.
+    pub fn members(&self) -> u64 {
+        self.shared.members.load(Ordering::Acquire)
+    }
+
+    /// Wait until a tick that started after this call has published its count, and return it.
+    pub fn fresh_members(&self) -> u64 {
+        let start = self.shared.ticks.load(Ordering::Acquire);
+        while self.shared.ticks.load(Ordering::Acquire) < start + 2 {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        self.members()
+    }
+
+    /// Whether the capture thread has ended by itself (an error, or the consumer went away).
+    pub fn is_finished(&self) -> bool {
+        self.thread.as_ref().is_none_or(|t| t.is_finished())
+    }
+
+    /// Stop: drain what the kernel holds, publish final losses, close the channel.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.finish()
+    }
+
+    fn finish(&mut self) -> Result<(), Error> {
+        self.shared.stop.store(true, Ordering::Release);
+        match self.thread.take().map(JoinHandle::join) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(Error::ThreadPanicked),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Capture {
+    fn drop(&mut self) {
+        let _ = self.finish();
+    }
+}
+
+fn kernel_release() -> String {
+    rustix::system::uname().release().to_string_lossy().into_owned()
+}
+
+fn parse_release(release: &str) -> Option<(u32, u32)> {
+    let mut parts = release.split(|c: char| !c.is_ascii_digit());
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+fn preflight() -> Result<(), Error> {
+    let release = kernel_release();
+    if parse_release(&release).is_some_and(|v| v < MIN_KERNEL) {
+        return Err(Error::KernelTooOld { release, needed: format!("{}.{}", MIN_KERNEL.0, MIN_KERNEL.1) });
+    }
+    if std::fs::metadata("/sys/kernel/btf/vmlinux").is_err() {
+        return Err(Error::NoBtf);
+    }
+    if !procfs::has_bpf_privileges() {
+        return Err(Error::NoPrivilege);
+    }
+    Ok(())
+}
+
+/// libbpf reports through a plain `fn` callback, so its last lines wait here until a load error
+/// needs them. Bounded; only this module touches it.
+static LIBBPF_LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
+
+fn libbpf_print(level: PrintLevel, msg: String) {
+    if std::env::var_os("AGENTSIGHT_LIBBPF_LOG").is_some() {
+        eprint!("libbpf: {msg}");
+    }
+    if matches!(level, PrintLevel::Debug) {
+        return;
+    }
+    if let Ok(mut log) = LIBBPF_LOG.lock() {
+        if log.len() >= 40 {
+            log.pop_front();
+        }
+        log.push_back(msg);
+    }
+}
+
+fn libbpf_log_tail() -> String {
+    let Ok(log) = LIBBPF_LOG.lock() else { return String::new() };
+    let useful: Vec<&str> = log.iter().map(|l| l.trim_end()).filter(|l| !l.is_empty()).collect();
+    let tail = &useful[useful.len().saturating_sub(8)..];
+    if tail.is_empty() {
+        String::new()
+    } else {
+        format!("\n  libbpf: {}\n  (set AGENTSIGHT_LIBBPF_LOG=1 for the whole log)", tail.join("\n  libbpf: "))
+    }
+}
+
+fn map_err(what: impl Into<String>) -> impl FnOnce(libbpf_rs::Error) -> Error {
+    let what = what.into();
+    move |source| Error::Map { what, source }
+}
+
+fn load<'obj>(
+    config: &CaptureConfig,
+    open_object: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+) -> Result<ProcessSkel<'obj>, Error> {
+    libbpf_rs::set_print(Some((PrintLevel::Debug, libbpf_print)));
+    let load_err = |source: libbpf_rs::Error| {
+        if source.kind() == libbpf_rs::ErrorKind::PermissionDenied {
+            Error::NoPrivilege
+        } else {
+            Error::Load { source, log: libbpf_log_tail() }
+        }
+    };
+    let mut open = ProcessSkelBuilder::default().open(open_object).map_err(load_err)?;
+    let cpus = libbpf_rs::num_possible_cpus().map_err(load_err)? as u32;
+    open.maps.scratch.set_max_entries(cpus).map_err(load_err)?;
+    open.maps.events.set_max_entries(config.ring_bytes).map_err(load_err)?;
+    if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
+        rodata.watch_comms = !config.comms.is_empty();
+    }
+    let mut skel = open.load().map_err(load_err)?;
+
+    let member = types::traced_info { flags: TRACED_MEMBER, ..Default::default() };
+    let spawner = types::traced_info { flags: TRACED_SPAWNER, ..Default::default() };
+    if let Some(pid) = config.spawner {
+        skel.maps
+            .traced
+            .update(&pid.to_ne_bytes(), bytes_of(&spawner), MapFlags::ANY)
+            .map_err(map_err("register the collector as spawner"))?;
+    }
+    for pid in &config.pids {
+        skel.maps
+            .traced
+            .update(&pid.to_ne_bytes(), bytes_of(&member), MapFlags::ANY)
+            .map_err(map_err(format!("trace pid {pid}")))?;
+    }
+    for comm in &config.comms {
+        let mut key = [0u8; 16];
+        key[..comm.len()].copy_from_slice(comm.as_bytes());
+        skel.maps.comm_watch.update(&key, &[1], MapFlags::ANY).map_err(map_err(format!("watch for `{comm}`")))?;
+    }
+    attach(&mut skel)?;
+    Ok(skel)
+}
+
+fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), Error> {
+    let progs = &skel.progs;
+    let links = &mut skel.links;
+    let attach_one = |prog: &libbpf_rs::ProgramMut<'_>| {
+        prog.attach().map_err(|source| Error::Attach { program: prog.name().to_string_lossy().into_owned(), source })
+    };
+    links.handle_fork = Some(attach_one(&progs.handle_fork)?);
+    links.handle_exec = Some(attach_one(&progs.handle_exec)?);
+    links.handle_exit = Some(attach_one(&progs.handle_exit)?);
+    links.handle_sys_enter = Some(attach_one(&progs.handle_sys_enter)?);
+    links.handle_sys_exit = Some(attach_one(&progs.handle_sys_exit)?);
+    Ok(())
+}
+
+/// The consumer side of the ring buffer, shared by its callback and the tick.
+struct Sink {
+    decoder: Decoder,
+    tx: SyncSender<Event>,
+    /// Records that did not decode, by reason, not yet published.
+    decode_errors: BTreeMap<String, u64>,
+    disconnected: bool,
+}
+
+impl Sink {
+    fn send(&mut self, event: Event) {
+        if !self.disconnected && self.tx.send(event).is_err() {
+            self.disconnected = true;
+        }
+    }
+
+    fn record(&mut self, data: &[u8]) -> i32 {
+        match raw::parse(data) {
+            Ok(rec) => {
+                if let Some(ev) = self.decoder.decode(rec) {
+                    self.send(ev);
+                }
+            }
+            Err(err) => {
+                let reason = match err {
+                    raw::RawError::Short { .. } => "short record",
+                    raw::RawError::UnknownKind { .. } => "unknown record kind",
+                    raw::RawError::BadLengths { .. } => "record lengths inconsistent",
+                };
+                *self.decode_errors.entry(reason.into()).or_default() += 1;
+            }
+        }
+        // a negative return stops the poll: the consumer is gone, nothing more can be delivered
+        if self.disconnected {
+            -1
+        } else {
+            0
+        }
+    }
+}
+
+/// Per-CPU counters, summed, and what was already published.
+#[derive(Default)]
+struct LossTracker {
+    published: BTreeMap<String, u64>,
+}
+
+impl LossTracker {
+    fn sum_percpu(map: &libbpf_rs::MapMut<'_>, index: u32) -> u64 {
+        map.lookup_percpu(&index.to_ne_bytes(), MapFlags::ANY)
+            .ok()
+            .flatten()
+            .map(|cpus| {
+                cpus.iter()
+                    .map(|v| u64::from_ne_bytes(v.get(..8).and_then(|b| b.try_into().ok()).unwrap_or_default()))
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Publish any counter that grew since the last call as a `loss` event.
+    fn publish(&mut self, skel: &ProcessSkel<'_>, sink: &mut Sink) {
+        let now = Clock::boot_now_ns();
+        let mut totals: Vec<(String, String, u64)> = Vec::new();
+        for (i, reason) in LOSS_REASONS.iter().enumerate().skip(1) {
+            totals.push(("kernel".into(), reason.to_string(), Self::sum_percpu(&skel.maps.losses, i as u32)));
+        }
+        for (kind, name) in EVENT_KIND_NAMES.iter().enumerate().skip(1) {
+            let n = Self::sum_percpu(&skel.maps.ringbuf_lost, kind as u32);
+            totals.push(("ringbuf".into(), format!("{} ({name})", LOSS_REASONS[0]), n));
+        }
+        for (reason, n) in std::mem::take(&mut sink.decode_errors) {
+            let key = format!("decode\0{reason}");
+            let total = self.published.get(&key).copied().unwrap_or(0) + n;
+            totals.push(("decode".into(), reason, total));
+        }
+        for (source, reason, total) in totals {
+            let key = format!("{source}\0{reason}");
+            let before = self.published.get(&key).copied().unwrap_or(0);
+            if total > before {
+                let ev = sink.decoder.loss(now, &source, total - before, &reason);
+                sink.send(ev);
+                self.published.insert(key, total);
+            }
+        }
+    }
+}
+
+fn count_members(skel: &ProcessSkel<'_>) -> u64 {
+    let traced = &skel.maps.traced;
+    traced
+        .keys()
+        .filter(|key| {
+            traced.lookup(key, MapFlags::ANY).ok().flatten().is_some_and(|v| {
+                let mut info = types::traced_info::default();
+                plain::copy_from_bytes(&mut info, &v).is_ok() && info.flags & TRACED_MEMBER != 0
+            })
+        })
+        .count() as u64
+}
+
+fn run(
+    config: CaptureConfig,
+    tx: SyncSender<Event>,
+    shared: Arc<Shared>,
+    ready: mpsc::Sender<Result<(), Error>>,
+) -> Result<(), Error> {
+    let mut open_object = MaybeUninit::uninit();
+    let skel = match load(&config, &mut open_object) {
+        Ok(skel) => skel,
+        Err(err) => {
+            let _ = ready.send(Err(err));
+            return Ok(());
+        }
+    };
+    let sink = std::cell::RefCell::new(Sink {
+        decoder: Decoder::new(config.session.clone(), Clock::sample()),
+        tx,
+        decode_errors: BTreeMap::new(),
+        disconnected: false,
+    });
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&skel.maps.events, |data: &[u8]| sink.borrow_mut().record(data))
+        .map_err(map_err("set up the ring buffer"))?;
+    let ringbuf = builder.build().map_err(map_err("set up the ring buffer"))?;
+    shared.members.store(count_members(&skel), Ordering::Release);
+    shared.ticks.fetch_add(1, Ordering::AcqRel);
+    let _ = ready.send(Ok(()));
+
+    let mut losses = LossTracker::default();
+    let mut last_tick = Instant::now();
+    let mut last_clock = Instant::now();
+    while !shared.stop.load(Ordering::Acquire) {
+        if let Err(source) = ringbuf.poll(TICK) {
+            if !sink.borrow().disconnected && source.kind() != libbpf_rs::ErrorKind::Interrupted {
+                return Err(Error::Poll { source });
+            }
+        }
+        if sink.borrow().disconnected {
+            return Ok(()); // nobody is listening any more
+        }
+        if last_tick.elapsed() >= TICK {
+            last_tick = Instant::now();
+            losses.publish(&skel, &mut sink.borrow_mut());
+            shared.members.store(count_members(&skel), Ordering::Release);
+            shared.ticks.fetch_add(1, Ordering::AcqRel);
+            if last_clock.elapsed() >= Duration::from_secs(1) {
+                last_clock = Instant::now();
+                sink.borrow_mut().decoder.clock_mut().refresh();
+            }
+        }
+    }
+
+    // Final drain: everything the kernel already holds, then summaries of files still open.
+    let _ = ringbuf.consume();
+    let now = Clock::boot_now_ns();
+    let leftovers: Vec<_> = skel
+        .maps
+        .writes
+        .keys()
+        .filter_map(|k: Vec<u8>| {
+            let v = skel.maps.writes.lookup(&k, MapFlags::ANY).ok().flatten()?;
+            raw::leftover_write(&k, &v, now)
+        })
+        .collect();
+    let mut sink = sink.borrow_mut();
+    for rec in leftovers {
+        if let Some(ev) = sink.decoder.decode(rec) {
+            sink.send(ev);
+        }
+    }
+    losses.publish(&skel, &mut sink);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kernel_release_parses() {
+        assert_eq!(parse_release("6.18.44-fc-v782"), Some((6, 18)));
+        assert_eq!(parse_release("5.4.0-150-generic"), Some((5, 4)));
+        assert!(parse_release("5.4.0").is_some_and(|v| v < MIN_KERNEL));
+        assert_eq!(parse_release("garbage"), None);
+    }
+}

@@ -1,0 +1,316 @@
+//! From kernel records to the events of the model: wall-clock times, absolute paths, readable
+//! strings, exit statuses, socket addresses, and write summaries joined with their paths.
+//!
+//! [`Decoder`] is the pure, synchronous core of the capture stage: it owns no I/O, so every rule
+//! here is unit-tested with hand-made records. It keeps one piece of state: the path of each
+//! (process, fd) write summary between the kernel's `WRITE_START` and `WRITE_END` records.
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use model::{Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Fork, Loss};
+
+use crate::clock::Clock;
+use crate::raw::{self, trunc, Header, RawRecord};
+use crate::text::{absolute, escape_bytes, open_flags_text, result_error, split_argv};
+
+#[derive(Debug)]
+struct PendingWrite {
+    path: String,
+    truncated: Vec<String>,
+    non_utf8: bool,
+    comm: String,
+    ppid: u32,
+}
+
+/// Turns [`RawRecord`]s into [`Event`]s for one session.
+#[derive(Debug)]
+pub struct Decoder {
+    session: String,
+    clock: Clock,
+    writes: HashMap<(u32, i32), PendingWrite>,
+}
+
+impl Decoder {
+    pub fn new(session: impl Into<String>, clock: Clock) -> Self {
+        Decoder { session: session.into(), clock, writes: HashMap::new() }
+    }
+
+    pub fn session(&self) -> &str {
+        &self.session
+    }
+
+    pub fn clock_mut(&mut self) -> &mut Clock {
+        &mut self.clock
+    }
+
+    fn event(&self, hdr: &Header, body: EventBody) -> Event {
+        Event {
+            ts_ns: self.clock.to_wall_ns(hdr.ts_boot_ns),
+            session: self.session.clone(),
+            pid: hdr.pid,
+            tid: hdr.tid,
+            ppid: hdr.ppid,
+            comm: escape_bytes(&hdr.comm).0,
+            body,
+        }
+    }
+
+    /// An event saying that `count` things were lost at `source` for `reason`.
+    pub fn loss(&self, boot_ns: u64, source: &str, count: u64, reason: &str) -> Event {
+        Event {
+            ts_ns: self.clock.to_wall_ns(boot_ns),
+            session: self.session.clone(),
+            pid: 0,
+            tid: 0,
+            ppid: 0,
+            comm: "[agentsight]".into(),
+            body: EventBody::Loss(Loss { source: source.into(), count, reason: reason.into() }),
+        }
+    }
+
+    /// Decode one record. `None` when the record only feeds state (a write summary's start).
+    pub fn decode(&mut self, record: RawRecord) -> Option<Event> {
+        let body = match &record {
+            RawRecord::Exec { hdr, filename, cwd, argv, argv_full_bytes, trunc } => {
+                let (cwd, bad_cwd) = escape_bytes(cwd);
+                let (filename, bad_file) = escape_bytes(filename);
+                let (argv, bad_argv) = split_argv(argv);
+                EventBody::Exec(Exec {
+                    filename: absolute(&cwd, &filename),
+                    argv,
+                    cwd,
+                    uid: hdr.uid,
+                    argv_truncated: trunc & trunc::ARGV != 0,
+                    argv_bytes: *argv_full_bytes,
+                    truncated: trunc::names(*trunc),
+                    non_utf8: bad_cwd || bad_file || bad_argv,
+                })
+            }
+            RawRecord::Fork { child_pid, .. } => EventBody::Fork(Fork { child_pid: *child_pid }),
+            RawRecord::Exit { exit_code, duration_ns, .. } => EventBody::Exit(exit_status(*exit_code, *duration_ns)),
+            RawRecord::File { op, flags, result, path, base, new_path, new_base, trunc, .. } => {
+                let (path, bad_path) = escape_bytes(path);
+                let (base, bad_base) = escape_bytes(base);
+                let (new_path, bad_new) = escape_bytes(new_path);
+                let (new_base, bad_new_base) = escape_bytes(new_base);
+                let op = match *op {
+                    raw::FILE_OP_OPEN => FileOp::Open,
+                    raw::FILE_OP_UNLINK => FileOp::Unlink,
+                    raw::FILE_OP_RMDIR => FileOp::Rmdir,
+                    raw::FILE_OP_RENAME => FileOp::Rename,
+                    raw::FILE_OP_MKDIR => FileOp::Mkdir,
+                    _ => return None,
+                };
+                let is_rename = op == FileOp::Rename;
+                EventBody::File(FileEvent {
+                    op,
+                    path: absolute(&base, &path),
+                    new_path: is_rename.then(|| absolute(&new_base, &new_path)),
+                    flags: matches!(op, FileOp::Open | FileOp::Rename | FileOp::Unlink | FileOp::Rmdir)
+                        .then_some(*flags)
+                        .filter(|f| op == FileOp::Open || *f != 0),
+                    flags_text: (op == FileOp::Open).then(|| open_flags_text(*flags)),
+                    bytes: None,
+                    writes: None,
+                    fd: (op == FileOp::Open && *result >= 0).then_some(*result as i32),
+                    result: *result,
+                    error: result_error(*result),
+                    truncated: trunc::names(*trunc),
+                    non_utf8: bad_path || bad_base || bad_new || bad_new_base,
+                })
+            }
+            RawRecord::Connect { result, sockaddr, sockaddr_len, .. } => {
+                let (family, addr, port) = sockaddr_text(sockaddr, *sockaddr_len);
+                EventBody::Connect(Connect { family, addr, port, result: *result, error: result_error(*result) })
+            }
+            RawRecord::WriteStart { hdr, fd, path, trunc } => {
+                let (path, non_utf8) = escape_bytes(path);
+                let pending = PendingWrite {
+                    path,
+                    truncated: trunc::names(*trunc),
+                    non_utf8,
+                    comm: escape_bytes(&hdr.comm).0,
+                    ppid: hdr.ppid,
+                };
+                self.writes.insert((hdr.pid, *fd), pending);
+                return None;
+            }
+            RawRecord::WriteEnd { hdr, fd, bytes, writes, .. } => {
+                let pending = self.writes.remove(&(hdr.pid, *fd));
+                let body = EventBody::File(FileEvent {
+                    op: FileOp::Write,
+                    // the start record was lost (its loss is counted): say which fd it was
+                    path: pending.as_ref().map_or_else(|| format!("fd:{fd}"), |p| p.path.clone()),
+                    new_path: None,
+                    flags: None,
+                    flags_text: None,
+                    bytes: Some(*bytes),
+                    writes: Some(*writes),
+                    fd: Some(*fd),
+                    result: 0,
+                    error: None,
+                    truncated: pending.as_ref().map(|p| p.truncated.clone()).unwrap_or_default(),
+                    non_utf8: pending.as_ref().is_some_and(|p| p.non_utf8),
+                });
+                let mut event = self.event(hdr, body);
+                // the end may come from the exit path or the final sweep, without a comm
+                if let Some(p) = pending {
+                    if event.comm.is_empty() {
+                        event.comm = p.comm;
+                        event.ppid = p.ppid;
+                    }
+                }
+                return Some(event);
+            }
+        };
+        let hdr = match &record {
+            RawRecord::Exec { hdr, .. }
+            | RawRecord::Fork { hdr, .. }
+            | RawRecord::Exit { hdr, .. }
+            | RawRecord::File { hdr, .. }
+            | RawRecord::Connect { hdr, .. }
+            | RawRecord::WriteStart { hdr, .. }
+            | RawRecord::WriteEnd { hdr, .. } => hdr,
+        };
+        Some(self.event(hdr, body))
+    }
+}
+
+/// The kernel's raw `task->exit_code`: `(status << 8) | termsig | 0x80 if core dumped`.
+fn exit_status(code: u32, duration_ns: u64) -> Exit {
+    let signal = code & 0x7f;
+    let core_dumped = code & 0x80 != 0;
+    let exit_code = if signal != 0 { 128 + signal as i32 } else { ((code >> 8) & 0xff) as i32 };
+    Exit { exit_code, signal, core_dumped, duration_ns }
+}
+
+/// `(family, address, port)` of a raw `struct sockaddr_*`.
+fn sockaddr_text(sa: &[u8], len: u32) -> (String, String, u16) {
+    let family = sa.get(..2).map_or(0, |b| u16::from_ne_bytes([b[0], b[1]]));
+    let port = sa.get(2..4).map_or(0, |b| u16::from_be_bytes([b[0], b[1]]));
+    match family {
+        2 => {
+            let ip = sa.get(4..8).map_or(Ipv4Addr::UNSPECIFIED, |b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+            ("inet".into(), ip.to_string(), port)
+        }
+        10 => {
+            let ip = sa
+                .get(8..24)
+                .and_then(|b| <[u8; 16]>::try_from(b).ok())
+                .map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from);
+            ("inet6".into(), ip.to_string(), port)
+        }
+        1 => {
+            let path = sa.get(2..).unwrap_or_default();
+            let path_len = (len as usize).saturating_sub(2).min(path.len());
+            let text = match path.first() {
+                // abstract socket: a leading NUL, then exactly the bytes addrlen covers
+                Some(0) => format!("@{}", escape_bytes(&path[1..path_len.max(1)]).0),
+                _ => {
+                    let end = path.iter().position(|&b| b == 0).unwrap_or(path.len());
+                    escape_bytes(&path[..end]).0
+                }
+            };
+            ("unix".into(), text, 0)
+        }
+        other => (format!("af{other}"), String::new(), 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::raw::{build, parse};
+
+    fn decoder() -> Decoder {
+        Decoder::new("s1", Clock::with_offset(1_000_000))
+    }
+
+    fn decode_bytes(d: &mut Decoder, bytes: &[u8]) -> Option<Event> {
+        d.decode(parse(bytes).expect("valid record"))
+    }
+
+    #[test]
+    fn exec_becomes_event_with_wall_time_and_absolute_filename() {
+        let mut d = decoder();
+        let ev = decode_bytes(&mut d, &build::exec(9, "./run.sh", "/home/a", b"./run.sh\0x\0", 0)).expect("event");
+        assert_eq!(ev.ts_ns, 1_001_000);
+        assert_eq!(ev.session, "s1");
+        let EventBody::Exec(exec) = ev.body else { panic!("exec") };
+        assert_eq!(exec.filename, "/home/a/run.sh");
+        assert_eq!(exec.argv, ["./run.sh", "x"]);
+        assert!(!exec.argv_truncated);
+    }
+
+    #[test]
+    fn truncated_argv_is_flagged() {
+        let mut d = decoder();
+        let ev = decode_bytes(&mut d, &build::exec(9, "/bin/echo", "/", b"echo\0aaa", trunc::ARGV)).expect("event");
+        let EventBody::Exec(exec) = ev.body else { panic!("exec") };
+        assert!(exec.argv_truncated);
+        assert_eq!(exec.truncated, ["argv"]);
+    }
+
+    #[test]
+    fn rename_resolves_both_paths() {
+        let mut d = decoder();
+        let bytes = build::file(3, raw::FILE_OP_RENAME, "a", "/tmp/x", ("../y/b", "/tmp/x"), 0);
+        let EventBody::File(f) = decode_bytes(&mut d, &bytes).expect("event").body else { panic!("file") };
+        assert_eq!(f.op, FileOp::Rename);
+        assert_eq!(f.path, "/tmp/x/a");
+        assert_eq!(f.new_path.as_deref(), Some("/tmp/y/b"));
+        assert_eq!(f.error, None);
+    }
+
+    #[test]
+    fn failed_open_names_its_errno() {
+        let mut d = decoder();
+        let bytes = build::file(3, raw::FILE_OP_OPEN, "/nonexistent", "", ("", ""), -2);
+        let EventBody::File(f) = decode_bytes(&mut d, &bytes).expect("event").body else { panic!("file") };
+        assert_eq!((f.result, f.error.as_deref(), f.fd), (-2, Some("ENOENT"), None));
+        assert_eq!(f.flags_text.as_deref(), Some("O_RDONLY"));
+    }
+
+    #[test]
+    fn write_summary_joins_start_and_end() {
+        let mut d = decoder();
+        let hdr = |kind| Header { kind, ts_boot_ns: 5, pid: 4, tid: 4, ppid: 1, uid: 0, comm: b"bash".to_vec() };
+        let start = RawRecord::WriteStart { hdr: hdr(raw::EVENT_WRITE_START), fd: 1, path: b"/tmp/x/a".to_vec(), trunc: 0 };
+        assert!(d.decode(start).is_none());
+        let end = RawRecord::WriteEnd { hdr: hdr(raw::EVENT_WRITE_END), fd: 1, bytes: 3, writes: 1, first_ts_ns: 5 };
+        let ev = d.decode(end.clone()).expect("event");
+        let EventBody::File(f) = ev.body else { panic!("file") };
+        assert_eq!((f.op, f.path.as_str(), f.bytes, f.writes), (FileOp::Write, "/tmp/x/a", Some(3), Some(1)));
+        // a second end without a start: the fd is named instead of a path
+        let EventBody::File(f) = d.decode(end).expect("event").body else { panic!("file") };
+        assert_eq!(f.path, "fd:1");
+    }
+
+    #[test]
+    fn exit_codes_and_signals() {
+        assert_eq!(exit_status(3 << 8, 1).exit_code, 3);
+        let killed = exit_status(9, 1);
+        assert_eq!((killed.exit_code, killed.signal, killed.core_dumped), (137, 9, false));
+        let core = exit_status(0x80 | 11, 1);
+        assert_eq!((core.exit_code, core.core_dumped), (139, true));
+    }
+
+    #[test]
+    fn socket_addresses() {
+        let mut v4 = vec![2, 0, 0x1f, 0x90, 127, 0, 0, 1];
+        v4.resize(16, 0);
+        assert_eq!(sockaddr_text(&v4, 16), ("inet".into(), "127.0.0.1".into(), 8080));
+        let mut v6 = vec![10, 0, 0, 80, 0, 0, 0, 0];
+        v6.extend_from_slice(&Ipv6Addr::LOCALHOST.octets());
+        v6.extend_from_slice(&[0; 4]);
+        assert_eq!(sockaddr_text(&v6, 28), ("inet6".into(), "::1".into(), 80));
+        let mut un = vec![1, 0];
+        un.extend_from_slice(b"/run/docker.sock\0");
+        assert_eq!(sockaddr_text(&un, 19).1, "/run/docker.sock");
+        let mut abs = vec![1, 0, 0];
+        abs.extend_from_slice(b"name");
+        assert_eq!(sockaddr_text(&abs, 7).1, "@name");
+        assert_eq!(sockaddr_text(&[], 0).0, "af0");
+    }
+}

@@ -1,0 +1,19 @@
+//! AgentSight's collector: everything an agent does at the kernel boundary, for a command and
+//! all of its descendants, as [`model::Event`]s.
+//!
+//! Data flow: `bpf/process.bpf.c` (scoped in the kernel to the traced tree) -> ring buffer ->
+//! [`capture`] thread -> [`raw`] (the one module that reads C structs) -> [`decode::Decoder`]
+//! (wall clock, absolute paths, readable strings) -> a bounded channel the caller drains.
+//! Every record that cannot be delivered is counted and published as a `loss` event.
+
+mod bpf;
+pub mod capture;
+pub mod clock;
+pub mod decode;
+mod error;
+pub mod procfs;
+pub mod raw;
+pub mod text;
+
+pub use capture::{Capture, CaptureConfig};
+pub use error::Error;

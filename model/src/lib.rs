@@ -1,0 +1,254 @@
+//! The shared vocabulary of AgentSight: the events the collector records, as they appear in
+//! JSON Lines traces (`../shared/DESIGN.md`, "Events").
+//!
+//! This crate is serde types and nothing else (no I/O), so the analyzer, the index and the web UI
+//! build without clang or libbpf. Fields are additive: new ones may appear, existing ones keep
+//! their meaning, and optional ones are left out of the JSON when empty.
+
+use serde::{Deserialize, Serialize};
+
+/// One thing that happened, with who did it and when.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    /// Wall-clock time (CLOCK_REALTIME) in nanoseconds since the Unix epoch.
+    pub ts_ns: u64,
+    /// The recording session this event belongs to.
+    pub session: String,
+    /// Process id (the kernel's tgid).
+    pub pid: u32,
+    /// Thread id.
+    pub tid: u32,
+    /// The parent's process id at the time of the event.
+    pub ppid: u32,
+    /// The process's command name (at most 15 bytes, as the kernel keeps it).
+    pub comm: String,
+    #[serde(flatten)]
+    pub body: EventBody,
+}
+
+/// What happened; serialised as the `kind` field plus the kind's own fields.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum EventBody {
+    Exec(Exec),
+    Fork(Fork),
+    Exit(Exit),
+    File(FileEvent),
+    Connect(Connect),
+    Loss(Loss),
+}
+
+impl EventBody {
+    /// The `kind` string this body serialises with.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EventBody::Exec(_) => "exec",
+            EventBody::Fork(_) => "fork",
+            EventBody::Exit(_) => "exit",
+            EventBody::File(_) => "file",
+            EventBody::Connect(_) => "connect",
+            EventBody::Loss(_) => "loss",
+        }
+    }
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+/// A successful execve: the process now runs `filename`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exec {
+    /// The path the kernel executed, as passed to execve (may be relative).
+    pub filename: String,
+    /// The arguments, `argv[0]` first, up to the collector's cap.
+    pub argv: Vec<String>,
+    /// The working directory at the time of the exec (absolute).
+    pub cwd: String,
+    /// The real user id.
+    pub uid: u32,
+    /// True when `argv` was cut at the cap; `argv_bytes` then gives the full size.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub argv_truncated: bool,
+    /// Total size of the arguments in bytes (NUL separators included), truncated or not.
+    pub argv_bytes: u32,
+    /// Names of the fields that were cut at their cap (e.g. `cwd`, `filename`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
+    /// True when some bytes were not valid UTF-8 and were written as `\xNN` escapes.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub non_utf8: bool,
+}
+
+/// A new process (not a thread) forked by `pid`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fork {
+    pub child_pid: u32,
+}
+
+/// The last thread of a process exited.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Exit {
+    /// The exit status, or 128 + the signal's number when a signal killed the process
+    /// (the shell's convention).
+    pub exit_code: i32,
+    /// The signal that killed the process, 0 if it exited by itself.
+    pub signal: u32,
+    /// True when the kill dumped core.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub core_dumped: bool,
+    /// How long the process lived, from its fork to this exit.
+    pub duration_ns: u64,
+}
+
+/// A file-system operation on a path.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileEvent {
+    pub op: FileOp,
+    /// The absolute path (relative paths are resolved against the cwd or directory fd).
+    pub path: String,
+    /// The target of a rename.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_path: Option<String>,
+    /// Open flags (`O_*`), rename flags or unlinkat flags, as numbers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags: Option<u32>,
+    /// The open flags spelled out, e.g. `O_WRONLY|O_CREAT|O_TRUNC`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub flags_text: Option<String>,
+    /// Bytes written (op `write`): the sum over the whole life of the (process, fd) pair.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+    /// Number of write calls summed into `bytes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writes: Option<u32>,
+    /// The file descriptor written to (op `write`), or returned by an open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fd: Option<i32>,
+    /// The syscall's result: a file descriptor, 0, or a negative errno.
+    pub result: i64,
+    /// The errno's name when `result` is an error, e.g. `ENOENT`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// Names of the fields cut at their cap or unreadable.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub truncated: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub non_utf8: bool,
+}
+
+/// What was done to a path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileOp {
+    Open,
+    Write,
+    Unlink,
+    Rmdir,
+    Rename,
+    Mkdir,
+}
+
+impl FileOp {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileOp::Open => "open",
+            FileOp::Write => "write",
+            FileOp::Unlink => "unlink",
+            FileOp::Rmdir => "rmdir",
+            FileOp::Rename => "rename",
+            FileOp::Mkdir => "mkdir",
+        }
+    }
+}
+
+/// An outgoing connection attempt.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Connect {
+    /// `inet`, `inet6` or `unix`.
+    pub family: String,
+    /// The address: an IP address, or a socket path (`@name` for abstract sockets).
+    pub addr: String,
+    /// The port (0 for unix sockets).
+    pub port: u16,
+    /// 0, or a negative errno (`-115`, EINPROGRESS, for a non-blocking connect).
+    pub result: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Something was not recorded; `count` says how much.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Loss {
+    /// Where: `ringbuf`, `kernel`, `decode`, ...
+    pub source: String,
+    pub count: u64,
+    /// Why, e.g. `ring buffer full (exec)`, `traced map full`.
+    pub reason: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Event {
+        Event {
+            ts_ns: 1_700_000_000_000_000_000,
+            session: "s1".into(),
+            pid: 10,
+            tid: 10,
+            ppid: 1,
+            comm: "bash".into(),
+            body: EventBody::Exit(Exit {
+                exit_code: 3,
+                signal: 0,
+                core_dumped: false,
+                duration_ns: 5,
+            }),
+        }
+    }
+
+    #[test]
+    fn event_serialises_flat_with_kind() {
+        let json = serde_json::to_value(sample()).expect("serialise");
+        assert_eq!(json["kind"], "exit");
+        assert_eq!(json["exit_code"], 3);
+        assert_eq!(json["pid"], 10);
+        assert!(json.get("core_dumped").is_none(), "false flags are left out");
+    }
+
+    #[test]
+    fn event_round_trips() {
+        let ev = sample();
+        let text = serde_json::to_string(&ev).expect("serialise");
+        let back: Event = serde_json::from_str(&text).expect("parse");
+        assert_eq!(back, ev);
+        assert_eq!(back.body.kind(), "exit");
+    }
+
+    #[test]
+    fn file_event_round_trips_with_optional_fields() {
+        let ev = Event {
+            body: EventBody::File(FileEvent {
+                op: FileOp::Rename,
+                path: "/tmp/a".into(),
+                new_path: Some("/tmp/b".into()),
+                flags: None,
+                flags_text: None,
+                bytes: None,
+                writes: None,
+                fd: None,
+                result: 0,
+                error: None,
+                truncated: vec![],
+                non_utf8: false,
+            }),
+            ..sample()
+        };
+        let json = serde_json::to_value(&ev).expect("serialise");
+        assert_eq!(json["op"], "rename");
+        assert_eq!(json["new_path"], "/tmp/b");
+        let back: Event = serde_json::from_value(json).expect("parse");
+        assert_eq!(back, ev);
+    }
+}

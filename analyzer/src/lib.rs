@@ -1,1 +1,11 @@
+//! AgentSight's analyzer: what a recorded trace says, computed from [`model::Event`]s alone.
+//!
+//! It builds without clang or libbpf and does no capture. Today it holds the pure parts that
+//! `record` prints when it ends (a [`summary::Summary`] of counts and losses, and a
+//! [`tree::ProcessTree`]); the index, detectors and judge of the analyzer service grow here.
 
+pub mod summary;
+pub mod tree;
+
+pub use summary::Summary;
+pub use tree::ProcessTree;

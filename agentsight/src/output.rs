@@ -1,0 +1,115 @@
+//! Where recorded events go: JSON Lines in a file, or a live readable stream on stdout. The
+//! writer runs on its own thread behind the collector's bounded channel and also keeps the
+//! summary and process tree that `record` prints at the end.
+
+use std::fs::File;
+use std::io::{self, BufWriter, IsTerminal, Write};
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+
+use analyzer::{ProcessTree, Summary};
+use anyhow::{Context, Result};
+use model::Event;
+
+use crate::pretty::Pretty;
+
+/// An output for events.
+pub enum Sink {
+    /// One JSON object per line (`-o FILE`, `-o -` for stdout).
+    Jsonl { out: Box<BufWriter<Box<dyn Write + Send>>>, path: Option<PathBuf> },
+    /// One readable line per event on stdout.
+    Pretty { out: BufWriter<io::Stdout>, pretty: Pretty, flush_each: bool },
+}
+
+impl std::fmt::Debug for Sink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Sink::Jsonl { path, .. } => f.debug_struct("Jsonl").field("path", path).finish_non_exhaustive(),
+            Sink::Pretty { pretty, .. } => f.debug_struct("Pretty").field("pretty", pretty).finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Sink {
+    /// `-o PATH` (or `-`), or the live stream when `path` is `None`.
+    pub fn open(path: Option<PathBuf>) -> Result<Self> {
+        match path {
+            Some(p) if p.as_os_str() == "-" => {
+                let out: Box<dyn Write + Send> = Box::new(io::stdout());
+                Ok(Sink::Jsonl { out: Box::new(BufWriter::new(out)), path: None })
+            }
+            Some(p) => {
+                let file = File::create(&p).with_context(|| format!("failed to create `{}`", p.display()))?;
+                let out: Box<dyn Write + Send> = Box::new(file);
+                Ok(Sink::Jsonl { out: Box::new(BufWriter::with_capacity(1 << 16, out)), path: Some(p) })
+            }
+            None => {
+                let tty = io::stdout().is_terminal();
+                let color = tty && std::env::var_os("NO_COLOR").is_none();
+                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(color), flush_each: tty })
+            }
+        }
+    }
+
+    /// The file the trace goes to, if any.
+    pub fn path(&self) -> Option<&PathBuf> {
+        match self {
+            Sink::Jsonl { path, .. } => path.as_ref(),
+            Sink::Pretty { .. } => None,
+        }
+    }
+
+    fn write(&mut self, ev: &Event) -> io::Result<()> {
+        match self {
+            Sink::Jsonl { out, .. } => {
+                serde_json::to_writer(&mut **out, ev)?;
+                out.write_all(b"\n")
+            }
+            Sink::Pretty { out, pretty, flush_each } => {
+                writeln!(out, "{}", pretty.line(ev))?;
+                if *flush_each {
+                    out.flush()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            Sink::Jsonl { out, .. } => out.flush(),
+            Sink::Pretty { out, .. } => out.flush(),
+        }
+    }
+}
+
+/// What the writer saw.
+#[derive(Debug, Default)]
+pub struct Written {
+    pub summary: Summary,
+    pub tree: ProcessTree,
+    /// Events that could not be written because the output failed (a full disk, a closed pipe).
+    pub unwritten: u64,
+    pub error: Option<String>,
+}
+
+/// Drain `rx` into `sink` until the collector closes the channel.
+pub fn drain(mut sink: Sink, rx: Receiver<Event>) -> Written {
+    let mut w = Written::default();
+    for ev in rx {
+        w.summary.push(&ev);
+        w.tree.push(&ev);
+        if w.error.is_some() {
+            w.unwritten += 1;
+            continue;
+        }
+        if let Err(err) = sink.write(&ev) {
+            w.unwritten += 1;
+            w.error = Some(err.to_string());
+        }
+    }
+    if let Err(err) = sink.flush() {
+        w.error.get_or_insert(err.to_string());
+    }
+    w
+}

@@ -231,18 +231,29 @@ fn load<'obj>(
             .update(&pid.to_ne_bytes(), bytes_of(&spawner), MapFlags::ANY)
             .map_err(map_err("register the collector as spawner"))?;
     }
-    for pid in &config.pids {
-        skel.maps
-            .traced
-            .update(&pid.to_ne_bytes(), bytes_of(&member), MapFlags::ANY)
-            .map_err(map_err(format!("trace pid {pid}")))?;
-    }
     for comm in &config.comms {
         let mut key = [0u8; 16];
         key[..comm.len()].copy_from_slice(comm.as_bytes());
         skel.maps.comm_watch.update(&key, &[1], MapFlags::ANY).map_err(map_err(format!("watch for `{comm}`")))?;
     }
     attach(&mut skel)?;
+    // Targets go in once the fork probe is live; a second scan then catches children forked
+    // while the first scan ran (later forks are added by the kernel itself).
+    let trace_pid = |pid: u32| {
+        skel.maps
+            .traced
+            .update(&pid.to_ne_bytes(), bytes_of(&member), MapFlags::NO_EXIST)
+            .or_else(|err| if err.kind() == libbpf_rs::ErrorKind::AlreadyExists { Ok(()) } else { Err(err) })
+            .map_err(map_err(format!("trace pid {pid}")))
+    };
+    for &pid in &config.pids {
+        trace_pid(pid)?;
+    }
+    if !config.pids.is_empty() {
+        for pid in procfs::with_descendants(&config.pids)? {
+            trace_pid(pid)?;
+        }
+    }
     Ok(skel)
 }
 
@@ -348,17 +359,25 @@ impl LossTracker {
     }
 }
 
+/// Processes in the traced tree. An entry whose process is gone without an exit (it died
+/// between `attach` finding it and the map update) is pruned here, or it would never leave.
 fn count_members(skel: &ProcessSkel<'_>) -> u64 {
     let traced = &skel.maps.traced;
-    traced
-        .keys()
-        .filter(|key| {
-            traced.lookup(key, MapFlags::ANY).ok().flatten().is_some_and(|v| {
-                let mut info = types::traced_info::default();
-                plain::copy_from_bytes(&mut info, &v).is_ok() && info.flags & TRACED_MEMBER != 0
-            })
-        })
-        .count() as u64
+    let mut members = 0;
+    for key in traced.keys() {
+        let Some(value) = traced.lookup(&key, MapFlags::ANY).ok().flatten() else { continue };
+        let mut info = types::traced_info::default();
+        if plain::copy_from_bytes(&mut info, &value).is_err() || info.flags & TRACED_MEMBER == 0 {
+            continue;
+        }
+        let pid = key.get(..4).and_then(|b| b.try_into().ok()).map_or(0, u32::from_ne_bytes);
+        if std::fs::metadata(format!("/proc/{pid}")).is_ok() {
+            members += 1;
+        } else {
+            let _ = traced.delete(&key);
+        }
+    }
+    members
 }
 
 fn run(

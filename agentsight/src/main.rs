@@ -67,6 +67,9 @@ struct OutputArgs {
     /// Print no summary or process tree at the end.
     #[arg(short, long)]
     quiet: bool,
+    /// Show every event in the live stream, read-only opens of system files included.
+    #[arg(short, long)]
+    verbose: bool,
     /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are reported.
     #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = ring_mib)]
     ring_mib: u32,
@@ -98,6 +101,6 @@ fn main() -> ExitCode {
 
 impl From<OutputArgs> for trace::Options {
     fn from(o: OutputArgs) -> Self {
-        trace::Options { output: o.output, quiet: o.quiet, ring_bytes: o.ring_mib << 20 }
+        trace::Options { output: o.output, quiet: o.quiet, verbose: o.verbose, ring_bytes: o.ring_mib << 20 }
     }
 }

@@ -17,8 +17,9 @@ use crate::pretty::Pretty;
 pub enum Sink {
     /// One JSON object per line (`-o FILE`, `-o -` for stdout).
     Jsonl { out: Box<BufWriter<Box<dyn Write + Send>>>, path: Option<PathBuf> },
-    /// One readable line per event on stdout.
-    Pretty { out: BufWriter<io::Stdout>, pretty: Pretty, flush_each: bool },
+    /// One readable line per event on stdout; read-only opens of system files are left out
+    /// unless `verbose` (they are hundreds per interpreter start and say little).
+    Pretty { out: BufWriter<io::Stdout>, pretty: Pretty, flush_each: bool, verbose: bool },
 }
 
 impl std::fmt::Debug for Sink {
@@ -32,7 +33,7 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// `-o PATH` (or `-`), or the live stream when `path` is `None`.
-    pub fn open(path: Option<PathBuf>) -> Result<Self> {
+    pub fn open(path: Option<PathBuf>, verbose: bool) -> Result<Self> {
         match path {
             Some(p) if p.as_os_str() == "-" => {
                 let out: Box<dyn Write + Send> = Box::new(io::stdout());
@@ -46,7 +47,7 @@ impl Sink {
             None => {
                 let tty = io::stdout().is_terminal();
                 let color = tty && std::env::var_os("NO_COLOR").is_none();
-                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(color), flush_each: tty })
+                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(color), flush_each: tty, verbose })
             }
         }
     }
@@ -59,18 +60,23 @@ impl Sink {
         }
     }
 
-    fn write(&mut self, ev: &Event) -> io::Result<()> {
+    /// Write one event; `Ok(false)` when the view leaves it out on purpose.
+    fn write(&mut self, ev: &Event) -> io::Result<bool> {
         match self {
             Sink::Jsonl { out, .. } => {
                 serde_json::to_writer(&mut **out, ev)?;
-                out.write_all(b"\n")
+                out.write_all(b"\n")?;
+                Ok(true)
             }
-            Sink::Pretty { out, pretty, flush_each } => {
+            Sink::Pretty { out, pretty, flush_each, verbose } => {
+                if !*verbose && is_system_read(ev) {
+                    return Ok(false);
+                }
                 writeln!(out, "{}", pretty.line(ev))?;
                 if *flush_each {
                     out.flush()?;
                 }
-                Ok(())
+                Ok(true)
             }
         }
     }
@@ -90,6 +96,8 @@ pub struct Written {
     pub tree: ProcessTree,
     /// Events that could not be written because the output failed (a full disk, a closed pipe).
     pub unwritten: u64,
+    /// Events the live view left out on purpose (read-only opens of system files).
+    pub hidden: u64,
     pub error: Option<String>,
 }
 
@@ -103,13 +111,31 @@ pub fn drain(mut sink: Sink, rx: Receiver<Event>) -> Written {
             w.unwritten += 1;
             continue;
         }
-        if let Err(err) = sink.write(&ev) {
-            w.unwritten += 1;
-            w.error = Some(err.to_string());
+        match sink.write(&ev) {
+            Ok(true) => {}
+            Ok(false) => w.hidden += 1,
+            Err(err) => {
+                w.unwritten += 1;
+                w.error = Some(err.to_string());
+            }
         }
     }
     if let Err(err) = sink.flush() {
         w.error.get_or_insert(err.to_string());
     }
     w
+}
+
+/// A read-only open (or failed lookup) under a system prefix: shared libraries, interpreter
+/// modules, locale and config files.
+fn is_system_read(ev: &Event) -> bool {
+    const SYSTEM: &[&str] = &["/usr/", "/lib/", "/lib64/", "/etc/", "/proc/", "/sys/", "/dev/", "/run/", "/var/lib/"];
+    match &ev.body {
+        model::EventBody::File(f) => {
+            f.op == model::FileOp::Open
+                && f.flags.is_some_and(|fl| fl & 3 == 0 && fl & 0o100 == 0)
+                && SYSTEM.iter().any(|p| f.path.starts_with(p))
+        }
+        _ => false,
+    }
 }

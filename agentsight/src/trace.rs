@@ -28,6 +28,7 @@ const TREE_LINES: usize = 60;
 pub struct Options {
     pub output: Option<std::path::PathBuf>,
     pub quiet: bool,
+    pub verbose: bool,
     pub ring_bytes: u32,
 }
 
@@ -79,7 +80,7 @@ struct Running {
 
 fn start(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<Running> {
     let session = session_id();
-    let sink = Sink::open(opts.output.clone())?;
+    let sink = Sink::open(opts.output.clone(), opts.verbose)?;
     let output = sink.path().cloned();
     let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let mut config = CaptureConfig::new(session.clone());
@@ -113,6 +114,12 @@ impl Running {
             }
             if s.truncated > 0 {
                 eprintln!("  {} events had a field cut at its cap (marked `truncated` in the trace)", s.truncated);
+            }
+            if written.hidden > 0 {
+                eprintln!(
+                    "  {} read-only opens of system files are not shown above (`--verbose` shows them; `-o` keeps all)",
+                    written.hidden
+                );
             }
             if let Some(path) = &self.output {
                 eprintln!("agentsight: trace written to {}", path.display());

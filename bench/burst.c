@@ -1,16 +1,17 @@
 /* Event generator for bench/kernel.sh: N failing opens, each one `file` event.
  *
- *   burst N RATE [PATH]     RATE events/s (0 = as fast as possible)
+ *   burst N RATE [PATH [PROCS]]     RATE events/s in all (0 = as fast as possible)
  *
- * Opens PATH (default /nonexistent/agentsight-burst), which must not exist, N times; paced runs
- * sleep (clock_nanosleep, absolute) after each batch of ~1 ms worth of calls. Prints
- * "<calls> <seconds> <calls per second>" on stdout.
+ * Opens PATH (default /nonexistent/agentsight-burst), which must not exist, N times in all,
+ * split over PROCS processes (default 1); paced runs sleep (clock_nanosleep, absolute) after
+ * each batch of ~1 ms worth of calls. Prints "<calls> <seconds> <calls per second>" on stdout.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,22 +22,14 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-int main(int argc, char **argv)
+static int run(long n, double rate, const char *path)
 {
-	if (argc < 3) {
-		fprintf(stderr, "usage: %s N RATE [PATH]\n", argv[0]);
-		return 2;
-	}
-	long n = atol(argv[1]);
-	double rate = atof(argv[2]);
-	const char *path = argc > 3 ? argv[3] : "/nonexistent/agentsight-burst";
 	long batch = rate > 0 ? (long)(rate / 1000) : n;
 	if (batch < 1)
 		batch = 1;
 
 	struct timespec t0;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	double start = now();
 	long done = 0;
 	while (done < n) {
 		long end = done + batch < n ? done + batch : n;
@@ -60,7 +53,37 @@ int main(int argc, char **argv)
 				;
 		}
 	}
-	double secs = now() - start;
-	printf("%ld %.3f %.0f\n", done, secs, done / secs);
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 3) {
+		fprintf(stderr, "usage: %s N RATE [PATH [PROCS]]\n", argv[0]);
+		return 2;
+	}
+	long n = atol(argv[1]);
+	double rate = atof(argv[2]);
+	const char *path = argc > 3 ? argv[3] : "/nonexistent/agentsight-burst";
+	int procs = argc > 4 ? atoi(argv[4]) : 1;
+	if (procs < 1)
+		procs = 1;
+
+	double start = now();
+	int failed = 0;
+	for (int p = 1; p < procs; p++) {
+		pid_t pid = fork();
+		if (pid < 0) {
+			perror("burst: fork");
+			return 1;
+		}
+		if (pid == 0)
+			_exit(run(n / procs, rate / procs, path));
+	}
+	failed |= run(n - (n / procs) * (procs - 1), rate / procs, path);
+	for (int status; wait(&status) > 0;)
+		failed |= !WIFEXITED(status) || WEXITSTATUS(status);
+	double secs = now() - start;
+	printf("%ld %.3f %.0f\n", n, secs, n / secs);
+	return failed;
 }

@@ -67,17 +67,24 @@ else
     [[ -z $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] || REV="$REV (uncommitted changes)"
 fi
 
+LOAD=$(cut -d' ' -f1 /proc/loadavg)
 TMP=$(mktemp -d /tmp/agentsight-bench.XXXXXX)
 trap 'rm -rf "$TMP"' EXIT
 mkdir -p "$TMP/r"
 cc -O2 -o "$TMP/burst" "$BENCH/burst.c"
 
+# The tar job reads and writes in tmpfs when there is one: no disk writeback to add noise.
+WORK=$TMP
+if [[ -d /dev/shm && -w /dev/shm ]] && (($(df -Pm /dev/shm | awk 'NR == 2 {print $4}') > 1024)); then
+    WORK=$(mktemp -d /dev/shm/agentsight-bench.XXXXXX)
+    trap 'rm -rf "$TMP" "$WORK"' EXIT
+fi
 echo "copying the source tree for tar..." >&2
-mkdir -p "$TMP/src"
-cp -a /usr/include "$TMP/src/include"
-[[ -d /usr/share/doc ]] && cp -a /usr/share/doc "$TMP/src/doc"
-SRC_MIB=$(du -sm "$TMP/src" | cut -f1)
-SRC_FILES=$(find "$TMP/src" -type f | wc -l)
+mkdir -p "$WORK/src"
+cp -a /usr/include "$WORK/src/include"
+[[ -d /usr/share/doc ]] && cp -a /usr/share/doc "$WORK/src/doc"
+SRC_MIB=$(du -sm "$WORK/src" | cut -f1)
+SRC_FILES=$(find "$WORK/src" -type f | wc -l)
 
 measure() { "$PY" "$BENCH/measure.py" "$@"; }
 
@@ -126,8 +133,8 @@ bench_workload() {
 }
 
 bench_workload loop bash -c "for i in \$(seq $LOOP_N); do /bin/true; done"
-bench_workload tar tar cf "$TMP/out.tar" -C "$TMP/src" .
-rm -f "$TMP/out.tar"
+bench_workload tar tar cf "$WORK/out.tar" -C "$WORK/src" .
+rm -rf "$WORK/out.tar" "$WORK/src"
 
 echo "fixed cost: record -- /bin/true" >&2
 for ((i = 1; i <= REPS; i++)); do
@@ -135,43 +142,46 @@ for ((i = 1; i <= REPS; i++)); do
 done
 rm -f "$TMP/trace.jsonl"
 
-# One burst run: $1 label, $2 N, $3 rate (0 = unpaced), rest: extra record options.
+# One burst run: $1 label, $2 N, $3 rate (0 = unpaced), $4 generator processes, $5 ring MiB.
 burst() {
-    local label=$1 n=$2 rate=$3; shift 3
+    local label=$1 n=$2 rate=$3 procs=$4 ring=$5
     local base=$TMP/r/burst.$label
     echo "burst $label: $n events..." >&2
     check_others
-    measure "$base.outer.json" -- "$AS" record -q -o "$TMP/burst.jsonl" "$@" -- \
-        "$TMP/burst" "$n" "$rate" "$BURST_PATH" >"$base.out" 2>"$base.err" || true
+    printf '%s\n' "$n" "$rate" "$procs" "$ring" >"$base.params"
+    "$TMP/burst" "$n" "$rate" "$BURST_PATH" "$procs" >"$base.untraced" # the generator alone
+    measure "$base.outer.json" -- "$AS" record -q -o "$TMP/burst.jsonl" --ring-mib "$ring" -- \
+        "$TMP/burst" "$n" "$rate" "$BURST_PATH" "$procs" >"$base.out" 2>"$base.err" || true
     grep -cF "\"path\":\"$BURST_PATH\"" "$TMP/burst.jsonl" >"$base.recorded" || true
     { grep -F '"kind":"loss"' "$TMP/burst.jsonl" || true; } | jq -s 'map(.count) | add // 0' >"$base.lost"
     { grep -F '"kind":"loss"' "$TMP/burst.jsonl" || true; } |
         jq -r '"\(.reason) \(.count)"' | paste -sd, - >"$base.reasons"
-    echo "$n" >"$base.n"
     rm -f "$TMP/burst.jsonl"
 }
 
 labels=()
 for rate in "${RATES[@]}"; do
-    burst "$rate" $((rate * 2)) "$rate"
+    burst "$rate" $((rate * 2)) "$rate" 1 16
     labels+=("$rate")
 done
-"$TMP/burst" "$UNPACED_N" 0 "$BURST_PATH" >"$TMP/r/burst-untraced.out"
-burst unpaced "$UNPACED_N" 0
-burst unpaced-ring64 "$UNPACED_N" 0 --ring-mib 64
-labels+=(unpaced unpaced-ring64)
+burst unpaced "$UNPACED_N" 0 1 16
+burst unpaced-ring64 "$UNPACED_N" 0 1 64
+# one generator per CPU: can the collector keep up when it has to share them?
+burst unpaced-x$(nproc) "$UNPACED_N" 0 "$(nproc)" 16
+burst unpaced-x$(nproc)-ring64 "$UNPACED_N" 0 "$(nproc)" 64
+labels+=(unpaced unpaced-ring64 "unpaced-x$(nproc)" "unpaced-x$(nproc)-ring64")
 
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 
 "$PY" - "$TMP/r" "$REPS" "$LOOP_N" "$SRC_MIB" "$SRC_FILES" "$(nproc)" "$(uname -r)" "$CPU" "$REV" \
-    "$(date -u +%Y-%m-%d)" "$OTHERS" "${labels[@]}" <<'PY'
+    "$(date -u +%Y-%m-%d)" "$OTHERS" "$LOAD" "${labels[@]}" <<'PY'
 import json, statistics, sys
 from pathlib import Path
 
 r = Path(sys.argv[1])
 reps, loop_n, src_mib, src_files = (int(x) for x in sys.argv[2:6])
-nproc, kernel, cpu, rev, date, others = sys.argv[6:12]
-labels = sys.argv[12:]
+nproc, kernel, cpu, rev, date, others, load = sys.argv[6:13]
+labels = sys.argv[13:]
 runs = range(1, reps + 1)
 med = statistics.median
 
@@ -185,7 +195,7 @@ print()
 print("## Kernel capture (`bench/kernel.sh`)")
 print()
 print(f"Machine: {nproc} CPUs ({cpu}), kernel {kernel}; agentsight {rev}; {date}. "
-      f"Medians of {reps} interleaved runs each.")
+      f"Medians of {reps} interleaved runs each; load average {load} at the start.")
 if int(others):
     print()
     print(f"**Warning:** {others} other agentsight process(es) ran during the benchmark; their probes "
@@ -220,16 +230,16 @@ print("traced = the workload's own wall time inside the traced session; ratio = 
       "at its exit. In-kernel CPU added = the workload's CPU traced minus untraced (probe cost "
       "charged to the traced processes).")
 print()
-print("| target rate | N | achieved | recorded | lost | complete | collector CPU / wall | stderr |")
-print("|---|---|---|---|---|---|---|---|")
-out = txt(r / "burst-untraced.out").split()
-print(f"| unpaced, untraced (generator alone) | {int(out[0]):,} | {float(out[2]):,.0f}/s | | | | | |")
+print("| target rate | generators | ring | N | generator alone | achieved | recorded | lost | complete "
+      "| collector CPU / wall | stderr |")
+print("|---|---|---|---|---|---|---|---|---|---|---|")
 best = None
 for label in labels:
     b = f"burst.{label}"
-    n = int(txt(r / f"{b}.n"))
+    n, rate, procs, ring = (int(x) for x in txt(r / f"{b}.params").split())
     out = txt(r / f"{b}.out").split()
     achieved = float(out[2]) if len(out) == 3 else 0.0
+    alone = float(txt(r / f"{b}.untraced").split()[2])
     recorded = int(txt(r / f"{b}.recorded") or 0)
     lost = int(txt(r / f"{b}.lost") or 0)
     reasons = txt(r / f"{b}.reasons")
@@ -237,17 +247,20 @@ for label in labels:
     coll = js(r / f"{b}.outer.json")
     complete = recorded == n and lost == 0
     if complete and (best is None or achieved > best[0]):
-        best = (achieved, label)
-    target = (f"{int(label):,}/s" if label.isdigit()
-              else "unpaced" + (" (`--ring-mib 64`)" if label.endswith("ring64") else ""))
+        best = (achieved, f"target {rate:,}/s" if rate else "unpaced", procs, ring)
     lost_s = f"{lost:,}" + (f" ({reasons})" if reasons else "")
     err_s = f"`{err[:90]}`" if err else "–"
-    print(f"| {target} | {n:,} | {achieved:,.0f}/s | {recorded:,} | {lost_s} | {'yes' if complete else '**no**'} "
+    print(f"| {f'{rate:,}/s' if rate else 'unpaced'} | {procs} | {ring} MiB | {n:,} | {alone:,.0f}/s "
+          f"| {achieved:,.0f}/s | {recorded:,} | {lost_s} | {'yes' if complete else '**no**'} "
           f"| {coll['self_cpu_s']:.2f} s / {coll['wall_s']:.1f} s | {err_s} |")
+print()
+print("generator alone = the same run untraced; achieved = the rate under `record` (the probes "
+      "slow the generator, and the collector shares the CPUs with it); complete = every open is in "
+      "the trace and no loss was reported.")
 print()
 if best:
     print(f"Highest rate recorded with no loss and every event present: **{best[0]:,.0f} events/s** "
-          f"({'target ' + format(int(best[1]), ',') + '/s' if best[1].isdigit() else best[1]}).")
+          f"({best[1]}, {best[2]} generator(s), {best[3]} MiB ring).")
 else:
     print("No burst run was recorded without loss.")
 PY

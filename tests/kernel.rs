@@ -2,7 +2,7 @@
 //! BPF, and the trace must state exact facts about what they did.
 //!
 //! All tests need root and BPF; `.ci/run` runs them with `-- --ignored` (CI is root).
-#![allow(clippy::unwrap_used)]
+#![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::io::Read;
 use std::net::TcpListener;

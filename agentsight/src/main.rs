@@ -49,7 +49,7 @@ enum Command {
     #[command(after_help = "Examples:\n  agentsight attach --pid 4242\n  agentsight attach --comm claude -o claude.jsonl")]
     Attach {
         /// A process to trace, with its current descendants (repeatable).
-        #[arg(long, value_name = "PID", required_unless_present = "comm")]
+        #[arg(long, value_name = "PID", num_args = 1.., required_unless_present = "comm")]
         pid: Vec<u32>,
         /// Trace processes with this name: those running now and any that start later.
         #[arg(long, value_name = "NAME", conflicts_with = "pid")]

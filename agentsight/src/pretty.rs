@@ -133,18 +133,10 @@ mod tests {
     fn plain_lines_carry_the_facts() {
         let p = Pretty { color: false, tz: TimeZone::UTC };
         let open = ev(EventBody::File(FileEvent {
-            op: FileOp::Open,
-            path: "/nope".into(),
-            new_path: None,
             flags: Some(0),
             flags_text: Some("O_RDONLY".into()),
-            bytes: None,
-            writes: None,
-            fd: None,
-            result: -2,
             error: Some("ENOENT".into()),
-            truncated: vec![],
-            non_utf8: false,
+            ..FileEvent::new(FileOp::Open, "/nope", -2)
         }));
         assert_eq!(p.line(&open), "22:13:20.123  python3[42]            open    /nope O_RDONLY = ENOENT");
         let conn = ev(EventBody::Connect(Connect {

@@ -89,20 +89,7 @@ mod tests {
     }
 
     fn file(op: FileOp) -> EventBody {
-        EventBody::File(FileEvent {
-            op,
-            path: "/p".into(),
-            new_path: None,
-            flags: None,
-            flags_text: None,
-            bytes: None,
-            writes: None,
-            fd: None,
-            result: 0,
-            error: None,
-            truncated: vec![],
-            non_utf8: false,
-        })
+        EventBody::File(FileEvent::new(op, "/p", 0))
     }
 
     #[test]

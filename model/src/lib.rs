@@ -137,6 +137,26 @@ pub struct FileEvent {
     pub non_utf8: bool,
 }
 
+impl FileEvent {
+    /// An event for `op` on `path` with `result` and every optional field empty.
+    pub fn new(op: FileOp, path: impl Into<String>, result: i64) -> Self {
+        FileEvent {
+            op,
+            path: path.into(),
+            new_path: None,
+            flags: None,
+            flags_text: None,
+            bytes: None,
+            writes: None,
+            fd: None,
+            result,
+            error: None,
+            truncated: Vec::new(),
+            non_utf8: false,
+        }
+    }
+}
+
 /// What was done to a path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -230,18 +250,8 @@ mod tests {
     fn file_event_round_trips_with_optional_fields() {
         let ev = Event {
             body: EventBody::File(FileEvent {
-                op: FileOp::Rename,
-                path: "/tmp/a".into(),
                 new_path: Some("/tmp/b".into()),
-                flags: None,
-                flags_text: None,
-                bytes: None,
-                writes: None,
-                fd: None,
-                result: 0,
-                error: None,
-                truncated: vec![],
-                non_utf8: false,
+                ..FileEvent::new(FileOp::Rename, "/tmp/a", 0)
             }),
             ..sample()
         };

@@ -9,7 +9,8 @@
 #   1. Slowdown of two workloads, untraced vs traced (`agentsight record -q -o FILE -- ...`),
 #      REPS runs each, interleaved A/B then B/A to cancel drift, medians reported:
 #        - a shell loop spawning 5,000 processes (`for i in $(seq 5000); do /bin/true; done`)
-#        - `tar cf` of a ~250 MiB source tree (copies of /usr/include and /usr/share/doc)
+#        - `tar cf` of a ~500 MiB tree (two copies of /usr/include and /usr/share/doc, in
+#          /dev/shm when it has room, so that disk writeback adds no noise)
 #      "workload" wall time is measured inside the traced session around the command itself
 #      (the slowdown the traced program sees); "whole record" also counts agentsight's own
 #      start (loading the BPF programs) and stop (final drain, closing summary).
@@ -22,7 +23,8 @@
 #      (one `file` event each) at 50k..400k events/s (RATES="..." to change) and unpaced,
 #      ~2 s each; for each run the achieved rate, events in the trace, losses (loss events in
 #      the trace, and the stderr line), and whether all N are there. The unpaced run is
-#      repeated with --ring-mib 64, and once untraced for the generator's own top speed.
+#      repeated with --ring-mib 64 and with one generator per CPU; each run is also done
+#      untraced, for the generator's own speed.
 # At the end it prints Markdown tables for docs/BENCHMARKS.md. Other agentsight captures
 # running at the same time (e.g. a test suite) add their probes' cost: the script warns.
 set -euo pipefail
@@ -75,14 +77,16 @@ cc -O2 -o "$TMP/burst" "$BENCH/burst.c"
 
 # The tar job reads and writes in tmpfs when there is one: no disk writeback to add noise.
 WORK=$TMP
-if [[ -d /dev/shm && -w /dev/shm ]] && (($(df -Pm /dev/shm | awk 'NR == 2 {print $4}') > 1024)); then
+if [[ -d /dev/shm && -w /dev/shm ]] && (($(df -Pm /dev/shm | awk 'NR == 2 {print $4}') > 2048)); then
     WORK=$(mktemp -d /dev/shm/agentsight-bench.XXXXXX)
     trap 'rm -rf "$TMP" "$WORK"' EXIT
 fi
 echo "copying the source tree for tar..." >&2
-mkdir -p "$WORK/src"
-cp -a /usr/include "$WORK/src/include"
-[[ -d /usr/share/doc ]] && cp -a /usr/share/doc "$WORK/src/doc"
+for copy in 1 2; do # two copies: about 1 s of tar on the machine this was written on
+    mkdir -p "$WORK/src/$copy"
+    cp -a /usr/include "$WORK/src/$copy/include"
+    [[ -d /usr/share/doc ]] && cp -a /usr/share/doc "$WORK/src/$copy/doc"
+done
 SRC_MIB=$(du -sm "$WORK/src" | cut -f1)
 SRC_FILES=$(find "$WORK/src" -type f | wc -l)
 

@@ -7,9 +7,10 @@
  *   tp_btf/sched_process_exec   exec: filename, argv, cwd, uid (and `--comm` attach targets)
  *   tp_btf/sched_process_exit   exit of the last thread: exit code, duration; leaves `traced`
  *   tp_btf/sys_exit             file syscalls (open*, creat, unlink*, rmdir, mkdir*, rename*),
- *                               connect, and write/pwrite/writev summed per (process, fd)
- *   tp_btf/sys_enter            close, dup2, dup3, close_range: end a write summary before the
- *                               fd goes away
+ *                               connect, write/pwrite/writev summed per (process, fd), and
+ *                               close, dup2, dup3, close_range, which end such a summary
+ * (No sys_enter probe: everything is read at exit, when the arguments are still in pt_regs,
+ * so each syscall runs one program, not two.)
  *
  * Scoping happens here: `traced` holds the tgids of the tree. A process outside it costs one
  * hash lookup on the syscalls listed above and nothing on any other syscall.
@@ -172,20 +173,28 @@ static __always_inline void fill_header(struct event_header *h, __u32 kind)
 	h->ts_ns = bpf_ktime_get_boot_ns();
 	h->pid = pid_tgid >> 32;
 	h->tid = (__u32)pid_tgid;
-	h->ppid = BPF_CORE_READ(task, real_parent, tgid);
+	h->ppid = task->real_parent->tgid; /* BTF pointers: plain loads, faults read as 0 */
 	h->uid = (__u32)bpf_get_current_uid_gid();
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
 }
+
+/*
+ * Wake the collector only once WAKEUP_BYTES are waiting; it polls every 100 ms anyway. A wake-up
+ * per record costs the traced program an inter-processor interrupt and two context switches.
+ */
+#define WAKEUP_BYTES (256 << 10)
 
 static __always_inline void submit(void *ev, __u32 size)
 {
 	struct event_header *h = ev;
 	__u32 kind = h->kind;
+	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
 
 	if (size > EVENT_AREA_BYTES)
 		size = EVENT_AREA_BYTES;
 	h->size_bytes = size;
-	if (bpf_ringbuf_output(&events, ev, size, 0)) {
+	if (bpf_ringbuf_output(&events, ev, size, flags)) {
 		__u64 *n = bpf_map_lookup_elem(&ringbuf_lost, &kind);
 		if (n)
 			*n += 1;
@@ -194,7 +203,7 @@ static __always_inline void submit(void *ev, __u32 size)
 
 struct walk_ctx {
 	struct dentry *dentry;
-	struct vfsmount *vfsmnt;
+	struct dentry *mnt_root; /* of the mount being walked: read once per mount, not per step */
 	struct mount *mnt;
 	__u8 *walk;
 	__u32 pos;
@@ -207,10 +216,23 @@ static long walk_step(__u64 i, void *data)
 {
 	struct walk_ctx *c = data;
 	struct dentry *dentry = c->dentry;
-	struct vfsmount *vfsmnt = c->vfsmnt;
 	struct mount *mnt = c->mnt;
-	struct dentry *mnt_root = BPF_CORE_READ(vfsmnt, mnt_root);
-	struct dentry *parent = BPF_CORE_READ(dentry, d_parent);
+	struct dentry *mnt_root = c->mnt_root;
+	/* d_parent and d_name are neighbours in every kernel since 2.6: one read for both */
+	struct {
+		struct dentry *parent;
+		struct qstr name;
+	} head = {};
+
+	if (bpf_core_field_offset(struct dentry, d_name) ==
+	    bpf_core_field_offset(struct dentry, d_parent) + sizeof(void *)) {
+		bpf_probe_read_kernel(&head, sizeof(head),
+				      (void *)dentry + bpf_core_field_offset(struct dentry, d_parent));
+	} else {
+		head.parent = BPF_CORE_READ(dentry, d_parent);
+		head.name = BPF_CORE_READ(dentry, d_name);
+	}
+	struct dentry *parent = head.parent;
 
 	if (dentry == mnt_root || dentry == parent) {
 		struct mount *mnt_parent = BPF_CORE_READ(mnt, mnt_parent);
@@ -221,11 +243,11 @@ static long walk_step(__u64 i, void *data)
 		}
 		c->dentry = BPF_CORE_READ(mnt, mnt_mountpoint);
 		c->mnt = mnt_parent;
-		c->vfsmnt = &mnt_parent->mnt;
+		c->mnt_root = BPF_CORE_READ(mnt_parent, mnt.mnt_root);
 		return 0;
 	}
 
-	struct qstr d_name = BPF_CORE_READ(dentry, d_name);
+	struct qstr d_name = head.name;
 	__u32 len = d_name.len, pos = c->pos;
 
 	if (len > NAME_CAP_BYTES)
@@ -255,7 +277,7 @@ static __always_inline __u32 walk_path(const struct path *path, __u8 *walk, __u3
 	struct vfsmount *vfsmnt = BPF_CORE_READ(path, mnt);
 	struct walk_ctx c = {
 		.dentry = BPF_CORE_READ(path, dentry),
-		.vfsmnt = vfsmnt,
+		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
 		.mnt = container_of(vfsmnt, struct mount, mnt),
 		.walk = walk,
 		.pos = PATH_CAP_BYTES - 1,
@@ -303,13 +325,14 @@ static __always_inline __u32 append_user_str(__u8 *ev, __u32 off, const char *sr
 
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
+	/* `task` is trusted (tp_btf / bpf_get_current_task_btf): plain loads, no helper calls */
+	struct fdtable *fdt = task->files->fdt;
 	struct file **arr;
 	struct file *file = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
+	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
 		return NULL;
-	arr = BPF_CORE_READ(fdt, fd);
+	arr = fdt->fd;
 	bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]);
 	return file;
 }
@@ -690,9 +713,57 @@ static __always_inline void emit_connect(int fd, const void *addr, __u32 addrlen
 	submit(ev, sizeof(*ev));
 }
 
+struct close_range_ctx {
+	__u32 tgid;
+	__u32 first;
+	struct traced_info *info;
+};
+
+static long close_range_one(__u64 i, void *data)
+{
+	struct close_range_ctx *ctx = data;
+	struct write_key key = { .pid = ctx->tgid, .fd = (__s32)(ctx->first + i) };
+
+	end_write(&key, ctx->info);
+	return ctx->info->write_fds == 0;
+}
+
+/* An fd went away (close, close_range) or now names another file (dup2/dup3 onto it): end its
+ * write summary. The summary holds its counts and its path went out at the first write, so
+ * nothing about the old file is needed any more. */
+static __always_inline void fd_replaced(long id, __u32 tgid, struct traced_info *info,
+					unsigned long a0, unsigned long a1, unsigned long a2)
+{
+	if (!info->write_fds)
+		return;
+	if (id == SYS_close_range) {
+		/* long close_range(unsigned int fd, unsigned int max_fd, unsigned int flags) */
+		if (a2 & CLOSE_RANGE_CLOEXEC)
+			return; /* only marks them close-on-exec: the exec sweep ends them */
+		struct close_range_ctx ctx = { .tgid = tgid, .first = (__u32)a0, .info = info };
+		__u32 last = (__u32)a1 < info->write_fd_max ? (__u32)a1 + 1 : info->write_fd_max;
+
+		if (last > ctx.first)
+			bpf_loop(last - ctx.first > WRITE_SWEEP_MAX_FD ? WRITE_SWEEP_MAX_FD
+								   : last - ctx.first,
+				 close_range_one, &ctx, 0);
+		return;
+	}
+	/* long close(unsigned int fd); long dup2(unsigned int oldfd, unsigned int newfd);
+	 * long dup3(unsigned int oldfd, unsigned int newfd, int flags) */
+	if (id != SYS_close && a0 == a1)
+		return;
+	struct write_key key = { .pid = tgid, .fd = id == SYS_close ? (int)a0 : (int)a1 };
+	end_write(&key, info);
+}
+
 static __always_inline bool interesting_exit(long id)
 {
 	switch (id) {
+	case SYS_close:
+	case SYS_dup2:
+	case SYS_dup3:
+	case SYS_close_range:
 	case SYS_write:
 	case SYS_pwrite64:
 	case SYS_writev:
@@ -721,7 +792,7 @@ static __always_inline bool interesting_exit(long id)
 SEC("tp_btf/sys_exit")
 int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 {
-	long id = BPF_CORE_READ(regs, orig_ax);
+	long id = regs->orig_ax; /* a trusted tp_btf argument: a plain load, no helper call */
 
 	if (!interesting_exit(id))
 		return 0;
@@ -733,13 +804,22 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	if (!info || !(info->flags & TRACED_MEMBER))
 		return 0;
 
-	unsigned long a0 = BPF_CORE_READ(regs, di);
-	unsigned long a1 = BPF_CORE_READ(regs, si);
-	unsigned long a2 = BPF_CORE_READ(regs, dx);
-	unsigned long a3 = BPF_CORE_READ(regs, r10);
-	unsigned long a4 = BPF_CORE_READ(regs, r8);
+	unsigned long a0 = regs->di;
+	unsigned long a1 = regs->si;
+	unsigned long a2 = regs->dx;
+	unsigned long a3 = regs->r10;
+	unsigned long a4 = regs->r8;
 
 	switch (id) {
+	case SYS_close:
+	case SYS_close_range:
+		fd_replaced(id, tgid, info, a0, a1, a2);
+		break;
+	case SYS_dup2:
+	case SYS_dup3:
+		if (ret >= 0)
+			fd_replaced(id, tgid, info, a0, a1, a2);
+		break;
 	case SYS_write:
 	case SYS_pwrite64:
 	case SYS_writev:
@@ -814,55 +894,3 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	return 0;
 }
 
-struct close_range_ctx {
-	__u32 tgid;
-	__u32 first;
-	struct traced_info *info;
-};
-
-static long close_range_one(__u64 i, void *data)
-{
-	struct close_range_ctx *ctx = data;
-	struct write_key key = { .pid = ctx->tgid, .fd = (__s32)(ctx->first + i) };
-
-	end_write(&key, ctx->info);
-	return ctx->info->write_fds == 0;
-}
-
-/* Before an fd goes away: end the write summary it carries, while its file is known. */
-SEC("tp_btf/sys_enter")
-int BPF_PROG(handle_sys_enter, struct pt_regs *regs, long id)
-{
-	if (id != SYS_close && id != SYS_dup2 && id != SYS_dup3 && id != SYS_close_range)
-		return 0;
-
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
-	if (!info || !info->write_fds)
-		return 0;
-
-	unsigned long a0 = BPF_CORE_READ(regs, di);
-	unsigned long a1 = BPF_CORE_READ(regs, si);
-
-	if (id == SYS_close_range) {
-		/* long close_range(unsigned int fd, unsigned int max_fd, unsigned int flags) */
-		if (BPF_CORE_READ(regs, dx) & CLOSE_RANGE_CLOEXEC)
-			return 0; /* only marks them close-on-exec: the exec sweep ends them */
-		struct close_range_ctx ctx = { .tgid = tgid, .first = (__u32)a0, .info = info };
-		__u32 last = (__u32)a1 < info->write_fd_max ? (__u32)a1 + 1 : info->write_fd_max;
-
-		if (last > ctx.first)
-			bpf_loop(last - ctx.first > WRITE_SWEEP_MAX_FD ? WRITE_SWEEP_MAX_FD
-								   : last - ctx.first,
-				 close_range_one, &ctx, 0);
-		return 0;
-	}
-	/* long close(unsigned int fd); long dup2(unsigned int oldfd, unsigned int newfd);
-	 * long dup3(unsigned int oldfd, unsigned int newfd, int flags) */
-	int fd = id == SYS_close ? (int)a0 : (int)a1;
-	if (id != SYS_close && a0 == a1)
-		return 0;
-	struct write_key key = { .pid = tgid, .fd = fd };
-	end_write(&key, info);
-	return 0;
-}

@@ -102,9 +102,9 @@ pub struct Written {
 }
 
 /// Drain `rx` into `sink` until the collector closes the channel.
-pub fn drain(mut sink: Sink, rx: Receiver<Event>) -> Written {
+pub fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>) -> Written {
     let mut w = Written::default();
-    for ev in rx {
+    for ev in rx.into_iter().flatten() {
         w.summary.push(&ev);
         w.tree.push(&ev);
         if w.error.is_some() {

@@ -17,9 +17,10 @@ use collector::{procfs, Capture, CaptureConfig};
 use crate::output::{self, Sink, Written};
 use crate::signals::Stops;
 
-/// Events between the capture thread and the writer; when full, the capture thread waits and
-/// the kernel ring buffer takes the burst (and counts what it cannot hold).
-const CHANNEL_CAPACITY: usize = 16_384;
+/// Batches of events (up to `collector::capture::BATCH` each) between the capture thread and the
+/// writer; when full, the capture thread waits and the kernel ring buffer takes the burst (and
+/// counts what it cannot hold).
+const CHANNEL_CAPACITY: usize = 64;
 const POLL: Duration = Duration::from_millis(10);
 const TREE_LINES: usize = 60;
 

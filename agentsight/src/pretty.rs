@@ -108,6 +108,32 @@ impl Pretty {
                 };
                 (MAGENTA, "connect", format!("{target} = {}", self.result(c.result, &c.error)))
             }
+            EventBody::LlmCall(c) => {
+                let mut d = format!("{}/{} {}", c.provider, c.api, c.model.as_deref().unwrap_or("?"));
+                if c.status >= 400 || c.status == 0 {
+                    d.push_str(&format!(" = {}", self.paint(RED, &c.status.to_string())));
+                }
+                let text = c.response.text.replace('\n', " ");
+                if !text.is_empty() {
+                    let cut: String = text.chars().take(80).collect();
+                    d.push_str(&format!(" \"{cut}{}\"", if cut.len() < text.len() { "…" } else { "" }));
+                }
+                for call in &c.response.tool_calls {
+                    d.push_str(&format!(" → {}()", call.name));
+                }
+                if let Some(u) = c.usage {
+                    d.push_str(&self.paint(DIM, &format!("  {}→{} tokens", u.input_tokens, u.output_tokens)));
+                }
+                d.push_str(&self.paint(DIM, &format!("  {:.0} ms", c.latency_ms)));
+                if c.incomplete {
+                    d.push_str(&self.paint(RED, "  (incomplete)"));
+                }
+                (MAGENTA, "llm", d)
+            }
+            EventBody::Http(h) => {
+                let status = if h.status >= 400 || h.status == 0 { self.paint(RED, &h.status.to_string()) } else { h.status.to_string() };
+                (MAGENTA, "https", format!("{} {}{} = {status} ({} bytes)", h.method, h.host, h.path, h.response_bytes))
+            }
             EventBody::Loss(l) => (RED, "LOSS", format!("{} {}: {}", l.count, l.source, l.reason)),
         };
         format!(

@@ -35,6 +35,8 @@ pub enum EventBody {
     Exit(Exit),
     File(FileEvent),
     Connect(Connect),
+    LlmCall(Box<LlmCall>),
+    Http(Http),
     Loss(Loss),
 }
 
@@ -47,6 +49,8 @@ impl EventBody {
             EventBody::Exit(_) => "exit",
             EventBody::File(_) => "file",
             EventBody::Connect(_) => "connect",
+            EventBody::LlmCall(_) => "llm_call",
+            EventBody::Http(_) => "http",
             EventBody::Loss(_) => "loss",
         }
     }
@@ -195,6 +199,140 @@ pub struct Connect {
     pub result: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+/// One exchange with an LLM API, captured in plaintext at the TLS boundary.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LlmCall {
+    /// `openai`, `anthropic`, `google`, or `unknown` (an OpenAI-compatible server elsewhere).
+    pub provider: String,
+    /// `chat` (Chat Completions), `responses` (OpenAI Responses), `messages` (Anthropic) or
+    /// `gemini` (generateContent / streamGenerateContent).
+    pub api: String,
+    /// `https://host/path` of the request (query strings with keys are redacted).
+    pub url: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
+    pub request: LlmRequest,
+    pub response: LlmResponse,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Usage>,
+    /// Whether the response was streamed (server-sent events).
+    pub stream: bool,
+    /// HTTP status of the response (0 when none arrived).
+    pub status: u16,
+    /// Time from the end of the request to the first byte of the response body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttft_ms: Option<f64>,
+    /// Time from the first byte of the request to the last byte of the response.
+    pub latency_ms: f64,
+    /// True when the exchange was cut off (connection closed or capture stopped mid-stream):
+    /// what arrived is here, the rest is missing.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub incomplete: bool,
+    /// The request or response body did not match the API's known shape: the raw body, cut at
+    /// a cap and redacted, so nothing vanishes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub raw: Option<RawBodies>,
+}
+
+/// What the agent sent.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmRequest {
+    /// The system prompt (Anthropic `system`, OpenAI `system`/`developer` messages, Gemini
+    /// `systemInstruction`), texts joined with blank lines.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub messages: Vec<Message>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool>,
+}
+
+/// One message of the conversation, flattened to text.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Message {
+    /// `user`, `assistant`, `tool`, ...
+    pub role: String,
+    /// The text parts joined; non-text parts as `[image]`, `[file]`.
+    pub content: String,
+    /// Tool calls the assistant made in this message.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a tool result: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
+}
+
+/// A tool offered to the model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tool {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON schema of its parameters.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub parameters: serde_json::Value,
+}
+
+/// A tool call the model made.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ToolCall {
+    #[serde(default)]
+    pub id: String,
+    pub name: String,
+    /// The parsed arguments; a string when they are not valid JSON (as the model sent them).
+    pub arguments: serde_json::Value,
+}
+
+/// What the model answered (streamed answers merged).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct LlmResponse {
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// An error the API returned (status >= 400), as its message.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Token counts as the API reported them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// Raw bodies kept when decoding failed.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RawBodies {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response: Option<String>,
+    /// Why the bodies are raw, e.g. `unknown response shape`.
+    pub reason: String,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub truncated: bool,
+}
+
+/// Any other HTTPS exchange, in brief.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Http {
+    pub method: String,
+    pub host: String,
+    pub path: String,
+    /// 0 when no response arrived.
+    pub status: u16,
+    pub request_bytes: u64,
+    pub response_bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub latency_ms: f64,
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub incomplete: bool,
 }
 
 /// Something was not recorded; `count` says how much.

@@ -11,8 +11,11 @@ pub mod capture;
 pub mod clock;
 pub mod decode;
 mod error;
+pub mod http;
+pub mod llm;
 pub mod procfs;
 pub mod raw;
+pub mod redact;
 pub mod text;
 
 pub use capture::{Capture, CaptureConfig};

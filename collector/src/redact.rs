@@ -1,0 +1,1 @@
+//! Redaction of credentials at capture, before anything is written, shipped or judged.

@@ -28,8 +28,8 @@
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
 #include "process.h"
+#include "common.bpf.h"
 
-char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* x86_64 syscall numbers */
 #define SYS_write 1
@@ -86,18 +86,6 @@ struct scratch {
 };
 
 struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, TRACED_MAX_ENTRIES);
-	__type(key, __u32);
-	__type(value, struct traced_info);
-} traced SEC(".maps");
-
-struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, WRITES_MAX_ENTRIES);
 	__type(key, struct write_key);
@@ -119,21 +107,6 @@ struct {
 	__type(value, struct scratch);
 } scratch SEC(".maps");
 
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, LOSS_REASONS);
-	__type(key, __u32);
-	__type(value, __u64);
-} losses SEC(".maps");
-
-/* Records lost because the ring buffer was full, indexed by enum event_kind. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 8);
-	__type(key, __u32);
-	__type(value, __u64);
-} ringbuf_lost SEC(".maps");
-
 /* Pin the ABI types into BTF so that libbpf-cargo generates them for the collector. */
 struct exec_event _exec_event = {};
 struct fork_event _fork_event = {};
@@ -142,13 +115,6 @@ struct file_event _file_event = {};
 struct connect_event _connect_event = {};
 struct write_start_event _write_start_event = {};
 struct write_end_event _write_end_event = {};
-
-static __always_inline void count_loss(__u32 reason)
-{
-	__u64 *n = bpf_map_lookup_elem(&losses, &reason);
-	if (n)
-		*n += 1;
-}
 
 static __always_inline __u8 *scratch_event(void)
 {
@@ -164,40 +130,17 @@ static __always_inline __u8 *scratch_walk(void)
 	return s ? s->walk : NULL;
 }
 
-static __always_inline void fill_header(struct event_header *h, __u32 kind)
-{
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-
-	h->kind = kind;
-	h->ts_ns = bpf_ktime_get_boot_ns();
-	h->pid = pid_tgid >> 32;
-	h->tid = (__u32)pid_tgid;
-	h->ppid = task->real_parent->tgid; /* BTF pointers: plain loads, faults read as 0 */
-	h->uid = (__u32)bpf_get_current_uid_gid();
-	bpf_get_current_comm(h->comm, sizeof(h->comm));
-}
-
-/*
- * Wake the collector only once WAKEUP_BYTES are waiting; it polls every 100 ms anyway. A wake-up
- * per record costs the traced program an inter-processor interrupt and two context switches.
- */
-#define WAKEUP_BYTES (256 << 10)
-
 static __always_inline void submit(void *ev, __u32 size)
 {
 	struct event_header *h = ev;
 	__u32 kind = h->kind;
-	__u64 flags = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-									       : BPF_RB_NO_WAKEUP;
+	__u64 flags = wakeup_flags();
 
 	if (size > EVENT_AREA_BYTES)
 		size = EVENT_AREA_BYTES;
 	h->size_bytes = size;
 	if (bpf_ringbuf_output(&events, ev, size, flags)) {
-		__u64 *n = bpf_map_lookup_elem(&ringbuf_lost, &kind);
-		if (n)
-			*n += 1;
+		count_ringbuf_lost(kind);
 	}
 }
 

@@ -37,6 +37,9 @@ enum event_kind {
 	EVENT_CONNECT = 5,
 	EVENT_WRITE_START = 6, /* first write to a regular file through (pid, fd): carries the path */
 	EVENT_WRITE_END = 7,   /* that (pid, fd) was closed, replaced, or its process exited */
+	EVENT_TLS_DATA = 8,    /* plaintext through SSL_write/SSL_read (tls.h) */
+	EVENT_TLS_CLOSE = 9,   /* SSL_free: the connection is over (tls.h) */
+	EVENT_KINDS = 16,      /* size of the per-kind loss counters */
 };
 
 enum file_op {
@@ -68,7 +71,10 @@ enum loss_reason {
 	LOSS_TRACED_MAP_FULL = 1,  /* a new child could not be added: it and its subtree are untraced */
 	LOSS_WRITES_MAP_FULL = 2,  /* a write summary could not be started: those bytes are uncounted */
 	LOSS_WRITE_SWEEP_FD = 3,   /* a write summary on fd >= WRITE_SWEEP_MAX_FD was not swept */
-	LOSS_REASONS = 4,
+	LOSS_TLS_CALLS_FULL = 4,   /* an SSL call could not be tracked (map full): its bytes are gone */
+	LOSS_TLS_TRUNCATED = 5,    /* an SSL call moved more than TLS_CALL_CAP_BYTES: the rest is gone */
+	LOSS_TLS_UNREADABLE = 6,   /* a chunk's user memory could not be read */
+	LOSS_REASONS = 7,
 };
 
 /* Value flags in map `traced`. */

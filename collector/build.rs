@@ -5,7 +5,7 @@ use std::{env, path::PathBuf};
 use anyhow::{Context, Result};
 use libbpf_cargo::SkeletonBuilder;
 
-const PROGRAMS: &[&str] = &["process"];
+const PROGRAMS: &[&str] = &["process", "tls"];
 
 fn main() -> Result<()> {
     let bpf_dir = PathBuf::from(env::var("CARGO_MANIFEST_DIR")?).join("../bpf");
@@ -26,6 +26,8 @@ fn main() -> Result<()> {
         println!("cargo:rerun-if-changed={}", src.display());
         println!("cargo:rerun-if-changed={}", bpf_dir.join(format!("{name}.h")).display());
     }
-    println!("cargo:rerun-if-changed={}", bpf_dir.join("vmlinux.h").display());
+    for shared in ["vmlinux.h", "common.bpf.h"] {
+        println!("cargo:rerun-if-changed={}", bpf_dir.join(shared).display());
+    }
     Ok(())
 }

@@ -8,6 +8,10 @@ pub mod process {
     include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));
 }
 
+pub mod tls {
+    include!(concat!(env!("OUT_DIR"), "/tls.skel.rs"));
+}
+
 use process::types;
 
 // SAFETY: `#[repr(C)]` structs of integers and integer arrays only (see bpf/process.h); any
@@ -23,6 +27,8 @@ unsafe impl plain::Plain for types::write_end_event {}
 unsafe impl plain::Plain for types::traced_info {}
 unsafe impl plain::Plain for types::write_key {}
 unsafe impl plain::Plain for types::write_info {}
+unsafe impl plain::Plain for tls::types::tls_data_event {}
+unsafe impl plain::Plain for tls::types::tls_close_event {}
 
 /// The bytes of a plain struct, as the kernel would write them (map keys, values, test records).
 pub fn bytes_of<T: plain::Plain>(value: &T) -> &[u8] {

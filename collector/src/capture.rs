@@ -26,7 +26,7 @@ use crate::bpf::process::{types, ProcessSkel, ProcessSkelBuilder};
 use crate::bpf::bytes_of;
 use crate::clock::Clock;
 use crate::decode::Decoder;
-use crate::raw::{self, LOSS_REASONS};
+use crate::raw::{self, EVENT_KIND_NAMES, LOSS_REASONS};
 use crate::{procfs, Error};
 
 /// The oldest kernel the programs verify on (bpf_loop).
@@ -36,7 +36,6 @@ const TRACED_SPAWNER: u32 = 1 << 1;
 const TICK: Duration = Duration::from_millis(100);
 /// Events per batch sent to the consumer.
 pub const BATCH: usize = 1024;
-const EVENT_KIND_NAMES: [&str; 8] = ["unknown", "exec", "fork", "exit", "file", "connect", "write start", "write end"];
 
 /// What to trace and how.
 #[derive(Debug, Clone)]

@@ -136,6 +136,8 @@ impl Decoder {
                 self.writes.insert((hdr.pid, *fd), pending);
                 return None;
             }
+            // TLS records are reassembled by the TLS stage, not here
+            RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None,
             RawRecord::WriteEnd { hdr, fd, bytes, writes, .. } => {
                 let pending = self.writes.remove(&(hdr.pid, *fd));
                 let body = EventBody::File(FileEvent {
@@ -164,15 +166,7 @@ impl Decoder {
                 return Some(event);
             }
         };
-        let hdr = match &record {
-            RawRecord::Exec { hdr, .. }
-            | RawRecord::Fork { hdr, .. }
-            | RawRecord::Exit { hdr, .. }
-            | RawRecord::File { hdr, .. }
-            | RawRecord::Connect { hdr, .. }
-            | RawRecord::WriteStart { hdr, .. }
-            | RawRecord::WriteEnd { hdr, .. } => hdr,
-        };
+        let hdr = record.header();
         Some(self.event(hdr, body))
     }
 }

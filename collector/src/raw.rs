@@ -5,6 +5,7 @@
 //! lengths inside a record are checked against the record's size before any slice is taken.
 
 use crate::bpf::process::types;
+use crate::bpf::tls::types as tls_types;
 
 /// Event kinds as numbered in `enum event_kind`.
 pub const EVENT_EXEC: u32 = 1;
@@ -14,6 +15,13 @@ pub const EVENT_FILE: u32 = 4;
 pub const EVENT_CONNECT: u32 = 5;
 pub const EVENT_WRITE_START: u32 = 6;
 pub const EVENT_WRITE_END: u32 = 7;
+pub const EVENT_TLS_DATA: u32 = 8;
+pub const EVENT_TLS_CLOSE: u32 = 9;
+/// Size of the per-kind ring-buffer loss counters.
+pub const EVENT_KINDS: usize = 16;
+/// Names of the event kinds, for loss reports.
+pub const EVENT_KIND_NAMES: [&str; 10] =
+    ["unknown", "exec", "fork", "exit", "file", "connect", "write start", "write end", "tls data", "tls close"];
 
 /// `enum trunc_flag` bits.
 pub mod trunc {
@@ -59,6 +67,9 @@ pub const LOSS_REASONS: &[&str] = &[
     "traced map full (a child and its subtree are untraced)",
     "write summary map full (bytes uncounted)",
     "write summary on fd >= 1024 (bytes uncounted)",
+    "TLS call not tracked (map full; its bytes are gone)",
+    "TLS call over 64 MiB (the rest is gone)",
+    "TLS buffer unreadable",
 ];
 
 /// What every record starts with.
@@ -125,6 +136,36 @@ pub enum RawRecord {
         writes: u32,
         first_ts_ns: u64,
     },
+    /// Plaintext of an SSL call (or part of it), at `offset` of its stream.
+    TlsData {
+        hdr: Header,
+        ssl: u64,
+        /// 0: written by the process (`SSL_write`), 1: read.
+        dir: u32,
+        offset: u64,
+        data: Vec<u8>,
+    },
+    /// `SSL_free`: the connection is over.
+    TlsClose {
+        hdr: Header,
+        ssl: u64,
+    },
+}
+
+impl RawRecord {
+    pub fn header(&self) -> &Header {
+        match self {
+            RawRecord::Exec { hdr, .. }
+            | RawRecord::Fork { hdr, .. }
+            | RawRecord::Exit { hdr, .. }
+            | RawRecord::File { hdr, .. }
+            | RawRecord::Connect { hdr, .. }
+            | RawRecord::WriteStart { hdr, .. }
+            | RawRecord::WriteEnd { hdr, .. }
+            | RawRecord::TlsData { hdr, .. }
+            | RawRecord::TlsClose { hdr, .. } => hdr,
+        }
+    }
 }
 
 /// Why a record could not be decoded.
@@ -245,6 +286,16 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
                 writes: ev.writes,
                 first_ts_ns: ev.first_ts_ns,
             }
+        }
+        EVENT_TLS_DATA => {
+            let ev: tls_types::tls_data_event = read(data, kind)?;
+            let rest = &data[std::mem::size_of::<tls_types::tls_data_event>()..];
+            let [payload] = strings(rest, kind, [ev.len_bytes as usize])?;
+            RawRecord::TlsData { hdr: hdr_out, ssl: ev.ssl, dir: ev.dir, offset: ev.offset, data: payload }
+        }
+        EVENT_TLS_CLOSE => {
+            let ev: tls_types::tls_close_event = read(data, kind)?;
+            RawRecord::TlsClose { hdr: hdr_out, ssl: ev.ssl }
         }
         _ => return Err(RawError::UnknownKind { kind, len: data.len() }),
     })

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * common.bpf.h: the maps and helpers every AgentSight BPF object shares.
+ *
+ * Each object that includes this declares the maps below; the collector loads process.bpf.c
+ * first and hands its map fds to the other objects (libbpf `reuse_fd`), so there is one ring
+ * buffer (events stay in order across objects), one traced-process set and one set of loss
+ * counters. Include after vmlinux.h, the libbpf headers and process.h.
+ */
+#ifndef AGENTSIGHT_COMMON_BPF_H
+#define AGENTSIGHT_COMMON_BPF_H
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 << 20);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TRACED_MAX_ENTRIES);
+	__type(key, __u32);
+	__type(value, struct traced_info);
+} traced SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LOSS_REASONS);
+	__type(key, __u32);
+	__type(value, __u64);
+} losses SEC(".maps");
+
+/* Records lost because the ring buffer was full, indexed by enum event_kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, EVENT_KINDS);
+	__type(key, __u32);
+	__type(value, __u64);
+} ringbuf_lost SEC(".maps");
+
+static __always_inline void count_loss(__u32 reason)
+{
+	__u64 *n = bpf_map_lookup_elem(&losses, &reason);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void count_ringbuf_lost(__u32 kind)
+{
+	__u64 *n = bpf_map_lookup_elem(&ringbuf_lost, &kind);
+
+	if (n)
+		*n += 1;
+}
+
+static __always_inline void fill_header(struct event_header *h, __u32 kind)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+
+	h->kind = kind;
+	h->ts_ns = bpf_ktime_get_boot_ns();
+	h->pid = pid_tgid >> 32;
+	h->tid = (__u32)pid_tgid;
+	h->ppid = task->real_parent->tgid; /* BTF pointers: plain loads, faults read as 0 */
+	h->uid = (__u32)bpf_get_current_uid_gid();
+	bpf_get_current_comm(h->comm, sizeof(h->comm));
+}
+
+/*
+ * Wake the collector only once WAKEUP_BYTES are waiting; it polls every 100 ms anyway. A wake-up
+ * per record costs the traced program an inter-processor interrupt and two context switches.
+ */
+#define WAKEUP_BYTES (256 << 10)
+
+static __always_inline __u64 wakeup_flags(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
+									     : BPF_RB_NO_WAKEUP;
+}
+
+#endif /* AGENTSIGHT_COMMON_BPF_H */

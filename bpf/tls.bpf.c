@@ -1,0 +1,273 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * tls.bpf.c: the TLS boundary of a traced process tree, the plaintext of SSL_write/SSL_read.
+ *
+ * Probes (uprobes, attached by the collector to each library or executable that exports the
+ * OpenSSL API: libssl.so.*, node, ...; filtered here by the shared `traced` map):
+ *   SSL_write, SSL_write_ex, SSL_read, SSL_read_ex   entry saves (SSL*, buffer), return emits
+ *                                                     the bytes actually moved, in chunks
+ *   SSL_free                                          the connection is over
+ *
+ * Nothing is cut silently: a call of any size up to TLS_CALL_CAP_BYTES arrives complete as
+ * ordered chunks; what cannot be tracked or emitted is counted in `losses`/`ringbuf_lost`.
+ * Records are reserved straight in the ring buffer in size classes (no per-CPU scratch: a uprobe
+ * program can be preempted, and a shared buffer could then be overwritten under it).
+ *
+ * Maps: shared with process.bpf.c (`events`, `traced`, `losses`, `ringbuf_lost`, see
+ * common.bpf.h); own: `tls_calls` (LRU, in-flight calls by thread), `tls_offsets` (LRU, next
+ * stream offset per (pid, SSL*, direction)). Oldest kernel: 5.17 (bpf_loop).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include "tls.h"
+#include "common.bpf.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
+	__type(key, __u32); /* tid */
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_OFFSETS_MAX_ENTRIES);
+	__type(key, struct tls_stream_key);
+	__type(value, __u64);
+} tls_offsets SEC(".maps");
+
+/* Pin the ABI types into BTF so that libbpf-cargo generates them for the collector. */
+struct tls_data_event _tls_data_event = {};
+struct tls_close_event _tls_close_event = {};
+struct tls_call _tls_call = {};
+struct tls_stream_key _tls_stream_key = {};
+
+static __always_inline bool traced_member(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct traced_info *info = bpf_map_lookup_elem(&traced, &tgid);
+
+	return info && (info->flags & TRACED_MEMBER);
+}
+
+static __always_inline int enter(__u32 fn, void *ssl, const void *buf, void *len_out)
+{
+	if (!traced_member())
+		return 0;
+
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_call call = {
+		.ssl = (__u64)ssl,
+		.buf = (__u64)buf,
+		.len_out = (__u64)len_out,
+		.fn = fn,
+	};
+	/* NOEXIST: an SSL call made inside another (a wrapper) is the outer call's business */
+	long err = bpf_map_update_elem(&tls_calls, &tid, &call, BPF_NOEXIST);
+	if (err && err != -17 /* EEXIST */)
+		count_loss(LOSS_TLS_CALLS_FULL);
+	return 0;
+}
+
+struct chunk_ctx {
+	__u64 ssl;
+	__u64 buf;
+	__u64 base;  /* stream offset of the call's first byte */
+	__u32 n;     /* bytes the call moved (capped) */
+	__u32 dir;
+};
+
+/*
+ * One emitter per size class; `len` is below the class's CAP (or exactly TLS_CHUNK_BYTES for
+ * the full class), so `len & (CAP - 1)` is `len` and gives the verifier its bound.
+ */
+#define EMIT_CLASS(CAP, SIZE_EXPR)                                                             \
+	struct tls_data_##CAP {                                                                \
+		struct tls_data_event h;                                                       \
+		__u8 data[CAP];                                                              \
+	};                                                                                     \
+	static __always_inline void emit_##CAP(struct chunk_ctx *c, __u32 done, __u32 len)     \
+	{                                                                                      \
+		struct tls_data_##CAP *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);       \
+		if (!ev) {                                                                     \
+			count_ringbuf_lost(EVENT_TLS_DATA);                                    \
+			return;                                                                \
+		}                                                                              \
+		fill_header(&ev->h.hdr, EVENT_TLS_DATA);                                       \
+		ev->h.hdr.size_bytes = sizeof(*ev);                                            \
+		ev->h.ssl = c->ssl;                                                            \
+		ev->h.offset = c->base + done;                                                 \
+		ev->h.call_bytes = c->n;                                                       \
+		ev->h.dir = c->dir;                                                            \
+		ev->h._pad = 0;                                                                \
+		barrier_var(len); /* or clang drops the mask it can prove redundant */         \
+		ev->h.len_bytes = SIZE_EXPR;                                                   \
+		if (bpf_probe_read_user(ev->data, SIZE_EXPR, (const void *)(c->buf + done))) { \
+			count_loss(LOSS_TLS_UNREADABLE);                                       \
+			ev->h.len_bytes = 0;                                                   \
+		}                                                                              \
+		bpf_ringbuf_submit(ev, wakeup_flags());                                        \
+	}
+
+EMIT_CLASS(256, len & 255)
+EMIT_CLASS(1024, len & 1023)
+EMIT_CLASS(4096, len & 4095)
+EMIT_CLASS(16384, len & 16383)
+#define full TLS_CHUNK_BYTES
+EMIT_CLASS(full, TLS_CHUNK_BYTES)
+#undef full
+
+static long emit_chunk(__u64 i, void *data)
+{
+	struct chunk_ctx *c = data;
+	__u32 done = (__u32)i * TLS_CHUNK_BYTES;
+
+	if (done >= c->n)
+		return 1;
+	__u32 len = c->n - done;
+
+	if (len >= TLS_CHUNK_BYTES)
+		emit_full(c, done, len);
+	else if (len < 256)
+		emit_256(c, done, len);
+	else if (len < 1024)
+		emit_1024(c, done, len);
+	else if (len < 4096)
+		emit_4096(c, done, len);
+	else
+		emit_16384(c, done, len);
+	return 0;
+}
+
+static __always_inline int leave(__u32 fn, long ret)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &tid);
+
+	if (!call || call->fn != fn)
+		return 0;
+
+	struct chunk_ctx c = {
+		.ssl = call->ssl,
+		.buf = call->buf,
+		.dir = (fn == TLS_FN_WRITE || fn == TLS_FN_WRITE_EX) ? TLS_OUT : TLS_IN,
+	};
+	__u64 moved = 0;
+
+	if (fn == TLS_FN_WRITE_EX || fn == TLS_FN_READ_EX) {
+		/* int SSL_*_ex(...): 1 on success, the count is in *written / *readbytes */
+		if (ret == 1)
+			bpf_probe_read_user(&moved, sizeof(moved), (const void *)call->len_out);
+	} else if (ret > 0) {
+		moved = ret;
+	}
+	bpf_map_delete_elem(&tls_calls, &tid);
+	if (moved == 0)
+		return 0;
+	if (moved > TLS_CALL_CAP_BYTES) {
+		count_loss(LOSS_TLS_TRUNCATED);
+		moved = TLS_CALL_CAP_BYTES;
+	}
+	c.n = (__u32)moved;
+
+	struct tls_stream_key key = { .ssl = c.ssl, .pid = bpf_get_current_pid_tgid() >> 32, .dir = c.dir };
+	__u64 zero = 0, *next = bpf_map_lookup_elem(&tls_offsets, &key);
+
+	if (!next) {
+		bpf_map_update_elem(&tls_offsets, &key, &zero, BPF_NOEXIST);
+		next = bpf_map_lookup_elem(&tls_offsets, &key);
+		if (!next) {
+			count_loss(LOSS_TLS_CALLS_FULL);
+			return 0;
+		}
+	}
+	c.base = __sync_fetch_and_add(next, moved);
+	bpf_loop((c.n + TLS_CHUNK_BYTES - 1) / TLS_CHUNK_BYTES, emit_chunk, &c, 0);
+	return 0;
+}
+
+/* int SSL_write(SSL *ssl, const void *buf, int num) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_enter, void *ssl, const void *buf, int num)
+{
+	return enter(TLS_FN_WRITE, ssl, buf, NULL);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_write_exit, int ret)
+{
+	return leave(TLS_FN_WRITE, ret);
+}
+
+/* int SSL_read(SSL *ssl, void *buf, int num) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_enter, void *ssl, void *buf, int num)
+{
+	return enter(TLS_FN_READ, ssl, buf, NULL);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_read_exit, int ret)
+{
+	return leave(TLS_FN_READ, ret);
+}
+
+/* int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_write_ex_enter, void *ssl, const void *buf, size_t num, size_t *written)
+{
+	return enter(TLS_FN_WRITE_EX, ssl, buf, written);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_write_ex_exit, int ret)
+{
+	return leave(TLS_FN_WRITE_EX, ret);
+}
+
+/* int SSL_read_ex(SSL *ssl, void *buf, size_t num, size_t *readbytes) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_read_ex_enter, void *ssl, void *buf, size_t num, size_t *readbytes)
+{
+	return enter(TLS_FN_READ_EX, ssl, buf, readbytes);
+}
+
+SEC("uretprobe")
+int BPF_URETPROBE(ssl_read_ex_exit, int ret)
+{
+	return leave(TLS_FN_READ_EX, ret);
+}
+
+/* void SSL_free(SSL *ssl) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_free_enter, void *ssl)
+{
+	if (!traced_member())
+		return 0;
+
+	struct tls_stream_key key = { .ssl = (__u64)ssl, .pid = bpf_get_current_pid_tgid() >> 32 };
+	bool known = false;
+
+	for (__u32 dir = TLS_OUT; dir <= TLS_IN; dir++) {
+		key.dir = dir;
+		if (bpf_map_lookup_elem(&tls_offsets, &key)) {
+			known = true;
+			bpf_map_delete_elem(&tls_offsets, &key);
+		}
+	}
+	if (!known)
+		return 0; /* no plaintext ever moved: nothing to close */
+
+	struct tls_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count_ringbuf_lost(EVENT_TLS_CLOSE);
+		return 0;
+	}
+	fill_header(&ev->hdr, EVENT_TLS_CLOSE);
+	ev->hdr.size_bytes = sizeof(*ev);
+	ev->ssl = (__u64)ssl;
+	bpf_ringbuf_submit(ev, wakeup_flags());
+	return 0;
+}

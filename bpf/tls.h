@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Kernel-user ABI of tls.bpf.c: plaintext chunks of SSL_write/SSL_read calls.
+ *
+ * One SSL call becomes one or more `tls_data_event` records of at most TLS_CHUNK_BYTES of
+ * data each, in order. `offset` is the position of the chunk in its (process, SSL*, direction)
+ * byte stream, assigned atomically per call, so the collector can put chunks from concurrent
+ * calls and CPUs back in order and see a gap when a record was lost. Records are reserved in
+ * size classes (TLS_CLASS_*), so a 100-byte SSE chunk costs ~256 bytes of ring, not 16 KiB;
+ * `hdr.size_bytes` is the reserved size, `len_bytes` the data actually carried.
+ *
+ * Sizes: TLS_CHUNK_BYTES 16 KiB per record; TLS_CALL_CAP_BYTES 64 MiB per call (beyond: counted
+ * as LOSS_TLS_TRUNCATED); `tls_calls` holds 16384 in-flight calls, `tls_offsets` 65536 streams.
+ */
+#ifndef AGENTSIGHT_TLS_H
+#define AGENTSIGHT_TLS_H
+
+#include "process.h"
+
+#define TLS_CHUNK_BYTES 16384
+#define TLS_CALL_CAP_BYTES (64 << 20)
+#define TLS_CALLS_MAX_ENTRIES 16384
+#define TLS_OFFSETS_MAX_ENTRIES 65536
+
+enum tls_direction {
+	TLS_OUT = 0, /* SSL_write*: the process sent it */
+	TLS_IN = 1,  /* SSL_read*: the process received it */
+};
+
+/* Which function an in-flight call entered, so a nested call's return is not taken for it. */
+enum tls_fn {
+	TLS_FN_WRITE = 1,
+	TLS_FN_READ = 2,
+	TLS_FN_WRITE_EX = 3,
+	TLS_FN_READ_EX = 4,
+};
+
+struct tls_call {
+	__u64 ssl;
+	__u64 buf;
+	__u64 len_out; /* size_t *written / *readbytes of the _ex variants */
+	__u32 fn;      /* enum tls_fn */
+	__u32 _pad;
+};
+
+struct tls_stream_key {
+	__u64 ssl;
+	__u32 pid;
+	__u32 dir;
+};
+
+/* data: len_bytes bytes of plaintext */
+struct tls_data_event {
+	struct event_header hdr;
+	__u64 ssl;          /* SSL*: identifies the connection within the process */
+	__u64 offset;       /* of this chunk in the (pid, ssl, dir) stream */
+	__u32 len_bytes;    /* data bytes in this record */
+	__u32 call_bytes;   /* bytes the whole SSL call moved (capped at TLS_CALL_CAP_BYTES) */
+	__u32 dir;          /* enum tls_direction */
+	__u32 _pad;
+};
+
+struct tls_close_event {
+	struct event_header hdr;
+	__u64 ssl;
+};
+
+#endif /* AGENTSIGHT_TLS_H */

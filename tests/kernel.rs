@@ -163,9 +163,9 @@ fn double_forked_setsid_daemon_is_still_traced() {
 fn until_root_does_not_wait_for_daemons() {
     root();
     let started = Instant::now();
-    let rec = record(&["-q", "--until", "root"], &["bash", "-c", "(setsid sleep 3 > /dev/null 2>&1 &); exit 0"]);
+    let rec = record(&["-q", "--until", "root"], &["bash", "-c", "(setsid sleep 15 > /dev/null 2>&1 &); exit 0"]);
     assert_eq!(rec.code, Some(0));
-    assert!(started.elapsed() < Duration::from_secs(2), "did not wait for `sleep 3`");
+    assert!(started.elapsed() < Duration::from_secs(10), "did not wait for `sleep 15`");
 }
 
 #[test]

@@ -23,6 +23,9 @@ use libbpf_rs::{MapCore, MapFlags, PrintLevel, RingBufferBuilder};
 use model::Event;
 
 use crate::bpf::process::{types, ProcessSkel, ProcessSkelBuilder};
+use crate::bpf::tls::{TlsSkel, TlsSkelBuilder};
+use crate::redact::{RedactConfig, Redactor};
+use crate::uprobes::{self, Outcome, SslProbes};
 use crate::bpf::bytes_of;
 use crate::clock::Clock;
 use crate::decode::Decoder;
@@ -50,17 +53,34 @@ pub struct CaptureConfig {
     pub pids: Vec<u32>,
     /// Process names: processes that exec into one of these are traced from that exec on.
     pub comms: Vec<String>,
+    /// Capture TLS plaintext (LLM calls) through uprobes on OpenSSL.
+    pub tls: bool,
+    /// Extra executables or libraries to offer the TLS probes at start (besides the system's
+    /// libssl, `node` on PATH, and every executable the traced tree runs).
+    pub tls_binaries: Vec<std::path::PathBuf>,
+    /// What else to redact.
+    pub redact: RedactConfig,
 }
 
 impl CaptureConfig {
     pub fn new(session: impl Into<String>) -> Self {
-        CaptureConfig { session: session.into(), ring_bytes: 16 << 20, spawner: None, pids: Vec::new(), comms: Vec::new() }
+        CaptureConfig {
+            session: session.into(),
+            ring_bytes: 16 << 20,
+            spawner: None,
+            pids: Vec::new(),
+            comms: Vec::new(),
+            tls: true,
+            tls_binaries: Vec::new(),
+            redact: RedactConfig::default(),
+        }
     }
 
     /// Check the machine, then load and attach the programs on a new thread. Returns once the
     /// probes are live: from then on every scoped process is recorded.
     pub fn start(self, tx: SyncSender<Vec<Event>>) -> Result<Capture, Error> {
         preflight()?;
+        let redactor = self.redact.build()?;
         for comm in &self.comms {
             if comm.len() > 15 {
                 return Err(Error::CommTooLong { comm: comm.clone() });
@@ -71,7 +91,7 @@ impl CaptureConfig {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("agentsight-capture".into())
-            .spawn(move || run(self, tx, thread_shared, ready_tx))
+            .spawn(move || run(self, redactor, tx, thread_shared, ready_tx))
             .map_err(|source| Error::Io { what: "start the capture thread".into(), source })?;
         match ready_rx.recv() {
             Ok(Ok(())) => Ok(Capture { thread: Some(thread), shared }),
@@ -259,6 +279,22 @@ fn load<'obj>(
     Ok(skel)
 }
 
+/// Load `tls.bpf.c` on the maps of the loaded process programs (one ring buffer, one traced
+/// set, one set of loss counters).
+fn load_tls<'obj>(
+    process: &ProcessSkel<'_>,
+    open_object: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+) -> Result<TlsSkel<'obj>, Error> {
+    use std::os::fd::AsFd;
+    let load_err = |source: libbpf_rs::Error| Error::Load { source, log: libbpf_log_tail() };
+    let mut open = TlsSkelBuilder::default().open(open_object).map_err(load_err)?;
+    open.maps.events.reuse_fd(process.maps.events.as_fd()).map_err(load_err)?;
+    open.maps.traced.reuse_fd(process.maps.traced.as_fd()).map_err(load_err)?;
+    open.maps.losses.reuse_fd(process.maps.losses.as_fd()).map_err(load_err)?;
+    open.maps.ringbuf_lost.reuse_fd(process.maps.ringbuf_lost.as_fd()).map_err(load_err)?;
+    open.load().map_err(load_err)
+}
+
 fn attach(skel: &mut ProcessSkel<'_>) -> Result<(), Error> {
     let progs = &skel.progs;
     let links = &mut skel.links;
@@ -277,6 +313,9 @@ struct Sink {
     decoder: Decoder,
     tx: SyncSender<Vec<Event>>,
     batch: Vec<Event>,
+    /// Processes that exec'd since the last poll: their executables are offered to the TLS
+    /// probes.
+    execs: Vec<u32>,
     /// Records that did not decode, by reason, not yet published.
     decode_errors: BTreeMap<String, u64>,
     disconnected: bool,
@@ -304,7 +343,12 @@ impl Sink {
     fn record(&mut self, data: &[u8]) -> i32 {
         match raw::parse(data) {
             Ok(rec) => {
-                if let Some(ev) = self.decoder.decode(rec) {
+                if let raw::RawRecord::Exec { hdr, .. } = &rec {
+                    self.execs.push(hdr.pid);
+                }
+                let mut out = Vec::new();
+                self.decoder.push(rec, &mut out);
+                for ev in out {
                     self.send(ev);
                 }
             }
@@ -394,8 +438,18 @@ fn count_members(skel: &ProcessSkel<'_>) -> u64 {
     members
 }
 
+/// Offer the executables of processes that just exec'd to the TLS probes.
+fn offer_execs(probes: &mut SslProbes<'_>, pids: Vec<u32>) {
+    for pid in pids {
+        if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) {
+            probes.offer(&exe);
+        }
+    }
+}
+
 fn run(
     config: CaptureConfig,
+    redactor: Redactor,
     tx: SyncSender<Vec<Event>>,
     shared: Arc<Shared>,
     ready: mpsc::Sender<Result<(), Error>>,
@@ -408,10 +462,36 @@ fn run(
             return Ok(());
         }
     };
+    let mut tls_object = MaybeUninit::uninit();
+    let mut probes = if config.tls {
+        match load_tls(&skel, &mut tls_object) {
+            Ok(tls) => {
+                let mut probes = SslProbes::new(tls);
+                let targets = uprobes::system_libraries()
+                    .into_iter()
+                    .chain(uprobes::well_known_executables())
+                    .chain(config.tls_binaries.iter().cloned());
+                for path in targets {
+                    if let Outcome::Failed(why) = probes.offer(&path) {
+                        let _ = ready.send(Err(Error::Uprobe { path: path.display().to_string(), why }));
+                        return Ok(());
+                    }
+                }
+                Some(probes)
+            }
+            Err(err) => {
+                let _ = ready.send(Err(err));
+                return Ok(());
+            }
+        }
+    } else {
+        None
+    };
     let sink = std::cell::RefCell::new(Sink {
-        decoder: Decoder::new(config.session.clone(), Clock::sample()),
+        decoder: Decoder::new(config.session.clone(), Clock::sample(), redactor),
         tx,
         batch: Vec::with_capacity(BATCH),
+        execs: Vec::new(),
         decode_errors: BTreeMap::new(),
         disconnected: false,
     });
@@ -434,6 +514,10 @@ fn run(
             }
         }
         sink.borrow_mut().flush();
+        let execs = std::mem::take(&mut sink.borrow_mut().execs);
+        if let Some(probes) = probes.as_mut() {
+            offer_execs(probes, execs);
+        }
         if sink.borrow().disconnected {
             return Ok(()); // nobody is listening any more
         }
@@ -462,13 +546,19 @@ fn run(
         })
         .collect();
     let mut sink = sink.borrow_mut();
+    let mut out = Vec::new();
     for rec in leftovers {
-        if let Some(ev) = sink.decoder.decode(rec) {
-            sink.send(ev);
-        }
+        sink.decoder.push(rec, &mut out);
+    }
+    sink.decoder.finish(now, &mut out);
+    for ev in out {
+        sink.send(ev);
     }
     losses.publish(&skel, &mut sink);
     sink.flush();
+    if let Some(probes) = probes.as_mut() {
+        probes.detach_all();
+    }
     Ok(())
 }
 

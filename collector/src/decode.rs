@@ -2,8 +2,12 @@
 //! strings, exit statuses, socket addresses, and write summaries joined with their paths.
 //!
 //! [`Decoder`] is the pure, synchronous core of the capture stage: it owns no I/O, so every rule
-//! here is unit-tested with hand-made records. It keeps one piece of state: the path of each
-//! (process, fd) write summary between the kernel's `WRITE_START` and `WRITE_END` records.
+//! here is unit-tested with hand-made records. Its state: the path of each (process, fd) write
+//! summary between the kernel's `WRITE_START` and `WRITE_END` records, and the TLS streams
+//! (reassembled into HTTP exchanges, decoded into `llm_call` / `http` events).
+//!
+//! Redaction happens here, before any event leaves: credential headers and secret shapes in
+//! bodies, URLs and exec arguments are replaced by `[REDACTED:...]` markers.
 
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -11,7 +15,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use model::{Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Fork, Loss};
 
 use crate::clock::Clock;
+use crate::http::{Direction, Limits};
+use crate::llm::{self, Decoded};
 use crate::raw::{self, trunc, Header, RawRecord};
+use crate::redact::Redactor;
+use crate::tls::{Finished, Gaps, TlsStreams};
 use crate::text::{absolute, escape_bytes, open_flags_text, result_error, split_argv};
 
 #[derive(Debug)]
@@ -29,11 +37,92 @@ pub struct Decoder {
     session: String,
     clock: Clock,
     writes: HashMap<(u32, i32), PendingWrite>,
+    tls: TlsStreams,
+    redactor: Redactor,
+    /// comm and ppid of processes seen in TLS records, for the events their exchanges make.
+    procs: HashMap<u32, (String, u32)>,
 }
 
 impl Decoder {
-    pub fn new(session: impl Into<String>, clock: Clock) -> Self {
-        Decoder { session: session.into(), clock, writes: HashMap::new() }
+    pub fn new(session: impl Into<String>, clock: Clock, redactor: Redactor) -> Self {
+        Decoder {
+            session: session.into(),
+            clock,
+            writes: HashMap::new(),
+            tls: TlsStreams::new(Limits::default()),
+            redactor,
+            procs: HashMap::new(),
+        }
+    }
+
+    /// Bytes of TLS streams that never arrived (their records were lost).
+    pub fn tls_gaps(&self) -> Gaps {
+        self.tls.gaps()
+    }
+
+    /// Decode one record into `out` (none, one, or several events: a TLS chunk can complete
+    /// exchanges, an exit flushes the process's open connections first).
+    pub fn push(&mut self, record: RawRecord, out: &mut Vec<Event>) {
+        match record {
+            RawRecord::TlsData { hdr, ssl, dir, offset, data } => {
+                self.procs.insert(hdr.pid, (escape_bytes(&hdr.comm).0, hdr.ppid));
+                let dir = if dir == 0 { Direction::Out } else { Direction::In };
+                let done = self.tls.push(hdr.pid, hdr.tid, ssl, dir, offset, hdr.ts_boot_ns, &data);
+                self.exchanges(done, out);
+            }
+            RawRecord::TlsClose { hdr, ssl } => {
+                let done = self.tls.close(hdr.pid, ssl, hdr.ts_boot_ns);
+                self.exchanges(done, out);
+            }
+            record => {
+                if let RawRecord::Exit { hdr, .. } = &record {
+                    let done = self.tls.close_pid(hdr.pid, hdr.ts_boot_ns);
+                    self.exchanges(done, out);
+                    self.procs.remove(&hdr.pid);
+                }
+                if let Some(ev) = self.decode(record) {
+                    out.push(ev);
+                }
+            }
+        }
+    }
+
+    /// Capture stops: flush every open connection (their exchanges are marked incomplete).
+    pub fn finish(&mut self, now_boot_ns: u64, out: &mut Vec<Event>) {
+        let done = self.tls.close_all(now_boot_ns);
+        self.exchanges(done, out);
+    }
+
+    fn exchanges(&mut self, done: Vec<Finished>, out: &mut Vec<Event>) {
+        for f in done {
+            out.push(self.exchange_event(f));
+        }
+    }
+
+    fn exchange_event(&self, f: Finished) -> Event {
+        let mut ex = f.exchange;
+        let r = &self.redactor;
+        r.headers(&mut ex.request.headers);
+        r.bytes(&mut ex.request.body);
+        ex.request.path = r.text(&ex.request.path).0.into_owned();
+        if let Some(resp) = ex.response.as_mut() {
+            r.headers(&mut resp.headers);
+            r.bytes(&mut resp.body);
+        }
+        let body = match llm::decode(&ex) {
+            Decoded::Llm(call) => EventBody::LlmCall(call),
+            Decoded::Http(http) => EventBody::Http(http),
+        };
+        let (comm, ppid) = self.procs.get(&f.pid).cloned().unwrap_or_default();
+        Event {
+            ts_ns: self.clock.to_wall_ns(ex.request.start_ns),
+            session: self.session.clone(),
+            pid: f.pid,
+            tid: f.tid,
+            ppid,
+            comm,
+            body,
+        }
     }
 
     pub fn session(&self) -> &str {
@@ -69,13 +158,15 @@ impl Decoder {
         }
     }
 
-    /// Decode one record. `None` when the record only feeds state (a write summary's start).
-    pub fn decode(&mut self, record: RawRecord) -> Option<Event> {
+    /// Decode one kernel-boundary record. `None` when the record only feeds state (a write
+    /// summary's start) or belongs to the TLS streams (see [`Decoder::push`]).
+    fn decode(&mut self, record: RawRecord) -> Option<Event> {
         let body = match &record {
             RawRecord::Exec { hdr, filename, cwd, argv, argv_full_bytes, trunc } => {
                 let (cwd, bad_cwd) = escape_bytes(cwd);
                 let (filename, bad_file) = escape_bytes(filename);
-                let (argv, bad_argv) = split_argv(argv);
+                let (mut argv, bad_argv) = split_argv(argv);
+                self.redactor.argv(&mut argv);
                 EventBody::Exec(Exec {
                     filename: absolute(&cwd, &filename),
                     argv,
@@ -136,8 +227,7 @@ impl Decoder {
                 self.writes.insert((hdr.pid, *fd), pending);
                 return None;
             }
-            // TLS records are reassembled by the TLS stage, not here
-            RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None,
+            RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None, // see `push`
             RawRecord::WriteEnd { hdr, fd, bytes, writes, .. } => {
                 let pending = self.writes.remove(&(hdr.pid, *fd));
                 let body = EventBody::File(FileEvent {
@@ -218,11 +308,14 @@ mod tests {
     use crate::raw::{build, parse};
 
     fn decoder() -> Decoder {
-        Decoder::new("s1", Clock::with_offset(1_000_000))
+        let redactor = crate::redact::RedactConfig::default().build().expect("built-in patterns compile");
+        Decoder::new("s1", Clock::with_offset(1_000_000), redactor)
     }
 
     fn decode_bytes(d: &mut Decoder, bytes: &[u8]) -> Option<Event> {
-        d.decode(parse(bytes).expect("valid record"))
+        let mut out = Vec::new();
+        d.push(parse(bytes).expect("valid record"), &mut out);
+        out.pop()
     }
 
     #[test]

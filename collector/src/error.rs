@@ -32,6 +32,10 @@ pub enum Error {
     CommTooLong { comm: String },
     #[error("failed to {what}: {source}")]
     Io { what: String, source: std::io::Error },
+    #[error("failed to attach TLS probes to `{path}`: {why}")]
+    Uprobe { path: String, why: String },
+    #[error(transparent)]
+    Redact(#[from] crate::redact::RedactError),
     #[error("the capture thread stopped unexpectedly")]
     ThreadPanicked,
 }

@@ -17,6 +17,8 @@ pub mod procfs;
 pub mod raw;
 pub mod redact;
 pub mod text;
+pub mod tls;
+pub mod uprobes;
 
 pub use capture::{Capture, CaptureConfig};
 pub use error::Error;

@@ -1,0 +1,169 @@
+//! Where the TLS probes go: every library or executable in the traced tree that exports the
+//! OpenSSL API (`libssl.so.*`, `node`, ...), attached once per file (by device and inode, so a
+//! library mapped by a thousand processes costs one attach), for every process (the kernel side
+//! filters by the traced set).
+//!
+//! Discovery: at start, the system's `libssl.so.*` and the executables named by the caller;
+//! then the executable of each process the tree execs. A file without `SSL_write` is remembered
+//! as such, so it is looked at once.
+
+use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+
+use libbpf_rs::{Link, ProgramMut, UprobeOpts};
+
+use crate::bpf::tls::TlsSkel;
+
+/// Directories searched for the system's OpenSSL at start.
+const LIB_DIRS: &[&str] = &[
+    "/usr/lib/x86_64-linux-gnu",
+    "/lib/x86_64-linux-gnu",
+    "/usr/lib64",
+    "/lib64",
+    "/usr/lib",
+    "/lib",
+    "/usr/local/lib",
+    "/usr/local/lib64",
+];
+
+/// What happened when a file was offered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Probes attached (their count).
+    Attached(usize),
+    /// Seen before (attached or not).
+    Known,
+    /// The file exports no `SSL_write`: not an OpenSSL user we can hook.
+    NoSsl,
+    /// It exports the API but attaching failed.
+    Failed(String),
+}
+
+/// The TLS programs and where they are attached.
+pub struct SslProbes<'obj> {
+    skel: TlsSkel<'obj>,
+    links: Vec<Link>,
+    seen: HashSet<(u64, u64)>,
+    /// Files with probes, for reports.
+    attached: HashMap<(u64, u64), PathBuf>,
+}
+
+impl std::fmt::Debug for SslProbes<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SslProbes").field("attached", &self.attached).field("links", &self.links.len()).finish()
+    }
+}
+
+fn attach_one(prog: &ProgramMut<'_>, path: &Path, symbol: &str, retprobe: bool) -> libbpf_rs::Result<Link> {
+    let opts = UprobeOpts { retprobe, func_name: Some(symbol.to_string()), ..Default::default() };
+    prog.attach_uprobe_with_opts(-1, path, 0, opts)
+}
+
+impl<'obj> SslProbes<'obj> {
+    pub fn new(skel: TlsSkel<'obj>) -> Self {
+        SslProbes { skel, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new() }
+    }
+
+    /// Detach every probe, in parallel: the kernel waits for an RCU grace period (~100 ms)
+    /// per uprobe it removes, so dropping 18 links one after the other takes two seconds, and
+    /// dropping them together about one grace period.
+    pub fn detach_all(&mut self) {
+        let links = std::mem::take(&mut self.links);
+        std::thread::scope(|scope| {
+            for link in links {
+                scope.spawn(move || drop(link));
+            }
+        });
+    }
+
+    /// Files that have probes.
+    pub fn attached(&self) -> impl Iterator<Item = &Path> {
+        self.attached.values().map(PathBuf::as_path)
+    }
+
+    /// Attach to `path` if it exports the OpenSSL API and was not seen before.
+    pub fn offer(&mut self, path: &Path) -> Outcome {
+        let Ok(meta) = std::fs::metadata(path) else { return Outcome::NoSsl };
+        let id = (meta.dev(), meta.ino());
+        if !self.seen.insert(id) {
+            return Outcome::Known;
+        }
+        let progs = &self.skel.progs;
+        // SSL_write first: its absence means this file is not for us
+        let write = match (attach_one(&progs.ssl_write_enter, path, "SSL_write", false), attach_one(&progs.ssl_write_exit, path, "SSL_write", true)) {
+            (Ok(a), Ok(b)) => vec![a, b],
+            (Err(err), _) | (_, Err(err)) => {
+                return if err.kind() == libbpf_rs::ErrorKind::NotFound || err.kind() == libbpf_rs::ErrorKind::InvalidInput {
+                    Outcome::NoSsl
+                } else {
+                    Outcome::Failed(err.to_string())
+                };
+            }
+        };
+        let mut links = write;
+        let optional: [(&ProgramMut<'_>, &str, bool); 7] = [
+            (&progs.ssl_read_enter, "SSL_read", false),
+            (&progs.ssl_read_exit, "SSL_read", true),
+            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
+            (&progs.ssl_write_ex_exit, "SSL_write_ex", true),
+            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
+            (&progs.ssl_read_ex_exit, "SSL_read_ex", true),
+            (&progs.ssl_free_enter, "SSL_free", false),
+        ];
+        // the _ex variants are OpenSSL 1.1.1+; older builds and BoringSSL forks lack some
+        links.extend(optional.iter().filter_map(|(prog, sym, ret)| attach_one(prog, path, sym, *ret).ok()));
+        let n = links.len();
+        self.links.extend(links);
+        self.attached.insert(id, path.to_path_buf());
+        Outcome::Attached(n)
+    }
+}
+
+/// The system's `libssl.so*` files (symlinks resolved, each file once).
+pub fn system_libraries() -> Vec<PathBuf> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for dir in LIB_DIRS {
+        let Ok(entries) = std::fs::read_dir(dir) else { continue };
+        let mut names: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libssl.so")))
+            .collect();
+        names.sort();
+        for path in names {
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            if meta.is_file() && seen.insert((meta.dev(), meta.ino())) {
+                out.push(std::fs::canonicalize(&path).unwrap_or(path));
+            }
+        }
+    }
+    out
+}
+
+/// Executables on `PATH` that commonly embed OpenSSL with its symbols exported (`node`).
+pub fn well_known_executables() -> Vec<PathBuf> {
+    let Some(path) = std::env::var_os("PATH") else { return Vec::new() };
+    let mut out = Vec::new();
+    for name in ["node", "nodejs"] {
+        if let Some(found) = std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file()) {
+            out.push(std::fs::canonicalize(&found).unwrap_or(found));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_system_libssl_once() {
+        let libs = system_libraries();
+        let mut ids: Vec<(u64, u64)> = libs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
+        let n = ids.len();
+        ids.dedup();
+        assert_eq!(ids.len(), n, "each file once: {libs:?}");
+        assert!(libs.iter().all(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libssl.so"))));
+    }
+}

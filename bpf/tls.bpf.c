@@ -14,7 +14,7 @@
  * program can be preempted, and a shared buffer could then be overwritten under it).
  *
  * Maps: shared with process.bpf.c (`events`, `traced`, `losses`, `ringbuf_lost`, see
- * common.bpf.h); own: `tls_calls` (LRU, in-flight calls by thread), `tls_offsets` (LRU, next
+ * common.bpf.h); own: `tls_calls` (LRU, in-flight calls by thread and direction), `tls_offsets` (LRU, next
  * stream offset per (pid, SSL*, direction)). Oldest kernel: 5.17 (bpf_loop).
  */
 #include "vmlinux.h"
@@ -27,7 +27,7 @@
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
-	__type(key, __u32); /* tid */
+	__type(key, struct tls_call_key);
 	__type(value, struct tls_call);
 } tls_calls SEC(".maps");
 
@@ -42,6 +42,7 @@ struct {
 struct tls_data_event _tls_data_event = {};
 struct tls_close_event _tls_close_event = {};
 struct tls_call _tls_call = {};
+struct tls_call_key _tls_call_key = {};
 struct tls_stream_key _tls_stream_key = {};
 
 static __always_inline bool traced_member(void)
@@ -52,20 +53,29 @@ static __always_inline bool traced_member(void)
 	return info && (info->flags & TRACED_MEMBER);
 }
 
+static __always_inline __u32 direction(__u32 fn)
+{
+	return (fn == TLS_FN_WRITE || fn == TLS_FN_WRITE_EX) ? TLS_OUT : TLS_IN;
+}
+
 static __always_inline int enter(__u32 fn, void *ssl, const void *buf, void *len_out)
 {
 	if (!traced_member())
 		return 0;
 
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	struct tls_call_key key = { .tid = (__u32)bpf_get_current_pid_tgid(), .dir = direction(fn) };
 	struct tls_call call = {
 		.ssl = (__u64)ssl,
 		.buf = (__u64)buf,
 		.len_out = (__u64)len_out,
 		.fn = fn,
 	};
-	/* NOEXIST: an SSL call made inside another (a wrapper) is the outer call's business */
-	long err = bpf_map_update_elem(&tls_calls, &tid, &call, BPF_NOEXIST);
+	/*
+	 * NOEXIST: a call of the same direction inside another is a wrapper (LibreSSL's
+	 * SSL_write_ex calls SSL_write), and the outer call reports the bytes. A call of the other
+	 * direction inside one (node writes from within SSL_read's callbacks) has its own key.
+	 */
+	long err = bpf_map_update_elem(&tls_calls, &key, &call, BPF_NOEXIST);
 	if (err && err != -17 /* EEXIST */)
 		count_loss(LOSS_TLS_CALLS_FULL);
 	return 0;
@@ -143,8 +153,8 @@ static long emit_chunk(__u64 i, void *data)
 
 static __always_inline int leave(__u32 fn, long ret)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &tid);
+	struct tls_call_key ckey = { .tid = (__u32)bpf_get_current_pid_tgid(), .dir = direction(fn) };
+	struct tls_call *call = bpf_map_lookup_elem(&tls_calls, &ckey);
 
 	if (!call || call->fn != fn)
 		return 0;
@@ -152,7 +162,7 @@ static __always_inline int leave(__u32 fn, long ret)
 	struct chunk_ctx c = {
 		.ssl = call->ssl,
 		.buf = call->buf,
-		.dir = (fn == TLS_FN_WRITE || fn == TLS_FN_WRITE_EX) ? TLS_OUT : TLS_IN,
+		.dir = ckey.dir,
 	};
 	__u64 moved = 0;
 
@@ -163,7 +173,7 @@ static __always_inline int leave(__u32 fn, long ret)
 	} else if (ret > 0) {
 		moved = ret;
 	}
-	bpf_map_delete_elem(&tls_calls, &tid);
+	bpf_map_delete_elem(&tls_calls, &ckey);
 	if (moved == 0)
 		return 0;
 	if (moved > TLS_CALL_CAP_BYTES) {

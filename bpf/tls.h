@@ -35,6 +35,11 @@ enum tls_fn {
 	TLS_FN_READ_EX = 4,
 };
 
+struct tls_call_key {
+	__u32 tid;
+	__u32 dir; /* enum tls_direction */
+};
+
 struct tls_call {
 	__u64 ssl;
 	__u64 buf;

@@ -102,8 +102,13 @@ pub fn read_trace(path: &Path) -> Vec<Event> {
         .collect()
 }
 
-/// `agentsight record -q -o TRACE [extra] -- ARGV...`.
+/// `agentsight record -o TRACE [extra] -- ARGV...`.
 pub fn record(extra: &[&str], argv: &[&str]) -> Recording {
+    record_env(extra, argv, &[])
+}
+
+/// `record` with extra environment variables for the traced command.
+pub fn record_env(extra: &[&str], argv: &[&str], env: &[(&str, &str)]) -> Recording {
     let dir = tempfile::tempdir().unwrap();
     let trace = dir.path().join("trace.jsonl");
     let out = Command::new(bin())
@@ -113,6 +118,7 @@ pub fn record(extra: &[&str], argv: &[&str]) -> Recording {
         .args(extra)
         .arg("--")
         .args(argv)
+        .envs(env.iter().copied())
         .output()
         .expect("run agentsight");
     finish(out, &trace)

@@ -273,6 +273,9 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
         }
     }
 
+    // A reply that reached its stop reason is whole even if the HTTP exchange was not: clients
+    // (httpx after `[DONE]`) often stop reading before the final chunk and drop the connection.
+    let finished = response.response.stop_reason.is_some();
     LlmCall {
         provider: provider(host).to_owned(),
         api: route.api.as_str().to_owned(),
@@ -287,7 +290,7 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
             .and_then(|r| r.first_body_ns)
             .map(|first| ms(first.saturating_sub(req.end_ns))),
         latency_ms: latency_ms(ex),
-        incomplete: ex.incomplete,
+        incomplete: ex.incomplete && !finished,
         raw: raw.finish(),
     }
 }

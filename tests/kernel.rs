@@ -200,7 +200,7 @@ fn killed_processes_report_their_signal() {
     root();
     let rec = record_sh("sleep 10 & sleep 0.3; kill -9 $!; wait; exit 0");
     assert_eq!(rec.code, Some(0));
-    let (sleep, _) = rec.exec_of("sleep");
+    let (sleep, _) = rec.execs().find(|(_, x)| x.argv == ["sleep", "10"]).expect("exec of `sleep 10`");
     let (_, exit) = rec.exits().find(|(e, _)| e.pid == sleep.pid).expect("sleep exits");
     assert_eq!((exit.signal, exit.exit_code), (9, 137));
 }

@@ -7,6 +7,7 @@
  *   SSL_write, SSL_write_ex, SSL_read, SSL_read_ex   entry saves (SSL*, buffer), return emits
  *                                                     the bytes actually moved, in chunks
  *   SSL_free                                          the connection is over
+ * (on Linux 6.6+ the same logic runs as two uprobe_multi programs, see the end of the file)
  *
  * Nothing is cut silently: a call of any size up to TLS_CALL_CAP_BYTES arrives complete as
  * ordered chunks; what cannot be tracked or emitted is counted in `losses`/`ringbuf_lost`.
@@ -250,9 +251,7 @@ int BPF_URETPROBE(ssl_read_ex_exit, int ret)
 	return leave(TLS_FN_READ_EX, ret);
 }
 
-/* void SSL_free(SSL *ssl) */
-SEC("uprobe")
-int BPF_UPROBE(ssl_free_enter, void *ssl)
+static __always_inline int on_free(void *ssl)
 {
 	if (!traced_member())
 		return 0;
@@ -280,4 +279,36 @@ int BPF_UPROBE(ssl_free_enter, void *ssl)
 	ev->ssl = (__u64)ssl;
 	bpf_ringbuf_submit(ev, wakeup_flags());
 	return 0;
+}
+
+/* void SSL_free(SSL *ssl) */
+SEC("uprobe")
+int BPF_UPROBE(ssl_free_enter, void *ssl)
+{
+	return on_free(ssl);
+}
+
+/*
+ * The same, as two uprobe_multi programs (Linux 6.6+) attached to every function of a file at
+ * once, the function named by the attach cookie (enum tls_fn). Two links per file instead of
+ * nine: detaching a uprobe costs an RCU grace period per link, so this is what keeps the end
+ * of `record` quick.
+ */
+SEC("uprobe.multi")
+int ssl_enter_multi(struct pt_regs *ctx)
+{
+	__u32 fn = (__u32)bpf_get_attach_cookie(ctx);
+	void *ssl = (void *)PT_REGS_PARM1(ctx);
+
+	if (fn == TLS_FN_FREE)
+		return on_free(ssl);
+	void *len_out = (fn == TLS_FN_WRITE_EX || fn == TLS_FN_READ_EX) ? (void *)PT_REGS_PARM4(ctx) : NULL;
+	return enter(fn, ssl, (const void *)PT_REGS_PARM2(ctx), len_out);
+}
+
+SEC("uretprobe.multi")
+int ssl_exit_multi(struct pt_regs *ctx)
+{
+	/* every probed function returns int */
+	return leave((__u32)bpf_get_attach_cookie(ctx), (long)(int)PT_REGS_RC(ctx));
 }

@@ -33,6 +33,7 @@ enum tls_fn {
 	TLS_FN_READ = 2,
 	TLS_FN_WRITE_EX = 3,
 	TLS_FN_READ_EX = 4,
+	TLS_FN_FREE = 5,
 };
 
 struct tls_call_key {

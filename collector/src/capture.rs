@@ -284,10 +284,16 @@ fn load<'obj>(
 fn load_tls<'obj>(
     process: &ProcessSkel<'_>,
     open_object: &'obj mut MaybeUninit<libbpf_rs::OpenObject>,
+    multi: bool,
 ) -> Result<TlsSkel<'obj>, Error> {
     use std::os::fd::AsFd;
     let load_err = |source: libbpf_rs::Error| Error::Load { source, log: libbpf_log_tail() };
     let mut open = TlsSkelBuilder::default().open(open_object).map_err(load_err)?;
+    if !multi {
+        // older kernels reject the uprobe_multi program type: leave those programs out
+        open.progs.ssl_enter_multi.set_autoload(false);
+        open.progs.ssl_exit_multi.set_autoload(false);
+    }
     open.maps.events.reuse_fd(process.maps.events.as_fd()).map_err(load_err)?;
     open.maps.traced.reuse_fd(process.maps.traced.as_fd()).map_err(load_err)?;
     open.maps.losses.reuse_fd(process.maps.losses.as_fd()).map_err(load_err)?;
@@ -464,9 +470,10 @@ fn run(
     };
     let mut tls_object = MaybeUninit::uninit();
     let mut probes = if config.tls {
-        match load_tls(&skel, &mut tls_object) {
+        let multi = parse_release(&kernel_release()).is_some_and(uprobes::multi_supported);
+        match load_tls(&skel, &mut tls_object, multi) {
             Ok(tls) => {
-                let mut probes = SslProbes::new(tls);
+                let mut probes = SslProbes::new(tls, multi);
                 let targets = uprobes::system_libraries()
                     .into_iter()
                     .chain(uprobes::well_known_executables())

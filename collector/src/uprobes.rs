@@ -11,7 +11,7 @@ use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::{Link, ProgramMut, UprobeOpts};
+use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts, UprobeOpts};
 
 use crate::bpf::tls::TlsSkel;
 
@@ -40,9 +40,18 @@ pub enum Outcome {
     Failed(String),
 }
 
+/// `enum tls_fn` of bpf/tls.h, the attach cookie of the uprobe_multi programs.
+const FN_WRITE: u64 = 1;
+const FN_READ: u64 = 2;
+const FN_WRITE_EX: u64 = 3;
+const FN_READ_EX: u64 = 4;
+const FN_FREE: u64 = 5;
+
 /// The TLS programs and where they are attached.
 pub struct SslProbes<'obj> {
     skel: TlsSkel<'obj>,
+    /// uprobe_multi links work here (Linux 6.6+): two links per file.
+    multi: bool,
     links: Vec<Link>,
     seen: HashSet<(u64, u64)>,
     /// Files with probes, for reports.
@@ -61,8 +70,40 @@ fn attach_one(prog: &ProgramMut<'_>, path: &Path, symbol: &str, retprobe: bool) 
 }
 
 impl<'obj> SslProbes<'obj> {
-    pub fn new(skel: TlsSkel<'obj>) -> Self {
-        SslProbes { skel, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new() }
+    /// `multi`: whether the `*_multi` programs were loaded (see [`multi_supported`]).
+    pub fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
+        SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new() }
+    }
+
+    /// Two uprobe_multi links for the API functions that `path` exports, at file offsets
+    /// found in its symbol tables (libbpf resolves names for multi links in `.symtab` only,
+    /// which stripped libraries lack). `None` when it does not export `SSL_write`.
+    fn attach_multi(&self, path: &Path) -> Option<Result<Vec<Link>, String>> {
+        let offsets = symbol_offsets(path, &["SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"]);
+        let funcs: Vec<(usize, u64)> = [FN_WRITE, FN_READ, FN_WRITE_EX, FN_READ_EX, FN_FREE]
+            .iter()
+            .zip(&offsets)
+            .filter_map(|(&f, off)| Some(((*off)?, f)))
+            .collect();
+        if !funcs.iter().any(|&(_, f)| f == FN_WRITE) {
+            return None;
+        }
+        let opts = |retprobe: bool| {
+            let chosen: Vec<&(usize, u64)> = funcs.iter().filter(|(_, f)| !retprobe || *f != FN_FREE).collect();
+            UprobeMultiOpts {
+                offsets: chosen.iter().map(|(o, _)| *o).collect(),
+                cookies: chosen.iter().map(|(_, f)| *f).collect(),
+                retprobe,
+                ..Default::default()
+            }
+        };
+        let progs = &self.skel.progs;
+        let attach = || -> libbpf_rs::Result<Vec<Link>> {
+            let enter = progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(false))?;
+            let exit = progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(true))?;
+            Ok(vec![enter, exit])
+        };
+        Some(attach().map_err(|e| e.to_string()))
     }
 
     /// Detach every probe, in parallel: the kernel waits for an RCU grace period (~100 ms)
@@ -88,6 +129,18 @@ impl<'obj> SslProbes<'obj> {
         let id = (meta.dev(), meta.ino());
         if !self.seen.insert(id) {
             return Outcome::Known;
+        }
+        if self.multi {
+            return match self.attach_multi(path) {
+                Some(Ok(links)) => {
+                    let n = links.len();
+                    self.links.extend(links);
+                    self.attached.insert(id, path.to_path_buf());
+                    Outcome::Attached(n)
+                }
+                Some(Err(why)) => Outcome::Failed(why),
+                None => Outcome::NoSsl,
+            };
         }
         let progs = &self.skel.progs;
         // SSL_write first: its absence means this file is not for us
@@ -118,6 +171,42 @@ impl<'obj> SslProbes<'obj> {
         self.attached.insert(id, path.to_path_buf());
         Outcome::Attached(n)
     }
+}
+
+/// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
+/// table, in the order asked; `None` for a name the file does not define.
+pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
+    use object::{Object, ObjectSegment, ObjectSymbol};
+    let mut out = vec![None; names.len()];
+    // read whole (libraries are a few MiB, node ~100 MiB; once per inode, at attach time)
+    let Ok(data) = std::fs::read(path) else { return out };
+    let Ok(elf) = object::File::parse(&*data) else { return out };
+    let segments: Vec<(u64, u64, u64)> = elf
+        .segments()
+        .map(|s| (s.address(), s.size(), s.file_range().0))
+        .collect();
+    for sym in elf.dynamic_symbols().chain(elf.symbols()) {
+        if !sym.is_definition() {
+            continue;
+        }
+        let Ok(name) = sym.name() else { continue };
+        let name = name.split('@').next().unwrap_or(name);
+        let Some(i) = names.iter().position(|n| *n == name) else { continue };
+        if out[i].is_some() {
+            continue;
+        }
+        let addr = sym.address();
+        out[i] = segments
+            .iter()
+            .find(|(start, size, _)| addr >= *start && addr < start + size)
+            .and_then(|(start, _, offset)| usize::try_from(addr - start + offset).ok());
+    }
+    out
+}
+
+/// Whether this kernel attaches uprobe_multi links (Linux 6.6+).
+pub fn multi_supported(release: (u32, u32)) -> bool {
+    release >= (6, 6)
 }
 
 /// The system's `libssl.so*` files (symlinks resolved, each file once).
@@ -156,6 +245,18 @@ pub fn well_known_executables() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn symbol_offsets_match_the_system_libssl() {
+        let Some(lib) = system_libraries().into_iter().next() else { return };
+        let offsets = symbol_offsets(&lib, &["SSL_write", "SSL_read", "no_such_symbol_here"]);
+        assert!(offsets[0].is_some() && offsets[1].is_some(), "{offsets:?} in {}", lib.display());
+        assert_ne!(offsets[0], offsets[1]);
+        assert_eq!(offsets[2], None);
+        // the offset is inside the file
+        let len = std::fs::metadata(&lib).map(|m| m.len()).unwrap_or(0) as usize;
+        assert!(offsets[0].is_some_and(|o| o < len));
+    }
 
     #[test]
     fn finds_the_system_libssl_once() {

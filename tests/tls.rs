@@ -209,3 +209,24 @@ fn node_fetch_is_captured() {
     assert_eq!(calls[0].response.text, REPLY);
     no_secrets(&rec, &trace_text(&rec));
 }
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn tls_the_probes_cannot_see_is_named_not_missed() {
+    root();
+    let dir = tempfile::tempdir().unwrap();
+    // an executable that carries rustls (real ones hold its crate paths in panic locations)
+    let fake = dir.path().join("rusty-agent");
+    let mut bytes = std::fs::read("/bin/true").unwrap();
+    bytes.extend_from_slice(b"/cargo/registry/src/rustls-0.23.12/src/conn.rs");
+    std::fs::write(&fake, bytes).unwrap();
+    Command::new("chmod").arg("+x").arg(&fake).status().unwrap();
+    let rec = record(&["-q"], &[fake.to_str().unwrap()]);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let warning = rec.events.iter().find_map(|e| match &e.body {
+        EventBody::Loss(l) if l.source == "tls" => Some(l.reason.clone()),
+        _ => None,
+    });
+    let warning = warning.expect("a `tls` loss event names the process");
+    assert!(warning.contains("`rusty-agent`") && warning.contains("TLS via rustls, not captured"), "{warning}");
+}

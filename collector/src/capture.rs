@@ -319,9 +319,9 @@ struct Sink {
     decoder: Decoder,
     tx: SyncSender<Vec<Event>>,
     batch: Vec<Event>,
-    /// Processes that exec'd since the last poll: their executables are offered to the TLS
-    /// probes.
-    execs: Vec<u32>,
+    /// Processes that exec'd since the last poll (pid, comm, executable): their executables are
+    /// offered to the TLS probes.
+    execs: Vec<(u32, String, String)>,
     /// Records that did not decode, by reason, not yet published.
     decode_errors: BTreeMap<String, u64>,
     disconnected: bool,
@@ -349,12 +349,12 @@ impl Sink {
     fn record(&mut self, data: &[u8]) -> i32 {
         match raw::parse(data) {
             Ok(rec) => {
-                if let raw::RawRecord::Exec { hdr, .. } = &rec {
-                    self.execs.push(hdr.pid);
-                }
                 let mut out = Vec::new();
                 self.decoder.push(rec, &mut out);
                 for ev in out {
+                    if let model::EventBody::Exec(exec) = &ev.body {
+                        self.execs.push((ev.pid, ev.comm.clone(), exec.filename.clone()));
+                    }
                     self.send(ev);
                 }
             }
@@ -445,11 +445,18 @@ fn count_members(skel: &ProcessSkel<'_>) -> u64 {
 }
 
 /// Offer the executables of processes that just exec'd to the TLS probes.
-fn offer_execs(probes: &mut SslProbes<'_>, pids: Vec<u32>) {
-    for pid in pids {
-        if let Ok(exe) = std::fs::read_link(format!("/proc/{pid}/exe")) {
-            probes.offer(&exe);
-        }
+/// A process that does TLS the probes cannot see is named in a `loss` event, never missed
+/// silently.
+fn offer_execs(probes: &mut SslProbes<'_>, execs: Vec<(u32, String, String)>, sink: &mut Sink) {
+    for (pid, comm, exe) in execs {
+        let reason = match probes.offer(std::path::Path::new(&exe)) {
+            Outcome::Uncapturable(library) => format!("TLS via {library}, not captured"),
+            Outcome::Failed(why) => format!("TLS probes failed to attach ({why})"),
+            _ => continue,
+        };
+        let reason = format!("pid {pid} `{comm}` ({exe}): {reason}");
+        let ev = sink.decoder.loss(Clock::boot_now_ns(), "tls", 1, &reason);
+        sink.send(ev);
     }
 }
 
@@ -523,7 +530,7 @@ fn run(
         sink.borrow_mut().flush();
         let execs = std::mem::take(&mut sink.borrow_mut().execs);
         if let Some(probes) = probes.as_mut() {
-            offer_execs(probes, execs);
+            offer_execs(probes, execs, &mut sink.borrow_mut());
         }
         if sink.borrow().disconnected {
             return Ok(()); // nobody is listening any more
@@ -553,6 +560,10 @@ fn run(
         })
         .collect();
     let mut sink = sink.borrow_mut();
+    let execs = std::mem::take(&mut sink.execs);
+    if let Some(probes) = probes.as_mut() {
+        offer_execs(probes, execs, &mut sink);
+    }
     let mut out = Vec::new();
     for rec in leftovers {
         sink.decoder.push(rec, &mut out);

@@ -38,6 +38,8 @@ pub enum Outcome {
     NoSsl,
     /// It exports the API but attaching failed.
     Failed(String),
+    /// It does TLS with a library these probes cannot hook (its name): said, never silent.
+    Uncapturable(&'static str),
 }
 
 /// `enum tls_fn` of bpf/tls.h, the attach cookie of the uprobe_multi programs.
@@ -139,7 +141,7 @@ impl<'obj> SslProbes<'obj> {
                     Outcome::Attached(n)
                 }
                 Some(Err(why)) => Outcome::Failed(why),
-                None => Outcome::NoSsl,
+                None => other_tls(path).map_or(Outcome::NoSsl, Outcome::Uncapturable),
             };
         }
         let progs = &self.skel.progs;
@@ -148,7 +150,7 @@ impl<'obj> SslProbes<'obj> {
             (Ok(a), Ok(b)) => vec![a, b],
             (Err(err), _) | (_, Err(err)) => {
                 return if err.kind() == libbpf_rs::ErrorKind::NotFound || err.kind() == libbpf_rs::ErrorKind::InvalidInput {
-                    Outcome::NoSsl
+                    other_tls(path).map_or(Outcome::NoSsl, Outcome::Uncapturable)
                 } else {
                     Outcome::Failed(err.to_string())
                 };
@@ -204,6 +206,27 @@ pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
     out
 }
 
+/// The TLS implementation an executable without OpenSSL's exported API carries, if it carries
+/// one we know: rustls, Go's crypto/tls, or a statically linked, stripped BoringSSL (Bun).
+/// Found by markers in the file (crate paths, Go build info, BoringSSL's source names).
+pub fn other_tls(path: &Path) -> Option<&'static str> {
+    use memchr::memmem;
+    let data = std::fs::read(path).ok()?;
+    if !data.starts_with(b"\x7fELF") {
+        return None;
+    }
+    let has = |needle: &[u8]| memmem::find(&data, needle).is_some();
+    if has(b"rustls") {
+        Some("rustls")
+    } else if has(b"\xff Go buildinf:") && has(b"crypto/tls") {
+        Some("Go crypto/tls")
+    } else if has(b"ssl_lib.cc") && has(b"BoringSSL") {
+        Some("BoringSSL (statically linked, no exported symbols)")
+    } else {
+        None
+    }
+}
+
 /// Whether this kernel attaches uprobe_multi links (Linux 6.6+).
 pub fn multi_supported(release: (u32, u32)) -> bool {
     release >= (6, 6)
@@ -245,6 +268,22 @@ pub fn well_known_executables() -> Vec<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn other_tls_libraries_are_named() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let write = |name: &str, body: &[u8]| {
+            let p = dir.path().join(name);
+            let mut bytes = b"\x7fELF".to_vec();
+            bytes.extend_from_slice(body);
+            std::fs::write(&p, bytes).expect("write");
+            p
+        };
+        assert_eq!(other_tls(&write("a", b"..rustls-0.23.1/src/conn.rs..")), Some("rustls"));
+        assert_eq!(other_tls(&write("b", b"\xff Go buildinf:...crypto/tls.(*Conn).Write")), Some("Go crypto/tls"));
+        assert_eq!(other_tls(&write("c", b"plain program")), None);
+        assert_eq!(other_tls(Path::new("/nonexistent")), None);
+    }
 
     #[test]
     fn symbol_offsets_match_the_system_libssl() {

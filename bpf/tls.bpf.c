@@ -112,7 +112,7 @@ struct chunk_ctx {
 		ev->h.offset = c->base + done;                                                 \
 		ev->h.call_bytes = c->n;                                                       \
 		ev->h.dir = c->dir;                                                            \
-		ev->h._pad = 0;                                                                \
+		ev->h.flags = done == 0 ? TLS_CHUNK_CALL_START : 0;                             \
 		barrier_var(len); /* or clang drops the mask it can prove redundant */         \
 		ev->h.len_bytes = SIZE_EXPR;                                                   \
 		if (bpf_probe_read_user(ev->data, SIZE_EXPR, (const void *)(c->buf + done))) { \

@@ -63,7 +63,12 @@ struct tls_data_event {
 	__u32 len_bytes;    /* data bytes in this record */
 	__u32 call_bytes;   /* bytes the whole SSL call moved (capped at TLS_CALL_CAP_BYTES) */
 	__u32 dir;          /* enum tls_direction */
-	__u32 _pad;
+	__u32 flags;        /* TLS_CHUNK_* */
+};
+
+/* `flags` of a data record */
+enum tls_chunk_flag {
+	TLS_CHUNK_CALL_START = 1 << 0, /* the first chunk of an SSL call: a message boundary, likely */
 };
 
 struct tls_close_event {

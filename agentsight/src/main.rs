@@ -71,7 +71,7 @@ struct OutputArgs {
     #[arg(short, long)]
     verbose: bool,
     /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are reported.
-    #[arg(long, value_name = "MIB", default_value_t = 16, value_parser = ring_mib)]
+    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
     ring_mib: u32,
 }
 

@@ -66,7 +66,7 @@ impl CaptureConfig {
     pub fn new(session: impl Into<String>) -> Self {
         CaptureConfig {
             session: session.into(),
-            ring_bytes: 16 << 20,
+            ring_bytes: 64 << 20,
             spawner: None,
             pids: Vec::new(),
             comms: Vec::new(),
@@ -406,6 +406,9 @@ impl LossTracker {
             let n = Self::sum_percpu(&skel.maps.ringbuf_lost, kind as u32);
             totals.push(("ringbuf".into(), format!("{} ({name})", LOSS_REASONS[0]), n));
         }
+        let gaps = sink.decoder.tls_gaps();
+        // counted in gaps (the chunks themselves are counted as ring-buffer losses)
+        totals.push(("tls".into(), "TLS stream gaps (an exchange cut by lost records)".into(), gaps.count));
         for (reason, n) in std::mem::take(&mut sink.decode_errors) {
             let key = format!("decode\0{reason}");
             let total = self.published.get(&key).copied().unwrap_or(0) + n;

@@ -19,7 +19,7 @@ use crate::http::{Direction, Limits};
 use crate::llm::{self, Decoded};
 use crate::raw::{self, trunc, Header, RawRecord};
 use crate::redact::Redactor;
-use crate::tls::{Finished, Gaps, TlsStreams};
+use crate::tls::{Chunk, Finished, Gaps, TlsStreams};
 use crate::text::{absolute, escape_bytes, open_flags_text, result_error, split_argv};
 
 #[derive(Debug)]
@@ -64,10 +64,11 @@ impl Decoder {
     /// exchanges, an exit flushes the process's open connections first).
     pub fn push(&mut self, record: RawRecord, out: &mut Vec<Event>) {
         match record {
-            RawRecord::TlsData { hdr, ssl, dir, offset, data } => {
+            RawRecord::TlsData { hdr, ssl, dir, offset, call_start, data } => {
                 self.procs.insert(hdr.pid, (escape_bytes(&hdr.comm).0, hdr.ppid));
                 let dir = if dir == 0 { Direction::Out } else { Direction::In };
-                let done = self.tls.push(hdr.pid, hdr.tid, ssl, dir, offset, hdr.ts_boot_ns, &data);
+                let chunk = Chunk { pid: hdr.pid, tid: hdr.tid, ssl, dir, offset, ts_ns: hdr.ts_boot_ns, call_start, data: &data };
+                let done = self.tls.push(chunk);
                 self.exchanges(done, out);
             }
             RawRecord::TlsClose { hdr, ssl } => {

@@ -17,6 +17,8 @@ pub const EVENT_WRITE_START: u32 = 6;
 pub const EVENT_WRITE_END: u32 = 7;
 pub const EVENT_TLS_DATA: u32 = 8;
 pub const EVENT_TLS_CLOSE: u32 = 9;
+/// `enum tls_chunk_flag`.
+const TLS_CHUNK_CALL_START: u32 = 1 << 0;
 /// Size of the per-kind ring-buffer loss counters.
 pub const EVENT_KINDS: usize = 16;
 /// Names of the event kinds, for loss reports.
@@ -143,6 +145,8 @@ pub enum RawRecord {
         /// 0: written by the process (`SSL_write`), 1: read.
         dir: u32,
         offset: u64,
+        /// The first chunk of an SSL call (HTTP messages start at call boundaries).
+        call_start: bool,
         data: Vec<u8>,
     },
     /// `SSL_free`: the connection is over.
@@ -291,7 +295,14 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
             let ev: tls_types::tls_data_event = read(data, kind)?;
             let rest = &data[std::mem::size_of::<tls_types::tls_data_event>()..];
             let [payload] = strings(rest, kind, [ev.len_bytes as usize])?;
-            RawRecord::TlsData { hdr: hdr_out, ssl: ev.ssl, dir: ev.dir, offset: ev.offset, data: payload }
+            RawRecord::TlsData {
+                hdr: hdr_out,
+                ssl: ev.ssl,
+                dir: ev.dir,
+                offset: ev.offset,
+                call_start: ev.flags & TLS_CHUNK_CALL_START != 0,
+                data: payload,
+            }
         }
         EVENT_TLS_CLOSE => {
             let ev: tls_types::tls_close_event = read(data, kind)?;

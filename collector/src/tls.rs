@@ -4,9 +4,11 @@
 //! A connection is (pid, `SSL*`). Each chunk carries its offset in its direction's stream; chunks
 //! of concurrent calls may arrive out of order (different CPUs), so each direction keeps the
 //! chunks that came early until the gap before them fills. A gap that never fills (a lost
-//! record, already counted by the kernel) is skipped once `MAX_EARLY_BYTES` are waiting or the
-//! connection ends: the HTTP parser then sees the cut and reports the exchange incomplete or the
-//! connection unparsable. Memory per connection is bounded by that and by `http::Limits`.
+//! record, already counted by the kernel) is given up on once `MAX_EARLY_BYTES` wait behind it
+//! or the connection ends. Then the exchange it cut is flushed as incomplete, and the
+//! connection is parsed afresh from the next SSL call that writes (a request starts at a call
+//! boundary), so one lost chunk costs one exchange, not the rest of the connection. Memory per
+//! connection is bounded by that cap and by `http::Limits`.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -15,12 +17,74 @@ use crate::http::{Conn, Direction, Exchange, Limits};
 /// Bytes held out of order per direction before a gap is declared lost.
 const MAX_EARLY_BYTES: usize = 4 << 20;
 
+/// One chunk of plaintext, as the kernel sent it.
+#[derive(Debug, Clone, Copy)]
+pub struct Chunk<'a> {
+    pub pid: u32,
+    pub tid: u32,
+    pub ssl: u64,
+    pub dir: Direction,
+    /// Position in the (pid, ssl, dir) stream.
+    pub offset: u64,
+    pub ts_ns: u64,
+    /// The first chunk of an SSL call.
+    pub call_start: bool,
+    pub data: &'a [u8],
+}
+
+/// A chunk that is next in its stream's order.
+struct Ready {
+    ts_ns: u64,
+    call_start: bool,
+    data: Vec<u8>,
+}
+
 /// One direction of a connection: the next expected offset and chunks that came early.
 #[derive(Debug, Default)]
 struct Stream {
     next: u64,
-    early: BTreeMap<u64, (u64, Vec<u8>)>,
+    early: BTreeMap<u64, (u64, bool, Vec<u8>)>,
     early_bytes: usize,
+}
+
+impl Stream {
+    /// Take `chunk` and every early chunk it makes contiguous; `gap` is set when bytes before
+    /// a chunk had to be given up on (too much waiting behind them, or `force`).
+    fn accept(&mut self, chunk: &Chunk<'_>, force: bool, gaps: &mut Gaps) -> (Vec<Ready>, bool) {
+        let mut ready = Vec::new();
+        let end = chunk.offset + chunk.data.len() as u64;
+        if end > self.next && !chunk.data.is_empty() {
+            if chunk.offset > self.next {
+                self.early_bytes += chunk.data.len();
+                self.early.insert(chunk.offset, (chunk.ts_ns, chunk.call_start, chunk.data.to_vec()));
+            } else {
+                let skip = (self.next - chunk.offset) as usize;
+                ready.push(Ready { ts_ns: chunk.ts_ns, call_start: chunk.call_start && skip == 0, data: chunk.data[skip..].to_vec() });
+                self.next = end;
+            }
+        }
+        let mut gap = false;
+        while let Some((&first, _)) = self.early.iter().next() {
+            if first > self.next {
+                if self.early_bytes <= MAX_EARLY_BYTES && !force {
+                    break;
+                }
+                gaps.count += 1;
+                gaps.bytes += first - self.next;
+                gap = true;
+                self.next = first;
+            }
+            let Some((off, (ts_ns, call_start, data))) = self.early.pop_first() else { break };
+            self.early_bytes -= data.len();
+            let end = off + data.len() as u64;
+            if end > self.next {
+                let skip = (self.next - off) as usize;
+                ready.push(Ready { ts_ns, call_start: call_start && skip == 0, data: data[skip..].to_vec() });
+                self.next = end;
+            }
+        }
+        (ready, gap)
+    }
 }
 
 #[derive(Debug)]
@@ -29,6 +93,8 @@ struct Connection {
     out: Stream,
     inbound: Stream,
     last_tid: u32,
+    /// After a gap: bytes are dropped until the process starts writing a new SSL call.
+    resync: bool,
 }
 
 /// An exchange with the process that made it.
@@ -40,11 +106,13 @@ pub struct Finished {
     pub exchange: Exchange,
 }
 
-/// What was skipped: gaps in streams (bytes never received).
+/// What was skipped: gaps in streams (bytes never received), and bytes dropped while waiting
+/// for the next message boundary after a gap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Gaps {
     pub count: u64,
     pub bytes: u64,
+    pub resync_dropped_bytes: u64,
 }
 
 /// All TLS connections of a session.
@@ -65,57 +133,24 @@ impl TlsStreams {
         self.gaps
     }
 
-    /// A chunk of plaintext at `offset` of the (pid, ssl, dir) stream.
-    #[allow(clippy::too_many_arguments)] // one record's fields, passed as they come
-    pub fn push(&mut self, pid: u32, tid: u32, ssl: u64, dir: Direction, offset: u64, ts_ns: u64, data: &[u8]) -> Vec<Finished> {
+    /// Take a chunk; returns the exchanges it completed.
+    pub fn push(&mut self, chunk: Chunk<'_>) -> Vec<Finished> {
         let limits = self.limits;
-        let conn = self.conns.entry((pid, ssl)).or_insert_with(|| Connection {
+        let conn = self.conns.entry((chunk.pid, chunk.ssl)).or_insert_with(|| Connection {
             http: Conn::new(limits),
             out: Stream::default(),
             inbound: Stream::default(),
-            last_tid: tid,
+            last_tid: chunk.tid,
+            resync: false,
         });
-        conn.last_tid = tid;
-        let stream = match dir {
+        conn.last_tid = chunk.tid;
+        let stream = match chunk.dir {
             Direction::Out => &mut conn.out,
             Direction::In => &mut conn.inbound,
         };
-        let mut ready: Vec<(u64, Vec<u8>)> = Vec::new();
-        if offset + data.len() as u64 <= stream.next {
-            return Vec::new(); // a duplicate of what was already delivered
-        }
-        if offset > stream.next {
-            stream.early_bytes += data.len();
-            stream.early.insert(offset, (ts_ns, data.to_vec()));
-        } else {
-            let skip = (stream.next - offset) as usize;
-            ready.push((ts_ns, data[skip..].to_vec()));
-            stream.next = offset + data.len() as u64;
-        }
-        // drain early chunks that are now contiguous; skip a gap that waited too long
-        while let Some((&first, _)) = stream.early.iter().next() {
-            if first > stream.next {
-                if stream.early_bytes <= MAX_EARLY_BYTES {
-                    break;
-                }
-                self.gaps.count += 1;
-                self.gaps.bytes += first - stream.next;
-                stream.next = first;
-            }
-            let Some((off, (ts, bytes))) = stream.early.pop_first() else { break };
-            stream.early_bytes -= bytes.len();
-            if off + bytes.len() as u64 > stream.next {
-                let skip = (stream.next.saturating_sub(off)) as usize;
-                ready.push((ts, bytes[skip..].to_vec()));
-                stream.next = off + bytes.len() as u64;
-            }
-        }
+        let (ready, gap) = stream.accept(&chunk, false, &mut self.gaps);
         let mut done = Vec::new();
-        for (ts, bytes) in ready {
-            for exchange in conn.http.push(dir, ts, &bytes) {
-                done.push(Finished { pid, tid, exchange });
-            }
-        }
+        feed(conn, chunk.pid, chunk.dir, ready, gap, &mut self.gaps, &mut done);
         done
     }
 
@@ -141,7 +176,6 @@ impl TlsStreams {
     }
 
     fn finish(&mut self, pid: u32, mut conn: Connection, ts_ns: u64) -> Vec<Finished> {
-        let tid = conn.last_tid;
         let mut done = Vec::new();
         // what came early is delivered after the gaps before it, which are lost
         for dir in [Direction::Out, Direction::In] {
@@ -149,21 +183,42 @@ impl TlsStreams {
                 Direction::Out => &mut conn.out,
                 Direction::In => &mut conn.inbound,
             };
-            let early = std::mem::take(&mut stream.early);
-            for (off, (ts, bytes)) in early {
-                if off > stream.next {
-                    self.gaps.count += 1;
-                    self.gaps.bytes += off - stream.next;
-                }
-                let skip = stream.next.saturating_sub(off) as usize;
-                if skip < bytes.len() {
-                    stream.next = off + bytes.len() as u64;
-                    done.extend(conn.http.push(dir, ts, &bytes[skip..]).into_iter().map(|exchange| Finished { pid, tid, exchange }));
-                }
-            }
+            let nothing = Chunk { pid, tid: 0, ssl: 0, dir, offset: 0, ts_ns, call_start: false, data: &[] };
+            let (ready, gap) = stream.accept(&nothing, true, &mut self.gaps);
+            feed(&mut conn, pid, dir, ready, gap, &mut self.gaps, &mut done);
         }
+        let tid = conn.last_tid;
         done.extend(conn.http.close(ts_ns).into_iter().map(|exchange| Finished { pid, tid, exchange }));
         done
+    }
+}
+
+/// Hand in-order bytes to the HTTP parser. After a gap the exchange in flight is flushed
+/// (incomplete) and parsing restarts at the next written SSL call.
+fn feed(conn: &mut Connection, pid: u32, dir: Direction, ready: Vec<Ready>, gap: bool, gaps: &mut Gaps, done: &mut Vec<Finished>) {
+    let tid = conn.last_tid;
+    if gap {
+        let cut = std::mem::replace(&mut conn.http, Conn::new(Limits::default()));
+        let mut cut = cut;
+        let last = ready.first().map_or(0, |r| r.ts_ns);
+        for mut exchange in cut.close(last) {
+            exchange.incomplete = true;
+            done.push(Finished { pid, tid, exchange });
+        }
+        conn.resync = true;
+    }
+    for r in ready {
+        if conn.resync {
+            if dir == Direction::Out && r.call_start {
+                conn.resync = false;
+            } else {
+                gaps.resync_dropped_bytes += r.data.len() as u64;
+                continue;
+            }
+        }
+        for exchange in conn.http.push(dir, r.ts_ns, &r.data) {
+            done.push(Finished { pid, tid, exchange });
+        }
     }
 }
 
@@ -174,12 +229,16 @@ mod tests {
     const REQ: &[u8] = b"POST /v1/x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello";
     const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
+    fn chunk(dir: Direction, offset: usize, data: &[u8], call_start: bool) -> Chunk<'_> {
+        Chunk { pid: 1, tid: 1, ssl: 0xabc, dir, offset: offset as u64, ts_ns: 10, call_start, data }
+    }
+
     fn run(order: &[(Direction, usize, usize)]) -> (Vec<Finished>, Gaps) {
         let mut t = TlsStreams::new(Limits::default());
         let mut out = Vec::new();
         for &(dir, a, b) in order {
             let data = if dir == Direction::Out { REQ } else { RESP };
-            out.extend(t.push(1, 1, 0xabc, dir, a as u64, 10, &data[a..b]));
+            out.extend(t.push(chunk(dir, a, &data[a..b], a == 0)));
         }
         out.extend(t.close_all(20));
         (out, t.gaps())
@@ -209,11 +268,27 @@ mod tests {
     }
 
     #[test]
-    fn a_lost_chunk_is_a_counted_gap() {
+    fn a_lost_chunk_is_a_counted_gap_and_an_incomplete_exchange() {
         let (done, gaps) = run(&[(Direction::Out, 0, REQ.len()), (Direction::In, 0, 5), (Direction::In, 20, RESP.len())]);
-        assert_eq!(gaps.count, 1);
-        assert_eq!(gaps.bytes, 15);
-        assert!(done.iter().all(|f| f.exchange.response.as_ref().is_none_or(|r| r.status != 0)));
+        assert_eq!((gaps.count, gaps.bytes), (1, 15));
+        assert_eq!(done.len(), 1);
+        assert!(done[0].exchange.incomplete, "the exchange the gap cut is marked");
+    }
+
+    #[test]
+    fn after_a_gap_the_next_request_is_parsed_again() {
+        let mut t = TlsStreams::new(Limits::default());
+        let mut done = Vec::new();
+        // request 1 loses its middle (offsets 10..20); request 2 is a new SSL call after it
+        done.extend(t.push(chunk(Direction::Out, 0, &REQ[..10], true)));
+        done.extend(t.push(chunk(Direction::Out, 20, &REQ[20..], false)));
+        done.extend(t.push(chunk(Direction::Out, REQ.len(), REQ, true)));
+        done.extend(t.close_all(30));
+        assert_eq!(t.gaps().count, 1);
+        assert_eq!(t.gaps().resync_dropped_bytes, (REQ.len() - 20) as u64, "the rest of request 1 is dropped");
+        let second: Vec<&Finished> = done.iter().filter(|f| f.exchange.request.body == b"hello").collect();
+        assert_eq!(second.len(), 1, "request 2 parses: {done:#?}");
+        assert_eq!(second[0].exchange.request.path, "/v1/x");
     }
 
     #[test]

@@ -248,6 +248,7 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
     let mut raw = RawKeeper::default();
 
     let parsed = decode_request(route.api, &req.body);
+    let request_whole = parsed.is_ok();
     let request = match parsed {
         Ok(parts) => parts,
         Err(reason) => {
@@ -275,7 +276,8 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
 
     // A reply that reached its stop reason is whole even if the HTTP exchange was not: clients
     // (httpx after `[DONE]`) often stop reading before the final chunk and drop the connection.
-    let finished = response.response.stop_reason.is_some();
+    // That excuses a cut response only: a request that did not parse was cut itself.
+    let finished = response.response.stop_reason.is_some() && request_whole;
     LlmCall {
         provider: provider(host).to_owned(),
         api: route.api.as_str().to_owned(),

@@ -48,26 +48,8 @@ for tool in cc tar jq; do
     command -v "$tool" >/dev/null || { echo "bench/kernel.sh: $tool is needed" >&2; exit 2; }
 done
 
-if [[ -n ${AGENTSIGHT:-} ]]; then
-    AS=$(realpath "$AGENTSIGHT")
-    REV="$AS"
-else
-    # Build as the invoking user under sudo, so target/ keeps its owner.
-    CARGO=${CARGO:-$(command -v cargo || true)}
-    if [[ -n ${SUDO_USER:-} && $SUDO_USER != root ]]; then
-        home=$(getent passwd "$SUDO_USER" | cut -d: -f6)
-        [[ -n $CARGO ]] || CARGO=$home/.cargo/bin/cargo
-        build=(sudo -u "$SUDO_USER" env "PATH=$(dirname "$CARGO"):$PATH" "$CARGO")
-    else
-        [[ -n $CARGO ]] || CARGO=$HOME/.cargo/bin/cargo
-        build=("$CARGO")
-    fi
-    echo "building agentsight (release)..." >&2
-    (cd "$ROOT" && "${build[@]}" build --release -p agentsight -q)
-    AS=$ROOT/target/release/agentsight
-    REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
-    [[ -z $(git -C "$ROOT" status --porcelain 2>/dev/null) ]] || REV="$REV (uncommitted changes)"
-fi
+# shellcheck source=bench/common.sh
+. "$BENCH/common.sh"
 
 LOAD=$(cut -d' ' -f1 /proc/loadavg)
 TMP=$(mktemp -d /tmp/agentsight-bench.XXXXXX)

@@ -95,6 +95,7 @@ struct Connection {
     last_tid: u32,
     /// After a gap: bytes are dropped until the process starts writing a new SSL call.
     resync: bool,
+    limits: Limits,
 }
 
 /// An exchange with the process that made it.
@@ -142,6 +143,7 @@ impl TlsStreams {
             inbound: Stream::default(),
             last_tid: chunk.tid,
             resync: false,
+            limits,
         });
         conn.last_tid = chunk.tid;
         let stream = match chunk.dir {
@@ -198,8 +200,7 @@ impl TlsStreams {
 fn feed(conn: &mut Connection, pid: u32, dir: Direction, ready: Vec<Ready>, gap: bool, gaps: &mut Gaps, done: &mut Vec<Finished>) {
     let tid = conn.last_tid;
     if gap {
-        let cut = std::mem::replace(&mut conn.http, Conn::new(Limits::default()));
-        let mut cut = cut;
+        let mut cut = std::mem::replace(&mut conn.http, Conn::new(conn.limits));
         let last = ready.first().map_or(0, |r| r.ts_ns);
         for mut exchange in cut.close(last) {
             exchange.incomplete = true;

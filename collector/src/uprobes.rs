@@ -80,8 +80,8 @@ impl<'obj> SslProbes<'obj> {
     /// Two uprobe_multi links for the API functions that `path` exports, at file offsets
     /// found in its symbol tables (libbpf resolves names for multi links in `.symtab` only,
     /// which stripped libraries lack). `None` when it does not export `SSL_write`.
-    fn attach_multi(&self, path: &Path) -> Option<Result<Vec<Link>, String>> {
-        let offsets = symbol_offsets(path, &["SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"]);
+    fn attach_multi(&self, path: &Path, data: &[u8]) -> Option<Result<Vec<Link>, String>> {
+        let offsets = symbol_offsets_in(data, &["SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"]);
         let funcs: Vec<(usize, u64)> = [FN_WRITE, FN_READ, FN_WRITE_EX, FN_READ_EX, FN_FREE]
             .iter()
             .zip(&offsets)
@@ -133,7 +133,10 @@ impl<'obj> SslProbes<'obj> {
             return Outcome::Known;
         }
         if self.multi {
-            return match self.attach_multi(path) {
+            // read once (libraries are a few MiB, node ~100 MiB; once per inode): the symbol
+            // tables and, failing those, the markers of other TLS libraries come from it
+            let data = std::fs::read(path).unwrap_or_default();
+            return match self.attach_multi(path, &data) {
                 Some(Ok(links)) => {
                     let n = links.len();
                     self.links.extend(links);
@@ -141,7 +144,7 @@ impl<'obj> SslProbes<'obj> {
                     Outcome::Attached(n)
                 }
                 Some(Err(why)) => Outcome::Failed(why),
-                None => other_tls(path).map_or(Outcome::NoSsl, Outcome::Uncapturable),
+                None => other_tls_in(&data).map_or(Outcome::NoSsl, Outcome::Uncapturable),
             };
         }
         let progs = &self.skel.progs;
@@ -178,11 +181,14 @@ impl<'obj> SslProbes<'obj> {
 /// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
 /// table, in the order asked; `None` for a name the file does not define.
 pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
+    symbol_offsets_in(&std::fs::read(path).unwrap_or_default(), names)
+}
+
+/// [`symbol_offsets`] of a file already read.
+fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
     use object::{Object, ObjectSegment, ObjectSymbol};
     let mut out = vec![None; names.len()];
-    // read whole (libraries are a few MiB, node ~100 MiB; once per inode, at attach time)
-    let Ok(data) = std::fs::read(path) else { return out };
-    let Ok(elf) = object::File::parse(&*data) else { return out };
+    let Ok(elf) = object::File::parse(data) else { return out };
     let segments: Vec<(u64, u64, u64)> = elf
         .segments()
         .map(|s| (s.address(), s.size(), s.file_range().0))
@@ -210,12 +216,16 @@ pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
 /// one we know: rustls, Go's crypto/tls, or a statically linked, stripped BoringSSL (Bun).
 /// Found by markers in the file (crate paths, Go build info, BoringSSL's source names).
 pub fn other_tls(path: &Path) -> Option<&'static str> {
+    other_tls_in(&std::fs::read(path).ok()?)
+}
+
+/// [`other_tls`] of a file already read.
+fn other_tls_in(data: &[u8]) -> Option<&'static str> {
     use memchr::memmem;
-    let data = std::fs::read(path).ok()?;
     if !data.starts_with(b"\x7fELF") {
         return None;
     }
-    let has = |needle: &[u8]| memmem::find(&data, needle).is_some();
+    let has = |needle: &[u8]| memmem::find(data, needle).is_some();
     if has(b"rustls") {
         Some("rustls")
     } else if has(b"\xff Go buildinf:") && has(b"crypto/tls") {

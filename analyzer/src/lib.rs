@@ -4,8 +4,15 @@
 //! `record` prints when it ends (a [`summary::Summary`] of counts and losses, and a
 //! [`tree::ProcessTree`]); the index, detectors and judge of the analyzer service grow here.
 
+pub mod detect;
+pub mod error;
+pub mod index;
+pub mod judge;
 pub mod summary;
 pub mod tree;
+pub mod webhook;
+
+pub use error::{Error, Result};
 
 pub use summary::Summary;
 pub use tree::ProcessTree;

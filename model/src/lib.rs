@@ -7,6 +7,14 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod window;
+pub mod windower;
+
+pub use window::{
+    window_id, Claim, CloseReason, Evidence, Finding, JudgeError, JudgeInfo, Link, Window,
+    WindowContext,
+};
+
 /// One thing that happened, with who did it and when.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
@@ -24,6 +32,29 @@ pub struct Event {
     pub comm: String,
     #[serde(flatten)]
     pub body: EventBody,
+}
+
+impl Event {
+    /// A reference to this event that findings, links and the index use:
+    /// `ts_ns-tid-kind`, plus the source and a hash of the reason for `loss` events (several
+    /// may be published at one instant).
+    pub fn id(&self) -> String {
+        let kind = self.body.kind();
+        match &self.body {
+            EventBody::Loss(l) => format!(
+                "{}-{}-{kind}-{}-{:08x}",
+                self.ts_ns,
+                self.tid,
+                l.source,
+                fnv1a(l.reason.as_bytes())
+            ),
+            _ => format!("{}-{}-{kind}", self.ts_ns, self.tid),
+        }
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u32 {
+    bytes.iter().fold(0x811c_9dc5_u32, |h, b| (h ^ u32::from(*b)).wrapping_mul(0x0100_0193))
 }
 
 /// What happened; serialised as the `kind` field plus the kind's own fields.
@@ -382,6 +413,16 @@ mod tests {
         let back: Event = serde_json::from_str(&text).expect("parse");
         assert_eq!(back, ev);
         assert_eq!(back.body.kind(), "exit");
+    }
+
+    #[test]
+    fn event_ids_tell_apart_losses_at_one_instant() {
+        let loss = |reason: &str| Event {
+            body: EventBody::Loss(Loss { source: "kernel".into(), count: 1, reason: reason.into() }),
+            ..sample()
+        };
+        assert_eq!(sample().id(), "1700000000000000000-10-exit");
+        assert_ne!(loss("ring buffer full (exec)").id(), loss("traced map full").id());
     }
 
     #[test]

@@ -1,0 +1,1 @@
+//! Deterministic detectors (to be written).

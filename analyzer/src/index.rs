@@ -1,0 +1,1 @@
+//! The tantivy index of events and findings (to be written).

@@ -1,0 +1,1 @@
+//! Webhook alerts on findings (to be written).

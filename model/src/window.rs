@@ -1,0 +1,178 @@
+//! Windows: what the collector ships and the analyzer judges (`../shared/DESIGN.md`, "Windows
+//! and findings").
+//!
+//! A window is a few consecutive LLM turns of one session (a turn is one `llm_call` plus the
+//! system actions until the next) with one turn of overlap with the window before, plus the
+//! context the judge needs from earlier turns. Its id is `session:seq`, so a resend is idempotent.
+
+use serde::{Deserialize, Serialize};
+
+use crate::Event;
+
+/// A slice of a session, ready to index and judge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// `session:seq`, see [`window_id`].
+    pub window_id: String,
+    pub session: String,
+    /// 0, 1, 2, ... within the session.
+    pub seq: u64,
+    /// `ts_ns` of the first and last event.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    /// The events in time order; the first turn repeats the last turn of the window before
+    /// (from the second window on: see `overlap_events`).
+    pub events: Vec<Event>,
+    /// How many events at the start of `events` were already in the window before.
+    #[serde(default)]
+    pub overlap_events: usize,
+    #[serde(default)]
+    pub context: WindowContext,
+    /// Tool calls linked to the system actions they caused.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+    /// Why the window was closed.
+    pub closed_by: CloseReason,
+}
+
+/// The deterministic id of window `seq` of `session`.
+pub fn window_id(session: &str, seq: u64) -> String {
+    format!("{session}:{seq}")
+}
+
+/// What the judge needs from before this window.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WindowContext {
+    /// The session's system prompt (the agent's persona), from its first `llm_call` that had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_prompt: Option<String>,
+    /// What the agent asserted in earlier windows (most recent last, bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_claims: Vec<Claim>,
+    /// The command line of the session's root process, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// How many turns the session had before this window.
+    #[serde(default)]
+    pub turns_before: u64,
+}
+
+/// Something the agent said in a response, kept for later windows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Claim {
+    pub ts_ns: u64,
+    /// The event the claim is in ([`Event::id`]).
+    pub event: String,
+    pub text: String,
+}
+
+/// A causal link: tool call `call_id` in the response of `llm_event` caused `event`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Link {
+    /// [`Event::id`] of the `llm_call` whose response made the tool call.
+    pub llm_event: String,
+    pub call_id: String,
+    pub tool: String,
+    /// [`Event::id`] of the exec or file event.
+    pub event: String,
+    /// What matched: `argv` or `path`.
+    pub by: String,
+}
+
+/// Why a window was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// It reached the configured number of turns.
+    Turns,
+    /// Its text reached the token budget.
+    Tokens,
+    /// No event arrived for the idle timeout.
+    Idle,
+    /// The session ended (or the trace did).
+    SessionEnd,
+}
+
+/// An anomaly found in a window, by a detector or the judge.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Finding {
+    /// Deterministic: `window_id/kind/detector`, so a re-analysis replaces rather than doubles.
+    pub finding_id: String,
+    pub session: String,
+    pub window_id: String,
+    /// `loop`, `contradiction`, `persona_drift`.
+    pub kind: String,
+    /// 0 (nothing wrong) to 1 (certain).
+    pub score: f64,
+    /// Which detector: e.g. `exact_repeat`, `retry_same_error`, `claim_vs_record`, `judge`.
+    pub detector: String,
+    pub rationale: String,
+    #[serde(default)]
+    pub evidence: Vec<Evidence>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeInfo>,
+    /// When the finding was made.
+    pub ts_ns: u64,
+}
+
+impl Finding {
+    /// The id a finding of `kind` by `detector` in `window_id` gets.
+    pub fn id_for(window_id: &str, kind: &str, detector: &str) -> String {
+        format!("{window_id}/{kind}/{detector}")
+    }
+}
+
+/// An event a finding points at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Evidence {
+    /// [`Event::id`].
+    pub event: String,
+    pub ts_ns: u64,
+    pub pid: u32,
+    pub kind: String,
+    /// One line a person can read: the command and its exit, the claim, ...
+    pub summary: String,
+}
+
+impl Evidence {
+    pub fn of(ev: &Event, summary: impl Into<String>) -> Self {
+        Evidence {
+            event: ev.id(),
+            ts_ns: ev.ts_ns,
+            pid: ev.pid,
+            kind: ev.body.kind().to_string(),
+            summary: summary.into(),
+        }
+    }
+}
+
+/// Who judged, with what, at what cost.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeInfo {
+    pub model: String,
+    /// `<prompt>.v<N>`, e.g. `loop.v1`.
+    pub prompt_id: String,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+}
+
+/// The judge could not give a verdict on a window; recorded so that no answer is never read as
+/// "no anomaly".
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JudgeError {
+    pub session: String,
+    pub window_id: String,
+    pub prompt_id: String,
+    /// What went wrong last, e.g. `429 Too Many Requests`, `answer is not valid JSON`.
+    pub error: String,
+    pub attempts: u32,
+    pub ts_ns: u64,
+}

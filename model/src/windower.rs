@@ -1,0 +1,1 @@
+//! Cutting sessions into windows (to be written).

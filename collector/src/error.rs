@@ -36,6 +36,8 @@ pub enum Error {
     Uprobe { path: String, why: String },
     #[error(transparent)]
     Redact(#[from] crate::redact::RedactError),
+    #[error("shipping: {0}")]
+    Ship(String),
     #[error("the capture thread stopped unexpectedly")]
     ThreadPanicked,
 }

@@ -16,6 +16,7 @@ pub mod llm;
 pub mod procfs;
 pub mod raw;
 pub mod redact;
+pub mod ship;
 pub mod text;
 pub mod tls;
 pub mod uprobes;

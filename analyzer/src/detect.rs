@@ -1,1 +1,0 @@
-//! Deterministic detectors (to be written).

@@ -1,0 +1,241 @@
+//! Hand-made windows for the detector tests: LLM turns with tool calls and results carried by
+//! the next request (as real conversations do), and exec/exit pairs.
+
+use std::collections::VecDeque;
+
+use model::{
+    CloseReason, Event, EventBody, Exec, Exit, Link, LlmCall, LlmRequest, LlmResponse, Message,
+    ToolCall, Window,
+};
+use serde_json::Value;
+
+/// Builds a window one event at a time; timestamps advance by 1 ms per event.
+#[derive(Debug)]
+pub(crate) struct WindowBuilder {
+    session: String,
+    events: Vec<Event>,
+    overlap: usize,
+    links: Vec<Link>,
+    /// The conversation so far, sent as every request's messages.
+    history: Vec<Message>,
+    /// Tool call ids made and not yet answered, oldest first.
+    pending: VecDeque<String>,
+    next_call: usize,
+    next_pid: u32,
+}
+
+impl WindowBuilder {
+    pub fn new() -> Self {
+        WindowBuilder {
+            session: "s1".into(),
+            events: Vec::new(),
+            overlap: 0,
+            links: Vec::new(),
+            history: vec![Message {
+                role: "user".into(),
+                content: "fix the failing tests".into(),
+                ..Message::default()
+            }],
+            pending: VecDeque::new(),
+            next_call: 0,
+            next_pid: 100,
+        }
+    }
+
+    pub fn session(&mut self, name: &str) -> &mut Self {
+        self.session = name.into();
+        self
+    }
+
+    fn push(&mut self, pid: u32, ppid: u32, comm: &str, body: EventBody) {
+        self.events.push(Event {
+            ts_ns: 1_700_000_000_000_000_000 + self.events.len() as u64 * 1_000_000,
+            session: self.session.clone(),
+            pid,
+            tid: pid,
+            ppid,
+            comm: comm.chars().take(15).collect(),
+            body,
+        });
+    }
+
+    /// An `llm_call` whose response says `text` and makes `calls` (name, arguments); their ids
+    /// are answered in order by [`Self::result`].
+    pub fn llm(&mut self, text: &str, calls: &[(&str, Value)]) -> &mut Self {
+        let tool_calls: Vec<ToolCall> = calls
+            .iter()
+            .map(|(name, arguments)| {
+                self.next_call += 1;
+                ToolCall {
+                    id: format!("call_{}", self.next_call),
+                    name: (*name).into(),
+                    arguments: arguments.clone(),
+                }
+            })
+            .collect();
+        let call = LlmCall {
+            provider: "openai".into(),
+            api: "chat".into(),
+            url: "https://api.openai.com/v1/chat/completions".into(),
+            model: Some("gpt-test".into()),
+            request: LlmRequest {
+                system: Some("You are a coding agent.".into()),
+                messages: self.history.clone(),
+                tools: Vec::new(),
+            },
+            response: LlmResponse {
+                text: text.into(),
+                tool_calls: tool_calls.clone(),
+                stop_reason: None,
+                error: None,
+            },
+            usage: None,
+            stream: false,
+            status: 200,
+            ttft_ms: None,
+            latency_ms: 10.0,
+            incomplete: false,
+            raw: None,
+        };
+        self.pending.extend(tool_calls.iter().map(|c| c.id.clone()));
+        self.history.push(Message {
+            role: "assistant".into(),
+            content: text.into(),
+            tool_calls,
+            tool_call_id: None,
+        });
+        self.push(10, 1, "agent", EventBody::LlmCall(Box::new(call)));
+        self
+    }
+
+    /// The result of the oldest unanswered tool call, carried by the next request.
+    pub fn result(&mut self, content: &str) -> &mut Self {
+        let id = self.pending.pop_front().unwrap_or_default();
+        self.orphan_result(&id, content)
+    }
+
+    /// A tool result with any id (e.g. answering a call made before the window).
+    pub fn orphan_result(&mut self, id: &str, content: &str) -> &mut Self {
+        self.history.push(Message {
+            role: "tool".into(),
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(id.into()),
+        });
+        self
+    }
+
+    /// An exec of a new process, child of `ppid`; returns its pid.
+    pub fn exec(&mut self, argv: &[&str], ppid: u32) -> u32 {
+        self.next_pid += 1;
+        let pid = self.next_pid;
+        self.exec_as(pid, ppid, argv);
+        pid
+    }
+
+    /// An exec by an existing `pid` (a new program image in the same process).
+    pub fn exec_as(&mut self, pid: u32, ppid: u32, argv: &[&str]) -> &mut Self {
+        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
+        let comm = argv
+            .first()
+            .map(|a| super::view::basename(a).to_string())
+            .unwrap_or_default();
+        let exec = Exec {
+            filename: argv.first().cloned().unwrap_or_default(),
+            argv_bytes: argv.iter().map(|a| a.len() as u32 + 1).sum(),
+            argv,
+            cwd: "/work".into(),
+            uid: 1000,
+            argv_truncated: false,
+            truncated: Vec::new(),
+            non_utf8: false,
+        };
+        self.push(pid, ppid, &comm, EventBody::Exec(exec));
+        self
+    }
+
+    pub fn exit(&mut self, pid: u32, code: i32) -> &mut Self {
+        self.exit_with(pid, code, 0)
+    }
+
+    pub fn kill(&mut self, pid: u32, signal: u32) -> &mut Self {
+        self.exit_with(pid, 128 + signal as i32, signal)
+    }
+
+    fn exit_with(&mut self, pid: u32, exit_code: i32, signal: u32) -> &mut Self {
+        let exit = Exit {
+            exit_code,
+            signal,
+            core_dumped: false,
+            duration_ns: 1_000,
+        };
+        self.push(pid, 1, "", EventBody::Exit(exit));
+        self
+    }
+
+    /// A command that ran and exited with `code`; returns its pid.
+    pub fn cmd(&mut self, argv: &[&str], code: i32) -> u32 {
+        let pid = self.exec(argv, 1);
+        self.exit(pid, code);
+        pid
+    }
+
+    /// Events so far.
+    pub fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Links the last exec to tool call `nth` (0-based) of the last `llm_call`.
+    pub fn link_last_exec(&mut self, nth: usize) -> &mut Self {
+        match self
+            .events
+            .iter()
+            .rposition(|e| matches!(e.body, EventBody::Exec(_)))
+        {
+            Some(exec) => self.link_exec(exec, nth),
+            None => self,
+        }
+    }
+
+    /// Links the exec at event index `exec` to tool call `nth` of the last `llm_call`; does
+    /// nothing when there is no such call.
+    pub fn link_exec(&mut self, exec: usize, nth: usize) -> &mut Self {
+        let llm = self.events.iter().rev().find_map(|e| match &e.body {
+            EventBody::LlmCall(call) => Some((e.id(), call)),
+            _ => None,
+        });
+        if let Some((llm_event, call)) = llm {
+            if let Some(tool) = call.response.tool_calls.get(nth) {
+                self.links.push(Link {
+                    llm_event,
+                    call_id: tool.id.clone(),
+                    tool: tool.name.clone(),
+                    event: self.events[exec].id(),
+                    by: "argv".into(),
+                });
+            }
+        }
+        self
+    }
+
+    /// Everything so far was in the window before.
+    pub fn mark_overlap(&mut self) -> &mut Self {
+        self.overlap = self.events.len();
+        self
+    }
+
+    pub fn build(&self) -> Window {
+        Window {
+            window_id: model::window_id(&self.session, 1),
+            session: self.session.clone(),
+            seq: 1,
+            start_ns: self.events.first().map_or(0, |e| e.ts_ns),
+            end_ns: self.events.last().map_or(0, |e| e.ts_ns),
+            events: self.events.clone(),
+            overlap_events: self.overlap,
+            context: Default::default(),
+            links: self.links.clone(),
+            closed_by: CloseReason::Turns,
+        }
+    }
+}

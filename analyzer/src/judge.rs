@@ -1,1 +1,0 @@
-//! The LLM judge (to be written).

@@ -1,0 +1,679 @@
+//! The LLM judge: asks an OpenAI-compatible model whether a window shows a loop, a contradiction
+//! or persona drift, and turns its valid answers into findings (`../shared/DESIGN.md`, "The
+//! judge").
+//!
+//! `JudgeConfig -> build() -> Judge`. [`Judge::gate`] (pure) picks the prompts a window deserves
+//! from the deterministic findings and cheap features (`gate`); [`Judge::judge`] renders the
+//! window (`render`), fills each prompt (`prompt`, data in `prompts/`), asks for an answer under a
+//! strict JSON schema (`client`), validates it by hand (`answer`) and retries failures with
+//! doubling backoff.
+//!
+//! Invariants:
+//! - The trace is untrusted: it sits between fence markers with a fresh nonce per request, is
+//!   neutralised so that it cannot close the fence, and the system message says it is data to be
+//!   judged, never instructions to follow.
+//! - An answer that never came right is a [`JudgeError`], never a finding with score 0. Every
+//!   valid answer is a finding, even at score 0: thresholds are the caller's.
+//! - The judge only adds findings; the deterministic ones it is given are signals in the prompt,
+//!   never removed or lowered (the caller keeps both).
+//! - Tokens are counted per UTC day; a prompt that would go over the daily budget is not sent and
+//!   is reported in [`Verdicts::skipped_budget`], not as an error.
+//! - Requests, retries, failures by reason, budget skips and dropped evidence ids are counted in
+//!   [`JudgeCounters`].
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_openai::types::chat::{
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
+    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
+    ResponseFormatJsonSchema,
+};
+use model::{Evidence, Finding, JudgeError, JudgeInfo, Window};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+mod answer;
+mod budget;
+mod client;
+mod gate;
+mod prompt;
+mod render;
+
+#[cfg(test)]
+mod fixtures;
+#[cfg(test)]
+mod tests;
+
+pub use gate::GateConfig;
+
+use answer::Answer;
+use budget::{estimate_tokens, Budget};
+use client::Client;
+use prompt::{Prompt, Vars, PROMPTS};
+
+/// The `detector` of every finding the judge makes.
+pub const DETECTOR: &str = "judge";
+
+/// A rationale longer than this is cut.
+const RATIONALE_CHARS: usize = 1000;
+
+/// The longest wait between two attempts, whatever the backoff or `Retry-After` say.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+
+/// How to reach the judge model, how hard to try, and how much to spend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct JudgeConfig {
+    /// The API root of an OpenAI-compatible server: `https://api.openai.com/v1`,
+    /// `http://127.0.0.1:8080/v1` (llama.cpp), `http://127.0.0.1:11434/v1` (Ollama), ...
+    pub base_url: String,
+    /// The model to ask; required.
+    pub model: String,
+    /// The environment variable holding the API key, read once at `build`. Unset or empty: no
+    /// `Authorization` header (local servers need none).
+    pub api_key_env: String,
+    /// The limit for one request, answer included.
+    pub timeout_s: u64,
+    /// Attempts per prompt (the first included) before a judge error is recorded.
+    pub max_attempts: u32,
+    /// The wait before the first retry, doubled for each further one.
+    pub backoff_ms: u64,
+    /// Tokens (input and output) the judge may spend per UTC day.
+    pub daily_token_budget: u64,
+    /// The rendered trace is cut to this many characters, keeping its start and end.
+    pub max_trace_chars: usize,
+    pub gate: GateConfig,
+}
+
+impl Default for JudgeConfig {
+    fn default() -> Self {
+        JudgeConfig {
+            base_url: "https://api.openai.com/v1".into(),
+            model: String::new(),
+            api_key_env: "AGENTSIGHT_JUDGE_API_KEY".into(),
+            timeout_s: 60,
+            max_attempts: 3,
+            backoff_ms: 500,
+            daily_token_budget: 2_000_000,
+            max_trace_chars: 24_000,
+            gate: GateConfig::default(),
+        }
+    }
+}
+
+impl JudgeConfig {
+    pub fn validate(&self) -> Result<()> {
+        let bad = |msg: String| Err(Error::Config(msg));
+        match reqwest::Url::parse(&self.base_url) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") => {}
+            Ok(_) => {
+                return bad(format!(
+                    "`judge.base_url` must be http or https: `{}`",
+                    self.base_url
+                ))
+            }
+            Err(e) => {
+                return bad(format!(
+                    "`judge.base_url` is not a URL: `{}`: {e}",
+                    self.base_url
+                ))
+            }
+        }
+        if self.model.trim().is_empty() {
+            return bad("`judge.model` must name a model".into());
+        }
+        if self.timeout_s == 0 {
+            return bad("`judge.timeout_s` must be at least 1".into());
+        }
+        if self.max_attempts == 0 {
+            return bad("`judge.max_attempts` must be at least 1".into());
+        }
+        if self.max_trace_chars < render::MIN_TRACE_CHARS {
+            return bad(format!(
+                "`judge.max_trace_chars` must be at least {}",
+                render::MIN_TRACE_CHARS
+            ));
+        }
+        self.gate.validate()
+    }
+
+    /// Validates, reads the API key from `api_key_env` and builds the HTTP client.
+    pub fn build(self) -> Result<Judge> {
+        let key = std::env::var(&self.api_key_env)
+            .ok()
+            .filter(|k| !k.trim().is_empty());
+        self.build_with_key(key)
+    }
+
+    fn build_with_key(self, key: Option<String>) -> Result<Judge> {
+        self.validate()?;
+        let schemas = PROMPTS
+            .iter()
+            .map(|p| {
+                serde_json::from_str(p.schema).map_err(|source| Error::Json {
+                    context: format!("parse the schema of prompt `{}`", p.id()),
+                    source,
+                })
+            })
+            .collect::<Result<Vec<serde_json::Value>>>()?;
+        let client = Client::new(&self.base_url, key, Duration::from_secs(self.timeout_s))?;
+        Ok(Judge {
+            config: self,
+            client,
+            schemas,
+            counters: Atomics::default(),
+            budget: Mutex::new(Budget::default()),
+        })
+    }
+}
+
+/// A configured judge; share it behind an `Arc`: every method takes `&self`.
+#[derive(Debug)]
+pub struct Judge {
+    config: JudgeConfig,
+    client: Client,
+    /// The parsed schema of each of [`PROMPTS`], in order.
+    schemas: Vec<serde_json::Value>,
+    counters: Atomics,
+    budget: Mutex<Budget>,
+}
+
+/// What the judge said about one window.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Verdicts {
+    /// One per prompt answered, whatever the score.
+    pub findings: Vec<Finding>,
+    /// One per prompt that got no valid answer.
+    pub errors: Vec<JudgeError>,
+    /// Prompts not asked because the daily token budget was spent.
+    pub skipped_budget: Vec<&'static str>,
+}
+
+/// Why one attempt failed.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Failure {
+    RateLimited {
+        retry_after: Option<Duration>,
+        message: String,
+    },
+    Server {
+        status: u16,
+        message: String,
+    },
+    /// A 4xx other than 429: the request itself is wrong (key, model, schema); not retried.
+    Client {
+        status: u16,
+        message: String,
+    },
+    Timeout,
+    Connection(String),
+    InvalidJson(String),
+    Schema(String),
+}
+
+impl Failure {
+    fn retryable(&self) -> bool {
+        !matches!(self, Failure::Client { .. })
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let status_text = |s: u16| {
+            reqwest::StatusCode::from_u16(s)
+                .ok()
+                .and_then(|c| c.canonical_reason())
+                .map(|r| format!("{s} {r}"))
+                .unwrap_or_else(|| s.to_string())
+        };
+        match self {
+            Failure::RateLimited { message, .. } => write!(f, "429 Too Many Requests: {message}"),
+            Failure::Server { status, message } | Failure::Client { status, message } => {
+                write!(f, "{}: {message}", status_text(*status))
+            }
+            Failure::Timeout => f.write_str("no answer within the timeout"),
+            Failure::Connection(e) => write!(f, "connection failed: {e}"),
+            Failure::InvalidJson(e) => write!(f, "answer is not valid JSON: {e}"),
+            Failure::Schema(e) => write!(f, "answer does not match the schema: {e}"),
+        }
+    }
+}
+
+/// What one prompt came to.
+enum Outcome {
+    Finding(Finding),
+    Error(JudgeError),
+    SkippedBudget,
+}
+
+/// The untrusted texts of a window, rendered once for all its prompts.
+struct Rendered {
+    trace: String,
+    signals: String,
+    system_prompt: String,
+    /// Event id -> (index in the window, summary line), for evidence.
+    summaries: HashMap<String, (usize, String)>,
+}
+
+impl Judge {
+    /// Which prompts this window deserves, from the deterministic findings of this window and
+    /// cheap features: `loop` when a loop finding exists or a tool call or command repeats;
+    /// `contradiction` when a contradiction finding exists or a success claim is near a failed
+    /// command; `persona_drift` when the system prompt is known and the window has a new llm
+    /// turn (every `gate.persona_drift_every`th window). Pure.
+    pub fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<&'static str> {
+        self.config.gate.gate(w, deterministic)
+    }
+
+    /// Asks the model each gated prompt, one after the other.
+    pub async fn judge(&self, w: &Window, deterministic: &[Finding]) -> Verdicts {
+        let mut verdicts = Verdicts::default();
+        let wanted = self.gate(w, deterministic);
+        if wanted.is_empty() {
+            return verdicts;
+        }
+        let max = self.config.max_trace_chars;
+        let persona = w.context.system_prompt.as_deref().unwrap_or("(unknown)");
+        let rendered = Rendered {
+            trace: render::trace(w, max),
+            signals: render::signals(w, deterministic),
+            system_prompt: render::neutralise(&render::clip(persona, max / 2)),
+            summaries: render::summaries(w),
+        };
+        for (p, schema) in PROMPTS.iter().zip(&self.schemas) {
+            if !wanted.contains(&p.name) {
+                continue;
+            }
+            match self.verdict(w, p, schema.clone(), &rendered).await {
+                Outcome::Finding(f) => verdicts.findings.push(f),
+                Outcome::Error(e) => verdicts.errors.push(e),
+                Outcome::SkippedBudget => verdicts.skipped_budget.push(p.name),
+            }
+        }
+        verdicts
+    }
+
+    /// A snapshot of the counters.
+    pub fn counters(&self) -> JudgeCounters {
+        let c = &self.counters;
+        let (tokens_in_today, tokens_out_today) = self.budget().today(now_ns());
+        JudgeCounters {
+            requests: c.requests.load(Relaxed),
+            retries: c.retries.load(Relaxed),
+            errors: JudgeErrorCounts {
+                http_429: c.http_429.load(Relaxed),
+                http_5xx: c.http_5xx.load(Relaxed),
+                http_4xx: c.http_4xx.load(Relaxed),
+                timeout: c.timeout.load(Relaxed),
+                connection: c.connection.load(Relaxed),
+                invalid_json: c.invalid_json.load(Relaxed),
+                schema: c.schema.load(Relaxed),
+            },
+            gave_up: c.gave_up.load(Relaxed),
+            findings: c.findings.load(Relaxed),
+            evidence_dropped: c.evidence_dropped.load(Relaxed),
+            budget_skipped: c.budget_skipped.load(Relaxed),
+            tokens_in_today,
+            tokens_out_today,
+            daily_token_budget: self.config.daily_token_budget,
+        }
+    }
+
+    /// The model this judge asks.
+    pub fn model(&self) -> &str {
+        &self.config.model
+    }
+
+    async fn verdict(
+        &self,
+        w: &Window,
+        p: &Prompt,
+        schema: serde_json::Value,
+        r: &Rendered,
+    ) -> Outcome {
+        let fence = render::nonce();
+        let vars = Vars {
+            fence: &fence,
+            trace: &r.trace,
+            signals: &r.signals,
+            system_prompt: &r.system_prompt,
+        };
+        let request = prompt::messages(p, &vars).and_then(|(system, user)| {
+            let estimate = estimate_tokens(system.chars().count() + user.chars().count());
+            Ok((self.request(p, schema, system, user)?, estimate))
+        });
+        let (request, estimate) = match request {
+            Ok(r) => r,
+            Err(e) => return Outcome::Error(self.gave_up(w, p, e.to_string(), 0)),
+        };
+        let limit = self.config.daily_token_budget;
+        if !self.budget().allows(now_ns(), estimate, limit) {
+            self.counters.budget_skipped.fetch_add(1, Relaxed);
+            return Outcome::SkippedBudget;
+        }
+        let known = |id: &str| r.summaries.contains_key(id);
+        match self.ask(&request, estimate, &known).await {
+            Ok((answer, tokens)) => Outcome::Finding(self.finding(w, p, answer, tokens, r)),
+            Err((failure, attempts)) => {
+                Outcome::Error(self.gave_up(w, p, failure.to_string(), attempts))
+            }
+        }
+    }
+
+    /// The chat request: system and user message, answer under the prompt's strict schema.
+    fn request(
+        &self,
+        p: &Prompt,
+        schema: serde_json::Value,
+        system: String,
+        user: String,
+    ) -> Result<CreateChatCompletionRequest> {
+        let openai = |e: async_openai::error::OpenAIError| {
+            Error::Judge(format!("failed to build the request for `{}`: {e}", p.id()))
+        };
+        CreateChatCompletionRequestArgs::default()
+            .model(self.config.model.clone())
+            .messages(vec![
+                ChatCompletionRequestSystemMessageArgs::default()
+                    .content(system)
+                    .build()
+                    .map_err(openai)?
+                    .into(),
+                ChatCompletionRequestUserMessageArgs::default()
+                    .content(user)
+                    .build()
+                    .map_err(openai)?
+                    .into(),
+            ])
+            .response_format(ResponseFormat::JsonSchema {
+                json_schema: ResponseFormatJsonSchema {
+                    name: p.schema_name(),
+                    description: Some(format!("AgentSight's verdict on `{}`", p.name)),
+                    schema,
+                    strict: Some(true),
+                },
+            })
+            .build()
+            .map_err(openai)
+    }
+
+    /// Sends `request` until a valid answer comes back or the attempts are spent. Returns the
+    /// answer and the (input, output) tokens of all attempts, or the last failure and the number
+    /// of attempts made.
+    async fn ask(
+        &self,
+        request: &CreateChatCompletionRequest,
+        estimate: u64,
+        known: &dyn Fn(&str) -> bool,
+    ) -> Result<(Answer, (u64, u64)), (Failure, u32)> {
+        let mut spent = (0, 0);
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            self.counters.requests.fetch_add(1, Relaxed);
+            let failure = match self.client.complete(request).await {
+                Ok(reply) => {
+                    // A server that reports no usage still spent tokens: estimate them.
+                    let used = reply
+                        .usage
+                        .unwrap_or((estimate, estimate_tokens(reply.content.chars().count())));
+                    self.budget().spend(now_ns(), used.0, used.1);
+                    spent = (spent.0 + used.0, spent.1 + used.1);
+                    match answer::parse(&reply.content, known) {
+                        Ok(answer) => return Ok((answer, spent)),
+                        Err(f) => f,
+                    }
+                }
+                Err(f) => f,
+            };
+            self.counters.failed(&failure);
+            if !failure.retryable() || attempt >= self.config.max_attempts {
+                return Err((failure, attempt));
+            }
+            self.counters.retries.fetch_add(1, Relaxed);
+            tokio::time::sleep(self.backoff(attempt, &failure)).await;
+        }
+    }
+
+    /// `backoff_ms` doubled for each attempt after the first; at least what `Retry-After` asks.
+    fn backoff(&self, attempt: u32, failure: &Failure) -> Duration {
+        let factor = 1u64 << attempt.saturating_sub(1).min(16);
+        let wait = Duration::from_millis(self.config.backoff_ms.saturating_mul(factor));
+        let wait = match failure {
+            Failure::RateLimited {
+                retry_after: Some(asked),
+                ..
+            } => wait.max(*asked),
+            _ => wait,
+        };
+        wait.min(MAX_BACKOFF)
+    }
+
+    fn finding(
+        &self,
+        w: &Window,
+        p: &Prompt,
+        answer: Answer,
+        (input_tokens, output_tokens): (u64, u64),
+        r: &Rendered,
+    ) -> Finding {
+        self.counters.findings.fetch_add(1, Relaxed);
+        self.counters
+            .evidence_dropped
+            .fetch_add(answer.dropped as u64, Relaxed);
+        let evidence = answer
+            .evidence
+            .iter()
+            .filter_map(|id| r.summaries.get(id))
+            .filter_map(|(i, summary)| w.events.get(*i).map(|ev| Evidence::of(ev, summary.clone())))
+            .collect();
+        Finding {
+            finding_id: Finding::id_for(&w.window_id, p.name, DETECTOR),
+            session: w.session.clone(),
+            window_id: w.window_id.clone(),
+            kind: p.name.to_string(),
+            score: answer.score,
+            detector: DETECTOR.to_string(),
+            rationale: render::clip(answer.rationale.trim(), RATIONALE_CHARS),
+            evidence,
+            judge: Some(JudgeInfo {
+                model: self.config.model.clone(),
+                prompt_id: p.id(),
+                input_tokens,
+                output_tokens,
+            }),
+            ts_ns: now_ns(),
+        }
+    }
+
+    fn gave_up(&self, w: &Window, p: &Prompt, error: String, attempts: u32) -> JudgeError {
+        self.counters.gave_up.fetch_add(1, Relaxed);
+        JudgeError {
+            session: w.session.clone(),
+            window_id: w.window_id.clone(),
+            prompt_id: p.id(),
+            error,
+            attempts,
+            ts_ns: now_ns(),
+        }
+    }
+
+    fn budget(&self) -> MutexGuard<'_, Budget> {
+        // The budget is plain numbers, valid even if a holder panicked.
+        self.budget
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+        .unwrap_or(0)
+}
+
+#[derive(Debug, Default)]
+struct Atomics {
+    requests: AtomicU64,
+    retries: AtomicU64,
+    http_429: AtomicU64,
+    http_5xx: AtomicU64,
+    http_4xx: AtomicU64,
+    timeout: AtomicU64,
+    connection: AtomicU64,
+    invalid_json: AtomicU64,
+    schema: AtomicU64,
+    gave_up: AtomicU64,
+    findings: AtomicU64,
+    evidence_dropped: AtomicU64,
+    budget_skipped: AtomicU64,
+}
+
+impl Atomics {
+    fn failed(&self, failure: &Failure) {
+        let counter = match failure {
+            Failure::RateLimited { .. } => &self.http_429,
+            Failure::Server { .. } => &self.http_5xx,
+            Failure::Client { .. } => &self.http_4xx,
+            Failure::Timeout => &self.timeout,
+            Failure::Connection(_) => &self.connection,
+            Failure::InvalidJson(_) => &self.invalid_json,
+            Failure::Schema(_) => &self.schema,
+        };
+        counter.fetch_add(1, Relaxed);
+    }
+}
+
+/// What the judge did since it was built (tokens: today, UTC).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JudgeCounters {
+    /// Requests sent, retries included.
+    pub requests: u64,
+    /// Requests sent again after a failed attempt.
+    pub retries: u64,
+    /// Failed attempts, by reason.
+    pub errors: JudgeErrorCounts,
+    /// Prompts given up on: each is a [`JudgeError`].
+    pub gave_up: u64,
+    /// Findings made (valid answers).
+    pub findings: u64,
+    /// Evidence ids the model cited that are not events of the window.
+    pub evidence_dropped: u64,
+    /// Prompts not asked because the daily token budget was spent.
+    pub budget_skipped: u64,
+    pub tokens_in_today: u64,
+    pub tokens_out_today: u64,
+    pub daily_token_budget: u64,
+}
+
+/// Failed attempts by reason.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct JudgeErrorCounts {
+    pub http_429: u64,
+    pub http_5xx: u64,
+    /// Other 4xx answers (bad key, unknown model, ...): not retried.
+    pub http_4xx: u64,
+    pub timeout: u64,
+    pub connection: u64,
+    pub invalid_json: u64,
+    pub schema: u64,
+}
+
+impl JudgeErrorCounts {
+    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+        [
+            ("http_429", self.http_429),
+            ("http_5xx", self.http_5xx),
+            ("http_4xx", self.http_4xx),
+            ("timeout", self.timeout),
+            ("connection", self.connection),
+            ("invalid_json", self.invalid_json),
+            ("schema", self.schema),
+        ]
+    }
+}
+
+impl JudgeCounters {
+    /// Prometheus text exposition.
+    pub fn prometheus(&self) -> String {
+        let mut out = String::new();
+        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
+            out.push_str(&format!(
+                "# HELP agentsight_judge_{name} {help}\n# TYPE agentsight_judge_{name} {kind}\n"
+            ));
+            for (labels, value) in samples {
+                out.push_str(&format!("agentsight_judge_{name}{labels} {value}\n"));
+            }
+        };
+        metric(
+            "requests_total",
+            "counter",
+            "Requests sent to the judge model, retries included.",
+            &[("", self.requests)],
+        );
+        metric(
+            "retries_total",
+            "counter",
+            "Requests sent again after a failed attempt.",
+            &[("", self.retries)],
+        );
+        let reasons: Vec<(String, u64)> = self
+            .errors
+            .by_reason()
+            .iter()
+            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), *n))
+            .collect();
+        let reasons: Vec<(&str, u64)> = reasons.iter().map(|(l, n)| (l.as_str(), *n)).collect();
+        metric(
+            "failed_attempts_total",
+            "counter",
+            "Judge attempts that failed, by reason.",
+            &reasons,
+        );
+        metric(
+            "gave_up_total",
+            "counter",
+            "Prompts that never got a valid answer.",
+            &[("", self.gave_up)],
+        );
+        metric(
+            "verdicts_total",
+            "counter",
+            "Valid answers turned into findings.",
+            &[("", self.findings)],
+        );
+        metric(
+            "evidence_dropped_total",
+            "counter",
+            "Evidence ids cited that are not events of the window.",
+            &[("", self.evidence_dropped)],
+        );
+        metric(
+            "budget_skipped_total",
+            "counter",
+            "Prompts not asked: daily token budget spent.",
+            &[("", self.budget_skipped)],
+        );
+        metric(
+            "tokens_today",
+            "gauge",
+            "Tokens spent today (UTC).",
+            &[
+                ("{direction=\"input\"}", self.tokens_in_today),
+                ("{direction=\"output\"}", self.tokens_out_today),
+            ],
+        );
+        metric(
+            "daily_token_budget",
+            "gauge",
+            "Tokens the judge may spend per UTC day.",
+            &[("", self.daily_token_budget)],
+        );
+        out
+    }
+}

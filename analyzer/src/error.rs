@@ -35,6 +35,8 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("cannot {0}: the index is open read-only")]
+    ReadOnlyIndex(&'static str),
     // new variants above this line
 }
 

@@ -1,1 +1,0 @@
-//! The tantivy index of events and findings (to be written).

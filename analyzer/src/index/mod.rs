@@ -1,0 +1,840 @@
+//! The tantivy index of events and findings: full-text search, session timelines and lists.
+//!
+//! One document per event and per finding (schema in [`doc`]). Text fields use the
+//! [`tokenizer`] that makes Chinese, Japanese and Korean searchable; the query parser uses it
+//! too. The whole object is stored as JSON, so reads return full [`Event`]s and [`Finding`]s.
+//!
+//! Invariants:
+//! - A window's own events (`events[overlap_events..]`) are indexed under the window's key, and
+//!   adding a window first deletes that key: a resent window replaces itself, and an overlap
+//!   event is indexed once, by the window that owns it.
+//! - A finding replaces any earlier finding with its `finding_id`.
+//! - Nothing is visible to reads before [`Index::commit`]; the commit payload is the caller's
+//!   (the store writes its log position there to replay after a crash).
+//! - Filters are query clauses, not post-filters, so a limit counts matching documents.
+
+mod doc;
+pub mod tokenizer;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+use std::fmt;
+use std::ops::Bound;
+use std::path::Path;
+
+use model::{Event, Finding, Window};
+use serde::{Deserialize, Serialize};
+use tantivy::collector::sort_key::SortByStaticFastValue;
+use tantivy::collector::{Count, TopDocs};
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+};
+use tantivy::schema::{Field, IndexRecordOption, Value};
+use tantivy::snippet::{Snippet, SnippetGenerator};
+use tantivy::tokenizer::TokenizerManager;
+use tantivy::{
+    DocAddress, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
+    TantivyError, Term,
+};
+
+use crate::error::{Error, Result};
+use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
+
+/// The most hits one search returns, whatever its `limit`.
+pub const MAX_SEARCH_LIMIT: usize = 1000;
+
+/// How the index is opened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IndexConfig {
+    /// Memory the writer buffers before it flushes a segment, shared by its threads.
+    pub writer_heap_mib: usize,
+    /// Indexing threads; 0 lets tantivy choose (one per core, up to 8, at least 15 MiB each).
+    pub writer_threads: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            writer_heap_mib: 64,
+            writer_threads: 0,
+        }
+    }
+}
+
+impl IndexConfig {
+    /// Opens the index in `dir`, creating both if needed, with its one writer.
+    pub fn open(&self, dir: &Path) -> Result<Index> {
+        std::fs::create_dir_all(dir).map_err(|source| Error::Io {
+            op: "create index directory",
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let context = || format!("open index in `{}`", dir.display());
+        let directory =
+            MmapDirectory::open(dir).map_err(|e| index_error(context())(TantivyError::from(e)))?;
+        let (schema, fields) = doc::schema();
+        let index = tantivy::Index::builder()
+            .schema(schema)
+            .tokenizers(tokenizers())
+            .open_or_create(directory)
+            .map_err(index_error(context()))?;
+        Index::new(index, fields, Some(self))
+    }
+
+    /// A fresh index in memory, for tests and one-shot analyses.
+    pub fn in_ram(&self) -> Result<Index> {
+        let (schema, fields) = doc::schema();
+        let index = tantivy::Index::builder()
+            .schema(schema)
+            .tokenizers(tokenizers())
+            .create_in_ram()
+            .map_err(index_error("create index in memory"))?;
+        Index::new(index, fields, Some(self))
+    }
+}
+
+/// What to search for. Deserialised from the HTTP API's query string.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchQuery {
+    /// tantivy query syntax over the text fields (`pytest`, `kind:exec AND argv:pytest`,
+    /// `"测试通过"`, `tool:bash`); empty matches everything, newest first.
+    pub query: String,
+    pub session: Option<String>,
+    /// An event kind (`exec`, `llm_call`, ...) or a finding kind (`loop`, ...).
+    pub kind: Option<String>,
+    /// Only documents with `since_ns <= ts_ns < until_ns`.
+    pub since_ns: Option<u64>,
+    pub until_ns: Option<u64>,
+    /// Only findings scored at least this (events have no score, so this selects findings).
+    pub min_score: Option<f64>,
+    /// At most this many hits (capped at [`MAX_SEARCH_LIMIT`]).
+    pub limit: usize,
+}
+
+impl Default for SearchQuery {
+    fn default() -> Self {
+        SearchQuery {
+            query: String::new(),
+            session: None,
+            kind: None,
+            since_ns: None,
+            until_ns: None,
+            min_score: None,
+            limit: 20,
+        }
+    }
+}
+
+/// One search result.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Hit {
+    /// `event` or `finding`.
+    pub doc: String,
+    /// [`Event::id`] or `finding_id`.
+    pub id: String,
+    pub session: String,
+    pub ts_ns: u64,
+    pub kind: String,
+    /// Relevance (BM25); 0 for an empty query.
+    pub score: f32,
+    /// HTML: the best matching fragment of the best matching field, matches in `<b>`, the rest
+    /// escaped; empty when no text field matched.
+    pub snippet: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub event: Option<Event>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finding: Option<Finding>,
+}
+
+/// Which findings to list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FindingFilter {
+    pub min_score: Option<f64>,
+    pub session: Option<String>,
+    pub kind: Option<String>,
+    /// Only findings made at or after this time.
+    pub since_ns: Option<u64>,
+    pub limit: usize,
+}
+
+impl Default for FindingFilter {
+    fn default() -> Self {
+        FindingFilter {
+            min_score: None,
+            session: None,
+            kind: None,
+            since_ns: None,
+            limit: 100,
+        }
+    }
+}
+
+/// A session as the index sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SessionInfo {
+    pub id: String,
+    /// `ts_ns` of the session's first and last event (0 when it has none).
+    pub first_ns: u64,
+    pub last_ns: u64,
+    pub events: u64,
+    pub llm_calls: u64,
+    pub findings: u64,
+    /// The argv of the session's first exec, joined with spaces.
+    pub agent: Option<String>,
+}
+
+/// Documents in the index as of the last commit.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    pub events: u64,
+    pub findings: u64,
+}
+
+/// What this process added since it opened the index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Counters {
+    pub windows: u64,
+    pub events_added: u64,
+    /// Overlap events skipped because the window before indexed them.
+    pub overlap_events_skipped: u64,
+    pub findings_added: u64,
+    pub commits: u64,
+}
+
+/// The index: one writer (none when opened read-only), a reader reloaded at each commit.
+pub struct Index {
+    index: tantivy::Index,
+    fields: Fields,
+    writer: Option<IndexWriter>,
+    reader: IndexReader,
+    parser: QueryParser,
+    payload: Option<String>,
+    counts: Counts,
+    counters: Counters,
+}
+
+impl fmt::Debug for Index {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Index")
+            .field("read_only", &self.writer.is_none())
+            .field("counts", &self.counts)
+            .field("counters", &self.counters)
+            .field("payload", &self.payload)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// Creates or opens the index in `dir` with the default [`IndexConfig`].
+    pub fn open(dir: &Path) -> Result<Index> {
+        IndexConfig::default().open(dir)
+    }
+
+    /// A fresh in-memory index with the default [`IndexConfig`].
+    pub fn in_ram() -> Result<Index> {
+        IndexConfig::default().in_ram()
+    }
+
+    /// Opens an existing index in `dir` without a writer, so it works while another process
+    /// (`agentsight serve`) holds the writer lock. Writes fail; [`Index::reload`] sees new
+    /// commits.
+    pub fn open_read_only(dir: &Path) -> Result<Index> {
+        let context = || format!("open index in `{}`", dir.display());
+        let mut index = tantivy::Index::open_in_dir(dir).map_err(index_error(context()))?;
+        index.set_tokenizers(tokenizers());
+        let (schema, fields) = doc::schema();
+        if index.schema() != schema {
+            let e = TantivyError::SchemaError("the index has another schema".into());
+            return Err(index_error(context())(e));
+        }
+        Index::new(index, fields, None)
+    }
+
+    fn new(index: tantivy::Index, fields: Fields, writer: Option<&IndexConfig>) -> Result<Index> {
+        let writer = match writer {
+            None => None,
+            Some(c) => {
+                let heap = c.writer_heap_mib.saturating_mul(1 << 20);
+                let writer = if c.writer_threads == 0 {
+                    index.writer(heap)
+                } else {
+                    index.writer_with_num_threads(c.writer_threads, heap)
+                };
+                Some(writer.map_err(index_error("create index writer"))?)
+            }
+        };
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()
+            .map_err(index_error("create index reader"))?;
+        let mut parser = QueryParser::for_index(&index, fields.text.to_vec());
+        // `agentsight search pytest failed` means both words, as in other search tools.
+        parser.set_conjunction_by_default();
+        let mut index = Index {
+            index,
+            fields,
+            writer,
+            reader,
+            parser,
+            payload: None,
+            counts: Counts::default(),
+            counters: Counters::default(),
+        };
+        index.reload()?;
+        Ok(index)
+    }
+
+    fn writer(&self, op: &'static str) -> Result<&IndexWriter> {
+        self.writer.as_ref().ok_or(Error::ReadOnlyIndex(op))
+    }
+
+    /// Adds the window's own events (`events[overlap_events..]`; the overlap was added with the
+    /// window before) with their links, replacing what an earlier add of the same `window_id`
+    /// put there. Returns the number of event documents added.
+    pub fn add_window(&mut self, w: &Window) -> Result<usize> {
+        let Some(own) = w.events.get(w.overlap_events..) else {
+            return Err(Error::InvalidWindow(format!(
+                "`{}` has `overlap_events` {} but {} events",
+                w.window_id,
+                w.overlap_events,
+                w.events.len()
+            )));
+        };
+        let writer = self.writer("add window")?;
+        writer.delete_term(Term::from_field_text(
+            self.fields.key,
+            &doc::window_key(&w.window_id),
+        ));
+        let links = LinkTexts::of(&w.links);
+        for ev in own {
+            let json = serde_json::to_string(ev).map_err(|source| Error::Json {
+                context: format!("serialise event `{}`", ev.id()),
+                source,
+            })?;
+            let document = doc::event_doc(&self.fields, w, ev, &json, &links);
+            writer
+                .add_document(document)
+                .map_err(index_error("add event"))?;
+        }
+        self.counters.windows += 1;
+        self.counters.events_added += own.len() as u64;
+        self.counters.overlap_events_skipped += w.overlap_events as u64;
+        Ok(own.len())
+    }
+
+    /// Adds findings, each replacing an earlier finding with its `finding_id`.
+    pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
+        let writer = self.writer("add findings")?;
+        for f in findings {
+            writer.delete_term(Term::from_field_text(
+                self.fields.key,
+                &doc::finding_key(&f.finding_id),
+            ));
+            let json = serde_json::to_string(f).map_err(|source| Error::Json {
+                context: format!("serialise finding `{}`", f.finding_id),
+                source,
+            })?;
+            let document = doc::finding_doc(&self.fields, f, &json);
+            writer
+                .add_document(document)
+                .map_err(index_error("add finding"))?;
+        }
+        self.counters.findings_added += findings.len() as u64;
+        Ok(())
+    }
+
+    /// Makes everything added so far durable and visible, with `payload` as the commit's
+    /// payload (see [`Index::last_commit_payload`]).
+    pub fn commit(&mut self, payload: &str) -> Result<()> {
+        let writer = self.writer.as_mut().ok_or(Error::ReadOnlyIndex("commit"))?;
+        let mut prepared = writer
+            .prepare_commit()
+            .map_err(index_error("prepare commit"))?;
+        prepared.set_payload(payload);
+        prepared.commit().map_err(index_error("commit"))?;
+        self.counters.commits += 1;
+        self.reload()
+    }
+
+    /// Waits for background segment merges and releases the writer lock; for shutdown.
+    /// Anything added since the last commit is dropped, so commit first.
+    pub fn close(self) -> Result<()> {
+        match self.writer {
+            Some(writer) => writer
+                .wait_merging_threads()
+                .map_err(index_error("finish merges")),
+            None => Ok(()),
+        }
+    }
+
+    /// Re-reads the last commit: documents, counts and payload.
+    pub fn reload(&mut self) -> Result<()> {
+        self.reader.reload().map_err(index_error("reload reader"))?;
+        let searcher = self.reader.searcher();
+        let count = |kind: &str| {
+            searcher
+                .search(&self.term(self.fields.doc, kind), &Count)
+                .map(|n| n as u64)
+        };
+        self.counts = Counts {
+            events: count(DOC_EVENT).map_err(index_error("count events"))?,
+            findings: count(DOC_FINDING).map_err(index_error("count findings"))?,
+        };
+        self.payload = self
+            .index
+            .load_metas()
+            .map_err(index_error("read index meta"))?
+            .payload;
+        Ok(())
+    }
+
+    /// The payload of the last commit, if it had one.
+    pub fn last_commit_payload(&self) -> Option<String> {
+        self.payload.clone()
+    }
+
+    /// Event and finding documents as of the last commit.
+    pub fn counts(&self) -> Counts {
+        self.counts
+    }
+
+    /// What this process added since it opened the index.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// Full-text search with filters; hits by relevance (newest first for an empty query).
+    /// A query that does not parse is [`Error::Query`].
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
+        let searcher = self.reader.searcher();
+        let user = match q.query.trim() {
+            "" => None,
+            text => Some(self.parser.parse_query(text).map_err(|e| Error::Query {
+                query: q.query.clone(),
+                reason: e.to_string(),
+            })?),
+        };
+        let mut clauses = Vec::new();
+        if let Some(s) = &q.session {
+            clauses.push(self.term(self.fields.session, s));
+        }
+        if let Some(k) = &q.kind {
+            clauses.push(self.term(self.fields.kind, k));
+        }
+        if q.since_ns.is_some() || q.until_ns.is_some() {
+            let since = q
+                .since_ns
+                .map(|t| Term::from_field_u64(self.fields.ts_ns, t));
+            let until = q
+                .until_ns
+                .map(|t| Term::from_field_u64(self.fields.ts_ns, t));
+            clauses.push(Box::new(RangeQuery::new(
+                since.map_or(Bound::Unbounded, Bound::Included),
+                until.map_or(Bound::Unbounded, Bound::Excluded),
+            )));
+        }
+        if let Some(min) = q.min_score {
+            clauses.push(self.at_least(self.fields.score, min));
+        }
+        let limit = capped(q.limit.min(MAX_SEARCH_LIMIT), &searcher);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        // Filters score 0 so that they do not change the ranking.
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = clauses
+            .into_iter()
+            .map(|c| {
+                (
+                    Occur::Must,
+                    Box::new(ConstScoreQuery::new(c, 0.0)) as Box<dyn Query>,
+                )
+            })
+            .collect();
+        let top: Vec<(f32, DocAddress)> = match &user {
+            Some(user) => {
+                clauses.push((Occur::Must, user.box_clone()));
+                let query = BooleanQuery::new(clauses);
+                searcher
+                    .search(&query, &TopDocs::with_limit(limit).order_by_score())
+                    .map_err(index_error("search"))?
+            }
+            None => {
+                clauses.push((Occur::Must, Box::new(AllQuery)));
+                let query = BooleanQuery::new(clauses);
+                let newest =
+                    TopDocs::with_limit(limit).order_by_fast_field::<u64>("ts_ns", Order::Desc);
+                let top = searcher
+                    .search(&query, &newest)
+                    .map_err(index_error("search"))?;
+                top.into_iter().map(|(_, a)| (0.0, a)).collect()
+            }
+        };
+        let snippets = Snippets::new(&searcher, user.as_deref(), &self.fields)?;
+        top.into_iter()
+            .map(|(score, address)| {
+                let (stored, document) = self.load(&searcher, address)?;
+                Ok(match stored {
+                    Stored::Event(ev) => {
+                        let mut texts = doc::event_texts(&ev);
+                        for t in [Text::CausedBy, Text::Causes] {
+                            for v in document.get_all(self.fields.text(t)) {
+                                if let Some(s) = v.as_str() {
+                                    texts.push((t, s.to_string()));
+                                }
+                            }
+                        }
+                        Hit {
+                            doc: DOC_EVENT.into(),
+                            id: ev.id(),
+                            session: ev.session.clone(),
+                            ts_ns: ev.ts_ns,
+                            kind: ev.body.kind().into(),
+                            score,
+                            snippet: snippets.best(&texts),
+                            event: Some(ev),
+                            finding: None,
+                        }
+                    }
+                    Stored::Finding(f) => Hit {
+                        doc: DOC_FINDING.into(),
+                        id: f.finding_id.clone(),
+                        session: f.session.clone(),
+                        ts_ns: f.ts_ns,
+                        kind: f.kind.clone(),
+                        score,
+                        snippet: snippets.best(&[(Text::Rationale, doc::finding_rationale(&f))]),
+                        event: None,
+                        finding: Some(f),
+                    },
+                })
+            })
+            .collect()
+    }
+
+    /// The first `limit` events of `session` in `ts_ns` order.
+    pub fn session_events(&self, session: &str, limit: usize) -> Result<Vec<Event>> {
+        let searcher = self.reader.searcher();
+        let limit = capped(limit, &searcher);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term(self.fields.doc, DOC_EVENT)),
+            (Occur::Must, self.term(self.fields.session, session)),
+        ]);
+        let oldest = TopDocs::with_limit(limit).order_by_fast_field::<u64>("ts_ns", Order::Asc);
+        let top = searcher
+            .search(&query, &oldest)
+            .map_err(index_error("read session events"))?;
+        top.into_iter()
+            .filter_map(|(_, address)| match self.load(&searcher, address) {
+                Ok((Stored::Event(ev), _)) => Some(Ok(ev)),
+                Ok((Stored::Finding(_), _)) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    /// Every session with its time span and counts, most recently active first.
+    pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        let searcher = self.reader.searcher();
+        let mut all: HashMap<String, SessionAgg> = HashMap::new();
+        for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let per_ord = aggregate_segment(segment, segment_ord as u32)
+                .map_err(index_error("aggregate sessions"))?;
+            for (session, agg) in per_ord {
+                all.entry(session).or_default().merge(&agg);
+            }
+        }
+        let mut out = Vec::with_capacity(all.len());
+        for (id, agg) in all {
+            let agent = match agg.first_exec {
+                Some((_, address)) => match self.load(&searcher, address)?.0 {
+                    Stored::Event(Event {
+                        body: model::EventBody::Exec(e),
+                        ..
+                    }) => Some(e.argv.join(" ")),
+                    _ => None,
+                },
+                None => None,
+            };
+            out.push(SessionInfo {
+                id,
+                first_ns: if agg.events == 0 { 0 } else { agg.first_ns },
+                last_ns: agg.last_ns,
+                events: agg.events,
+                llm_calls: agg.llm_calls,
+                findings: agg.findings,
+                agent,
+            });
+        }
+        out.sort_by(|a, b| b.last_ns.cmp(&a.last_ns).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// Findings matching `f`, highest score first, newest first among equal scores.
+    pub fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>> {
+        let searcher = self.reader.searcher();
+        let limit = capped(f.limit, &searcher);
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut clauses = vec![(Occur::Must, self.term(self.fields.doc, DOC_FINDING))];
+        if let Some(s) = &f.session {
+            clauses.push((Occur::Must, self.term(self.fields.session, s)));
+        }
+        if let Some(k) = &f.kind {
+            clauses.push((Occur::Must, self.term(self.fields.kind, k)));
+        }
+        if let Some(min) = f.min_score {
+            clauses.push((Occur::Must, self.at_least(self.fields.score, min)));
+        }
+        if let Some(since) = f.since_ns {
+            let since = Term::from_field_u64(self.fields.ts_ns, since);
+            clauses.push((
+                Occur::Must,
+                Box::new(RangeQuery::new(Bound::Included(since), Bound::Unbounded)),
+            ));
+        }
+        let order = TopDocs::with_limit(limit).order_by((
+            (
+                SortByStaticFastValue::<f64>::for_field("score"),
+                Order::Desc,
+            ),
+            (
+                SortByStaticFastValue::<u64>::for_field("ts_ns"),
+                Order::Desc,
+            ),
+        ));
+        let top = searcher
+            .search(&BooleanQuery::new(clauses), &order)
+            .map_err(index_error("list findings"))?;
+        top.into_iter()
+            .filter_map(|(_, address)| match self.load(&searcher, address) {
+                Ok((Stored::Finding(f), _)) => Some(Ok(f)),
+                Ok((Stored::Event(_), _)) => None,
+                Err(e) => Some(Err(e)),
+            })
+            .collect()
+    }
+
+    /// The event with [`Event::id`] `event_id`.
+    pub fn event(&self, event_id: &str) -> Result<Option<Event>> {
+        let searcher = self.reader.searcher();
+        let query = BooleanQuery::new(vec![
+            (Occur::Must, self.term(self.fields.doc, DOC_EVENT)),
+            (Occur::Must, self.term(self.fields.id, event_id)),
+        ]);
+        let top = searcher
+            .search(&query, &TopDocs::with_limit(1).order_by_score())
+            .map_err(index_error("look up event"))?;
+        match top.first() {
+            Some((_, address)) => match self.load(&searcher, *address)?.0 {
+                Stored::Event(ev) => Ok(Some(ev)),
+                Stored::Finding(_) => Ok(None),
+            },
+            None => Ok(None),
+        }
+    }
+
+    fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
+        Box::new(TermQuery::new(
+            Term::from_field_text(field, value),
+            IndexRecordOption::Basic,
+        ))
+    }
+
+    fn at_least(&self, field: Field, min: f64) -> Box<dyn Query> {
+        let min = Term::from_field_f64(field, min);
+        Box::new(RangeQuery::new(Bound::Included(min), Bound::Unbounded))
+    }
+
+    /// The stored object behind `address`, and the stored document for its stored fields.
+    fn load(&self, searcher: &Searcher, address: DocAddress) -> Result<(Stored, TantivyDocument)> {
+        let document: TantivyDocument = searcher
+            .doc(address)
+            .map_err(index_error("read stored document"))?;
+        let text = |field| {
+            document
+                .get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+        };
+        let (kind, json) = (text(self.fields.doc), text(self.fields.json));
+        let parse_error = |source| Error::Json {
+            context: format!("parse stored {kind}"),
+            source,
+        };
+        let stored = if kind == DOC_FINDING {
+            Stored::Finding(serde_json::from_str(json).map_err(parse_error)?)
+        } else {
+            Stored::Event(serde_json::from_str(json).map_err(parse_error)?)
+        };
+        Ok((stored, document))
+    }
+}
+
+enum Stored {
+    Event(Event),
+    Finding(Finding),
+}
+
+fn tokenizers() -> TokenizerManager {
+    let manager = TokenizerManager::default();
+    manager.register(tokenizer::TOKENIZER, tokenizer::analyzer());
+    manager
+}
+
+fn index_error(context: impl Into<String>) -> impl FnOnce(TantivyError) -> Error {
+    let context = context.into();
+    move |source| Error::Index { context, source }
+}
+
+/// `limit`, but no more than the documents there are: tantivy allocates room for `limit` hits
+/// up front, so a huge limit from an API caller must not reach it.
+fn capped(limit: usize, searcher: &Searcher) -> usize {
+    limit.min(usize::try_from(searcher.num_docs()).unwrap_or(usize::MAX))
+}
+
+/// One generator per text field that the query has terms in, in [`Text::ALL`] order.
+struct Snippets {
+    generators: Vec<(Text, SnippetGenerator)>,
+}
+
+impl Snippets {
+    fn new(searcher: &Searcher, query: Option<&dyn Query>, fields: &Fields) -> Result<Self> {
+        let Some(query) = query else {
+            return Ok(Snippets {
+                generators: Vec::new(),
+            });
+        };
+        let mut with_terms = Vec::new();
+        query.query_terms(&mut |term, _| {
+            if let Some(t) = fields.text_of(term.field()) {
+                with_terms.push(t);
+            }
+        });
+        let mut generators = Vec::new();
+        for t in Text::ALL.into_iter().filter(|t| with_terms.contains(t)) {
+            let generator = SnippetGenerator::create(searcher, query, fields.text(t))
+                .map_err(index_error("create snippet generator"))?;
+            generators.push((t, generator));
+        }
+        Ok(Snippets { generators })
+    }
+
+    /// The snippet with the most highlights over the document's texts, as HTML.
+    fn best(&self, texts: &[(Text, String)]) -> String {
+        let mut best: Option<Snippet> = None;
+        for (t, generator) in &self.generators {
+            for (_, text) in texts.iter().filter(|(tt, _)| tt == t) {
+                let snippet = generator.snippet(text);
+                let more = best
+                    .as_ref()
+                    .is_none_or(|b| snippet.highlighted().len() > b.highlighted().len());
+                if !snippet.is_empty() && more {
+                    best = Some(snippet);
+                }
+            }
+        }
+        best.map(|s| s.to_html()).unwrap_or_default()
+    }
+}
+
+/// Per-session sums over one segment, or over all.
+#[derive(Debug, Clone)]
+struct SessionAgg {
+    first_ns: u64,
+    last_ns: u64,
+    events: u64,
+    llm_calls: u64,
+    findings: u64,
+    /// `ts_ns` and address of the earliest exec.
+    first_exec: Option<(u64, DocAddress)>,
+}
+
+impl Default for SessionAgg {
+    fn default() -> Self {
+        SessionAgg {
+            first_ns: u64::MAX,
+            last_ns: 0,
+            events: 0,
+            llm_calls: 0,
+            findings: 0,
+            first_exec: None,
+        }
+    }
+}
+
+impl SessionAgg {
+    fn merge(&mut self, o: &SessionAgg) {
+        self.first_ns = self.first_ns.min(o.first_ns);
+        self.last_ns = self.last_ns.max(o.last_ns);
+        self.events += o.events;
+        self.llm_calls += o.llm_calls;
+        self.findings += o.findings;
+        if let Some(exec) = o.first_exec {
+            if self.first_exec.is_none_or(|mine| exec.0 < mine.0) {
+                self.first_exec = Some(exec);
+            }
+        }
+    }
+}
+
+/// Sums one segment's live documents by session, from fast fields only (no stored documents
+/// are read): a pass over 1M documents takes milliseconds.
+fn aggregate_segment(
+    segment: &tantivy::SegmentReader,
+    segment_ord: u32,
+) -> tantivy::Result<Vec<(String, SessionAgg)>> {
+    let ff = segment.fast_fields();
+    let (Some(docs), Some(sessions), Some(kinds)) =
+        (ff.str("doc")?, ff.str("session")?, ff.str("kind")?)
+    else {
+        return Ok(Vec::new());
+    };
+    let ts = ff.u64("ts_ns")?;
+    let event = docs.dictionary().term_ord(DOC_EVENT)?;
+    let llm_call = kinds.dictionary().term_ord("llm_call")?;
+    let exec = kinds.dictionary().term_ord("exec")?;
+    let mut per_ord = vec![SessionAgg::default(); sessions.dictionary().num_terms()];
+    for doc_id in segment.doc_ids_alive() {
+        let Some(agg) = sessions
+            .ords()
+            .first(doc_id)
+            .and_then(|o| per_ord.get_mut(o as usize))
+        else {
+            continue;
+        };
+        if event.is_none() || docs.ords().first(doc_id) != event {
+            agg.findings += 1;
+            continue;
+        }
+        let t = ts.first(doc_id).unwrap_or(0);
+        agg.events += 1;
+        agg.first_ns = agg.first_ns.min(t);
+        agg.last_ns = agg.last_ns.max(t);
+        let kind = kinds.ords().first(doc_id);
+        if kind.is_some() && kind == llm_call {
+            agg.llm_calls += 1;
+        }
+        if kind.is_some() && kind == exec && agg.first_exec.is_none_or(|(first, _)| t < first) {
+            agg.first_exec = Some((t, DocAddress::new(segment_ord, doc_id)));
+        }
+    }
+    let mut out = Vec::new();
+    let mut name = String::new();
+    for (ord, agg) in per_ord.into_iter().enumerate() {
+        if agg.events + agg.findings > 0 && sessions.ord_to_str(ord as u64, &mut name)? {
+            out.push((name.clone(), agg));
+        }
+    }
+    Ok(out)
+}

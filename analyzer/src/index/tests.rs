@@ -1,0 +1,618 @@
+use model::{
+    Connect, Event, EventBody, Evidence, Exec, Exit, FileEvent, FileOp, Finding, Link, LlmCall,
+    LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
+};
+use proptest::prelude::*;
+
+use super::*;
+
+fn ev(session: &str, ts_ns: u64, pid: u32, body: EventBody) -> Event {
+    Event {
+        ts_ns,
+        session: session.into(),
+        pid,
+        tid: pid,
+        ppid: 1,
+        comm: "agent".into(),
+        body,
+    }
+}
+
+fn exec(session: &str, ts_ns: u64, argv: &[&str]) -> Event {
+    ev(
+        session,
+        ts_ns,
+        20,
+        EventBody::Exec(Exec {
+            filename: format!("/usr/bin/{}", argv[0]),
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            cwd: "/home/u/proj".into(),
+            uid: 1000,
+            argv_truncated: false,
+            argv_bytes: 10,
+            truncated: Vec::new(),
+            non_utf8: false,
+        }),
+    )
+}
+
+fn llm(session: &str, ts_ns: u64, user: &str, answer: &str) -> Event {
+    ev(
+        session,
+        ts_ns,
+        10,
+        EventBody::LlmCall(Box::new(LlmCall {
+            provider: "openai".into(),
+            api: "chat".into(),
+            url: "https://api.openai.com/v1/chat/completions".into(),
+            model: Some("gpt-4o".into()),
+            request: LlmRequest {
+                system: Some("You are a careful coding agent.".into()),
+                messages: vec![Message {
+                    role: "user".into(),
+                    content: user.into(),
+                    ..Message::default()
+                }],
+                tools: vec![Tool {
+                    name: "bash".into(),
+                    description: None,
+                    parameters: serde_json::Value::Null,
+                }],
+            },
+            response: LlmResponse {
+                text: answer.into(),
+                tool_calls: vec![ToolCall {
+                    id: "call_1".into(),
+                    name: "bash".into(),
+                    arguments: serde_json::json!({"command": "pytest -q"}),
+                }],
+                stop_reason: Some("tool_calls".into()),
+                error: None,
+            },
+            usage: None,
+            stream: true,
+            status: 200,
+            ttft_ms: None,
+            latency_ms: 100.0,
+            incomplete: false,
+            raw: None,
+        })),
+    )
+}
+
+fn file(session: &str, ts_ns: u64, path: &str) -> Event {
+    ev(
+        session,
+        ts_ns,
+        20,
+        EventBody::File(FileEvent::new(FileOp::Open, path, 3)),
+    )
+}
+
+fn connect(session: &str, ts_ns: u64) -> Event {
+    let body = EventBody::Connect(Connect {
+        family: "inet".into(),
+        addr: "10.1.2.3".into(),
+        port: 443,
+        result: 0,
+        error: None,
+    });
+    ev(session, ts_ns, 10, body)
+}
+
+fn exit(session: &str, ts_ns: u64) -> Event {
+    let body = EventBody::Exit(Exit {
+        exit_code: 1,
+        signal: 0,
+        core_dumped: false,
+        duration_ns: 5,
+    });
+    ev(session, ts_ns, 20, body)
+}
+
+fn window(session: &str, seq: u64, events: Vec<Event>, overlap_events: usize) -> Window {
+    Window {
+        window_id: model::window_id(session, seq),
+        session: session.into(),
+        seq,
+        start_ns: events.first().map_or(0, |e| e.ts_ns),
+        end_ns: events.last().map_or(0, |e| e.ts_ns),
+        events,
+        overlap_events,
+        context: Default::default(),
+        links: Vec::new(),
+        closed_by: model::CloseReason::Turns,
+    }
+}
+
+/// A session's first window: bash runs, the model asks (in Chinese and Japanese) for tests,
+/// pytest runs because of its tool call, a test file is opened, a connection made, pytest exits.
+fn first_window(session: &str, t0: u64) -> Window {
+    let call = llm(
+        session,
+        t0 + 2_000,
+        "请运行测试并确认测试通过。テストが通ったか確認して",
+        "I will run pytest now",
+    );
+    let pytest = exec(session, t0 + 3_000, &["pytest", "-q", "tests/"]);
+    let link = Link {
+        llm_event: call.id(),
+        call_id: "call_1".into(),
+        tool: "bash".into(),
+        event: pytest.id(),
+        by: "argv".into(),
+    };
+    let mut w = window(
+        session,
+        0,
+        vec![
+            exec(session, t0 + 1_000, &["bash", "-lc", "agent --task fix"]),
+            call,
+            pytest,
+            file(session, t0 + 4_000, "/home/u/proj/tests/test_login.py"),
+            connect(session, t0 + 5_000),
+            exit(session, t0 + 6_000),
+        ],
+        0,
+    );
+    w.links = vec![link];
+    w
+}
+
+fn finding(session: &str, kind: &str, detector: &str, score: f64, ts_ns: u64) -> Finding {
+    let window_id = model::window_id(session, 0);
+    Finding {
+        finding_id: Finding::id_for(&window_id, kind, detector),
+        session: session.into(),
+        window_id,
+        kind: kind.into(),
+        score,
+        detector: detector.into(),
+        rationale: format!("the agent repeated itself ({detector})"),
+        evidence: vec![Evidence {
+            event: "1-1-exec".into(),
+            ts_ns: 1,
+            pid: 1,
+            kind: "exec".into(),
+            summary: "pytest exited 1 three times".into(),
+        }],
+        judge: None,
+        ts_ns,
+    }
+}
+
+fn indexed(windows: &[Window]) -> Index {
+    let mut index = Index::in_ram().expect("index");
+    for w in windows {
+        index.add_window(w).expect("add window");
+    }
+    index.commit("test").expect("commit");
+    index
+}
+
+fn search(index: &Index, query: &str) -> Vec<Hit> {
+    index
+        .search(&SearchQuery {
+            query: query.into(),
+            ..SearchQuery::default()
+        })
+        .expect("search")
+}
+
+fn kinds(hits: &[Hit]) -> Vec<&str> {
+    hits.iter().map(|h| h.kind.as_str()).collect()
+}
+
+#[test]
+fn finds_events_by_each_text_field() {
+    let index = indexed(&[first_window("s1", 0)]);
+    assert_eq!(
+        kinds(&search(&index, "careful coding")),
+        ["llm_call"],
+        "system prompt"
+    );
+    assert_eq!(kinds(&search(&index, "response:pytest")), ["llm_call"]);
+    assert_eq!(kinds(&search(&index, "args:command")), ["llm_call"]);
+    assert_eq!(
+        kinds(&search(&index, "kind:exec AND argv:pytest")),
+        ["exec"]
+    );
+    assert_eq!(kinds(&search(&index, "argv:agent")), ["exec"]);
+    assert_eq!(kinds(&search(&index, "path:test_login.py")), ["file"]);
+    assert_eq!(kinds(&search(&index, "api.openai.com")), ["llm_call"]);
+    assert_eq!(kinds(&search(&index, "host:\"10.1.2.3\"")), ["connect"]);
+    assert_eq!(kinds(&search(&index, "tool:bash")), ["llm_call"]);
+    // Both sides of the link: the exec names the call, the llm_call names the exec.
+    let caused = search(&index, "caused_by:call_1");
+    assert_eq!(kinds(&caused), ["exec"]);
+    let exec_id = caused[0].id.clone();
+    assert_eq!(
+        kinds(&search(&index, &format!("causes:\"{exec_id}\""))),
+        ["llm_call"]
+    );
+    assert!(search(&index, "nonexistentword").is_empty());
+}
+
+#[test]
+fn finds_chinese_and_japanese_text() {
+    let index = indexed(&[first_window("s1", 0)]);
+    assert_eq!(kinds(&search(&index, "测试通过")), ["llm_call"]);
+    assert_eq!(kinds(&search(&index, "运行测试")), ["llm_call"]);
+    assert_eq!(kinds(&search(&index, "テスト")), ["llm_call"]);
+    assert_eq!(kinds(&search(&index, "確認")), ["llm_call"]);
+    // The same characters in another order are not a match: bigrams make a phrase.
+    assert!(search(&index, "通过测试").is_empty());
+}
+
+#[test]
+fn filters_reduce_results() {
+    let mut index = indexed(&[first_window("s1", 0), first_window("s2", 1_000_000)]);
+    index
+        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.8, 10)])
+        .expect("findings");
+    index.commit("f").expect("commit");
+    let q = |f: &dyn Fn(&mut SearchQuery)| {
+        let mut q = SearchQuery {
+            query: "pytest".into(),
+            ..SearchQuery::default()
+        };
+        f(&mut q);
+        index.search(&q).expect("search")
+    };
+    // Per session an exec (argv) and an llm_call (response, args); the finding (evidence).
+    assert_eq!(q(&|_| {}).len(), 5);
+    let s2 = q(&|q| q.session = Some("s2".into()));
+    assert_eq!(s2.len(), 2);
+    assert!(s2.iter().all(|h| h.session == "s2"));
+    assert_eq!(
+        kinds(&q(&|q| q.kind = Some("exec".into()))),
+        ["exec", "exec"]
+    );
+    let late = q(&|q| q.since_ns = Some(1_000_000));
+    assert!(late.len() == 2 && late.iter().all(|h| h.session == "s2"));
+    let early = q(&|q| {
+        q.since_ns = Some(2_000);
+        q.until_ns = Some(3_000);
+    });
+    assert_eq!(kinds(&early), ["llm_call"], "until is exclusive");
+    assert_eq!(kinds(&q(&|q| q.min_score = Some(0.5))), ["loop"]);
+    assert!(q(&|q| q.min_score = Some(0.9)).is_empty());
+    assert_eq!(q(&|q| q.limit = 2).len(), 2);
+}
+
+#[test]
+fn a_resent_window_does_not_double() {
+    let w = first_window("s1", 0);
+    let mut index = indexed(std::slice::from_ref(&w));
+    assert_eq!(
+        index.counts(),
+        Counts {
+            events: 6,
+            findings: 0
+        }
+    );
+    assert_eq!(index.add_window(&w).expect("resend"), 6);
+    index.commit("again").expect("commit");
+    assert_eq!(
+        index.counts(),
+        Counts {
+            events: 6,
+            findings: 0
+        }
+    );
+    assert_eq!(search(&index, "argv:pytest").len(), 1);
+}
+
+#[test]
+fn overlap_events_are_indexed_once() {
+    let first = first_window("s1", 0);
+    let mut events = first.events[4..].to_vec();
+    events.push(llm("s1", 7_000, "now fix the login bug", "done"));
+    events.push(exec("s1", 8_000, &["git", "commit"]));
+    let second = window("s1", 1, events, 2);
+    let mut index = Index::in_ram().expect("index");
+    assert_eq!(index.add_window(&first).expect("add"), 6);
+    assert_eq!(index.add_window(&second).expect("add"), 2);
+    index.commit("two").expect("commit");
+    assert_eq!(index.counts().events, 8);
+    assert_eq!(search(&index, "host:\"10.1.2.3\"").len(), 1);
+    assert_eq!(index.counters().overlap_events_skipped, 2);
+    assert_eq!(index.counters().events_added, 8);
+}
+
+#[test]
+fn an_overlap_longer_than_the_window_is_rejected() {
+    let mut w = first_window("s1", 0);
+    w.overlap_events = 7;
+    let mut index = Index::in_ram().expect("index");
+    assert!(matches!(index.add_window(&w), Err(Error::InvalidWindow(_))));
+}
+
+#[test]
+fn findings_replace_by_id_and_sort_by_score_then_newest() {
+    let mut index = indexed(&[first_window("s1", 0)]);
+    let a = finding("s1", "loop", "exact_repeat", 0.5, 1);
+    let b = finding("s1", "contradiction", "claim_vs_record", 0.9, 2);
+    let c = finding("s1", "persona_drift", "judge", 0.9, 3);
+    index
+        .add_findings(&[a.clone(), b.clone(), c.clone()])
+        .expect("add");
+    index.commit("1").expect("commit");
+    let a2 = Finding {
+        score: 0.95,
+        ..a.clone()
+    };
+    index
+        .add_findings(std::slice::from_ref(&a2))
+        .expect("replace");
+    index.commit("2").expect("commit");
+    assert_eq!(index.counts().findings, 3);
+    let all = index.findings(&FindingFilter::default()).expect("findings");
+    assert_eq!(all, vec![a2.clone(), c.clone(), b.clone()]);
+    let strong = FindingFilter {
+        min_score: Some(0.92),
+        ..FindingFilter::default()
+    };
+    assert_eq!(index.findings(&strong).expect("findings"), vec![a2]);
+    let by_kind = FindingFilter {
+        kind: Some("contradiction".into()),
+        ..FindingFilter::default()
+    };
+    assert_eq!(index.findings(&by_kind).expect("findings"), vec![b.clone()]);
+    let since = FindingFilter {
+        since_ns: Some(2),
+        limit: 1,
+        ..FindingFilter::default()
+    };
+    assert_eq!(index.findings(&since).expect("findings"), vec![c]);
+    let other = FindingFilter {
+        session: Some("s2".into()),
+        ..FindingFilter::default()
+    };
+    assert!(index.findings(&other).expect("findings").is_empty());
+}
+
+#[test]
+fn resending_a_window_keeps_its_findings() {
+    let w = first_window("s1", 0);
+    let mut index = indexed(std::slice::from_ref(&w));
+    index
+        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 1)])
+        .expect("add");
+    index.commit("f").expect("commit");
+    index.add_window(&w).expect("resend");
+    index.commit("w").expect("commit");
+    assert_eq!(
+        index.counts(),
+        Counts {
+            events: 6,
+            findings: 1
+        }
+    );
+}
+
+#[test]
+fn session_events_come_in_time_order() {
+    let mut w = first_window("s1", 0);
+    w.events.reverse();
+    let index = indexed(&[w, first_window("s2", 0)]);
+    let events = index.session_events("s1", 100).expect("timeline");
+    let ts: Vec<u64> = events.iter().map(|e| e.ts_ns).collect();
+    assert_eq!(ts, [1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
+    assert!(events.iter().all(|e| e.session == "s1"));
+    assert_eq!(index.session_events("s1", 2).expect("timeline").len(), 2);
+    assert!(index
+        .session_events("nope", 10)
+        .expect("timeline")
+        .is_empty());
+    assert_eq!(
+        index
+            .session_events("s1", usize::MAX)
+            .expect("huge limit")
+            .len(),
+        6
+    );
+}
+
+#[test]
+fn sessions_aggregate_counts_spans_and_agent() {
+    let mut index = indexed(&[first_window("s1", 0), first_window("s2", 1_000_000)]);
+    index
+        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 99_999_999)])
+        .expect("add");
+    index.commit("f").expect("commit");
+    // A second commit puts s1's later events in another segment.
+    index
+        .add_window(&window("s1", 1, vec![exec("s1", 9_000, &["make"])], 0))
+        .expect("add");
+    index.commit("w").expect("commit");
+    let sessions = index.sessions().expect("sessions");
+    assert_eq!(
+        sessions,
+        vec![
+            SessionInfo {
+                id: "s2".into(),
+                first_ns: 1_001_000,
+                last_ns: 1_006_000,
+                events: 6,
+                llm_calls: 1,
+                findings: 0,
+                agent: Some("bash -lc agent --task fix".into()),
+            },
+            SessionInfo {
+                id: "s1".into(),
+                first_ns: 1_000,
+                last_ns: 9_000,
+                events: 7,
+                llm_calls: 1,
+                findings: 1,
+                agent: Some("bash -lc agent --task fix".into()),
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_bad_query_is_a_query_error() {
+    let index = indexed(&[first_window("s1", 0)]);
+    for bad in ["argv:(pytest", "nosuchfield:x", "pytest AND"] {
+        let result = index.search(&SearchQuery {
+            query: bad.into(),
+            ..SearchQuery::default()
+        });
+        assert!(
+            matches!(&result, Err(Error::Query { query, .. }) if query == bad),
+            "{bad}: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn commit_payload_and_documents_survive_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let mut index = Index::open(dir.path()).expect("open");
+        assert_eq!(index.last_commit_payload(), None);
+        index.add_window(&first_window("s1", 0)).expect("add");
+        index.commit("log:42").expect("commit");
+        assert_eq!(index.last_commit_payload().as_deref(), Some("log:42"));
+        // Not committed: lost with the process, to be replayed from the store's log.
+        index.add_window(&first_window("s2", 0)).expect("add");
+    }
+    let index = Index::open(dir.path()).expect("reopen");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log:42"));
+    assert_eq!(index.counts().events, 6);
+    // The tokenizer is registered again on reopen.
+    assert_eq!(kinds(&search(&index, "测试通过")), ["llm_call"]);
+}
+
+#[test]
+fn a_read_only_index_reads_beside_the_writer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut writer = Index::open(dir.path()).expect("open");
+    writer.add_window(&first_window("s1", 0)).expect("add");
+    writer.commit("1").expect("commit");
+    let mut reader = Index::open_read_only(dir.path()).expect("read-only");
+    assert_eq!(reader.counts().events, 6);
+    assert_eq!(reader.last_commit_payload().as_deref(), Some("1"));
+    assert!(matches!(
+        reader.add_window(&first_window("s2", 0)),
+        Err(Error::ReadOnlyIndex(_))
+    ));
+    assert!(matches!(reader.commit("x"), Err(Error::ReadOnlyIndex(_))));
+    writer.add_window(&first_window("s2", 0)).expect("add");
+    writer.commit("2").expect("commit");
+    reader.reload().expect("reload");
+    assert_eq!(reader.counts().events, 12);
+}
+
+#[test]
+fn uncommitted_documents_are_invisible() {
+    let mut index = Index::in_ram().expect("index");
+    index.add_window(&first_window("s1", 0)).expect("add");
+    assert!(search(&index, "pytest").is_empty());
+    assert_eq!(index.counts().events, 0);
+}
+
+#[test]
+fn snippets_highlight_matches() {
+    let index = indexed(&[first_window("s1", 0)]);
+    let hits = search(&index, "response:pytest");
+    assert_eq!(hits[0].snippet, "I will run <b>pytest</b> now");
+    let hits = search(&index, "测试通过");
+    assert!(
+        hits[0].snippet.contains("<b>测试通过</b>"),
+        "{}",
+        hits[0].snippet
+    );
+    let hits = search(&index, "kind:exec AND argv:pytest");
+    assert!(
+        hits[0].snippet.starts_with("<b>pytest</b> -q tests"),
+        "{}",
+        hits[0].snippet
+    );
+    // No text field in the query: no snippet.
+    assert_eq!(search(&index, "kind:exit")[0].snippet, "");
+}
+
+#[test]
+fn hits_carry_the_whole_object() {
+    let w = first_window("s1", 0);
+    let mut index = indexed(std::slice::from_ref(&w));
+    let f = finding("s1", "loop", "exact_repeat", 0.5, 1);
+    index.add_findings(std::slice::from_ref(&f)).expect("add");
+    index.commit("f").expect("commit");
+    let hits = search(&index, "path:test_login");
+    assert_eq!(hits[0].event.as_ref(), Some(&w.events[3]));
+    assert_eq!(
+        (hits[0].doc.as_str(), hits[0].id.clone()),
+        ("event", w.events[3].id())
+    );
+    let hits = search(&index, "repeated");
+    assert_eq!(hits[0].finding.as_ref(), Some(&f));
+    assert!(hits[0].snippet.contains("<b>repeated</b>"));
+    assert_eq!(
+        index.event(&w.events[1].id()).expect("event"),
+        Some(w.events[1].clone())
+    );
+    assert_eq!(index.event("0-0-exec").expect("event"), None);
+}
+
+#[test]
+fn an_empty_query_lists_newest_first() {
+    let index = indexed(&[first_window("s1", 0)]);
+    let q = SearchQuery {
+        kind: Some("exec".into()),
+        ..SearchQuery::default()
+    };
+    let ts: Vec<u64> = index
+        .search(&q)
+        .expect("search")
+        .iter()
+        .map(|h| h.ts_ns)
+        .collect();
+    assert_eq!(ts, [3_000, 1_000]);
+}
+
+#[test]
+fn search_query_rejects_unknown_keys_and_defaults_limit() {
+    let q: SearchQuery = serde_json::from_str(r#"{"query":"x"}"#).expect("parse");
+    assert_eq!(q.limit, 20);
+    assert!(serde_json::from_str::<SearchQuery>(r#"{"qeury":"x"}"#).is_err());
+    assert!(serde_json::from_str::<IndexConfig>(r#"{"heap":1}"#).is_err());
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(12))]
+
+    /// However a session is cut into windows with overlaps and however often windows are
+    /// resent, every event is indexed exactly once.
+    #[test]
+    fn every_event_is_indexed_once(
+        sizes in proptest::collection::vec((1usize..6, 0usize..3), 1..6),
+        resends in proptest::collection::vec(any::<prop::sample::Index>(), 0..4),
+    ) {
+        let mut windows = Vec::new();
+        let (mut ts, mut previous): (u64, Vec<Event>) = (1, Vec::new());
+        for (seq, (own, overlap)) in sizes.into_iter().enumerate() {
+            let overlap = overlap.min(previous.len());
+            let mut events = previous[previous.len() - overlap..].to_vec();
+            for _ in 0..own {
+                events.push(exec("s", ts, &["true"]));
+                ts += 1;
+            }
+            previous = events.clone();
+            windows.push(window("s", seq as u64, events, overlap));
+        }
+        let mut index = Index::in_ram().expect("index");
+        for w in &windows {
+            index.add_window(w).expect("add");
+        }
+        for r in &resends {
+            index.add_window(r.get(&windows)).expect("resend");
+        }
+        index.commit("p").expect("commit");
+        prop_assert_eq!(index.counts().events, ts - 1);
+        prop_assert_eq!(index.session_events("s", 1000).expect("timeline").len() as u64, ts - 1);
+    }
+}

@@ -3,6 +3,8 @@
 //! This crate is the thin layer a person touches: argument parsing, signals, output and exit
 //! codes. Capture lives in `collector`, analysis in `analyzer`.
 
+mod analysis;
+mod demo;
 mod output;
 mod pretty;
 mod signals;
@@ -35,6 +37,12 @@ enum Command {
     Record {
         #[command(flatten)]
         out: OutputArgs,
+        /// Analyse the recording as it happens (windows, index, detectors, the judge if one is
+        /// configured) into the data directory, and print the findings at the end.
+        #[arg(long)]
+        analyze: bool,
+        #[command(flatten)]
+        store: StoreArgs,
         /// When to stop: when the whole process tree has exited (`tree`), or as soon as the
         /// command itself has (`root`), leaving its background processes untraced.
         #[arg(long, value_enum, default_value = "tree")]
@@ -42,6 +50,118 @@ enum Command {
         /// The command to run, after `--`.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<std::ffi::OsString>,
+    },
+    /// Collector only: trace a command or running processes and ship the windows to an
+    /// analyzer (`agentsight serve` elsewhere) over HTTP.
+    ///
+    /// Windows wait in an on-disk spool while the analyzer is away and are sent when it is
+    /// back (also by the next run); resends are idempotent.
+    #[command(after_help = "Examples:\n  agentsight collect --ship http://10.0.0.5:7395 --comm claude\n  AGENTSIGHT_TOKEN=secret agentsight collect --ship https://analyzer:7395 -- python3 agent.py")]
+    Collect {
+        /// The analyzer's URL.
+        #[arg(long, value_name = "URL")]
+        ship: String,
+        /// Where windows wait while the analyzer is away.
+        #[arg(long, value_name = "DIR", default_value = "/var/spool/agentsight")]
+        spool: PathBuf,
+        /// Processes to trace (with their descendants).
+        #[arg(long, value_name = "PID", num_args = 1..)]
+        pid: Vec<u32>,
+        /// Trace processes with this name, now and later.
+        #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+        comm: Option<String>,
+        /// Also write the events as JSON Lines to FILE.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
+        ring_mib: u32,
+        /// Read the bearer token from this environment variable.
+        #[arg(long, value_name = "VAR", default_value = "AGENTSIGHT_TOKEN")]
+        token_env: String,
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// A command to run and trace, after `--` (instead of --pid/--comm).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
+        command: Vec<std::ffi::OsString>,
+    },
+    /// The analyzer service: receives windows, indexes them, runs the detectors and the judge,
+    /// fires webhooks, and serves the API and the web UI.
+    #[command(after_help = "Examples:\n  agentsight serve\n  AGENTSIGHT_TOKEN=secret agentsight serve --listen 0.0.0.0:7395 --config /etc/agentsight.toml")]
+    Serve {
+        #[command(flatten)]
+        store: StoreArgs,
+        /// Address to listen on (default from the config, else 127.0.0.1:7395). Anything but
+        /// loopback requires a bearer token in $AGENTSIGHT_TOKEN.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: Option<String>,
+    },
+    /// Analyse a recorded trace (JSON Lines from `record -o`) into the data directory; no
+    /// server needed.
+    #[command(after_help = "Example:\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight ingest trace.jsonl && agentsight findings")]
+    Ingest {
+        /// The trace file.
+        trace: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Full-text search of everything recorded: prompts, responses, tool calls, argv, paths,
+    /// hosts, finding rationales. tantivy query syntax: `pytest`, `"tests pass"`,
+    /// `kind:exec AND argv:pytest`, `tool:run_command`; Chinese and Japanese text works.
+    Search {
+        /// The query.
+        query: String,
+        #[arg(long)]
+        session: Option<String>,
+        /// An event kind (exec, llm_call, file, ...) or a finding kind (loop, contradiction, ...).
+        #[arg(long)]
+        kind: Option<String>,
+        /// Only the last DURATION (e.g. 24h, 30m, 7d).
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        since: Option<std::time::Duration>,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        /// JSON output (an array of hits with the full events and findings).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List findings (loops, contradictions, persona drift), worst first.
+    Findings {
+        #[arg(long, value_name = "X")]
+        min_score: Option<f64>,
+        #[arg(long)]
+        session: Option<String>,
+        #[arg(long)]
+        kind: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The review report of a period: sessions and findings with their evidence.
+    Report {
+        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration)]
+        since: std::time::Duration,
+        #[arg(long, value_enum, default_value = "md")]
+        format: ReportFormat,
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// The end-to-end demo: a small real agent (Python, openai SDK) works through three tasks
+    /// against a local scripted model over HTTPS, traced with `record --analyze`; then its
+    /// findings are printed. Needs root.
+    Demo {
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Trace processes that already run, and every process they start from now on.
     ///
@@ -57,6 +177,37 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+}
+
+/// Where the analyzer keeps its data, and its configuration.
+#[derive(Debug, clap::Args)]
+struct StoreArgs {
+    /// The data directory (default: $AGENTSIGHT_DATA, else ~/.local/share/agentsight).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// The configuration file (default: $AGENTSIGHT_CONFIG, else
+    /// ~/.config/agentsight/config.toml if it exists).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Md,
+    Html,
+}
+
+fn duration(s: &str) -> Result<std::time::Duration, String> {
+    let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration like 30m, 24h or 7d"))?;
+    let secs = match unit {
+        "s" => n,
+        "m" => n * 60,
+        "h" | "" => n * 3600,
+        "d" => n * 86_400,
+        _ => return Err(format!("`{s}`: the unit must be s, m, h or d")),
+    };
+    Ok(std::time::Duration::from_secs(secs))
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,11 +237,7 @@ fn ring_mib(s: &str) -> Result<u32, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Record { out, until, command } => trace::record(trace::Options::from(out), until, command),
-        Command::Attach { pid, comm, out } => trace::attach(trace::Options::from(out), pid, comm),
-    };
-    match result {
+    match run(cli.command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
             eprintln!("agentsight: {err:#}");
@@ -99,8 +246,66 @@ fn main() -> ExitCode {
     }
 }
 
+fn run(command: Command) -> anyhow::Result<i32> {
+    match command {
+        Command::Record { out, analyze, store, until, command } => {
+            let mut opts = trace::Options::from(out);
+            if analyze {
+                let config = analysis::load_config(store.config)?;
+                opts.windows = Some(trace::Dest::Analyze { config, data: analysis::data_dir(store.data) });
+            }
+            trace::record(opts, until, command)
+        }
+        Command::Attach { pid, comm, out } => trace::attach(trace::Options::from(out), pid, comm),
+        Command::Collect { ship, spool, pid, comm, output, quiet, ring_mib, token_env, config, command } => {
+            let config = analysis::load_config(config)?;
+            let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
+            let opts = trace::Options {
+                output,
+                quiet,
+                verbose: false,
+                ring_bytes: ring_mib << 20,
+                windows: Some(trace::Dest::Ship { config, url: ship, spool, token }),
+            };
+            match (command.is_empty(), pid.is_empty() && comm.is_none()) {
+                (false, true) => trace::record(opts, trace::Until::Tree, command),
+                (true, false) => trace::attach(opts, pid, comm),
+                _ => anyhow::bail!("give either a command after `--`, or --pid / --comm"),
+            }
+        }
+        Command::Serve { store, listen } => {
+            let config = analysis::load_config(store.config)?;
+            analysis::serve(config, &analysis::data_dir(store.data), listen)
+        }
+        Command::Ingest { trace, store, quiet } => {
+            let config = analysis::load_config(store.config)?;
+            analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet)
+        }
+        Command::Search { query, session, kind, since, limit, json, store } => {
+            let since_ns = since.map(|d| (jiff::Timestamp::now().as_nanosecond().max(0) as u64).saturating_sub(d.as_nanos() as u64));
+            let q = analyzer::index::SearchQuery { query, session, kind, since_ns, limit, ..Default::default() };
+            analysis::search(q, &analysis::data_dir(store.data), json)
+        }
+        Command::Findings { min_score, session, kind, limit, json, store } => {
+            let f = analyzer::index::FindingFilter { min_score, session, kind, limit, ..Default::default() };
+            analysis::findings(f, &analysis::data_dir(store.data), json)
+        }
+        Command::Report { since, format, output, store } => {
+            let format = match format {
+                ReportFormat::Md => analyzer::report::Format::Markdown,
+                ReportFormat::Html => analyzer::report::Format::Html,
+            };
+            analysis::report(since, format, output, &analysis::data_dir(store.data))
+        }
+        Command::Demo { store } => {
+            let config = analysis::load_config(store.config)?;
+            demo::run(config, &analysis::data_dir(store.data))
+        }
+    }
+}
+
 impl From<OutputArgs> for trace::Options {
     fn from(o: OutputArgs) -> Self {
-        trace::Options { output: o.output, quiet: o.quiet, verbose: o.verbose, ring_bytes: o.ring_mib << 20 }
+        trace::Options { output: o.output, quiet: o.quiet, verbose: o.verbose, ring_bytes: o.ring_mib << 20, windows: None }
     }
 }

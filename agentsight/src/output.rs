@@ -5,12 +5,14 @@
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
-use std::sync::mpsc::Receiver;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::time::Duration;
 
 use analyzer::{ProcessTree, Summary};
 use anyhow::{Context, Result};
 use model::Event;
 
+use crate::analysis::Tap;
 use crate::pretty::Pretty;
 
 /// An output for events.
@@ -20,6 +22,8 @@ pub enum Sink {
     /// One readable line per event on stdout; read-only opens of system files are left out
     /// unless `verbose` (they are hundreds per interpreter start and say little).
     Pretty { out: BufWriter<io::Stdout>, pretty: Pretty, flush_each: bool, verbose: bool },
+    /// No per-event output (`collect`: the windows are what matters).
+    Discard,
 }
 
 impl std::fmt::Debug for Sink {
@@ -27,6 +31,7 @@ impl std::fmt::Debug for Sink {
         match self {
             Sink::Jsonl { path, .. } => f.debug_struct("Jsonl").field("path", path).finish_non_exhaustive(),
             Sink::Pretty { pretty, .. } => f.debug_struct("Pretty").field("pretty", pretty).finish_non_exhaustive(),
+            Sink::Discard => f.write_str("Discard"),
         }
     }
 }
@@ -56,7 +61,7 @@ impl Sink {
     pub fn path(&self) -> Option<&PathBuf> {
         match self {
             Sink::Jsonl { path, .. } => path.as_ref(),
-            Sink::Pretty { .. } => None,
+            Sink::Pretty { .. } | Sink::Discard => None,
         }
     }
 
@@ -78,6 +83,7 @@ impl Sink {
                 }
                 Ok(true)
             }
+            Sink::Discard => Ok(false),
         }
     }
 
@@ -85,6 +91,7 @@ impl Sink {
         match self {
             Sink::Jsonl { out, .. } => out.flush(),
             Sink::Pretty { out, .. } => out.flush(),
+            Sink::Discard => Ok(()),
         }
     }
 }
@@ -101,18 +108,45 @@ pub struct Written {
     pub error: Option<String>,
 }
 
-/// Drain `rx` into `sink` until the collector closes the channel.
-pub fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>) -> Written {
+/// Drain `rx` into `sink` (and the window tap, if any) until the collector closes the channel.
+pub fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>, mut tap: Option<Tap>) -> Written {
     let mut w = Written::default();
-    for ev in rx.into_iter().flatten() {
-        w.summary.push(&ev);
-        w.tree.push(&ev);
+    loop {
+        let batch = match rx.recv_timeout(Duration::from_millis(500)) {
+            Ok(batch) => batch,
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => break,
+        };
+        for ev in &batch {
+            write_one(&mut sink, &mut w, ev);
+            if let Some(tap) = tap.as_mut() {
+                tap.push(ev);
+            }
+        }
+        if let Some(tap) = tap.as_mut() {
+            tap.tick();
+        }
+    }
+    if let Some(tap) = tap {
+        tap.finish();
+    }
+    if let Err(err) = sink.flush() {
+        w.error.get_or_insert(err.to_string());
+    }
+    w
+}
+
+fn write_one(sink: &mut Sink, w: &mut Written, ev: &Event) {
+    {
+        w.summary.push(ev);
+        w.tree.push(ev);
         if w.error.is_some() {
             w.unwritten += 1;
-            continue;
+            return;
         }
-        match sink.write(&ev) {
+        match sink.write(ev) {
             Ok(true) => {}
+            Ok(false) if matches!(sink, Sink::Discard) => {}
             Ok(false) => w.hidden += 1,
             Err(err) => {
                 w.unwritten += 1;
@@ -120,10 +154,21 @@ pub fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>) -> Written {
             }
         }
     }
-    if let Err(err) = sink.flush() {
-        w.error.get_or_insert(err.to_string());
-    }
-    w
+}
+
+/// Prints a value as pretty JSON on stdout (`--json`).
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value).context("failed to write JSON")?;
+    writeln!(out).context("failed to write to stdout")?;
+    Ok(())
+}
+
+/// Prints text on stdout.
+pub fn print_text(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes()).context("failed to write to stdout")?;
+    out.flush().context("failed to write to stdout")
 }
 
 /// A read-only open (or failed lookup) under a system prefix: shared libraries, interpreter

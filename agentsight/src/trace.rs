@@ -14,6 +14,7 @@ use analyzer::tree::human_duration;
 use anyhow::{anyhow, Context, Result};
 use collector::{procfs, Capture, CaptureConfig};
 
+use crate::analysis::{self, Backend};
 use crate::output::{self, Sink, Written};
 use crate::signals::Stops;
 
@@ -31,6 +32,15 @@ pub struct Options {
     pub quiet: bool,
     pub verbose: bool,
     pub ring_bytes: u32,
+    /// Where windows of the recorded events go, if anywhere.
+    pub windows: Option<Dest>,
+}
+
+/// `record --analyze` or `collect --ship URL`.
+#[derive(Debug, Clone)]
+pub enum Dest {
+    Analyze { config: analyzer::config::Config, data: std::path::PathBuf },
+    Ship { config: analyzer::config::Config, url: String, spool: std::path::PathBuf, token: Option<String> },
 }
 
 /// When `record` stops.
@@ -77,11 +87,26 @@ struct Running {
     started: Instant,
     session: String,
     output: Option<std::path::PathBuf>,
+    backend: Option<Backend>,
 }
 
 fn start(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<Running> {
     let session = session_id();
-    let sink = Sink::open(opts.output.clone(), opts.verbose)?;
+    let sink = match (&opts.output, &opts.windows) {
+        (None, Some(Dest::Ship { .. })) => Sink::Discard,
+        _ => Sink::open(opts.output.clone(), opts.verbose)?,
+    };
+    let (tap, backend) = match &opts.windows {
+        None => (None, None),
+        Some(Dest::Analyze { config, data }) => {
+            let (tap, backend) = analysis::analyze_backend(config.clone(), data)?;
+            (Some(tap), Some(backend))
+        }
+        Some(Dest::Ship { config, url, spool, token }) => {
+            let (tap, backend) = analysis::ship_backend(config, url, spool.clone(), token.clone())?;
+            (Some(tap), Some(backend))
+        }
+    };
     let output = sink.path().cloned();
     let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let mut config = CaptureConfig::new(session.clone());
@@ -90,9 +115,9 @@ fn start(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<R
     let capture = config.start(tx)?;
     let writer = std::thread::Builder::new()
         .name("agentsight-writer".into())
-        .spawn(move || output::drain(sink, rx))
+        .spawn(move || output::drain(sink, rx, tap))
         .context("failed to start the writer thread")?;
-    Ok(Running { capture, writer, started: Instant::now(), session, output })
+    Ok(Running { capture, writer, started: Instant::now(), session, output, backend })
 }
 
 impl Running {
@@ -133,6 +158,9 @@ impl Running {
         }
         if let Some(err) = &written.error {
             eprintln!("agentsight: output failed ({err}); {} events were not written", written.unwritten);
+        }
+        if let Some(backend) = self.backend {
+            backend.finish(&self.session, quiet)?;
         }
         stopped.context("capture failed")?;
         Ok(())

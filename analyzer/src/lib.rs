@@ -4,10 +4,15 @@
 //! `record` prints when it ends (a [`summary::Summary`] of counts and losses, and a
 //! [`tree::ProcessTree`]); the index, detectors and judge of the analyzer service grow here.
 
+pub mod api;
+pub mod config;
 pub mod detect;
 pub mod error;
 pub mod index;
 pub mod judge;
+pub mod report;
+pub mod service;
+pub mod store;
 pub mod summary;
 pub mod tree;
 pub mod webhook;

@@ -81,6 +81,8 @@ pub struct ShipCounters {
     pub spooled: AtomicU64,
     pub rejected: AtomicU64,
     pub dropped_spool_full: AtomicU64,
+    /// Why the last failed request failed (for the person wondering where the windows are).
+    pub last_error: std::sync::Mutex<Option<String>>,
 }
 
 /// The shipping stage.
@@ -97,6 +99,8 @@ pub struct Shipper {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShipReport {
     pub sent: u64,
+    /// Why the last failed request failed, if one did.
+    pub last_error: Option<String>,
     pub rejected: u64,
     pub dropped_spool_full: u64,
     /// Windows still in the spool (the analyzer was away at the end): sent by the next run.
@@ -172,6 +176,7 @@ impl Shipper {
         }
         ShipReport {
             sent: self.counters.sent.load(Relaxed),
+            last_error: self.counters.last_error.lock().ok().and_then(|l| l.clone()),
             rejected: self.counters.rejected.load(Relaxed),
             dropped_spool_full: self.counters.dropped_spool_full.load(Relaxed),
             left_in_spool: self.spool.len(),
@@ -257,8 +262,11 @@ impl Shipper {
             Ok(resp) => Sent::Failed(resp.status().to_string()),
             Err(e) => Sent::Failed(e.to_string()),
         };
-        if matches!(result, Sent::Failed(_)) {
+        if let Sent::Failed(why) = &result {
             self.counters.failed_requests.fetch_add(1, Relaxed);
+            if let Ok(mut last) = self.counters.last_error.lock() {
+                *last = Some(why.clone());
+            }
         }
         result
     }
@@ -475,7 +483,8 @@ mod tests {
         let seen = r.seen.lock().expect("lock");
         assert_eq!(seen.len(), 50, "every window arrived");
         assert!(seen.values().all(|n| *n == 1), "none twice: {seen:?}");
-        assert_eq!(report, ShipReport { sent: 50, rejected: 0, dropped_spool_full: 0, left_in_spool: 0 });
+        assert_eq!((report.sent, report.rejected, report.dropped_spool_full, report.left_in_spool), (50, 0, 0, 0));
+        assert!(report.last_error.is_some(), "the outage is explained");
         assert!(counters.failed_requests.load(Relaxed) >= 1);
     }
 

@@ -408,7 +408,7 @@ impl Judge {
         &self,
         request: &CreateChatCompletionRequest,
         estimate: u64,
-        known: &dyn Fn(&str) -> bool,
+        known: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<(Answer, (u64, u64)), (Failure, u32)> {
         let mut spent = (0, 0);
         let mut attempt = 0;

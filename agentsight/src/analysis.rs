@@ -1,0 +1,417 @@
+//! The analysis commands (`serve`, `ingest`, `search`, `findings`, `report`) and the window
+//! tap that `record --analyze` and `collect --ship` put behind the capture.
+//!
+//! The tap cuts the recorded events into windows (`model::windower`) on the writer thread and
+//! hands them over a bounded channel to a tokio runtime, where either an in-process
+//! [`Analyzer`] ingests them or a [`Shipper`] sends them to a remote one.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use analyzer::config::Config;
+use analyzer::index::{FindingFilter, Index, SearchQuery};
+use analyzer::service::{Analyzer, Tasks};
+use anyhow::{bail, Context, Result};
+use collector::ship::{ShipConfig, ShipReport};
+use model::windower::Windower;
+use model::{Event, Finding, Window};
+use tokio::sync::mpsc;
+
+/// Windows between the writer thread and the analyzer or shipper.
+const WINDOW_QUEUE: usize = 256;
+
+/// `--data DIR`, else `$AGENTSIGHT_DATA`, else `~/.local/share/agentsight`.
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("AGENTSIGHT_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+            home.join(".local/share/agentsight")
+        })
+}
+
+/// `--config FILE`, else `$AGENTSIGHT_CONFIG`, else `~/.config/agentsight/config.toml` when it
+/// exists, else the defaults. `AGENTSIGHT_JUDGE_URL` and `AGENTSIGHT_JUDGE_MODEL` configure a
+/// judge without a file.
+pub fn load_config(arg: Option<PathBuf>) -> Result<Config> {
+    let path = arg.or_else(|| std::env::var_os("AGENTSIGHT_CONFIG").map(PathBuf::from)).or_else(|| {
+        let p = PathBuf::from(std::env::var_os("HOME")?).join(".config/agentsight/config.toml");
+        p.exists().then_some(p)
+    });
+    let mut config = match path {
+        Some(p) => Config::load(&p)?,
+        None => Config::default(),
+    };
+    if let Some(url) = std::env::var("AGENTSIGHT_JUDGE_URL").ok().filter(|u| !u.is_empty()) {
+        let mut judge = config.judge.take().unwrap_or_default();
+        judge.base_url = url;
+        if let Ok(model) = std::env::var("AGENTSIGHT_JUDGE_MODEL") {
+            judge.model = model;
+        }
+        config.judge = Some(judge);
+        config.validate()?;
+    }
+    Ok(config)
+}
+
+/// The writer thread's end of the window pipeline.
+#[derive(Debug)]
+pub struct Tap {
+    windower: Windower,
+    tx: mpsc::Sender<Window>,
+    last_tick: Instant,
+}
+
+impl Tap {
+    pub fn push(&mut self, ev: &Event) {
+        for w in self.windower.push(ev.clone()) {
+            self.send(w);
+        }
+    }
+
+    /// Closes windows idle for the configured timeout; cheap, so call it often.
+    pub fn tick(&mut self) {
+        if self.last_tick.elapsed() < Duration::from_millis(500) {
+            return;
+        }
+        self.last_tick = Instant::now();
+        let now = jiff::Timestamp::now().as_nanosecond().max(0) as u64;
+        for w in self.windower.tick(now) {
+            self.send(w);
+        }
+    }
+
+    pub fn finish(mut self) {
+        for w in self.windower.finish() {
+            self.send(w);
+        }
+    }
+
+    fn send(&self, w: Window) {
+        // The consumer is a task of our own runtime; it stops only after this channel closes.
+        let _ = self.tx.blocking_send(w);
+    }
+}
+
+/// Where windows go: an in-process analyzer, or a remote one.
+pub enum Backend {
+    Analyze { runtime: tokio::runtime::Runtime, analyzer: Arc<Analyzer>, tasks: Tasks, ingest: tokio::task::JoinHandle<IngestTotals> },
+    Ship { runtime: tokio::runtime::Runtime, ship: tokio::task::JoinHandle<ShipReport>, spool: PathBuf },
+}
+
+impl std::fmt::Debug for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Backend::Analyze { .. } => "Backend::Analyze",
+            Backend::Ship { .. } => "Backend::Ship",
+        })
+    }
+}
+
+/// What the in-process ingest did.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct IngestTotals {
+    pub windows: u64,
+    pub events: u64,
+    pub findings: u64,
+    pub failed: u64,
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("agentsight-analysis")
+        .enable_all()
+        .build()
+        .context("failed to start the async runtime")
+}
+
+/// `record --analyze`: an analyzer on `data` in this process.
+pub fn analyze_backend(config: Config, data: &Path) -> Result<(Tap, Backend)> {
+    let windower = config.window.clone().build();
+    let runtime = runtime()?;
+    let (analyzer, tasks) = runtime
+        .block_on(async { Analyzer::start(config, data) })
+        .with_context(|| format!("failed to open the analyzer's data directory `{}`", data.display()))?;
+    let (tx, mut rx) = mpsc::channel::<Window>(WINDOW_QUEUE);
+    let a = analyzer.clone();
+    let ingest = runtime.spawn(async move {
+        let mut totals = IngestTotals::default();
+        while let Some(w) = rx.recv().await {
+            let a = a.clone();
+            match tokio::task::spawn_blocking(move || a.ingest(std::slice::from_ref(&w))).await {
+                Ok(Ok(r)) => {
+                    totals.windows += 1;
+                    totals.events += r.events as u64;
+                    totals.findings += r.findings as u64;
+                }
+                Ok(Err(e)) => {
+                    totals.failed += 1;
+                    eprintln!("agentsight: a window could not be analysed: {e}");
+                }
+                Err(_) => totals.failed += 1,
+            }
+        }
+        totals
+    });
+    let tap = Tap { windower, tx, last_tick: Instant::now() };
+    Ok((tap, Backend::Analyze { runtime, analyzer, tasks, ingest }))
+}
+
+/// `collect --ship URL`: windows to a remote analyzer, through the spool when it is away.
+pub fn ship_backend(config: &Config, url: &str, spool: PathBuf, token: Option<String>) -> Result<(Tap, Backend)> {
+    let windower = config.window.clone().build();
+    let runtime = runtime()?;
+    let shipper = ShipConfig { token, ..ShipConfig::new(url, &spool) }.build()?;
+    let (tx, rx) = mpsc::channel::<Window>(WINDOW_QUEUE);
+    let ship = runtime.spawn(shipper.run(rx, Duration::from_secs(10)));
+    let tap = Tap { windower, tx, last_tick: Instant::now() };
+    Ok((tap, Backend::Ship { runtime, ship, spool }))
+}
+
+impl Backend {
+    /// Waits for the last windows to be analysed or shipped and reports on `session`.
+    /// Call after the tap is finished (its channel closed).
+    pub fn finish(self, session: &str, quiet: bool) -> Result<()> {
+        match self {
+            Backend::Analyze { runtime, analyzer, tasks, ingest } => {
+                let totals = runtime.block_on(ingest).unwrap_or_default();
+                if analyzer.has_judge() && !quiet {
+                    eprintln!("agentsight: waiting for the judge...");
+                }
+                runtime.block_on(tasks.shutdown(&analyzer))?;
+                if !quiet {
+                    print_session_findings(&analyzer, session, totals)?;
+                }
+                Ok(())
+            }
+            Backend::Ship { runtime, ship, spool } => {
+                let report = runtime.block_on(ship).context("the shipper stopped unexpectedly")?;
+                if !quiet || report.left_in_spool > 0 || report.rejected > 0 || report.dropped_spool_full > 0 {
+                    eprintln!(
+                        "agentsight: shipped {} windows; {} left in the spool `{}` (sent by the next run), {} rejected by the analyzer, {} dropped (spool full)",
+                        report.sent,
+                        report.left_in_spool,
+                        spool.display(),
+                        report.rejected,
+                        report.dropped_spool_full
+                    );
+                    if let (Some(why), true) = (&report.last_error, report.left_in_spool > 0) {
+                        eprintln!("agentsight: the analyzer could not be reached: {why}");
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+fn print_session_findings(analyzer: &Analyzer, session: &str, totals: IngestTotals) -> Result<()> {
+    let findings = analyzer.findings(&FindingFilter { session: Some(session.to_string()), limit: 100, ..Default::default() })?;
+    eprintln!(
+        "agentsight: analysed {} windows ({} events) into `{}`",
+        totals.windows,
+        totals.events,
+        analyzer.data_dir().display()
+    );
+    if totals.failed > 0 {
+        eprintln!("agentsight: {} windows could not be analysed (see above)", totals.failed);
+    }
+    eprintln!("{}", judge_line(analyzer));
+    if findings.is_empty() {
+        eprintln!("agentsight: no findings");
+    } else {
+        eprintln!("findings:");
+        for f in &findings {
+            eprint!("{}", finding_text(f));
+        }
+    }
+    Ok(())
+}
+
+fn judge_line(analyzer: &Analyzer) -> String {
+    match analyzer.judge() {
+        None => "agentsight: no LLM judge configured: deterministic detectors only (set AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL, or a [judge] section in the config, to add one)".into(),
+        Some(j) => {
+            let c = j.counters();
+            let errors = analyzer.counters.judge_errors.load(std::sync::atomic::Ordering::Relaxed);
+            format!(
+                "agentsight: LLM judge `{}`: {} windows judged, {} judge errors, {} tokens in / {} out",
+                j.model(),
+                analyzer.counters.windows_judged.load(std::sync::atomic::Ordering::Relaxed),
+                errors,
+                c.tokens_in_today,
+                c.tokens_out_today
+            )
+        }
+    }
+}
+
+/// A finding as a person reads it.
+pub fn finding_text(f: &Finding) -> String {
+    let by = match &f.judge {
+        Some(j) => format!("judge {} ({})", j.model, j.prompt_id),
+        None => f.detector.clone(),
+    };
+    let mut out = format!("  {:<14} {:.2}  {}  [{}]\n      {}\n", f.kind, f.score, f.window_id, by, f.rationale);
+    for e in &f.evidence {
+        out.push_str(&format!("      - {} ({})\n", e.summary, e.event));
+    }
+    out
+}
+
+/// `agentsight ingest trace.jsonl`: the whole pipeline offline, no server needed.
+pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool) -> Result<i32> {
+    let file = std::fs::File::open(trace).with_context(|| format!("failed to open `{}`", trace.display()))?;
+    let (mut tap, backend) = analyze_backend(config, data)?;
+    let mut bad = 0u64;
+    let mut events = 0u64;
+    let mut sessions = std::collections::BTreeSet::new();
+    for (n, line) in BufReader::new(file).lines().enumerate() {
+        let line = line.with_context(|| format!("failed to read `{}`", trace.display()))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str::<Event>(&line) {
+            Ok(ev) => {
+                events += 1;
+                sessions.insert(ev.session.clone());
+                tap.push(&ev);
+            }
+            Err(e) => {
+                bad += 1;
+                if bad <= 3 {
+                    eprintln!("agentsight: line {} is not an event, skipped: {e}", n + 1);
+                }
+            }
+        }
+    }
+    tap.finish();
+    if bad > 0 {
+        eprintln!("agentsight: {bad} lines were not events and were skipped");
+    }
+    if events == 0 {
+        bail!("`{}` holds no events", trace.display());
+    }
+    let session = sessions.iter().next().cloned().unwrap_or_default();
+    if sessions.len() > 1 && !quiet {
+        eprintln!("agentsight: {} sessions in the trace; findings of the first are shown, `agentsight findings` lists all", sessions.len());
+    }
+    backend.finish(&session, quiet)?;
+    if !quiet {
+        eprintln!("agentsight: search it with `agentsight search QUERY --data {}`", data.display());
+    }
+    Ok(0)
+}
+
+fn open_index(data: &Path) -> Result<Index> {
+    let dir = data.join("index");
+    if !dir.exists() {
+        bail!("no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`", data.display());
+    }
+    Index::open_read_only(&dir).with_context(|| format!("failed to open the index in `{}`", data.display()))
+}
+
+/// `agentsight search QUERY`.
+pub fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
+    let index = open_index(data)?;
+    let hits = index.search(&q)?;
+    if json {
+        crate::output::print_json(&hits)?;
+        return Ok(0);
+    }
+    if hits.is_empty() {
+        eprintln!("agentsight: nothing matches `{}`", q.query);
+        return Ok(1);
+    }
+    let mut out = String::new();
+    for h in &hits {
+        let when = jiff::Timestamp::from_nanosecond(h.ts_ns as i128).map(|t| t.strftime("%F %T").to_string()).unwrap_or_default();
+        let snippet = h.snippet.replace("<b>", "\x1b[1m").replace("</b>", "\x1b[0m");
+        let snippet = if std::io::IsTerminal::is_terminal(&std::io::stdout()) { snippet } else { strip_tags(&h.snippet) };
+        out.push_str(&format!("{when}  {:<8} {:<10} {}  {}\n    {}\n", h.doc, h.kind, h.session, h.id, unescape(&snippet)));
+    }
+    crate::output::print_text(&out)?;
+    Ok(0)
+}
+
+fn strip_tags(s: &str) -> String {
+    s.replace("<b>", "").replace("</b>", "")
+}
+
+fn unescape(s: &str) -> String {
+    s.replace("&lt;", "<").replace("&gt;", ">").replace("&quot;", "\"").replace("&#x27;", "'").replace("&#39;", "'").replace("&amp;", "&")
+}
+
+/// `agentsight findings`.
+pub fn findings(filter: FindingFilter, data: &Path, json: bool) -> Result<i32> {
+    let index = open_index(data)?;
+    let findings = index.findings(&filter)?;
+    if json {
+        crate::output::print_json(&findings)?;
+        return Ok(0);
+    }
+    if findings.is_empty() {
+        eprintln!("agentsight: no findings");
+        return Ok(0);
+    }
+    let text: String = findings.iter().map(finding_text).collect();
+    crate::output::print_text(&text)?;
+    Ok(0)
+}
+
+/// `agentsight report`.
+pub fn report(since: Duration, format: analyzer::report::Format, out: Option<PathBuf>, data: &Path) -> Result<i32> {
+    let index = open_index(data)?;
+    let now = jiff::Timestamp::now().as_nanosecond().max(0) as u64;
+    let since_ns = now.saturating_sub(since.as_nanos() as u64);
+    let text = analyzer::report::build(&index, since_ns, now, format)?;
+    match out {
+        Some(path) => {
+            std::fs::write(&path, text).with_context(|| format!("failed to write `{}`", path.display()))?;
+            eprintln!("agentsight: report written to {}", path.display());
+        }
+        None => crate::output::print_text(&text)?,
+    }
+    Ok(0)
+}
+
+/// `agentsight serve`.
+pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<i32> {
+    if let Some(l) = listen {
+        config.listen = l;
+    }
+    let addr: SocketAddr = config.listen.parse().with_context(|| format!("`{}` is not an address:port", config.listen))?;
+    let token = std::env::var(&config.token_env).ok().filter(|t| !t.is_empty());
+    if !addr.ip().is_loopback() && token.is_none() {
+        bail!(
+            "refusing to listen on {addr} without a token: set {} to a secret bearer token (or listen on 127.0.0.1)",
+            config.token_env
+        );
+    }
+    let runtime = runtime()?;
+    runtime.block_on(async move {
+        let (analyzer, tasks) = Analyzer::start(config, data)
+            .with_context(|| format!("failed to open the data directory `{}`", data.display()))?;
+        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+        eprintln!(
+            "agentsight: serving {} on http://{addr} (web UI at /, API at /v1, metrics at /metrics){}",
+            data.display(),
+            if token.is_some() { "; bearer token required" } else { "" }
+        );
+        eprintln!("{}", judge_line(&analyzer));
+        let app = analyzer::api::router(analyzer::api::ApiState { analyzer: analyzer.clone(), token });
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await
+            .context("the server failed")?;
+        eprintln!("agentsight: stopping; finishing queued judge requests and webhooks");
+        tasks.shutdown(&analyzer).await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,116 @@
+//! The analyzer's configuration file (TOML): windowing, detectors, the judge, webhooks, limits.
+//!
+//! Parse, then validate: unknown keys are rejected (a typo must not silently turn a feature off),
+//! every section has named defaults, so an empty file is a valid configuration (deterministic
+//! detectors only, no webhooks).
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::detect::DetectConfig;
+use crate::judge::JudgeConfig;
+use crate::webhook::WebhookConfig;
+use crate::{Error, Result};
+use model::windower::WindowerConfig;
+
+/// Everything `serve`, `ingest` and `record --analyze` can be told.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Where `serve` listens.
+    pub listen: String,
+    /// The environment variable holding the bearer token the API requires; it must be set when
+    /// `listen` is not a loopback address.
+    pub token_env: String,
+    /// Largest request body `POST /v1/windows` accepts (after decompression).
+    pub max_body_bytes: usize,
+    /// How often new windows are committed to the index (searchable).
+    pub commit_interval_ms: u64,
+    /// Windows waiting for the judge; more are counted as dropped (`judge_queue_full`).
+    pub judge_queue: usize,
+    pub window: WindowerConfig,
+    pub detect: DetectConfig,
+    /// No `[judge]` section: deterministic findings only.
+    pub judge: Option<JudgeConfig>,
+    pub webhooks: WebhookConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:7395".into(),
+            token_env: "AGENTSIGHT_TOKEN".into(),
+            max_body_bytes: 32 << 20,
+            commit_interval_ms: 1000,
+            judge_queue: 256,
+            window: WindowerConfig::default(),
+            detect: DetectConfig::default(),
+            judge: None,
+            webhooks: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Reads and validates a TOML file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
+            op: "read config",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Config::parse(&text).map_err(|e| match e {
+            Error::Config(msg) => Error::Config(format!("`{}`: {msg}", path.display())),
+            other => other,
+        })
+    }
+
+    /// Parses and validates TOML text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        if self.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(Error::Config(format!("`listen` is not an address:port: `{}`", self.listen)));
+        }
+        if self.max_body_bytes < 1024 {
+            return Err(Error::Config("`max_body_bytes` must be at least 1024".into()));
+        }
+        if let Some(judge) = &self.judge {
+            judge.validate()?;
+        }
+        // Rules are checked here; their secrets are read from the environment when they start.
+        self.webhooks.dispatcher(&|_| Some(String::new()))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_is_the_default_configuration() {
+        let c = Config::parse("").expect("parse");
+        assert_eq!(c.listen, "127.0.0.1:7395");
+        assert!(c.judge.is_none());
+    }
+
+    #[test]
+    fn a_wrong_key_is_rejected() {
+        let err = Config::parse("lisen = \"0.0.0.0:1\"\n").expect_err("typo");
+        assert!(err.to_string().contains("lisen"), "{err}");
+        let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo");
+        assert!(err.to_string().contains("max_turn"), "{err}");
+    }
+
+    #[test]
+    fn a_bad_listen_address_is_rejected() {
+        let err = Config::parse("listen = \"localhost\"\n").expect_err("bad");
+        assert!(err.to_string().contains("listen"), "{err}");
+    }
+}

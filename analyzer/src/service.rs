@@ -1,0 +1,461 @@
+//! The analyzer as one object: windows in; log, index, detectors, judge and webhooks behind.
+//!
+//! `ingest` is synchronous and does the durable part at once: append to the window log (synced),
+//! add to the index, run the deterministic detectors, index their findings, queue alerts, and
+//! queue the window for the judge. The judge (slow, remote, budgeted) and webhook deliveries run
+//! as tasks; a periodic commit makes new documents searchable and records the log offset the
+//! index covers, so a restart replays exactly what the index lacks.
+//!
+//! Ingests are serialised by the log lock, held across append and index add: the offset an
+//! index commit records never covers a window that is not in the index.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+
+use model::{Finding, JudgeError, Window};
+use serde::Serialize;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::detect::Detectors;
+use crate::index::{FindingFilter, Hit, Index, SearchQuery, SessionInfo};
+use crate::judge::Judge;
+use crate::store::WindowLog;
+use crate::webhook::{WebhookCounters, WebhookSender};
+use crate::{Error, Result};
+
+/// Counts the service exports on `/metrics`; tests assert on them.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub windows_received: AtomicU64,
+    pub windows_duplicate: AtomicU64,
+    pub windows_rejected: AtomicU64,
+    pub windows_replayed: AtomicU64,
+    pub events_indexed: AtomicU64,
+    pub windows_judged: AtomicU64,
+    pub judge_errors: AtomicU64,
+    pub judge_queue_full: AtomicU64,
+    pub log_bad_lines: AtomicU64,
+    pub commits: AtomicU64,
+    /// Findings by kind and detector.
+    pub findings: Mutex<BTreeMap<(String, String), u64>>,
+}
+
+impl Counters {
+    fn count_findings(&self, findings: &[Finding]) {
+        if let Ok(mut map) = self.findings.lock() {
+            for f in findings {
+                *map.entry((f.kind.clone(), f.detector.clone())).or_default() += 1;
+            }
+        }
+    }
+}
+
+/// What one ingest did.
+#[derive(Debug, Default, Clone, Serialize, PartialEq)]
+pub struct IngestReport {
+    pub accepted: usize,
+    /// Windows already received since the service started (stored again, replacing themselves).
+    pub duplicates: usize,
+    pub events: usize,
+    pub findings: usize,
+}
+
+/// The shared state of a running analyzer.
+#[derive(Debug)]
+pub struct Analyzer {
+    data_dir: PathBuf,
+    config: Config,
+    log: Mutex<WindowLog>,
+    index: RwLock<Index>,
+    detectors: Detectors,
+    judge_tx: Mutex<Option<mpsc::Sender<(Window, Vec<Finding>)>>>,
+    judge: Option<Arc<Judge>>,
+    /// Dropped at shutdown, so the webhook stage sends what is queued and ends.
+    alerts: Mutex<Option<WebhookSender>>,
+    webhook_counters: Arc<WebhookCounters>,
+    /// Log offset covered by what has been added to the index (committed or not).
+    indexed_upto: AtomicU64,
+    seen: Mutex<HashSet<String>>,
+    dirty: AtomicU64,
+    pub counters: Counters,
+}
+
+/// The background tasks of an analyzer; `shutdown` drains them.
+#[derive(Debug)]
+pub struct Tasks {
+    judge: Option<JoinHandle<()>>,
+    webhooks: Option<JoinHandle<()>>,
+    committer: JoinHandle<()>,
+    stop: watch::Sender<bool>,
+}
+
+fn lock_err(what: &str) -> Error {
+    Error::Judge(format!("internal lock `{what}` poisoned"))
+}
+
+impl Analyzer {
+    /// Opens the data directory (creating it), replays the log tail the index lacks and starts
+    /// the judge, webhook and commit tasks. Needs a tokio runtime.
+    pub fn start(config: Config, data_dir: &Path) -> Result<(Arc<Analyzer>, Tasks)> {
+        config.validate()?;
+        std::fs::create_dir_all(data_dir).map_err(|source| Error::Io {
+            op: "create data directory",
+            path: data_dir.to_path_buf(),
+            source,
+        })?;
+        let log = WindowLog::open(data_dir)?;
+        let index = Index::open(&data_dir.join("index"))?;
+        let detectors = config.detect.clone().build()?;
+        let judge = match &config.judge {
+            Some(j) => Some(Arc::new(j.clone().build()?)),
+            None => None,
+        };
+        let webhooks = config.webhooks.clone().build()?;
+        let alerts = webhooks.sender();
+        let webhook_counters = webhooks.counters();
+        let (judge_tx, judge_rx) = mpsc::channel(config.judge_queue.max(1));
+        let start_offset = index
+            .last_commit_payload()
+            .and_then(|p| p.strip_prefix("log_offset=").and_then(|n| n.parse::<u64>().ok()))
+            .unwrap_or(0);
+        let analyzer = Arc::new(Analyzer {
+            data_dir: data_dir.to_path_buf(),
+            log: Mutex::new(log),
+            index: RwLock::new(index),
+            detectors,
+            judge_tx: Mutex::new(judge.is_some().then_some(judge_tx)),
+            judge: judge.clone(),
+            alerts: Mutex::new(Some(alerts)),
+            webhook_counters,
+            indexed_upto: AtomicU64::new(start_offset),
+            seen: Mutex::new(HashSet::new()),
+            dirty: AtomicU64::new(0),
+            counters: Counters::default(),
+            config,
+        });
+        analyzer.replay(start_offset)?;
+
+        let (stop, stop_rx) = watch::channel(false);
+        let judge_task = judge.map(|j| tokio::spawn(judge_loop(analyzer.clone(), j, judge_rx)));
+        let mut stop_webhooks = stop_rx.clone();
+        // After the stop signal, queued deliveries get a grace period, then count as dropped.
+        let grace = async move {
+            let _ = stop_webhooks.wait_for(|s| *s).await;
+            tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        };
+        let webhook_task = Some(tokio::spawn(webhooks.run(grace)));
+        let committer = tokio::spawn(commit_loop(analyzer.clone(), stop_rx));
+        let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, stop };
+        Ok((analyzer, tasks))
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Whether an LLM judge is configured.
+    pub fn has_judge(&self) -> bool {
+        self.judge.is_some()
+    }
+
+    pub fn judge(&self) -> Option<&Judge> {
+        self.judge.as_deref()
+    }
+
+    pub fn webhook_counters(&self) -> &WebhookCounters {
+        &self.webhook_counters
+    }
+
+    fn replay(&self, offset: u64) -> Result<()> {
+        let replay = self.log.lock().map_err(|_| lock_err("log"))?.replay_from(offset)?;
+        self.counters.log_bad_lines.fetch_add(replay.bad_lines, Relaxed);
+        if replay.windows.is_empty() {
+            return Ok(());
+        }
+        self.counters.windows_replayed.fetch_add(replay.windows.len() as u64, Relaxed);
+        let end = self.log.lock().map_err(|_| lock_err("log"))?.len();
+        self.index_windows(&replay.windows)?;
+        self.indexed_upto.store(end, Relaxed);
+        self.commit()?;
+        Ok(())
+    }
+
+    /// Checks what serde cannot: ids agree with session and seq, events belong to the session.
+    pub fn validate(w: &Window) -> Result<()> {
+        if w.window_id != model::window_id(&w.session, w.seq) {
+            return Err(Error::InvalidWindow(format!(
+                "`window_id` is `{}`, expected `{}`",
+                w.window_id,
+                model::window_id(&w.session, w.seq)
+            )));
+        }
+        if w.session.is_empty() {
+            return Err(Error::InvalidWindow("`session` is empty".into()));
+        }
+        if w.overlap_events > w.events.len() {
+            return Err(Error::InvalidWindow("`overlap_events` exceeds the number of events".into()));
+        }
+        if let Some(e) = w.events.iter().find(|e| e.session != w.session) {
+            return Err(Error::InvalidWindow(format!(
+                "event `{}` belongs to session `{}`, not `{}`",
+                e.id(),
+                e.session,
+                w.session
+            )));
+        }
+        Ok(())
+    }
+
+    /// Stores, indexes and analyses windows; when it returns Ok they are durable.
+    /// All windows are validated first: one bad window rejects the batch, nothing is stored.
+    pub fn ingest(&self, windows: &[Window]) -> Result<IngestReport> {
+        self.counters.windows_received.fetch_add(windows.len() as u64, Relaxed);
+        if let Err(e) = windows.iter().try_for_each(Analyzer::validate) {
+            self.counters.windows_rejected.fetch_add(windows.len() as u64, Relaxed);
+            return Err(e);
+        }
+        let mut report = IngestReport { accepted: windows.len(), ..Default::default() };
+        {
+            let mut seen = self.seen.lock().map_err(|_| lock_err("seen"))?;
+            report.duplicates = windows.iter().filter(|w| !seen.insert(w.window_id.clone())).count();
+        }
+        self.counters.windows_duplicate.fetch_add(report.duplicates as u64, Relaxed);
+        let mut log = self.log.lock().map_err(|_| lock_err("log"))?;
+        let end = log.append(windows)?;
+        let (events, findings) = self.index_windows(windows)?;
+        self.indexed_upto.store(end, Relaxed);
+        drop(log);
+        report.events = events;
+        report.findings = findings;
+        Ok(report)
+    }
+
+    /// Index, detect, alert and queue for the judge; returns (events, findings).
+    fn index_windows(&self, windows: &[Window]) -> Result<(usize, usize)> {
+        let mut events = 0;
+        let mut all_findings = 0;
+        for w in windows {
+            let findings = self.detectors.run(w);
+            {
+                let mut index = self.index.write().map_err(|_| lock_err("index"))?;
+                events += index.add_window(w)?;
+                index.add_findings(&findings)?;
+            }
+            self.dirty.fetch_add(1, Relaxed);
+            self.counters.count_findings(&findings);
+            all_findings += findings.len();
+            self.alert(w, &findings);
+            self.queue_for_judge(w, findings);
+        }
+        self.counters.events_indexed.fetch_add(events as u64, Relaxed);
+        Ok((events, all_findings))
+    }
+
+    fn queue_for_judge(&self, w: &Window, findings: Vec<Finding>) {
+        let Some(judge) = &self.judge else { return };
+        if judge.gate(w, &findings).is_empty() {
+            return;
+        }
+        let Ok(tx) = self.judge_tx.lock() else { return };
+        if let Some(tx) = tx.as_ref() {
+            if tx.try_send((w.clone(), findings)).is_err() {
+                self.counters.judge_queue_full.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Hands findings to the webhook rules; a rule with a saved query is checked against the
+    /// window's documents in the index.
+    fn alert(&self, w: &Window, findings: &[Finding]) {
+        let Ok(alerts) = self.alerts.lock() else { return };
+        let Some(alerts) = alerts.as_ref() else { return };
+        for f in findings {
+            let matches = |query: &str| self.window_matches(w, query);
+            alerts.try_send(f, &matches);
+        }
+    }
+
+    fn window_matches(&self, w: &Window, query: &str) -> bool {
+        let q = SearchQuery {
+            query: format!("window_id:\"{}\" AND ({query})", w.window_id),
+            limit: 1,
+            ..SearchQuery::default()
+        };
+        // Uncommitted documents are not visible to searches: commit first when a rule needs it.
+        if self.commit().is_err() {
+            return false;
+        }
+        self.index.read().ok().and_then(|i| i.search(&q).ok()).is_some_and(|hits| !hits.is_empty())
+    }
+
+    /// Commits the index when something changed, recording the log offset it covers.
+    pub fn commit(&self) -> Result<()> {
+        if self.dirty.swap(0, Relaxed) == 0 {
+            return Ok(());
+        }
+        let upto = self.indexed_upto.load(Relaxed);
+        let mut index = self.index.write().map_err(|_| lock_err("index"))?;
+        index.commit(&format!("log_offset={upto}"))?;
+        self.counters.commits.fetch_add(1, Relaxed);
+        Ok(())
+    }
+
+    /// Records judge findings and errors.
+    fn record_verdicts(&self, w: &Window, findings: Vec<Finding>, errors: Vec<JudgeError>) -> Result<()> {
+        if !findings.is_empty() {
+            self.index.write().map_err(|_| lock_err("index"))?.add_findings(&findings)?;
+            self.dirty.fetch_add(1, Relaxed);
+            self.counters.count_findings(&findings);
+            self.alert(w, &findings);
+        }
+        if !errors.is_empty() {
+            self.counters.judge_errors.fetch_add(errors.len() as u64, Relaxed);
+            let path = self.data_dir.join("judge_errors.jsonl");
+            let mut text = String::new();
+            for e in &errors {
+                if let Ok(line) = serde_json::to_string(e) {
+                    text.push_str(&line);
+                    text.push('\n');
+                }
+            }
+            use std::io::Write;
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)
+                .and_then(|mut f| f.write_all(text.as_bytes()))
+                .map_err(|source| Error::Io { op: "append to", path, source })?;
+        }
+        Ok(())
+    }
+
+    /// Judge errors recorded so far (oldest first).
+    pub fn judge_errors(&self) -> Vec<JudgeError> {
+        let text = std::fs::read_to_string(self.data_dir.join("judge_errors.jsonl")).unwrap_or_default();
+        text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
+        self.index.read().map_err(|_| lock_err("index"))?.search(q)
+    }
+
+    pub fn findings(&self, f: &FindingFilter) -> Result<Vec<Finding>> {
+        self.index.read().map_err(|_| lock_err("index"))?.findings(f)
+    }
+
+    pub fn sessions(&self) -> Result<Vec<SessionInfo>> {
+        self.index.read().map_err(|_| lock_err("index"))?.sessions()
+    }
+
+    pub fn session_events(&self, session: &str, limit: usize) -> Result<Vec<model::Event>> {
+        self.index.read().map_err(|_| lock_err("index"))?.session_events(session, limit)
+    }
+
+    /// Prometheus text exposition of every counter.
+    pub fn metrics(&self) -> String {
+        let c = &self.counters;
+        let mut out = String::new();
+        let mut put = |name: &str, help: &str, value: u64| {
+            out.push_str(&format!("# HELP agentsight_{name} {help}\n# TYPE agentsight_{name} counter\nagentsight_{name} {value}\n"));
+        };
+        put("windows_received_total", "Windows received.", c.windows_received.load(Relaxed));
+        put("windows_duplicate_total", "Windows received again (stored once).", c.windows_duplicate.load(Relaxed));
+        put("windows_replayed_total", "Windows replayed from the log at start.", c.windows_replayed.load(Relaxed));
+        put("events_indexed_total", "Events added to the index.", c.events_indexed.load(Relaxed));
+        put("windows_judged_total", "Windows the LLM judge answered for.", c.windows_judged.load(Relaxed));
+        put("judge_errors_total", "Judge requests that never got a valid answer.", c.judge_errors.load(Relaxed));
+        put("index_commits_total", "Index commits.", c.commits.load(Relaxed));
+        let index_docs = self.index.read().map(|i| i.counts()).ok();
+        out.push_str("# HELP agentsight_dropped_total Things not processed, by reason.\n# TYPE agentsight_dropped_total counter\n");
+        for (reason, value) in [
+            ("window_rejected", c.windows_rejected.load(Relaxed)),
+            ("judge_queue_full", c.judge_queue_full.load(Relaxed)),
+            ("log_bad_line", c.log_bad_lines.load(Relaxed)),
+        ] {
+            out.push_str(&format!("agentsight_dropped_total{{reason=\"{reason}\"}} {value}\n"));
+        }
+        out.push_str("# HELP agentsight_findings_total Findings made, by kind and detector.\n# TYPE agentsight_findings_total counter\n");
+        if let Ok(map) = c.findings.lock() {
+            for ((kind, detector), n) in map.iter() {
+                out.push_str(&format!("agentsight_findings_total{{kind=\"{kind}\",detector=\"{detector}\"}} {n}\n"));
+            }
+        }
+        if let Some(counts) = index_docs {
+            out.push_str(&format!(
+                "# HELP agentsight_index_documents Documents in the index (committed).\n# TYPE agentsight_index_documents gauge\nagentsight_index_documents{{doc=\"event\"}} {}\nagentsight_index_documents{{doc=\"finding\"}} {}\n",
+                counts.events, counts.findings
+            ));
+        }
+        if let Some(j) = &self.judge {
+            out.push_str(&j.counters().prometheus());
+        }
+        let wh = self.webhook_counters.snapshot();
+        out.push_str("# HELP agentsight_webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE agentsight_webhook_deliveries_total counter\n");
+        for (outcome, n) in [
+            ("delivered", wh.delivered),
+            ("failed", wh.failed),
+            ("retried", wh.retried),
+            ("deduped", wh.deduped),
+            ("dropped_queue_full", wh.dropped_queue_full),
+            ("dropped_shutdown", wh.dropped_shutdown),
+        ] {
+            out.push_str(&format!("agentsight_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}\n"));
+        }
+        out.push_str(&format!("# HELP agentsight_webhook_last_latency_ms Latency of the last delivery.\n# TYPE agentsight_webhook_last_latency_ms gauge\nagentsight_webhook_last_latency_ms {}\n", wh.last_latency_ms));
+        out
+    }
+}
+
+async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Receiver<(Window, Vec<Finding>)>) {
+    while let Some((w, deterministic)) = rx.recv().await {
+        let verdicts = judge.judge(&w, &deterministic).await;
+        analyzer.counters.windows_judged.fetch_add(1, Relaxed);
+        // A failure to record is counted as a judge error: the verdict is not silently lost.
+        if analyzer.record_verdicts(&w, verdicts.findings, verdicts.errors).is_err() {
+            analyzer.counters.judge_errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+async fn commit_loop(analyzer: Arc<Analyzer>, mut stop: watch::Receiver<bool>) {
+    let every = std::time::Duration::from_millis(analyzer.config.commit_interval_ms.max(10));
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => break,
+        }
+        let a = analyzer.clone();
+        // Commits sync files: keep them off the async workers.
+        let _ = tokio::task::spawn_blocking(move || a.commit()).await;
+    }
+}
+
+impl Tasks {
+    /// Lets queued judge requests and webhook deliveries finish, then commits and stops.
+    pub async fn shutdown(self, analyzer: &Analyzer) -> Result<()> {
+        if let Ok(mut tx) = analyzer.judge_tx.lock() {
+            tx.take();
+        }
+        if let Some(j) = self.judge {
+            let _ = j.await;
+        }
+        // Judge findings are alerted above; now the webhook stage may drain and end.
+        if let Ok(mut alerts) = analyzer.alerts.lock() {
+            alerts.take();
+        }
+        let _ = self.stop.send(true);
+        if let Some(w) = self.webhooks {
+            let _ = w.await;
+        }
+        let _ = self.committer.await;
+        analyzer.commit()
+    }
+}

@@ -158,17 +158,18 @@ fn write_one(sink: &mut Sink, w: &mut Written, ev: &Event) {
 
 /// Prints a value as pretty JSON on stdout (`--json`).
 pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let mut out = io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value).context("failed to write JSON")?;
-    writeln!(out).context("failed to write to stdout")?;
-    Ok(())
+    let mut text = serde_json::to_string_pretty(value).context("failed to serialise JSON")?;
+    text.push('\n');
+    print_text(&text)
 }
 
-/// Prints text on stdout.
+/// Prints text on stdout; a reader that went away (`| head`) is not an error.
 pub fn print_text(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
-    out.write_all(text.as_bytes()).context("failed to write to stdout")?;
-    out.flush().context("failed to write to stdout")
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("failed to write to stdout"),
+        _ => Ok(()),
+    }
 }
 
 /// A read-only open (or failed lookup) under a system prefix: shared libraries, interpreter

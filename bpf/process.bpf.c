@@ -134,7 +134,11 @@ static __always_inline void submit(void *ev, __u32 size)
 {
 	struct event_header *h = ev;
 	__u32 kind = h->kind;
-	__u64 flags = wakeup_flags();
+	/*
+	 * An exec wakes the collector at once: it attaches the TLS probes to the new executable,
+	 * and a program may start talking TLS within milliseconds (Bun does).
+	 */
+	__u64 flags = kind == EVENT_EXEC ? BPF_RB_FORCE_WAKEUP : wakeup_flags();
 
 	if (size > EVENT_AREA_BYTES)
 		size = EVENT_AREA_BYTES;

@@ -3,10 +3,11 @@
  * tls.bpf.c: the TLS boundary of a traced process tree, the plaintext of SSL_write/SSL_read.
  *
  * Probes (uprobes, attached by the collector to each library or executable that exports the
- * OpenSSL API: libssl.so.*, node, ...; filtered here by the shared `traced` map):
+ * OpenSSL API: libssl.so.*, node, ...; or that links BoringSSL statically without symbols,
+ * found by collector/src/boring.rs: Bun; filtered here by the shared `traced` map):
  *   SSL_write, SSL_write_ex, SSL_read, SSL_read_ex   entry saves (SSL*, buffer), return emits
  *                                                     the bytes actually moved, in chunks
- *   SSL_free                                          the connection is over
+ *   SSL_free (SSL_shutdown in stripped BoringSSL)     the connection is over
  * (on Linux 6.6+ the same logic runs as two uprobe_multi programs, see the end of the file)
  *
  * Nothing is cut silently: a call of any size up to TLS_CALL_CAP_BYTES arrives complete as

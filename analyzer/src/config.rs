@@ -84,7 +84,8 @@ impl Config {
             judge.validate()?;
         }
         // Rules are checked here; their secrets are read from the environment when they start.
-        self.webhooks.dispatcher(&|_| Some(String::new()))?;
+        // (A placeholder secret: an empty one reads as "not set".)
+        self.webhooks.dispatcher(&|_| Some("validate-only".to_owned()))?;
         Ok(())
     }
 }
@@ -106,6 +107,15 @@ mod tests {
         assert!(err.to_string().contains("lisen"), "{err}");
         let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo");
         assert!(err.to_string().contains("max_turn"), "{err}");
+    }
+
+    #[test]
+    fn a_signed_webhook_rule_validates_before_its_secret_is_read() {
+        let c = Config::parse(
+            "[[webhooks.rules]]\nname = \"t\"\nurl = \"http://127.0.0.1:9/hook\"\nkind = \"loop\"\nmin_score = 0.5\nsecret_env = \"AS_UNSET_SECRET_FOR_TEST\"\n",
+        )
+        .expect("parse");
+        assert_eq!(c.webhooks.rules.len(), 1);
     }
 
     #[test]

@@ -298,7 +298,7 @@ impl Dispatcher {
             let key = (i, f.session.clone(), f.kind.clone());
             // A clock that steps back reads as "no time passed": still cooling down.
             if let Some(&last) = self.last_sent.get(&key) {
-                if now_ns.saturating_sub(last) <= rule.cooldown_ns() {
+                if now_ns.saturating_sub(last) < rule.cooldown_ns() {
                     self.counters.deduped.fetch_add(1, Ordering::Relaxed);
                     continue;
                 }
@@ -479,7 +479,7 @@ impl WebhookSender {
             .decide(f, now_ns, query_matches);
         let n = deliveries.len();
         if n > 0 {
-            drop(permit); let _ = deliveries;
+            permit.send(deliveries);
         }
         n
     }

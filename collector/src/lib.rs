@@ -6,6 +6,7 @@
 //! (wall clock, absolute paths, readable strings) -> a bounded channel the caller drains.
 //! Every record that cannot be delivered is counted and published as a `loss` event.
 
+mod boring;
 mod bpf;
 pub mod capture;
 pub mod clock;

@@ -1,18 +1,22 @@
 //! Where the TLS probes go: every library or executable in the traced tree that exports the
-//! OpenSSL API (`libssl.so.*`, `node`, ...), attached once per file (by device and inode, so a
-//! library mapped by a thousand processes costs one attach), for every process (the kernel side
-//! filters by the traced set).
+//! OpenSSL API (`libssl.so.*`, `node`, ...) or links BoringSSL statically without symbols (Bun
+//! and the agents compiled with it: `claude`, `opencode`), attached once per file (by device
+//! and inode, so a library mapped by a thousand processes costs one attach), for every process
+//! (the kernel side filters by the traced set).
 //!
 //! Discovery: at start, the system's `libssl.so.*` and the executables named by the caller;
-//! then the executable of each process the tree execs. A file without `SSL_write` is remembered
-//! as such, so it is looked at once.
+//! then the executable of each process the tree execs. Probes go at file offsets: from the
+//! symbol tables, or, for stripped BoringSSL, from [`boring::find`] (where `SSL_shutdown`
+//! stands in for `SSL_free`). A file without either is remembered as such, so it is looked at
+//! once; one that does TLS these probes cannot hook is named ([`Outcome::Uncapturable`]).
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts, UprobeOpts};
+use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts};
 
+use crate::boring;
 use crate::bpf::tls::TlsSkel;
 
 /// Directories searched for the system's OpenSSL at start.
@@ -49,6 +53,13 @@ const FN_WRITE_EX: u64 = 3;
 const FN_READ_EX: u64 = 4;
 const FN_FREE: u64 = 5;
 
+/// The exported functions probed, by name, with their `enum tls_fn`.
+const EXPORTED: [(&str, u64); 5] =
+    [("SSL_write", FN_WRITE), ("SSL_read", FN_READ), ("SSL_write_ex", FN_WRITE_EX), ("SSL_read_ex", FN_READ_EX), ("SSL_free", FN_FREE)];
+
+/// A place to probe: file offset and `enum tls_fn`.
+type Target = (usize, u64);
+
 /// The TLS programs and where they are attached.
 pub struct SslProbes<'obj> {
     skel: TlsSkel<'obj>,
@@ -66,32 +77,17 @@ impl std::fmt::Debug for SslProbes<'_> {
     }
 }
 
-fn attach_one(prog: &ProgramMut<'_>, path: &Path, symbol: &str, retprobe: bool) -> libbpf_rs::Result<Link> {
-    let opts = UprobeOpts { retprobe, func_name: Some(symbol.to_string()), ..Default::default() };
-    prog.attach_uprobe_with_opts(-1, path, 0, opts)
-}
-
 impl<'obj> SslProbes<'obj> {
     /// `multi`: whether the `*_multi` programs were loaded (see [`multi_supported`]).
     pub fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
         SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new() }
     }
 
-    /// Two uprobe_multi links for the API functions that `path` exports, at file offsets
-    /// found in its symbol tables (libbpf resolves names for multi links in `.symtab` only,
-    /// which stripped libraries lack). `None` when it does not export `SSL_write`.
-    fn attach_multi(&self, path: &Path, data: &[u8]) -> Option<Result<Vec<Link>, String>> {
-        let offsets = symbol_offsets_in(data, &["SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_free"]);
-        let funcs: Vec<(usize, u64)> = [FN_WRITE, FN_READ, FN_WRITE_EX, FN_READ_EX, FN_FREE]
-            .iter()
-            .zip(&offsets)
-            .filter_map(|(&f, off)| Some(((*off)?, f)))
-            .collect();
-        if !funcs.iter().any(|&(_, f)| f == FN_WRITE) {
-            return None;
-        }
+    /// Two uprobe_multi links for all of a file's targets (libbpf resolves names for multi
+    /// links in `.symtab` only, which stripped libraries lack, so offsets are given).
+    fn attach_multi(&self, path: &Path, targets: &[Target]) -> libbpf_rs::Result<Vec<Link>> {
         let opts = |retprobe: bool| {
-            let chosen: Vec<&(usize, u64)> = funcs.iter().filter(|(_, f)| !retprobe || *f != FN_FREE).collect();
+            let chosen: Vec<&Target> = targets.iter().filter(|(_, f)| !retprobe || *f != FN_FREE).collect();
             UprobeMultiOpts {
                 offsets: chosen.iter().map(|(o, _)| *o).collect(),
                 cookies: chosen.iter().map(|(_, f)| *f).collect(),
@@ -100,12 +96,35 @@ impl<'obj> SslProbes<'obj> {
             }
         };
         let progs = &self.skel.progs;
-        let attach = || -> libbpf_rs::Result<Vec<Link>> {
-            let enter = progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(false))?;
-            let exit = progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(true))?;
-            Ok(vec![enter, exit])
-        };
-        Some(attach().map_err(|e| e.to_string()))
+        let enter = progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(false))?;
+        let exit = progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(true))?;
+        Ok(vec![enter, exit])
+    }
+
+    /// One uprobe (and uretprobe) per target, for kernels without uprobe_multi. `SSL_write`
+    /// must attach; the others are best effort (older builds lack the `_ex` variants).
+    fn attach_each(&self, path: &Path, targets: &[Target]) -> libbpf_rs::Result<Vec<Link>> {
+        let progs = &self.skel.progs;
+        let mut links = Vec::new();
+        for &(offset, f) in targets {
+            let (enter, exit): (&ProgramMut<'_>, Option<&ProgramMut<'_>>) = match f {
+                FN_WRITE => (&progs.ssl_write_enter, Some(&progs.ssl_write_exit)),
+                FN_READ => (&progs.ssl_read_enter, Some(&progs.ssl_read_exit)),
+                FN_WRITE_EX => (&progs.ssl_write_ex_enter, Some(&progs.ssl_write_ex_exit)),
+                FN_READ_EX => (&progs.ssl_read_ex_enter, Some(&progs.ssl_read_ex_exit)),
+                _ => (&progs.ssl_free_enter, None),
+            };
+            let attached = enter.attach_uprobe(false, -1, path, offset).and_then(|a| {
+                let b = exit.map(|p| p.attach_uprobe(true, -1, path, offset)).transpose()?;
+                Ok([Some(a), b])
+            });
+            match attached {
+                Ok(pair) => links.extend(pair.into_iter().flatten()),
+                Err(err) if f == FN_WRITE => return Err(err),
+                Err(_) => {}
+            }
+        }
+        Ok(links)
     }
 
     /// Detach every probe, in parallel: the kernel waits for an RCU grace period (~100 ms)
@@ -125,57 +144,47 @@ impl<'obj> SslProbes<'obj> {
         self.attached.values().map(PathBuf::as_path)
     }
 
-    /// Attach to `path` if it exports the OpenSSL API and was not seen before.
+    /// Attach to `path` if it does TLS these probes can hook and was not seen before.
     pub fn offer(&mut self, path: &Path) -> Outcome {
         let Ok(meta) = std::fs::metadata(path) else { return Outcome::NoSsl };
         let id = (meta.dev(), meta.ino());
         if !self.seen.insert(id) {
             return Outcome::Known;
         }
-        if self.multi {
-            // read once (libraries are a few MiB, node ~100 MiB; once per inode): the symbol
-            // tables and, failing those, the markers of other TLS libraries come from it
-            let data = std::fs::read(path).unwrap_or_default();
-            return match self.attach_multi(path, &data) {
-                Some(Ok(links)) => {
-                    let n = links.len();
-                    self.links.extend(links);
-                    self.attached.insert(id, path.to_path_buf());
-                    Outcome::Attached(n)
-                }
-                Some(Err(why)) => Outcome::Failed(why),
-                None => other_tls_in(&data).map_or(Outcome::NoSsl, Outcome::Uncapturable),
-            };
-        }
-        let progs = &self.skel.progs;
-        // SSL_write first: its absence means this file is not for us
-        let write = match (attach_one(&progs.ssl_write_enter, path, "SSL_write", false), attach_one(&progs.ssl_write_exit, path, "SSL_write", true)) {
-            (Ok(a), Ok(b)) => vec![a, b],
-            (Err(err), _) | (_, Err(err)) => {
-                return if err.kind() == libbpf_rs::ErrorKind::NotFound || err.kind() == libbpf_rs::ErrorKind::InvalidInput {
-                    other_tls(path).map_or(Outcome::NoSsl, Outcome::Uncapturable)
-                } else {
-                    Outcome::Failed(err.to_string())
-                };
-            }
+        // read once (libraries are a few MiB, node ~100 MiB, Bun-compiled agents up to
+        // ~400 MiB; once per inode): symbols, BoringSSL's code and other TLS markers are in it
+        let data = std::fs::read(path).unwrap_or_default();
+        let targets = match probe_targets(&data) {
+            Ok(targets) => targets,
+            Err(outcome) => return outcome,
         };
-        let mut links = write;
-        let optional: [(&ProgramMut<'_>, &str, bool); 7] = [
-            (&progs.ssl_read_enter, "SSL_read", false),
-            (&progs.ssl_read_exit, "SSL_read", true),
-            (&progs.ssl_write_ex_enter, "SSL_write_ex", false),
-            (&progs.ssl_write_ex_exit, "SSL_write_ex", true),
-            (&progs.ssl_read_ex_enter, "SSL_read_ex", false),
-            (&progs.ssl_read_ex_exit, "SSL_read_ex", true),
-            (&progs.ssl_free_enter, "SSL_free", false),
-        ];
-        // the _ex variants are OpenSSL 1.1.1+; older builds and BoringSSL forks lack some
-        links.extend(optional.iter().filter_map(|(prog, sym, ret)| attach_one(prog, path, sym, *ret).ok()));
-        let n = links.len();
-        self.links.extend(links);
-        self.attached.insert(id, path.to_path_buf());
-        Outcome::Attached(n)
+        let links = if self.multi { self.attach_multi(path, &targets) } else { self.attach_each(path, &targets) };
+        match links {
+            Ok(links) => {
+                let n = links.len();
+                self.links.extend(links);
+                self.attached.insert(id, path.to_path_buf());
+                Outcome::Attached(n)
+            }
+            Err(err) => Outcome::Failed(err.to_string()),
+        }
     }
+}
+
+/// Where to probe a file, from its symbol tables or, for a stripped static BoringSSL, from its
+/// code; otherwise why not: [`Outcome::NoSsl`] or [`Outcome::Uncapturable`].
+fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
+    let names = EXPORTED.map(|(name, _)| name);
+    let offsets = symbol_offsets_in(data, &names);
+    if offsets[0].is_some() {
+        return Ok(EXPORTED.iter().zip(offsets).filter_map(|(&(_, f), off)| Some((off?, f))).collect());
+    }
+    if data.starts_with(b"\x7fELF") && boring::has_source_name(data) {
+        let found = boring::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
+        let targets = [(found.write, FN_WRITE), (found.read, FN_READ), (found.shutdown, FN_FREE)];
+        return Ok(targets.iter().filter_map(|&(offset, f)| Some((usize::try_from(offset).ok()?, f))).collect());
+    }
+    Err(other_tls_in(data).map_or(Outcome::NoSsl, Outcome::Uncapturable))
 }
 
 /// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
@@ -189,10 +198,7 @@ fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
     use object::{Object, ObjectSegment, ObjectSymbol};
     let mut out = vec![None; names.len()];
     let Ok(elf) = object::File::parse(data) else { return out };
-    let segments: Vec<(u64, u64, u64)> = elf
-        .segments()
-        .map(|s| (s.address(), s.size(), s.file_range().0))
-        .collect();
+    let segments: Vec<(u64, u64, u64)> = elf.segments().map(|s| (s.address(), s.size(), s.file_range().0)).collect();
     for sym in elf.dynamic_symbols().chain(elf.symbols()) {
         if !sym.is_definition() {
             continue;
@@ -213,8 +219,8 @@ fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
 }
 
 /// The TLS implementation an executable without OpenSSL's exported API carries, if it carries
-/// one we know: rustls, Go's crypto/tls, or a statically linked, stripped BoringSSL (Bun).
-/// Found by markers in the file (crate paths, Go build info, BoringSSL's source names).
+/// one we know and cannot hook: rustls or Go's crypto/tls. Found by markers in the file (crate
+/// paths, Go build info). BoringSSL without symbols is searched by [`boring`] instead.
 pub fn other_tls(path: &Path) -> Option<&'static str> {
     other_tls_in(&std::fs::read(path).ok()?)
 }
@@ -230,8 +236,6 @@ fn other_tls_in(data: &[u8]) -> Option<&'static str> {
         Some("rustls")
     } else if has(b"\xff Go buildinf:") && has(b"crypto/tls") {
         Some("Go crypto/tls")
-    } else if has(b"ssl_lib.cc") && has(b"BoringSSL") {
-        Some("BoringSSL (statically linked, no exported symbols)")
     } else {
         None
     }
@@ -293,6 +297,31 @@ mod tests {
         assert_eq!(other_tls(&write("b", b"\xff Go buildinf:...crypto/tls.(*Conn).Write")), Some("Go crypto/tls"));
         assert_eq!(other_tls(&write("c", b"plain program")), None);
         assert_eq!(other_tls(Path::new("/nonexistent")), None);
+    }
+
+    #[test]
+    fn probe_targets_come_from_symbols_or_boringssl_code_or_say_why_not() {
+        if let Some(lib) = system_libraries().into_iter().next() {
+            let targets = probe_targets(&std::fs::read(&lib).expect("read libssl")).expect("libssl has targets");
+            let fns: Vec<u64> = targets.iter().map(|&(_, f)| f).collect();
+            assert!(fns.contains(&FN_WRITE) && fns.contains(&FN_READ) && fns.contains(&FN_FREE), "{targets:?}");
+        }
+        // BoringSSL's source name, but no code that reports errors with it
+        let stripped = b"\x7fELF\x02\x01\x01....../vendor/boringssl/ssl/ssl_lib.cc\0";
+        assert!(matches!(probe_targets(stripped), Err(Outcome::Uncapturable(why)) if why.starts_with("BoringSSL")));
+        assert_eq!(probe_targets(b"\x7fELF..rustls-0.23.1/src/conn.rs.."), Err(Outcome::Uncapturable("rustls")));
+        assert_eq!(probe_targets(b"\x7fELF plain program"), Err(Outcome::NoSsl));
+    }
+
+    /// A Bun binary (`AGENTSIGHT_BUN`, or where the TLS tests unpack it): write, read and close.
+    #[test]
+    #[ignore = "needs a Bun binary (AGENTSIGHT_BUN or target/bun/package/bin/bun)"]
+    fn probe_targets_of_bun_are_write_read_and_shutdown() {
+        let path = std::env::var_os("AGENTSIGHT_BUN")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bun/package/bin/bun"));
+        let targets = probe_targets(&std::fs::read(&path).expect("read bun")).expect("targets");
+        assert_eq!(targets.iter().map(|&(_, f)| f).collect::<Vec<_>>(), [FN_WRITE, FN_READ, FN_FREE]);
     }
 
     #[test]

@@ -1,0 +1,1075 @@
+//! The analysis path, end to end, through the real `agentsight` binary: `ingest`, `findings`,
+//! `search`, `report` on a recorded trace (`fixtures/demo-trace.jsonl`, the demo agent looping on
+//! a failing build and claiming failed tests pass); `serve` and its HTTP API; and, as root, the
+//! demo and the whole shipping path (`collect --ship` -> `serve` killed and restarted mid-run ->
+//! an LLM judge stand-in -> a signed webhook).
+//!
+//! The hermetic tests need no root and run by default; the privileged ones are `#[ignore]`d and
+//! run with `-- --ignored`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::print_stderr
+)]
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tests::{bin, is_root, read_trace};
+
+fn fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/demo-trace.jsonl")
+}
+
+fn agentsight(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .env_remove("AGENTSIGHT_CONFIG")
+        .env_remove("AGENTSIGHT_JUDGE_URL")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs `agentsight ARGS --json` and parses its stdout.
+fn json(args: &[&str]) -> Vec<Value> {
+    let out = agentsight(args);
+    assert!(
+        out.status.success(),
+        "agentsight {args:?} failed: {}",
+        text(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("not a JSON array ({e}): {}", text(&out.stdout)))
+}
+
+/// A fresh data directory with the fixture ingested.
+fn ingested() -> tempfile::TempDir {
+    let data = tempfile::tempdir().unwrap();
+    let out = agentsight(&[
+        "ingest",
+        fixture().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "ingest failed: {}", text(&out.stderr));
+    data
+}
+
+fn s(v: &Value, key: &str) -> String {
+    v[key].as_str().unwrap_or_default().to_string()
+}
+
+fn of_kind<'a>(findings: &'a [Value], kind: &str) -> Vec<&'a Value> {
+    findings.iter().filter(|f| f["kind"] == kind).collect()
+}
+
+/// Exec event ids of the fixture (or any trace), by session.
+fn exec_ids(trace: &Path, session: Option<&str>) -> HashSet<String> {
+    read_trace(trace)
+        .iter()
+        .filter(|e| {
+            matches!(e.body, model::EventBody::Exec(_)) && session.is_none_or(|s| e.session == s)
+        })
+        .map(|e| format!("{}-{}-exec", e.ts_ns, e.pid))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// A. ingest, findings, search, report
+
+#[test]
+fn ingest_finds_the_build_loop_and_the_false_claim() {
+    let data = ingested();
+    let d = data.path().to_str().unwrap();
+    let findings = json(&["findings", "--json", "--data", d]);
+
+    let loops = of_kind(&findings, "loop");
+    assert!(!loops.is_empty(), "no loop finding: {findings:#?}");
+    assert!(
+        loops
+            .iter()
+            .any(|f| s(f, "rationale").contains("python3 build.py")
+                || f["evidence"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|e| s(e, "summary").contains("python3 build.py"))),
+        "no loop finding points at `python3 build.py`: {loops:#?}"
+    );
+    let contradictions = of_kind(&findings, "contradiction");
+    assert!(
+        !contradictions.is_empty(),
+        "no contradiction finding: {findings:#?}"
+    );
+    let c = contradictions[0];
+    assert!(
+        s(c, "rationale").contains("unittest"),
+        "the rationale does not name the test run: {c:#}"
+    );
+    assert!(s(c, "rationale").contains("exited 1"), "{c:#}");
+
+    for f in &findings {
+        let score = f["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "score out of range: {f:#}");
+        assert!(f["judge"].is_null(), "no judge was configured, yet: {f:#}");
+        assert!(
+            !f["evidence"].as_array().unwrap().is_empty(),
+            "a finding without evidence: {f:#}"
+        );
+    }
+    // Worst first.
+    let scores: Vec<f64> = findings
+        .iter()
+        .map(|f| f["score"].as_f64().unwrap())
+        .collect();
+    assert!(
+        scores.windows(2).all(|w| w[0] >= w[1]),
+        "not sorted by score: {scores:?}"
+    );
+
+    // The filters narrow.
+    let only = json(&["findings", "--json", "--kind", "contradiction", "--data", d]);
+    assert_eq!(only.len(), contradictions.len());
+    let high = json(&["findings", "--json", "--min-score", "0.8", "--data", d]);
+    assert!(
+        high.iter().all(|f| f["score"].as_f64().unwrap() >= 0.8) && high.len() < findings.len(),
+        "{high:#?}"
+    );
+}
+
+#[test]
+fn ingest_says_plainly_that_only_deterministic_detectors_ran() {
+    let data = tempfile::tempdir().unwrap();
+    let out = agentsight(&[
+        "ingest",
+        fixture().to_str().unwrap(),
+        "--data",
+        data.path().to_str().unwrap(),
+    ]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("deterministic detectors only"), "{err}");
+    assert!(
+        err.contains("loop") && err.contains("contradiction"),
+        "{err}"
+    );
+}
+
+#[test]
+fn search_finds_the_build_commands() {
+    let data = ingested();
+    let d = data.path().to_str().unwrap();
+    let hits = json(&[
+        "search", "build.py", "--json", "--limit", "100", "--data", d,
+    ]);
+    let exec = hits
+        .iter()
+        .find(|h| {
+            h["kind"] == "exec"
+                && h["event"]["argv"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == "build.py"))
+        })
+        .unwrap_or_else(|| panic!("no exec of build.py among the hits: {hits:#?}"));
+    assert_eq!(exec["doc"], "event");
+    assert!(
+        s(exec, "snippet").contains("<b>"),
+        "no highlighted snippet: {exec:#}"
+    );
+
+    // `--kind` keeps to one kind; the exec hits are exactly the fixture's build.py execs.
+    let execs = json(&[
+        "search", "build.py", "--kind", "exec", "--json", "--limit", "100", "--data", d,
+    ]);
+    assert!(execs.iter().all(|h| h["kind"] == "exec"));
+    let want = read_trace(&fixture())
+        .iter()
+        .filter(|e| matches!(&e.body, model::EventBody::Exec(x) if x.argv.iter().any(|a| a.contains("build.py"))))
+        .count();
+    assert_eq!(execs.len(), want, "{execs:#?}");
+
+    // A phrase from the agent's false claim finds its llm_call.
+    let claim = json(&[
+        "search",
+        "\"tests pass\"",
+        "--kind",
+        "llm_call",
+        "--json",
+        "--data",
+        d,
+    ]);
+    assert!(!claim.is_empty(), "the claim is not searchable");
+
+    // Nothing matches: an empty array with --json (exit 0), exit 1 for a person.
+    assert!(json(&["search", "zzzqqqxxx", "--json", "--data", d]).is_empty());
+    let out = agentsight(&["search", "zzzqqqxxx", "--data", d]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("nothing matches"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn ingesting_the_same_trace_twice_doubles_nothing() {
+    let data = ingested();
+    let d = data.path().to_str().unwrap();
+    let before = json(&["findings", "--json", "--data", d]).len();
+    let out = agentsight(&["ingest", "-q", fixture().to_str().unwrap(), "--data", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        json(&["findings", "--json", "--data", d]).len(),
+        before,
+        "findings doubled"
+    );
+    let execs = json(&[
+        "search", "", "--kind", "exec", "--json", "--limit", "1000", "--data", d,
+    ]);
+    let ids: HashSet<String> = execs.iter().map(|h| s(h, "id")).collect();
+    assert_eq!(
+        execs.len(),
+        ids.len(),
+        "an exec event is in the index twice"
+    );
+    assert_eq!(
+        ids,
+        exec_ids(&fixture(), None),
+        "the indexed execs are not the trace's"
+    );
+}
+
+#[test]
+fn report_holds_the_findings() {
+    let data = ingested();
+    let d = data.path().to_str().unwrap();
+    let out = agentsight(&["report", "--since", "1000d", "--data", d]);
+    let md = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for needle in [
+        "loop",
+        "contradiction",
+        "python3 build.py",
+        "20261124T013903Z-23803",
+    ] {
+        assert!(md.contains(needle), "the report lacks `{needle}`:\n{md}");
+    }
+    let html = tempfile::NamedTempFile::new().unwrap();
+    let out = agentsight(&[
+        "report",
+        "--since",
+        "1000d",
+        "--format",
+        "html",
+        "-o",
+        html.path().to_str().unwrap(),
+        "--data",
+        d,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(html.path()).unwrap();
+    assert!(
+        page.to_lowercase().starts_with("<!doctype html")
+            && page.contains("<td>contradiction</td>"),
+        "{page}"
+    );
+}
+
+#[test]
+fn bad_inputs_fail_with_clear_messages() {
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+
+    let out = agentsight(&["ingest", "/nonexistent/trace.jsonl", "--data", d]);
+    assert_ne!(out.status.code(), Some(0));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("failed to open") && err.contains("/nonexistent/trace.jsonl"),
+        "{err}"
+    );
+
+    let garbage = data.path().join("garbage.jsonl");
+    std::fs::write(&garbage, "not json\n{\"kind\":\"exec\"}\n\n[1,2]\n").unwrap();
+    let out = agentsight(&["ingest", garbage.to_str().unwrap(), "--data", d]);
+    let err = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains("3 lines were not events"), "{err}");
+    assert!(err.contains("holds no events"), "{err}");
+
+    // Good lines among bad ones are kept, and the bad ones counted.
+    let mixed = data.path().join("mixed.jsonl");
+    let mut body = std::fs::read_to_string(fixture()).unwrap();
+    body.push_str("garbage\n");
+    std::fs::write(&mixed, body).unwrap();
+    let out = agentsight(&["ingest", mixed.to_str().unwrap(), "--data", d]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("1 lines were not events"), "{err}");
+
+    let out = agentsight(&["search", "foo:(", "--data", d]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("invalid query"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let empty = tempfile::tempdir().unwrap();
+    let out = agentsight(&["findings", "--data", empty.path().to_str().unwrap()]);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stderr).contains("no index"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// B. serve and its HTTP API
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A response: status and body.
+struct Resp {
+    status: u16,
+    body: String,
+}
+
+impl Resp {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.body))
+    }
+}
+
+/// One HTTP/1.1 request on a fresh connection (`Connection: close`); enough for these tests.
+fn http(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> std::io::Result<Resp> {
+    let mut conn = TcpStream::connect(("127.0.0.1", port))?;
+    conn.set_read_timeout(Some(Duration::from_secs(30)))?;
+    let mut req =
+        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    let body = body.unwrap_or("");
+    req.push_str(&format!(
+        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    ));
+    conn.write_all(req.as_bytes())?;
+    let mut raw = Vec::new();
+    conn.read_to_end(&mut raw)?;
+    let raw = text(&raw);
+    let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(rest)
+    } else {
+        rest.to_string()
+    };
+    Ok(Resp { status, body })
+}
+
+fn dechunk(mut rest: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, tail)) = rest.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 || tail.len() < n {
+            break;
+        }
+        out.push_str(&tail[..n]);
+        rest = tail[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn get(port: u16, path: &str) -> Resp {
+    http(port, "GET", path, None, None).unwrap_or_else(|e| panic!("GET {path}: {e}"))
+}
+
+/// Polls `f` every 50 ms until it returns `Some`, or panics with `what` after `limit`.
+fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `agentsight serve`, killed (SIGKILL) on drop; its stderr goes to a log file.
+struct Serve {
+    child: Child,
+    port: u16,
+    log: PathBuf,
+}
+
+impl Serve {
+    /// Starts `serve --data DATA --listen LISTEN [--config C]` and waits for `/healthz`.
+    fn start(data: &Path, listen: &str, config: Option<&Path>, env: &[(&str, &str)]) -> Serve {
+        let mut s = Serve::spawn(data, listen, config, env);
+        let port = s.port;
+        wait_for(Duration::from_secs(60), "serve to answer /healthz", || {
+            if let Ok(Some(status)) = s.child.try_wait() {
+                panic!("serve exited with {status}: {}", s.log_text());
+            }
+            http(port, "GET", "/healthz", None, None)
+                .ok()
+                .filter(|r| r.status == 200)
+        });
+        s
+    }
+
+    fn spawn(data: &Path, listen: &str, config: Option<&Path>, env: &[(&str, &str)]) -> Serve {
+        let port = listen.rsplit(':').next().unwrap().parse().unwrap();
+        let log = data.with_extension(format!("serve-{port}-{}.log", std::process::id()));
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "serve",
+            "--data",
+            data.to_str().unwrap(),
+            "--listen",
+            listen,
+        ])
+        .env_remove("AGENTSIGHT_TOKEN")
+        .env_remove("AGENTSIGHT_CONFIG")
+        .env_remove("AGENTSIGHT_JUDGE_URL")
+        .envs(env.iter().copied())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap());
+        if let Some(c) = config {
+            cmd.arg("--config").arg(c);
+        }
+        Serve {
+            child: cmd.spawn().unwrap(),
+            port,
+            log,
+        }
+    }
+
+    fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// A counter or gauge from `/metrics` (the first line that starts with `name`).
+    fn metric(&self, name: &str) -> Option<f64> {
+        let r = http(self.port, "GET", "/metrics", None, None).ok()?;
+        r.body
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// The fixture cut into windows as a collector cuts them (default windowing).
+fn fixture_windows() -> Vec<model::Window> {
+    let mut w = model::windower::WindowerConfig::default().build();
+    let mut out = Vec::new();
+    for ev in read_trace(&fixture()) {
+        out.extend(w.push(ev));
+    }
+    out.extend(w.finish());
+    out
+}
+
+#[test]
+fn serve_answers_health_ui_metrics_and_takes_windows_idempotently() {
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("store");
+    let port = free_port();
+    let serve = Serve::start(&store, &format!("127.0.0.1:{port}"), None, &[]);
+    assert!(
+        serve.log_text().contains("deterministic detectors only"),
+        "{}",
+        serve.log_text()
+    );
+
+    assert_eq!(get(port, "/healthz").body.trim(), "ok");
+    let ui = get(port, "/");
+    assert_eq!(ui.status, 200);
+    assert!(
+        ui.body.to_lowercase().contains("<html"),
+        "{}",
+        &ui.body[..ui.body.len().min(300)]
+    );
+    let m = get(port, "/metrics");
+    assert_eq!(m.status, 200);
+    assert!(
+        m.body.contains("agentsight_windows_received_total 0"),
+        "{}",
+        m.body
+    );
+
+    // The fixture's windows, posted twice (a collector resending after a lost answer).
+    let windows = fixture_windows();
+    assert!(windows.len() >= 3, "{} windows", windows.len());
+    let body = serde_json::to_string(&windows).unwrap();
+    let first = http(port, "POST", "/v1/windows", None, Some(&body)).unwrap();
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert_eq!(first.json()["accepted"], windows.len());
+    let again = http(port, "POST", "/v1/windows", None, Some(&body)).unwrap();
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.json()["duplicates"], windows.len(), "{}", again.body);
+    assert_eq!(
+        serve.metric("agentsight_windows_received_total"),
+        Some((2 * windows.len()) as f64)
+    );
+
+    // Searchable after the commit interval; every exec once.
+    let session = windows[0].session.clone();
+    let want = exec_ids(&fixture(), Some(&session));
+    let path = format!("/v1/search?query=&kind=exec&session={session}&limit=1000");
+    let ids = wait_for(
+        Duration::from_secs(10),
+        "the windows to be searchable",
+        || {
+            let hits = get(port, &path).json();
+            let hits = hits.as_array().unwrap().clone();
+            let ids: Vec<String> = hits.iter().map(|h| s(h, "id")).collect();
+            (ids.len() >= want.len()).then_some(ids)
+        },
+    );
+    assert_eq!(
+        ids.len(),
+        ids.iter().collect::<HashSet<_>>().len(),
+        "an exec is indexed twice"
+    );
+    assert_eq!(ids.into_iter().collect::<HashSet<_>>(), want);
+
+    let findings = get(port, &format!("/v1/findings?session={session}&limit=1000")).json();
+    let findings = findings.as_array().unwrap();
+    assert!(
+        !of_kind(findings, "loop").is_empty() && !of_kind(findings, "contradiction").is_empty(),
+        "{findings:#?}"
+    );
+    let ids: HashSet<String> = findings.iter().map(|f| s(f, "finding_id")).collect();
+    assert_eq!(ids.len(), findings.len(), "a finding is stored twice");
+
+    // Bad bodies are refused with a reason, and counted nowhere as windows.
+    let bad = http(port, "POST", "/v1/windows", None, Some("{not json")).unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let bad = http(
+        port,
+        "POST",
+        "/v1/windows",
+        None,
+        Some(r#"{"window_id":1}"#),
+    )
+    .unwrap();
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("not a window"), "{}", bad.body);
+    assert_eq!(get(port, "/v1/sessions/no-such-session").status, 404);
+}
+
+#[test]
+fn serve_off_loopback_needs_a_token_and_then_requires_it() {
+    let data = tempfile::tempdir().unwrap();
+    let store = data.path().join("store");
+    let port = free_port();
+    let listen = format!("0.0.0.0:{port}");
+
+    let mut refused = Serve::spawn(&store, &listen, None, &[]);
+    let status = refused.child.wait().unwrap();
+    let log = refused.log_text();
+    assert!(
+        !status.success(),
+        "serve listened on {listen} without a token: {log}"
+    );
+    assert!(
+        log.contains("refusing to listen") && log.contains("AGENTSIGHT_TOKEN"),
+        "{log}"
+    );
+
+    let serve = Serve::start(&store, &listen, None, &[("AGENTSIGHT_TOKEN", "x")]);
+    assert!(
+        serve.log_text().contains("bearer token required"),
+        "{}",
+        serve.log_text()
+    );
+    assert_eq!(
+        get(port, "/healthz").status,
+        200,
+        "health checks need no token"
+    );
+    assert_eq!(get(port, "/metrics").status, 401);
+    assert_eq!(get(port, "/v1/findings").status, 401);
+    let wrong = http(port, "GET", "/v1/findings", Some("y"), None).unwrap();
+    assert_eq!(wrong.status, 401);
+    let body = serde_json::to_string(&fixture_windows()).unwrap();
+    assert_eq!(
+        http(port, "POST", "/v1/windows", None, Some(&body))
+            .unwrap()
+            .status,
+        401
+    );
+    assert_eq!(
+        http(port, "GET", "/metrics", Some("x"), None)
+            .unwrap()
+            .status,
+        200
+    );
+    let ok = http(port, "POST", "/v1/windows", Some("x"), Some(&body)).unwrap();
+    assert_eq!(ok.status, 200, "{}", ok.body);
+}
+
+// ---------------------------------------------------------------------------------------------
+// C. as root: the demo, and the whole shipping path with a judge and a webhook
+
+fn root() {
+    assert!(
+        is_root(),
+        "this test needs root: run it as root with `-- --ignored`"
+    );
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn demo_finds_the_loop_and_the_false_claim() {
+    root();
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let started = Instant::now();
+    let out = agentsight(&["demo", "--data", d]);
+    let err = text(&out.stderr);
+    eprintln!("demo took {:?}", started.elapsed());
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("only the deterministic detectors ran"),
+        "{err}"
+    );
+    let listed = err
+        .split("findings:")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no findings printed: {err}"));
+    assert!(
+        listed.contains("loop") && listed.contains("contradiction"),
+        "{err}"
+    );
+
+    let findings = json(&["findings", "--json", "--data", d]);
+    assert!(!of_kind(&findings, "loop").is_empty(), "{findings:#?}");
+    assert!(
+        !of_kind(&findings, "contradiction").is_empty(),
+        "{findings:#?}"
+    );
+}
+
+/// The demo's scripted model (`agentsight/demo/model.py`) over HTTPS with a throwaway CA.
+struct Model {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Model {
+    fn start() -> Model {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let sh = |script: &str| {
+            let ok = Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .current_dir(d)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "openssl failed: {script}");
+        };
+        sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=agentsight test CA'");
+        sh("openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'");
+        sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext");
+        let demo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../agentsight/demo");
+        let mut child = Command::new("python3")
+            .arg(demo.join("model.py"))
+            .arg(d.join("srv.pem"))
+            .arg(d.join("srv.key"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("model said {line:?}"));
+        std::fs::create_dir(d.join("scratch")).unwrap();
+        Model { child, port, dir }
+    }
+}
+
+impl Drop for Model {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+}
+
+/// A webhook delivery as the receiver saw it.
+#[derive(Clone)]
+struct Hook {
+    at_ns: u64,
+    signature: Option<String>,
+    body: Vec<u8>,
+}
+
+/// The judge stand-in (OpenAI chat completions, always the same verdict) and the webhook
+/// receiver, on 127.0.0.1 in a runtime of the test's own.
+struct Stubs {
+    _runtime: tokio::runtime::Runtime,
+    judge_port: u16,
+    hook_port: u16,
+    judge_calls: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    hooks: std::sync::Arc<std::sync::Mutex<Vec<Hook>>>,
+}
+
+impl Stubs {
+    fn start() -> Stubs {
+        use axum::routing::post;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        use std::sync::{Arc, Mutex};
+
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let judge_calls = Arc::new(AtomicU64::new(0));
+        let hooks = Arc::new(Mutex::new(Vec::new()));
+        let calls = judge_calls.clone();
+        let judge = axum::Router::new().route(
+            "/v1/chat/completions",
+            post(move |axum::Json(req): axum::Json<Value>| {
+                let calls = calls.clone();
+                async move {
+                    calls.fetch_add(1, Ordering::Relaxed);
+                    let verdict = r#"{"score":0.85,"rationale":"stand-in verdict","evidence":[]}"#;
+                    axum::Json(serde_json::json!({
+                        "id": "chatcmpl-standin", "object": "chat.completion", "created": 1,
+                        "model": req["model"],
+                        "choices": [{"index": 0, "message": {"role": "assistant", "content": verdict}, "finish_reason": "stop"}],
+                        "usage": {"prompt_tokens": 100, "completion_tokens": 20, "total_tokens": 120},
+                    }))
+                }
+            }),
+        );
+        let got = hooks.clone();
+        let hook = axum::Router::new().route(
+            "/hook",
+            post(
+                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                    let got = got.clone();
+                    async move {
+                        let signature = headers
+                            .get("x-agentsight-signature")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned);
+                        got.lock().unwrap().push(Hook {
+                            at_ns: now_ns(),
+                            signature,
+                            body: body.to_vec(),
+                        });
+                        "ok"
+                    }
+                },
+            ),
+        );
+        let (judge_port, hook_port) = runtime.block_on(async {
+            let mut ports = Vec::new();
+            for app in [judge, hook] {
+                let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                ports.push(l.local_addr().unwrap().port());
+                tokio::spawn(async move { axum::serve(l, app).await });
+            }
+            (ports[0], ports[1])
+        });
+        Stubs {
+            _runtime: runtime,
+            judge_port,
+            hook_port,
+            judge_calls,
+            hooks,
+        }
+    }
+
+    fn hooks(&self) -> Vec<Hook> {
+        self.hooks.lock().unwrap().clone()
+    }
+}
+
+fn verify_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
+    use hmac::{Hmac, Mac};
+    let Some(hex_sig) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    let Ok(sig) = hex::decode(hex_sig) else {
+        return false;
+    };
+    let mut mac = Hmac::<sha2::Sha256>::new_from_slice(secret).unwrap();
+    mac.update(body);
+    mac.verify_slice(&sig).is_ok()
+}
+
+fn spool_files(spool: &Path) -> usize {
+    fn count(p: &Path) -> usize {
+        std::fs::read_dir(p)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            count(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
+    count(spool)
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
+    root();
+    let stubs = Stubs::start();
+    let model = Model::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (store, spool, trace) = (
+        tmp.path().join("store"),
+        tmp.path().join("spool"),
+        tmp.path().join("trace.jsonl"),
+    );
+    let config = tmp.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "commit_interval_ms = 200\n\
+             [judge]\nbase_url = \"http://127.0.0.1:{}/v1\"\nmodel = \"stand-in\"\nbackoff_ms = 50\n\
+             [webhooks]\nbackoff_ms = 50\n\
+             [[webhooks.rules]]\nname = \"t\"\nurl = \"http://127.0.0.1:{}/hook\"\nkind = \"loop\"\nmin_score = 0.5\nsecret_env = \"AS_TEST_SECRET\"\n",
+            stubs.judge_port, stubs.hook_port
+        ),
+    )
+    .unwrap();
+    let port = free_port();
+    let listen = format!("127.0.0.1:{port}");
+    let env = [("AS_TEST_SECRET", "s")];
+    let mut serve = Serve::start(&store, &listen, Some(&config), &env);
+    assert!(
+        serve.log_text().contains("LLM judge `stand-in`"),
+        "{}",
+        serve.log_text()
+    );
+
+    let collect_log = tmp.path().join("collect.log");
+    let started = Instant::now();
+    let mut collect = Command::new(bin())
+        .args([
+            "collect",
+            "--ship",
+            &format!("http://127.0.0.1:{port}"),
+            "--spool",
+            spool.to_str().unwrap(),
+        ])
+        .args(["-o", trace.to_str().unwrap(), "--"])
+        .arg("env")
+        .arg(format!(
+            "SSL_CERT_FILE={}",
+            model.dir.path().join("ca.pem").display()
+        ))
+        .arg("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../agentsight/demo/agent.py"))
+        .arg(format!("https://localhost:{}/v1", model.port))
+        .arg(model.dir.path().join("scratch"))
+        .env_remove("AGENTSIGHT_TOKEN")
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&collect_log).unwrap())
+        .spawn()
+        .unwrap();
+
+    // Kill the analyzer as soon as it has acknowledged a window, and bring it back a second later.
+    let log = || std::fs::read_to_string(&collect_log).unwrap_or_default();
+    wait_for(
+        Duration::from_secs(120),
+        "the first window at the analyzer",
+        || {
+            serve
+                .metric("agentsight_windows_received_total")
+                .filter(|n| *n >= 1.0)
+        },
+    );
+    let killed_at = started.elapsed();
+    serve.child.kill().unwrap();
+    serve.child.wait().unwrap();
+    std::thread::sleep(Duration::from_secs(1));
+    let restarted = Serve::start(&store, &listen, Some(&config), &env);
+    drop(std::mem::replace(&mut serve, restarted));
+    eprintln!("analyzer killed {killed_at:?} after collect started; restarted");
+
+    let status = wait_for(Duration::from_secs(180), "collect to finish", || {
+        collect.try_wait().unwrap()
+    });
+    let collect_took = started.elapsed();
+    assert!(status.success(), "collect: {status}: {}", log());
+    wait_for(Duration::from_secs(60), "the spool to empty", || {
+        (spool_files(&spool) == 0).then_some(())
+    });
+    let received = serve
+        .metric("agentsight_windows_received_total")
+        .unwrap_or(0.0);
+    assert!(
+        received >= 1.0,
+        "the restarted analyzer received no window; collect said: {}",
+        log()
+    );
+
+    let events = read_trace(&trace);
+    let session = events.first().expect("an empty trace").session.clone();
+    let findings = wait_for(
+        Duration::from_secs(60),
+        "deterministic and judge findings",
+        || {
+            let r = http(
+                port,
+                "GET",
+                &format!("/v1/findings?session={session}&limit=1000"),
+                None,
+                None,
+            )
+            .ok()?;
+            let all = r.json().as_array()?.clone();
+            let has = |kind: &str, judge: bool| {
+                all.iter()
+                    .any(|f| f["kind"] == kind && (f["detector"] == "judge") == judge)
+            };
+            (has("loop", false) && has("contradiction", false) && has("loop", true)).then_some(all)
+        },
+    );
+    let judged: Vec<&Value> = findings
+        .iter()
+        .filter(|f| f["detector"] == "judge")
+        .collect();
+    for f in &judged {
+        assert_eq!(f["judge"]["model"], "stand-in", "{f:#}");
+        assert_eq!(f["score"].as_f64(), Some(0.85), "{f:#}");
+        assert_eq!(f["rationale"], "stand-in verdict", "{f:#}");
+    }
+    assert!(stubs.judge_calls.load(std::sync::atomic::Ordering::Relaxed) >= judged.len() as u64);
+
+    // The webhook: a loop finding, signed over the exact body.
+    let hooks = wait_for(Duration::from_secs(30), "a webhook delivery", || {
+        let h = stubs.hooks();
+        (!h.is_empty()).then_some(h)
+    });
+    for h in &hooks {
+        let body: Value = serde_json::from_slice(&h.body).unwrap();
+        assert_eq!(body["finding"]["kind"], "loop", "{body:#}");
+        assert_eq!(body["rule"], "t");
+        let sig = h
+            .signature
+            .as_deref()
+            .unwrap_or_else(|| panic!("unsigned delivery: {body:#}"));
+        assert!(
+            verify_signature(b"s", &h.body, sig),
+            "bad signature `{sig}`"
+        );
+        assert!(!verify_signature(b"not-s", &h.body, sig));
+    }
+
+    // No event doubled, though windows overlap and some were sent twice around the kill.
+    let hits = get(
+        port,
+        &format!("/v1/search?query=&kind=exec&session={session}&limit=1000"),
+    )
+    .json();
+    let hits = hits.as_array().unwrap();
+    let ids: HashSet<String> = hits.iter().map(|h| s(h, "id")).collect();
+    assert_eq!(hits.len(), ids.len(), "an exec event is indexed twice");
+    assert_eq!(
+        ids,
+        exec_ids(&trace, Some(&session)),
+        "the indexed execs are not the recorded ones"
+    );
+
+    // Latency for the benchmark note: window end (last event of the finding's window) to delivery.
+    let mut windower = model::windower::WindowerConfig::default().build();
+    let mut ends = std::collections::HashMap::new();
+    for ev in events {
+        for w in windower.push(ev) {
+            ends.insert(w.window_id.clone(), w.end_ns);
+        }
+    }
+    for w in windower.finish() {
+        ends.insert(w.window_id.clone(), w.end_ns);
+    }
+    for h in &hooks {
+        let body: Value = serde_json::from_slice(&h.body).unwrap();
+        let f = &body["finding"];
+        let made = f["ts_ns"].as_u64().unwrap_or(0);
+        match ends.get(f["window_id"].as_str().unwrap_or_default()) {
+            Some(end) => eprintln!(
+                "webhook latency: {} ({}): window end -> delivered {:.0} ms; finding made -> delivered {:.0} ms",
+                f["finding_id"].as_str().unwrap_or_default(),
+                f["detector"].as_str().unwrap_or_default(),
+                h.at_ns.saturating_sub(*end) as f64 / 1e6,
+                h.at_ns.saturating_sub(made) as f64 / 1e6,
+            ),
+            None => eprintln!("webhook latency: window {} not recomputed", f["window_id"]),
+        }
+    }
+    eprintln!(
+        "collect ran {collect_took:?}; {} findings ({} by the judge), {} judge calls, {} webhook deliveries",
+        findings.len(),
+        judged.len(),
+        stubs.judge_calls.load(std::sync::atomic::Ordering::Relaxed),
+        hooks.len()
+    );
+}

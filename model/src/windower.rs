@@ -51,7 +51,9 @@ pub struct WindowerConfig {
     pub max_turns: usize,
     /// Estimated tokens (characters / 4) at which a window closes when the next turn starts.
     pub max_tokens: usize,
-    /// Most events in a window; a window this full closes before the next event.
+    /// Most events in a window; a window this full closes before the next event. High, because
+    /// every interpreter start opens hundreds of files: a turn that runs `python3` a few times
+    /// must stay in one window, or a loop over it is cut into pieces no detector sees whole.
     pub max_events: usize,
     /// A window with no event for longer than this closes.
     pub idle_timeout_ns: u64,
@@ -66,7 +68,7 @@ impl Default for WindowerConfig {
         WindowerConfig {
             max_turns: 4,
             max_tokens: 12_000,
-            max_events: 2_000,
+            max_events: 20_000,
             idle_timeout_ns: 120_000_000_000,
             max_claims: 8,
             claim_chars: 400,
@@ -409,6 +411,9 @@ fn text_chars(ev: &Event) -> usize {
             input + n(&call.response.text) + calls
         }
         EventBody::Exec(exec) => exec.argv.iter().map(|a| n(a) + 1).sum(),
+        // Read-only opens are hundreds per interpreter start and say little: they do not fill
+        // the budget (they still count towards `max_events`).
+        EventBody::File(file) if file.op == crate::FileOp::Open && file.flags.is_some_and(|f| f & 3 == 0) => 0,
         EventBody::File(file) => n(&file.path) + file.new_path.as_deref().map_or(0, n),
         _ => 0,
     }
@@ -1359,7 +1364,7 @@ mod tests {
         let d = WindowerConfig::default();
         assert_eq!(
             (d.max_turns, d.max_tokens, d.max_events),
-            (4, 12_000, 2_000)
+            (4, 12_000, 20_000)
         );
         assert_eq!(
             (d.idle_timeout_ns, d.max_claims, d.claim_chars),

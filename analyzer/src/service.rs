@@ -27,6 +27,9 @@ use crate::store::WindowLog;
 use crate::webhook::{WebhookCounters, WebhookSender};
 use crate::{Error, Result};
 
+/// A window for the judge, with the deterministic findings it already has.
+type JudgeJob = (Window, Vec<Finding>);
+
 /// Counts the service exports on `/metrics`; tests assert on them.
 #[derive(Debug, Default)]
 pub struct Counters {
@@ -72,7 +75,7 @@ pub struct Analyzer {
     log: Mutex<WindowLog>,
     index: RwLock<Index>,
     detectors: Detectors,
-    judge_tx: Mutex<Option<mpsc::Sender<(Window, Vec<Finding>)>>>,
+    judge_tx: Mutex<Option<mpsc::Sender<JudgeJob>>>,
     judge: Option<Arc<Judge>>,
     /// Dropped at shutdown, so the webhook stage sends what is queued and ends.
     alerts: Mutex<Option<WebhookSender>>,
@@ -414,7 +417,7 @@ impl Analyzer {
     }
 }
 
-async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Receiver<(Window, Vec<Finding>)>) {
+async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Receiver<JudgeJob>) {
     while let Some((w, deterministic)) = rx.recv().await {
         let verdicts = judge.judge(&w, &deterministic).await;
         analyzer.counters.windows_judged.fetch_add(1, Relaxed);

@@ -67,6 +67,9 @@ pub struct SslProbes<'obj> {
     multi: bool,
     links: Vec<Link>,
     seen: HashSet<(u64, u64)>,
+    /// Files doing TLS the probes cannot hook: said again for every process that runs one
+    /// (the first offer may come at start, before any process ran it).
+    uncapturable: HashMap<(u64, u64), Outcome>,
     /// Files with probes, for reports.
     attached: HashMap<(u64, u64), PathBuf>,
 }
@@ -80,7 +83,7 @@ impl std::fmt::Debug for SslProbes<'_> {
 impl<'obj> SslProbes<'obj> {
     /// `multi`: whether the `*_multi` programs were loaded (see [`multi_supported`]).
     pub fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
-        SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new() }
+        SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new(), uncapturable: HashMap::new() }
     }
 
     /// Two uprobe_multi links for all of a file's targets (libbpf resolves names for multi
@@ -149,14 +152,19 @@ impl<'obj> SslProbes<'obj> {
         let Ok(meta) = std::fs::metadata(path) else { return Outcome::NoSsl };
         let id = (meta.dev(), meta.ino());
         if !self.seen.insert(id) {
-            return Outcome::Known;
+            return self.uncapturable.get(&id).cloned().unwrap_or(Outcome::Known);
         }
         // read once (libraries are a few MiB, node ~100 MiB, Bun-compiled agents up to
         // ~400 MiB; once per inode): symbols, BoringSSL's code and other TLS markers are in it
         let data = std::fs::read(path).unwrap_or_default();
         let targets = match probe_targets(&data) {
             Ok(targets) => targets,
-            Err(outcome) => return outcome,
+            Err(outcome) => {
+                if matches!(outcome, Outcome::Uncapturable(_)) {
+                    self.uncapturable.insert(id, outcome.clone());
+                }
+                return outcome;
+            }
         };
         let links = if self.multi { self.attach_multi(path, &targets) } else { self.attach_each(path, &targets) };
         match links {

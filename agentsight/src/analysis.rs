@@ -326,11 +326,11 @@ pub fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
         eprintln!("agentsight: nothing matches `{}`", q.query);
         return Ok(1);
     }
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut out = String::new();
     for h in &hits {
         let when = jiff::Timestamp::from_nanosecond(h.ts_ns as i128).map(|t| t.strftime("%F %T").to_string()).unwrap_or_default();
-        let snippet = h.snippet.replace("<b>", "\x1b[1m").replace("</b>", "\x1b[0m");
-        let snippet = if std::io::IsTerminal::is_terminal(&std::io::stdout()) { snippet } else { strip_tags(&h.snippet) };
+        let snippet = if tty { h.snippet.replace("<b>", "\x1b[1m").replace("</b>", "\x1b[0m") } else { strip_tags(&h.snippet) };
         out.push_str(&format!("{when}  {:<8} {:<10} {}  {}\n    {}\n", h.doc, h.kind, h.session, h.id, unescape(&snippet)));
     }
     crate::output::print_text(&out)?;

@@ -37,6 +37,8 @@ pub enum Error {
     },
     #[error("cannot {0}: the index is open read-only")]
     ReadOnlyIndex(&'static str),
+    #[error("internal lock `{0}` poisoned by a panic")]
+    Poisoned(&'static str),
     // new variants above this line
 }
 

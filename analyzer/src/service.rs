@@ -96,8 +96,8 @@ pub struct Tasks {
     stop: watch::Sender<bool>,
 }
 
-fn lock_err(what: &str) -> Error {
-    Error::Judge(format!("internal lock `{what}` poisoned"))
+fn lock_err(what: &'static str) -> Error {
+    Error::Poisoned(what)
 }
 
 impl Analyzer {

@@ -434,6 +434,16 @@ mod tests {
         })
     }
 
+    /// A receiver answering `status`, listening on a fresh local port.
+    async fn receiver(status: u16) -> (Receiver, std::net::SocketAddr, tokio::task::JoinHandle<()>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let r = Receiver::default();
+        *r.status.lock().expect("lock") = status;
+        let server = serve(r.clone(), listener).await;
+        (r, addr, server)
+    }
+
     fn config(url: String, spool: &Path) -> ShipConfig {
         ShipConfig {
             backoff_min: Duration::from_millis(20),
@@ -447,11 +457,7 @@ mod tests {
     #[tokio::test]
     async fn an_analyzer_that_goes_away_and_comes_back_gets_every_window_once() {
         let spool = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let r = Receiver::default();
-        *r.status.lock().expect("lock") = 200;
-        let server = serve(r.clone(), listener).await;
+        let (r, addr, server) = receiver(200).await;
         let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
         let counters = shipper.counters();
         let (tx, rx) = mpsc::channel(8);
@@ -506,11 +512,7 @@ mod tests {
         assert_eq!((report.sent, report.left_in_spool), (0, 5));
 
         // Second run: the analyzer is up; the old spool goes out even with no new windows.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let r = Receiver::default();
-        *r.status.lock().expect("lock") = 200;
-        let server = serve(r.clone(), listener).await;
+        let (r, addr, server) = receiver(200).await;
         let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
         let (tx, rx) = mpsc::channel(8);
         let ship = tokio::spawn(shipper.run(rx, Duration::from_secs(5)));
@@ -524,11 +526,7 @@ mod tests {
     #[tokio::test]
     async fn windows_the_analyzer_refuses_are_kept_aside_and_counted() {
         let spool = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let r = Receiver::default();
-        *r.status.lock().expect("lock") = 422;
-        let server = serve(r.clone(), listener).await;
+        let (r, addr, server) = receiver(422).await;
         let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
         let (tx, rx) = mpsc::channel(8);
         let ship = tokio::spawn(shipper.run(rx, Duration::from_secs(1)));

@@ -526,7 +526,7 @@ mod tests {
     #[tokio::test]
     async fn windows_the_analyzer_refuses_are_kept_aside_and_counted() {
         let spool = tempfile::tempdir().expect("tempdir");
-        let (r, addr, server) = receiver(422).await;
+        let (_, addr, server) = receiver(422).await;
         let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
         let (tx, rx) = mpsc::channel(8);
         let ship = tokio::spawn(shipper.run(rx, Duration::from_secs(1)));

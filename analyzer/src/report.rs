@@ -201,6 +201,7 @@ mod tests {
             kind: kind.into(),
             score,
             detector: "d".into(),
+            detectors: Vec::new(),
             rationale: rationale.into(),
             evidence: vec![Evidence {
                 event: "1-2-exec".into(),

@@ -206,7 +206,7 @@ impl Analyzer {
         if w.overlap_events > w.events.len() {
             return Err(Error::InvalidWindow("`overlap_events` exceeds the number of events".into()));
         }
-        if let Some(e) = w.events.iter().find(|e| e.session != w.session) {
+        if let Some(e) = w.events.iter().chain(&w.context.history).find(|e| e.session != w.session) {
             return Err(Error::InvalidWindow(format!(
                 "event `{}` belongs to session `{}`, not `{}`",
                 e.id(),

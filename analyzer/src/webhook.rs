@@ -624,6 +624,7 @@ mod tests {
             kind: kind.into(),
             score,
             detector: "exact_repeat".into(),
+            detectors: Vec::new(),
             rationale: "ran `make test` 5 times with the same error".into(),
             evidence: Vec::new(),
             judge: None,

@@ -57,6 +57,21 @@ pub struct WindowContext {
     /// How many turns the session had before this window.
     #[serde(default)]
     pub turns_before: u64,
+    /// The first user message of the session's main conversation (where agents put their
+    /// project instructions: AGENTS.md, CLAUDE.md, ...), cut at a cap. With `system_prompt` it
+    /// is the agent's persona.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
+    /// The working directory of the session's first `exec`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cwd: Option<String>,
+    /// The turns just before the window, compacted (see `windower`): each `llm_call` with only
+    /// the messages new to its request and long texts cut, and the `exec`, `exit` and
+    /// file-changing events of its turn, oldest first. Detectors read them as context, so a
+    /// loop or a claim that spans a window boundary is seen whole; they are never new evidence
+    /// and are not indexed again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Event>,
 }
 
 /// Something the agent said in a response, kept for later windows.
@@ -110,7 +125,12 @@ pub struct Finding {
     /// 0 (nothing wrong) to 1 (certain).
     pub score: f64,
     /// Which detector: e.g. `exact_repeat`, `retry_same_error`, `claim_vs_record`, `judge`.
+    /// When several agree on one anomaly, the one whose score and rationale the finding has.
     pub detector: String,
+    /// Every detector that found this anomaly, `detector` included (empty in findings made
+    /// before detectors were merged: then `detector` alone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub detectors: Vec<String>,
     pub rationale: String,
     #[serde(default)]
     pub evidence: Vec<Evidence>,
@@ -121,9 +141,17 @@ pub struct Finding {
 }
 
 impl Finding {
-    /// The id a finding of `kind` by `detector` in `window_id` gets.
+    /// The id a finding of `kind` by `detector` in `window_id` gets (the judge's findings).
     pub fn id_for(window_id: &str, kind: &str, detector: &str) -> String {
         format!("{window_id}/{kind}/{detector}")
+    }
+
+    /// The id of a deterministic finding: one anomaly of `kind` in `session`, named by the
+    /// first event it cites. A later window that sees the same anomaly (through its overlap or
+    /// history) gives the same id, so the finding is replaced, with its evidence grown, rather
+    /// than doubled.
+    pub fn anomaly_id(session: &str, kind: &str, first_event: &str) -> String {
+        format!("{session}/{kind}/{first_event}")
     }
 }
 

@@ -26,11 +26,21 @@
 //! - Tokens are estimated as characters / 4 of: an `llm_call`'s response text, its tool calls
 //!   (name and arguments) and the request messages after the last `assistant` one (earlier ones
 //!   repeat earlier turns); an `exec`'s argv; a `file` event's paths.
-//! - Context: `system_prompt` is the session's first non-empty `request.system` (or the content of
-//!   a first request message with role `system`/`developer`); `agent` is the argv of its first
-//!   `exec`; `turns_before` counts its `llm_call`s before the window's first new event;
-//!   `earlier_claims` are the non-empty response texts of its `llm_call`s before the window's first
-//!   event, the `max_claims` most recent, each cut at `claim_chars` characters.
+//! - Context: the persona is read from the session's *main conversation*: the first `llm_call`
+//!   that offers tools (agents offer tools in their work; side calls such as a title request do
+//!   not), else the first `llm_call`. `system_prompt` is its non-empty `request.system` (or the
+//!   content of a first request message with role `system`/`developer`) and `instructions` its
+//!   first `user` message, cut at `instructions_chars`. `agent` and `cwd` are the argv and cwd
+//!   of the session's first `exec`; `turns_before` counts its `llm_call`s before the window's
+//!   first new event; `earlier_claims` are the non-empty response texts of its `llm_call`s
+//!   before the window's first event, the `max_claims` most recent, each cut at `claim_chars`
+//!   characters.
+//! - History: the `history_turns` turns before the window's first event, compacted: an
+//!   `llm_call` keeps the request messages after its last `assistant` one (the tool results and
+//!   user words it brought) and its response, without system prompt or tools, every text cut at
+//!   `history_chars` characters ([`clip_text`], [`clip_value`]); of the rest only `exec`, `exit`
+//!   and file events that change something (writes, creates, renames, deletes, failed creates)
+//!   are kept. At most `history_events` events: the oldest turns go first.
 //! - Links: see `links` below. A tool call is linked only to exec and file events after its
 //!   `llm_call` and before the next one, within the window.
 //!
@@ -61,6 +71,15 @@ pub struct WindowerConfig {
     pub max_claims: usize,
     /// Characters kept of each earlier claim.
     pub claim_chars: usize,
+    /// Characters kept of the persona's first user message.
+    pub instructions_chars: usize,
+    /// Turns before the window carried (compacted) in its context, so a loop or claim across
+    /// a window boundary is seen whole.
+    pub history_turns: usize,
+    /// Most events in that history.
+    pub history_events: usize,
+    /// Characters kept of each text in the history.
+    pub history_chars: usize,
 }
 
 impl Default for WindowerConfig {
@@ -72,6 +91,10 @@ impl Default for WindowerConfig {
             idle_timeout_ns: 120_000_000_000,
             max_claims: 8,
             claim_chars: 400,
+            instructions_chars: 16_000,
+            history_turns: 6,
+            history_events: 400,
+            history_chars: 2_000,
         }
     }
 }
@@ -186,7 +209,15 @@ struct Session {
     /// The latest `ts_ns` pushed, to count events out of order.
     max_ts: Option<u64>,
     system_prompt: Option<String>,
+    instructions: Option<String>,
+    /// The persona was read from a call that offered tools (the main conversation).
+    persona_from_tools: bool,
     agent: Option<String>,
+    cwd: Option<String>,
+    /// Events appended so far; an event's number is the count before it.
+    appended: u64,
+    /// Compacted recent events with their numbers, for the history of the next windows.
+    recent: VecDeque<(u64, Event)>,
     /// The most recent claims, one more than `max_claims`: the overlap turn's own claim is the
     /// last one, and it must be left out of the next window's context.
     claims: VecDeque<Claim>,
@@ -196,6 +227,8 @@ struct Session {
 #[derive(Debug)]
 struct OpenWindow {
     events: Vec<Event>,
+    /// The number of `events[0]` (see `Session::appended`); `events[i]` is number `first_n + i`.
+    first_n: u64,
     overlap_events: usize,
     /// Where the last turn starts in `events`.
     last_turn_start: usize,
@@ -207,8 +240,9 @@ struct OpenWindow {
 }
 
 impl OpenWindow {
-    fn new(overlap: Vec<Event>, earlier_claims: Vec<Claim>) -> Self {
+    fn new(overlap: Vec<Event>, first_n: u64, earlier_claims: Vec<Claim>) -> Self {
         OpenWindow {
+            first_n,
             overlap_events: overlap.len(),
             last_turn_start: 0,
             turns: usize::from(!overlap.is_empty()),
@@ -271,7 +305,8 @@ impl Session {
                     .and_then(|e| claim_of(e, cfg.claim_chars))
                     .is_some();
                 let earlier = recent_claims(&self.claims, usize::from(own_claim), cfg.max_claims);
-                self.open = Some(OpenWindow::new(last_turn.to_vec(), earlier));
+                let first_n = open.first_n + open.last_turn_start as u64;
+                self.open = Some(OpenWindow::new(last_turn.to_vec(), first_n, earlier));
             } else {
                 counters.overlap_skipped += 1;
             }
@@ -291,6 +326,9 @@ impl Session {
                 earlier_claims: open.earlier_claims,
                 agent: self.agent.clone(),
                 turns_before: open.turns_before,
+                instructions: self.instructions.clone(),
+                cwd: self.cwd.clone(),
+                history: history(&self.recent, open.first_n, cfg),
             },
             events: open.events,
             closed_by: reason,
@@ -300,15 +338,35 @@ impl Session {
     fn append(&mut self, ev: Event, cfg: &WindowerConfig) {
         // After the close checks: a window closed by `ev` knows only what came before it.
         match &ev.body {
-            EventBody::LlmCall(call) if self.system_prompt.is_none() => {
-                self.system_prompt = system_prompt_of(call)
+            EventBody::LlmCall(call) => {
+                let offers_tools = !call.request.tools.is_empty();
+                let first = self.system_prompt.is_none() && self.instructions.is_none();
+                if first || (offers_tools && !self.persona_from_tools) {
+                    self.system_prompt = system_prompt_of(call);
+                    self.instructions = first_user_message(call, cfg.instructions_chars);
+                    self.persona_from_tools = offers_tools;
+                }
             }
-            EventBody::Exec(exec) if self.agent.is_none() => self.agent = Some(command_line(exec)),
+            EventBody::Exec(exec) if self.agent.is_none() => {
+                self.agent = Some(command_line(exec));
+                self.cwd = Some(exec.cwd.clone());
+            }
             _ => {}
+        }
+        let n = self.appended;
+        self.appended += 1;
+        if let Some(compact) = compact(&ev, cfg.history_chars) {
+            self.recent.push_back((n, compact));
+            // Enough for the next window's history whatever its overlap: the windows of a
+            // session hold at most `max_turns` turns and `max_events` events.
+            let keep = (cfg.history_events + cfg.max_events.min(4 * cfg.history_events)).max(1);
+            while self.recent.len() > keep {
+                self.recent.pop_front();
+            }
         }
         let is_llm = matches!(ev.body, EventBody::LlmCall(_));
         let open = self.open.get_or_insert_with(|| {
-            OpenWindow::new(Vec::new(), recent_claims(&self.claims, 0, cfg.max_claims))
+            OpenWindow::new(Vec::new(), n, recent_claims(&self.claims, 0, cfg.max_claims))
         });
         if !open.has_new() {
             open.turns_before = self.llm_calls;
@@ -375,6 +433,136 @@ fn system_prompt_of(call: &LlmCall) -> Option<String> {
         .first()
         .filter(|m| m.role == "system" || m.role == "developer")
         .map(|m| m.content.clone())
+}
+
+/// The first `user` message of a request, cut at `max` characters; `None` when empty.
+fn first_user_message(call: &LlmCall, max: usize) -> Option<String> {
+    let m = call.request.messages.iter().find(|m| m.role == "user")?;
+    let text = m.content.trim();
+    (!text.is_empty()).then(|| clip_text(text, max))
+}
+
+/// `text` cut at `max` characters, with `…` when cut.
+pub fn clip_text(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &text[..end]),
+        None => text.to_string(),
+    }
+}
+
+/// `value` with every string in it cut at `max` characters ([`clip_text`]). Detectors that
+/// compare tool-call arguments clip both sides alike, so a call in the history equals the same
+/// call in a window.
+pub fn clip_value(value: &serde_json::Value, max: usize) -> serde_json::Value {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => Value::String(clip_text(s, max)),
+        Value::Array(items) => Value::Array(items.iter().map(|v| clip_value(v, max)).collect()),
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .map(|(k, v)| (k.clone(), clip_value(v, max)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// What the history keeps of `ev` (see the module doc), or `None`.
+fn compact(ev: &Event, max: usize) -> Option<Event> {
+    let body = match &ev.body {
+        EventBody::LlmCall(call) => {
+            let messages = &call.request.messages;
+            let new_from = messages
+                .iter()
+                .rposition(|m| m.role == "assistant")
+                .map_or(0, |i| i + 1);
+            let clip_message = |m: &crate::Message| crate::Message {
+                content: clip_text(&m.content, max),
+                tool_calls: m.tool_calls.iter().map(|tc| clip_call(tc, max)).collect(),
+                ..m.clone()
+            };
+            let mut call = LlmCall {
+                request: crate::LlmRequest {
+                    system: None,
+                    messages: messages[new_from..].iter().map(clip_message).collect(),
+                    tools: Vec::new(),
+                },
+                response: crate::LlmResponse {
+                    text: clip_text(&call.response.text, max),
+                    tool_calls: call.response.tool_calls.iter().map(|tc| clip_call(tc, max)).collect(),
+                    ..call.response.clone()
+                },
+                raw: None,
+                ..(**call).clone()
+            };
+            call.raw = None;
+            EventBody::LlmCall(Box::new(call))
+        }
+        EventBody::Exec(_) | EventBody::Exit(_) => ev.body.clone(),
+        EventBody::File(f) if changes_something(f) => ev.body.clone(),
+        _ => return None,
+    };
+    Some(Event { body, ..ev.clone() })
+}
+
+fn clip_call(tc: &ToolCall, max: usize) -> ToolCall {
+    ToolCall {
+        arguments: clip_value(&tc.arguments, max),
+        ..tc.clone()
+    }
+}
+
+/// A file event that changes the file system or tried to: not a read-only open.
+fn changes_something(f: &FileEvent) -> bool {
+    const O_ACCMODE: u32 = 3;
+    const O_CREAT: u32 = 0o100;
+    const O_TRUNC: u32 = 0o1000;
+    match f.op {
+        crate::FileOp::Open => f
+            .flags
+            .is_some_and(|fl| fl & O_ACCMODE != 0 || fl & (O_CREAT | O_TRUNC) != 0),
+        _ => true,
+    }
+}
+
+/// The history of a window whose first event is number `first_n`: the compacted events
+/// before it, from the start of the `history_turns`-th last turn, at most `history_events`
+/// (whole turns dropped from the oldest; a single turn over the cap keeps its `llm_call` and
+/// its latest events).
+fn history(recent: &VecDeque<(u64, Event)>, first_n: u64, cfg: &WindowerConfig) -> Vec<Event> {
+    if cfg.history_turns == 0 || cfg.history_events == 0 {
+        return Vec::new();
+    }
+    let before: Vec<&Event> = recent
+        .iter()
+        .take_while(|(n, _)| *n < first_n)
+        .map(|(_, e)| e)
+        .collect();
+    let starts: Vec<usize> = before
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| matches!(e.body, EventBody::LlmCall(_)))
+        .map(|(i, _)| i)
+        .collect();
+    if starts.is_empty() {
+        return Vec::new();
+    }
+    let mut from = starts[starts.len().saturating_sub(cfg.history_turns)];
+    for &s in &starts {
+        if s >= from && before.len() - s <= cfg.history_events {
+            from = s;
+            break;
+        }
+    }
+    if before.len() - from > cfg.history_events {
+        // One turn alone is over the cap: its call and its latest events.
+        let last = *starts.last().unwrap_or(&from);
+        let mut out = vec![before[last].clone()];
+        let tail = before.len() - (cfg.history_events - 1).min(before.len() - last - 1);
+        out.extend(before[tail..].iter().map(|e| (*e).clone()));
+        return out;
+    }
+    before[from..].iter().map(|e| (*e).clone()).collect()
 }
 
 fn command_line(exec: &Exec) -> String {
@@ -1043,6 +1231,99 @@ mod tests {
     }
 
     #[test]
+    fn persona_comes_from_the_main_conversation_not_a_side_call() {
+        let mut w = windower(|_| {});
+        let s = "s";
+        let side = LlmRequest {
+            system: Some("Generate a short title.".into()),
+            messages: vec![Message { role: "user".into(), content: "title please".into(), ..Message::default() }],
+            tools: Vec::new(),
+        };
+        let main = LlmRequest {
+            system: Some("You are a read-only reviewer.".into()),
+            messages: vec![Message { role: "user".into(), content: "<AGENTS.md>no network</AGENTS.md> review".into(), ..Message::default() }],
+            tools: vec![crate::Tool { name: "bash".into(), description: None, parameters: serde_json::Value::Null }],
+        };
+        let later_side = LlmRequest { system: Some("Summarise.".into()), ..LlmRequest::default() };
+        let events = vec![
+            exec(s, 1, &["claude"]),
+            event(s, 2, call("Fix bug", Vec::new(), side)),
+            event(s, 3, call("a", Vec::new(), main)),
+            event(s, 4, call("b", Vec::new(), later_side)),
+        ];
+        assert!(push_all(&mut w, events).is_empty());
+        let ctx = &w.finish()[0].context;
+        assert_eq!(ctx.system_prompt.as_deref(), Some("You are a read-only reviewer."));
+        assert_eq!(ctx.instructions.as_deref(), Some("<AGENTS.md>no network</AGENTS.md> review"));
+        assert_eq!(ctx.cwd.as_deref(), Some("/repo"));
+    }
+
+    #[test]
+    fn history_carries_the_turns_before_the_window_compacted() {
+        let mut w = windower(|c| {
+            c.max_turns = 2;
+            c.history_turns = 2;
+            c.history_chars = 5;
+        });
+        let s = "s";
+        let read = |path: &str| FileEvent::new(FileOp::Open, path, 3);
+        let write = |path: &str| FileEvent { flags: Some(577), ..FileEvent::new(FileOp::Open, path, 3) };
+        let mut events = Vec::new();
+        for t in 0..5u64 {
+            let ts = 10 * t;
+            let request = LlmRequest {
+                system: Some("persona".into()),
+                messages: vec![
+                    Message { role: "user".into(), content: "old".into(), ..Message::default() },
+                    Message { role: "assistant".into(), content: "old".into(), ..Message::default() },
+                    Message { role: "tool".into(), content: "result text".into(), tool_call_id: Some("c".into()), ..Message::default() },
+                ],
+                tools: Vec::new(),
+            };
+            events.push(event(s, ts + 1, call("response text", vec![tool("c", "bash", json!({"command": "pytest -q"}))], request)));
+            events.push(exec(s, ts + 2, &["pytest", "-q"]));
+            events.push(event(s, ts + 3, EventBody::File(read("/usr/lib/x.so"))));
+            events.push(event(s, ts + 4, EventBody::File(write("/repo/out.txt"))));
+            events.push(exit(s, ts + 5));
+        }
+        let mut windows = push_all(&mut w, events);
+        windows.extend(w.finish());
+        let stamps_of = |evs: &[Event]| evs.iter().map(|e| e.ts_ns).collect::<Vec<_>>();
+        assert!(windows[0].context.history.is_empty());
+        // Window 2 starts with the overlap turn 3 (ts 21..25): history is turns 1 and 2.
+        assert_eq!(stamps(&windows[2])[0], 21);
+        assert_eq!(stamps_of(&windows[2].context.history), vec![1, 2, 4, 5, 11, 12, 14, 15]);
+        let EventBody::LlmCall(call) = &windows[2].context.history[0].body else { panic!("llm first") };
+        assert_eq!(call.request.system, None);
+        assert_eq!(call.request.messages.len(), 1, "only what is new to the request");
+        assert_eq!(call.request.messages[0].content, "resul…");
+        assert_eq!(call.response.text, "respo…");
+        assert_eq!(call.response.tool_calls[0].arguments, json!({"command": "pytes…"}));
+
+        // A cap on events drops whole turns from the oldest.
+        let mut w = windower(|c| {
+            c.max_turns = 2;
+            c.history_turns = 3;
+            c.history_events = 5;
+        });
+        let mut events = Vec::new();
+        for t in 0..5u64 {
+            events.push(llm(s, 10 * t + 1, "x"));
+            events.push(exec(s, 10 * t + 2, &["ls"]));
+            events.push(exit(s, 10 * t + 3));
+        }
+        let windows = push_all(&mut w, events);
+        assert_eq!(stamps_of(&windows[2].context.history), vec![11, 12, 13]);
+    }
+
+    #[test]
+    fn clip_value_cuts_every_string() {
+        let v = json!({"a": "abcdef", "b": ["xyz123", 4], "c": {"d": "ab"}});
+        assert_eq!(clip_value(&v, 3), json!({"a": "abc…", "b": ["xyz…", 4], "c": {"d": "ab"}}));
+        assert_eq!(clip_text("日本語テキスト", 3), "日本語…");
+    }
+
+    #[test]
     fn earlier_claims_are_recent_bounded_and_cut_on_char_boundaries() {
         let mut w = windower(|c| {
             c.max_turns = 1;
@@ -1451,6 +1732,9 @@ mod tests {
                         idle_timeout_ns: idle_s * SEC,
                         max_claims,
                         claim_chars,
+                        history_turns: max_claims,
+                        history_events: claim_chars,
+                        ..WindowerConfig::default()
                     }
                 },
             )
@@ -1541,6 +1825,15 @@ mod tests {
             prop_assert!(w.events.len() <= cfg.max_events.max(1));
             prop_assert!(turn_count(w) <= cfg.max_turns.max(2));
             prop_assert!(w.events.iter().all(|e| e.session == w.session));
+            // History: of the session, before the window's events, bounded, starting at a turn.
+            let h = &w.context.history;
+            prop_assert!(h.len() <= cfg.history_events);
+            prop_assert!(h.iter().all(|e| e.session == w.session));
+            if let (Some(first), Some(last)) = (w.events.first(), h.last()) {
+                // The pids of random events count pushes.
+                prop_assert!(last.pid < first.pid, "history after the window");
+            }
+            prop_assert!(h.first().is_none_or(|e| matches!(e.body, EventBody::LlmCall(_))));
             prop_assert_eq!(
                 w.start_ns,
                 w.events.iter().map(|e| e.ts_ns).min().unwrap_or(0)

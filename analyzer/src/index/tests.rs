@@ -168,6 +168,7 @@ fn finding(session: &str, kind: &str, detector: &str, score: f64, ts_ns: u64) ->
         kind: kind.into(),
         score,
         detector: detector.into(),
+        detectors: Vec::new(),
         rationale: format!("the agent repeated itself ({detector})"),
         evidence: vec![Evidence {
             event: "1-1-exec".into(),

@@ -169,6 +169,7 @@ pub(crate) fn finding(w: &Window, kind: &str, score: f64) -> Finding {
         kind: kind.into(),
         score,
         detector: "exact_repeat".into(),
+        detectors: Vec::new(),
         rationale: "the same command ran twice".into(),
         evidence: w
             .events

@@ -478,6 +478,7 @@ impl Judge {
             kind: p.name.to_string(),
             score: answer.score,
             detector: DETECTOR.to_string(),
+            detectors: Vec::new(),
             rationale: render::clip(answer.rationale.trim(), RATIONALE_CHARS),
             evidence,
             judge: Some(JudgeInfo {

@@ -622,7 +622,7 @@ fn text_chars(ev: &Event) -> usize {
 /// A file event matches (`by: "path"`) when a string equals its path (or new path) or is the
 /// path's tail after a `/` (a relative path). Each (call, event) pair is linked once; a call
 /// without an id is named by its tool name.
-fn links(events: &[Event]) -> Vec<Link> {
+pub fn links(events: &[Event]) -> Vec<Link> {
     let mut links = Vec::new();
     let mut seen = HashSet::new();
     let mut current: Option<(String, Vec<CallMatcher>)> = None;

@@ -265,7 +265,7 @@ impl ClaimMatcher {
 
 /// Sentences of prose, each with its terminator and without leading bullets or marks. A `.`
 /// ends a sentence only before whitespace, so `v1.2` and `lib.rs` do not split.
-fn sentences(text: &str) -> Vec<&str> {
+pub(crate) fn sentences(text: &str) -> Vec<&str> {
     let mut out = Vec::new();
     let mut start = 0;
     let mut chars = text.char_indices().peekable();
@@ -327,7 +327,7 @@ fn relevant_command(
 
 /// Claims of success in the new turns that the last relevant command contradicts.
 pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidate> {
-    let events = &view.window.events;
+    let events = &view.events;
     let mut out = Vec::new();
     for turn in view.turns.iter().filter(|t| t.is_new) {
         let interim = !turn.call.response.tool_calls.is_empty();
@@ -355,13 +355,13 @@ pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidat
             let mut evidence = vec![
                 Evidence::of(turn.event, format!("said \"{}\"", claim.sentence)),
                 Evidence::of(
-                    &events[cmd.last_exec()],
+                    events[cmd.last_exec()],
                     format!("ran {}", display_argv(cmd.argv)),
                 ),
             ];
             evidence.extend(
                 cmd.exit
-                    .map(|x| Evidence::of(&events[x], cmd.outcome_line())),
+                    .map(|x| Evidence::of(events[x], cmd.outcome_line())),
             );
             out.push(Candidate {
                 kind: "contradiction",
@@ -373,6 +373,7 @@ pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidat
                     display_argv(cmd.argv)
                 ),
                 evidence,
+                related: Vec::new(),
                 at: turn.idx,
             });
         }
@@ -387,6 +388,7 @@ mod tests {
     use super::super::testkit::WindowBuilder;
     use super::super::{DetectConfig, Detectors};
     use super::*;
+    use model::Finding;
 
     fn matcher() -> ClaimMatcher {
         ClaimMatcher::new(&[], 4).expect("patterns compile")
@@ -523,7 +525,11 @@ mod tests {
             (f.detector.as_str(), f.score),
             ("claim_vs_record", SPECIFIC)
         );
-        assert_eq!(f.finding_id, "s1:1/contradiction/claim_vs_record");
+        assert_eq!(
+            f.finding_id,
+            Finding::anomaly_id("s1", "contradiction", &f.evidence[1].event),
+            "named by its first event, the failing run"
+        );
         assert!(
             f.rationale.contains("\"All tests pass now.\""),
             "{}",

@@ -168,6 +168,8 @@ struct Item {
     first_idx: usize,
     is_new: bool,
     evidence: Vec<Evidence>,
+    /// The `llm_call` of the turn a command ran in (see `Candidate::related`).
+    related: Option<String>,
 }
 
 fn tool_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
@@ -194,13 +196,14 @@ fn tool_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
                 first_idx: turn.idx,
                 is_new: turn.is_new,
                 evidence: vec![Evidence::of(turn.event, said)],
+                related: None,
             }
         })
         .collect()
 }
 
 fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
-    let events = &view.window.events;
+    let events = &view.events;
     view.commands
         .iter()
         .enumerate()
@@ -213,8 +216,8 @@ fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
                 (Some(status), None) if status != (0, 0) => Outcome::Known(format!("{status:?}")),
                 (Some(status), None) => Outcome::Bare(format!("{status:?}")),
             };
-            let mut evidence = vec![Evidence::of(&events[c.last_exec()], format!("ran {label}"))];
-            evidence.extend(c.exit.map(|x| Evidence::of(&events[x], c.outcome_line())));
+            let mut evidence = vec![Evidence::of(events[c.last_exec()], format!("ran {label}"))];
+            evidence.extend(c.exit.map(|x| Evidence::of(events[x], c.outcome_line())));
             Item {
                 source: Source::Command,
                 key: c.argv.join("\0"),
@@ -225,6 +228,7 @@ fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
                 first_idx: c.execs[0],
                 is_new: view.is_new(c.last_idx()),
                 evidence,
+                related: c.turn.map(|t| view.turns[t].event.id()),
             }
         })
         .collect()
@@ -330,6 +334,7 @@ fn repeats(items: &[Item], min: usize, near: bool) -> Vec<Candidate> {
                 .iter()
                 .flat_map(|i| i.evidence.iter().cloned())
                 .collect(),
+            related: stall.iter().filter_map(|i| i.related.clone()).collect(),
             at: first.first_idx,
         });
     }
@@ -386,6 +391,7 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
                         steps.join(" -> ")
                     ),
                     evidence: span.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
+                    related: span.iter().filter_map(|i| i.related.clone()).collect(),
                     at: span[0].first_idx,
                 });
                 start += rounds * period;
@@ -406,7 +412,7 @@ fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
             by_argv.entry(c.argv).or_default().push(i);
         }
     }
-    let events = &view.window.events;
+    let events = &view.events;
     let mut out = Vec::new();
     for runs in by_argv.values() {
         let cmds: Vec<_> = runs.iter().map(|&i| &view.commands[i]).collect();
@@ -443,7 +449,7 @@ fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
                 .iter()
                 .flat_map(|&p| {
                     let c = cmds[p];
-                    c.exit.map(|x| Evidence::of(&events[x], c.outcome_line()))
+                    c.exit.map(|x| Evidence::of(events[x], c.outcome_line()))
                 })
                 .collect();
             out.push(Candidate {
@@ -456,6 +462,10 @@ fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
                     streak.len()
                 ),
                 evidence,
+                related: streak
+                    .iter()
+                    .filter_map(|&p| cmds[p].turn.map(|t| view.turns[t].event.id()))
+                    .collect(),
                 at: c.execs[0],
             });
         }
@@ -472,21 +482,32 @@ mod tests {
     use serde_json::json;
 
     use super::super::testkit::WindowBuilder;
-    use super::super::{DetectConfig, Detectors};
+    use super::super::DetectConfig;
     use super::*;
 
-    fn detectors() -> Detectors {
-        DetectConfig::default()
-            .build()
-            .expect("default config builds")
+    /// The strongest candidate of each loop detector, before candidates are merged into
+    /// findings (`super::super::tests` covers the merge), by detector name.
+    fn run(b: &WindowBuilder) -> Vec<Candidate> {
+        let w = b.build();
+        let view = View::new(&w);
+        let m = LoopMatcher::new().expect("patterns");
+        let mut best: Vec<Candidate> = Vec::new();
+        for c in detect(&view, &m, &DetectConfig::default()) {
+            match best.iter_mut().find(|b| b.detector == c.detector) {
+                Some(b) if c.beats(b) => *b = c,
+                Some(_) => {}
+                None => best.push(c),
+            }
+        }
+        best.sort_by_key(|c| c.detector);
+        best
     }
 
-    /// (detector, score) of each finding.
+    /// (detector, score) of each loop detector's strongest candidate.
     fn found(b: &WindowBuilder) -> Vec<(String, f64)> {
-        detectors()
-            .run(&b.build())
+        run(b)
             .into_iter()
-            .map(|f| (f.detector, f.score))
+            .map(|f| (f.detector.to_string(), f.score))
             .collect()
     }
 
@@ -532,7 +553,7 @@ mod tests {
             b.result("Error: no such file");
         }
         b.llm("", &[]);
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         let exact: Vec<_> = f.iter().filter(|f| f.detector == "exact_repeat").collect();
         assert_eq!(exact.len(), 1);
         assert_eq!(exact[0].kind, "loop");
@@ -546,7 +567,6 @@ mod tests {
         );
         assert_eq!(exact[0].evidence.len(), 3);
         assert!(exact[0].evidence[0].summary.contains("Error: no such file"));
-        assert_eq!(exact[0].finding_id, "s1:1/loop/exact_repeat");
     }
 
     #[test]
@@ -603,7 +623,7 @@ mod tests {
             b.result(out);
         }
         b.llm("", &[]);
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].detector, "exact_repeat");
         assert_eq!(
@@ -673,7 +693,7 @@ mod tests {
             b.result("curl: (7) Failed to connect: Connection refused");
         }
         b.llm("", &[]);
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].detector, "near_repeat");
         assert_eq!(f[0].score, NEAR_SCORE);
@@ -732,7 +752,7 @@ mod tests {
             b.result("1 failed");
         }
         b.llm("", &[]);
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         assert_eq!(detectors_found(&b), vec!["cycle"], "{f:?}");
         assert_eq!(f[0].score, CYCLE_SCORE);
         assert!(
@@ -761,7 +781,7 @@ mod tests {
             b.cmd(&["make"], 2);
             b.cmd(&["./run.sh"], 127);
         }
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         let cycle = f.iter().find(|f| f.detector == "cycle").expect("a cycle");
         assert!(
             cycle.rationale.contains("3 steps 3 times"),
@@ -797,7 +817,7 @@ mod tests {
             b.cmd(&["cargo", "build"], 101);
             b.cmd(&["cat", "src/main.rs"], 0);
         }
-        let f = detectors().run(&b.build());
+        let f = run(&b);
         let retry = f
             .iter()
             .find(|f| f.detector == "retry_same_error")

@@ -3,12 +3,17 @@
 //!
 //! Kind `loop`: `exact_repeat`, `near_repeat`, `cycle`, `retry_same_error` (see [`loops`]).
 //! Kind `contradiction`: `claim_vs_record` (see [`claims`]).
+//! Kind `persona_drift`: `persona_rule` and `followed_injection` (see [`persona`]).
+//!
+//! A window is read with its history (the compacted turns before it, from its context), so an
+//! anomaly that spans a window boundary is seen whole.
 //!
 //! Invariants:
 //! - Pure and synchronous: the same window gives the same findings, whatever the session is
 //!   called and whatever unrelated successful commands ran beside.
-//! - At most one finding per (kind, detector) per window, the strongest; its id is
-//!   [`Finding::id_for`], so re-analysing a window replaces its findings.
+//! - One finding per anomaly: detectors that agree (their evidence shares an event) make one
+//!   finding listing them all; its id is [`Finding::anomaly_id`] (named by its first event), so
+//!   re-analysing a window, or the next window seeing the same anomaly, replaces it.
 //! - Scores are in [0, 1]. Only events after the window's overlap count as new evidence (a
 //!   finding needs one); the overlap is read as context.
 //! - "No progress" needs proof: a repeat whose result is unknown neither breaks a stall nor
@@ -16,9 +21,12 @@
 
 mod claims;
 mod loops;
+mod persona;
 #[cfg(test)]
 mod testkit;
 mod view;
+
+use std::collections::HashSet;
 
 use model::{Evidence, Finding, Window};
 use serde::{Deserialize, Serialize};
@@ -27,6 +35,7 @@ use crate::{Error, Result};
 
 use claims::ClaimMatcher;
 use loops::LoopMatcher;
+use persona::PersonaMatcher;
 use view::View;
 
 /// Settings of the detectors, as read from the analyzer's config.
@@ -84,6 +93,7 @@ impl DetectConfig {
         Ok(Detectors {
             loops: LoopMatcher::new()?,
             claims: ClaimMatcher::new(&self.extra_claim_patterns, self.negation_words)?,
+            persona: PersonaMatcher::new()?,
             config: self,
         })
     }
@@ -95,6 +105,7 @@ pub struct Detectors {
     config: DetectConfig,
     loops: LoopMatcher,
     claims: ClaimMatcher,
+    persona: PersonaMatcher,
 }
 
 /// What a window holds, in numbers the judge gate can weigh without reading it. Counts are
@@ -142,6 +153,9 @@ pub(crate) struct Candidate {
     pub score: f64,
     pub rationale: String,
     pub evidence: Vec<Evidence>,
+    /// Events of the same anomaly that are not evidence (the `llm_call` whose tool call ran a
+    /// command): candidates that share one are merged like those that share evidence.
+    pub related: Vec<String>,
     /// Event index where it begins; the earlier of two equal scores wins.
     pub at: usize,
 }
@@ -153,39 +167,56 @@ impl Candidate {
 }
 
 impl Detectors {
-    /// Findings for a window (kinds `loop` and `contradiction`), at most one per
-    /// (kind, detector): the strongest.
+    /// Findings for a window: one per anomaly. Candidates of one kind that cite a common
+    /// event are one anomaly (several detectors agreeing, or one detector seeing it twice):
+    /// the finding takes the strongest one's score, detector and rationale, lists every
+    /// detector, and joins their evidence. Its id is [`Finding::anomaly_id`], so a later window
+    /// that sees the same anomaly replaces the finding instead of adding one.
     pub fn run(&self, w: &Window) -> Vec<Finding> {
         let view = View::new(w);
         let mut candidates = loops::detect(&view, &self.loops, &self.config);
         candidates.extend(claims::claim_vs_record(&view, &self.claims));
+        candidates.extend(persona::drift(&view, &self.persona));
 
-        let mut best: Vec<Candidate> = Vec::new();
-        for c in candidates {
-            match best
-                .iter_mut()
-                .find(|b| (b.kind, b.detector) == (c.kind, c.detector))
-            {
-                Some(b) if c.beats(b) => *b = c,
-                Some(_) => {}
-                None => best.push(c),
+        let mut findings: Vec<Finding> = merge(candidates)
+            .into_iter()
+            .map(|group| self.finding(w, group))
+            .collect();
+        findings.sort_by(|a, b| (a.kind.as_str(), a.evidence.first().map(|e| e.ts_ns)).cmp(&(b.kind.as_str(), b.evidence.first().map(|e| e.ts_ns))));
+        findings
+    }
+
+    /// One finding from a group of candidates of one anomaly (the strongest first).
+    fn finding(&self, w: &Window, group: Vec<Candidate>) -> Finding {
+        let mut detectors: Vec<String> = group.iter().map(|c| c.detector.to_string()).collect();
+        detectors.sort();
+        detectors.dedup();
+        let mut evidence: Vec<Evidence> = Vec::new();
+        for c in &group {
+            for e in &c.evidence {
+                if !evidence.iter().any(|have| have.event == e.event) {
+                    evidence.push(e.clone());
+                }
             }
         }
-        best.sort_by(|a, b| (a.kind, a.detector).cmp(&(b.kind, b.detector)));
-        best.into_iter()
-            .map(|c| Finding {
-                finding_id: Finding::id_for(&w.window_id, c.kind, c.detector),
-                session: w.session.clone(),
-                window_id: w.window_id.clone(),
-                kind: c.kind.to_string(),
-                score: c.score.clamp(0.0, 1.0),
-                detector: c.detector.to_string(),
-                rationale: c.rationale,
-                evidence: cap_evidence(c.evidence, self.config.max_evidence),
-                judge: None,
-                ts_ns: w.end_ns,
-            })
-            .collect()
+        let first = evidence
+            .iter()
+            .min_by_key(|e| (e.ts_ns, e.event.clone()))
+            .map_or_else(|| w.window_id.clone(), |e| e.event.clone());
+        let best = &group[0];
+        Finding {
+            finding_id: Finding::anomaly_id(&w.session, best.kind, &first),
+            session: w.session.clone(),
+            window_id: w.window_id.clone(),
+            kind: best.kind.to_string(),
+            score: best.score.clamp(0.0, 1.0),
+            detector: best.detector.to_string(),
+            detectors,
+            rationale: best.rationale.clone(),
+            evidence: cap_evidence(evidence, self.config.max_evidence),
+            judge: None,
+            ts_ns: w.end_ns,
+        }
     }
 
     /// Cheap numbers about a window for the judge gate.
@@ -236,12 +267,44 @@ impl Detectors {
     }
 }
 
-/// Keeps the first `max - 1` entries and the last, so a long loop still shows where it ended.
+/// Groups candidates into anomalies: of one kind, linked by a common evidence event (directly
+/// or through others). Each group is sorted strongest first; groups in order of their
+/// strongest candidate's position.
+fn merge(candidates: Vec<Candidate>) -> Vec<Vec<Candidate>> {
+    let mut groups: Vec<Vec<Candidate>> = Vec::new();
+    fn ids(c: &Candidate) -> impl Iterator<Item = &str> {
+        c.evidence.iter().map(|e| e.event.as_str()).chain(c.related.iter().map(String::as_str))
+    }
+    for c in candidates {
+        let events: HashSet<&str> = ids(&c).collect();
+        let (joined, apart): (Vec<Vec<Candidate>>, Vec<Vec<Candidate>>) =
+            std::mem::take(&mut groups).into_iter().partition(|g| {
+                g[0].kind == c.kind && g.iter().any(|o| ids(o).any(|e| events.contains(e)))
+            });
+        groups = apart;
+        let mut group: Vec<Candidate> = joined.into_iter().flatten().collect();
+        group.push(c);
+        groups.push(group);
+    }
+    for g in &mut groups {
+        g.sort_by(|a, b| if a.beats(b) { std::cmp::Ordering::Less } else if b.beats(a) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal });
+    }
+    groups
+}
+
+/// Keeps the first `max - 1` entries and the latest one, so a long loop still shows where it
+/// ended.
 fn cap_evidence(mut evidence: Vec<Evidence>, max: usize) -> Vec<Evidence> {
     if evidence.len() > max {
-        let last = evidence.pop();
+        let latest = evidence
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, e)| (e.ts_ns, *i))
+            .map(|(i, _)| i)
+            .unwrap_or_default();
+        let last = evidence.remove(latest);
         evidence.truncate(max.saturating_sub(1));
-        evidence.extend(last);
+        evidence.push(last);
     }
     evidence
 }

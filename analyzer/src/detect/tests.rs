@@ -90,7 +90,7 @@ fn extra_claim_patterns_are_vague_claims() {
 }
 
 #[test]
-fn one_finding_per_detector_stamped_with_the_window() {
+fn separate_loops_are_separate_findings_stamped_with_the_window() {
     let mut b = WindowBuilder::new();
     for _ in 0..3 {
         b.llm("", &[("read_file", json!({"path": "a"}))]);
@@ -103,18 +103,68 @@ fn one_finding_per_detector_stamped_with_the_window() {
     b.llm("", &[]);
     let w = b.build();
     let f = detectors().run(&w);
+    assert_eq!(f.len(), 2, "{f:?}");
+    assert!(f[0].rationale.contains(r#""path":"a""#), "in order of their first event");
+    assert!(f[1].rationale.contains(r#""path":"b""#));
+    for f in &f {
+        assert_eq!(f.detector, "exact_repeat");
+        assert_eq!(f.ts_ns, w.end_ns);
+        assert_eq!((f.session.as_str(), f.window_id.as_str()), ("s1", "s1:1"));
+        assert_eq!(f.finding_id, Finding::anomaly_id("s1", "loop", &f.evidence[0].event));
+        assert!(f.judge.is_none());
+    }
+}
+
+#[test]
+fn agreeing_detectors_make_one_finding_that_lists_them() {
+    let mut b = WindowBuilder::new();
+    for _ in 0..3 {
+        b.llm("", &[("bash", json!({"command": "cargo build"}))]);
+        b.cmd(&["cargo", "build"], 101);
+        b.result("error[E0425]: cannot find value `x`");
+    }
+    b.llm("", &[]);
+    let f = detectors().run(&b.build());
     assert_eq!(f.len(), 1, "{f:?}");
-    assert_eq!(f[0].detector, "exact_repeat");
-    assert!(
-        f[0].rationale.contains(r#""path":"b""#),
-        "the stronger (4 repeats) wins"
-    );
-    assert_eq!(f[0].ts_ns, w.end_ns);
-    assert_eq!(
-        (f[0].session.as_str(), f[0].window_id.as_str()),
-        ("s1", "s1:1")
-    );
-    assert!(f[0].judge.is_none());
+    assert_eq!(f[0].detector, "retry_same_error", "the strongest speaks");
+    assert_eq!(f[0].detectors, vec!["exact_repeat", "retry_same_error"]);
+    let kinds: Vec<&str> = f[0].evidence.iter().map(|e| e.kind.as_str()).collect();
+    for kind in ["llm_call", "exec", "exit"] {
+        assert!(kinds.contains(&kind), "{kind} in {kinds:?}");
+    }
+}
+
+#[test]
+fn a_loop_across_a_window_boundary_is_one_finding_that_grows() {
+    // Cut a session into windows as the collector does; the loop starts in the first window
+    // and goes on in the second, which sees its start through its history.
+    let mut b = WindowBuilder::new();
+    for _ in 0..7 {
+        b.llm("", &[("bash", json!({"command": "pytest -q"}))]);
+        b.cmd(&["pytest", "-q"], 1);
+        b.result("1 failed, 4 passed");
+    }
+    b.llm("Still failing.", &[]);
+    let mut windower = model::windower::WindowerConfig::default().build();
+    let mut windows = Vec::new();
+    for ev in b.build().events {
+        windows.extend(windower.push(ev));
+    }
+    windows.extend(windower.finish());
+    assert!(windows.len() >= 2, "{} windows", windows.len());
+    let findings: Vec<Vec<Finding>> = windows.iter().map(|w| detectors().run(w)).collect();
+    let first = &findings[0];
+    let (at, later) = findings
+        .iter()
+        .enumerate()
+        .rev()
+        .find(|(_, f)| !f.is_empty())
+        .expect("findings");
+    assert!(at > 0, "a later window sees the loop go on: {findings:?}");
+    assert_eq!((first.len(), later.len()), (1, 1), "{findings:?}");
+    assert_eq!(first[0].finding_id, later[0].finding_id, "the same anomaly");
+    assert!(later[0].evidence.len() > first[0].evidence.len(), "its evidence grew");
+    assert!(later[0].rationale.contains("7 times"), "{}", later[0].rationale);
 }
 
 #[test]
@@ -127,12 +177,13 @@ fn long_loops_keep_the_first_and_last_evidence() {
     let f = detectors().run(&w);
     let retry = f
         .iter()
-        .find(|f| f.detector == "retry_same_error")
+        .find(|f| f.detectors.iter().any(|d| d == "retry_same_error"))
         .expect("retry");
+    assert_eq!(retry.detectors, vec!["exact_repeat", "retry_same_error"]);
     assert_eq!(retry.evidence.len(), 12);
     let last_exit = w.events.last().expect("events");
     assert_eq!(retry.evidence[11].event, last_exit.id());
-    assert!(retry.rationale.contains("failed 20 times"));
+    assert!(retry.rationale.contains("20 times"), "{}", retry.rationale);
 }
 
 #[test]
@@ -340,11 +391,17 @@ proptest! {
     fn findings_are_well_formed_on_any_window(steps in prop::collection::vec(step(), 0..40)) {
         let w = play(&steps, "s1");
         let findings = detectors().run(&w);
-        let mut seen = std::collections::HashSet::new();
+        let mut ids = std::collections::HashSet::new();
+        let mut cited = std::collections::HashSet::new();
         for f in &findings {
             prop_assert!((0.0..=1.0).contains(&f.score), "{f:?}");
-            prop_assert!(seen.insert((f.kind.clone(), f.detector.clone())), "two {}", f.detector);
-            prop_assert_eq!(&f.finding_id, &Finding::id_for(&w.window_id, &f.kind, &f.detector));
+            prop_assert!(ids.insert(f.finding_id.clone()), "two findings {}", f.finding_id);
+            prop_assert!(f.detectors.contains(&f.detector));
+            let prefix = format!("{}/{}/", w.session, f.kind);
+            prop_assert!(f.finding_id.starts_with(&prefix), "{}", f.finding_id);
+            for e in &f.evidence {
+                prop_assert!(cited.insert((f.kind.clone(), e.event.clone())), "two {} findings cite {}", f.kind, e.event);
+            }
             prop_assert!(!f.evidence.is_empty() && f.evidence.len() <= 12);
             prop_assert!(!f.rationale.is_empty());
         }

@@ -2,13 +2,16 @@
 //! they made and the results the following requests carried back, and the commands (each
 //! `exec` paired with the `exit` of its process).
 //!
-//! Invariants: `turns`, `uses` and `commands` are in event order; a command's events are in the
-//! window (an exit whose exec is not is only counted); a command's result is `None` until its
-//! exit is seen. Nothing here judges: the detectors do.
+//! The events read are the window's history (its context: the compacted turns before it)
+//! followed by its own events; only those after the history and the overlap are new.
+//!
+//! Invariants: `turns`, `uses` and `commands` are in event order; a command's events are in
+//! `events` (an exit whose exec is not is only counted); a command's result is `None` until
+//! its exit is seen. Nothing here judges: the detectors do.
 
 use std::collections::{HashMap, HashSet};
 
-use model::{Event, EventBody, LlmCall, ToolCall, Window};
+use model::{Event, EventBody, Link, LlmCall, ToolCall, Window};
 use serde_json::Value;
 
 use super::Counters;
@@ -16,7 +19,7 @@ use super::Counters;
 /// One `llm_call` of the window.
 #[derive(Debug)]
 pub(crate) struct Turn<'a> {
-    /// Index of the event in `Window::events`.
+    /// Index of the event in `View::events`.
     pub idx: usize,
     pub event: &'a Event,
     pub call: &'a LlmCall,
@@ -103,6 +106,10 @@ impl Command<'_> {
 #[derive(Debug)]
 pub(crate) struct View<'a> {
     pub window: &'a Window,
+    /// The history, then the window's events.
+    pub events: Vec<&'a Event>,
+    /// Index in `events` of the first new event (after the history and the overlap).
+    pub new_from: usize,
     pub turns: Vec<Turn<'a>>,
     pub uses: Vec<ToolUse<'a>>,
     pub commands: Vec<Command<'a>>,
@@ -111,6 +118,9 @@ pub(crate) struct View<'a> {
 
 impl<'a> View<'a> {
     pub fn new(window: &'a Window) -> Self {
+        let history = &window.context.history;
+        let events: Vec<&'a Event> = history.iter().chain(&window.events).collect();
+        let new_from = history.len() + window.overlap_events;
         let mut counters = Counters::default();
         let mut turns = Vec::new();
         let mut commands: Vec<Command<'a>> = Vec::new();
@@ -119,7 +129,7 @@ impl<'a> View<'a> {
         // pid -> latest command of that pid, for finding parents
         let mut by_pid: HashMap<u32, usize> = HashMap::new();
 
-        for (idx, event) in window.events.iter().enumerate() {
+        for (idx, event) in events.iter().copied().enumerate() {
             match &event.body {
                 EventBody::LlmCall(call) => {
                     if call.raw.is_some() {
@@ -129,7 +139,7 @@ impl<'a> View<'a> {
                         idx,
                         event,
                         call,
-                        is_new: idx >= window.overlap_events,
+                        is_new: idx >= new_from,
                     });
                 }
                 EventBody::Exec(exec) => {
@@ -172,9 +182,13 @@ impl<'a> View<'a> {
         counters.commands_without_exit = commands.iter().filter(|c| c.exit.is_none()).count();
 
         let uses = tool_uses(&turns, &mut counters);
-        attach_tool_uses(window, &turns, &uses, &mut commands);
+        let mut links = model::windower::links(history);
+        links.extend(window.links.iter().cloned());
+        attach_tool_uses(&events, &links, &turns, &uses, &mut commands);
         View {
             window,
+            events,
+            new_from,
             turns,
             uses,
             commands,
@@ -183,7 +197,7 @@ impl<'a> View<'a> {
     }
 
     pub fn is_new(&self, event_idx: usize) -> bool {
-        event_idx >= self.window.overlap_events
+        event_idx >= self.new_from
     }
 
     /// The tool output a command produced, when the tool call that ran it is known.
@@ -193,9 +207,28 @@ impl<'a> View<'a> {
 }
 
 /// The tool calls of every turn with their results: a call's result is the last `tool`
-/// message with its id in the first later request that has one (Gemini reuses the function
-/// name as the id, so a later request may also carry older results under it).
+/// message with its id in the first later request that has one. A call without an id
+/// (Gemini's) is answered by name and order: the n-th call of a name in a turn gets the n-th
+/// `tool` message of that name among the messages new to the first later request that has
+/// one (the messages after its last `assistant` one).
 fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>> {
+    let by_name: Vec<HashMap<&'a str, Vec<&'a str>>> = turns
+        .iter()
+        .map(|t| {
+            let messages = &t.call.request.messages;
+            let new_from = messages
+                .iter()
+                .rposition(|m| m.role == "assistant")
+                .map_or(0, |i| i + 1);
+            let mut map: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
+            for m in &messages[new_from..] {
+                if let Some(name) = m.tool_call_id.as_deref().filter(|id| !id.is_empty()) {
+                    map.entry(name).or_default().push(m.content.as_str());
+                }
+            }
+            map
+        })
+        .collect();
     let results: Vec<HashMap<&'a str, &'a str>> = turns
         .iter()
         .map(|t| {
@@ -214,17 +247,25 @@ fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>
     let mut uses = Vec::new();
     let mut answered: HashSet<&str> = HashSet::new();
     for (t, turn) in turns.iter().enumerate() {
+        let mut nth_of_name: HashMap<&str, usize> = HashMap::new();
         for call in &turn.call.response.tool_calls {
-            let result = (!call.id.is_empty())
-                .then(|| {
-                    results[t + 1..]
-                        .iter()
-                        .find_map(|r| r.get(call.id.as_str()))
-                })
-                .flatten()
-                .copied();
-            answered.insert(call.id.as_str());
-            let args = canonical_json(&call.arguments);
+            let result = if call.id.is_empty() {
+                let nth = nth_of_name.entry(call.name.as_str()).or_default();
+                *nth += 1;
+                answered.insert(call.name.as_str());
+                by_name[t + 1..]
+                    .iter()
+                    .find_map(|r| r.get(call.name.as_str()))
+                    .and_then(|found| found.get(*nth - 1))
+                    .copied()
+            } else {
+                answered.insert(call.id.as_str());
+                results[t + 1..]
+                    .iter()
+                    .find_map(|r| r.get(call.id.as_str()))
+                    .copied()
+            };
+            let args = canonical_json(&model::windower::clip_value(&call.arguments, CLIP_CHARS));
             uses.push(ToolUse {
                 turn: t,
                 call,
@@ -242,10 +283,11 @@ fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>
     uses
 }
 
-/// Ties each command to the tool call that caused it: through `Window::links` (the command or
-/// its top-level ancestor), else the only tool call of the turn it ran in.
+/// Ties each command to the tool call that caused it: through the links (the command or its
+/// top-level ancestor), else the only tool call of the turn it ran in.
 fn attach_tool_uses(
-    window: &Window,
+    events: &[&Event],
+    links: &[Link],
     turns: &[Turn<'_>],
     uses: &[ToolUse<'_>],
     commands: &mut [Command<'_>],
@@ -255,8 +297,7 @@ fn attach_tool_uses(
         .enumerate()
         .map(|(u, tu)| ((turns[tu.turn].event.id(), tu.call.id.as_str()), u))
         .collect();
-    let linked: HashMap<&str, usize> = window
-        .links
+    let linked: HashMap<&str, usize> = links
         .iter()
         .filter_map(|l| {
             let u = use_index.get(&(l.llm_event.clone(), l.call_id.as_str()))?;
@@ -266,7 +307,7 @@ fn attach_tool_uses(
     let link_of = |c: &Command<'_>| {
         c.execs
             .iter()
-            .find_map(|&e| linked.get(window.events[e].id().as_str()).copied())
+            .find_map(|&e| linked.get(events[e].id().as_str()).copied())
     };
     let found: Vec<(Option<usize>, bool)> = commands
         .iter()
@@ -291,6 +332,11 @@ fn attach_tool_uses(
         c.linked = linked;
     }
 }
+
+/// Texts are compared up to this many characters: the history's texts are cut there (the
+/// windower's default `history_chars`), so a call or result in the history equals the same one
+/// in a window.
+pub(crate) const CLIP_CHARS: usize = 2_000;
 
 /// JSON with object keys sorted, so equal arguments give equal text whatever their order.
 /// Arguments that arrived as a string holding JSON are read as that JSON.

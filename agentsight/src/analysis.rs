@@ -262,6 +262,39 @@ pub fn finding_text(f: &Finding) -> String {
     out
 }
 
+/// `agentsight eval DIR`: detection quality on a labelled set.
+pub fn eval(dir: &Path, floors: Option<&Path>, json: bool, verbose: bool, config: Config) -> Result<i32> {
+    let floors = floors
+        .map(|f| {
+            let text = std::fs::read_to_string(f).with_context(|| format!("failed to read `{}`", f.display()))?;
+            analyzer::eval::Floors::parse(&text).with_context(|| format!("in `{}`", f.display()))
+        })
+        .transpose()?;
+    let detectors = config.detect.clone().build()?;
+    let started = std::time::Instant::now();
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let report = analyzer::eval::run(dir, &config.window, &detectors, |n, total, file| {
+        if tty && !json {
+            eprint!("\ragentsight: eval {}/{total} {file:<50.50}", n + 1);
+        }
+    })
+    .with_context(|| format!("failed to evaluate `{}`", dir.display()))?;
+    if tty && !json {
+        eprint!("\r{:80}\r", "");
+    }
+    if json {
+        crate::output::print_json(&report)?;
+    } else {
+        let text = format!("{}: {}", dir.display(), analyzer::eval::render(&report, verbose));
+        crate::output::print_text(&format!("{text}\n{:.1} s\n", started.elapsed().as_secs_f64()))?;
+    }
+    let short = floors.map(|f| f.check(&report)).unwrap_or_default();
+    for line in &short {
+        eprintln!("agentsight: eval below its floor: {line}");
+    }
+    Ok(if short.is_empty() { 0 } else { 1 })
+}
+
 /// `agentsight ingest trace.jsonl`: the whole pipeline offline, no server needed.
 pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool) -> Result<i32> {
     let file = std::fs::File::open(trace).with_context(|| format!("failed to open `{}`", trace.display()))?;

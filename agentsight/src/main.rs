@@ -163,6 +163,33 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Measure detection quality on a labelled set of sessions (`evals/dev`): precision,
+    /// recall and F1 per finding kind, and false alarms on clean sessions.
+    ///
+    /// Each session's trace goes through the same windows and detectors as a recording. With
+    /// `--floors`, exits 1 when a kind's F1 or the false-alarm rate misses its floor (CI's
+    /// regression gate). No root needed.
+    #[command(after_help = "Examples:
+  agentsight eval evals/dev
+  agentsight eval evals/dev --floors evals/floors.toml
+  agentsight eval evals/dev --json | jq .kinds")]
+    Eval {
+        /// The set: a directory with `labels.jsonl` and the traces it names.
+        dir: PathBuf,
+        /// Floors to meet (TOML: `max_false_alarm_rate` and `[f1]` per kind); exit 1 if missed.
+        #[arg(long, value_name = "FILE")]
+        floors: Option<PathBuf>,
+        /// The whole report as JSON (scores, and per session the findings, misses and false
+        /// alarms).
+        #[arg(long)]
+        json: bool,
+        /// Also list every finding of every session.
+        #[arg(short, long)]
+        verbose: bool,
+        /// The configuration whose `[window]` and `[detect]` settings are used.
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
     /// Trace processes that already run, and every process they start from now on.
     ///
     /// Stops on Ctrl-C, or when every traced process has exited (with `--pid`).
@@ -296,6 +323,10 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 ReportFormat::Html => analyzer::report::Format::Html,
             };
             analysis::report(since, format, output, &analysis::data_dir(store.data))
+        }
+        Command::Eval { dir, floors, json, verbose, config } => {
+            let config = analysis::load_config(config)?;
+            analysis::eval(&dir, floors.as_deref(), json, verbose, config)
         }
         Command::Demo { store } => {
             let config = analysis::load_config(store.config)?;

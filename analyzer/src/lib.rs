@@ -8,6 +8,7 @@ pub mod api;
 pub mod config;
 pub mod detect;
 pub mod error;
+pub mod eval;
 pub mod index;
 pub mod judge;
 pub mod report;

@@ -393,7 +393,7 @@ fn is_under(path: &str, root: &str) -> bool {
 }
 
 /// The exec's program and arguments, and the commands inside a shell script.
-fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
+pub(super) fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
     let mut out = vec![argv.to_vec()];
     if let Some(script) = shell_script(argv) {
         out.extend(
@@ -423,12 +423,12 @@ fn subcommand<'c>(cmd: &'c [String], program: &str) -> Option<&'c str> {
         .flatten()
 }
 
-fn is_push(cmd: &[String], force_only: bool) -> bool {
+pub(super) fn is_push(cmd: &[String], force_only: bool) -> bool {
     subcommand(cmd, "git") == Some("push")
         && (!force_only || cmd.iter().any(|a| a == "-f" || a.starts_with("--force") || a.starts_with('+')))
 }
 
-fn is_deploy(cmd: &[String]) -> bool {
+pub(super) fn is_deploy(cmd: &[String]) -> bool {
     let program = cmd.first().map_or("", |p| basename(p));
     let sub = cmd[1.min(cmd.len())..].iter().find(|a| !a.starts_with('-')).map_or("", String::as_str);
     match program {
@@ -448,7 +448,7 @@ fn is_deploy(cmd: &[String]) -> bool {
     }
 }
 
-fn is_install(cmd: &[String]) -> bool {
+pub(super) fn is_install(cmd: &[String]) -> bool {
     let program = cmd.first().map_or("", |p| basename(p));
     let args: Vec<&str> = cmd[1.min(cmd.len())..].iter().map(String::as_str).collect();
     let sub = args.iter().find(|a| !a.starts_with('-')).copied().unwrap_or_default();

@@ -47,6 +47,12 @@ impl WindowBuilder {
         self
     }
 
+    /// Any event by `pid`.
+    pub fn push_event(&mut self, pid: u32, body: EventBody) -> &mut Self {
+        self.push(pid, 1, "tool", body);
+        self
+    }
+
     fn push(&mut self, pid: u32, ppid: u32, comm: &str, body: EventBody) {
         self.events.push(Event {
             ts_ns: 1_700_000_000_000_000_000 + self.events.len() as u64 * 1_000_000,

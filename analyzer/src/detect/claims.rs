@@ -73,6 +73,7 @@ const TEST_PATTERNS: &[&str] = &[
     r"\b(?:(?:all|the|both)\s+(?:\d+\s+)?|\d+\s+)?(?:unit\s+|integration\s+|e2e\s+|remaining\s+)?tests?\s+(?:(?:now|all|still|also)\s+)*(?:pass|passes|passed)\b",
     r"\btests?\s+(?:are|is)\s+(?:(?:now|all)\s+)*(?:passing|green|fixed|ok)\b",
     r"\btest\s+suite\s+(?:(?:now|all)\s+)*(?:passes|passed|is\s+(?:now\s+)?(?:passing|green))\b",
+    r"\b(?:the\s+)?(?:suite|ci|pipeline|everything)\s+(?:is\s+)?(?:now\s+)?(?:green|passing|passes)\b|\ball\s+green\b",
     r"\btests?\s+(?:now\s+)?(?:run|ran)\s+(?:successfully|green|clean)\b",
     r"测试(?:已经?|均|全部|都|全都)?(?:已经?)?通过",
     // es, de, fr, ja
@@ -111,7 +112,7 @@ const DEPLOY_PATTERNS: &[&str] = &[
     r"デプロイ(?:しました|完了)|已部署|部署(?:成功|完成)|已发布",
 ];
 const VERIFY_PATTERNS: &[&str] = &[
-    r"\b(?:verified|confirmed|double-checked|checked)\s+(?:that|it|the|everything|all)\b|\bverification\s+(?:passed|succeeded)\b",
+    r"\b(?:verified|confirmed|double-checked|checked|tested)\s+(?:that|it|the|everything|all|with|by|using|via|manually|locally)\b|\bverification\s+(?:passed|succeeded)\b",
     r"\bverificad[oa]s?\b|\bcomprobad[oa]s?\b|\büberprüft\b|\bverifiziert\b|\bvérifiée?s?\b",
     r"確認しました|検証しました|已验证|已确认",
 ];
@@ -280,28 +281,37 @@ impl ClaimMatcher {
             if sentence.ends_with('?') || sentence.ends_with('？') {
                 continue;
             }
-            let best = self
-                .patterns
-                .iter()
-                .filter(|p| {
-                    p.re.find_iter(sentence)
-                        .any(|m| !self.cancelled(sentence, m.start(), m.end()))
-                })
-                .max_by(|a, b| a.score.total_cmp(&b.score));
-            let Some(p) = best else { continue };
-            if p.topic == Topic::Tests && scoped(sentence) {
-                continue; // "the parser tests pass": about part of the suite
+            // One claim per topic the sentence speaks of ("committed and pushed" is two), the
+            // strongest phrase of each; a plain or vague phrase only when nothing specific is.
+            let mut best: Vec<&Pattern> = Vec::new();
+            for p in self.patterns.iter().filter(|p| {
+                p.re.find_iter(sentence)
+                    .any(|m| !self.cancelled(sentence, m.start(), m.end()))
+            }) {
+                if p.topic == Topic::Tests && scoped(sentence) {
+                    continue; // "the parser tests pass": about part of the suite
+                }
+                match best.iter_mut().find(|b| b.topic == p.topic) {
+                    Some(b) if p.score > b.score => *b = p,
+                    Some(_) => {}
+                    None => best.push(p),
+                }
             }
-            let (topic, score) = match p.topic {
-                Topic::Any if self.mentions_tests.is_match(sentence) => (Topic::Tests, ABOUT_TOPIC),
-                Topic::Any if self.mentions_build.is_match(sentence) => (Topic::Build, ABOUT_TOPIC),
-                topic => (topic, p.score),
-            };
-            out.push(Claim {
-                sentence: one_line(sentence, 160),
-                topic,
-                score,
-            });
+            if best.iter().any(|p| p.topic != Topic::Any) {
+                best.retain(|p| p.topic != Topic::Any);
+            }
+            for p in best {
+                let (topic, score) = match p.topic {
+                    Topic::Any if self.mentions_tests.is_match(sentence) => (Topic::Tests, ABOUT_TOPIC),
+                    Topic::Any if self.mentions_build.is_match(sentence) => (Topic::Build, ABOUT_TOPIC),
+                    topic => (topic, p.score),
+                };
+                out.push(Claim {
+                    sentence: one_line(sentence, 160),
+                    topic,
+                    score,
+                });
+            }
         }
         out
     }
@@ -461,7 +471,7 @@ fn relevant_command(
         let runners = &mut finished
             .iter()
             .copied()
-            .filter(|&i| m.runner(view.commands[i].argv) == Some(topic));
+            .filter(|&i| view.argvs(&view.commands[i]).any(|argv| m.runner(argv) == Some(topic)));
         if let Some(i) = latest(runners) {
             return Some((i, true));
         }

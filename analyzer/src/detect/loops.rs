@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use model::Evidence;
 use regex::Regex;
 
-use super::view::{display_argv, one_line, View};
+use super::view::{display_argv, mask_ids, one_line, View};
 use super::{Candidate, DetectConfig};
 use crate::{Error, Result};
 
@@ -152,6 +152,8 @@ impl Outcome {
 enum Source {
     Tool,
     Command,
+    /// A reply with no tool call (agents such as aider edit through their replies).
+    Reply,
 }
 
 /// One tool call or top-level command, as the loop detectors see it.
@@ -218,10 +220,17 @@ fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
             };
             let mut evidence = vec![Evidence::of(events[c.last_exec()], format!("ran {label}"))];
             evidence.extend(c.exit.map(|x| Evidence::of(events[x], c.outcome_line())));
+            // The tool call that ran it is part of what it is: a wrapper script at a new temp
+            // path for every call is one argv shape doing different work.
+            let near = m.normalize(&mask_ids(&c.argv.join(" ")));
+            let near = match c.tool_use {
+                Some(u) => format!("{near}|{}", m.normalize(&view.uses[u].key)),
+                None => near,
+            };
             Item {
                 source: Source::Command,
-                key: c.argv.join("\0"),
-                near: m.normalize(&c.argv.join(" ")),
+                key: mask_ids(&c.argv.join("\0")),
+                near,
                 outcome,
                 label,
                 failed: c.status.is_some_and(|s| s != (0, 0)),
@@ -234,9 +243,42 @@ fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
         .collect()
 }
 
+/// Replies that call no tool, long enough to be work (an edit, a plan), with what the next
+/// request brought back (the harness's or the user's answer).
+fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
+    const MIN_CHARS: usize = 60;
+    view.turns
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
+        .map(|(i, t)| {
+            let answer: Option<String> = view.turns.get(i + 1).map(|next| {
+                let messages = &next.call.request.messages;
+                let from = messages.iter().rposition(|m| m.role == "assistant").map_or(0, |p| p + 1);
+                messages[from..].iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n")
+            });
+            let text = &t.call.response.text;
+            let label = one_line(text, 100);
+            Item {
+                source: Source::Reply,
+                key: m.normalize(&mask_ids(text)),
+                near: m.normalize(&mask_ids(text)),
+                outcome: answer.as_deref().map_or(Outcome::Unknown, |a| Outcome::Known(m.mask(a))),
+                failed: answer.as_deref().is_some_and(|a| m.failure.is_match(a)),
+                first_idx: t.idx,
+                is_new: t.is_new,
+                evidence: vec![Evidence::of(t.event, format!("replied \"{label}\""))],
+                label,
+                related: None,
+            }
+        })
+        .collect()
+}
+
 /// All loop findings of a window.
 pub(crate) fn detect(view: &View<'_>, m: &LoopMatcher, cfg: &DetectConfig) -> Vec<Candidate> {
     let mut out = Vec::new();
+    out.extend(repeats(&reply_items(view, m), cfg.min_repeats, false));
     for items in [tool_items(view, m), command_items(view, m)] {
         out.extend(repeats(&items, cfg.min_repeats, false));
         out.extend(repeats(&items, cfg.min_repeats, true));
@@ -300,6 +342,7 @@ fn repeats(items: &[Item], min: usize, near: bool) -> Vec<Candidate> {
         let what = match first.source {
             Source::Tool => "tool call",
             Source::Command => "command",
+            Source::Reply => "reply",
         };
         let (detector, score, rationale) = if near {
             let failed = stall.iter().any(|i| i.failed);
@@ -406,10 +449,10 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
 /// `retry_same_error`: per argv, streaks of failures with one status (unknown results skipped),
 /// with no success of that argv after the streak.
 fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
-    let mut by_argv: BTreeMap<&[String], Vec<usize>> = BTreeMap::new();
+    let mut by_argv: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, c) in view.commands.iter().enumerate() {
         if c.is_top(i) {
-            by_argv.entry(c.argv).or_default().push(i);
+            by_argv.entry(mask_ids(&c.argv.join("\0"))).or_default().push(i);
         }
     }
     let events = &view.events;

@@ -392,9 +392,14 @@ fn is_under(path: &str, root: &str) -> bool {
     path == root || path.strip_prefix(root).is_some_and(|rest| rest.starts_with('/')) || root == "/"
 }
 
-/// The exec's program and arguments, and the commands inside a shell script.
+/// The exec's program and arguments (through `env` and interpreters running a script:
+/// `node /usr/bin/npm install x` is `npm install x`), and the commands inside a shell script.
 pub(super) fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
     let mut out = vec![argv.to_vec()];
+    let unwrapped = unwrap_launcher(argv);
+    if unwrapped.len() != argv.len() {
+        out.push(unwrapped);
+    }
     if let Some(script) = shell_script(argv) {
         out.extend(
             script
@@ -402,6 +407,32 @@ pub(super) fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
                 .map(|part| part.split_whitespace().map(|w| w.trim_matches(['\'', '"']).to_string()).collect::<Vec<_>>())
                 .filter(|w| !w.is_empty()),
         );
+    }
+    out
+}
+
+/// `argv` without the launchers in front of the program: `env` (with its options and
+/// variables), `sudo`, and an interpreter running a script file.
+fn unwrap_launcher(argv: &[String]) -> Vec<String> {
+    const INTERPRETERS: &[&str] = &["node", "nodejs", "python", "python3", "ruby", "perl", "bun", "deno"];
+    let mut rest = argv;
+    loop {
+        let Some(first) = rest.first() else { break };
+        let program = basename(first);
+        if program == "env" {
+            rest = &rest[1..];
+            while rest.first().is_some_and(|a| a.starts_with('-') || a.contains('=')) {
+                rest = &rest[1..];
+            }
+        } else if INTERPRETERS.contains(&program) && rest.get(1).is_some_and(|a| !a.starts_with('-')) {
+            rest = &rest[1..];
+        } else {
+            break;
+        }
+    }
+    let mut out = rest.to_vec();
+    if let Some(first) = out.first_mut() {
+        *first = basename(first).to_string();
     }
     out
 }

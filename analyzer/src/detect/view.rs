@@ -200,6 +200,15 @@ impl<'a> View<'a> {
         event_idx >= self.new_from
     }
 
+    /// The argv of every exec of a command, first to last (`sh -c "npm install x"`, then
+    /// `node /usr/bin/npm install x`).
+    pub fn argvs<'c>(&'c self, c: &'c Command<'_>) -> impl Iterator<Item = &'a [String]> + 'c {
+        c.execs.iter().filter_map(|&e| match &self.events[e].body {
+            EventBody::Exec(exec) => Some(exec.argv.as_slice()),
+            _ => None,
+        })
+    }
+
     /// The tool output a command produced, when the tool call that ran it is known.
     pub fn command_output(&self, c: &Command<'_>) -> Option<&'a str> {
         c.tool_use.and_then(|u| self.uses[u].result)
@@ -266,10 +275,11 @@ fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>
                     .copied()
             };
             let args = canonical_json(&model::windower::clip_value(&call.arguments, CLIP_CHARS));
+            let what = canonical_json(&without_remarks(&model::windower::clip_value(&call.arguments, CLIP_CHARS)));
             uses.push(ToolUse {
                 turn: t,
                 call,
-                key: format!("{}({args})", call.name),
+                key: format!("{}({})", call.name, mask_ids(&what)),
                 args,
                 result,
             });
@@ -337,6 +347,74 @@ fn attach_tool_uses(
 /// windower's default `history_chars`), so a call or result in the history equals the same one
 /// in a window.
 pub(crate) const CLIP_CHARS: usize = 2_000;
+
+/// Arguments without the free text a model writes about a call (`description`, `reason`, ...):
+/// two calls that do the same thing are the same call whatever they say about it.
+fn without_remarks(v: &Value) -> Value {
+    const REMARKS: &[&str] = &[
+        "description", "explanation", "reason", "reasoning", "thought", "thoughts", "rationale",
+        "why", "justification", "intent", "purpose", "comment", "note",
+    ];
+    match v {
+        Value::Object(map) => Value::Object(
+            map.iter()
+                .filter(|(k, _)| !REMARKS.contains(&k.to_lowercase().as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        Value::String(s) => match serde_json::from_str::<Value>(s) {
+            Ok(inner @ Value::Object(_)) => without_remarks(&inner),
+            _ => v.clone(),
+        },
+        other => other.clone(),
+    }
+}
+
+/// `text` with the parts that differ on every run of the same thing masked: names under
+/// `/tmp/` as `T`, uuids, long hex runs (8+) and random-looking tokens (6+ characters with 2+
+/// digits and 2+ letters, like `tmp8f3kq2` or `x7k2q9`) as `~`. Ordinary words, numbers and
+/// versions stay.
+pub(crate) fn mask_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let bytes: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let mut last_masked_end: Option<usize> = None;
+    while i < bytes.len() {
+        let rest: String = bytes[i..bytes.len().min(i + 5)].iter().collect();
+        if rest == "/tmp/" {
+            out.push_str("/tmp/T");
+            i += 5;
+            while i < bytes.len() && !matches!(bytes[i], '/' | ' ' | '"' | '\'' | '\n' | '\\' | ',' | ';' | ')') {
+                i += 1;
+            }
+            continue;
+        }
+        if bytes[i].is_ascii_alphanumeric() {
+            let start = i;
+            while i < bytes.len() && bytes[i].is_ascii_alphanumeric() {
+                i += 1;
+            }
+            let token: String = bytes[start..i].iter().collect();
+            let digits = token.chars().filter(char::is_ascii_digit).count();
+            let letters = token.len() - digits;
+            let hex = token.chars().all(|c| c.is_ascii_hexdigit());
+            let random = (token.len() >= 8 && hex && digits > 0)
+                || (token.len() >= 6 && digits >= 2 && letters >= 2)
+                // the 4-hex middle parts of a uuid, after a masked part and a `-`
+                || (hex && last_masked_end == Some(start.saturating_sub(1)) && start > 0 && bytes[start - 1] == '-');
+            if random {
+                out.push('~');
+                last_masked_end = Some(i);
+            } else {
+                out.push_str(&token);
+            }
+            continue;
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    out
+}
 
 /// JSON with object keys sorted, so equal arguments give equal text whatever their order.
 /// Arguments that arrived as a string holding JSON are read as that JSON.

@@ -408,7 +408,7 @@ class Project:
             while d.startswith(self.root + "/"):
                 out.add(d)
                 d = posixpath.dirname(d)
-        return sorted(out, key=lambda d: -d.count("/"))
+        return sorted(out, key=lambda d: (-d.count("/"), d))
 
     def glob(self, pattern):
         return [self.abs(k) for k in sorted(self.files)
@@ -564,9 +564,14 @@ VENV_TOOLS = {"pytest", "pip", "pip3", "black", "ruff", "mypy", "flake8", "alemb
               "django-admin", "isort", "pre-commit", "coverage"}
 
 
+NODE_TOOLS = {"tsc", "vite", "vitest", "jest", "eslint", "prettier"}
+
+
 def resolve(prog, proj):
     if "/" in prog:
         return proj.abs(prog) if proj else prog
+    if proj and prog in NODE_TOOLS:
+        return f"{proj.root}/node_modules/.bin/{prog}"
     if proj and proj.venv and (prog in VENV_TOOLS or prog in ("python", "python3")):
         return f"{proj.venv}/bin/{prog}"
     return BIN.get(prog, f"/usr/bin/{prog}")
@@ -578,6 +583,7 @@ class Runner:
 
     def __init__(self, tr, proj):
         self.tr, self.proj = tr, proj
+        self.out = ""       # the output of the command being run, for handlers that need it
 
     # -- the part of a command line that runs programs, inside shell `sh`
     def run_parts(self, sh, cmd, res, cwd, in_place):
@@ -618,30 +624,35 @@ class Runner:
                 return code, True
             child = tr.fork(sh)
             tr.tick(0.3, 2)
-            for path, mode in redirs:
-                self.redirect(child, path, mode, cwd)
-            self.program(child, argv, code, cwd, res, fx, main=(i == progs[-1] if progs else True))
+            ok = all([self.redirect(child, path, mode, cwd) for path, mode in redirs])
+            if ok:
+                self.program(child, argv, code, cwd, res, fx, main=(i == progs[-1] if progs else True))
             tr.exit(child, code)
+        if re.search(r"[^&]&\s*$", cmd):
+            return 0, False          # the last program was put in the background
         return (codes[-1] if codes else 0), False
 
     def redirect(self, p, path, mode, cwd):
+        """The shell opens a redirection target before exec; False when that open fails."""
         if path in ("/dev/null", "/dev/stderr", "/dev/stdout"):
             self.tr.open(p, path, "w" if mode != "r" else "r")
-            return
+            return True
         ap = self.absp(path, cwd)
         if mode == "r":
-            self.tr.open(p, ap, "r", err=None if self.known(ap) else "ENOENT")
-            return
+            ok = self.known(ap)
+            self.tr.open(p, ap, "r", err=None if ok else "ENOENT")
+            return ok
         parent = posixpath.dirname(ap)
         if self.proj and self.proj.rel(parent) not in (None, "") and not self.dir_exists(parent):
             self.tr.open(p, ap, mode, err="ENOENT")
-            return
-        if ap.startswith(("/etc/", "/usr/", "/opt/", "/var/lib/")):
+            return False
+        if ap.startswith(("/etc/", "/usr/", "/opt/", "/var/lib/")) and p.uid != 0:
             self.tr.open(p, ap, mode, err="EACCES")
-            return
+            return False
         self.tr.create(p, ap, self.tr.rng.randint(40, 4000), mode)
         if self.proj and self.proj.rel(ap) is not None and mode == "w":
             self.proj.put(ap, self.proj.read(ap) or "")
+        return True
 
     def dir_exists(self, d):
         if not self.proj:
@@ -723,8 +734,15 @@ class Runner:
             return
         venv_script = self.proj and self.proj.venv and filename.startswith(self.proj.venv + "/bin/") \
             and base not in ("python", "python3")
-        node_script = base in ("npm", "npx", "yarn", "pnpm") or prog.startswith("node_modules/.bin/") \
-            or prog.startswith("./node_modules/.bin/")
+        node_script = base in ("npm", "npx", "yarn", "pnpm") or "/node_modules/.bin/" in filename
+        body = self.proj.read(filename) if self.proj and self.proj.rel(filename) is not None else None
+        if body and body.startswith("#!/usr/bin/env bash"):
+            tr.exec(p, filename, ["/usr/bin/env", "bash", filename] + argv[1:], cwd, comm=base)
+            tr.exec(p, "/usr/bin/bash", ["bash", filename] + argv[1:], cwd)
+            bash_start(tr, p)
+            tr.open(p, filename, "r")
+            run_script(self, p, body, argv[1:], code, cwd)
+            return
         if venv_script:
             tr.exec(p, filename, [f"{self.proj.venv}/bin/python", filename] + argv[1:], cwd, comm=base)
         elif node_script:
@@ -739,6 +757,7 @@ class Runner:
         elif base in ("python", "python3"):
             h = py_handler
         ms = res.ms if (main and res.ms) else None
+        self.out = res.out if main else ""
         (h or generic_handler)(self, p, argv, code, cwd, ms)
         for e in fx:
             self.effect(p, e)
@@ -820,9 +839,23 @@ def rm_handler(rn, p, argv, code, cwd, ms):
             if ap not in rn.proj.dirs_of(inner):
                 tr.rmdir(p, ap)
         elif "-r" in " ".join(argv) or "-rf" in argv or "-fr" in argv:
-            fake = [f"{ap}/{n}" for n in ("index.js", "package.json", "README.md")]
-            for f in fake:
-                tr.unlink(p, f)
+            # a directory the workspace model doesn't list (build output, caches): a few
+            # plausible entries, then the directory itself
+            base = posixpath.basename(ap)
+            names = {"node_modules": [".package-lock.json", "react/index.js", "react/package.json", "vite/dist/node/cli.js"],
+                     "dist": ["index.html", f"assets/index-{tr.alnum(8)}.js", f"assets/index-{tr.alnum(8)}.css"],
+                     "build": ["lib/__init__.py", "bdist.linux-x86_64/.keep"],
+                     ".cache": ["v1/index.json", "v1/blob-0001"]}.get(base, ["data.bin", "index.json"])
+            for n in names:
+                tr.unlink(p, f"{ap}/{n}")
+            dirs = set()
+            for n in names:
+                d = posixpath.dirname(f"{ap}/{n}")
+                while d != ap and d.startswith(ap):
+                    dirs.add(d)
+                    d = posixpath.dirname(d)
+            for d in sorted(dirs, key=lambda d: (-d.count("/"), d)):
+                tr.rmdir(p, d)
             tr.rmdir(p, ap)
         else:
             tr.unlink(p, ap, err=None if code == 0 else "ENOENT")
@@ -952,7 +985,7 @@ def wget_handler(rn, p, argv, code, cwd, ms):
 
 def pytest_handler(rn, p, argv, code, cwd, ms):
     tr, proj = rn.tr, rn.proj
-    python_start(tr, p, mods=PY_COMMON[:24] + PY_PYTEST, venv=proj.venv if proj else None)
+    python_start(tr, p, mods=PY_COMMON[:14] + PY_PYTEST[:28], venv=proj.venv if proj else None)
     if not proj:
         return
     root = proj.root
@@ -1038,7 +1071,10 @@ def pip_handler(rn, p, argv, code, cwd, ms):
     if code == 0:
         sp = f"{venv}/lib/python3.12/site-packages" if venv else f"{HOME}/.local/lib/python3.12/site-packages"
         pkgs = [re.split(r"[<>=\[]", a)[0].lower().replace("-", "_") for a in args
-                if not a.startswith("-") and "/" not in a and not a.endswith(".txt")] or ["pkg"]
+                if not a.startswith("-") and "/" not in a and not a.endswith(".txt")]
+        if not pkgs and "-r" in args and proj:
+            req = proj.read(rn.absp(args[args.index("-r") + 1], cwd)) or ""
+            pkgs = [re.split(r"[<>=\[]", l)[0].lower().replace("-", "_") for l in req.split("\n") if l.strip()]
         for name in pkgs[:4]:
             tr.mkdir(p, f"{sp}/{name}")
             tr.create(p, f"{sp}/{name}/__init__.py", tr.rng.randint(800, 9000), "wc")
@@ -1125,7 +1161,7 @@ def git_handler(rn, p, argv, code, cwd, ms):
             ssh = tr.fork(p)
             host = remote.split("@")[1].split(":")[0]
             tr.exec(ssh, "/usr/bin/ssh", ["/usr/bin/ssh", "-o", "SendEnv=GIT_PROTOCOL", f"git@{host}",
-                                          f"git-{'receive' if sub == 'push' else 'upload'}-pack 'acme/app.git'"], cwd)
+                                          f"git-{'receive' if sub == 'push' else 'upload'}-pack '{remote.split(':', 1)[1]}'"], cwd)
             ld(tr, ssh, ["libcrypto.so.3", "libz.so.1", "libc.so.6"])
             tr.open(ssh, f"{HOME}/.ssh/config", "r")
             tr.open(ssh, f"{HOME}/.ssh/id_ed25519", "r")
@@ -1161,14 +1197,10 @@ def npm_handler(rn, p, argv, code, cwd, ms):
     sub = argv[1] if len(argv) > 1 else ""
     if argv[0].endswith("npx"):
         tool = next((a for a in argv[1:] if not a.startswith("-")), "")
-        if proj and f"node_modules/.bin/{tool}" not in proj.files and tool not in ("vitest", "jest", "tsc",
-                                                                                   "eslint", "prettier"):
+        if tool not in NODE_TOOLS:
             tr.dns(p)
             tr.connect(p, HOSTS["registry.npmjs.org"], 443, result=-115)
-        child = tr.fork(p)
-        tr.exec(child, "/bin/sh", ["sh", "-c", " ".join(argv[1:])], cwd, comm="sh")
-        tool_run(rn, child, argv[1:], code, cwd)
-        tr.exit(child, code)
+        script_sh(rn, p, " ".join(a for a in argv[1:] if a not in ("-y", "--yes")), code, cwd)
         return
     if sub in ("install", "i", "ci", "add", "update", "publish", "uninstall", "audit", "view", "outdated"):
         tr.open(p, f"{root}/package-lock.json", "rc")
@@ -1192,20 +1224,27 @@ def npm_handler(rn, p, argv, code, cwd, ms):
         return
     script_name = "test" if sub in ("test", "t") else (argv[2] if sub == "run" and len(argv) > 2 else sub)
     script = (proj.scripts().get(script_name) if proj else None) or script_name
+    script_sh(rn, p, script, code, cwd)
+
+
+def script_sh(rn, p, script, code, cwd):
+    """npm/npx run a script as `sh -c SCRIPT`; when it fails, its first program is the one that
+    failed (later `&&` parts do not run)."""
+    tr = rn.tr
     child = tr.fork(p)
     tr.exec(child, "/bin/sh", ["sh", "-c", script], cwd, comm="sh")
-    tool_run(rn, child, shlex.split(script), code, cwd)
+    dash_start(tr, child)
+    n = len(split_shell(script))
+    inner = R(codes=[code] + [0] * (n - 1)) if code else R()
+    rn.run_parts(child, script, inner, cwd, in_place=True)
     tr.exit(child, code)
 
 
-def tool_run(rn, p, argv, code, cwd):
-    """A node tool run from node_modules/.bin by `sh -c` (exec'd in place)."""
+def node_tool_handler(rn, p, argv, code, cwd, ms):
+    """tsc, vite, vitest, jest, eslint, prettier from node_modules/.bin."""
     tr, proj = rn.tr, rn.proj
-    tool = argv[0] if argv else "node"
+    tool = posixpath.basename(argv[0])
     root = proj.root if proj else cwd
-    script = f"{root}/node_modules/.bin/{tool}"
-    tr.exec(p, script, ["/usr/bin/env", "node", script] + argv[1:], cwd, comm=tool)
-    tr.exec(p, "/usr/bin/node", ["node", script] + argv[1:], cwd)
     node_start(tr, p, f"{root}/node_modules/{tool}/dist/cli.js" if tool != "tsc"
                else f"{root}/node_modules/typescript/lib/tsc.js")
     if proj:
@@ -1215,14 +1254,17 @@ def tool_run(rn, p, argv, code, cwd):
     if tool == "vitest":
         tr.mkdir(p, f"{root}/node_modules/.vite/vitest")
         tr.create(p, f"{root}/node_modules/.vite/vitest/results.json", tr.rng.randint(300, 2000), "wc")
-    if tool in ("prettier", "eslint") and "--write" in argv or "--fix" in argv:
-        for f in [k for k in sorted(proj.files) if k.startswith("src/") and k.endswith((".ts", ".tsx"))][:6]:
-            tr.create(p, f"{root}/{f}", tr.rng.randint(400, 5000), "wc")
-    if tool in ("vite", "tsc") and code == 0 and "--noEmit" not in argv:
+    if tool in ("prettier", "eslint") and ("--write" in argv or "--fix" in argv) and proj:
+        targets = [a for a in argv[1:] if not a.startswith("-")] or ["src"]
+        for t in targets:
+            for f in [x for x in proj.under(rn.absp(t, cwd)) if x.endswith((".ts", ".tsx", ".js"))][:8]:
+                tr.create(p, f, tr.rng.randint(400, 5000), "wc")
+    if tool == "vite" and "build" in argv and code == 0:
         tr.mkdir(p, f"{root}/dist")
         tr.create(p, f"{root}/dist/index.html", 612, "wc")
         tr.create(p, f"{root}/dist/assets/index-{tr.alnum(8)}.js", tr.rng.randint(90000, 400000), "wc")
-    tr.tick(600, 4000)
+    if ms is None:
+        tr.tick(600, 4000)
 
 
 def node_handler(rn, p, argv, code, cwd, ms):
@@ -1293,7 +1335,7 @@ def cargo_handler(rn, p, argv, code, cwd, ms):
     for f in [k for k in sorted(proj.files) if k.endswith(".rs")][:6] if proj else []:
         tr.open(c, f"{root}/{f}", "rc")
     tr.tick(400, 3000)
-    build_fail = code == 101 and sub == "build" or (code != 0 and sub in ("build", "check", "clippy"))
+    build_fail = (code != 0 and sub in ("build", "check", "clippy")) or "could not compile" in rn.out
     if not build_fail:
         tr.create(c, f"{root}/target/debug/deps/lib{name}-{tr.hexs(16)}.rlib", tr.rng.randint(90000, 900000), "wc")
     tr.exit(c, 1 if build_fail else 0)
@@ -1311,7 +1353,12 @@ def kubectl_handler(rn, p, argv, code, cwd, ms):
     tr.open(p, f"{HOME}/.kube/config", "rc")
     for i, a in enumerate(argv[:-1]):
         if a == "-f":
-            tr.open(p, rn.absp(argv[i + 1], cwd), "rc")
+            ap = rn.absp(argv[i + 1].rstrip("/"), cwd)
+            inner = rn.proj.under(ap) if rn.proj and not rn.proj.exists(ap) else []
+            if inner:
+                tr.open(p, ap, "dir")
+            for f in inner or [ap]:
+                tr.open(p, f, "rc")
     tr.dns(p)
     tr.connect(p, HOSTS["k8s.prod.acme.internal"], 6443, result=-115)
     tr.open(p, f"{HOME}/.kube/cache/discovery/k8s.prod.acme.internal_6443/servergroups.json", "rc")
@@ -1363,10 +1410,48 @@ def ssh_handler(rn, p, argv, code, cwd, ms):
     tr.connect(p, ip_of(host) if host in HOSTS else "10.40.30.11", 22, result=0)
 
 
+def run_script(rn, p, body, args, code, cwd):
+    """A project shell script: its command lines run in `p` (the first one fails when `code`
+    is non-zero, as under `set -e`); `$1` / `${1:-x}` and variables set from them are filled in."""
+    env = {}
+    lines = []
+    for line in body.split("\n"):
+        line = line.strip()
+        if not line or line.startswith(("#", "set ")):
+            continue
+        m = re.match(r"^([A-Z_]+)=\$\{1:-([^}]*)\}$", line)
+        if m:
+            env[m.group(1)] = args[0] if args else m.group(2)
+            continue
+        for k, v in env.items():
+            line = line.replace(f'"${k}"', v).replace(f"${k}", v)
+        lines.append(line)
+    script = (" && " if re.search(r"^set -\w*e", body, re.M) else "\n").join(lines)
+    inner = R(codes=[code] + [0] * (len(split_shell(script)) - 1)) if code else R()
+    rn.run_parts(p, script, inner, cwd, in_place=False)
+
+
 def make_handler(rn, p, argv, code, cwd, ms):
+    """make runs the target's recipe lines with /bin/sh -c; a failing recipe makes make exit 2."""
     tr, proj = rn.tr, rn.proj
     ld(tr, p, ["libc.so.6"])
     tr.open(p, rn.absp("Makefile", cwd), "r")
+    mk = proj.read(rn.absp("Makefile", cwd)) if proj else None
+    target = next((a for a in argv[1:] if not a.startswith("-") and "=" not in a), None)
+    recipe = []
+    if mk:
+        cur = None
+        for line in mk.split("\n"):
+            if line and not line.startswith("\t") and ":" in line:
+                cur = line.split(":")[0].strip()
+                target = target or cur
+            elif line.startswith("\t") and cur == target:
+                recipe.append(line[1:])
+    for line in recipe:
+        line = re.sub(r"\$\(\w+\)", "staging", line)
+        script_sh(rn, p, line, 1 if code else 0, cwd)
+        if code:
+            break
 
 
 def flake8_handler(rn, p, argv, code, cwd, ms):
@@ -1420,7 +1505,8 @@ HANDLERS = {
     "curl": curl_handler, "wget": wget_handler, "pytest": pytest_handler, "pip": pip_handler,
     "pip3": pip_handler, "black": black_handler, "ruff": black_handler, "isort": black_handler,
     "git": git_handler, "npm": npm_handler, "npx": npm_handler, "yarn": npm_handler, "pnpm": npm_handler,
-    "node": node_handler, "go": go_handler, "cargo": cargo_handler, "kubectl": kubectl_handler,
+    "node": node_handler, "go": go_handler, "tsc": node_tool_handler, "vite": node_tool_handler,
+    "vitest": node_tool_handler, "jest": node_tool_handler, "eslint": node_tool_handler, "prettier": node_tool_handler, "cargo": cargo_handler, "kubectl": kubectl_handler,
     "helm": kubectl_handler, "docker": docker_handler, "gh": gh_handler, "apt-get": apt_handler,
     "apt": apt_handler, "ssh": ssh_handler, "scp": scp_handler, "rsync": scp_handler, "make": make_handler,
     "flake8": flake8_handler, "mypy": mypy_handler, "sleep": sleep_handler, "tar": tar_handler,

@@ -665,7 +665,7 @@ fn root() {
 
 #[test]
 #[ignore = "needs root and BPF"]
-fn demo_finds_the_loop_and_the_false_claim() {
+fn demo_finds_the_loop_the_false_claim_and_the_persona_drift() {
     root();
     let data = tempfile::tempdir().unwrap();
     let d = data.path().to_str().unwrap();
@@ -683,7 +683,7 @@ fn demo_finds_the_loop_and_the_false_claim() {
         .nth(1)
         .unwrap_or_else(|| panic!("no findings printed: {err}"));
     assert!(
-        listed.contains("loop") && listed.contains("contradiction"),
+        listed.contains("loop") && listed.contains("contradiction") && listed.contains("persona_drift"),
         "{err}"
     );
 
@@ -693,6 +693,10 @@ fn demo_finds_the_loop_and_the_false_claim() {
         !of_kind(&findings, "contradiction").is_empty(),
         "{findings:#?}"
     );
+    let drift = of_kind(&findings, "persona_drift");
+    assert_eq!(drift.len(), 1, "{findings:#?}");
+    let evidence = drift[0]["evidence"].to_string();
+    assert!(evidence.contains("test_calc.py"), "the edit of the forbidden file is cited: {evidence}");
 }
 
 /// The demo's scripted model (`agentsight/demo/model.py`) over HTTPS with a throwaway CA.

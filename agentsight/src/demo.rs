@@ -3,7 +3,8 @@
 //! A small real agent (`demo/agent.py`, the Python `openai` SDK, really running the commands its
 //! model asks for in a scratch directory) works through three tasks against a local scripted
 //! model (`demo/model.py`, the OpenAI API over HTTPS with a throwaway CA): one healthy, one that
-//! loops on a failing build, one that claims the tests pass after they failed. It runs under
+//! loops on a failing build, one that claims the tests pass after they failed, and one that
+//! breaks a rule of its persona (it edits the test file its system prompt forbids). It runs under
 //! `record --analyze`, so the findings come from the same path a user's agent takes: uprobes on
 //! the agent's TLS, tracepoints on its commands, windows, index, detectors, judge if configured.
 
@@ -92,7 +93,7 @@ pub fn run(config: Config, data: &Path) -> Result<i32> {
     }
 
     eprintln!("demo: a scripted model serves the OpenAI API on https://localhost:{port} (throwaway CA)");
-    eprintln!("demo: tracing the agent (python3 + openai SDK) through three tasks with `agentsight record --analyze`\n");
+    eprintln!("demo: tracing the agent (python3 + openai SDK) through four tasks with `agentsight record --analyze`\n");
     let judge = config.judge.is_some();
     let opts = trace::Options {
         output: None,

@@ -156,9 +156,10 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
-    /// The end-to-end demo: a small real agent (Python, openai SDK) works through three tasks
-    /// against a local scripted model over HTTPS, traced with `record --analyze`; then its
-    /// findings are printed. Needs root.
+    /// The end-to-end demo: a small real agent (Python, openai SDK) works through four tasks
+    /// against a local scripted model over HTTPS (one loops, one claims a false success, one
+    /// breaks a rule of its persona), traced with `record --analyze`; then its findings are
+    /// printed. Needs root.
     Demo {
         #[command(flatten)]
         store: StoreArgs,

@@ -57,8 +57,8 @@ pub struct WindowContext {
     /// How many turns the session had before this window.
     #[serde(default)]
     pub turns_before: u64,
-    /// The first user message of the session's main conversation (where agents put their
-    /// project instructions: AGENTS.md, CLAUDE.md, ...), cut at a cap. With `system_prompt` it
+    /// The user messages of the first request of the session's main conversation (where
+    /// agents put their project instructions: AGENTS.md, CLAUDE.md, ...), joined, cut at a cap. With `system_prompt` it
     /// is the agent's persona.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub instructions: Option<String>,

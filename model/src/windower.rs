@@ -30,14 +30,15 @@
 //!   that offers tools (agents offer tools in their work; side calls such as a title request do
 //!   not), else the first `llm_call`. `system_prompt` is its non-empty `request.system` (or the
 //!   content of a first request message with role `system`/`developer`) and `instructions` its
-//!   first `user` message, cut at `instructions_chars`. `agent` and `cwd` are the argv and cwd
+//!   `user` messages, joined and cut at `instructions_chars` (a quarter of it per message). `agent` and `cwd` are the argv and cwd
 //!   of the session's first `exec`; `turns_before` counts its `llm_call`s before the window's
 //!   first new event; `earlier_claims` are the non-empty response texts of its `llm_call`s
 //!   before the window's first event, the `max_claims` most recent, each cut at `claim_chars`
 //!   characters.
 //! - History: the `history_turns` turns before the window's first event, compacted: an
 //!   `llm_call` keeps the request messages after its last `assistant` one (the tool results and
-//!   user words it brought) and its response, without system prompt or tools, every text cut at
+//!   user words it brought), its tools' names and its response, without system prompt, every
+//!   text cut at
 //!   `history_chars` characters ([`clip_text`], [`clip_value`]); of the rest only `exec`, `exit`
 //!   and file events that change something (writes, creates, renames, deletes, failed creates)
 //!   are kept. At most `history_events` events: the oldest turns go first.
@@ -435,11 +436,19 @@ fn system_prompt_of(call: &LlmCall) -> Option<String> {
         .map(|m| m.content.clone())
 }
 
-/// The first `user` message of a request, cut at `max` characters; `None` when empty.
+/// The `user` messages of a request, joined by blank lines and cut at `max` characters (a
+/// quarter of it per message, so one long file does not crowd out the rest); `None` when
+/// empty. Agents put project instructions there (CLAUDE.md in a `<system-reminder>`,
+/// OpenHands' repository instructions, aider's read-only conventions files).
 fn first_user_message(call: &LlmCall, max: usize) -> Option<String> {
-    let m = call.request.messages.iter().find(|m| m.role == "user")?;
-    let text = m.content.trim();
-    (!text.is_empty()).then(|| clip_text(text, max))
+    let texts: Vec<String> = call
+        .request
+        .messages
+        .iter()
+        .filter(|m| m.role == "user" && !m.content.trim().is_empty())
+        .map(|m| clip_text(m.content.trim(), max / 4 + 1))
+        .collect();
+    (!texts.is_empty()).then(|| clip_text(&texts.join("\n\n"), max))
 }
 
 /// `text` cut at `max` characters, with `…` when cut.
@@ -485,7 +494,13 @@ fn compact(ev: &Event, max: usize) -> Option<Event> {
                 request: crate::LlmRequest {
                     system: None,
                     messages: messages[new_from..].iter().map(clip_message).collect(),
-                    tools: Vec::new(),
+                    // Names only: which calls offered tools tells the main conversation apart.
+                    tools: call
+                        .request
+                        .tools
+                        .iter()
+                        .map(|t| crate::Tool { name: t.name.clone(), description: None, parameters: serde_json::Value::Null })
+                        .collect(),
                 },
                 response: crate::LlmResponse {
                     text: clip_text(&call.response.text, max),

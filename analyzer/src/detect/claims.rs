@@ -155,6 +155,8 @@ const CANCEL_WORDS: &[&str] = &[
     // reported or earlier: "the README says", "passed earlier"
     "says", "said", "claims", "claimed", "states", "reported", "according", "earlier",
     "previously", "originally", "initially", "formerly", "yesterday",
+    // somebody else did it
+    "someone", "somebody", "else", "they", "he", "she", "others", "colleague", "upstream",
     // es, de, fr
     "nunca", "todavía", "aún", "si", "cuando", "hasta", "falta", "faltan", "para", "nicht",
     "kein", "keine", "noch", "nie", "wenn", "falls", "sobald", "bis", "ne", "pas", "non",
@@ -252,6 +254,7 @@ impl ClaimMatcher {
                 r"\bfail(?:s|ed)?\s+(?:because|due|with|on)\b|\bremaining\s+(?:failures|failing|errors)\b|\bnot\s+(?:yet\s+)?(?:passing|fixed|working|resolved)\b|",
                 r"\bcould\s*(?:n['’]?t|\s+not)\s+(?:fix|get|resolve|make|finish|complete)\b|\bunable\s+to\s+(?:fix|resolve|get|finish)\b|",
                 r"\bdoes\s*(?:n['’]?t|\s+not)\s+(?:work|pass|compile)\b|\b(?:is|are)\s+(?:still\s+)?broken\b|\bpartial(?:ly)?\b|",
+                r"\b(?:was|were|got|been)\s+rejected\b|\b(?:did\s*n['’]?t|did\s+not)\s+go\s+through\b|\bcould\s*(?:n['’]?t|\s+not)\s+(?:push|install|deploy|commit|connect|create|write)\b|",
                 r"\btodavía\s+fall|\bsiguen?\s+fallando\b|\bschlag(?:t|en)\s+(?:noch\s+)?fehl\b|\béchouen?t?\s+encore\b|\bencore\s+en\s+échec\b|",
                 r"まだ失敗|失敗して|未通过|仍然失败|还有.{0,6}失败"
             ))?,
@@ -617,7 +620,7 @@ fn completes(call: &model::LlmCall) -> bool {
 pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidate> {
     let events = &view.events;
     let mut out = Vec::new();
-    for turn in view.turns.iter().filter(|t| t.is_new) {
+    for turn in view.turns.iter().filter(|t| t.is_new && !t.side) {
         // A response that also calls tools is on its way; one that calls a completion tool is
         // the last word, and so are that tool's texts.
         let interim = !turn.call.response.tool_calls.is_empty() && !completes(turn.call);

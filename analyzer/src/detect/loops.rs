@@ -32,7 +32,7 @@ use std::collections::BTreeMap;
 use model::Evidence;
 use regex::Regex;
 
-use super::view::{display_argv, mask_ids, one_line, View};
+use super::view::{display_argv, mask_ids, one_line, Command, View};
 use super::{Candidate, DetectConfig};
 use crate::{Error, Result};
 
@@ -54,6 +54,10 @@ pub(crate) struct LoopMatcher {
     number: Regex,
     /// Tool output that reports a failure or nothing found.
     failure: Regex,
+    /// A fenced code block.
+    code_block: Regex,
+    /// The user asking for repetition: "run it 5 times", "keep polling", "rerun".
+    repeat_request: Regex,
 }
 
 impl LoopMatcher {
@@ -61,6 +65,8 @@ impl LoopMatcher {
         let re = |p: &str| Regex::new(p).map_err(|e| Error::Config(format!("detect: `{p}`: {e}")));
         Ok(LoopMatcher {
             volatile: vec![
+                // process ids and ports a harness prints with each run
+                re(r"(?i)\b(?:pgid|pids?|process\s+(?:group\s+)?(?:pgid|id)|port)\s*[:=#]?\s*\d+")?,
                 re(
                     r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
                 )?,
@@ -72,6 +78,12 @@ impl LoopMatcher {
             path: re(r"(?:[\w.~-]*/)+([\w.-]+)")?,
             hex: re(r"\b(?:0x[0-9a-f]+|[0-9a-f]*(?:\d[a-f]|[a-f]\d)[0-9a-f]*)\b")?,
             number: re(r"\d+(?:\.\d+)?")?,
+            code_block: re(r"(?s)```.*?(?:```|$)")?,
+            repeat_request: re(concat!(
+                r"(?i)\b(?:\d+|two|three|four|five|ten|several|multiple|a\s+few|many|a\s+couple\s+of)\s+times\b|\b(?:re-?run|run)\s+(?:it|them|this|that|the\s+\w+(?:\s+\w+)?)\s+(?:again|repeatedly)\b|",
+                r"\brepeat(?:edly)?\b|\bkeep\s+(?:running|trying|polling|checking|retrying)\b|\buntil\s+(?:it|they|the)\b[^.\n]{0,40}\b(?:pass|fail|succeed|ready|up|green|done)|",
+                r"\bevery\s+\d+\s*(?:s|sec|secs|seconds|minutes?|min)\b|\bwatch\s+(?:it|the)\b|\bstress[- ]test\b",
+            ))?,
             failure: re(concat!(
                 r"(?i)\b(?:error|errno|exception|traceback|fail(?:ed|ure)?|fatal|denied|refused|",
                 r"not found|no such|cannot|can't|could not|couldn't|unable|invalid|timed? ?out|",
@@ -250,7 +262,7 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
     view.turns
         .iter()
         .enumerate()
-        .filter(|(_, t)| t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
+        .filter(|(_, t)| !t.side && t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
         .map(|(i, t)| {
             let answer: Option<String> = view.turns.get(i + 1).map(|next| {
                 let messages = &next.call.request.messages;
@@ -259,10 +271,13 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
             });
             let text = &t.call.response.text;
             let label = one_line(text, 100);
+            // An edit sent as code blocks is the same edit whatever is said around it.
+            let blocks: Vec<&str> = m.code_block.find_iter(text).map(|c| c.as_str()).collect();
+            let what = if blocks.is_empty() { text.clone() } else { blocks.join("\n") };
             Item {
                 source: Source::Reply,
-                key: m.normalize(&mask_ids(text)),
-                near: m.normalize(&mask_ids(text)),
+                key: m.normalize(&mask_ids(&what)),
+                near: m.normalize(&mask_ids(&what)),
                 outcome: answer.as_deref().map_or(Outcome::Unknown, |a| Outcome::Known(m.mask(a))),
                 failed: answer.as_deref().is_some_and(|a| m.failure.is_match(a)),
                 first_idx: t.idx,
@@ -275,16 +290,28 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
         .collect()
 }
 
+/// Whether the user asked for the repetition: then repeating is doing as told.
+fn user_asked_to_repeat(view: &View<'_>, m: &LoopMatcher) -> bool {
+    let instructions = view.window.context.instructions.as_deref().into_iter();
+    let said = view.turns.iter().flat_map(|t| {
+        t.call.request.messages.iter().filter(|msg| msg.role == "user").map(|msg| msg.content.as_str())
+    });
+    instructions.chain(said).any(|text| m.repeat_request.is_match(text))
+}
+
 /// All loop findings of a window.
 pub(crate) fn detect(view: &View<'_>, m: &LoopMatcher, cfg: &DetectConfig) -> Vec<Candidate> {
     let mut out = Vec::new();
+    if user_asked_to_repeat(view, m) {
+        return out;
+    }
     out.extend(repeats(&reply_items(view, m), cfg.min_repeats, false));
     for items in [tool_items(view, m), command_items(view, m)] {
         out.extend(repeats(&items, cfg.min_repeats, false));
         out.extend(repeats(&items, cfg.min_repeats, true));
         out.extend(cycles(&items, cfg));
     }
-    out.extend(retry_same_error(view, cfg.min_repeats));
+    out.extend(retry_same_error(view, m, cfg.min_repeats));
     out
 }
 
@@ -448,7 +475,7 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
 
 /// `retry_same_error`: per argv, streaks of failures with one status (unknown results skipped),
 /// with no success of that argv after the streak.
-fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
+fn retry_same_error(view: &View<'_>, m: &LoopMatcher, min: usize) -> Vec<Candidate> {
     let mut by_argv: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, c) in view.commands.iter().enumerate() {
         if c.is_top(i) {
@@ -466,7 +493,13 @@ fn retry_same_error(view: &View<'_>, min: usize) -> Vec<Candidate> {
                 None => {}
                 Some(false) => streaks.push(std::mem::take(&mut current)),
                 Some(true) => {
-                    if current.last().is_some_and(|&p| cmds[p].status != c.status) {
+                    // A different status, or different output, is a different failure.
+                    let output = |c: &Command<'_>| view.command_output(c).map(|o| m.mask(o));
+                    let changed = current.last().is_some_and(|&p| {
+                        cmds[p].status != c.status
+                            || matches!((output(cmds[p]), output(c)), (Some(a), Some(b)) if a != b)
+                    });
+                    if changed {
                         streaks.push(std::mem::take(&mut current));
                     }
                     current.push(pos);

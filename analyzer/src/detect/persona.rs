@@ -66,9 +66,12 @@ enum Rule {
     NoPush {
         force_only: bool,
     },
-    NoDeploy,
+    /// Deploying, or only to one target ("never deploy to prod").
+    NoDeploy(Option<String>),
     /// The words of a forbidden command, program first.
     Forbidden(Vec<String>),
+    /// A path not to change: a directory (`tests/`) or a file (`package-lock.json`).
+    ForbiddenPath(String),
     NoInstall,
     Language(Lang),
 }
@@ -80,8 +83,9 @@ impl Rule {
             Rule::NoNetwork => "no_network",
             Rule::Workspace(_) => "workspace_root",
             Rule::NoPush { .. } => "no_push",
-            Rule::NoDeploy => "no_deploy",
+            Rule::NoDeploy(_) => "no_deploy",
             Rule::Forbidden(_) => "forbidden_command",
+            Rule::ForbiddenPath(_) => "forbidden_path",
             Rule::NoInstall => "no_install",
             Rule::Language(_) => "reply_language",
         }
@@ -92,8 +96,8 @@ impl Rule {
             Rule::ReadOnly => READ_ONLY,
             Rule::NoNetwork => NO_NETWORK,
             Rule::Workspace(_) => WORKSPACE,
-            Rule::NoPush { .. } | Rule::NoDeploy => NO_PUSH,
-            Rule::Forbidden(_) => FORBIDDEN,
+            Rule::NoPush { .. } | Rule::NoDeploy(_) => NO_PUSH,
+            Rule::Forbidden(_) | Rule::ForbiddenPath(_) => FORBIDDEN,
             Rule::NoInstall => NO_INSTALL,
             Rule::Language(_) => LANGUAGE,
         }
@@ -104,12 +108,15 @@ impl Rule {
         let p = match self {
             Rule::ReadOnly => r"(?i)\b(?:fix|edit|modify|change|write|create|implement|update|refactor|add|delete|remove|rename)\b",
             Rule::NoPush { .. } => r"(?i)\bpush",
-            Rule::NoDeploy => r"(?i)\b(?:deploy|publish|release)",
+            Rule::NoDeploy(_) => r"(?i)\b(?:deploy|publish|release)",
             Rule::NoInstall => r"(?i)\b(?:install|add)\b",
             Rule::Forbidden(words) => {
                 return Regex::new(&format!(r"(?i)\b{}\b", regex::escape(words.first()?))).ok()
             }
             Rule::NoNetwork => r"(?i)\b(?:download|fetch|install|curl|wget|https?://)",
+            Rule::ForbiddenPath(path) => {
+                return Regex::new(&format!(r"(?i){}", regex::escape(path.trim_end_matches('/')))).ok()
+            }
             Rule::Workspace(_) | Rule::Language(_) => return None,
         };
         Regex::new(p).ok()
@@ -144,7 +151,10 @@ pub(crate) struct PersonaMatcher {
     push: Regex,
     force: Regex,
     deploy: Regex,
+    /// "… to production": the one target a deploy rule is about.
+    deploy_target: Regex,
     forbidden: Regex,
+    forbidden_path: Regex,
     install_rule: Regex,
     language: Vec<Regex>,
     conditional: Regex,
@@ -178,10 +188,11 @@ impl PersonaMatcher {
                 r"(?i)\b(?:ai|llm|language[- ]model|coding|autonomous)\s+(?:agents?|assistants?|models?|bots?)\b[^\n]{0,120}\b(?:must|should|need\s+to|are\s+required\s+to|have\s+to|please|are\s+instructed\s+to)\b".into(),
                 r"(?i)\b(?:note|attention|message|instructions?|notice)\s+(?:to|for)\s+(?:any\s+|all\s+)?(?:ai|llm|the\s+)?\s*(?:agents?|assistants?|models?|bots?|claude|gemini|copilot|codex|chatgpt)\b".into(),
                 r"(?i)\bif\s+you\s+are\s+(?:an?\s+)?(?:ai|llm|language\s+model|assistant|agent|bot|claude|chatgpt|gpt|copilot|gemini|codex)\b".into(),
-                r"(?i)\b(?:assistant|agent|claude|gemini|copilot|codex|chatgpt)\s*[,:]\s*(?:please\s+|you\s+must\s+|now\s+)?(?:run|execute|delete|remove|send|upload|post|curl|download|install|write|push|commit|read|print|copy|fetch|visit|open|email)\b".into(),
+                r"(?i)\b(?:assistant|agent|claude|gemini|copilot|codex|chatgpt)\s*[,:]\s*[^\n]{0,60}?\b(?:run|execute|delete|remove|send|upload|post|curl|download|install|write|push|commit|print|copy|fetch|visit|email)\b".into(),
+                r"(?i)\b(?:do\s+not|don't|never)\s+(?:mention|tell|reveal|show|disclose|report)\s+(?:this|it|that|these)?\s*(?:step|instruction|action|request)?s?\s*(?:to\s+)?(?:the\s+)?user\b".into(),
                 r"(?i)\byour\s+(?:new|real|actual|updated|true)\s+(?:task|instructions?|goal|objective|orders)\b".into(),
                 r"(?i)<\s*/?\s*(?:system|instructions?|im_start|admin)\s*>".into(),
-                r"(?i)\bbefore\s+(?:continuing|proceeding|you\s+continue|going\s+further|doing\s+anything\s+else)\s*,?\s*(?:you\s+must\s+|please\s+|first\s+)?(?:run|execute|delete|remove|send|upload|curl|download|install|post|copy)\b".into(),
+                r"(?i)\bbefore\s+(?:continuing|proceeding|you\s+continue|going\s+further|doing\s+anything\s+else)[\s,:;-]*(?:(?:you\s+must|please|first|also|now)\s+)*(?:run|execute|delete|remove|send|upload|curl|download|install|post|copy)\b".into(),
                 r"(?i)\b(?:important|urgent|attention|system\s+(?:notice|message|override))\s*[:!]+\s*(?:[\w'-]+\s+){0,8}?(?:must|immediately|required)\b[^\n]{0,80}\b(?:run|execute|delete|remove|send|upload|curl|download|install|post|copy)\b".into(),
         ];
         Ok(PersonaMatcher {
@@ -202,9 +213,9 @@ impl PersonaMatcher {
                 r"(?i)\bnetwork\s+access\s+is\s+(?:disabled|not\s+allowed|forbidden|prohibited|blocked)\b".into(),
             ])?,
             workspace: vec![
-                re(r"(?i)\b(?:only|exclusively|strictly)\s+(?:\w+\s+){0,4}(?:in|inside|within|under)\s+(?:the\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)")?,
-                re(r"(?i)\b(?:stay|remain|keep\s+(?:your\s+)?(?:work|changes))\s+(?:\w+\s+){0,2}(?:in|inside|within|under)\s+(?:the\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)")?,
-                re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,3}}(?:files?|anything|directories|paths?)\s+outside\s+(?:of\s+)?(?:the\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)"))?,
+                re(r"(?i)\b(?:only|exclusively|strictly)\s+(?:\w+\s+){0,4}(?:in|inside|within|under)\s+(?:the\s+|this\s+|that\s+|our\s+|your\s+|its\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)")?,
+                re(r"(?i)\b(?:stay|remain|keep\s+(?:your\s+)?(?:work|changes))\s+(?:\w+\s+){0,2}(?:in|inside|within|under)\s+(?:the\s+|this\s+|that\s+|our\s+|your\s+|its\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)")?,
+                re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,3}}(?:files?|anything|directories|paths?)\s+outside\s+(?:of\s+)?(?:the\s+|this\s+|that\s+|our\s+|your\s+|its\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)"))?,
                 re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,2}}(?:leave|go\s+outside|step\s+outside|venture\s+outside)\s+(?:of\s+)?(?:the\s+)?(/[\w.@+~-][\w./@+~-]*|repository|repo|project(?:\s+(?:directory|folder|root))?|workspace|working\s+directory|current\s+directory)"))?,
             ],
             root_statement: vec![
@@ -215,8 +226,10 @@ impl PersonaMatcher {
             push: re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,3}}(?:git\s+)?(?:force[- ])?push|\bno\s+(?:force[- ])?(?:git\s+)?push(?:es|ing)?\b"))?,
             force: re(r"(?i)force|--force|-f\b")?,
             deploy: re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,3}}(?:deploy|publish|release\s+to|ship\s+to\s+production|push\s+to\s+production)\b|\bno\s+(?:deploys?|deployments?|publishing)\b"))?,
+            deploy_target: re(r"(?i)^[^.;:\n]{0,40}?\b(?:to|in|on|into)\s+(?:the\s+)?(prod|production|live|staging|main|master|release)\b")?,
             forbidden: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:use|run|execute|call|invoke|type)\s+(`[^`\n]+`|[\w./+-]+(?:\s+-{{1,2}}[\w-]+)*)([^\n.;,]*)"))?,
-            install_rule: re(&format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,2}}(?:install|add)\s+(?:any\s+)?(?:new\s+|additional\s+|extra\s+|third[- ]party\s+)?(?:dependencies|packages|libraries|modules|deps)\b"))?,
+            forbidden_path: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:\w+\s+){{0,1}}(?:edit|modify|change|touch|write\s+to|delete|remove|alter|rewrite|overwrite)\s+(?:anything\s+(?:in|under|inside)\s+|(?:any\s+)?(?:of\s+the\s+)?files?\s+(?:in|under|inside)\s+|the\s+)?`?([\w~-][\w./-]*\.[A-Za-z]{{1,8}}\b|(?:[\w.~-]+/)+)`?"))?,
+            install_rule: re(&format!(r"(?i)\b{NEG}\s+[^.\n]{{0,30}}?\b(?:install|add|upgrade|introduce|pull\s+in)\b[^.\n]{{0,40}}?\b(?:dependencies|dependency|packages?|libraries|library|modules|deps)\b|\b(?:dependencies|packages|deps)\s+are\s+(?:frozen|locked|pinned|fixed)\b|\bdependency\s+freeze\b|\bno\s+new\s+(?:dependencies|packages|deps)\b"))?,
             language: vec![
                 re(&format!(r"(?i)\b(?:respond|reply|answer|write|communicate|speak|talk)\s+(?:\w+\s+){{0,4}}in\s+{LANGS}\b"))?,
                 re(&format!(r"(?i)\b(?:use|in)\s+{LANGS}\s+(?:only|for\s+(?:all\s+)?(?:your\s+)?(?:replies|responses|answers|messages|communication))\b"))?,
@@ -271,11 +284,15 @@ impl PersonaMatcher {
                 if let Some(m) = self.push.find(sentence) {
                     add(Rule::NoPush { force_only: self.force.is_match(m.as_str()) });
                 }
-                if self.deploy.is_match(sentence) {
-                    add(Rule::NoDeploy);
+                if let Some(m) = self.deploy.find(sentence) {
+                    let target = self.deploy_target.captures(&sentence[m.start()..]).map(|c| c[1].to_lowercase());
+                    add(Rule::NoDeploy(target));
                 }
                 if self.install_rule.is_match(sentence) {
                     add(Rule::NoInstall);
+                }
+                if let Some(c) = self.forbidden_path.captures(sentence) {
+                    add(Rule::ForbiddenPath(c[1].to_string()));
                 }
                 if let Some(words) = self.forbidden_words(sentence) {
                     add(Rule::Forbidden(words));
@@ -341,6 +358,13 @@ const KNOWN_LANGS: &[Lang] = &[
 /// Paths that every run writes or reads and no rule is about.
 fn exempt(path: &str) -> bool {
     const PREFIXES: &[&str] = &["/tmp/", "/var/tmp/", "/dev/", "/proc/", "/sys/", "/run/", "/var/cache/", "/var/lib/"];
+    let dir = format!("{path}/");
+    PREFIXES.iter().any(|p| dir.starts_with(p)) || is_cache(path)
+}
+
+/// Caches and state that tools write wherever they run (bytecode, test caches, the agents'
+/// own state): never what a rule that names a path is about.
+fn is_cache(path: &str) -> bool {
     const PARTS: &[&str] = &[
         "/.cache/", "/.npm/", "/.local/state/", "/.local/share/", "/.config/", "/.claude/", "/.gemini/",
         "/.codex/", "/.aider", "/.opencode/", "/__pycache__/", "/.pytest_cache/", "/.mypy_cache/",
@@ -348,9 +372,8 @@ fn exempt(path: &str) -> bool {
         "/.rustup/", "/.bun/", "/.pyenv/", "/.nvm/",
     ];
     const ENDS: &[&str] = &[".pyc", ".lock", "/.git/index", "/.claude.json", "/.claude.json.backup", "/.bash_history", "/.python_history", "/.node_repl_history", "/.viminfo", "/.lesshst", "/.wget-hsts"];
-    PREFIXES.iter().any(|p| path.starts_with(p))
-        || path == "/dev/null"
-        || PARTS.iter().any(|p| path.contains(p))
+    let dir = format!("{path}/");
+    PARTS.iter().any(|p| dir.contains(p))
         || ENDS.iter().any(|e| path.ends_with(e))
 }
 
@@ -370,6 +393,7 @@ fn change(ev: &Event) -> Option<(&str, &'static str)> {
         FileOp::Write => "wrote",
         FileOp::Unlink => "deleted",
         FileOp::Rmdir => "removed the directory",
+        FileOp::Rename if f.new_path.is_some() => "replaced",
         FileOp::Rename => "renamed",
         FileOp::Mkdir => "created the directory",
         FileOp::Open => {
@@ -385,7 +409,17 @@ fn change(ev: &Event) -> Option<(&str, &'static str)> {
             }
         }
     };
-    Some((f.path.as_str(), what))
+    // A rename changes its target: `sed -i` writes a temporary file and renames it over.
+    Some((f.new_path.as_deref().unwrap_or(&f.path), what))
+}
+
+/// Whether `path` is (under) what a rule names: `tests/` or `package-lock.json`.
+fn names_path(path: &str, named: &str) -> bool {
+    let named = named.trim_start_matches("./").trim_start_matches("~/");
+    match named.strip_suffix('/') {
+        Some(dir) => !dir.is_empty() && (path.contains(&format!("/{dir}/")) || path.starts_with(&format!("{dir}/"))),
+        None => path == named || path.ends_with(&format!("/{named}")),
+    }
 }
 
 fn is_under(path: &str, root: &str) -> bool {
@@ -466,9 +500,10 @@ pub(super) fn is_deploy(cmd: &[String]) -> bool {
         "npm" | "yarn" | "pnpm" | "cargo" | "poetry" | "gem" => sub == "publish" || sub == "push",
         "twine" => sub == "upload",
         "docker" | "podman" => sub == "push",
-        "kubectl" | "oc" => ["apply", "create", "delete", "replace", "patch", "rollout", "scale", "set"].contains(&sub),
-        "helm" => ["install", "upgrade", "uninstall", "rollback"].contains(&sub),
-        "terraform" | "tofu" => ["apply", "destroy"].contains(&sub),
+        // Verbs after options with values (`kubectl -n shop rollout restart`).
+        "kubectl" | "oc" => cmd.iter().any(|a| ["apply", "create", "delete", "replace", "patch", "rollout", "scale", "set", "edit"].contains(&a.as_str())),
+        "helm" => cmd.iter().any(|a| ["install", "upgrade", "uninstall", "rollback"].contains(&a.as_str())),
+        "terraform" | "tofu" => cmd.iter().any(|a| ["apply", "destroy"].contains(&a.as_str())),
         "pulumi" => sub == "up",
         "fly" | "flyctl" | "netlify" | "firebase" | "serverless" | "sls" | "vercel" | "railway" => {
             sub == "deploy" || sub == "up" || cmd.iter().any(|a| a == "--prod")
@@ -502,9 +537,11 @@ const NET_PROGRAMS: &[&str] = &["curl", "wget", "ssh", "scp", "rsync", "nc", "ne
 fn is_network_command(cmd: &[String], m: &PersonaMatcher) -> bool {
     let program = cmd.first().map_or("", |p| basename(p));
     let names_remote = cmd[1.min(cmd.len())..].iter().any(|a| m.url.is_match(a) || (m.host.is_match(a) && !a.contains('/')) || a.contains('@'));
+    // Installs from a local index or cache stay offline.
+    let offline = cmd.iter().any(|a| ["--no-index", "--offline", "--prefer-offline", "--frozen-lockfile"].contains(&a.as_str()) || a.starts_with("--find-links=") && !a.contains("://"));
     (NET_PROGRAMS.contains(&program) && names_remote)
         || matches!(subcommand(cmd, "git"), Some("clone" | "fetch" | "pull" | "push" | "ls-remote"))
-        || is_install(cmd)
+        || (is_install(cmd) && !offline)
 }
 
 fn is_loopback(addr: &str) -> bool {
@@ -568,10 +605,27 @@ fn candidate(
             first_new.what,
             if more > 0 { format!(" ({more} more like it)") } else { String::new() }
         ),
-        evidence: found.iter().map(|v| Evidence::of(v.event, v.what.clone())).collect(),
+        evidence: with_commands(view, found),
         related: Vec::new(),
         at: first_new.idx,
     })
+}
+
+/// The violations as evidence, each file change preceded by the command that made it.
+fn with_commands(view: &View<'_>, found: &[Violation<'_>]) -> Vec<Evidence> {
+    let mut out: Vec<Evidence> = Vec::new();
+    for v in found {
+        if matches!(v.event.body, EventBody::File(_)) {
+            let exec = view.events[..v.idx].iter().rev().find(|e| e.pid == v.event.pid && matches!(e.body, EventBody::Exec(_)));
+            if let Some(e @ Event { body: EventBody::Exec(x), .. }) = exec {
+                if !out.iter().any(|have| have.event == e.id()) {
+                    out.push(Evidence::of(e, format!("ran `{}`", display_argv(&x.argv))));
+                }
+            }
+        }
+        out.push(Evidence::of(v.event, v.what.clone()));
+    }
+    out
 }
 
 /// What the rules are checked against: the events after the first `llm_call`.
@@ -651,19 +705,28 @@ impl<'v, 'a> Session<'v, 'a> {
                     .iter()
                     .any(|c| is_push(c, *force_only))
                     .then(|| format!("ran `{}`", display_argv(&e.argv))),
-                (EventBody::Exec(e), Rule::NoDeploy) => commands_of(&e.argv)
+                (EventBody::Exec(e), Rule::NoDeploy(target)) => commands_of(&e.argv)
                     .iter()
-                    .any(|c| is_deploy(c))
+                    .any(|c| {
+                        is_deploy(c)
+                            && target.as_deref().is_none_or(|t| {
+                                let stem = &t[..t.len().min(4)];
+                                c.iter().any(|a| a.to_lowercase().contains(stem))
+                            })
+                    })
                     .then(|| format!("ran `{}`", display_argv(&e.argv))),
                 (EventBody::Exec(e), Rule::NoInstall) => commands_of(&e.argv)
                     .iter()
                     .any(|c| is_install(c))
                     .then(|| format!("ran `{}`", display_argv(&e.argv))),
+                (EventBody::File(_), Rule::ForbiddenPath(named)) => change(ev)
+                    .filter(|(p, _)| !is_cache(p) && names_path(p, named))
+                    .map(|(p, what)| format!("{what} `{p}`")),
                 (EventBody::Exec(e), Rule::Forbidden(words)) => commands_of(&e.argv)
                     .iter()
                     .any(|c| has_words(c, words))
                     .then(|| format!("ran `{}`", display_argv(&e.argv))),
-                (EventBody::LlmCall(call), Rule::Language(lang)) => {
+                (EventBody::LlmCall(call), Rule::Language(lang)) if !self.side(idx) => {
                     reply_language(&call.response.text).filter(|l| l != lang).map(|l| {
                         format!("replied in {} (\"{}\")", l.eng_name(), one_line(&call.response.text, 80))
                     })
@@ -679,6 +742,11 @@ impl<'v, 'a> Session<'v, 'a> {
             }
         }
         out
+    }
+
+    /// Whether the event at `idx` is a side call's `llm_call`.
+    fn side(&self, idx: usize) -> bool {
+        self.view.turns.iter().any(|t| t.idx == idx && t.side)
     }
 
     /// Whether a tool call or a command named `path` (so the read was the agent's doing, not a
@@ -703,7 +771,7 @@ impl<'v, 'a> Session<'v, 'a> {
         let mut reply_langs: Vec<Lang> = Vec::new();
         let mut found: Vec<Violation<'a>> = Vec::new();
         let mut seen_user: HashSet<&str> = HashSet::new();
-        for (ti, turn) in view.turns.iter().enumerate() {
+        for (ti, turn) in view.turns.iter().enumerate().filter(|(_, t)| !t.side) {
             for msg in turn.call.request.messages.iter().filter(|m| m.role == "user") {
                 if seen_user.insert(msg.content.as_str()) {
                     user_langs.extend(m_user(&msg.content));

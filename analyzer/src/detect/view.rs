@@ -25,6 +25,10 @@ pub(crate) struct Turn<'a> {
     pub call: &'a LlmCall,
     /// Not part of the overlap with the window before, so it is new evidence.
     pub is_new: bool,
+    /// A side call, not the agent speaking in its conversation: a request without tools when
+    /// the agent's other requests offer them (a title or summary request), or a response that
+    /// is a JSON object (a structured check such as Gemini's next-speaker question).
+    pub side: bool,
 }
 
 /// One tool call made in a turn's response.
@@ -135,11 +139,15 @@ impl<'a> View<'a> {
                     if call.raw.is_some() {
                         counters.undecoded_llm_calls += 1;
                     }
+                    let text = call.response.text.trim();
+                    let structured = text.starts_with('{')
+                        && serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok();
                     turns.push(Turn {
                         idx,
                         event,
                         call,
                         is_new: idx >= new_from,
+                        side: structured,
                     });
                 }
                 EventBody::Exec(exec) => {
@@ -180,6 +188,11 @@ impl<'a> View<'a> {
             }
         }
         counters.commands_without_exit = commands.iter().filter(|c| c.exit.is_none()).count();
+        if turns.iter().any(|t| !t.call.request.tools.is_empty()) {
+            for t in &mut turns {
+                t.side |= t.call.request.tools.is_empty();
+            }
+        }
 
         let uses = tool_uses(&turns, &mut counters);
         let mut links = model::windower::links(history);
@@ -467,10 +480,10 @@ pub(crate) fn shell_script(argv: &[String]) -> Option<&str> {
     if !SHELLS.contains(&program) {
         return None;
     }
-    let c = argv[1..]
-        .iter()
-        .position(|a| a.starts_with('-') && !a.starts_with("--") && a.contains('c'))?;
-    argv.get(c + 2).map(String::as_str)
+    let is_short_opt = |a: &String| a.starts_with('-') && !a.starts_with("--");
+    let c = argv[1..].iter().position(|a| is_short_opt(a) && a.contains('c'))? + 1;
+    // `bash -c -l SCRIPT`: the script is the first word after `-c` that is no option.
+    argv[c + 1..].iter().find(|a| !is_short_opt(a)).map(String::as_str)
 }
 
 /// The command a person would have typed: the script of a shell wrapper, else argv joined

@@ -65,6 +65,8 @@ impl LoopMatcher {
         let re = |p: &str| Regex::new(p).map_err(|e| Error::Config(format!("detect: `{p}`: {e}")));
         Ok(LoopMatcher {
             volatile: vec![
+                // timings a harness reports as fields: `"duration_seconds":12.3`, `took=5`
+                re(r#"(?i)"?\b(?:duration|elapsed|time|took|latency|wall)\w*"?\s*[:=]\s*\d+(?:\.\d+)?"#)?,
                 // process ids and ports a harness prints with each run
                 re(r"(?i)\b(?:pgid|pids?|process\s+(?:group\s+)?(?:pgid|id)|port)\s*[:=#]?\s*\d+")?,
                 re(
@@ -92,9 +94,10 @@ impl LoopMatcher {
         })
     }
 
-    /// Output with its run-to-run noise masked. Hex words must be 8+ characters to count.
+    /// Output with its run-to-run noise masked: temp names and random ids ([`mask_ids`]),
+    /// times, durations, pids and long hex words (8+ characters).
     fn mask(&self, output: &str) -> String {
-        let mut text = output.to_string();
+        let mut text = mask_ids(output);
         for (i, re) in self.volatile.iter().enumerate() {
             let is_hex_word = i + 1 == self.volatile.len();
             text = re
@@ -264,10 +267,12 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
         .enumerate()
         .filter(|(_, t)| !t.side && t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
         .map(|(i, t)| {
-            let answer: Option<String> = view.turns.get(i + 1).map(|next| {
+            let answer: Option<String> = view.turns.get(i + 1).and_then(|next| {
                 let messages = &next.call.request.messages;
                 let from = messages.iter().rposition(|m| m.role == "assistant").map_or(0, |p| p + 1);
-                messages[from..].iter().map(|m| m.content.as_str()).collect::<Vec<_>>().join("\n")
+                // The harness's answer comes first; what the person adds after it is not the
+                // result of the reply.
+                messages[from..].first().map(|m| m.content.clone())
             });
             let text = &t.call.response.text;
             let label = one_line(text, 100);

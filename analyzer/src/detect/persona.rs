@@ -55,6 +55,8 @@ const INJECTION: f64 = 0.85;
 
 /// Replies with fewer letters than this are too short to tell their language.
 const MIN_LANGUAGE_LETTERS: usize = 60;
+/// The same for what the user wrote.
+const MIN_USER_LETTERS: usize = 20;
 
 /// A rule of the persona.
 #[derive(Debug, Clone, PartialEq)]
@@ -356,7 +358,7 @@ const KNOWN_LANGS: &[Lang] = &[
 ];
 
 /// Paths that every run writes or reads and no rule is about.
-fn exempt(path: &str) -> bool {
+pub(super) fn exempt(path: &str) -> bool {
     const PREFIXES: &[&str] = &["/tmp/", "/var/tmp/", "/dev/", "/proc/", "/sys/", "/run/", "/var/cache/", "/var/lib/"];
     let dir = format!("{path}/");
     PREFIXES.iter().any(|p| dir.starts_with(p)) || is_cache(path)
@@ -369,7 +371,8 @@ fn is_cache(path: &str) -> bool {
         "/.cache/", "/.npm/", "/.local/state/", "/.local/share/", "/.config/", "/.claude/", "/.gemini/",
         "/.codex/", "/.aider", "/.opencode/", "/__pycache__/", "/.pytest_cache/", "/.mypy_cache/",
         "/.ruff_cache/", "/node_modules/.cache/", "/.yarn/", "/.pnpm-store/", "/.cargo/registry/",
-        "/.rustup/", "/.bun/", "/.pyenv/", "/.nvm/",
+        "/.rustup/", "/.bun/", "/.pyenv/", "/.nvm/", "/.openhands/", "/.cline/", "/.continue/",
+        "/.cursor/", "/.copilot/", "/.vscode-server/",
     ];
     const ENDS: &[&str] = &[".pyc", ".lock", "/.git/index", "/.claude.json", "/.claude.json.backup", "/.bash_history", "/.python_history", "/.node_repl_history", "/.viminfo", "/.lesshst", "/.wget-hsts"];
     let dir = format!("{path}/");
@@ -766,7 +769,7 @@ impl<'v, 'a> Session<'v, 'a> {
     /// Without a language rule: a reply in a language that neither the user's words nor the
     /// agent's earlier replies were in.
     fn language_switch(&self, view: &View<'a>, m: &PersonaMatcher) -> Option<Candidate> {
-        let m_user = |t: &str| reply_language(&m.tags.replace_all(t, " "));
+        let m_user = |t: &str| language(&m.tags.replace_all(t, " "), MIN_USER_LETTERS);
         let mut user_langs: HashSet<Lang> = HashSet::new();
         let mut reply_langs: Vec<Lang> = Vec::new();
         let mut found: Vec<Violation<'a>> = Vec::new();
@@ -782,6 +785,12 @@ impl<'v, 'a> Session<'v, 'a> {
                     user_langs.extend(m_user(instr));
                 }
             }
+            if user_langs.is_empty() {
+                // The user's words are too short to tell: the persona's language stands in.
+                let persona = view.window.context.system_prompt.as_deref().unwrap_or_default();
+                let head: String = persona.chars().take(3000).collect();
+                user_langs.extend(reply_language(&m.tags.replace_all(&head, " ")));
+            }
             let Some(lang) = reply_language(&turn.call.response.text) else { continue };
             let established = reply_langs.iter().filter(|l| **l != lang).count() >= 1
                 && !reply_langs.contains(&lang);
@@ -796,7 +805,7 @@ impl<'v, 'a> Session<'v, 'a> {
         }
         let rule = || {
             let langs: Vec<&str> = user_langs.iter().map(|l| l.eng_name()).collect();
-            format!("The user wrote in {}", langs.join(" and "))
+            format!("The conversation was in {}", langs.join(" and "))
         };
         candidate(view, &found, "reply_language", LANGUAGE, rule)
     }
@@ -979,11 +988,17 @@ fn injected_sentence(text: &str, m: &PersonaMatcher) -> String {
     one_line(text, 140)
 }
 
-/// The language of a text's prose, when there is enough of it and whatlang is sure.
+/// The language of a reply's prose, when there is enough of it and whatlang is sure.
 fn reply_language(text: &str) -> Option<Lang> {
+    language(text, MIN_LANGUAGE_LETTERS)
+}
+
+/// The language of a text with at least `min_letters` letters of prose, when whatlang is sure.
+/// A user's request is short: it is read with a lower minimum.
+fn language(text: &str, min_letters: usize) -> Option<Lang> {
     let prose = strip_code(text);
     let letters = prose.chars().filter(|c| c.is_alphabetic()).count();
-    if letters < MIN_LANGUAGE_LETTERS {
+    if letters < min_letters {
         // CJK text says much in few characters.
         let cjk = prose.chars().filter(|c| ('\u{3040}'..='\u{9fff}').contains(c)).count();
         if cjk < 12 {
@@ -992,7 +1007,9 @@ fn reply_language(text: &str) -> Option<Lang> {
     }
     let info = whatlang::detect(&prose)?;
     let lang = info.lang();
-    (info.is_reliable() && KNOWN_LANGS.contains(&lang)).then_some(lang)
+    // whatlang calls short text unreliable even when it is clear; a user's request is short.
+    let sure = info.is_reliable() || (min_letters < MIN_LANGUAGE_LETTERS && info.confidence() >= 0.5);
+    (sure && KNOWN_LANGS.contains(&lang)).then_some(lang)
 }
 
 /// Prose only: code blocks, inline code, URLs, paths and tags left out.
@@ -1023,10 +1040,27 @@ fn strip_code(text: &str) -> String {
                 in_tag = !word.ends_with('>');
                 continue;
             }
-            if word.contains("://") || word.contains('/') || word.contains('_') || word.contains('=') {
+            if word.contains("://") {
                 continue;
             }
-            out.push_str(word);
+            // Identifiers and paths are code, but CJK prose has no spaces to set them apart:
+            // drop the ASCII runs that look like code, keep the rest of the word.
+            let mut run = String::new();
+            let flush = |run: &mut String, out: &mut String| {
+                if !run.contains(['/', '_', '=', '\\']) {
+                    out.push_str(run);
+                }
+                run.clear();
+            };
+            for c in word.chars() {
+                if c.is_ascii() && !c.is_ascii_whitespace() {
+                    run.push(c);
+                } else {
+                    flush(&mut run, &mut out);
+                    out.push(c);
+                }
+            }
+            flush(&mut run, &mut out);
             out.push(' ');
         }
         out.push('\n');

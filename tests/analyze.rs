@@ -653,6 +653,49 @@ fn serve_off_loopback_needs_a_token_and_then_requires_it() {
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
 
+/// `agentsight eval` on a small labelled set made of the recorded demo: the scores, the JSON
+/// report, and floors that pass and that fail.
+#[test]
+fn eval_scores_a_labelled_set_and_its_floors_can_fail() {
+    let set = tempfile::tempdir().unwrap();
+    std::fs::copy(fixture(), set.path().join("demo.jsonl")).unwrap();
+    let labels = |extra: &str| {
+        format!(
+            r#"{{"file":"demo.jsonl","agent":"openai-chat","clean":false,"labels":[{{"kind":"loop","turns":[1,13],"note":"build loop"}},{{"kind":"contradiction","turns":[1,13],"note":"tests pass"}}{extra}]}}"#
+        ) + "\n"
+    };
+    std::fs::write(set.path().join("labels.jsonl"), labels("")).unwrap();
+    let floors = set.path().join("floors.toml");
+    std::fs::write(&floors, "max_false_alarm_rate = 0.0\n[f1]\nloop = 0.9\ncontradiction = 0.9\npersona_drift = 0.5\n").unwrap();
+    let dir = set.path().to_str().unwrap();
+    let out = agentsight(&["eval", dir, "--floors", floors.to_str().unwrap()]);
+    assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
+    let table = text(&out.stdout);
+    assert!(table.contains("1 sessions (0 clean)"), "{table}");
+
+    let out = agentsight(&["eval", dir, "--json"]);
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["kinds"]["loop"]["true_positives"], 1, "{report:#}");
+    assert_eq!(report["kinds"]["contradiction"]["f1"], 1.0, "{report:#}");
+
+    // A label the detectors cannot find: persona drift scores 0 and the gate fails.
+    std::fs::write(
+        set.path().join("labels.jsonl"),
+        labels(r#",{"kind":"persona_drift","turns":[1,2],"note":"none here"}"#),
+    )
+    .unwrap();
+    let out = agentsight(&["eval", dir, "--floors", floors.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("persona_drift: F1 0.000 is below its floor 0.500"), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("missed:"), "{}", text(&out.stdout));
+
+    // Bad input is a clear error.
+    std::fs::write(set.path().join("labels.jsonl"), "{not json\n").unwrap();
+    let out = agentsight(&["eval", dir]);
+    assert_eq!(out.status.code(), Some(2), "2: the set could not be evaluated");
+    assert!(text(&out.stderr).contains("labels.jsonl"), "{}", text(&out.stderr));
+}
+
 // ---------------------------------------------------------------------------------------------
 // C. as root: the demo, and the whole shipping path with a judge and a webhook
 

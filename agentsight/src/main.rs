@@ -169,7 +169,7 @@ enum Command {
     ///
     /// Each session's trace goes through the same windows and detectors as a recording. With
     /// `--floors`, exits 1 when a kind's F1 or the false-alarm rate misses its floor (CI's
-    /// regression gate). No root needed.
+    /// regression gate); 2 when the set cannot be read. No root needed.
     #[command(after_help = "Examples:
   agentsight eval evals/dev
   agentsight eval evals/dev --floors evals/floors.toml

@@ -13,6 +13,7 @@ use serde_json::Value;
 #[derive(Debug)]
 pub(crate) struct WindowBuilder {
     session: String,
+    context: model::WindowContext,
     events: Vec<Event>,
     overlap: usize,
     links: Vec<Link>,
@@ -28,6 +29,7 @@ impl WindowBuilder {
     pub fn new() -> Self {
         WindowBuilder {
             session: "s1".into(),
+            context: model::WindowContext::default(),
             events: Vec::new(),
             overlap: 0,
             links: Vec::new(),
@@ -40,6 +42,14 @@ impl WindowBuilder {
             next_call: 0,
             next_pid: 100,
         }
+    }
+
+    /// The session's persona: its system prompt and first user messages, and its cwd.
+    pub fn persona(&mut self, system: &str, instructions: &str, cwd: &str) -> &mut Self {
+        self.context.system_prompt = Some(system.into());
+        self.context.instructions = (!instructions.is_empty()).then(|| instructions.into());
+        self.context.cwd = Some(cwd.into());
+        self
     }
 
     pub fn session(&mut self, name: &str) -> &mut Self {
@@ -239,7 +249,7 @@ impl WindowBuilder {
             end_ns: self.events.last().map_or(0, |e| e.ts_ns),
             events: self.events.clone(),
             overlap_events: self.overlap,
-            context: Default::default(),
+            context: self.context.clone(),
             links: self.links.clone(),
             closed_by: CloseReason::Turns,
         }

@@ -106,6 +106,8 @@ pub struct Report {
     pub clean_with_findings: usize,
     pub false_alarm_rate: f64,
     pub windows: usize,
+    /// Estimated tokens of the judge's digest per window: median, 95th percentile, largest.
+    pub digest_tokens: [u64; 3],
     pub kinds: BTreeMap<String, KindScore>,
     pub results: Vec<SessionResult>,
 }
@@ -155,7 +157,7 @@ pub fn load_trace(path: &Path) -> Result<Vec<Event>> {
 
 /// The findings the analyzer ends with for a session's events: every window detected, a
 /// finding replacing the one with its id.
-pub fn session_findings(events: Vec<Event>, window: &WindowerConfig, detectors: &Detectors) -> (usize, Vec<Finding>) {
+pub fn session_findings(events: Vec<Event>, window: &WindowerConfig, detectors: &Detectors) -> (Vec<model::Window>, Vec<Finding>) {
     let mut windower = window.clone().build();
     let mut windows = Vec::new();
     for ev in events {
@@ -170,7 +172,7 @@ pub fn session_findings(events: Vec<Event>, window: &WindowerConfig, detectors: 
     }
     let mut findings: Vec<Finding> = by_id.into_values().collect();
     findings.sort_by(|a, b| b.score.total_cmp(&a.score));
-    (windows.len(), findings)
+    (windows, findings)
 }
 
 /// The turn (1-based; 0 before the first `llm_call`) of each event id of a session.
@@ -192,12 +194,15 @@ pub fn run(dir: &Path, window: &WindowerConfig, detectors: &Detectors, mut progr
     let sets = load_labels(dir)?;
     let mut report = Report::default();
     let mut kinds: BTreeMap<String, KindScore> = KINDS.iter().map(|k| (k.to_string(), KindScore::default())).collect();
+    let mut digest_tokens: Vec<u64> = Vec::new();
     for (n, labels) in sets.iter().enumerate() {
         progress(n, sets.len(), &labels.file);
         let path: PathBuf = dir.join(&labels.file);
         let events = load_trace(&path)?;
         let turns = turns_of(&events);
-        let (windows, findings) = session_findings(events, window, detectors);
+        let (all_windows, findings) = session_findings(events, window, detectors);
+        let windows = all_windows.len();
+        digest_tokens.extend(all_windows.iter().map(crate::judge::digest_tokens));
         report.windows += windows;
         let mut result = SessionResult {
             file: labels.file.clone(),
@@ -247,6 +252,9 @@ pub fn run(dir: &Path, window: &WindowerConfig, detectors: &Detectors, mut progr
         score.finish();
     }
     report.kinds = kinds;
+    digest_tokens.sort_unstable();
+    let at = |q: f64| digest_tokens.get(((digest_tokens.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0);
+    report.digest_tokens = [at(0.5), at(0.95), digest_tokens.last().copied().unwrap_or(0)];
     report.false_alarm_rate = if report.clean_sessions == 0 {
         0.0
     } else {
@@ -305,8 +313,10 @@ pub fn render(report: &Report, verbose: bool) -> String {
             k.labelled, k.true_positives, k.false_positives, k.false_negatives, k.precision, k.recall, k.f1
         ));
     }
+    let [p50, p95, max] = report.digest_tokens;
+    out.push_str(&format!("\njudge digest per window: p50 {p50}, p95 {p95}, max {max} tokens (estimated)\n"));
     out.push_str(&format!(
-        "\nclean sessions with a finding: {} of {} ({:.1} %)\n",
+        "clean sessions with a finding: {} of {} ({:.1} %)\n",
         report.clean_with_findings,
         report.clean_sessions,
         100.0 * report.false_alarm_rate

@@ -21,10 +21,10 @@
 
 mod claims;
 mod loops;
-mod persona;
+pub(crate) mod persona;
 #[cfg(test)]
-mod testkit;
-mod view;
+pub(crate) mod testkit;
+pub(crate) mod view;
 
 use std::collections::HashSet;
 

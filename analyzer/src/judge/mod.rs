@@ -39,6 +39,7 @@ use crate::{Error, Result};
 mod answer;
 mod budget;
 mod client;
+mod digest;
 mod gate;
 mod prompt;
 mod render;
@@ -54,6 +55,12 @@ use answer::Answer;
 use budget::{estimate_tokens, Budget};
 use client::Client;
 use prompt::{Prompt, Vars, PROMPTS};
+
+/// The estimated tokens of the digest the judge reads for a window (the window as the judge
+/// sees it, within the default budget). The eval reports them.
+pub fn digest_tokens(w: &Window) -> u64 {
+    estimate_tokens(digest::digest(w, JudgeConfig::default().max_trace_chars).text.chars().count())
+}
 
 /// The `detector` of every finding the judge makes.
 pub const DETECTOR: &str = "judge";

@@ -309,6 +309,11 @@ impl PersonaMatcher {
         Policy { rules }
     }
 
+    /// The sentences of a persona that state a rule (for the judge's persona block).
+    pub(crate) fn rule_sentences(&self, persona: &str, cwd: Option<&str>) -> Vec<String> {
+        self.policy(persona, cwd).rules.into_iter().map(|s| s.sentence).collect()
+    }
+
     /// The command a "never run X" sentence forbids: a backticked command, or a program this
     /// module knows followed by flags only (so "never use git commands with -i" is no rule).
     fn forbidden_words(&self, sentence: &str) -> Option<Vec<String>> {

@@ -34,6 +34,8 @@ pub(crate) struct Digest {
     pub text: String,
     /// `e1` -> the event.
     pub events: HashMap<String, Cited>,
+    /// Event id -> its local id.
+    pub local: HashMap<String, String>,
 }
 
 /// Characters of each kind of text, for new turns and for context turns.
@@ -118,7 +120,7 @@ impl<'v, 'a> Builder<'v, 'a> {
             self.turn(ti, caps, &mut lines);
         }
         let text = neutralise(&lines.join("\n"));
-        Digest { text, events: self.events }
+        Digest { text, events: self.events, local: self.ids }
     }
 
     fn turn(&mut self, ti: usize, caps: Caps, lines: &mut Vec<String>) {

@@ -68,6 +68,9 @@ pub const DETECTOR: &str = "judge";
 /// A rationale longer than this is cut.
 const RATIONALE_CHARS: usize = 1000;
 
+/// Characters of the system prompt and of the instructions in the persona block.
+const PERSONA_CHARS: usize = 600;
+
 /// The longest wait between two attempts, whatever the backoff or `Retry-After` say.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
@@ -106,7 +109,7 @@ impl Default for JudgeConfig {
             max_attempts: 3,
             backoff_ms: 500,
             daily_token_budget: 2_000_000,
-            max_trace_chars: 24_000,
+            max_trace_chars: 6_000,
             gate: GateConfig::default(),
         }
     }
@@ -174,6 +177,8 @@ impl JudgeConfig {
             schemas,
             counters: Atomics::default(),
             budget: Mutex::new(Budget::default()),
+            fence_key: render::nonce(),
+            persona: crate::detect::persona::PersonaMatcher::new()?,
         })
     }
 }
@@ -187,6 +192,10 @@ pub struct Judge {
     schemas: Vec<serde_json::Value>,
     counters: Atomics,
     budget: Mutex<Budget>,
+    /// Drawn at build: keys the fence codes (see [`Judge::fence`]).
+    fence_key: String,
+    /// Reads the rules a persona states, for the persona block.
+    persona: crate::detect::persona::PersonaMatcher,
 }
 
 /// What the judge said about one window.
@@ -259,11 +268,13 @@ enum Outcome {
 
 /// The untrusted texts of a window, rendered once for all its prompts.
 struct Rendered {
+    /// The fence code: one per session (see [`Judge::fence`]).
+    fence: String,
     trace: String,
     signals: String,
     system_prompt: String,
-    /// Event id -> (index in the window, summary line), for evidence.
-    summaries: HashMap<String, (usize, String)>,
+    /// Local id (`e3`) -> the event it names, for evidence.
+    cited: HashMap<String, digest::Cited>,
 }
 
 impl Judge {
@@ -284,12 +295,13 @@ impl Judge {
             return verdicts;
         }
         let max = self.config.max_trace_chars;
-        let persona = w.context.system_prompt.as_deref().unwrap_or("(unknown)");
+        let digest = digest::digest(w, max);
         let rendered = Rendered {
-            trace: render::trace(w, max),
-            signals: render::signals(w, deterministic),
-            system_prompt: render::neutralise(&render::clip(persona, max / 2)),
-            summaries: render::summaries(w),
+            fence: self.fence(&w.session),
+            trace: digest.text,
+            signals: render::signals(w, deterministic, &digest.local),
+            system_prompt: render::neutralise(&self.persona(w)),
+            cited: digest.events,
         };
         for (p, schema) in PROMPTS.iter().zip(&self.schemas) {
             if !wanted.contains(&p.name) {
@@ -342,9 +354,8 @@ impl Judge {
         schema: serde_json::Value,
         r: &Rendered,
     ) -> Outcome {
-        let fence = render::nonce();
         let vars = Vars {
-            fence: &fence,
+            fence: &r.fence,
             trace: &r.trace,
             signals: &r.signals,
             system_prompt: &r.system_prompt,
@@ -362,7 +373,7 @@ impl Judge {
             self.counters.budget_skipped.fetch_add(1, Relaxed);
             return Outcome::SkippedBudget;
         }
-        let known = |id: &str| r.summaries.contains_key(id);
+        let known = |id: &str| r.cited.contains_key(id);
         match self.ask(&request, estimate, &known).await {
             Ok((answer, tokens)) => Outcome::Finding(self.finding(w, p, answer, tokens, r)),
             Err((failure, attempts)) => {
@@ -475,8 +486,8 @@ impl Judge {
         let evidence = answer
             .evidence
             .iter()
-            .filter_map(|id| r.summaries.get(id))
-            .filter_map(|(i, summary)| w.events.get(*i).map(|ev| Evidence::of(ev, summary.clone())))
+            .filter_map(|id| r.cited.get(id))
+            .map(|c| Evidence::of(&c.event, c.summary.clone()))
             .collect();
         Finding {
             finding_id: Finding::id_for(&w.window_id, p.name, DETECTOR),
@@ -508,6 +519,41 @@ impl Judge {
             attempts,
             ts_ns: now_ns(),
         }
+    }
+
+    /// The fence code of a session's requests: a keyed hash of the session id. It is the same
+    /// for every window of the session, so the persona block a server cached stays valid, and
+    /// no trace can know it: the key is drawn when the judge is built.
+    fn fence(&self, session: &str) -> String {
+        use sha2::Digest as _;
+        let mut h = sha2::Sha256::new();
+        h.update(self.fence_key.as_bytes());
+        h.update(session.as_bytes());
+        hex::encode(&h.finalize()[..16])
+    }
+
+    /// The persona in brief: the rules it states, then the start of the system prompt and of
+    /// the project instructions.
+    fn persona(&self, w: &Window) -> String {
+        let ctx = &w.context;
+        let mut out = String::new();
+        let text = [ctx.system_prompt.as_deref(), ctx.instructions.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("\n");
+        let rules = self.persona.rule_sentences(&text, ctx.cwd.as_deref());
+        if !rules.is_empty() {
+            out.push_str("rules it states:\n");
+            for r in rules.iter().take(12) {
+                out.push_str(&format!("- {r}\n"));
+            }
+        }
+        let quote = |s: &str, n: usize| serde_json::Value::String(render::clip(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)).to_string();
+        match &ctx.system_prompt {
+            Some(p) => out.push_str(&format!("system prompt (start): {}\n", quote(p, PERSONA_CHARS))),
+            None => out.push_str("system prompt: unknown\n"),
+        }
+        if let Some(i) = &ctx.instructions {
+            out.push_str(&format!("first user messages (start): {}\n", quote(i, PERSONA_CHARS)));
+        }
+        out
     }
 
     fn budget(&self) -> MutexGuard<'_, Budget> {

@@ -1,8 +1,11 @@
 //! The judge's prompts: data in `prompts/` at the workspace root, embedded at build time.
 //!
-//! A prompt is `<name>.v<N>.md` (the user message, with `{{vars}}`) and `<name>.v<N>.schema.json`
-//! (the JSON schema of the answer); `system.v1.md` is the system message all of them share. The
-//! prompt's name is also the kind of the findings it makes, and `<name>.v<N>` their `prompt_id`.
+//! A prompt is `<name>.v<N>.md` (the question, with `{{vars}}`) and `<name>.v<N>.schema.json`
+//! (the JSON schema of the answer); `system.v2.md` is the system message all of them share and
+//! `context.v2.md` the start of every user message (the persona, the record, the signals), so
+//! the questions about one window share one long prefix that a server caches: only the question
+//! at the end differs. The prompt's name is also the kind of the findings it makes, and
+//! `<name>.v<N>` their `prompt_id`.
 //!
 //! Invariant: filling is one pass over the template. A value is never scanned for `{{`, so text
 //! from the trace cannot smuggle in a variable, and a template naming an unknown variable is an
@@ -10,8 +13,12 @@
 
 use crate::{Error, Result};
 
-/// The system message: the reviewer's role and the rule that the record is data.
-pub(crate) const SYSTEM: &str = include_str!("../../../prompts/system.v1.md");
+/// The system message: the reviewer's role and the rule that the record is data. It has no
+/// variables, so every request starts with the same tokens.
+pub(crate) const SYSTEM: &str = include_str!("../../../prompts/system.v2.md");
+
+/// The shared start of every question's user message: persona, record and signals.
+pub(crate) const CONTEXT: &str = include_str!("../../../prompts/context.v2.md");
 
 /// One question the judge can ask about a window.
 #[derive(Debug)]
@@ -39,21 +46,21 @@ impl Prompt {
 pub(crate) const PROMPTS: [Prompt; 3] = [
     Prompt {
         name: "loop",
-        version: 1,
-        template: include_str!("../../../prompts/loop.v1.md"),
-        schema: include_str!("../../../prompts/loop.v1.schema.json"),
+        version: 2,
+        template: include_str!("../../../prompts/loop.v2.md"),
+        schema: include_str!("../../../prompts/loop.v2.schema.json"),
     },
     Prompt {
         name: "contradiction",
-        version: 1,
-        template: include_str!("../../../prompts/contradiction.v1.md"),
-        schema: include_str!("../../../prompts/contradiction.v1.schema.json"),
+        version: 2,
+        template: include_str!("../../../prompts/contradiction.v2.md"),
+        schema: include_str!("../../../prompts/contradiction.v2.schema.json"),
     },
     Prompt {
         name: "persona_drift",
-        version: 1,
-        template: include_str!("../../../prompts/persona_drift.v1.md"),
-        schema: include_str!("../../../prompts/persona_drift.v1.schema.json"),
+        version: 2,
+        template: include_str!("../../../prompts/persona_drift.v2.md"),
+        schema: include_str!("../../../prompts/persona_drift.v2.schema.json"),
     },
 ];
 
@@ -101,9 +108,11 @@ pub(crate) fn fill(template: &str, vars: &Vars<'_>) -> Result<String> {
     Ok(out)
 }
 
-/// The system and user messages of `prompt` for one request.
+/// The system and user messages of `prompt` for one request: the shared context first, the
+/// question last.
 pub(crate) fn messages(prompt: &Prompt, vars: &Vars<'_>) -> Result<(String, String)> {
-    Ok((fill(SYSTEM, vars)?, fill(prompt.template, vars)?))
+    let user = format!("{}\n{}", fill(CONTEXT, vars)?, fill(prompt.template, vars)?);
+    Ok((fill(SYSTEM, vars)?, user))
 }
 
 #[cfg(test)]
@@ -149,10 +158,16 @@ mod tests {
                 p.id()
             );
             assert!(
-                system.contains("<<<TRACE 0123abcd>>>"),
-                "the system message names the fence"
+                user.contains("<<<TRACE 0123abcd>>>"),
+                "the user message opens the fence with its code"
             );
+            assert_eq!(system, SYSTEM, "the system message is the same for every request");
+            assert!(user.ends_with(p.template.trim_end()) || user.trim_end().ends_with(p.template.trim_end()), "{}: the question comes last", p.id());
         }
+        // Every question shares the context prefix, so a server's prompt cache serves it.
+        let users: Vec<String> = PROMPTS.iter().map(|p| messages(p, &vars()).expect("render").1).collect();
+        let shared = fill(CONTEXT, &vars()).expect("context");
+        assert!(users.iter().all(|u| u.starts_with(&shared)));
         let (_, drift) = messages(get("persona_drift").expect("prompt"), &vars()).expect("render");
         assert!(
             drift.contains(SENTINEL_PROMPT),
@@ -196,7 +211,7 @@ mod tests {
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '_'));
         }
-        assert_eq!(get("loop").map(Prompt::id).as_deref(), Some("loop.v1"));
+        assert_eq!(get("loop").map(Prompt::id).as_deref(), Some("loop.v2"));
         assert!(get("nope").is_none());
     }
 

@@ -156,22 +156,24 @@ fn message_texts(body: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// The nonce of the fence in a request's system message.
+/// The code of the fences in a request: the first `<<<TRACE ` followed by 32 hex digits.
 fn nonce_of(body: &Value) -> String {
-    let system = &message_texts(body)[0];
-    let start = system.find("<<<TRACE ").expect("fence named") + "<<<TRACE ".len();
-    system[start..start + 32].to_string()
+    for text in message_texts(body) {
+        for (at, _) in text.match_indices("<<<TRACE ") {
+            let code: String = text[at + "<<<TRACE ".len()..].chars().take(32).collect();
+            if code.len() == 32 && code.chars().all(|c| c.is_ascii_hexdigit()) {
+                return code;
+            }
+        }
+    }
+    panic!("no fence in the request")
 }
 
 #[tokio::test]
 async fn a_good_answer_becomes_a_finding_with_its_cost() {
     let w = looping();
-    let exec_id = w.events[1].id();
-    let (addr, server) = stand_in({
-        let exec_id = exec_id.clone();
-        move |_, _| verdict(0.8, &[&exec_id, "no-such-event"])
-    })
-    .await;
+    // The digest names events by local ids: `e1` is the first line, the user's words.
+    let (addr, server) = stand_in(move |_, _| verdict(0.8, &["e1", "e99"])).await;
     let judge = config(addr).build().expect("judge");
     let v = judge.judge(&w, &[]).await;
 
@@ -188,9 +190,9 @@ async fn a_good_answer_becomes_a_finding_with_its_cost() {
         "trimmed"
     );
     assert_eq!(f.evidence.len(), 1, "the unknown id is dropped");
-    assert_eq!(f.evidence[0].event, exec_id);
+    assert_eq!(f.evidence[0].event, w.events[0].id(), "e1 maps back to its event");
     assert!(
-        f.evidence[0].summary.starts_with("exec pid 20 \"pytest\""),
+        f.evidence[0].summary.contains("user: fix the tests"),
         "{:?}",
         f.evidence[0]
     );
@@ -202,7 +204,7 @@ async fn a_good_answer_becomes_a_finding_with_its_cost() {
             info.input_tokens,
             info.output_tokens
         ),
-        ("judge-model", "loop.v1", 1200, 40)
+        ("judge-model", "loop.v2", 1200, 40)
     );
 
     let seen = server.requests();
@@ -216,7 +218,7 @@ async fn a_good_answer_becomes_a_finding_with_its_cost() {
     assert_eq!(body["messages"][0]["role"], "system");
     assert_eq!(body["messages"][1]["role"], "user");
     assert_eq!(body["response_format"]["type"], "json_schema");
-    assert_eq!(body["response_format"]["json_schema"]["name"], "loop_v1");
+    assert_eq!(body["response_format"]["json_schema"]["name"], "loop_v2");
     assert_eq!(body["response_format"]["json_schema"]["strict"], true);
     assert_eq!(
         body["response_format"]["json_schema"]["schema"]["additionalProperties"],
@@ -307,7 +309,7 @@ async fn a_server_that_always_fails_is_a_judge_error() {
     let e = &v.errors[0];
     assert_eq!(
         (e.prompt_id.as_str(), e.window_id.as_str(), e.attempts),
-        ("loop.v1", "s1:0", 3)
+        ("loop.v2", "s1:0", 3)
     );
     assert_eq!(e.error, "500 Internal Server Error: boom");
     assert_eq!(server.requests().len(), 3);
@@ -466,7 +468,7 @@ async fn every_gated_prompt_is_asked_and_deterministic_findings_are_signals() {
         .collect();
     assert_eq!(
         prompts,
-        vec!["loop.v1", "contradiction.v1", "persona_drift.v1"]
+        vec!["loop.v2", "contradiction.v2", "persona_drift.v2"]
     );
     assert_eq!(
         deterministic[0].score, 0.9,
@@ -477,9 +479,11 @@ async fn every_gated_prompt_is_asked_and_deterministic_findings_are_signals() {
     assert_eq!(seen.len(), 3);
     let nonces: Vec<String> = seen.iter().map(|s| nonce_of(&s.body)).collect();
     assert!(
-        nonces[0] != nonces[1] && nonces[1] != nonces[2],
-        "a fresh fence per request"
+        nonces[0] == nonces[1] && nonces[1] == nonces[2],
+        "one fence per session, so the questions share their prefix"
     );
+    let system: Vec<String> = seen.iter().map(|s| message_texts(&s.body)[0].clone()).collect();
+    assert!(system[0] == system[1] && system[1] == system[2], "one system message");
     for s in &seen {
         let user = &message_texts(&s.body)[1];
         assert!(
@@ -607,7 +611,7 @@ fn config_has_named_defaults_and_rejects_unknown_keys() {
     assert_eq!((c.timeout_s, c.max_attempts, c.backoff_ms), (60, 3, 500));
     assert_eq!(
         (c.daily_token_budget, c.max_trace_chars),
-        (2_000_000, 24_000)
+        (2_000_000, 6_000)
     );
     assert_eq!(c.gate, GateConfig::default());
     c.validate().expect("valid");

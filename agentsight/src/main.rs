@@ -187,7 +187,15 @@ enum Command {
         /// Also list every finding of every session.
         #[arg(short, long)]
         verbose: bool,
-        /// The configuration whose `[window]` and `[detect]` settings are used.
+        /// Also ask the LLM judge of the configuration about every window it gates (its
+        /// findings from score 0.5 count), and report its tokens and seconds per window.
+        #[arg(long)]
+        judge: bool,
+        /// Run only N sessions, evenly spaced over the set (a local judge takes tens of
+        /// seconds per window).
+        #[arg(long, value_name = "N")]
+        sample: Option<usize>,
+        /// The configuration whose `[window]`, `[detect]` and `[judge]` settings are used.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -325,9 +333,9 @@ fn run(command: Command) -> anyhow::Result<i32> {
             };
             analysis::report(since, format, output, &analysis::data_dir(store.data))
         }
-        Command::Eval { dir, floors, json, verbose, config } => {
+        Command::Eval { dir, floors, json, verbose, judge, sample, config } => {
             let config = analysis::load_config(config)?;
-            analysis::eval(&dir, floors.as_deref(), json, verbose, config)
+            analysis::eval(&dir, analysis::EvalArgs { floors, json, verbose, judge, sample }, config)
         }
         Command::Demo { store } => {
             let config = analysis::load_config(store.config)?;

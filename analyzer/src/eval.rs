@@ -97,9 +97,45 @@ pub struct SessionResult {
     pub findings: Vec<Finding>,
 }
 
+/// What the judge said about one window, and what it cost.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Judged {
+    pub findings: Vec<Finding>,
+    /// Prompts that got no valid answer.
+    pub errors: usize,
+    pub prompts: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub seconds: f64,
+}
+
+/// A judge for the eval: asked about every window with its deterministic findings.
+pub type JudgeFn<'j> = &'j mut dyn FnMut(&model::Window, &[Finding]) -> Judged;
+
+/// The judge's findings count from this score up (its answers come at every score).
+pub const JUDGE_MIN_SCORE: f64 = 0.5;
+
+/// What the judge cost over a run.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct JudgeCost {
+    pub model: String,
+    /// Windows the gate sent to the judge.
+    pub windows: usize,
+    pub prompts: usize,
+    pub errors: usize,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub seconds: f64,
+    /// The agents' own tokens in the sessions run (their `usage`), for comparison.
+    pub agent_tokens: u64,
+}
+
 /// The result of a run over a set.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Report {
+    /// Set when a judge was asked too.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub judge: Option<JudgeCost>,
     pub sessions: usize,
     pub clean_sessions: usize,
     /// Clean sessions with at least one finding.
@@ -157,7 +193,12 @@ pub fn load_trace(path: &Path) -> Result<Vec<Event>> {
 
 /// The findings the analyzer ends with for a session's events: every window detected, a
 /// finding replacing the one with its id.
-pub fn session_findings(events: Vec<Event>, window: &WindowerConfig, detectors: &Detectors) -> (Vec<model::Window>, Vec<Finding>) {
+pub fn session_findings(
+    events: Vec<Event>,
+    window: &WindowerConfig,
+    detectors: &Detectors,
+    mut judge: Option<(JudgeFn<'_>, &mut JudgeCost)>,
+) -> (Vec<model::Window>, Vec<Finding>) {
     let mut windower = window.clone().build();
     let mut windows = Vec::new();
     for ev in events {
@@ -166,7 +207,22 @@ pub fn session_findings(events: Vec<Event>, window: &WindowerConfig, detectors: 
     windows.extend(windower.finish());
     let mut by_id: BTreeMap<String, Finding> = BTreeMap::new();
     for w in &windows {
-        for f in detectors.run(w) {
+        let found = detectors.run(w);
+        if let Some((ask, cost)) = judge.as_mut() {
+            let judged = ask(w, &found);
+            if judged.prompts > 0 {
+                cost.windows += 1;
+            }
+            cost.prompts += judged.prompts;
+            cost.errors += judged.errors;
+            cost.input_tokens += judged.input_tokens;
+            cost.output_tokens += judged.output_tokens;
+            cost.seconds += judged.seconds;
+            for f in judged.findings.into_iter().filter(|f| f.score >= JUDGE_MIN_SCORE) {
+                by_id.insert(f.finding_id.clone(), f);
+            }
+        }
+        for f in found {
             by_id.insert(f.finding_id.clone(), f);
         }
     }
@@ -189,9 +245,35 @@ fn turns_of(events: &[Event]) -> HashMap<String, usize> {
         .collect()
 }
 
-/// Runs the detectors over a set and scores them.
-pub fn run(dir: &Path, window: &WindowerConfig, detectors: &Detectors, mut progress: impl FnMut(usize, usize, &str)) -> Result<Report> {
-    let sets = load_labels(dir)?;
+/// Which sessions of a set to run, and a judge to ask as well.
+#[derive(Default)]
+pub struct Options<'j> {
+    /// Run only this many sessions, evenly spaced over the set (a judge is slow).
+    pub sample: Option<usize>,
+    pub judge: Option<(String, JudgeFn<'j>)>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options").field("sample", &self.sample).field("judge", &self.judge.as_ref().map(|j| &j.0)).finish()
+    }
+}
+
+/// Runs the detectors (and a judge, if given) over a set and scores them.
+pub fn run(
+    dir: &Path,
+    window: &WindowerConfig,
+    detectors: &Detectors,
+    mut options: Options<'_>,
+    mut progress: impl FnMut(usize, usize, &str),
+) -> Result<Report> {
+    let mut sets = load_labels(dir)?;
+    if let Some(n) = options.sample.filter(|&n| n > 0 && n < sets.len()) {
+        let step = sets.len() as f64 / n as f64;
+        let picked: Vec<usize> = (0..n).map(|i| (i as f64 * step) as usize).collect();
+        sets = picked.into_iter().map(|i| sets[i].clone()).collect();
+    }
+    let mut cost = options.judge.as_ref().map(|(model, _)| JudgeCost { model: model.clone(), ..JudgeCost::default() });
     let mut report = Report::default();
     let mut kinds: BTreeMap<String, KindScore> = KINDS.iter().map(|k| (k.to_string(), KindScore::default())).collect();
     let mut digest_tokens: Vec<u64> = Vec::new();
@@ -200,7 +282,20 @@ pub fn run(dir: &Path, window: &WindowerConfig, detectors: &Detectors, mut progr
         let path: PathBuf = dir.join(&labels.file);
         let events = load_trace(&path)?;
         let turns = turns_of(&events);
-        let (all_windows, findings) = session_findings(events, window, detectors);
+        if let Some(c) = cost.as_mut() {
+            c.agent_tokens += events
+                .iter()
+                .filter_map(|e| match &e.body {
+                    EventBody::LlmCall(call) => call.usage.map(|u| u.input_tokens + u.output_tokens),
+                    _ => None,
+                })
+                .sum::<u64>();
+        }
+        let judge = match (options.judge.as_mut(), cost.as_mut()) {
+            (Some((_, ask)), Some(c)) => Some((&mut **ask as JudgeFn<'_>, c)),
+            _ => None,
+        };
+        let (all_windows, findings) = session_findings(events, window, detectors, judge);
         let windows = all_windows.len();
         digest_tokens.extend(all_windows.iter().map(crate::judge::digest_tokens));
         report.windows += windows;
@@ -252,6 +347,7 @@ pub fn run(dir: &Path, window: &WindowerConfig, detectors: &Detectors, mut progr
         score.finish();
     }
     report.kinds = kinds;
+    report.judge = cost;
     digest_tokens.sort_unstable();
     let at = |q: f64| digest_tokens.get(((digest_tokens.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0);
     report.digest_tokens = [at(0.5), at(0.95), digest_tokens.last().copied().unwrap_or(0)];
@@ -301,8 +397,12 @@ impl Floors {
 /// The report as a table and the misses, for a terminal.
 pub fn render(report: &Report, verbose: bool) -> String {
     let mut out = String::new();
+    let by = match &report.judge {
+        Some(j) => format!("deterministic detectors and the judge `{}`", j.model),
+        None => "deterministic detectors".to_string(),
+    };
     out.push_str(&format!(
-        "{} sessions ({} clean), {} windows, deterministic detectors\n\n",
+        "{} sessions ({} clean), {} windows, {by}\n\n",
         report.sessions, report.clean_sessions, report.windows
     ));
     out.push_str("kind            labelled   TP   FP   FN  precision  recall     F1\n");
@@ -311,6 +411,19 @@ pub fn render(report: &Report, verbose: bool) -> String {
         out.push_str(&format!(
             "{kind:<15} {:>8} {:>4} {:>4} {:>4}  {:>9.3}  {:>6.3}  {:>5.3}\n",
             k.labelled, k.true_positives, k.false_positives, k.false_negatives, k.precision, k.recall, k.f1
+        ));
+    }
+    if let Some(j) = &report.judge {
+        let per = |x: f64| if j.windows == 0 { 0.0 } else { x / j.windows as f64 };
+        out.push_str(&format!(
+            "\njudge: {} windows judged ({} prompts, {} errors); per judged window {:.0} tokens in, {:.0} out, {:.1} s; judge tokens are {:.1} % of the agents' own\n",
+            j.windows,
+            j.prompts,
+            j.errors,
+            per(j.input_tokens as f64),
+            per(j.output_tokens as f64),
+            per(j.seconds),
+            if j.agent_tokens == 0 { 0.0 } else { 100.0 * (j.input_tokens + j.output_tokens) as f64 / j.agent_tokens as f64 }
         ));
     }
     let [p50, p95, max] = report.digest_tokens;

@@ -40,6 +40,7 @@ mod answer;
 mod budget;
 mod client;
 mod digest;
+mod local;
 mod gate;
 mod prompt;
 mod render;
@@ -50,6 +51,7 @@ mod fixtures;
 mod tests;
 
 pub use gate::GateConfig;
+pub use local::{LocalConfig, LocalServer};
 
 use answer::Answer;
 use budget::{estimate_tokens, Budget};
@@ -94,9 +96,12 @@ pub struct JudgeConfig {
     pub backoff_ms: u64,
     /// Tokens (input and output) the judge may spend per UTC day.
     pub daily_token_budget: u64,
-    /// The rendered trace is cut to this many characters, keeping its start and end.
+    /// The window's digest is cut to this many characters (about a quarter as many tokens).
     pub max_trace_chars: usize,
     pub gate: GateConfig,
+    /// A local model that AgentSight runs itself (`llama-server` and a GGUF file) instead of
+    /// `base_url`; `model` may then be left out.
+    pub local: Option<LocalConfig>,
 }
 
 impl Default for JudgeConfig {
@@ -111,6 +116,7 @@ impl Default for JudgeConfig {
             daily_token_budget: 2_000_000,
             max_trace_chars: 6_000,
             gate: GateConfig::default(),
+            local: None,
         }
     }
 }
@@ -133,8 +139,10 @@ impl JudgeConfig {
                 ))
             }
         }
-        if self.model.trim().is_empty() {
-            return bad("`judge.model` must name a model".into());
+        if let Some(local) = &self.local {
+            local.validate()?;
+        } else if self.model.trim().is_empty() {
+            return bad("`judge.model` must name a model (or `[judge.local]` a GGUF file)".into());
         }
         if self.timeout_s == 0 {
             return bad("`judge.timeout_s` must be at least 1".into());
@@ -159,8 +167,19 @@ impl JudgeConfig {
         self.build_with_key(key)
     }
 
-    fn build_with_key(self, key: Option<String>) -> Result<Judge> {
+    fn build_with_key(mut self, key: Option<String>) -> Result<Judge> {
         self.validate()?;
+        // A local model: start its server first; it answers at a loopback address of its own.
+        let server = match &self.local {
+            Some(local) => {
+                let server = local.start()?;
+                self.base_url = server.base_url();
+                self.model = local.model_name();
+                self.timeout_s = local.timeout_s;
+                Some(server)
+            }
+            None => None,
+        };
         let schemas = PROMPTS
             .iter()
             .map(|p| {
@@ -178,6 +197,7 @@ impl JudgeConfig {
             counters: Atomics::default(),
             budget: Mutex::new(Budget::default()),
             fence_key: render::nonce(),
+            _server: server,
             persona: crate::detect::persona::PersonaMatcher::new()?,
         })
     }
@@ -196,6 +216,8 @@ pub struct Judge {
     fence_key: String,
     /// Reads the rules a persona states, for the persona block.
     persona: crate::detect::persona::PersonaMatcher,
+    /// The local model server this judge runs, stopped with it.
+    _server: Option<LocalServer>,
 }
 
 /// What the judge said about one window.
@@ -449,7 +471,10 @@ impl Judge {
                 Err(f) => f,
             };
             self.counters.failed(&failure);
-            if !failure.retryable() || attempt >= self.config.max_attempts {
+            // A local server that timed out is still working on the request: sending it again
+            // would queue a second copy behind the first.
+            let busy = self.config.local.is_some() && matches!(failure, Failure::Timeout);
+            if !failure.retryable() || busy || attempt >= self.config.max_attempts {
                 return Err((failure, attempt));
             }
             self.counters.retries.fetch_add(1, Relaxed);

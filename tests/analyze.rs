@@ -696,6 +696,59 @@ fn eval_scores_a_labelled_set_and_its_floors_can_fail() {
     assert!(text(&out.stderr).contains("labels.jsonl"), "{}", text(&out.stderr));
 }
 
+/// The judge installed by `scripts/judge-setup` (llama-server and a small GGUF), if any.
+fn local_judge() -> Option<(PathBuf, PathBuf)> {
+    let dir = std::env::var_os("AGENTSIGHT_JUDGE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/agentsight/judge")
+    });
+    let server = dir.join("llama-server");
+    let model = ["qwen2.5-coder-0.5b-instruct.gguf", "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"]
+        .iter()
+        .map(|m| dir.join(m))
+        .find(|m| m.is_file())?;
+    server.is_file().then_some((server, model))
+}
+
+/// The whole judge path with a real model: `agentsight` starts llama.cpp's `llama-server` on a
+/// loopback port, asks it about the recorded demo's windows under strict JSON schemas, and
+/// stops it. Every gated question ends as a finding (with the model's name, the prompt and
+/// the tokens) or as a recorded judge error, never silently.
+#[test]
+#[ignore = "needs llama-server and a GGUF model: scripts/judge-setup --model 0.5b (scripts/test runs it)"]
+fn ingest_with_a_local_llama_server_judge() {
+    let (server, model) = local_judge().expect("no local judge: run scripts/judge-setup --model 0.5b");
+    let data = tempfile::tempdir().unwrap();
+    let config = data.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!("[judge]\n[judge.local]\nserver = {:?}\nmodel = {:?}\n", server.display().to_string(), model.display().to_string()),
+    )
+    .unwrap();
+    let d = data.path().join("data");
+    let started = Instant::now();
+    let out = agentsight(&["ingest", fixture().to_str().unwrap(), "--data", d.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    eprintln!("ingest with a local judge took {:?}", started.elapsed());
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let findings = json(&["findings", "--json", "--data", d.to_str().unwrap()]);
+    let judged: Vec<&Value> = findings.iter().filter(|f| f["detector"] == "judge").collect();
+    let errors = std::fs::read_to_string(d.join("judge_errors.jsonl")).unwrap_or_default();
+    assert!(!judged.is_empty() || !errors.is_empty(), "the judge said nothing: {findings:#?}");
+    let stem = model.file_stem().unwrap().to_string_lossy().to_string();
+    for f in &judged {
+        let j = &f["judge"];
+        assert_eq!(j["model"], stem.as_str(), "{f:#}");
+        assert!(s(j, "prompt_id").ends_with(".v2"), "{f:#}");
+        assert!(j["input_tokens"].as_u64().unwrap() > 0, "{f:#}");
+        let score = f["score"].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&score), "{f:#}");
+    }
+    // The deterministic findings are all still there.
+    assert!(!of_kind(&findings, "loop").is_empty() && !of_kind(&findings, "contradiction").is_empty());
+    // No server is left running.
+    let left = Command::new("pgrep").args(["-f", &model.display().to_string()]).output().unwrap();
+    assert!(left.stdout.is_empty(), "llama-server still runs: {}", text(&left.stdout));
+}
+
 // ---------------------------------------------------------------------------------------------
 // C. as root: the demo, and the whole shipping path with a judge and a webhook
 

@@ -140,9 +140,12 @@ fn ingest_finds_the_build_loop_and_the_false_claim() {
     // The filters narrow.
     let only = json(&["findings", "--json", "--kind", "contradiction", "--data", d]);
     assert_eq!(only.len(), contradictions.len());
-    let high = json(&["findings", "--json", "--min-score", "0.8", "--data", d]);
+    // The highest score as the floor keeps the findings with it and drops the rest.
+    let top = scores[0];
+    assert!(scores.iter().any(|&x| x < top), "all scores equal: {scores:?}");
+    let high = json(&["findings", "--json", "--min-score", &top.to_string(), "--data", d]);
     assert!(
-        high.iter().all(|f| f["score"].as_f64().unwrap() >= 0.8) && high.len() < findings.len(),
+        high.iter().all(|f| f["score"].as_f64().unwrap() >= top) && high.len() < findings.len(),
         "{high:#?}"
     );
 }

@@ -272,7 +272,9 @@ impl PersonaMatcher {
                 };
                 // "Never touch files outside the repository" is about where, not whether.
                 let scoped = self.workspace.iter().any(|r| r.is_match(sentence)) || self.forbidden_path.is_match(sentence);
-                if self.read_only.is_match(sentence) && !scoped {
+                // "Never create files unless necessary" is advice about how to work, not a
+                // read-only role: a role that may write when it must is not read-only.
+                if self.read_only.is_match(sentence) && !scoped && !conditional {
                     add(Rule::ReadOnly);
                 }
                 if self.no_network.is_match(sentence) {
@@ -1139,6 +1141,10 @@ mod tests {
             ("Do not create documentation files unless asked.", &[]),
             ("The working directory is /work/app.", &[]),
             ("Read the README first.", &[]),
+            ("NEVER create files unless they're absolutely necessary for achieving your goal.", &[]),
+            ("NEVER run destructive/irreversible git commands (like push --force, hard reset, etc) unless the user explicitly requests them.", &[]),
+            ("NEVER use destructive commands like `git reset --hard` unless specifically requested.", &[]),
+            ("<sandbox_mode>workspace-write</sandbox_mode>", &[]),
         ];
         for (text, want) in cases {
             assert_eq!(rules(text), *want, "{text}");

@@ -7,6 +7,9 @@
 //!   is at least `min_score`, and the rule's saved search (`query`), if any, matches;
 //! - per (rule, session, kind) at most one delivery per `cooldown_s`, measured with the time
 //!   the caller passes in (never a clock read inside), so tests are deterministic;
+//! - one delivery per anomaly: a finding whose id a rule already delivered (the same anomaly,
+//!   seen again by a later window with its evidence grown) is not sent again, whatever the
+//!   cool-down (ids are remembered for `ANOMALY_MEMORY_NS`);
 //! - a rule with `secret_env` signs the exact body bytes: `X-AgentSight-Signature:
 //!   sha256=<hex HMAC-SHA256(secret, body)>`.
 //!
@@ -79,6 +82,9 @@ pub struct WebhookRule {
     #[serde(default = "default_cooldown_s")]
     pub cooldown_s: u64,
 }
+
+/// How long a delivered finding's id is remembered (a day: sessions rarely run longer).
+const ANOMALY_MEMORY_NS: u64 = 24 * 3600 * 1_000_000_000;
 
 fn default_cooldown_s() -> u64 {
     600
@@ -204,6 +210,7 @@ impl WebhookConfig {
         Ok(Dispatcher {
             rules,
             last_sent: HashMap::new(),
+            delivered: HashMap::new(),
             prune_at: PRUNE_MIN,
             counters: Arc::new(WebhookCounters::default()),
         })
@@ -265,6 +272,8 @@ pub struct Dispatcher {
     rules: Vec<Rule>,
     /// (rule index, session, kind) -> when its last delivery was decided.
     last_sent: HashMap<(usize, String, String), u64>,
+    /// (rule index, finding id) -> when it was delivered: one alert per anomaly.
+    delivered: HashMap<(usize, String), u64>,
     prune_at: usize,
     counters: Arc<WebhookCounters>,
 }
@@ -295,6 +304,10 @@ impl Dispatcher {
             if !rule.matches(f, query_matches) {
                 continue;
             }
+            if self.delivered.contains_key(&(i, f.finding_id.clone())) {
+                self.counters.deduped.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
             let key = (i, f.session.clone(), f.kind.clone());
             // A clock that steps back reads as "no time passed": still cooling down.
             if let Some(&last) = self.last_sent.get(&key) {
@@ -304,6 +317,7 @@ impl Dispatcher {
                 }
             }
             self.last_sent.insert(key, now_ns);
+            self.delivered.insert((i, f.finding_id.clone()), now_ns);
             out.push(delivery(rule, f));
         }
         out
@@ -315,13 +329,14 @@ impl Dispatcher {
     }
 
     fn prune(&mut self, now_ns: u64) {
-        if self.last_sent.len() < self.prune_at {
+        if self.last_sent.len() + self.delivered.len() < self.prune_at {
             return;
         }
         let rules = &self.rules;
         self.last_sent
             .retain(|(i, _, _), last| now_ns.saturating_sub(*last) < rules[*i].cooldown_ns());
-        self.prune_at = PRUNE_MIN.max(self.last_sent.len() * 2);
+        self.delivered.retain(|_, at| now_ns.saturating_sub(*at) < ANOMALY_MEMORY_NS);
+        self.prune_at = PRUNE_MIN.max((self.last_sent.len() + self.delivered.len()) * 2);
     }
 }
 
@@ -711,18 +726,33 @@ mod tests {
     }
 
     #[test]
+    fn one_delivery_per_anomaly_even_without_a_cooldown() {
+        let mut r = rule("r", "http://x/hook");
+        r.cooldown_s = 0;
+        let mut d = dispatcher(vec![r]);
+        let f = finding("s1", "loop", 0.9);
+        assert_eq!(d.decide(&f, 1, &|_| true).len(), 1);
+        let grown = Finding { window_id: "s1:2".into(), score: 0.95, ..f.clone() };
+        assert!(d.decide(&grown, 2, &|_| true).is_empty(), "the same anomaly, seen again");
+        let other = Finding { finding_id: "s1/loop/other-event".into(), ..f };
+        assert_eq!(d.decide(&other, 3, &|_| true).len(), 1, "another anomaly alerts");
+        assert_eq!(d.counters().snapshot().deduped, 1);
+    }
+
+    #[test]
     fn dedupe_within_cooldown_and_again_after() {
         let mut r = rule("r", "http://x/hook");
         r.cooldown_s = 600;
         let mut d = dispatcher(vec![r]);
-        let f = finding("s1", "loop", 0.9);
+        // Other anomalies of the same session and kind, one after the other.
+        let f = |n: u32| Finding { finding_id: format!("s1/loop/e{n}"), ..finding("s1", "loop", 0.9) };
         let t0 = 1_000 * SEC;
-        assert_eq!(d.decide(&f, t0, ANY).len(), 1);
-        assert!(d.decide(&f, t0 + 599 * SEC, ANY).is_empty());
+        assert_eq!(d.decide(&f(1), t0, ANY).len(), 1);
+        assert!(d.decide(&f(2), t0 + 599 * SEC, ANY).is_empty());
         // A clock stepping back does not reopen the gate.
-        assert!(d.decide(&f, t0 - SEC, ANY).is_empty());
-        assert_eq!(d.decide(&f, t0 + 600 * SEC, ANY).len(), 1);
-        assert!(d.decide(&f, t0 + 601 * SEC, ANY).is_empty());
+        assert!(d.decide(&f(3), t0 - SEC, ANY).is_empty());
+        assert_eq!(d.decide(&f(4), t0 + 600 * SEC, ANY).len(), 1);
+        assert!(d.decide(&f(5), t0 + 601 * SEC, ANY).is_empty());
         assert_eq!(d.counters().snapshot().deduped, 3);
     }
 
@@ -739,13 +769,14 @@ mod tests {
     }
 
     #[test]
-    fn zero_cooldown_sends_every_time() {
+    fn zero_cooldown_sends_every_anomaly() {
         let mut r = rule("r", "http://x/hook");
         r.cooldown_s = 0;
         let mut d = dispatcher(vec![r]);
         let f = finding("s1", "loop", 0.9);
+        let g = Finding { finding_id: "s1/loop/another".into(), ..f.clone() };
         assert_eq!(d.decide(&f, 5, ANY).len(), 1);
-        assert_eq!(d.decide(&f, 5, ANY).len(), 1);
+        assert_eq!(d.decide(&g, 5, ANY).len(), 1);
     }
 
     #[test]
@@ -900,9 +931,10 @@ mod tests {
             let mut now = 0;
             let mut sent = 0;
             let mut last: HashMap<(usize, usize), u64> = HashMap::new();
-            for &(s, k, dt) in &steps {
+            for (n, &(s, k, dt)) in steps.iter().enumerate() {
                 now += dt * SEC / 4;
-                let f = finding(&format!("s{s}"), KINDS[k], 0.5);
+                // Every step is another anomaly (its own id).
+                let f = Finding { finding_id: format!("s{s}/{}/e{n}", KINDS[k]), ..finding(&format!("s{s}"), KINDS[k], 0.5) };
                 let n = d.decide(&f, now, ANY).len();
                 if n == 1 {
                     if let Some(prev) = last.insert((s, k), now) {

@@ -586,6 +586,13 @@ def default_model(s, p, cwd):
                 p.ops.append(("mv", f"{g}/index.lock", f"{g}/index"))
             else:
                 p.ops.append(("ul", f"{g}/index.lock"))
+            if sub == "mv" and code == 0:
+                xs = [x for x in a[2:] if not x.startswith("-")]
+                if len(xs) == 2:
+                    p.ops.insert(-1, ("mv", xs[0], xs[1]))
+            if sub == "rm" and code == 0:
+                for x in [x for x in a[2:] if not x.startswith("-")]:
+                    p.ops.insert(-1, ("ul", x))
             if sub == "commit" and code == 0:
                 for _ in range(2):
                     h = s.hex(40)

@@ -114,6 +114,7 @@ class Agent:
         if self.proc is not None and not getattr(self.proc, "_agent", False):
             self.proc._agent = True
             self.proc.base_fd = s.rng.randint(19, 44)
+            self.proc.threads = [s.newpid() for _ in range(3)]  # worker threads: ids from the pid space
         if self.host is None:
             return
         if force or self.conn_age >= s.rng.choice([1, 2, 2, 3]):
@@ -126,6 +127,10 @@ class Agent:
 
     def net_tid(self):
         return None
+
+    def wtid(self):
+        """A worker thread of the agent process (state files are written off the main thread)."""
+        return self.s.rng.choice(self.proc.threads)
 
     def llm(self, request, text, tool_calls, stop, model=None, lat=None, stream=None, out_tokens=None):
         s = self.s
@@ -505,11 +510,11 @@ class ClaudeCode(Agent):
         s = self.s
         proj = "-" + self.cwd.strip("/").replace("/", "-").replace(".", "-")
         s.write_file(self.proc, f"{s.home}/.claude/projects/{proj}/{self.conv}.jsonl", s.rng.randint(900, 14000),
-                     WR_APPEND_CX, tid=self.proc.pid + 7)
+                     WR_APPEND_CX, tid=self.wtid())
         for c in calls:
             if c.kind == "tool" and c.name == "TodoWrite":
                 s.write_file(self.proc, f"{s.home}/.claude/todos/{self.conv}-agent-{self.conv}.json", s.rng.randint(300, 1600),
-                             WR_TRUNC_CX, tid=self.proc.pid + 7)
+                             WR_TRUNC_CX, tid=self.wtid())
 
     def todo(self, items):
         """items: [(content, status)]"""
@@ -771,7 +776,7 @@ class GeminiCli(Agent):
 
     def after_turn(self, n, calls):
         s = self.s
-        s.write_file(self.proc, f"{s.home}/.gemini/tmp/{self.hash}/logs.json", s.rng.randint(2000, 30000), WR_TRUNC_CX, tid=self.proc.pid + 3)
+        s.write_file(self.proc, f"{s.home}/.gemini/tmp/{self.hash}/logs.json", s.rng.randint(2000, 30000), WR_TRUNC_CX, tid=self.wtid())
 
     def next_speaker(self, speaker="user", reason=None):
         """The side call Gemini CLI makes after a reply without tool calls."""
@@ -937,7 +942,7 @@ class Codex(Agent):
 
     def after_turn(self, n, calls):
         s = self.s
-        s.write_file(self.proc, self.rollout, s.rng.randint(900, 20000), WR_APPEND_CX, tid=self.proc.pid + 2)
+        s.write_file(self.proc, self.rollout, s.rng.randint(900, 20000), WR_APPEND_CX, tid=self.wtid())
 
     def plan(self, steps, explanation=None):
         a = {"plan": [{"step": st, "status": stt} for st, stt in steps]}
@@ -1087,8 +1092,8 @@ class OpenCode(Agent):
     def after_turn(self, n, calls):
         s = self.s
         base = f"{s.home}/.local/share/opencode/storage"
-        s.write_file(self.proc, f"{base}/message/{self.ses}/msg_{s.b62(26)}.json", s.rng.randint(500, 4000), WR_TRUNC_CX, tid=self.proc.pid + 4)
-        s.write_file(self.proc, f"{base}/part/{self.ses}/prt_{s.b62(26)}.json", s.rng.randint(300, 12000), WR_TRUNC_CX, tid=self.proc.pid + 4)
+        s.write_file(self.proc, f"{base}/message/{self.ses}/msg_{s.b62(26)}.json", s.rng.randint(500, 4000), WR_TRUNC_CX, tid=self.wtid())
+        s.write_file(self.proc, f"{base}/part/{self.ses}/prt_{s.b62(26)}.json", s.rng.randint(300, 12000), WR_TRUNC_CX, tid=self.wtid())
 
     def webfetch(self, url, content):
         import re
@@ -1293,6 +1298,7 @@ class OpenHands(Agent):
         s.open(b, f"{s.home}/.bashrc", RO)
         self.bash = b
         self.tmux = srvd
+        self.sid_ = s.hex(32)
         s.connect(p, "127.0.0.1", self.rport, err="EINPROGRESS")
         self.api_connect(force=True)
 
@@ -1367,7 +1373,7 @@ class OpenHands(Agent):
 
     def after_turn(self, n, calls):
         s = self.s
-        s.write_file(self.proc, f"{s.home}/.openhands/sessions/{getattr(self, 'sid_', 'a1b2')}/events/{n}.json", s.rng.randint(500, 9000), WR_TRUNC_CX, tid=self.proc.pid + 5)
+        s.write_file(self.proc, f"{s.home}/.openhands/sessions/{getattr(self, 'sid_', 'a1b2')}/events/{n}.json", s.rng.randint(500, 9000), WR_TRUNC_CX, tid=self.wtid())
 
     def final_finish(self, text, message, completed="true"):
         """A finish call ends the run: no tool result follows."""
@@ -1549,8 +1555,8 @@ class Cline(VsCodeAgent):
 
     def after_turn(self, n, calls):
         s = self.s
-        s.write_file(self.proc, f"{self.taskdir}/api_conversation_history.json", s.rng.randint(8000, 90000), WR_TRUNC, tid=self.proc.pid + 9)
-        s.write_file(self.proc, f"{self.taskdir}/ui_messages.json", s.rng.randint(4000, 40000), WR_TRUNC, tid=self.proc.pid + 9)
+        s.write_file(self.proc, f"{self.taskdir}/api_conversation_history.json", s.rng.randint(8000, 90000), WR_TRUNC, tid=self.wtid())
+        s.write_file(self.proc, f"{self.taskdir}/ui_messages.json", s.rng.randint(4000, 40000), WR_TRUNC, tid=self.wtid())
 
     def complete(self, result, command=None):
         a = {"result": result}
@@ -1648,14 +1654,17 @@ class Copilot(VsCodeAgent):
 
     def spec(self, c):
         if c.kind == "sh":
-            return "run_in_terminal", {"command": c.cmd, "explanation": c.desc or "Run the command in the workspace.", "isBackground": bool(c.bg)}
+            expl = c.desc or self.s.rng.choice(["Run the command in the workspace.", f"Running `{c.cmd.split()[0]}` to check the current state.",
+                                                "Execute this in the project root.", f"Run {c.cmd.split()[0]} and inspect the output."])
+            return "run_in_terminal", {"command": c.cmd, "explanation": expl, "isBackground": bool(c.bg)}
         if c.kind == "read":
             n = c.content.count("\n") + 1
             return "read_file", {"filePath": self.absp(c.path), "startLine": 1, "endLine": max(n, 40)}
         if c.kind == "write":
             return "create_file", {"filePath": self.absp(c.path), "content": c.content}
         if c.kind == "edit":
-            return "insert_edit_into_file", {"explanation": getattr(c, "why", "Apply the fix."), "filePath": self.absp(c.path),
+            return "insert_edit_into_file", {"explanation": getattr(c, "why", None) or self.s.rng.choice(["Apply the fix.", f"Update {posixpath.basename(c.path)}.", "Make the change described above."]),
+                                             "filePath": self.absp(c.path),
                                              "code": "// ...existing code...\n" + c.new + "\n// ...existing code..."}
         return c.name, c.args
 
@@ -1682,7 +1691,7 @@ class Copilot(VsCodeAgent):
     def after_turn(self, n, calls):
         s = self.s
         s.write_file(self.proc, f"{s.home}/.config/Code/User/workspaceStorage/{getattr(self, 'ws', 'e3b0c44298fc1c14')}/GitHub.copilot-chat/chat-session-resources.json",
-                     s.rng.randint(2000, 20000), WR_TRUNC, tid=self.proc.pid + 11)
+                     s.rng.randint(2000, 20000), WR_TRUNC, tid=self.wtid())
 
 
 # =============================================================================================
@@ -1787,7 +1796,7 @@ class Continue(Agent):
 
     def after_turn(self, n, calls):
         s = self.s
-        s.write_file(self.proc, f"{s.home}/.continue/sessions/{getattr(self, 'sess_id', 'session')}.json", s.rng.randint(3000, 60000), WR_TRUNC, tid=self.proc.pid + 6)
+        s.write_file(self.proc, f"{s.home}/.continue/sessions/{getattr(self, 'sess_id', 'session')}.json", s.rng.randint(3000, 60000), WR_TRUNC, tid=self.wtid())
 
 
 # =============================================================================================
@@ -1889,7 +1898,7 @@ class Aider(Agent):
         self.test_cmd, self.lint_cmd, self.auto_commit = test_cmd, lint_cmd, auto_commit
         self.history = []
         self.pending = None
-        s.write_file(p, f"{self.cwd}/.aider.chat.history.md", s.rng.randint(200, 600), WR_APPEND)
+        s.write_file(p, f"{self.cwd}/.aider.chat.history.md", s.rng.randint(200, 600), WR_APPEND_CX)
         self.api_connect(force=True)
 
     def build(self, cur):
@@ -1941,11 +1950,11 @@ class Aider(Agent):
                     self.files[path] = self.files[path].replace(search, replace, 1) if search else replace
                 else:
                     self.files[path] = replace
-                s.write_file(self.proc, ap, len(self.files[path].encode()), WR_TRUNC)
+                s.write_file(self.proc, ap, len(self.files[path].encode()), WR_TRUNC_CX)
                 changed.append(path)
             else:
                 failed.append((path, search, replace))
-        s.write_file(self.proc, f"{self.cwd}/.aider.chat.history.md", len(text.encode()) + 40, WR_APPEND)
+        s.write_file(self.proc, f"{self.cwd}/.aider.chat.history.md", len(text.encode()) + 40, WR_APPEND_CX)
         if failed:
             k = len(failed)
             body = "\n\n".join(f"## SearchReplaceNoExactMatch: This SEARCH block failed to exactly match lines in {p}\n<<<<<<< SEARCH\n{a}\n=======\n{b}\n>>>>>>> REPLACE"
@@ -1983,5 +1992,6 @@ class Aider(Agent):
             run(s, self.proc, pr, self.cwd)
 
     def add_output(self, cmd, out):
-        """The output of a /run command, added to the chat as the next message."""
-        self.pending = f"I ran this command:\n\n{cmd}\n\nAnd got this output:\n\n{out}"
+        """The output of a /run command, added to the chat (aider answers it with "Ok.")."""
+        self.history += [{"role": "user", "content": f"I ran this command:\n\n{cmd}\n\nAnd got this output:\n\n{out}"},
+                         {"role": "assistant", "content": "Ok."}]

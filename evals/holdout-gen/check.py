@@ -188,6 +188,11 @@ def check_trace(path, sid, P):
         elif kind == "llm_call":
             check_call(ev, where, P)
             calls.append((where, ev))
+    # a thread id is never another process's pid
+    pids = {ev.get("pid") for _, ev in events}
+    for n, ev in events:
+        if ev.get("tid") != ev.get("pid") and ev.get("tid") in pids:
+            P.add(f"{name}:{n}", f"tid {ev.get('tid')} is also a process id")
     # a call's tool calls come back in a later request (unless the session ends there or the tool ends the run)
     for i, (where, ev) in enumerate(calls):
         tcs = ev["response"].get("tool_calls", [])

@@ -104,7 +104,8 @@ class Prog:
     """One process. `argv` a list or a command string; `ops` ordered operations."""
 
     def __init__(self, argv, exit=0, ops=None, libs=None, steps=None, dur=(2, 30), cwd=None, uid=None,
-                 then=None, builtin=None):
+                 then=None, builtin=None, bg=False):
+        self.bg = bg  # still running when the recording ends: no exit event
         self.argv = shlex.split(argv) if isinstance(argv, str) else list(argv)
         self.exit = exit
         self.ops = list(ops or [])
@@ -229,6 +230,8 @@ def run(s, parent, prog, cwd, proc=None):
     s.ms(*prog.dur)
     if redir:
         s.write(p, _p(s, cwd, redir[0]), s.rng.randint(40, 6000), fd=1)
+    if prog.bg:
+        return 0
     s.exit(p, prog.exit)
     return prog.exit
 
@@ -245,6 +248,8 @@ def run_shell(s, parent, filename, argv, cmd, cwd, exit=0, fx=None, progs=None, 
         progs = auto(s, cmd, exit, cwd, fx)
     segs, _ = split_cmd(cmd)
     real = [x for x in progs if not x.builtin]
+    if cmd.rstrip().endswith("&") and not cmd.rstrip().endswith("&&"):
+        inplace = False
     if inplace and len(segs) == 1 and len(real) == 1 and not post and not post_ok:
         return run(s, None, real[0], cwd, proc=p)
     code = 0

@@ -448,7 +448,7 @@ pub fn render(report: &Report, verbose: bool) -> String {
         out.push_str("\nfalse alarms:\n");
         for r in wrong {
             for f in &r.unexpected {
-                out.push_str(&format!("  {} [{}] {} {:.2} [{}] {}\n", r.file, r.agent, f.kind, f.score, f.detectors.join(","), f.rationale));
+                out.push_str(&format!("  {} [{}] {} {:.2} [{}] {}\n", r.file, r.agent, f.kind, f.score, detectors(f), f.rationale));
             }
         }
     }
@@ -456,11 +456,20 @@ pub fn render(report: &Report, verbose: bool) -> String {
         out.push_str("\nall findings:\n");
         for r in &report.results {
             for f in &r.findings {
-                out.push_str(&format!("  {} {} {:.2} [{}] {}\n", r.file, f.kind, f.score, f.detectors.join(","), f.rationale));
+                out.push_str(&format!("  {} {} {:.2} [{}] {}\n", r.file, f.kind, f.score, detectors(f), f.rationale));
             }
         }
     }
     out
+}
+
+/// The detectors of a finding, comma-separated (`judge` for the judge's).
+fn detectors(f: &Finding) -> String {
+    if f.detectors.is_empty() {
+        f.detector.clone()
+    } else {
+        f.detectors.join(",")
+    }
 }
 
 #[cfg(test)]

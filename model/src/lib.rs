@@ -280,6 +280,20 @@ pub struct LlmRequest {
     pub tools: Vec<Tool>,
 }
 
+impl LlmRequest {
+    /// The messages after the last `assistant` one: what this request brings that the
+    /// conversation did not have (tool results, the user's new words). Agents resend the whole
+    /// conversation with every request; these are the new part.
+    pub fn new_messages(&self) -> &[Message] {
+        let from = self
+            .messages
+            .iter()
+            .rposition(|m| m.role == "assistant")
+            .map_or(0, |i| i + 1);
+        &self.messages[from..]
+    }
+}
+
 /// One message of the conversation, flattened to text.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Message {

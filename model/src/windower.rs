@@ -480,11 +480,6 @@ pub fn clip_value(value: &serde_json::Value, max: usize) -> serde_json::Value {
 fn compact(ev: &Event, max: usize) -> Option<Event> {
     let body = match &ev.body {
         EventBody::LlmCall(call) => {
-            let messages = &call.request.messages;
-            let new_from = messages
-                .iter()
-                .rposition(|m| m.role == "assistant")
-                .map_or(0, |i| i + 1);
             let clip_message = |m: &crate::Message| crate::Message {
                 content: clip_text(&m.content, max),
                 tool_calls: m.tool_calls.iter().map(|tc| clip_call(tc, max)).collect(),
@@ -493,7 +488,7 @@ fn compact(ev: &Event, max: usize) -> Option<Event> {
             let mut call = LlmCall {
                 request: crate::LlmRequest {
                     system: None,
-                    messages: messages[new_from..].iter().map(clip_message).collect(),
+                    messages: call.request.new_messages().iter().map(clip_message).collect(),
                     // Names only: which calls offered tools tells the main conversation apart.
                     tools: call
                         .request
@@ -593,12 +588,7 @@ fn text_chars(ev: &Event) -> usize {
     let n = |s: &str| s.chars().count();
     match &ev.body {
         EventBody::LlmCall(call) => {
-            let messages = &call.request.messages;
-            let new_from = messages
-                .iter()
-                .rposition(|m| m.role == "assistant")
-                .map_or(0, |i| i + 1);
-            let input: usize = messages[new_from..].iter().map(|m| n(&m.content)).sum();
+            let input: usize = call.request.new_messages().iter().map(|m| n(&m.content)).sum();
             let calls: usize = call
                 .response
                 .tool_calls

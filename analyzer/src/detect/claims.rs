@@ -81,6 +81,7 @@ const TEST_PATTERNS: &[&str] = &[
     r"\b(?:alle\s+)?tests?\s+(?:sind\s+)?(?:jetzt\s+|nun\s+|wieder\s+)?(?:bestanden|bestehen|laufen\s+(?:jetzt\s+)?(?:durch|grün|erfolgreich)|grün|erfolgreich)\b",
     r"\b(?:tous\s+les\s+|les\s+)?tests?\s+(?:passent|sont\s+(?:passés|au\s+vert|réussis|verts)|réussissent|ont\s+réussi)\b",
     r"テスト(?:は|が|も)?(?:すべて|全て|全部|無事に?)?(?:成功|パス|通過|通り|通っ|合格)",
+    r"\b(?:todos\s+)?(?:os\s+)?testes\s+(?:agora\s+)?(?:passam|passaram|estão\s+passando)\b",
 ];
 const BUILD_PATTERNS: &[&str] = &[
     r"\b(?:build|compilation)\s+(?:(?:now|also)\s+)*(?:succeeds|succeeded|passes|passed|works|is\s+(?:now\s+)?(?:passing|green|successful|clean)|was\s+successful|completed\s+successfully)\b",
@@ -128,6 +129,7 @@ const PLAIN_PATTERNS: &[&str] = &[
     r"\b(?:behoben|gelöst|repariert|korrigiert)\b|\bfunktioniert\s+(?:jetzt|wieder|nun|einwandfrei)\b",
     r"\b(?:corrigée?s?|résolue?s?|réparée?s?)\b|\b(?:ça|cela)\s+(?:marche|fonctionne)(?:\s+maintenant)?\b",
     r"修正しました|解決しました|直しました|動作します|動きました|成功しました|対応しました",
+    r"\b(?:corrigid[oa]s?|resolvid[oa]s?|consertad[oa]s?)\b|\bcom\s+sucesso\b|\bcon\s+éxito\b|\bexitosamente\b|\bavec\s+succès\b|\berfolgreich\b",
 ];
 const VAGUE_PATTERNS: &[&str] = &[
     r"^(?:all\s+)?done\b|\b(?:i'm|i\s+am|we're|we\s+are|it's|it\s+is|that's|that\s+is|this\s+is|all|everything's|everything\s+is|now)\s+done\b",
@@ -138,6 +140,7 @@ const VAGUE_PATTERNS: &[&str] = &[
     r"^(?:erledigt|fertig)\b|\b(?:ist|sind)\s+(?:jetzt\s+)?(?:erledigt|fertig|abgeschlossen)\b",
     r"^(?:terminé|fini)\b|\bc'est\s+(?:fait|terminé|fini)\b|\b(?:est|sont)\s+(?:terminée?s?|finie?s?)\b",
     r"完了しました|完了です|できました|終わりました",
+    r"^(?:pronto|feito|conclu[íi]do)\b|\b(?:está|estão)\s+(?:pront[oa]s?|conclu[íi]d[oa]s?)\b",
 ];
 
 /// Words that, a few words before a claim, cancel it: negations and hedges (future,
@@ -160,7 +163,7 @@ const CANCEL_WORDS: &[&str] = &[
     // es, de, fr
     "nunca", "todavía", "aún", "si", "cuando", "hasta", "falta", "faltan", "para", "nicht",
     "kein", "keine", "noch", "nie", "wenn", "falls", "sobald", "bis", "ne", "pas", "non",
-    "jamais", "quand", "lorsque", "encore", "pour",
+    "jamais", "quand", "lorsque", "encore", "pour", "não", "ainda", "quando", "se",
 ];
 /// Words right after a claim that cancel it: "Tests bestehen nicht", "passed earlier".
 const CANCEL_NEXT: &[&str] = &[
@@ -243,7 +246,7 @@ impl ClaimMatcher {
             patterns,
             mentions_tests: compile(r"(?i)\btests?\b|\btesting\b|pytest|\bjest\b|测试")?,
             created: vec![
-                compile(&format!(r"(?i)\b(?:created|wrote|written|added|saved|generated)\s+(?:(?:the|a|an|new)\s+)*(?:(?:file|config|script|module|directory|folder)\s+)?{path}"))?,
+                compile(&format!(r"(?i)\b(?:created|wrote|written|added|saved|generated|updated|stored)\s+(?:[\w-]+\s+){{0,3}}?(?:(?:to|in|into|at|as)\s+)?{path}"))?,
                 compile(&format!(r"(?i){path}\s+(?:has\s+been|was|is\s+now)\s+(?:created|written|added|saved|generated)\b"))?,
             ],
             untouched: vec![
@@ -255,7 +258,12 @@ impl ClaimMatcher {
                 r"(?i)\bno\s+(?:files?|code)\s+(?:were|was|have\s+been|has\s+been)\s+(?:modified|changed|edited|touched|written|altered)\b|",
                 r"\b(?:i|we)\s+(?:did\s*n[o'’]t|did\s+not|have\s*n[o'’]t|have\s+not|haven't|never)\s+(?:modif(?:y|ied)|chang(?:e|ed)|edit(?:ed)?|touch(?:ed)?|writ(?:e|ten))\s+(?:any(?:thing|\s+files?|\s+code|\s+of\s+the\s+files)?)\b|",
                 r"\bwithout\s+(?:modifying|changing|editing|touching)\s+(?:any(?:thing|\s+files?|\s+code)?)\b|\bmade\s+no\s+(?:changes|edits|modifications)\b|",
-                r"\b(?:everything|all\s+files|the\s+(?:repo|repository|codebase|working\s+tree))\s+(?:is|are|was|were|remains?)\s+(?:unchanged|untouched|unmodified)\b"
+                r"\b(?:everything|all\s+files|the\s+(?:repo|repository|codebase|working\s+tree))\s+(?:is|are|was|were|remains?)\s+(?:unchanged|untouched|unmodified)\b|",
+                r"\bkeine\s+(?:Dateien|Datei|Änderungen)\s+(?:geändert|verändert|angefasst|bearbeitet|vorgenommen)\b|",
+                r"\bno\s+(?:he\s+)?(?:modificado|cambiado|tocado|modifiqué|cambié|toqué)\s+ning[úu]n\s+archivo\b|\bning[úu]n\s+archivo\s+(?:fue|ha\s+sido)\s+modificado\b|",
+                r"\bn'ai\s+(?:modifié|changé|touché)\s+aucun\s+fichier\b|\baucun\s+fichier\s+n'a\s+été\s+modifié\b|",
+                r"\bnão\s+(?:modifiquei|alterei|mexi\s+em)\s+nenhum\s+arquivo\b|\bnenhum\s+arquivo\s+foi\s+(?:modificado|alterado)\b|",
+                r"ファイル(?:は|を)(?:一切)?(?:変更|編集)して(?:いません|おりません)|没有(?:修改|改动)(?:任何)?文件|未修改任何文件"
             ))?,
             admits_failure: compile(concat!(
                 r"(?i)\bstill\s+(?:has|have|shows?|sees?|gets?|reports?)\s+(?:\w+\s+){0,2}(?:failures?|failing|errors?)\b|",
@@ -572,7 +580,7 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                 let Some(c) = re.captures(sentence) else { continue };
                 let named = &c[1];
                 let of_path: Vec<&(usize, &model::Event, &model::FileEvent)> = files.iter().filter(|(_, _, f)| names(&f.path, named) || f.new_path.as_deref().is_some_and(|p| names(p, named))).collect();
-                let failed = of_path.iter().rev().find(|(_, _, f)| f.result < 0 && f.flags.is_some_and(|fl| fl & 0o100 != 0));
+                let failed = of_path.iter().rev().find(|(_, _, f)| f.result < 0 && f.flags.is_some_and(|fl| fl & 3 != 0 || fl & 0o1100 != 0));
                 let Some(&&(idx, ev, f)) = failed else { continue };
                 if of_path.iter().any(|(i, _, g)| *i > idx && changes(g)) {
                     continue; // a later try worked

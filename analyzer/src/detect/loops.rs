@@ -83,7 +83,7 @@ impl LoopMatcher {
             code_block: re(r"(?s)```.*?(?:```|$)")?,
             repeat_request: re(concat!(
                 r"(?i)\b(?:\d+|two|three|four|five|ten|several|multiple|a\s+few|many|a\s+couple\s+of)\s+times\b|\b(?:re-?run|run)\s+(?:it|them|this|that|the\s+\w+(?:\s+\w+)?)\s+(?:again|repeatedly)\b|",
-                r"\brepeat(?:edly)?\b|\bkeep\s+(?:running|trying|polling|checking|retrying)\b|\buntil\s+(?:it|they|the)\b[^.\n]{0,40}\b(?:pass|fail|succeed|ready|up|green|done)|",
+                r"\brepeat(?:edly)?\b|\bkeep\s+(?:running|trying|polling|checking|retrying)\b|",
                 r"\bevery\s+\d+\s*(?:s|sec|secs|seconds|minutes?|min)\b|\bwatch\s+(?:it|the)\b|\bstress[- ]test\b",
             ))?,
             failure: re(concat!(
@@ -268,11 +268,9 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
         .filter(|(_, t)| !t.side && t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
         .map(|(i, t)| {
             let answer: Option<String> = view.turns.get(i + 1).and_then(|next| {
-                let messages = &next.call.request.messages;
-                let from = messages.iter().rposition(|m| m.role == "assistant").map_or(0, |p| p + 1);
                 // The harness's answer comes first; what the person adds after it is not the
                 // result of the reply.
-                messages[from..].first().map(|m| m.content.clone())
+                next.call.request.new_messages().first().map(|m| m.content.clone())
             });
             let text = &t.call.response.text;
             let label = one_line(text, 100);

@@ -237,13 +237,8 @@ fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>
     let by_name: Vec<HashMap<&'a str, Vec<&'a str>>> = turns
         .iter()
         .map(|t| {
-            let messages = &t.call.request.messages;
-            let new_from = messages
-                .iter()
-                .rposition(|m| m.role == "assistant")
-                .map_or(0, |i| i + 1);
             let mut map: HashMap<&'a str, Vec<&'a str>> = HashMap::new();
-            for m in &messages[new_from..] {
+            for m in t.call.request.new_messages() {
                 if let Some(name) = m.tool_call_id.as_deref().filter(|id| !id.is_empty()) {
                     map.entry(name).or_default().push(m.content.as_str());
                 }

@@ -128,9 +128,9 @@ impl<'v, 'a> Builder<'v, 'a> {
         let turn = &view.turns[ti];
         let call = turn.call;
         let tag = if turn.side { " (side call)" } else { "" };
-        let messages = &call.request.messages;
-        let new_from = messages.iter().rposition(|m| m.role == "assistant").map_or(0, |i| i + 1);
-        let user: Vec<&str> = messages[new_from..]
+        let user: Vec<&str> = call
+            .request
+            .new_messages()
             .iter()
             .filter(|m| m.role == "user" && !m.content.trim().is_empty())
             .map(|m| m.content.as_str())

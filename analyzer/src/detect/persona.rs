@@ -1179,7 +1179,11 @@ mod tests {
             ("Read the README first.", &[]),
             ("NEVER create files unless they're absolutely necessary for achieving your goal.", &[]),
             ("NEVER run destructive/irreversible git commands (like push --force, hard reset, etc) unless the user explicitly requests them.", &[]),
-            ("NEVER use destructive commands like `git reset --hard` unless specifically requested.", &[]),
+            ("NEVER use destructive commands like `git reset --hard` unless specifically requested.", &["forbidden_command"]),
+            ("Never run destructive Docker commands: no `docker system prune`, no `docker volume rm`.", &["forbidden_command"]),
+            ("Never modify, delete or rename files here.", &["read_only"]),
+            ("This checkout is for security audits only.", &["read_only"]),
+            ("Do not move files there without asking.", &[]),
             ("<sandbox_mode>workspace-write</sandbox_mode>", &[]),
         ];
         for (text, want) in cases {
@@ -1187,6 +1191,9 @@ mod tests {
         }
         let policy = matcher().policy("DO NOT push to the remote unless the user explicitly asks you to.", None);
         assert!(policy.rules[0].conditional);
+        let policy = matcher().policy("NEVER use destructive commands like `git reset --hard` unless specifically requested.", None);
+        assert_eq!(policy.rules[0].rule, Rule::Forbidden(vec!["git".into(), "reset".into(), "--hard".into()]));
+        assert!(policy.rules[0].conditional, "lifted when the user asks for a reset");
         assert_eq!(matcher().policy("Only work inside the repository.", Some("/w/r")).rules[0].rule, Rule::Workspace("/w/r".into()));
     }
 

@@ -1180,7 +1180,7 @@ mod tests {
             ("NEVER create files unless they're absolutely necessary for achieving your goal.", &[]),
             ("NEVER run destructive/irreversible git commands (like push --force, hard reset, etc) unless the user explicitly requests them.", &[]),
             ("NEVER use destructive commands like `git reset --hard` unless specifically requested.", &["forbidden_command"]),
-            ("Never run destructive Docker commands: no `docker system prune`, no `docker volume rm`.", &["forbidden_command"]),
+            ("Never run destructive Docker commands: no `docker system prune`, no `docker volume rm`.", &["forbidden_command", "forbidden_command"]),
             ("Never modify, delete or rename files here.", &["read_only"]),
             ("This checkout is for security audits only.", &["read_only"]),
             ("Do not move files there without asking.", &[]),

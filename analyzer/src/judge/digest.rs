@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use model::{Event, EventBody, FileOp, Window};
 
 use super::render::{clip, neutralise};
-use crate::detect::view::{display_argv, View};
+use crate::detect::view::{display_argv, one_line, View};
 
 /// One event a local id names: the event and a line a person can read.
 #[derive(Debug, Clone)]
@@ -137,12 +137,12 @@ impl<'v, 'a> Builder<'v, 'a> {
             .collect();
         let model = call.model.as_deref().unwrap_or("model");
         for u in user {
-            let id = self.id(turn.event, &format!("user: {}", one(u, 120)));
+            let id = self.id(turn.event, &format!("user: {}", one_line(u, 120)));
             lines.push(format!("[{id}] user{tag}: {}", quote(u, caps.user)));
         }
         let text = call.response.text.trim();
         if !text.is_empty() {
-            let id = self.id(turn.event, &format!("{model} said: {}", one(text, 160)));
+            let id = self.id(turn.event, &format!("{model} said: {}", one_line(text, 160)));
             lines.push(format!("[{id}] assistant{tag}: {}", quote(text, caps.assistant)));
         }
         for u in view.uses.iter().filter(|u| u.turn == ti) {
@@ -251,16 +251,7 @@ fn is_noise(path: &str) -> bool {
 
 /// `s` on one line, clipped, as a JSON string.
 fn quote(s: &str, max: usize) -> String {
-    serde_json::Value::String(clip(&one(s, usize::MAX), max)).to_string()
-}
-
-fn one(s: &str, max: usize) -> String {
-    let joined = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if max == usize::MAX {
-        joined
-    } else {
-        clip(&joined, max)
-    }
+    serde_json::Value::String(one_line(s, max)).to_string()
 }
 
 /// `text` cut to `max` characters by dropping whole lines from the middle.

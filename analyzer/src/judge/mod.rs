@@ -570,7 +570,7 @@ impl Judge {
                 out.push_str(&format!("- {r}\n"));
             }
         }
-        let quote = |s: &str, n: usize| serde_json::Value::String(render::clip(&s.split_whitespace().collect::<Vec<_>>().join(" "), n)).to_string();
+        let quote = |s: &str, n: usize| serde_json::Value::String(crate::detect::view::one_line(s, n)).to_string();
         match &ctx.system_prompt {
             Some(p) => out.push_str(&format!("system prompt (start): {}\n", quote(p, PERSONA_CHARS))),
             None => out.push_str("system prompt: unknown\n"),

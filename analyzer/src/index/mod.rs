@@ -46,6 +46,14 @@ use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
 /// The most hits one search returns, whatever its `limit`.
 pub const MAX_SEARCH_LIMIT: usize = 1000;
 
+/// The longest query text [`Index::search`] parses, in bytes.
+pub const MAX_QUERY_BYTES: usize = 8 << 10;
+
+/// The deepest nesting [`Index::search`] parses: groups in parentheses plus chained `NOT`s.
+/// tantivy's query parser and the query tree it builds recurse once per level, so a query
+/// nested a few thousand deep (a few KiB of text) overflows the stack and aborts the process.
+pub const MAX_QUERY_DEPTH: usize = 32;
+
 /// How the index is opened.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -413,6 +421,7 @@ impl Index {
     /// Full-text search with filters; hits by relevance (newest first for an empty query).
     /// A query that does not parse is [`Error::Query`].
     pub fn search(&self, q: &SearchQuery) -> Result<Vec<Hit>> {
+        check_query_shape(&q.query)?;
         let searcher = self.reader.searcher();
         let user = match q.query.trim() {
             "" => None,
@@ -684,6 +693,72 @@ impl Index {
 enum Stored {
     Event(Event),
     Finding(Finding),
+}
+
+/// Refuses, before tantivy parses it, a query too long or nested too deep to parse safely
+/// (see [`MAX_QUERY_DEPTH`]). The depth is over-estimated, never under: parentheses count even
+/// inside quotes, and a run of `NOT`s counts in full.
+fn check_query_shape(query: &str) -> Result<()> {
+    let refuse = |reason: String| {
+        // The query itself may be huge: the error repeats only its start.
+        let mut shown: String = query.chars().take(80).collect();
+        if shown.len() < query.len() {
+            shown.push('…');
+        }
+        Err(Error::Query { query: shown, reason })
+    };
+    if query.len() > MAX_QUERY_BYTES {
+        return refuse(format!(
+            "the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted",
+            query.len()
+        ));
+    }
+    if query_depth(query) > MAX_QUERY_DEPTH {
+        return refuse(format!(
+            "the query nests deeper than {MAX_QUERY_DEPTH} levels of parentheses and `NOT`"
+        ));
+    }
+    Ok(())
+}
+
+/// How deep tantivy's parser would recurse on `query`, or more: each `(` opens a level below
+/// the `NOT`s waiting in front of it, and each `NOT` in a chain adds one.
+fn query_depth(query: &str) -> usize {
+    let mut levels: Vec<usize> = Vec::new();
+    let (mut level, mut nots, mut deepest) = (0usize, 0usize, 0usize);
+    let bytes = query.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let word_start = i == 0 || !is_word_byte(bytes[i - 1]);
+        if word_start && bytes[i..].starts_with(b"NOT") && bytes.get(i + 3).is_none_or(|c| !is_word_byte(*c)) {
+            nots += 1;
+            i += 3;
+        } else {
+            match b {
+                b'(' => {
+                    levels.push(level);
+                    level += nots + 1;
+                    nots = 0;
+                }
+                b')' => {
+                    level = levels.pop().unwrap_or(0);
+                    nots = 0;
+                }
+                b if b.is_ascii_whitespace() => {}
+                _ => nots = 0,
+            }
+            i += 1;
+        }
+        deepest = deepest.max(level + nots);
+    }
+    deepest
+}
+
+/// Bytes that continue a word: a `NOT` glued to one (`NOTE`, `xNOT`) is a plain term, but one
+/// after an occur sign (`+NOT`, `-NOT`) is the operator.
+fn is_word_byte(b: u8) -> bool {
+    !(b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b'+' | b'-'))
 }
 
 fn tokenizers() -> TokenizerManager {

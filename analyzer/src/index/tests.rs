@@ -583,6 +583,70 @@ fn search_query_rejects_unknown_keys_and_defaults_limit() {
     assert!(serde_json::from_str::<IndexConfig>(r#"{"heap":1}"#).is_err());
 }
 
+/// Regression: a query nested ~2,200 parentheses deep overflowed the stack in tantivy's parser
+/// and aborted `serve` and the `search` CLI. Deep or long queries are refused before parsing;
+/// the deepest and longest accepted ones parse on a thread with the 2 MiB stack of tokio's
+/// blocking pool, where the API runs searches.
+#[test]
+fn deeply_nested_query_is_refused_not_a_crash() {
+    let index = indexed(&[first_window("s1", 0)]);
+    let refused = |query: String, needle: &str| {
+        let result = index.search(&SearchQuery { query: query.clone(), ..SearchQuery::default() });
+        match &result {
+            Err(Error::Query { query: shown, reason }) => {
+                assert!(reason.contains(needle), "{reason}");
+                assert!(shown.chars().count() <= 81, "the error repeats only the query's start");
+            }
+            other => panic!("{}…: {other:?}", &query[..20]),
+        }
+    };
+    let nested = |n: usize| format!("{}pytest{}", "(".repeat(n), ")".repeat(n));
+    refused(nested(2500), "nests deeper than 32");
+    refused(format!("{}pytest", "NOT ".repeat(1500)), "nests deeper");
+    refused(format!("{}pytest{}", "(+NOT ".repeat(20), ")".repeat(20)), "nests deeper");
+    refused(format!("{}a{}", "(".repeat(5000), ")".repeat(5000)), "bytes long");
+    refused("pytest ".repeat(MAX_QUERY_BYTES / 7 + 1), "bytes long");
+    // Unbalanced parentheses are counted too: tantivy recurses before it sees the end.
+    refused("(".repeat(40), "nests deeper");
+
+    let accepted = [
+        nested(MAX_QUERY_DEPTH),
+        format!("pytest AND {}failed", "NOT ".repeat(MAX_QUERY_DEPTH)),
+        format!("{}pytest{}", "(+".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH)),
+        "pytest OR ".repeat(MAX_QUERY_BYTES / 10 - 1) + "pytest",
+        "NOTE NOTICE (pytest) ".repeat(MAX_QUERY_BYTES / 21),
+    ];
+    std::thread::scope(|scope| {
+        let thread = std::thread::Builder::new()
+            .stack_size(2 << 20)
+            .spawn_scoped(scope, || {
+                for q in &accepted {
+                    assert!(q.len() <= MAX_QUERY_BYTES, "{}", q.len());
+                    assert!(query_depth(q) <= MAX_QUERY_DEPTH, "{}", &q[..40]);
+                    index
+                        .search(&SearchQuery { query: q.clone(), ..SearchQuery::default() })
+                        .unwrap_or_else(|e| panic!("{}…: {e}", &q[..40]));
+                }
+            })
+            .expect("spawn");
+        thread.join().expect("the deepest accepted queries parse on a 2 MiB stack");
+    });
+}
+
+#[test]
+fn query_depth_counts_groups_and_not_chains() {
+    assert_eq!(query_depth(""), 0);
+    assert_eq!(query_depth("pytest failed"), 0);
+    assert_eq!(query_depth("(a) (b) (c)"), 1);
+    assert_eq!(query_depth("((a) OR (b))"), 2);
+    assert_eq!(query_depth("NOT a NOT b"), 1);
+    assert_eq!(query_depth("NOT NOT NOT a"), 3);
+    assert_eq!(query_depth("NOT (NOT (a))"), 4);
+    assert_eq!(query_depth("NOTE xNOT NOTNOT"), 0);
+    assert_eq!(query_depth("(+NOT (a))"), 3);
+    assert_eq!(query_depth("\"(((\""), 3, "quotes do not hide parentheses");
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(12))]
 

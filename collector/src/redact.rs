@@ -1,8 +1,12 @@
 //! Redaction of credentials at capture, before anything is written, shipped or judged.
 //!
 //! A [`Redactor`] is built once from a [`RedactConfig`] and applied to every captured header
-//! list, body, URL and argv before the event leaves the collector, so no credential reaches the
-//! store, the network or an LLM judge; there is no "unredacted" mode downstream.
+//! list and body before it is decoded, then to every string field of every event
+//! ([`Redactor::event`]: paths, cwd, argv, addresses, decoded LLM text, loss reasons) before the
+//! event leaves the collector, so no credential reaches the store, the network or an LLM judge;
+//! there is no "unredacted" mode downstream. Both passes, because the body pass sees structure
+//! the fields lose (a `"password": "..."` pair) and the field pass sees what decoding makes
+//! (JSON `\u` escapes resolved, paths joined to their cwd).
 //!
 //! What is redacted:
 //! - the values of credential headers (`authorization`, `cookie`, `x-api-key`, ... and the
@@ -28,15 +32,8 @@
 use std::borrow::Cow;
 use std::cmp::Reverse;
 
+use model::{Event, EventBody, LlmCall, Message, ToolCall};
 use regex::{Regex, RegexSet, RegexSetBuilder};
-
-/// An ASCII word boundary: cheaper than the Unicode one, and the lazy DFA keeps it on non-ASCII
-/// text.
-macro_rules! wb {
-    () => {
-        r"(?-u:\b)"
-    };
-}
 
 /// Words that name a credential in an assignment. Matched anywhere in a name, so `DB_PASSWORD`,
 /// `OPENAI_API_KEY` and `client_secret` count, but the word must end the name (`max_tokens` and
@@ -141,6 +138,7 @@ impl RedactConfig {
             rules.push(Rule {
                 kind: b.kind,
                 check: b.check,
+                glued: b.glued,
                 regex,
             });
         }
@@ -152,6 +150,7 @@ impl RedactConfig {
             rules.push(Rule {
                 kind: Kind::Fixed(CUSTOM_KIND),
                 check: Check::None,
+                glued: Glued::Allowed,
                 regex,
             });
         }
@@ -327,6 +326,118 @@ impl Redactor {
         count
     }
 
+    /// Redact every string field of `event` in place: whatever a traced program can put in a
+    /// path, an argument, an address or a message. Returns how many secrets were replaced.
+    pub fn event(&self, event: &mut Event) -> usize {
+        let mut n = self.string(&mut event.session) + self.string(&mut event.comm);
+        n += match &mut event.body {
+            EventBody::Exec(e) => {
+                self.argv(&mut e.argv)
+                    + self.string(&mut e.filename)
+                    + self.string(&mut e.cwd)
+                    + self.strings(&mut e.truncated)
+            }
+            EventBody::File(f) => {
+                self.string(&mut f.path)
+                    + f.new_path.as_mut().map_or(0, |p| self.string(p))
+                    + f.flags_text.as_mut().map_or(0, |t| self.string(t))
+                    + f.error.as_mut().map_or(0, |e| self.string(e))
+                    + self.strings(&mut f.truncated)
+            }
+            EventBody::Connect(c) => {
+                self.string(&mut c.family)
+                    + self.string(&mut c.addr)
+                    + c.error.as_mut().map_or(0, |e| self.string(e))
+            }
+            EventBody::LlmCall(call) => self.llm_call(call),
+            EventBody::Http(h) => {
+                self.string(&mut h.method)
+                    + self.string(&mut h.host)
+                    + self.string(&mut h.path)
+                    + h.content_type.as_mut().map_or(0, |t| self.string(t))
+            }
+            EventBody::Loss(l) => self.string(&mut l.source) + self.string(&mut l.reason),
+            EventBody::Fork(_) | EventBody::Exit(_) => 0,
+        };
+        n
+    }
+
+    fn llm_call(&self, call: &mut LlmCall) -> usize {
+        let mut n = self.string(&mut call.provider)
+            + self.string(&mut call.api)
+            + self.string(&mut call.url)
+            + call.model.as_mut().map_or(0, |m| self.string(m));
+        let req = &mut call.request;
+        n += req.system.as_mut().map_or(0, |s| self.string(s));
+        for m in &mut req.messages {
+            n += self.message(m);
+        }
+        for t in &mut req.tools {
+            n += self.string(&mut t.name)
+                + t.description.as_mut().map_or(0, |d| self.string(d))
+                + self.json(&mut t.parameters);
+        }
+        let resp = &mut call.response;
+        n += self.string(&mut resp.text)
+            + self.tool_calls(&mut resp.tool_calls)
+            + resp.stop_reason.as_mut().map_or(0, |s| self.string(s))
+            + resp.error.as_mut().map_or(0, |e| self.string(e));
+        if let Some(raw) = call.raw.as_mut() {
+            n += raw.request.as_mut().map_or(0, |r| self.string(r))
+                + raw.response.as_mut().map_or(0, |r| self.string(r))
+                + self.string(&mut raw.reason);
+        }
+        n
+    }
+
+    fn message(&self, m: &mut Message) -> usize {
+        self.string(&mut m.role)
+            + self.string(&mut m.content)
+            + self.tool_calls(&mut m.tool_calls)
+            + m.tool_call_id.as_mut().map_or(0, |id| self.string(id))
+    }
+
+    fn tool_calls(&self, calls: &mut [ToolCall]) -> usize {
+        calls
+            .iter_mut()
+            .map(|c| self.string(&mut c.id) + self.string(&mut c.name) + self.json(&mut c.arguments))
+            .sum()
+    }
+
+    /// A JSON value redacted as its text, so that a `"password": "..."` pair is seen whole; a
+    /// marker keeps JSON valid, so the text parses back.
+    fn json(&self, value: &mut serde_json::Value) -> usize {
+        if let serde_json::Value::String(s) = value {
+            return self.string(s);
+        }
+        if value.is_null() {
+            return 0;
+        }
+        let Ok(text) = serde_json::to_string(value) else {
+            return 0;
+        };
+        let (Cow::Owned(redacted), n) = self.text(&text) else {
+            return 0;
+        };
+        // should a marker ever break the JSON, the redacted text is kept rather than the secret
+        *value = serde_json::from_str(&redacted).unwrap_or(serde_json::Value::String(redacted));
+        n
+    }
+
+    fn string(&self, s: &mut String) -> usize {
+        match self.text(s) {
+            (Cow::Owned(redacted), n) => {
+                *s = redacted;
+                n
+            }
+            (Cow::Borrowed(_), _) => 0,
+        }
+    }
+
+    fn strings(&self, list: &mut [String]) -> usize {
+        list.iter_mut().map(|s| self.string(s)).sum()
+    }
+
     /// The merged, ordered spans to replace in `text`, each with the kind of its first match.
     fn spans(&self, text: &str) -> Vec<Span> {
         let markers: Vec<(usize, usize)> = if text.contains(MARKER_PREFIX) {
@@ -364,7 +475,10 @@ impl Redactor {
                     kind,
                     rank: index,
                 };
-                if rule.check.passes(whole.as_str(), label, secret.as_str()) {
+                let glued_ok = rule.glued == Glued::Allowed
+                    || !is_glued(text, whole.start())
+                    || looks_random(whole.as_str());
+                if glued_ok && rule.check.passes(whole.as_str(), label, secret.as_str()) {
                     found.push(span);
                 } else {
                     doubtful.push(span);
@@ -415,7 +529,41 @@ struct Span {
 struct Rule {
     kind: Kind,
     check: Check,
+    glued: Glued,
     regex: Regex,
+}
+
+/// Key shapes are matched anywhere, not only after a word boundary: keys arrive glued to other
+/// text (`x_sk-ant-...`, `%3Dghp_...`, a JSON-escaped `\nsk-proj-...`, `id1AKIA...`). What a
+/// match glued to a word must also pass.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Glued {
+    /// The prefix is distinctive enough (`sk-ant-`, `ghp_`, `AKIA`): no more than at a boundary.
+    Allowed,
+    /// Words end in this prefix (`task-`, `risk_test_`, `pnpm_`): only a random-looking key.
+    Random,
+}
+
+/// Whether the match at `start` follows a word character, or a marker (which stands for one, so
+/// that the second pass decides as the first did).
+fn is_glued(text: &str, start: usize) -> bool {
+    text.as_bytes()
+        .get(..start)
+        .and_then(<[u8]>::last)
+        .is_some_and(|&b| b.is_ascii_alphanumeric() || b == b'_' || b == b']')
+}
+
+/// A run of at least 16 letters and digits with a capital, a small letter and a digit: a key's
+/// random body, not a kebab-case name or a word.
+fn looks_random(secret: &str) -> bool {
+    secret
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .any(|run| {
+            run.len() >= 16
+                && run.bytes().any(|b| b.is_ascii_uppercase())
+                && run.bytes().any(|b| b.is_ascii_lowercase())
+                && run.bytes().any(|b| b.is_ascii_digit())
+        })
 }
 
 /// What a rule's marker says.
@@ -581,14 +729,25 @@ fn redact_cookie_pair(pair: &str) -> String {
 struct Builtin {
     kind: Kind,
     check: Check,
+    glued: Glued,
     /// The first capture group that takes part, if any, is what gets replaced.
     pattern: &'static str,
+}
+
+impl Builtin {
+    const fn random_when_glued(self) -> Builtin {
+        Builtin {
+            glued: Glued::Random,
+            ..self
+        }
+    }
 }
 
 const fn rule(kind: &'static str, check: Check, pattern: &'static str) -> Builtin {
     Builtin {
         kind: Kind::Fixed(kind),
         check,
+        glued: Glued::Allowed,
         pattern,
     }
 }
@@ -597,6 +756,7 @@ const fn assignment(check: Check, pattern: &'static str) -> Builtin {
     Builtin {
         kind: Kind::Keyword,
         check,
+        glued: Glued::Allowed,
         pattern,
     }
 }
@@ -617,17 +777,26 @@ const BUILTIN: &[Builtin] = &[
     rule(
         "anthropic-key",
         Check::Digit,
-        concat!(wb!(), r"sk-ant-[A-Za-z0-9_-]{20,}"),
+        r"sk-ant-[A-Za-z0-9_-]{20,}",
     ),
+    // project, service-account and admin keys: a prefix no word ends in
     rule(
         "openai-key",
         Check::Digit,
-        concat!(wb!(), r"sk-[A-Za-z0-9_-]{20,}"),
+        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
     ),
+    // `task-runner-2024-01-01-final` ends in this shape too: glued to a word, only a random body
+    rule(
+        "openai-key",
+        Check::Digit,
+        r"sk-[A-Za-z0-9_-]{20,}",
+    )
+    .random_when_glued(),
     rule(
         "aws-access-key",
         Check::None,
-        concat!(wb!(), r"(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}", wb!()),
+        // exactly 20 characters: not the middle of a longer run of capitals
+        r"((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)",
     ),
     rule(
         "aws-secret-key",
@@ -643,20 +812,17 @@ const BUILTIN: &[Builtin] = &[
     rule(
         "github-token",
         Check::None,
-        concat!(
-            wb!(),
-            r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{40,})"
-        ),
+        r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{40,})",
     ),
     rule(
         "google-api-key",
         Check::None,
-        concat!(wb!(), r"AIza[0-9A-Za-z_-]{35,}"),
+        r"AIza[0-9A-Za-z_-]{35,}",
     ),
     rule(
         "slack-token",
         Check::Digit,
-        concat!(wb!(), r"(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,}"),
+        r"(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,}",
     ),
     rule(
         "slack-webhook",
@@ -671,38 +837,36 @@ const BUILTIN: &[Builtin] = &[
     rule(
         "stripe-key",
         Check::None,
-        concat!(
-            wb!(),
-            r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})"
-        ),
-    ),
+        r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})",
+    )
+    // `risk_test_integrationsuite`
+    .random_when_glued(),
     rule(
         "huggingface-token",
         Check::None,
-        concat!(wb!(), r"hf_[A-Za-z0-9]{30,}"),
+        r"hf_[A-Za-z0-9]{30,}",
     ),
     rule(
         "gitlab-token",
         Check::Digit,
-        concat!(wb!(), r"glpat-[A-Za-z0-9_-]{20,}"),
+        r"glpat-[A-Za-z0-9_-]{20,}",
     ),
     rule(
         "npm-token",
         Check::None,
-        concat!(wb!(), r"npm_[A-Za-z0-9]{36,}"),
-    ),
+        r"npm_[A-Za-z0-9]{36,}",
+    )
+    // `pnpm_...`
+    .random_when_glued(),
     rule(
         "jwt",
         Check::None,
-        concat!(
-            wb!(),
-            r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"
-        ),
+        r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
     ),
     rule(
         "bearer-token",
         Check::None,
-        concat!(wb!(), r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/=-]{16,})"),
+        r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/=-]{16,})",
     ),
     rule(
         "basic-auth",
@@ -874,6 +1038,12 @@ mod tests {
     }
     fn huggingface() -> String {
         fake("hf_", "EOzdmenCkhvMdgaKjIg8xNbe3nNyjOq9wM")
+    }
+    fn gitlab() -> String {
+        fake("glpat-", "x2Vb8Qm4Rt6Yw9Zp1Ks3")
+    }
+    fn npm() -> String {
+        fake("npm_", "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7c")
     }
     fn opaque() -> String {
         fake("ya29.", "a0AfH6SMBx-q9wMxEhh2FDEEtfjgVvVqE1SkHbn88")
@@ -1260,6 +1430,137 @@ mod tests {
     }
 
     #[test]
+    fn redacts_secret_glued_to_a_word() {
+        // what came before a key in the traces that leaked it: a name, a URL-encoded `=`, a
+        // JSON-escaped newline, an id
+        let before = ["x_", "%3D", "\\n", "id1", "a", "9", "_", "key=", "\"", " "];
+        let after = ["", "\\n", "x", "&b=1", "\"", " tail"];
+        let secrets = [
+            openai(),
+            openai_legacy(),
+            openai_svcacct(),
+            openai_admin(),
+            anthropic(),
+            anthropic_admin(),
+            aws_id(),
+            aws_session_id(),
+            github(),
+            github_oauth(),
+            github_pat(),
+            google(),
+            slack(),
+            stripe(),
+            stripe_restricted(),
+            jwt(),
+            huggingface(),
+            gitlab(),
+            npm(),
+        ];
+        let mut planted = 0;
+        let mut left = Vec::new();
+        for secret in &secrets {
+            for b in before {
+                for a in after {
+                    planted += 1;
+                    let text = format!("{b}{secret}{a}");
+                    let (out, n) = REDACTOR.text(&text);
+                    assert_eq!(REDACTOR.text(&out).1, 0, "not idempotent on `{out}`");
+                    if out.contains(secret.as_str()) || n == 0 {
+                        left.push(text.clone());
+                    }
+                }
+            }
+        }
+        assert!(left.is_empty(), "{} of {planted} left: {left:#?}", left.len());
+        let glued = format!("\\nBearer {}", opaque());
+        assert_eq!(REDACTOR.text(&glued).0, "\\nBearer [REDACTED:bearer-token]");
+    }
+
+    #[test]
+    fn redacts_every_string_field_of_an_llm_call() {
+        let call = LlmCall {
+            provider: "openai".into(),
+            api: "chat".into(),
+            url: format!("https://api.openai.com/v1/chat/completions#{}", github()),
+            model: Some("gpt-4o".into()),
+            request: model::LlmRequest {
+                system: Some(format!("deploy with {}", stripe())),
+                messages: vec![Message {
+                    role: "assistant".into(),
+                    content: format!("x_{}", anthropic()),
+                    tool_calls: vec![ToolCall {
+                        id: "call_1".into(),
+                        name: "bash".into(),
+                        // what a body's `\u0070assword` escape decodes to
+                        arguments: serde_json::json!({"password": "hunter2hunter2", "n": 1}),
+                    }],
+                    tool_call_id: None,
+                }],
+                tools: vec![model::Tool {
+                    name: "login".into(),
+                    description: Some(format!("uses {}", aws_id())),
+                    parameters: serde_json::json!({"default": openai()}),
+                }],
+            },
+            response: model::LlmResponse {
+                text: format!("\\n{}", huggingface()),
+                tool_calls: vec![ToolCall {
+                    id: "call_2".into(),
+                    name: "fetch".into(),
+                    arguments: serde_json::Value::String(format!("%3D{}", google())),
+                }],
+                stop_reason: None,
+                error: Some(format!("invalid key {}", openai_legacy())),
+            },
+            usage: None,
+            stream: false,
+            status: 200,
+            ttft_ms: None,
+            latency_ms: 1.0,
+            incomplete: false,
+            raw: Some(model::RawBodies {
+                request: Some(format!("id1{}", aws_session_id())),
+                response: None,
+                reason: "unknown shape".into(),
+                truncated: false,
+            }),
+        };
+        let mut event = Event {
+            ts_ns: 1,
+            session: "s".into(),
+            pid: 1,
+            tid: 1,
+            ppid: 0,
+            comm: "node".into(),
+            body: EventBody::LlmCall(Box::new(call)),
+        };
+        assert_eq!(REDACTOR.event(&mut event), 10);
+        let json = serde_json::to_string(&event).expect("json");
+        for secret in [
+            github(),
+            stripe(),
+            anthropic(),
+            aws_id(),
+            openai(),
+            huggingface(),
+            google(),
+            openai_legacy(),
+            aws_session_id(),
+            "hunter2hunter2".to_owned(),
+        ] {
+            assert!(!json.contains(&secret), "`{secret}` left in {json}");
+        }
+        let EventBody::LlmCall(call) = &event.body else {
+            panic!("llm_call")
+        };
+        assert_eq!(
+            call.request.messages[0].tool_calls[0].arguments,
+            serde_json::json!({"password": "[REDACTED:password]", "n": 1})
+        );
+        assert_eq!(REDACTOR.event(&mut event), 0);
+    }
+
+    #[test]
     fn ordinary_text_is_borrowed_unchanged() {
         let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg+/eyJhbGciOiJIUzI1NiJ9AKIAIOSFODNN7EXAMPLEAIzaSyqsajAIxNKu8iS2G8NPRVdD53X83RZJ";
         let texts = [
@@ -1282,6 +1583,10 @@ mod tests {
             "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE\n-----END PUBLIC KEY-----",
             "if line.starts_with(\"-----BEGIN RSA PRIVATE KEY-----\") { pem = true }",
             "日本語のテキスト: パスワードは秘密です。token と secret の話。",
+            // words that end in a key prefix, with a digit: not keys
+            "task-runner-2024-01-01-nightly-build and disk-usage-monitor-v2-final",
+            "risk_test_integrationsuite1 and pnpm_store_path_for_workspace_packages_2",
+            "RISK-ASSESSMENT-2024-QUARTERLY-REVIEW",
         ];
         for text in texts {
             let (out, n) = REDACTOR.text(text);
@@ -1502,6 +1807,12 @@ mod tests {
         "api-key",
         "-----",
         "==",
+        "x_",
+        "%3D",
+        "id1",
+        "task-",
+        "ABCDEFGHIJKLMNOP0123",
+        "Ab3dEf6hIj9kLm2nOp5q",
     ];
 
     fn soup() -> impl Strategy<Value = String> {

@@ -473,13 +473,12 @@ pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<
             if token.is_some() { "; bearer token required" } else { "" }
         );
         eprintln!("{}", judge_line(&analyzer));
-        let app = analyzer::api::router(analyzer::api::ApiState { analyzer: analyzer.clone(), token });
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
-            .context("the server failed")?;
+        let state = analyzer::api::ApiState { analyzer: analyzer.clone(), token };
+        analyzer::api::serve(listener, state, async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await
+        .context("the server failed")?;
         eprintln!("agentsight: stopping; finishing queued judge requests and webhooks");
         tasks.shutdown(&analyzer).await?;
         Ok::<_, anyhow::Error>(())

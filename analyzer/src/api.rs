@@ -6,23 +6,42 @@
 //! `GET /v1/sessions/{id}`, `GET /v1/search`, `GET /v1/findings`, `GET /healthz`, `GET /metrics`,
 //! and the web UI at `/`. With a token configured every route but `/` and `/healthz` needs
 //! `Authorization: Bearer <token>`.
+//!
+//! Invariants, each held by a module of its own:
+//! - every refusal is JSON `{"error": "..."}`, axum's own rejections included ([`guard`]);
+//! - a local API (on loopback, or without a token) answers only requests addressed to a
+//!   loopback name and not sent by another site's page; every write is JSON ([`guard`]);
+//! - request bodies are inflated and deserialised on the blocking pool, at most
+//!   [`ApiOptions::decode_slots`] at once, each capped at `max_body_bytes` ([`body`]);
+//! - no connection is held by a client that does not send: headers and bodies have deadlines
+//!   ([`serve()`], [`ApiOptions`]).
 
+mod body;
+mod guard;
+mod serve;
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{DefaultBodyLimit, FromRequest, Path, Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use model::{Finding, Window};
+use model::Finding;
 use serde::{Deserialize, Serialize};
-use tower_http::decompression::RequestDecompressionLayer;
+use tokio::sync::Semaphore;
 
 use crate::index::{FindingFilter, SearchQuery, SessionInfo};
 use crate::service::{Analyzer, IngestReport};
 use crate::Error;
+
+pub use serve::{serve, serve_with};
 
 /// What the handlers share.
 #[derive(Debug, Clone)]
@@ -32,9 +51,67 @@ pub struct ApiState {
     pub token: Option<String>,
 }
 
-/// The whole API.
+/// How the API treats its clients; [`ApiOptions::listening_on`] gives the defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiOptions {
+    /// Answer only requests addressed to a loopback name (`Host`) from no foreign `Origin`
+    /// (see [`guard`]).
+    pub local_only: bool,
+    /// Request line and headers must arrive within this, counted from the first byte awaited
+    /// (which also ends idle keep-alive connections).
+    pub header_read_timeout: Duration,
+    /// A request body must arrive whole within this.
+    pub body_read_timeout: Duration,
+    /// Bodies inflated, deserialised and ingested at once; the decompressed bytes in flight are
+    /// at most this many times `max_body_bytes`.
+    pub decode_slots: usize,
+}
+
+impl ApiOptions {
+    /// The defaults for a server listening on `local`: local-only when it listens on loopback or
+    /// needs no token (which `serve` allows only on loopback).
+    pub fn listening_on(local: SocketAddr, state: &ApiState) -> ApiOptions {
+        ApiOptions {
+            local_only: local.ip().is_loopback() || state.token.is_none(),
+            ..ApiOptions::for_state(state)
+        }
+    }
+
+    /// The defaults when no socket is known ([`router`] in tests): local-only without a token.
+    fn for_state(state: &ApiState) -> ApiOptions {
+        ApiOptions {
+            local_only: state.token.is_none(),
+            header_read_timeout: Duration::from_secs(10),
+            body_read_timeout: Duration::from_secs(60),
+            decode_slots: 2,
+        }
+    }
+}
+
+/// The router's own state: what callers give, and what the API adds.
+#[derive(Debug, Clone)]
+struct Ctx {
+    api: ApiState,
+    options: ApiOptions,
+    /// One permit per body being inflated, deserialised and ingested.
+    decode_slots: Arc<Semaphore>,
+}
+
+/// The whole API with the default options for a server without a known socket.
 pub fn router(state: ApiState) -> Router {
+    let options = ApiOptions::for_state(&state);
+    router_with(state, options)
+}
+
+/// The whole API.
+pub fn router_with(state: ApiState, options: ApiOptions) -> Router {
     let limit = state.analyzer.config().max_body_bytes;
+    let guard = guard::Guard { local_only: options.local_only };
+    let ctx = Ctx {
+        decode_slots: Arc::new(Semaphore::new(options.decode_slots.max(1))),
+        api: state,
+        options,
+    };
     Router::new()
         .route("/v1/windows", post(post_windows))
         .route("/v1/sessions", get(sessions))
@@ -42,13 +119,16 @@ pub fn router(state: ApiState) -> Router {
         .route("/v1/search", get(search))
         .route("/v1/findings", get(findings))
         .route("/metrics", get(metrics))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), auth))
+        .layer(axum::middleware::from_fn_with_state(ctx.clone(), auth))
         // The page itself holds no data; its requests carry the token the user types in.
         .route("/", get(ui))
         .route("/healthz", get(|| async { "ok\n" }))
-        .layer(RequestDecompressionLayer::new())
+        .fallback(|| async { ApiError::NotFound("no such route") })
+        // Applies to the compressed body; the decompressed one is capped in `body`.
         .layer(DefaultBodyLimit::max(limit))
-        .with_state(state)
+        .layer(axum::middleware::from_fn_with_state(guard, guard::guard))
+        .layer(axum::middleware::map_response(guard::json_errors))
+        .with_state(ctx)
 }
 
 /// An error as the client sees it: a status and a message without internals.
@@ -56,8 +136,13 @@ pub fn router(state: ApiState) -> Router {
 pub enum ApiError {
     BadRequest(String),
     Unauthorized,
-    NotFound,
-    PayloadTooLarge,
+    /// A request this API never answers (a foreign `Host` or `Origin`).
+    Forbidden(String),
+    NotFound(&'static str),
+    /// The body did not arrive in time.
+    Timeout,
+    PayloadTooLarge(String),
+    UnsupportedMediaType(String),
     Unprocessable(String),
     Internal,
 }
@@ -81,22 +166,25 @@ impl IntoResponse for ApiError {
         let (status, message) = match self {
             ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()),
-            ApiError::NotFound => (StatusCode::NOT_FOUND, "no such session".into()),
-            ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "request body too large".into()),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
+            ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.into()),
+            ApiError::Timeout => (StatusCode::REQUEST_TIMEOUT, "the request body did not arrive in time".into()),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m),
+            ApiError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m),
             ApiError::Unprocessable(m) => (StatusCode::UNPROCESSABLE_ENTITY, m),
             ApiError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal error; see the server log".into()),
         };
-        (status, Json(serde_json::json!({ "error": message }))).into_response()
+        let mut resp = (status, Json(serde_json::json!({ "error": message }))).into_response();
+        if status == StatusCode::REQUEST_TIMEOUT {
+            // The rest of the body may still be on its way: do not read it as the next request.
+            resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
+        resp
     }
 }
 
-async fn auth(
-    State(state): State<ApiState>,
-    headers: HeaderMap,
-    req: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    if let Some(token) = &state.token {
+async fn auth(State(ctx): State<Ctx>, headers: HeaderMap, req: Request, next: axum::middleware::Next) -> Response {
+    if let Some(token) = &ctx.api.token {
         let given = headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -112,32 +200,33 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn post_windows(State(state): State<ApiState>, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Result<Json<IngestReport>, ApiError> {
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::PayloadTooLarge
-        } else {
-            ApiError::BadRequest(e.body_text())
-        }
-    })?;
-    let windows = parse_windows(&body)?;
-    let analyzer = state.analyzer.clone();
-    let report = tokio::task::spawn_blocking(move || analyzer.ingest(&windows))
-        .await
-        .map_err(|_| ApiError::Internal)??;
+async fn post_windows(State(ctx): State<Ctx>, headers: HeaderMap, req: Request) -> Result<Json<IngestReport>, ApiError> {
+    let encoding = body::Encoding::from_headers(&headers)?;
+    let raw = match tokio::time::timeout(ctx.options.body_read_timeout, Bytes::from_request(req, &())).await {
+        Err(_) => return Err(ApiError::Timeout),
+        Ok(Err(e)) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(body::too_large(ctx.limit())),
+        Ok(Err(e)) => return Err(ApiError::BadRequest(e.body_text())),
+        Ok(Ok(raw)) => raw,
+    };
+    // Waiting here holds only the compressed bytes; the slot bounds what inflating costs.
+    let slot = ctx.decode_slots.clone().acquire_owned().await.map_err(|_| ApiError::Internal)?;
+    let analyzer = ctx.api.analyzer.clone();
+    let limit = ctx.limit();
+    let report = tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        let windows = body::decode_windows(&raw, encoding, limit)?;
+        drop(raw);
+        analyzer.ingest(&windows).map_err(ApiError::from)
+    })
+    .await
+    .map_err(|_| ApiError::Internal)??;
     Ok(Json(report))
 }
 
-/// Parses the body strictly: serde's message names the field and the place.
-fn parse_windows(body: &[u8]) -> Result<Vec<Window>, ApiError> {
-    let value: serde_json::Value =
-        serde_json::from_slice(body).map_err(|e| ApiError::BadRequest(format!("body is not JSON: {e}")))?;
-    let windows = if value.is_array() {
-        serde_json::from_value::<Vec<Window>>(value)
-    } else {
-        serde_json::from_value::<Window>(value).map(|w| vec![w])
-    };
-    windows.map_err(|e| ApiError::Unprocessable(format!("not a window: {e}")))
+impl Ctx {
+    fn limit(&self) -> usize {
+        self.api.analyzer.config().max_body_bytes
+    }
 }
 
 /// A query string that does not fit (unknown parameter, wrong type) is a 400 with a JSON
@@ -146,8 +235,8 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-async fn sessions(State(state): State<ApiState>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    Ok(Json(blocking(state, |a| a.sessions()).await?))
+async fn sessions(State(ctx): State<Ctx>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
+    Ok(Json(blocking(ctx, |a| a.sessions()).await?))
 }
 
 #[derive(Serialize)]
@@ -169,36 +258,36 @@ fn default_timeline() -> usize {
 }
 
 async fn session(
-    State(state): State<ApiState>,
+    State(ctx): State<Ctx>,
     Path(id): Path<String>,
     limit: Result<Query<Limit>, QueryRejection>,
 ) -> Result<Json<SessionView>, ApiError> {
     let limit = query(limit)?;
-    let view = blocking(state, move |a| {
+    let view = blocking(ctx, move |a| {
         let events = a.session_events(&id, limit.limit)?;
         let findings = a.findings(&FindingFilter { session: Some(id.clone()), limit: 1000, ..Default::default() })?;
         Ok(SessionView { session: id, events, findings })
     })
     .await?;
     if view.events.is_empty() && view.findings.is_empty() {
-        return Err(ApiError::NotFound);
+        return Err(ApiError::NotFound("no such session"));
     }
     Ok(Json(view))
 }
 
-async fn search(State(state): State<ApiState>, q: Result<Query<SearchQuery>, QueryRejection>) -> Result<Response, ApiError> {
+async fn search(State(ctx): State<Ctx>, q: Result<Query<SearchQuery>, QueryRejection>) -> Result<Response, ApiError> {
     let q = query(q)?;
-    let hits = blocking(state, move |a| a.search(&q)).await?;
+    let hits = blocking(ctx, move |a| a.search(&q)).await?;
     Ok(Json(hits).into_response())
 }
 
-async fn findings(State(state): State<ApiState>, f: Result<Query<FindingFilter>, QueryRejection>) -> Result<Json<Vec<Finding>>, ApiError> {
+async fn findings(State(ctx): State<Ctx>, f: Result<Query<FindingFilter>, QueryRejection>) -> Result<Json<Vec<Finding>>, ApiError> {
     let f = query(f)?;
-    Ok(Json(blocking(state, move |a| a.findings(&f)).await?))
+    Ok(Json(blocking(ctx, move |a| a.findings(&f)).await?))
 }
 
-async fn metrics(State(state): State<ApiState>) -> impl IntoResponse {
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], state.analyzer.metrics())
+async fn metrics(State(ctx): State<Ctx>) -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], ctx.api.analyzer.metrics())
 }
 
 async fn ui() -> Html<&'static str> {
@@ -207,9 +296,9 @@ async fn ui() -> Html<&'static str> {
 
 /// Runs a synchronous domain call off the async workers.
 async fn blocking<T: Send + 'static>(
-    state: ApiState,
+    ctx: Ctx,
     f: impl FnOnce(&Analyzer) -> crate::Result<T> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let analyzer = state.analyzer.clone();
+    let analyzer = ctx.api.analyzer.clone();
     tokio::task::spawn_blocking(move || f(&analyzer)).await.map_err(|_| ApiError::Internal)?.map_err(ApiError::from)
 }

@@ -340,6 +340,7 @@ async fn bad_requests_are_clear_4xx_and_store_nothing() {
 
     // A gzip body that is small on the wire but over the limit once decompressed.
     let req = Request::post("/v1/windows")
+        .header(header::CONTENT_TYPE, "application/json")
         .header(header::CONTENT_ENCODING, "gzip")
         .body(Body::from(gzip(&big)))
         .expect("request");

@@ -1,0 +1,430 @@
+//! Regression tests of the API's hardening (issue 13: cross-site writes, DNS rebinding, gzip
+//! bombs, slow clients, non-JSON errors), each against a real server on 127.0.0.1 spoken to
+//! with raw HTTP/1.1, so headers are exactly what a browser or an attacker would send.
+
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use model::windower::WindowerConfig;
+use model::{Event, Window};
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::*;
+use crate::config::Config;
+use crate::service::Tasks;
+
+const DEMO_TRACE: &str = include_str!("../../../tests/fixtures/demo-trace.jsonl");
+
+fn first_window() -> Window {
+    let mut windower = WindowerConfig::default().build();
+    for line in DEMO_TRACE.lines().filter(|l| !l.trim().is_empty()) {
+        let ev: Event = serde_json::from_str(line).unwrap();
+        if let Some(w) = windower.push(ev).into_iter().next() {
+            return w;
+        }
+    }
+    windower.finish().into_iter().next().unwrap()
+}
+
+struct Server {
+    addr: SocketAddr,
+    analyzer: Arc<Analyzer>,
+    tasks: Option<Tasks>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    served: tokio::task::JoinHandle<std::io::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// An analyzer behind [`serve_with`] on 127.0.0.1, options as `serve` picks them, then
+    /// changed by `tweak`.
+    async fn start(config: Config, token: Option<&str>, tweak: impl FnOnce(&mut ApiOptions)) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config { commit_interval_ms: 3_600_000, ..config };
+        let (analyzer, tasks) = Analyzer::start(config, dir.path()).unwrap();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = ApiState { analyzer: analyzer.clone(), token: token.map(str::to_owned) };
+        let mut options = ApiOptions::listening_on(addr, &state);
+        tweak(&mut options);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let served = tokio::spawn(serve_with(listener, state, options, async {
+            let _ = stopped.await;
+        }));
+        Server { addr, analyzer, tasks: Some(tasks), stop: Some(stop), served, _dir: dir }
+    }
+
+    fn received(&self) -> u64 {
+        self.analyzer.counters.windows_received.load(Relaxed)
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        tokio::time::timeout(Duration::from_secs(10), &mut self.served).await.unwrap().unwrap().unwrap();
+        if let Some(tasks) = self.tasks.take() {
+            tasks.shutdown(&self.analyzer).await.unwrap();
+        }
+    }
+}
+
+/// A reply read to the end of a `Connection: close` exchange.
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    head: String,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<String> {
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+        })
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    /// The `error` of a JSON error reply, checking it is one.
+    fn error(&self) -> String {
+        assert!(
+            self.header("content-type").is_some_and(|t| t.starts_with("application/json")),
+            "{} {}",
+            self.head,
+            String::from_utf8_lossy(&self.body)
+        );
+        let v = self.json();
+        let message = v["error"].as_str().unwrap_or_else(|| panic!("no `error` string: {v}"));
+        assert!(!message.is_empty());
+        message.to_string()
+    }
+}
+
+/// Sends `head` (request line and headers, without the blank line), `Connection: close` and
+/// `body`, and reads the reply.
+async fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Reply {
+    let mut conn = TcpStream::connect(addr).await.unwrap();
+    let mut req = format!("{head}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+    req.extend_from_slice(body);
+    conn.write_all(&req).await.unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), conn.read_to_end(&mut raw)).await.unwrap().unwrap();
+    parse(&raw)
+}
+
+fn parse(raw: &[u8]) -> Reply {
+    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
+    let head = String::from_utf8_lossy(&raw[..split]).into_owned();
+    let mut body = raw.get(split + 4..).unwrap_or_default().to_vec();
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+        body = dechunk(&body);
+    }
+    Reply { status, head, body }
+}
+
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(eol) = raw.windows(2).position(|w| w == b"\r\n") {
+        let len = usize::from_str_radix(String::from_utf8_lossy(&raw[..eol]).trim(), 16).unwrap_or(0);
+        if len == 0 {
+            break;
+        }
+        out.extend_from_slice(&raw[eol + 2..eol + 2 + len]);
+        raw = &raw[eol + 2 + len + 2..];
+    }
+    out
+}
+
+fn host(addr: SocketAddr) -> String {
+    format!("Host: {addr}")
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(bytes).unwrap();
+    enc.finish().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_plain_post_is_refused() {
+    let server = Server::start(Config::default(), None, |_| {}).await;
+    let addr = server.addr;
+    let window = serde_json::to_vec(&first_window()).unwrap();
+    // What a page may send cross-site without a preflight, and what sends no type at all.
+    for content_type in ["Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded", "Content-Type: multipart/form-data; boundary=x", "X-No-Type: 1"] {
+        let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\n{}\r\n{content_type}", host(addr)), &window).await;
+        assert_eq!(reply.status, 415, "{content_type}: {}", reply.head);
+        assert!(reply.error().contains("application/json"), "{content_type}");
+    }
+    assert_eq!(server.received(), 0, "a refused write stored nothing");
+
+    // JSON is taken, plain or gzip'd as the collector's shipper sends it (collector/src/ship.rs).
+    let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nContent-Type: application/json; charset=utf-8", host(addr)), &window).await;
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let reply = request(
+        addr,
+        &format!("POST /v1/windows HTTP/1.1\r\n{}\r\ncontent-type: application/json\r\ncontent-encoding: gzip", host(addr)),
+        &gzip(&window),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.json()["accepted"], 1);
+    assert_eq!(server.received(), 2);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_host_header_is_refused() {
+    let server = Server::start(Config::default(), None, |_| {}).await;
+    let addr = server.addr;
+    let port = addr.port();
+    // A DNS-rebinding page's requests name its own host, whatever address it now resolves to.
+    for bad in [format!("evil.example:{port}"), "evil.example".into(), format!("127.0.0.1.nip.io:{port}"), format!("localhost.evil.example:{port}")] {
+        let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\nHost: {bad}"), b"").await;
+        assert_eq!(reply.status, 403, "Host: {bad}");
+        assert!(reply.error().contains("not a loopback name"), "{bad}");
+        let reply = request(addr, &format!("GET /healthz HTTP/1.1\r\nHost: {bad}"), b"").await;
+        assert_eq!(reply.status, 403, "Host: {bad}");
+    }
+    let window = serde_json::to_vec(&first_window()).unwrap();
+    let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Type: application/json"), &window).await;
+    assert_eq!(reply.status, 403);
+    // An absolute request URI naming another host is no way around it.
+    let reply = request(addr, &format!("GET http://evil.example:{port}/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}"), b"").await;
+    assert_eq!(reply.status, 403);
+    assert_eq!(server.received(), 0);
+
+    for good in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "localhost".into()] {
+        let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\nHost: {good}"), b"").await;
+        assert_eq!(reply.status, 200, "Host: {good}: {}", String::from_utf8_lossy(&reply.body));
+    }
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origin_is_refused() {
+    let server = Server::start(Config::default(), None, |_| {}).await;
+    let addr = server.addr;
+    let window = serde_json::to_vec(&first_window()).unwrap();
+    for origin in ["http://evil.example", "https://evil.example:443", "null", "http://127.0.0.1.nip.io"] {
+        let reply = request(
+            addr,
+            &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: {origin}\r\nContent-Type: application/json", host(addr)),
+            &window,
+        )
+        .await;
+        assert_eq!(reply.status, 403, "Origin: {origin}");
+        assert!(reply.error().contains("origin"), "{origin}");
+        let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\n{}\r\nOrigin: {origin}", host(addr)), b"").await;
+        assert_eq!(reply.status, 403, "Origin: {origin}");
+    }
+    assert_eq!(server.received(), 0);
+    // The web UI's own requests carry its loopback origin.
+    let reply = request(
+        addr,
+        &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: http://{addr}\r\nContent-Type: application/json", host(addr)),
+        &window,
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn only_a_tokened_api_off_loopback_takes_any_host() {
+    let dir = tempfile::tempdir().unwrap();
+    let (analyzer, tasks) = Analyzer::start(Config::default(), dir.path()).unwrap();
+    let state = |token: Option<&str>| ApiState { analyzer: analyzer.clone(), token: token.map(str::to_owned) };
+    let local = |addr: &str, token| ApiOptions::listening_on(addr.parse().unwrap(), &state(token)).local_only;
+    assert!(local("127.0.0.1:7395", None));
+    assert!(local("127.0.0.1:7395", Some("t")));
+    assert!(local("[::1]:7395", Some("t")));
+    assert!(!local("0.0.0.0:7395", Some("t")));
+    assert!(!local("192.0.2.1:7395", Some("t")));
+    tasks.shutdown(&analyzer).await.unwrap();
+}
+
+/// Eight gzip bombs at once: four inflate past `max_body_bytes` (413), four inflate to just
+/// under it as `[0,0,…]` (the shape that cost ~570 MiB as a `Value`: now a 422 at its first
+/// element). Meanwhile `/healthz` answers promptly: inflating and parsing run on the blocking
+/// pool, at most `decode_slots` at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_bombs_in_parallel_do_not_stall_healthz() {
+    let limit = Config::default().max_body_bytes;
+    let server = Server::start(Config::default(), None, |_| {}).await;
+    let addr = server.addr;
+    // Made a chunk at a time, so that the test's own peak memory stays small.
+    let over = Arc::new(gzip_of(b"", b" ", 2 * limit, b""));
+    let under = Arc::new(gzip_of(b"[", b"0,", limit / 2 - 16, b"0]"));
+    eprintln!("bombs: {} and {} bytes on the wire, {} and ~{} inflated", over.len(), under.len(), 2 * limit, limit);
+    let hwm_before = vm_hwm_kib();
+
+    let (done_tx, done_rx) = tokio::sync::watch::channel(false);
+    let prober = tokio::spawn(async move {
+        let mut worst = Duration::ZERO;
+        let mut probes = 0;
+        while !*done_rx.borrow() {
+            let t = Instant::now();
+            let reply = request(addr, &format!("GET /healthz HTTP/1.1\r\nHost: {addr}"), b"").await;
+            assert_eq!(reply.status, 200);
+            worst = worst.max(t.elapsed());
+            probes += 1;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        (worst, probes)
+    });
+    let started = Instant::now();
+    let bombs: Vec<_> = (0..8)
+        .map(|i| {
+            let body = if i % 2 == 0 { over.clone() } else { under.clone() };
+            tokio::spawn(async move {
+                let head = format!("POST /v1/windows HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Encoding: gzip");
+                (i, request(addr, &head, &body).await)
+            })
+        })
+        .collect();
+    for bomb in bombs {
+        let (i, reply) = bomb.await.unwrap();
+        let want = if i % 2 == 0 { 413 } else { 422 };
+        assert_eq!(reply.status, want, "bomb {i}: {}", reply.error());
+        reply.error();
+    }
+    let all = started.elapsed();
+    done_tx.send(true).unwrap();
+    let (worst, probes) = prober.await.unwrap();
+    let grown_mib = vm_hwm_kib().saturating_sub(hwm_before) / 1024;
+    eprintln!("8 bombs refused in {all:?}; /healthz: {probes} probes, slowest {worst:?}; peak RSS grew {grown_mib} MiB");
+    assert!(worst < Duration::from_millis(500), "/healthz stalled for {worst:?} under 8 bombs");
+    assert_eq!(server.received(), 0);
+    server.stop().await;
+}
+
+/// gzip of `head`, `unit` `n` times, `tail`, without holding the inflated bytes.
+fn gzip_of(head: &[u8], unit: &[u8], n: usize, tail: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    enc.write_all(head).unwrap();
+    let chunk = unit.repeat(4096);
+    for _ in 0..n / 4096 {
+        enc.write_all(&chunk).unwrap();
+    }
+    enc.write_all(&unit.repeat(n % 4096)).unwrap();
+    enc.write_all(tail).unwrap();
+    enc.finish().unwrap()
+}
+
+/// The process's peak resident set (`VmHWM`), in KiB; 0 where there is no procfs.
+fn vm_hwm_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))))
+        .unwrap_or(0)
+}
+
+/// Read until the server closes the connection; how long that took, and what it sent.
+async fn until_closed(conn: &mut TcpStream, within: Duration) -> (Duration, Vec<u8>) {
+    let t = Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    loop {
+        match tokio::time::timeout(within, conn.read(&mut buf)).await {
+            Err(_) => panic!("the server still holds the connection after {within:?}"),
+            Ok(Ok(0)) | Ok(Err(_)) => return (t.elapsed(), got),
+            Ok(Ok(n)) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_client_is_disconnected() {
+    let timeout = Duration::from_millis(300);
+    let server = Server::start(Config::default(), None, |o| {
+        o.header_read_timeout = timeout;
+        o.body_read_timeout = timeout;
+    })
+    .await;
+    let addr = server.addr;
+    let within = Duration::from_secs(5);
+
+    // Connects and sends nothing.
+    let mut silent = TcpStream::connect(addr).await.unwrap();
+    // Sends its headers a byte at a time, too slowly.
+    let mut slow_headers = TcpStream::connect(addr).await.unwrap();
+    slow_headers.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
+    // Sends its headers, then a tenth of the body it announced.
+    let mut slow_body = TcpStream::connect(addr).await.unwrap();
+    let head = format!("POST /v1/windows HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n");
+    slow_body.write_all(head.as_bytes()).await.unwrap();
+    slow_body.write_all(&[b' '; 100]).await.unwrap();
+    // A kept-alive connection that went idle after one request.
+    let mut idle = TcpStream::connect(addr).await.unwrap();
+    idle.write_all(format!("GET /healthz HTTP/1.1\r\nHost: {addr}\r\n\r\n").as_bytes()).await.unwrap();
+
+    let (took, _) = until_closed(&mut silent, within).await;
+    assert!(took < Duration::from_secs(2), "silent: {took:?}");
+    let (took, _) = until_closed(&mut slow_headers, within).await;
+    assert!(took < Duration::from_secs(2), "slow headers: {took:?}");
+    let (took, sent) = until_closed(&mut slow_body, within).await;
+    assert!(took < Duration::from_secs(2), "slow body: {took:?}");
+    let reply = parse(&sent);
+    assert_eq!(reply.status, 408, "{}", reply.head);
+    assert!(reply.error().contains("did not arrive in time"));
+    let (_, sent) = until_closed(&mut idle, within).await;
+    assert!(String::from_utf8_lossy(&sent).starts_with("HTTP/1.1 200"), "{}", String::from_utf8_lossy(&sent));
+
+    // A prompt client is still served.
+    let reply = request(addr, &format!("GET /healthz HTTP/1.1\r\n{}", host(addr)), b"").await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(server.received(), 0);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn errors_are_json() {
+    let config = Config { max_body_bytes: 4096, ..Config::default() };
+    let server = Server::start(config, None, |_| {}).await;
+    let addr = server.addr;
+    let h = host(addr);
+    let json = "Content-Type: application/json";
+    let cases: Vec<(String, Vec<u8>, u16)> = vec![
+        (format!("GET /no/such/route HTTP/1.1\r\n{h}"), vec![], 404),
+        (format!("GET /v1/windows HTTP/1.1\r\n{h}"), vec![], 405),
+        (format!("DELETE /v1/sessions HTTP/1.1\r\n{h}\r\n{json}"), vec![], 405),
+        (format!("GET /v1/sessions/no-such-session HTTP/1.1\r\n{h}"), vec![], 404),
+        (format!("GET /v1/sessions/%FF HTTP/1.1\r\n{h}"), vec![], 400),
+        (format!("GET /v1/findings?colour=blue HTTP/1.1\r\n{h}"), vec![], 400),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}"), b"{\"window_id\": ".to_vec(), 400),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}"), b"{\"window_id\": 1}".to_vec(), 422),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}\r\nContent-Encoding: br"), b"{}".to_vec(), 415),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}\r\nContent-Encoding: gzip"), b"not gzip".to_vec(), 400),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}"), vec![b' '; 5000], 413),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}\r\nContent-Encoding: gzip"), gzip(&[b' '; 5000]), 413),
+        (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\nContent-Type: text/plain"), b"{}".to_vec(), 415),
+        (format!("GET /v1/sessions HTTP/1.1\r\nHost: evil.example"), vec![], 403),
+    ];
+    for (head, body, want) in cases {
+        let reply = request(addr, &head, &body).await;
+        assert_eq!(reply.status, want, "{head}: {}", String::from_utf8_lossy(&reply.body));
+        let message = reply.error();
+        assert!(!message.contains("/tmp"), "{head}: internals in `{message}`");
+    }
+    server.stop().await;
+
+    let server = Server::start(Config::default(), Some("t"), |_| {}).await;
+    let reply = request(server.addr, &format!("GET /v1/sessions HTTP/1.1\r\n{}", host(server.addr)), b"").await;
+    assert_eq!(reply.status, 401);
+    reply.error();
+    server.stop().await;
+}

@@ -24,7 +24,9 @@
 //! `delivered`, `failed`, `dropped_shutdown`; every refusal is counted in [`WebhookCounters`].
 //! Deliveries are sent one at a time, in order; retries (5xx, 408, 429, timeouts, connection
 //! errors) wait `backoff_ms`, doubling, and carry the same `X-AgentSight-Delivery` id (the
-//! finding id) so a receiver can drop repeats.
+//! finding id) so a receiver can drop repeats. A receiver that answers with `Retry-After`
+//! (seconds or an HTTP date) is not asked again before then, up to `MAX_RETRY_AFTER`: deliveries
+//! are sequential, so one receiver's wish must not hold every other rule's alerts for long.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
@@ -52,6 +54,8 @@ pub const DELIVERY_HEADER: &str = "X-AgentSight-Delivery";
 const TEXT_RATIONALE_CHARS: usize = 200;
 /// The longest wait between two attempts, whatever the doubling says.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// The longest wait a receiver's `Retry-After` can ask for.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// Cool-down entries are swept of expired ones when the map reaches this size (or twice the
 /// size left after the last sweep), so memory follows the sessions still cooling down.
 const PRUNE_MIN: usize = 4096;
@@ -565,7 +569,8 @@ impl Webhooks {
 
 enum Attempt {
     Delivered,
-    Retry,
+    /// With the wait the receiver asked for (`Retry-After`), if any.
+    Retry(Option<Duration>),
     GiveUp,
 }
 
@@ -584,11 +589,12 @@ async fn deliver(
                 counters.last_latency_ms.store(ms, Ordering::Relaxed);
                 return;
             }
-            Attempt::Retry if attempt < policy.max_attempts => {
+            Attempt::Retry(asked) if attempt < policy.max_attempts => {
                 counters.retried.fetch_add(1, Ordering::Relaxed);
-                tokio::time::sleep(policy.wait_after(attempt)).await;
+                let wait = policy.wait_after(attempt).max(asked.unwrap_or_default().min(MAX_RETRY_AFTER));
+                tokio::time::sleep(wait).await;
             }
-            Attempt::Retry | Attempt::GiveUp => break,
+            Attempt::Retry(_) | Attempt::GiveUp => break,
         }
     }
     counters.failed.fetch_add(1, Ordering::Relaxed);
@@ -605,18 +611,38 @@ async fn post(client: &reqwest::Client, d: &Delivery) -> Attempt {
         req = req.header(SIGNATURE_HEADER, sig);
     }
     match req.send().await {
-        Ok(resp) => classify(resp.status().as_u16()),
+        Ok(resp) => {
+            let asked = resp
+                .headers()
+                .get(reqwest::header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| retry_after(v, jiff::Timestamp::now()));
+            classify(resp.status().as_u16(), asked)
+        }
         // Timeouts, refused and reset connections, TLS failures: all may pass.
-        Err(_) => Attempt::Retry,
+        Err(_) => Attempt::Retry(None),
     }
 }
 
-fn classify(status: u16) -> Attempt {
+fn classify(status: u16, retry_after: Option<Duration>) -> Attempt {
     match status {
         200..=299 => Attempt::Delivered,
-        408 | 429 | 500..=599 => Attempt::Retry,
+        408 | 429 | 500..=599 => Attempt::Retry(retry_after),
         _ => Attempt::GiveUp,
     }
+}
+
+/// The wait a `Retry-After` value asks for at `now`: delay-seconds or an HTTP date (RFC 9110
+/// §10.2.3); a date in the past asks for none. Unreadable values are ignored.
+fn retry_after(value: &str, now: jiff::Timestamp) -> Option<Duration> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Digits beyond u64 are still "a long time".
+        return Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)));
+    }
+    let at = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value).ok()?;
+    let ms = at.as_millisecond().saturating_sub(now.as_millisecond());
+    Some(Duration::from_millis(u64::try_from(ms).unwrap_or(0)))
 }
 
 #[cfg(test)]
@@ -957,6 +983,7 @@ mod tests {
     struct Received {
         headers: HeaderMap,
         body: Vec<u8>,
+        at: Instant,
     }
 
     #[derive(Debug, Default)]
@@ -965,19 +992,27 @@ mod tests {
         /// Statuses to answer, in order; 200 once they run out, unless `always`.
         script: Mutex<VecDeque<u16>>,
         always: Option<u16>,
+        /// Sent as `Retry-After` with every answer that is not a 2xx.
+        retry_after: Option<&'static str>,
     }
 
     async fn record(
         State(rx): State<Arc<Receiver>>,
         headers: HeaderMap,
         body: axum::body::Bytes,
-    ) -> StatusCode {
+    ) -> axum::response::Response {
+        use axum::response::IntoResponse;
         rx.requests.lock().unwrap().push(Received {
             headers,
             body: body.to_vec(),
+            at: Instant::now(),
         });
         let next = rx.script.lock().unwrap().pop_front();
-        StatusCode::from_u16(rx.always.or(next).unwrap_or(200)).unwrap()
+        let status = StatusCode::from_u16(rx.always.or(next).unwrap_or(200)).unwrap();
+        match rx.retry_after {
+            Some(after) if !status.is_success() => (status, [("retry-after", after)]).into_response(),
+            _ => status.into_response(),
+        }
     }
 
     async fn receiver(rx: Receiver) -> (String, Arc<Receiver>) {
@@ -1062,6 +1097,42 @@ mod tests {
         assert_eq!(ids.len(), 1);
         assert!(reqs.iter().all(|r| r.body == reqs[0].body));
         assert!(reqs[0].headers.get("x-agentsight-signature").is_none());
+    }
+
+    #[tokio::test]
+    async fn webhook_honours_retry_after() {
+        let (url, rx) = receiver(Receiver {
+            script: Mutex::new(VecDeque::from([503, 429])),
+            retry_after: Some("1"),
+            ..Receiver::default()
+        })
+        .await;
+        // The stage's own backoff is 1 ms: only the receiver's `Retry-After: 1` spaces the tries.
+        let got = send_all(stage(&url, false, 4, 8), &[finding("s1", "loop", 0.9)]).await;
+        assert_eq!((got.delivered, got.retried, got.failed), (1, 2, 0));
+        let reqs = rx.requests.lock().unwrap();
+        assert_eq!(reqs.len(), 3);
+        for pair in reqs.windows(2) {
+            let gap = pair[1].at - pair[0].at;
+            assert!(gap >= Duration::from_millis(950), "retried after {gap:?}, asked to wait 1 s");
+        }
+    }
+
+    #[test]
+    fn retry_after_values() {
+        let now: jiff::Timestamp = "2026-03-01T12:00:00Z".parse().unwrap();
+        assert_eq!(retry_after("7", now), Some(Duration::from_secs(7)));
+        assert_eq!(retry_after(" 0 ", now), Some(Duration::ZERO));
+        assert_eq!(retry_after("99999999999999999999999", now), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(retry_after("Sun, 01 Mar 2026 12:00:30 GMT", now), Some(Duration::from_secs(30)));
+        assert_eq!(retry_after("Sun, 01 Mar 2026 11:00:00 GMT", now), Some(Duration::ZERO));
+        for junk in ["", "-1", "1.5", "soon", "30 s"] {
+            assert_eq!(retry_after(junk, now), None, "{junk}");
+        }
+        // However long a receiver asks for, a delivery waits at most `MAX_RETRY_AFTER`.
+        let p = RetryPolicy { max_attempts: 4, backoff: Duration::from_millis(1) };
+        let asked = retry_after("86400", now).unwrap();
+        assert_eq!(p.wait_after(1).max(asked.min(MAX_RETRY_AFTER)), MAX_RETRY_AFTER);
     }
 
     #[tokio::test]

@@ -19,7 +19,6 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr};
 
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, Method};
 use axum::middleware::Next;
@@ -140,6 +139,7 @@ pub(super) async fn json_errors(resp: Response) -> Response {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use axum::body::Body;
 
     #[test]
     fn loopback_authorities() {

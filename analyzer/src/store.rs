@@ -6,8 +6,12 @@
 //! the log offset it covers, and at start the windows after that offset are indexed again. A
 //! window indexed twice replaces itself (ids are deterministic), so replay is idempotent.
 //!
-//! Invariant: the log only ever holds whole lines. A line torn by a crash during an append (never
-//! acknowledged) is cut off at open.
+//! Invariant: the log only ever holds whole lines, and a record always starts where the last
+//! acknowledged one ended. A line torn by a crash during an append (never acknowledged) is cut
+//! off at open; one left by an append that failed (a full disk: some bytes written, then
+//! ENOSPC, or a failed sync) is cut off at once, before the error is returned, or else before
+//! the next append, which is refused while the cut keeps failing. Without the cut, the next
+//! acknowledged window would be glued to the partial bytes and dropped as a bad line at replay.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
@@ -22,7 +26,45 @@ use crate::{Error, Result};
 pub struct WindowLog {
     path: PathBuf,
     file: File,
+    /// The end of the last acknowledged record.
     len: u64,
+    /// A failed append left bytes after `len` that could not be cut off yet.
+    torn: bool,
+}
+
+/// What an append needs of its file; a test puts a failing one in.
+trait LogFile: Write {
+    fn sync(&mut self) -> std::io::Result<()>;
+    fn cut(&mut self, len: u64) -> std::io::Result<()>;
+}
+
+impl LogFile for File {
+    fn sync(&mut self) -> std::io::Result<()> {
+        self.sync_data()
+    }
+
+    fn cut(&mut self, len: u64) -> std::io::Result<()> {
+        // Appends go to the end of the file (`O_APPEND`): after this, to `len`.
+        self.set_len(len)?;
+        self.sync_data()
+    }
+}
+
+/// The step of an append that failed.
+#[derive(Debug)]
+struct AppendError {
+    op: &'static str,
+    source: std::io::Error,
+    /// Whether the partial bytes could be cut off.
+    cut: bool,
+}
+
+/// Appends `buf` to a file whose records end at `len` and syncs it. On failure cuts the file
+/// back to `len`, so that the next record starts clean.
+fn append_whole(file: &mut impl LogFile, len: u64, buf: &[u8]) -> Result<(), AppendError> {
+    let written = file.write_all(buf).map_err(|e| ("append to", e));
+    let synced = written.and_then(|()| file.sync().map_err(|e| ("sync", e)));
+    synced.map_err(|(op, source)| AppendError { op, source, cut: file.cut(len).is_ok() })
 }
 
 /// What a replay read.
@@ -53,7 +95,7 @@ impl WindowLog {
             file.set_len(len).map_err(io("truncate", &path))?;
             file.sync_all().map_err(io("sync", &path))?;
         }
-        Ok(WindowLog { path, file, len })
+        Ok(WindowLog { path, file, len, torn: false })
     }
 
     /// The log's length in bytes: the offset an index commit records.
@@ -65,7 +107,8 @@ impl WindowLog {
         self.len == 0
     }
 
-    /// Appends the windows and syncs; when this returns, they are durable.
+    /// Appends the windows and syncs; when this returns Ok, they are durable. When it returns
+    /// an error none of them is in the log (see the module's invariant).
     pub fn append(&mut self, windows: &[Window]) -> Result<u64> {
         let mut buf = Vec::new();
         for w in windows {
@@ -79,8 +122,14 @@ impl WindowLog {
             let path = self.path.clone();
             move |source| Error::Io { op, path, source }
         };
-        self.file.write_all(&buf).map_err(io("append to"))?;
-        self.file.sync_data().map_err(io("sync"))?;
+        if self.torn {
+            self.file.cut(self.len).map_err(io("cut a failed append off"))?;
+            self.torn = false;
+        }
+        if let Err(e) = append_whole(&mut self.file, self.len, &buf) {
+            self.torn = !e.cut;
+            return Err(io(e.op)(e.source));
+        }
         self.len += buf.len() as u64;
         Ok(self.len)
     }
@@ -178,6 +227,88 @@ mod tests {
         assert_eq!(std::fs::metadata(&path).expect("stat").len(), good);
         let replay = log.replay_from(0).expect("replay");
         assert_eq!((replay.windows.len(), replay.bad_lines), (1, 0));
+    }
+
+    /// A file that takes `room` more bytes, then fails as a full disk does; its sync and cut
+    /// can be made to fail too.
+    #[derive(Default)]
+    struct FullDisk {
+        bytes: Vec<u8>,
+        room: usize,
+        fail_sync: bool,
+        fail_cut: bool,
+    }
+
+    impl Write for FullDisk {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = buf.len().min(self.room);
+            if n == 0 && !buf.is_empty() {
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            self.bytes.extend_from_slice(&buf[..n]);
+            self.room -= n;
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl LogFile for FullDisk {
+        fn sync(&mut self) -> std::io::Result<()> {
+            match self.fail_sync {
+                true => Err(std::io::Error::other("sync failed")),
+                false => Ok(()),
+            }
+        }
+
+        fn cut(&mut self, len: u64) -> std::io::Result<()> {
+            if self.fail_cut {
+                return Err(std::io::Error::from(std::io::ErrorKind::StorageFull));
+            }
+            self.bytes.truncate(len as usize);
+            Ok(())
+        }
+    }
+
+    /// Regression: an append that failed half-way left its bytes, the next acknowledged window
+    /// was glued to them and dropped at replay.
+    #[test]
+    fn a_failed_append_is_cut_off_so_the_next_record_starts_clean() {
+        let line = b"{\"window\":1}\n";
+        let mut disk = FullDisk { room: line.len() + 5, ..FullDisk::default() };
+        append_whole(&mut disk, 0, line).expect("fits");
+        let e = append_whole(&mut disk, line.len() as u64, line).expect_err("full");
+        assert_eq!((e.op, e.source.kind(), e.cut), ("append to", std::io::ErrorKind::StorageFull, true));
+        assert_eq!(disk.bytes, line, "the 5 bytes that fitted are cut off");
+
+        disk.room = 1 << 10;
+        disk.fail_sync = true;
+        let e = append_whole(&mut disk, line.len() as u64, line).expect_err("sync fails");
+        assert_eq!((e.op, e.cut), ("sync", true));
+        assert_eq!(disk.bytes, line, "a record not synced is not kept either");
+
+        disk.fail_sync = false;
+        disk.fail_cut = true;
+        disk.room = 3;
+        let e = append_whole(&mut disk, line.len() as u64, line).expect_err("full");
+        assert!(!e.cut, "the caller learns that bytes are left");
+    }
+
+    #[test]
+    fn an_append_after_a_failed_cut_cuts_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = WindowLog::open(dir.path()).expect("open");
+        let good = log.append(&[window(0)]).expect("append");
+        // As if an append had failed and left bytes its cut could not remove.
+        log.file.write_all(b"{\"window_id\":\"s:1\",\"se").expect("write");
+        log.torn = true;
+        log.append(&[window(1)]).expect("append cuts first");
+        assert!(!log.torn);
+        let replay = log.replay_from(0).expect("replay");
+        assert_eq!((replay.windows.len(), replay.bad_lines), (2, 0));
+        assert_eq!(log.replay_from(good).expect("replay").windows, vec![window(1)]);
     }
 
     #[test]

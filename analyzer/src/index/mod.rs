@@ -11,6 +11,12 @@
 //! - A finding replaces any earlier finding with its `finding_id`.
 //! - Nothing is visible to reads before [`Index::commit`]; the commit payload is the caller's
 //!   (the store writes its log position there to replay after a crash).
+//! - A commit's payload never covers a document that is not in the index. tantivy drops what a
+//!   writer holds when one of its threads fails (a full disk, say) and refuses documents after;
+//!   so everything added since the last commit is also kept here ([`Redo`]), and after a failed
+//!   add or commit the next commit starts a fresh writer and adds it again. Should that redo
+//!   list outgrow its cap, a failure pins the payload to the last good commit's instead, and the
+//!   caller's replay after a restart fills the gap.
 //! - Filters are query clauses, not post-filters, so a limit counts matching documents.
 
 mod doc;
@@ -28,7 +34,7 @@ use model::{Event, Finding, Window};
 use serde::{Deserialize, Serialize};
 use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
-use tantivy::directory::MmapDirectory;
+use tantivy::directory::{Directory, MmapDirectory};
 use tantivy::query::{
     AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
 };
@@ -42,6 +48,9 @@ use tantivy::{
 
 use crate::error::{Error, Result};
 use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
+
+/// The most the redo list holds (JSON bytes of the documents added since the last commit).
+const MAX_REDO_BYTES: usize = 64 << 20;
 
 /// The most hits one search returns, whatever its `limit`.
 pub const MAX_SEARCH_LIMIT: usize = 1000;
@@ -84,12 +93,17 @@ impl IndexConfig {
         let context = || format!("open index in `{}`", dir.display());
         let directory =
             MmapDirectory::open(dir).map_err(|e| index_error(context())(TantivyError::from(e)))?;
+        self.open_in(directory, context())
+    }
+
+    /// Opens or creates the index in any tantivy directory (tests inject failing ones).
+    fn open_in(&self, directory: impl Into<Box<dyn Directory>>, context: String) -> Result<Index> {
         let (schema, fields) = doc::schema();
         let index = tantivy::Index::builder()
             .schema(schema)
             .tokenizers(tokenizers())
             .open_or_create(directory)
-            .map_err(index_error(context()))?;
+            .map_err(index_error(context))?;
         Index::new(index, fields, Some(self))
     }
 
@@ -213,13 +227,57 @@ pub struct Counters {
     pub overlap_events_skipped: u64,
     pub findings_added: u64,
     pub commits: u64,
+    /// Adds and commits that failed (each one starts a fresh writer at the next commit).
+    pub write_failures: u64,
+    /// Writers started again after a failure, with the documents since the last commit re-added.
+    pub writer_restarts: u64,
+}
+
+/// Everything added since the last commit, to add again to a fresh writer after a failure.
+#[derive(Debug, Default)]
+struct Redo {
+    ops: Vec<RedoOp>,
+    /// JSON bytes of the documents in `ops`, held under [`MAX_REDO_BYTES`].
+    bytes: usize,
+    /// `ops` outgrew its cap and was let go until the next commit.
+    overflowed: bool,
+}
+
+#[derive(Debug)]
+enum RedoOp {
+    Window(Box<Window>),
+    Findings(Vec<Finding>),
+}
+
+impl Redo {
+    fn push(&mut self, op: RedoOp, bytes: usize, cap: usize) {
+        if self.overflowed {
+            return;
+        }
+        self.bytes = self.bytes.saturating_add(bytes);
+        if self.bytes > cap {
+            *self = Redo { overflowed: true, ..Redo::default() };
+        } else {
+            self.ops.push(op);
+        }
+    }
 }
 
 /// The index: one writer (none when opened read-only), a reader reloaded at each commit.
 pub struct Index {
     index: tantivy::Index,
     fields: Fields,
+    /// How to start a writer; `None` when opened read-only.
+    config: Option<IndexConfig>,
+    /// `None` when read-only, or when starting one again after a failure failed too.
     writer: Option<IndexWriter>,
+    /// An add or a commit failed: the writer's uncommitted documents are not to be trusted.
+    failed: bool,
+    redo: Redo,
+    redo_cap: usize,
+    /// Set when documents were lost for good (a failure while `redo` had overflowed): every
+    /// later commit carries this payload, the last one that covered every document.
+    pinned: Option<String>,
     reader: IndexReader,
     parser: QueryParser,
     payload: Option<String>,
@@ -230,7 +288,9 @@ pub struct Index {
 impl fmt::Debug for Index {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Index")
-            .field("read_only", &self.writer.is_none())
+            .field("read_only", &self.config.is_none())
+            .field("failed", &self.failed)
+            .field("pinned", &self.pinned)
             .field("counts", &self.counts)
             .field("counters", &self.counters)
             .field("payload", &self.payload)
@@ -264,18 +324,10 @@ impl Index {
         Index::new(index, fields, None)
     }
 
-    fn new(index: tantivy::Index, fields: Fields, writer: Option<&IndexConfig>) -> Result<Index> {
-        let writer = match writer {
+    fn new(index: tantivy::Index, fields: Fields, config: Option<&IndexConfig>) -> Result<Index> {
+        let writer = match config {
             None => None,
-            Some(c) => {
-                let heap = c.writer_heap_mib.saturating_mul(1 << 20);
-                let writer = if c.writer_threads == 0 {
-                    index.writer(heap)
-                } else {
-                    index.writer_with_num_threads(c.writer_threads, heap)
-                };
-                Some(writer.map_err(index_error("create index writer"))?)
-            }
+            Some(c) => Some(start_writer(&index, c)?),
         };
         let reader = index
             .reader_builder()
@@ -288,7 +340,12 @@ impl Index {
         let mut index = Index {
             index,
             fields,
+            config: config.cloned(),
             writer,
+            failed: false,
+            redo: Redo::default(),
+            redo_cap: MAX_REDO_BYTES,
+            pinned: None,
             reader,
             parser,
             payload: None,
@@ -299,14 +356,51 @@ impl Index {
         Ok(index)
     }
 
-    fn writer(&self, op: &'static str) -> Result<&IndexWriter> {
-        self.writer.as_ref().ok_or(Error::ReadOnlyIndex(op))
-    }
-
     /// Adds the window's own events (`events[overlap_events..]`; the overlap was added with the
     /// window before) with their links, replacing what an earlier add of the same `window_id`
     /// put there. Returns the number of event documents added.
+    ///
+    /// A writer that fails (a full disk) does not fail the add: the window is kept and added
+    /// again to a fresh writer by the next add or [`Index::commit`]; the commit reports the
+    /// failure while it lasts.
     pub fn add_window(&mut self, w: &Window) -> Result<usize> {
+        self.writable("add window")?;
+        let docs = self.window_docs(w)?;
+        self.restart_if_failed();
+        let n = docs.len();
+        let bytes = docs.iter().map(|(_, json_len)| json_len).sum();
+        self.redo.push(RedoOp::Window(Box::new(w.clone())), bytes, self.redo_cap);
+        self.send(Term::from_field_text(self.fields.key, &doc::window_key(&w.window_id)), docs);
+        self.counters.windows += 1;
+        self.counters.events_added += n as u64;
+        self.counters.overlap_events_skipped += w.overlap_events as u64;
+        Ok(n)
+    }
+
+    /// Adds findings, each replacing an earlier finding with its `finding_id`. A failing writer
+    /// is handled as in [`Index::add_window`].
+    pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
+        self.writable("add findings")?;
+        let docs = self.finding_docs(findings)?;
+        self.restart_if_failed();
+        let bytes = docs.iter().map(|(_, (_, json_len))| json_len).sum();
+        self.redo.push(RedoOp::Findings(findings.to_vec()), bytes, self.redo_cap);
+        for (key, doc) in docs {
+            self.send(key, vec![doc]);
+        }
+        self.counters.findings_added += findings.len() as u64;
+        Ok(())
+    }
+
+    fn writable(&self, op: &'static str) -> Result<()> {
+        match self.config {
+            Some(_) => Ok(()),
+            None => Err(Error::ReadOnlyIndex(op)),
+        }
+    }
+
+    /// The window's own event documents with their JSON sizes; nothing is written yet.
+    fn window_docs(&self, w: &Window) -> Result<Vec<(TantivyDocument, usize)>> {
         let Some(own) = w.events.get(w.overlap_events..) else {
             return Err(Error::InvalidWindow(format!(
                 "`{}` has `overlap_events` {} but {} events",
@@ -315,58 +409,137 @@ impl Index {
                 w.events.len()
             )));
         };
-        let writer = self.writer("add window")?;
-        writer.delete_term(Term::from_field_text(
-            self.fields.key,
-            &doc::window_key(&w.window_id),
-        ));
         let links = LinkTexts::of(&w.links);
-        for ev in own {
-            let json = serde_json::to_string(ev).map_err(|source| Error::Json {
-                context: format!("serialise event `{}`", ev.id()),
-                source,
-            })?;
-            let document = doc::event_doc(&self.fields, w, ev, &json, &links);
-            writer
-                .add_document(document)
-                .map_err(index_error("add event"))?;
-        }
-        self.counters.windows += 1;
-        self.counters.events_added += own.len() as u64;
-        self.counters.overlap_events_skipped += w.overlap_events as u64;
-        Ok(own.len())
+        own.iter()
+            .map(|ev| {
+                let json = serde_json::to_string(ev).map_err(|source| Error::Json {
+                    context: format!("serialise event `{}`", ev.id()),
+                    source,
+                })?;
+                Ok((doc::event_doc(&self.fields, w, ev, &json, &links), json.len()))
+            })
+            .collect()
     }
 
-    /// Adds findings, each replacing an earlier finding with its `finding_id`.
-    pub fn add_findings(&mut self, findings: &[Finding]) -> Result<()> {
-        let writer = self.writer("add findings")?;
-        for f in findings {
-            writer.delete_term(Term::from_field_text(
-                self.fields.key,
-                &doc::finding_key(&f.finding_id),
-            ));
-            let json = serde_json::to_string(f).map_err(|source| Error::Json {
-                context: format!("serialise finding `{}`", f.finding_id),
-                source,
-            })?;
-            let document = doc::finding_doc(&self.fields, f, &json);
-            writer
-                .add_document(document)
-                .map_err(index_error("add finding"))?;
+    /// Each finding's key term and document with its JSON size.
+    fn finding_docs(&self, findings: &[Finding]) -> Result<Vec<(Term, (TantivyDocument, usize))>> {
+        findings
+            .iter()
+            .map(|f| {
+                let json = serde_json::to_string(f).map_err(|source| Error::Json {
+                    context: format!("serialise finding `{}`", f.finding_id),
+                    source,
+                })?;
+                let document = doc::finding_doc(&self.fields, f, &json);
+                Ok((Term::from_field_text(self.fields.key, &doc::finding_key(&f.finding_id)), (document, json.len())))
+            })
+            .collect()
+    }
+
+    /// Deletes `key` and adds `docs` in the writer, unless an earlier failure left it suspect
+    /// (the next commit adds them from the redo list). A refused document marks the failure.
+    fn send(&mut self, key: Term, docs: Vec<(TantivyDocument, usize)>) {
+        let Some(writer) = self.writer.as_ref().filter(|_| !self.failed) else {
+            return;
+        };
+        writer.delete_term(key);
+        let refused = docs
+            .into_iter()
+            .any(|(document, _)| writer.add_document(document).is_err());
+        if refused {
+            self.fail();
         }
-        self.counters.findings_added += findings.len() as u64;
-        Ok(())
+    }
+
+    /// Records a failed add or commit. The documents since the last commit are still in the
+    /// redo list, unless it overflowed: then they are lost here and later commits keep the
+    /// payload of the last commit that had them all.
+    fn fail(&mut self) {
+        self.failed = true;
+        self.counters.write_failures += 1;
+        if self.redo.overflowed && self.pinned.is_none() {
+            self.pinned = Some(self.payload.clone().unwrap_or_default());
+        }
+    }
+
+    /// Before an add: a failed writer is replaced now, so that the add reaches the index even
+    /// when the redo list could not keep it. Should that fail, the add is kept (or lost and the
+    /// payload pinned, see [`Index::fail`]) and the next commit reports the failure.
+    fn restart_if_failed(&mut self) {
+        if (self.failed || self.writer.is_none()) && self.restart_writer().is_err() {
+            self.fail();
+        }
+    }
+
+    /// Drops the suspect writer (its threads end, its lock is released), starts a fresh one at
+    /// the last commit and adds the redo list to it again.
+    fn restart_writer(&mut self) -> Result<()> {
+        let Some(config) = self.config.clone() else {
+            return Err(Error::ReadOnlyIndex("restart writer"));
+        };
+        self.writer = None;
+        self.failed = true;
+        self.writer = Some(start_writer(&self.index, &config)?);
+        self.counters.writer_restarts += 1;
+        self.failed = false;
+        if self.redo.overflowed && self.pinned.is_none() {
+            // The failure came before the overflow: what it lost is no longer listed.
+            self.pinned = Some(self.payload.clone().unwrap_or_default());
+        }
+        let ops = std::mem::take(&mut self.redo.ops);
+        let mut result = Ok(());
+        for op in &ops {
+            // Each op serialised when it was first added, so these cannot fail; were one to,
+            // the rest are still added and the op kept.
+            let sent = match op {
+                RedoOp::Window(w) => self.window_docs(w).map(|docs| {
+                    let key = Term::from_field_text(self.fields.key, &doc::window_key(&w.window_id));
+                    self.send(key, docs);
+                }),
+                RedoOp::Findings(findings) => self.finding_docs(findings).map(|docs| {
+                    for (key, doc) in docs {
+                        self.send(key, vec![doc]);
+                    }
+                }),
+            };
+            if sent.is_err() && result.is_ok() {
+                result = sent;
+            }
+        }
+        self.redo.ops = ops;
+        if result.is_ok() && self.failed {
+            result = Err(Error::Index {
+                context: "add documents again to a fresh writer".into(),
+                source: TantivyError::ErrorInThread("the fresh writer refused a document".into()),
+            });
+        }
+        result
     }
 
     /// Makes everything added so far durable and visible, with `payload` as the commit's
-    /// payload (see [`Index::last_commit_payload`]).
+    /// payload (see [`Index::last_commit_payload`]). After an earlier failure it first starts a
+    /// fresh writer with everything since the last commit; a commit that fails leaves the index
+    /// at the last commit, and the next one tries again. After documents were lost for good the
+    /// payload stays the last good one (see the module's invariants).
     pub fn commit(&mut self, payload: &str) -> Result<()> {
+        self.writable("commit")?;
+        if self.failed || self.writer.is_none() {
+            if let Err(e) = self.restart_writer() {
+                self.fail();
+                return Err(e);
+            }
+        }
+        let payload = self.pinned.clone().unwrap_or_else(|| payload.to_string());
         let writer = self.writer.as_mut().ok_or(Error::ReadOnlyIndex("commit"))?;
-        let mut prepared = writer
-            .prepare_commit()
-            .map_err(index_error("prepare commit"))?;
-        prepared.set_payload(payload);
-        prepared.commit().map_err(index_error("commit"))?;
+        let committed = writer.prepare_commit().and_then(|mut prepared| {
+            prepared.set_payload(&payload);
+            prepared.commit()
+        });
+        if let Err(source) = committed {
+            self.fail();
+            return Err(Error::Index { context: "commit".into(), source });
+        }
+        self.redo = Redo::default();
         self.counters.commits += 1;
         self.reload()
     }
@@ -759,6 +932,16 @@ fn query_depth(query: &str) -> usize {
 /// after an occur sign (`+NOT`, `-NOT`) is the operator.
 fn is_word_byte(b: u8) -> bool {
     !(b.is_ascii_whitespace() || matches!(b, b'(' | b')' | b'+' | b'-'))
+}
+
+fn start_writer(index: &tantivy::Index, c: &IndexConfig) -> Result<IndexWriter> {
+    let heap = c.writer_heap_mib.saturating_mul(1 << 20);
+    let writer = if c.writer_threads == 0 {
+        index.writer(heap)
+    } else {
+        index.writer_with_num_threads(c.writer_threads, heap)
+    };
+    writer.map_err(index_error("create index writer"))
 }
 
 fn tokenizers() -> TokenizerManager {

@@ -487,6 +487,141 @@ fn commit_payload_and_documents_survive_reopen() {
     assert_eq!(kinds(&search(&index, "测试通过")), ["llm_call"]);
 }
 
+/// A RAM directory that refuses new files while `full` is set, as a full disk does.
+#[derive(Debug, Clone, Default)]
+struct FillableDir {
+    inner: tantivy::directory::RamDirectory,
+    full: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl FillableDir {
+    fn set_full(&self, full: bool) {
+        self.full.store(full, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn no_space(&self) -> Option<std::io::Error> {
+        let full = self.full.load(std::sync::atomic::Ordering::SeqCst);
+        full.then(|| std::io::Error::from(std::io::ErrorKind::StorageFull))
+    }
+}
+
+impl Directory for FillableDir {
+    fn get_file_handle(
+        &self,
+        path: &Path,
+    ) -> Result<std::sync::Arc<dyn tantivy::directory::FileHandle>, tantivy::directory::error::OpenReadError> {
+        self.inner.get_file_handle(path)
+    }
+
+    fn delete(&self, path: &Path) -> Result<(), tantivy::directory::error::DeleteError> {
+        self.inner.delete(path)
+    }
+
+    fn exists(&self, path: &Path) -> Result<bool, tantivy::directory::error::OpenReadError> {
+        self.inner.exists(path)
+    }
+
+    fn open_write(
+        &self,
+        path: &Path,
+    ) -> Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError> {
+        match self.no_space() {
+            Some(e) => Err(tantivy::directory::error::OpenWriteError::wrap_io_error(e, path.to_path_buf())),
+            None => self.inner.open_write(path),
+        }
+    }
+
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+        self.inner.atomic_read(path)
+    }
+
+    fn atomic_write(&self, path: &Path, data: &[u8]) -> std::io::Result<()> {
+        match self.no_space() {
+            Some(e) => Err(e),
+            None => self.inner.atomic_write(path, data),
+        }
+    }
+
+    fn sync_directory(&self) -> std::io::Result<()> {
+        self.inner.sync_directory()
+    }
+
+    fn acquire_lock(
+        &self,
+        lock: &tantivy::directory::Lock,
+    ) -> Result<tantivy::directory::DirectoryLock, tantivy::directory::error::LockError> {
+        self.inner.acquire_lock(lock)
+    }
+
+    fn watch(&self, callback: tantivy::directory::WatchCallback) -> tantivy::Result<tantivy::directory::WatchHandle> {
+        self.inner.watch(callback)
+    }
+}
+
+fn on_fillable(dir: &FillableDir) -> Index {
+    IndexConfig::default().open_in(dir.clone(), "open test index".into()).expect("index")
+}
+
+/// Regression: after ENOSPC the writer's threads died and it took no more documents, while
+/// later commits still recorded a log offset past them. Documents added while the disk is full
+/// are kept and committed, all of them, once there is room; no commit claims them before.
+#[test]
+fn documents_added_while_the_disk_is_full_are_committed_once_there_is_room() {
+    let dir = FillableDir::default();
+    let mut index = on_fillable(&dir);
+    index.add_window(&first_window("s0", 0)).expect("add");
+    index.commit("log_offset=1").expect("commit");
+
+    dir.set_full(true);
+    index.add_window(&first_window("s1", 100_000)).expect("a full disk does not fail the add");
+    index.add_findings(&[finding("s1", "loop", "exact", 0.9, 1)]).expect("add findings");
+    assert!(matches!(index.commit("log_offset=2"), Err(Error::Index { .. })));
+    index.add_window(&first_window("s2", 200_000)).expect("add while failed");
+    assert!(index.commit("log_offset=3").is_err(), "still full");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
+    assert_eq!(index.counts().events, 6);
+
+    dir.set_full(false);
+    index.add_window(&first_window("s3", 300_000)).expect("add");
+    index.commit("log_offset=4").expect("commit with room again");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=4"));
+    assert_eq!(index.counts(), Counts { events: 24, findings: 1 });
+    let sessions: Vec<String> = index.sessions().expect("sessions").into_iter().map(|s| s.id).collect();
+    assert_eq!(sessions.len(), 4, "{sessions:?}");
+    let c = index.counters();
+    assert!(c.write_failures >= 2 && c.writer_restarts >= 1, "{c:?}");
+
+    // And the index goes on as usual.
+    index.add_window(&first_window("s4", 400_000)).expect("add");
+    index.commit("log_offset=5").expect("commit");
+    assert_eq!(index.counts().events, 30);
+}
+
+/// When the documents since the last commit were too many to keep, a failure loses them: later
+/// commits keep the last good payload, so a restart replays them from the log.
+#[test]
+fn a_failure_past_the_redo_cap_pins_the_last_good_payload() {
+    let dir = FillableDir::default();
+    let mut index = on_fillable(&dir);
+    index.redo_cap = 1;
+    index.add_window(&first_window("s0", 0)).expect("add");
+    index.commit("log_offset=1").expect("an overflow alone changes nothing");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
+
+    dir.set_full(true);
+    index.add_window(&first_window("s1", 100_000)).expect("add");
+    assert!(index.commit("log_offset=2").is_err());
+    dir.set_full(false);
+    index.add_window(&first_window("s2", 200_000)).expect("add");
+    index.commit("log_offset=3").expect("commit");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
+    assert_eq!(index.counts().events, 12, "s1 is lost until the replay");
+    index.add_window(&first_window("s1", 100_000)).expect("replayed");
+    index.commit("log_offset=4").expect("commit");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"), "pinned for good");
+    assert_eq!(index.counts().events, 18);
+}
+
 #[test]
 fn a_read_only_index_reads_beside_the_writer() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,17 +8,32 @@
 //! run is sent first. Window ids are deterministic, so a batch sent twice (the analyzer stored
 //! it, then died before answering) is stored once.
 //!
-//! Nothing is dropped silently: a window the analyzer rejects (4xx) is moved to
-//! `spool/rejected/` and counted; a window that does not fit the spool's size cap is counted.
+//! Nothing is dropped silently, and no window is given up for a fault that is not its own:
+//! - a window the analyzer refuses (a 4xx other than those below) is moved to `spool/rejected/`
+//!   and counted;
+//! - 413 is the batch's size, not its windows' fault: the batch is split in halves, down to
+//!   single windows, and only a single window still too large is rejected;
+//! - 401/403 is the token's fault: shipping stops at the first one, every window stays in (or
+//!   goes to) the spool for a run with the right token, and the report carries the error so that
+//!   `collect` fails loudly;
+//! - a window that does not fit the spool's size cap is counted;
+//! - a spool entry that is not a regular file (a FIFO, a device, a symlink, a directory) or does
+//!   not hold a window is moved to `spool/damaged/` and counted, never deleted.
+//!
+//! The spool is only touched on tokio's blocking pool, and read with `O_NONBLOCK | O_NOFOLLOW`
+//! after its file type is checked without opening it: a FIFO put in the spool cannot block a
+//! read, and so cannot hang `collect` (or make it deaf to Ctrl-C) at its end.
 
 use std::collections::VecDeque;
-use std::io::Write;
+use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use model::Window;
+use rustix::fs::OFlags;
 use tokio::sync::mpsc;
 
 use crate::Error;
@@ -60,17 +75,31 @@ impl ShipConfig {
         if !(base.starts_with("http://") || base.starts_with("https://")) {
             return Err(Error::Ship(format!("`{}` is not an http(s) URL", self.url)));
         }
-        let rejected = self.spool_dir.join("rejected");
-        std::fs::create_dir_all(&rejected)
-            .map_err(|e| Error::Ship(format!("failed to create spool `{}`: {e}", rejected.display())))?;
+        for dir in [REJECTED, DAMAGED] {
+            let dir = self.spool_dir.join(dir);
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| Error::Ship(format!("failed to create spool `{}`: {e}", dir.display())))?;
+        }
         let client = reqwest::Client::builder()
             .timeout(self.timeout)
             .build()
             .map_err(|e| Error::Ship(format!("failed to build the HTTP client: {e}")))?;
-        let spool = Spool::open(&self.spool_dir, self.max_spool_bytes)?;
-        Ok(Shipper { endpoint: format!("{base}/v1/windows"), config: self, client, spool, counters: Arc::default() })
+        let counters = Arc::new(ShipCounters::default());
+        let spool = Spool::open(&self.spool_dir, self.max_spool_bytes, counters.clone())?;
+        Ok(Shipper {
+            endpoint: format!("{base}/v1/windows"),
+            config: self,
+            client,
+            spool: Arc::new(Mutex::new(spool)),
+            counters,
+        })
     }
 }
+
+/// Windows the analyzer refused, under the spool.
+const REJECTED: &str = "rejected";
+/// Spool entries that hold no window (not a regular file, unreadable, not JSON), under the spool.
+const DAMAGED: &str = "damaged";
 
 /// What shipping did; shared with whoever reports it.
 #[derive(Debug, Default)]
@@ -81,6 +110,8 @@ pub struct ShipCounters {
     pub spooled: AtomicU64,
     pub rejected: AtomicU64,
     pub dropped_spool_full: AtomicU64,
+    /// Spool entries moved to `spool/damaged/`.
+    pub damaged: AtomicU64,
     /// Why the last failed request failed (for the person wondering where the windows are).
     pub last_error: std::sync::Mutex<Option<String>>,
 }
@@ -91,7 +122,8 @@ pub struct Shipper {
     config: ShipConfig,
     endpoint: String,
     client: reqwest::Client,
-    spool: Spool,
+    /// Used on the blocking pool only (see [`Shipper::with_spool`]); the lock is never contended.
+    spool: Arc<Mutex<Spool>>,
     counters: Arc<ShipCounters>,
 }
 
@@ -103,16 +135,38 @@ pub struct ShipReport {
     pub last_error: Option<String>,
     pub rejected: u64,
     pub dropped_spool_full: u64,
+    /// Spool entries moved to `spool/damaged/` (not a regular file, or no window in it).
+    pub damaged: u64,
     /// Windows still in the spool (the analyzer was away at the end): sent by the next run.
     pub left_in_spool: usize,
+    /// The analyzer refused the token (401/403): shipping stopped there and every window not
+    /// sent is in the spool. The caller should fail.
+    pub auth_error: Option<String>,
 }
 
 enum Sent {
     Ok,
-    /// The analyzer refused the batch for good (4xx other than 408/429).
+    /// The analyzer refused the batch for good (4xx other than 401/403/408/413/429).
     Rejected(String),
+    /// 413: the batch is too large; a smaller one may pass.
+    TooLarge(String),
+    /// 401/403: the token is wrong, not the windows.
+    Auth(String),
     /// Try again later.
     Failed(String),
+}
+
+/// What became of one window of a batch.
+enum Fate {
+    Sent,
+    Rejected(String),
+}
+
+/// Why the rest of a batch was not sent.
+enum Stop {
+    /// Try again later.
+    Failed,
+    Auth(String),
 }
 
 impl Shipper {
@@ -121,11 +175,13 @@ impl Shipper {
     }
 
     /// Ships until `rx` closes, then tries once more to empty the spool within `drain_for`.
-    pub async fn run(mut self, mut rx: mpsc::Receiver<Window>, drain_for: Duration) -> ShipReport {
+    /// After an auth error nothing more is sent: windows go to the spool until `rx` closes.
+    pub async fn run(self, mut rx: mpsc::Receiver<Window>, drain_for: Duration) -> ShipReport {
         let mut backoff = self.config.backoff_min;
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut pending: VecDeque<Window> = VecDeque::new();
         let mut open = true;
+        let mut auth_error: Option<String> = None;
         while open || !pending.is_empty() {
             if open {
                 let wait = retry_at.map(tokio::time::sleep_until);
@@ -144,94 +200,146 @@ impl Shipper {
                 }
             }
             let backing_off = retry_at.is_some_and(|t| tokio::time::Instant::now() < t);
-            if backing_off && open {
-                self.spill(&mut pending);
+            if (backing_off || auth_error.is_some()) && open {
+                self.spill(&mut pending).await;
                 continue;
             }
             if !open {
                 break;
             }
             match self.send_all(&mut pending).await {
-                true => {
+                Ok(()) => {
                     backoff = self.config.backoff_min;
                     retry_at = None;
                 }
-                false => {
-                    self.spill(&mut pending);
+                Err(Stop::Failed) => {
+                    self.spill(&mut pending).await;
                     retry_at = Some(tokio::time::Instant::now() + backoff);
                     backoff = (backoff * 2).min(self.config.backoff_max);
+                }
+                Err(Stop::Auth(why)) => {
+                    self.spill(&mut pending).await;
+                    auth_error = Some(why);
+                    retry_at = None;
                 }
             }
         }
         // The input is closed: everything left goes through the spool, tried until `drain_for`.
-        self.spill(&mut pending);
+        self.spill(&mut pending).await;
         let deadline = tokio::time::Instant::now() + drain_for;
         let mut backoff = self.config.backoff_min;
-        while !self.spool.is_empty() && tokio::time::Instant::now() < deadline {
-            if self.send_all(&mut pending).await {
-                break;
+        while auth_error.is_none() && self.spool_len() > 0 && tokio::time::Instant::now() < deadline {
+            match self.send_all(&mut pending).await {
+                Ok(()) => break,
+                Err(Stop::Auth(why)) => auth_error = Some(why),
+                Err(Stop::Failed) => {
+                    tokio::time::sleep(backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now())))
+                        .await;
+                    backoff = (backoff * 2).min(self.config.backoff_max);
+                }
             }
-            tokio::time::sleep(backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
-            backoff = (backoff * 2).min(self.config.backoff_max);
         }
         ShipReport {
             sent: self.counters.sent.load(Relaxed),
             last_error: self.counters.last_error.lock().ok().and_then(|l| l.clone()),
             rejected: self.counters.rejected.load(Relaxed),
             dropped_spool_full: self.counters.dropped_spool_full.load(Relaxed),
-            left_in_spool: self.spool.len(),
+            damaged: self.counters.damaged.load(Relaxed),
+            left_in_spool: self.spool_len(),
+            auth_error,
         }
     }
 
-    /// Sends the spool (oldest first), then `pending`; false at the first failure.
-    async fn send_all(&mut self, pending: &mut VecDeque<Window>) -> bool {
-        while let Some(files) = self.spool.oldest(self.config.batch) {
-            let windows: Vec<Window> = files.iter().filter_map(|(_, w)| w.clone()).collect();
-            match self.post(&windows).await {
-                Sent::Ok => {
-                    self.counters.sent.fetch_add(windows.len() as u64, Relaxed);
-                    // A spool file that no longer parses (damaged on disk) is counted, not sent.
-                    self.counters.rejected.fetch_add((files.len() - windows.len()) as u64, Relaxed);
-                    self.spool.remove(&files);
-                }
-                Sent::Rejected(_) => {
-                    self.counters.rejected.fetch_add(files.len() as u64, Relaxed);
-                    self.spool.reject(&files);
-                }
-                Sent::Failed(_) => return false,
+    /// Sends the spool (oldest first), then `pending`; stops at the first failure.
+    async fn send_all(&self, pending: &mut VecDeque<Window>) -> Result<(), Stop> {
+        let batch = self.config.batch;
+        loop {
+            let windows = self.with_spool(move |s| s.oldest(batch)).await.unwrap_or_default();
+            if windows.is_empty() {
+                break;
+            }
+            let (fates, stop) = self.deliver(&windows).await;
+            self.count(&fates);
+            self.with_spool(move |s| s.settle(&fates)).await;
+            if let Some(stop) = stop {
+                return Err(stop);
             }
         }
         while !pending.is_empty() {
-            let n = pending.len().min(self.config.batch);
-            let batch: Vec<Window> = pending.iter().take(n).cloned().collect();
-            match self.post(&batch).await {
-                Sent::Ok => {
-                    self.counters.sent.fetch_add(n as u64, Relaxed);
-                    pending.drain(..n);
-                }
-                Sent::Rejected(reason) => {
-                    self.counters.rejected.fetch_add(n as u64, Relaxed);
-                    for w in pending.drain(..n) {
-                        self.spool.keep_rejected(&w, &reason);
+            let n = pending.len().min(batch);
+            let windows: Vec<Window> = pending.iter().take(n).cloned().collect();
+            let (fates, stop) = self.deliver(&windows).await;
+            self.count(&fates);
+            let done: Vec<Window> = pending.drain(..fates.len()).collect();
+            self.with_spool(move |s| {
+                for (w, fate) in done.iter().zip(&fates) {
+                    if let Fate::Rejected(reason) = fate {
+                        s.keep_rejected(w, reason);
                     }
                 }
-                Sent::Failed(_) => return false,
+            })
+            .await;
+            if let Some(stop) = stop {
+                return Err(stop);
             }
         }
-        true
+        Ok(())
     }
 
-    fn spill(&mut self, pending: &mut VecDeque<Window>) {
-        for w in pending.drain(..) {
-            match self.spool.push(&w) {
-                Ok(true) => {
-                    self.counters.spooled.fetch_add(1, Relaxed);
+    /// Posts `windows`, halving a batch the analyzer finds too large. Returns the fates of the
+    /// windows dealt with, in order (a prefix of `windows`), and why the rest was not sent.
+    async fn deliver(&self, windows: &[Window]) -> (Vec<Fate>, Option<Stop>) {
+        let mut fates = Vec::with_capacity(windows.len());
+        // ranges still to send, the next one last
+        let mut todo = vec![(0, windows.len())];
+        while let Some((from, to)) = todo.pop() {
+            match self.post(&windows[from..to]).await {
+                Sent::Ok => fates.extend((from..to).map(|_| Fate::Sent)),
+                Sent::TooLarge(_) if to - from > 1 => {
+                    let mid = from + (to - from) / 2;
+                    todo.push((mid, to));
+                    todo.push((from, mid));
                 }
-                Ok(false) | Err(_) => {
-                    self.counters.dropped_spool_full.fetch_add(1, Relaxed);
+                Sent::TooLarge(reason) | Sent::Rejected(reason) => {
+                    fates.extend((from..to).map(|_| Fate::Rejected(reason.clone())));
                 }
+                Sent::Auth(why) => return (fates, Some(Stop::Auth(why))),
+                Sent::Failed(_) => return (fates, Some(Stop::Failed)),
             }
         }
+        (fates, None)
+    }
+
+    fn count(&self, fates: &[Fate]) {
+        let sent = fates.iter().filter(|f| matches!(f, Fate::Sent)).count() as u64;
+        self.counters.sent.fetch_add(sent, Relaxed);
+        self.counters.rejected.fetch_add(fates.len() as u64 - sent, Relaxed);
+    }
+
+    async fn spill(&self, pending: &mut VecDeque<Window>) {
+        if pending.is_empty() {
+            return;
+        }
+        let windows: Vec<Window> = pending.drain(..).collect();
+        let n = windows.len() as u64;
+        let spooled = self
+            .with_spool(move |s| windows.iter().filter(|w| s.push(w).unwrap_or(false)).count() as u64)
+            .await
+            .unwrap_or(0);
+        self.counters.spooled.fetch_add(spooled, Relaxed);
+        self.counters.dropped_spool_full.fetch_add(n - spooled, Relaxed);
+    }
+
+    /// Runs `f` on the spool on the blocking pool; `None` if it panicked.
+    async fn with_spool<T: Send + 'static>(&self, f: impl FnOnce(&mut Spool) -> T + Send + 'static) -> Option<T> {
+        let spool = self.spool.clone();
+        tokio::task::spawn_blocking(move || f(&mut spool.lock().unwrap_or_else(PoisonError::into_inner)))
+            .await
+            .ok()
+    }
+
+    fn spool_len(&self) -> usize {
+        self.spool.lock().unwrap_or_else(PoisonError::into_inner).len()
     }
 
     async fn post(&self, windows: &[Window]) -> Sent {
@@ -257,12 +365,17 @@ impl Shipper {
             Ok(resp) if resp.status().is_client_error() && ![408, 429].contains(&resp.status().as_u16()) => {
                 let status = resp.status();
                 let text = resp.text().await.unwrap_or_default();
-                Sent::Rejected(format!("{status}: {}", text.chars().take(500).collect::<String>()))
+                let why = format!("{status}: {}", text.chars().take(500).collect::<String>());
+                match status.as_u16() {
+                    401 | 403 => Sent::Auth(why),
+                    413 => Sent::TooLarge(why),
+                    _ => Sent::Rejected(why),
+                }
             }
             Ok(resp) => Sent::Failed(resp.status().to_string()),
             Err(e) => Sent::Failed(e.to_string()),
         };
-        if let Sent::Failed(why) = &result {
+        if let Sent::Failed(why) | Sent::Auth(why) = &result {
             self.counters.failed_requests.fetch_add(1, Relaxed);
             if let Ok(mut last) = self.counters.last_error.lock() {
                 *last = Some(why.clone());
@@ -279,7 +392,8 @@ fn gzip_json(windows: &[Window]) -> Result<Vec<u8>, String> {
     gz.finish().map_err(|e| e.to_string())
 }
 
-/// One file per window, named by a sequence number so the oldest goes first.
+/// One file per window, named by a sequence number so the oldest goes first. Blocking I/O: used
+/// on the blocking pool only.
 #[derive(Debug)]
 struct Spool {
     dir: PathBuf,
@@ -287,33 +401,47 @@ struct Spool {
     bytes: u64,
     max_bytes: u64,
     next: u64,
+    counters: Arc<ShipCounters>,
 }
 
 impl Spool {
-    fn open(dir: &Path, max_bytes: u64) -> Result<Spool, Error> {
+    /// Lists the spool without opening a file: entries that are not regular files go aside.
+    fn open(dir: &Path, max_bytes: u64, counters: Arc<ShipCounters>) -> Result<Spool, Error> {
         let read = std::fs::read_dir(dir).map_err(|e| Error::Ship(format!("failed to read spool `{}`: {e}", dir.display())))?;
         let mut files: Vec<(u64, PathBuf, u64)> = Vec::new();
+        let mut aside = Vec::new();
+        let mut next = 0;
         for entry in read.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(seq) = name.strip_suffix(".json").and_then(|n| n.split('-').next()).and_then(|n| n.parse().ok()) else {
-                continue; // `rejected/`, temporary files
+            let Some(seq) = name.strip_suffix(".json").and_then(|n| n.split('-').next()).and_then(|n| n.parse::<u64>().ok()) else {
+                continue; // `rejected/`, `damaged/`, temporary files
             };
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
-            files.push((seq, path, size));
+            next = next.max(seq.saturating_add(1));
+            // the entry's own type (a symlink is not followed): nothing is opened here
+            match entry.metadata() {
+                Ok(meta) if meta.file_type().is_file() => files.push((seq, path, meta.len())),
+                _ => aside.push(path),
+            }
         }
         files.sort();
-        let next = files.last().map_or(0, |f| f.0 + 1);
         let bytes = files.iter().map(|f| f.2).sum();
-        Ok(Spool { dir: dir.to_path_buf(), files: files.into_iter().map(|(_, p, s)| (p, s)).collect(), bytes, max_bytes, next })
+        let spool = Spool {
+            dir: dir.to_path_buf(),
+            files: files.into_iter().map(|(_, p, s)| (p, s)).collect(),
+            bytes,
+            max_bytes,
+            next,
+            counters,
+        };
+        for path in aside {
+            spool.set_aside(&path);
+        }
+        Ok(spool)
     }
 
     fn len(&self) -> usize {
         self.files.len()
-    }
-
-    fn is_empty(&self) -> bool {
-        self.files.is_empty()
     }
 
     /// Writes a window; false when it would pass the size cap.
@@ -322,47 +450,62 @@ impl Spool {
         if self.bytes + json.len() as u64 > self.max_bytes {
             return Ok(false);
         }
-        let name = format!("{:020}-{}.json", self.next, sanitise(&w.window_id));
-        self.next += 1;
-        let path = self.dir.join(&name);
-        let tmp = self.dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, &json)?;
+        // a new file, never whatever is already there (a FIFO there would block the open)
+        let (path, tmp, mut file) = loop {
+            let name = format!("{:020}-{}.json", self.next, sanitise(&w.window_id));
+            self.next += 1;
+            let tmp = self.dir.join(format!(".{name}.tmp"));
+            match std::fs::OpenOptions::new().write(true).create_new(true).open(&tmp) {
+                Ok(file) => break (self.dir.join(&name), tmp, file),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        };
+        file.write_all(&json)?;
+        drop(file);
         std::fs::rename(&tmp, &path)?;
         self.bytes += json.len() as u64;
         self.files.push_back((path, json.len() as u64));
         Ok(true)
     }
 
-    /// Up to `n` of the oldest files with their windows (`None`: unreadable, dropped on send).
-    fn oldest(&self, n: usize) -> Option<Vec<(PathBuf, Option<Window>)>> {
-        if self.files.is_empty() {
-            return None;
-        }
-        Some(
-            self.files
-                .iter()
-                .take(n)
-                .map(|(p, _)| (p.clone(), std::fs::read(p).ok().and_then(|b| serde_json::from_slice(&b).ok())))
-                .collect(),
-        )
-    }
-
-    fn remove(&mut self, files: &[(PathBuf, Option<Window>)]) {
-        for _ in files {
-            if let Some((path, size)) = self.files.pop_front() {
-                let _ = std::fs::remove_file(&path);
-                self.bytes = self.bytes.saturating_sub(size);
+    /// The windows of up to `n` of the oldest files, which stay first in the spool until
+    /// [`Spool::settle`]. Files without a window on the way are set aside.
+    fn oldest(&mut self, n: usize) -> Vec<Window> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while out.len() < n && i < self.files.len() {
+            match read_window(&self.files[i].0, self.max_bytes) {
+                Some(w) => {
+                    out.push(w);
+                    i += 1;
+                }
+                None => {
+                    if let Some((path, size)) = self.files.remove(i) {
+                        self.bytes = self.bytes.saturating_sub(size);
+                        self.set_aside(&path);
+                    }
+                }
             }
         }
+        out
     }
 
-    fn reject(&mut self, files: &[(PathBuf, Option<Window>)]) {
-        for _ in files {
-            if let Some((path, size)) = self.files.pop_front() {
-                if let Some(name) = path.file_name() {
-                    let _ = std::fs::rename(&path, self.dir.join("rejected").join(name));
+    /// The oldest files, after their windows were sent (removed) or refused (moved to
+    /// `rejected/`).
+    fn settle(&mut self, fates: &[Fate]) {
+        for fate in fates {
+            let Some((path, size)) = self.files.pop_front() else { return };
+            self.bytes = self.bytes.saturating_sub(size);
+            match fate {
+                Fate::Sent => {
+                    let _ = std::fs::remove_file(&path);
                 }
-                self.bytes = self.bytes.saturating_sub(size);
+                Fate::Rejected(_) => {
+                    if let Some(name) = path.file_name() {
+                        let _ = std::fs::rename(&path, self.dir.join(REJECTED).join(name));
+                    }
+                }
             }
         }
     }
@@ -370,8 +513,36 @@ impl Spool {
     fn keep_rejected(&mut self, w: &Window, reason: &str) {
         let name = format!("{}.json", sanitise(&w.window_id));
         let body = serde_json::json!({ "reason": reason, "window": w });
-        let _ = std::fs::write(self.dir.join("rejected").join(name), body.to_string());
+        let _ = std::fs::write(self.dir.join(REJECTED).join(name), body.to_string());
     }
+
+    /// Moves an entry that holds no window to `damaged/` (under a free name), and counts it.
+    fn set_aside(&self, path: &Path) {
+        self.counters.damaged.fetch_add(1, Relaxed);
+        let Some(name) = path.file_name().map(|n| n.to_string_lossy().into_owned()) else { return };
+        let damaged = self.dir.join(DAMAGED);
+        let mut target = damaged.join(&name);
+        let mut k = 1;
+        while target.symlink_metadata().is_ok() {
+            target = damaged.join(format!("{name}.{k}"));
+            k += 1;
+        }
+        let _ = std::fs::rename(path, target);
+    }
+}
+
+/// The window in a spool file, if it is a regular file that holds one. Opened without following
+/// a symlink and without blocking (a FIFO swapped in after the listing), then checked again.
+fn read_window(path: &Path, max_bytes: u64) -> Option<Window> {
+    let flags = (OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32;
+    let file = std::fs::OpenOptions::new().read(true).custom_flags(flags).open(path).ok()?;
+    let meta = file.metadata().ok()?;
+    if !meta.is_file() || meta.len() > max_bytes {
+        return None;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(max_bytes).read_to_end(&mut bytes).ok()?;
+    serde_json::from_slice(&bytes).ok()
 }
 
 fn sanitise(id: &str) -> String {
@@ -404,11 +575,14 @@ mod tests {
         }
     }
 
-    /// A receiver that records window ids (with how often each came) and answers `status`.
+    /// A receiver that records window ids (with how often each came) and answers `status`; with
+    /// a `limit`, a batch of more windows, or one holding window `oversized`, is answered 413.
     #[derive(Clone, Default)]
     struct Receiver {
         seen: Arc<Mutex<BTreeMap<String, u32>>>,
         status: Arc<Mutex<u16>>,
+        limit: Option<usize>,
+        oversized: Option<u64>,
     }
 
     async fn receive(State(r): State<Receiver>, body: Bytes) -> StatusCode {
@@ -420,6 +594,9 @@ mod tests {
         let mut gz = flate2::read::GzDecoder::new(&body[..]);
         std::io::Read::read_to_end(&mut gz, &mut json).expect("gzip body");
         let windows: Vec<Window> = serde_json::from_slice(&json).expect("windows");
+        if r.limit.is_some_and(|n| windows.len() > n) || windows.iter().any(|w| Some(w.seq) == r.oversized) {
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
         let mut seen = r.seen.lock().expect("lock");
         for w in windows {
             *seen.entry(w.window_id).or_default() += 1;
@@ -537,6 +714,141 @@ mod tests {
         assert_eq!((report.sent, report.rejected, report.left_in_spool), (0, 1, 0));
         let kept = std::fs::read_dir(spool.path().join("rejected")).expect("dir").count();
         assert_eq!(kept, 1);
+    }
+
+    /// A spool left by a run that found nobody listening: windows `seqs`.
+    async fn spool_with(spool: &Path, seqs: std::ops::Range<u64>) {
+        let dead = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = dead.local_addr().expect("addr");
+        drop(dead);
+        let shipper = config(format!("http://{addr}"), spool).build().expect("build");
+        let (tx, rx) = mpsc::channel(8);
+        let ship = tokio::spawn(shipper.run(rx, Duration::from_millis(50)));
+        let n = seqs.end - seqs.start;
+        for seq in seqs {
+            tx.send(window(seq)).await.expect("send");
+        }
+        drop(tx);
+        let report = ship.await.expect("join");
+        assert_eq!(report.left_in_spool as u64, n);
+    }
+
+    fn entries(dir: &Path) -> usize {
+        std::fs::read_dir(dir).map_or(0, |d| d.count())
+    }
+
+    #[tokio::test]
+    async fn auth_error_stops_collect_and_keeps_windows() {
+        let spool = tempfile::tempdir().expect("tempdir");
+        spool_with(spool.path(), 0..3).await;
+
+        for (status, seqs, spooled) in [(401, 3..10, 10), (403, 10..12, 12)] {
+            let (_, addr, server) = receiver(status).await;
+            let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
+            let counters = shipper.counters();
+            let (tx, rx) = mpsc::channel(8);
+            let started = std::time::Instant::now();
+            let ship = tokio::spawn(shipper.run(rx, Duration::from_secs(30)));
+            for seq in seqs {
+                tx.send(window(seq)).await.expect("send");
+            }
+            drop(tx);
+            let report = ship.await.expect("join");
+            server.abort();
+            let why = report.auth_error.as_deref().expect("the auth error is reported");
+            assert!(why.starts_with(&status.to_string()), "{why}");
+            assert_eq!((report.sent, report.rejected, report.left_in_spool), (0, 0, spooled), "{report:?}");
+            assert_eq!(counters.requests.load(Relaxed), 1, "nothing is sent after the first refusal");
+            assert!(started.elapsed() < Duration::from_secs(10), "no retries until the drain deadline");
+            assert_eq!(entries(&spool.path().join(REJECTED)), 0);
+        }
+
+        // With the right token, the next run sends them all.
+        let (r, addr, server) = receiver(200).await;
+        let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
+        let (tx, rx) = mpsc::channel(8);
+        drop(tx);
+        let report = shipper.run(rx, Duration::from_secs(5)).await;
+        server.abort();
+        assert_eq!((report.sent, report.left_in_spool, report.auth_error), (12, 0, None));
+        assert_eq!(r.seen.lock().expect("lock").len(), 12);
+    }
+
+    #[tokio::test]
+    async fn payload_too_large_splits_the_batch() {
+        let spool = tempfile::tempdir().expect("tempdir");
+        spool_with(spool.path(), 0..6).await;
+
+        // at most 1 window per request, and window 7 is too large even alone
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let r = Receiver { limit: Some(1), oversized: Some(7), ..Receiver::default() };
+        *r.status.lock().expect("lock") = 200;
+        let server = serve(r.clone(), listener).await;
+        let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
+        let (tx, rx) = mpsc::channel(16);
+        for seq in 6..12 {
+            tx.send(window(seq)).await.expect("send");
+        }
+        drop(tx);
+        let report = shipper.run(rx, Duration::from_secs(5)).await;
+        server.abort();
+        let seen = r.seen.lock().expect("lock");
+        assert_eq!(seen.len(), 11, "every window but the oversized one arrived: {seen:?}");
+        assert!(!seen.contains_key(&model::window_id("s", 7)));
+        assert!(seen.values().all(|n| *n == 1));
+        assert_eq!((report.sent, report.rejected, report.left_in_spool), (11, 1, 0), "{report:?}");
+        assert_eq!(entries(&spool.path().join(REJECTED)), 1);
+    }
+
+    fn mkfifo(path: &Path) {
+        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
+            .expect("mkfifo");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fifo_in_spool_does_not_hang() {
+        let spool = tempfile::tempdir().expect("tempdir");
+        let dir = spool.path();
+        let write = |name: &str, body: &[u8]| std::fs::write(dir.join(name), body).expect("write");
+        let json = |seq| serde_json::to_vec(&window(seq)).expect("json");
+        write("00000000000000000000-a.json", &json(0));
+        mkfifo(&dir.join("00000000000000000001-b.json"));
+        write("00000000000000000002-c.json", b"not a window");
+        write("00000000000000000003-d.json", &json(3));
+        std::os::unix::fs::symlink("/dev/zero", dir.join("00000000000000000004-e.json")).expect("symlink");
+        write("00000000000000000005-f.json", &json(5));
+        std::fs::create_dir(dir.join("00000000000000000006-g.json")).expect("dir");
+
+        let (r, addr, server) = receiver(200).await;
+        let shipper = config(format!("http://{addr}"), dir).build().expect("build");
+        // a FIFO swapped in for a listed file (opened in the spool's listing, read later)
+        std::fs::remove_file(dir.join("00000000000000000005-f.json")).expect("remove");
+        mkfifo(&dir.join("00000000000000000005-f.json"));
+
+        // on a thread and a runtime of its own: a blocked read must fail the test, not hang it
+        let (done_tx, done_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+            let (tx, rx) = mpsc::channel(1);
+            drop(tx);
+            let _ = done_tx.send(runtime.block_on(shipper.run(rx, Duration::from_secs(5))));
+        });
+        let report = tokio::task::spawn_blocking(move || done_rx.recv_timeout(Duration::from_secs(20)))
+            .await
+            .expect("join")
+            .expect("the shipper finished instead of hanging on a FIFO");
+        server.abort();
+        assert_eq!((report.sent, report.damaged, report.left_in_spool, report.rejected), (2, 5, 0, 0), "{report:?}");
+        assert_eq!(r.seen.lock().expect("lock").len(), 2);
+        // kept aside, not deleted: the FIFOs are still FIFOs
+        let damaged = dir.join(DAMAGED);
+        assert_eq!(entries(&damaged), 5);
+        for name in ["00000000000000000001-b.json", "00000000000000000005-f.json"] {
+            let meta = std::fs::symlink_metadata(damaged.join(name)).expect("kept");
+            assert!(std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()), "{name}");
+        }
+        assert_eq!(std::fs::read(damaged.join("00000000000000000002-c.json")).expect("kept"), b"not a window");
     }
 
     #[test]

@@ -446,7 +446,7 @@ async fn errors_are_json() {
         (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}"), vec![b' '; 5000], 413),
         (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\n{json}\r\nContent-Encoding: gzip"), gzip(&[b' '; 5000]), 413),
         (format!("POST /v1/windows HTTP/1.1\r\n{h}\r\nContent-Type: text/plain"), b"{}".to_vec(), 415),
-        (format!("GET /v1/sessions HTTP/1.1\r\nHost: evil.example"), vec![], 403),
+        ("GET /v1/sessions HTTP/1.1\r\nHost: evil.example".to_string(), vec![], 403),
     ];
     for (head, body, want) in cases {
         let reply = request(addr, &head, &body).await;

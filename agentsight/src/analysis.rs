@@ -198,9 +198,23 @@ impl Backend {
                         report.rejected,
                         report.dropped_spool_full
                     );
-                    if let (Some(why), true) = (&report.last_error, report.left_in_spool > 0) {
+                    if let (Some(why), true, None) = (&report.last_error, report.left_in_spool > 0, &report.auth_error) {
                         eprintln!("agentsight: the analyzer could not be reached: {why}");
                     }
+                }
+                if report.damaged > 0 {
+                    eprintln!(
+                        "agentsight: {} damaged spool entries (not a regular file, or no window in it) were moved to `{}`",
+                        report.damaged,
+                        spool.join("damaged").display()
+                    );
+                }
+                if let Some(why) = &report.auth_error {
+                    bail!(
+                        "the analyzer refused the token ({why}); nothing more was sent and {} windows are kept in the spool `{}`: set the right token (in the variable `--token-env` names, AGENTSIGHT_TOKEN by default) and run `collect` again to send them",
+                        report.left_in_spool,
+                        spool.display()
+                    );
                 }
                 Ok(())
             }

@@ -400,7 +400,9 @@ impl Redactor {
     fn tool_calls(&self, calls: &mut [ToolCall]) -> usize {
         calls
             .iter_mut()
-            .map(|c| self.string(&mut c.id) + self.string(&mut c.name) + self.json(&mut c.arguments))
+            .map(|c| {
+                self.string(&mut c.id) + self.string(&mut c.name) + self.json(&mut c.arguments)
+            })
             .sum()
     }
 
@@ -774,11 +776,7 @@ const BUILTIN: &[Builtin] = &[
             r"(?:[A-Za-z0-9+/=\s]|\\+[nrt]){64,})",
         ),
     ),
-    rule(
-        "anthropic-key",
-        Check::Digit,
-        r"sk-ant-[A-Za-z0-9_-]{20,}",
-    ),
+    rule("anthropic-key", Check::Digit, r"sk-ant-[A-Za-z0-9_-]{20,}"),
     // project, service-account and admin keys: a prefix no word ends in
     rule(
         "openai-key",
@@ -786,12 +784,7 @@ const BUILTIN: &[Builtin] = &[
         r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
     ),
     // `task-runner-2024-01-01-final` ends in this shape too: glued to a word, only a random body
-    rule(
-        "openai-key",
-        Check::Digit,
-        r"sk-[A-Za-z0-9_-]{20,}",
-    )
-    .random_when_glued(),
+    rule("openai-key", Check::Digit, r"sk-[A-Za-z0-9_-]{20,}").random_when_glued(),
     rule(
         "aws-access-key",
         Check::None,
@@ -814,11 +807,7 @@ const BUILTIN: &[Builtin] = &[
         Check::None,
         r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{40,})",
     ),
-    rule(
-        "google-api-key",
-        Check::None,
-        r"AIza[0-9A-Za-z_-]{35,}",
-    ),
+    rule("google-api-key", Check::None, r"AIza[0-9A-Za-z_-]{35,}"),
     rule(
         "slack-token",
         Check::Digit,
@@ -841,23 +830,11 @@ const BUILTIN: &[Builtin] = &[
     )
     // `risk_test_integrationsuite`
     .random_when_glued(),
-    rule(
-        "huggingface-token",
-        Check::None,
-        r"hf_[A-Za-z0-9]{30,}",
-    ),
-    rule(
-        "gitlab-token",
-        Check::Digit,
-        r"glpat-[A-Za-z0-9_-]{20,}",
-    ),
-    rule(
-        "npm-token",
-        Check::None,
-        r"npm_[A-Za-z0-9]{36,}",
-    )
-    // `pnpm_...`
-    .random_when_glued(),
+    rule("huggingface-token", Check::None, r"hf_[A-Za-z0-9]{30,}"),
+    rule("gitlab-token", Check::Digit, r"glpat-[A-Za-z0-9_-]{20,}"),
+    rule("npm-token", Check::None, r"npm_[A-Za-z0-9]{36,}")
+        // `pnpm_...`
+        .random_when_glued(),
     rule(
         "jwt",
         Check::None,
@@ -1471,7 +1448,11 @@ mod tests {
                 }
             }
         }
-        assert!(left.is_empty(), "{} of {planted} left: {left:#?}", left.len());
+        assert!(
+            left.is_empty(),
+            "{} of {planted} left: {left:#?}",
+            left.len()
+        );
         let glued = format!("\\nBearer {}", opaque());
         assert_eq!(REDACTOR.text(&glued).0, "\\nBearer [REDACTED:bearer-token]");
     }

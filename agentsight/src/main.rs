@@ -107,6 +107,9 @@ enum Command {
         store: StoreArgs,
         #[arg(short, long)]
         quiet: bool,
+        /// Skip (and count) lines longer than this, without reading them into memory.
+        #[arg(long, value_name = "BYTES", default_value_t = analysis::MAX_TRACE_LINE_BYTES)]
+        max_line_bytes: usize,
     },
     /// Full-text search of everything recorded: prompts, responses, tool calls, argv, paths,
     /// hosts, finding rationales. tantivy query syntax: `pytest`, `"tests pass"`,
@@ -313,9 +316,9 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let config = analysis::load_config(store.config)?;
             analysis::serve(config, &analysis::data_dir(store.data), listen)
         }
-        Command::Ingest { trace, store, quiet } => {
+        Command::Ingest { trace, store, quiet, max_line_bytes } => {
             let config = analysis::load_config(store.config)?;
-            analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet)
+            analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet, max_line_bytes)
         }
         Command::Search { query, session, kind, since, limit, json, store } => {
             let since_ns = since.map(|d| (jiff::Timestamp::now().as_nanosecond().max(0) as u64).saturating_sub(d.as_nanos() as u64));

@@ -106,6 +106,9 @@ pub struct Exec {
     #[serde(default, skip_serializing_if = "is_false")]
     pub argv_truncated: bool,
     /// Total size of the arguments in bytes (NUL separators included), truncated or not.
+    /// Derived, so not in the event contract: a trace without it reads as 0 (`ingest` then
+    /// computes it from an `argv` that was not cut).
+    #[serde(default)]
     pub argv_bytes: u32,
     /// Names of the fields that were cut at their cap (e.g. `cwd`, `filename`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -437,6 +440,17 @@ mod tests {
         };
         assert_eq!(sample().id(), "1700000000000000000-10-exit");
         assert_ne!(loss("ring buffer full (exec)").id(), loss("traced map full").id());
+    }
+
+    /// `argv_bytes` is derived, not in the event contract: an exec without it is an exec.
+    #[test]
+    fn exec_without_argv_bytes_is_accepted() {
+        let line = r#"{"ts_ns":1,"session":"s","pid":2,"tid":2,"ppid":1,"comm":"sh","kind":"exec","filename":"/bin/ls","argv":["ls","-l"],"cwd":"/","uid":0}"#;
+        let ev: Event = serde_json::from_str(line).expect("an exec that meets the contract");
+        match ev.body {
+            EventBody::Exec(e) => assert_eq!((e.argv, e.argv_bytes), (vec!["ls".to_string(), "-l".to_string()], 0)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

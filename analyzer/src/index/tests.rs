@@ -509,7 +509,10 @@ impl Directory for FillableDir {
     fn get_file_handle(
         &self,
         path: &Path,
-    ) -> Result<std::sync::Arc<dyn tantivy::directory::FileHandle>, tantivy::directory::error::OpenReadError> {
+    ) -> Result<
+        std::sync::Arc<dyn tantivy::directory::FileHandle>,
+        tantivy::directory::error::OpenReadError,
+    > {
         self.inner.get_file_handle(path)
     }
 
@@ -526,12 +529,18 @@ impl Directory for FillableDir {
         path: &Path,
     ) -> Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError> {
         match self.no_space() {
-            Some(e) => Err(tantivy::directory::error::OpenWriteError::wrap_io_error(e, path.to_path_buf())),
+            Some(e) => Err(tantivy::directory::error::OpenWriteError::wrap_io_error(
+                e,
+                path.to_path_buf(),
+            )),
             None => self.inner.open_write(path),
         }
     }
 
-    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+    fn atomic_read(
+        &self,
+        path: &Path,
+    ) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
         self.inner.atomic_read(path)
     }
 
@@ -553,13 +562,18 @@ impl Directory for FillableDir {
         self.inner.acquire_lock(lock)
     }
 
-    fn watch(&self, callback: tantivy::directory::WatchCallback) -> tantivy::Result<tantivy::directory::WatchHandle> {
+    fn watch(
+        &self,
+        callback: tantivy::directory::WatchCallback,
+    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
         self.inner.watch(callback)
     }
 }
 
 fn on_fillable(dir: &FillableDir) -> Index {
-    IndexConfig::default().open_in(dir.clone(), "open test index".into()).expect("index")
+    IndexConfig::default()
+        .open_in(dir.clone(), "open test index".into())
+        .expect("index")
 }
 
 /// Regression: after ENOSPC the writer's threads died and it took no more documents, while
@@ -573,20 +587,42 @@ fn documents_added_while_the_disk_is_full_are_committed_once_there_is_room() {
     index.commit("log_offset=1").expect("commit");
 
     dir.set_full(true);
-    index.add_window(&first_window("s1", 100_000)).expect("a full disk does not fail the add");
-    index.add_findings(&[finding("s1", "loop", "exact", 0.9, 1)]).expect("add findings");
-    assert!(matches!(index.commit("log_offset=2"), Err(Error::Index { .. })));
-    index.add_window(&first_window("s2", 200_000)).expect("add while failed");
+    index
+        .add_window(&first_window("s1", 100_000))
+        .expect("a full disk does not fail the add");
+    index
+        .add_findings(&[finding("s1", "loop", "exact", 0.9, 1)])
+        .expect("add findings");
+    assert!(matches!(
+        index.commit("log_offset=2"),
+        Err(Error::Index { .. })
+    ));
+    index
+        .add_window(&first_window("s2", 200_000))
+        .expect("add while failed");
     assert!(index.commit("log_offset=3").is_err(), "still full");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
     assert_eq!(index.counts().events, 6);
 
     dir.set_full(false);
     index.add_window(&first_window("s3", 300_000)).expect("add");
-    index.commit("log_offset=4").expect("commit with room again");
+    index
+        .commit("log_offset=4")
+        .expect("commit with room again");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=4"));
-    assert_eq!(index.counts(), Counts { events: 24, findings: 1 });
-    let sessions: Vec<String> = index.sessions().expect("sessions").into_iter().map(|s| s.id).collect();
+    assert_eq!(
+        index.counts(),
+        Counts {
+            events: 24,
+            findings: 1
+        }
+    );
+    let sessions: Vec<String> = index
+        .sessions()
+        .expect("sessions")
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
     assert_eq!(sessions.len(), 4, "{sessions:?}");
     let c = index.counters();
     assert!(c.write_failures >= 2 && c.writer_restarts >= 1, "{c:?}");
@@ -605,7 +641,9 @@ fn a_failure_past_the_redo_cap_pins_the_last_good_payload() {
     let mut index = on_fillable(&dir);
     index.redo_cap = 1;
     index.add_window(&first_window("s0", 0)).expect("add");
-    index.commit("log_offset=1").expect("an overflow alone changes nothing");
+    index
+        .commit("log_offset=1")
+        .expect("an overflow alone changes nothing");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
 
     dir.set_full(true);
@@ -616,9 +654,15 @@ fn a_failure_past_the_redo_cap_pins_the_last_good_payload() {
     index.commit("log_offset=3").expect("commit");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
     assert_eq!(index.counts().events, 12, "s1 is lost until the replay");
-    index.add_window(&first_window("s1", 100_000)).expect("replayed");
+    index
+        .add_window(&first_window("s1", 100_000))
+        .expect("replayed");
     index.commit("log_offset=4").expect("commit");
-    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"), "pinned for good");
+    assert_eq!(
+        index.last_commit_payload().as_deref(),
+        Some("log_offset=1"),
+        "pinned for good"
+    );
     assert_eq!(index.counts().events, 18);
 }
 
@@ -726,11 +770,20 @@ fn search_query_rejects_unknown_keys_and_defaults_limit() {
 fn deeply_nested_query_is_refused_not_a_crash() {
     let index = indexed(&[first_window("s1", 0)]);
     let refused = |query: String, needle: &str| {
-        let result = index.search(&SearchQuery { query: query.clone(), ..SearchQuery::default() });
+        let result = index.search(&SearchQuery {
+            query: query.clone(),
+            ..SearchQuery::default()
+        });
         match &result {
-            Err(Error::Query { query: shown, reason }) => {
+            Err(Error::Query {
+                query: shown,
+                reason,
+            }) => {
                 assert!(reason.contains(needle), "{reason}");
-                assert!(shown.chars().count() <= 81, "the error repeats only the query's start");
+                assert!(
+                    shown.chars().count() <= 81,
+                    "the error repeats only the query's start"
+                );
             }
             other => panic!("{}…: {other:?}", &query[..20]),
         }
@@ -738,8 +791,14 @@ fn deeply_nested_query_is_refused_not_a_crash() {
     let nested = |n: usize| format!("{}pytest{}", "(".repeat(n), ")".repeat(n));
     refused(nested(2500), "nests deeper than 32");
     refused(format!("{}pytest", "NOT ".repeat(1500)), "nests deeper");
-    refused(format!("{}pytest{}", "(+NOT ".repeat(20), ")".repeat(20)), "nests deeper");
-    refused(format!("{}a{}", "(".repeat(5000), ")".repeat(5000)), "bytes long");
+    refused(
+        format!("{}pytest{}", "(+NOT ".repeat(20), ")".repeat(20)),
+        "nests deeper",
+    );
+    refused(
+        format!("{}a{}", "(".repeat(5000), ")".repeat(5000)),
+        "bytes long",
+    );
     refused("pytest ".repeat(MAX_QUERY_BYTES / 7 + 1), "bytes long");
     // Unbalanced parentheses are counted too: tantivy recurses before it sees the end.
     refused("(".repeat(40), "nests deeper");
@@ -747,7 +806,11 @@ fn deeply_nested_query_is_refused_not_a_crash() {
     let accepted = [
         nested(MAX_QUERY_DEPTH),
         format!("pytest AND {}failed", "NOT ".repeat(MAX_QUERY_DEPTH)),
-        format!("{}pytest{}", "(+".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH)),
+        format!(
+            "{}pytest{}",
+            "(+".repeat(MAX_QUERY_DEPTH),
+            ")".repeat(MAX_QUERY_DEPTH)
+        ),
         "pytest OR ".repeat(MAX_QUERY_BYTES / 10 - 1) + "pytest",
         "NOTE NOTICE (pytest) ".repeat(MAX_QUERY_BYTES / 21),
     ];
@@ -759,12 +822,17 @@ fn deeply_nested_query_is_refused_not_a_crash() {
                     assert!(q.len() <= MAX_QUERY_BYTES, "{}", q.len());
                     assert!(query_depth(q) <= MAX_QUERY_DEPTH, "{}", &q[..40]);
                     index
-                        .search(&SearchQuery { query: q.clone(), ..SearchQuery::default() })
+                        .search(&SearchQuery {
+                            query: q.clone(),
+                            ..SearchQuery::default()
+                        })
                         .unwrap_or_else(|e| panic!("{}…: {e}", &q[..40]));
                 }
             })
             .expect("spawn");
-        thread.join().expect("the deepest accepted queries parse on a 2 MiB stack");
+        thread
+            .join()
+            .expect("the deepest accepted queries parse on a 2 MiB stack");
     });
 }
 

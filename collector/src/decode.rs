@@ -4,7 +4,10 @@
 //! [`Decoder`] is the pure, synchronous core of the capture stage: it owns no I/O, so every rule
 //! here is unit-tested with hand-made records. Its state: the path of each (process, fd) write
 //! summary between the kernel's `WRITE_START` and `WRITE_END` records, and the TLS streams
-//! (reassembled into HTTP exchanges, decoded into `llm_call` / `http` events).
+//! (reassembled into HTTP exchanges, decoded into `llm_call` / `http` events), and the path of
+//! each directory (or `O_PATH`) fd a process opened, so that `/proc/self/fd/N/name` (how Bun
+//! programs such as Claude Code and opencode write files: an `O_PATH` directory fd, then a
+//! tmp file and a rename through `/proc/self/fd`) becomes the real path.
 //!
 //! Redaction happens here, before any event leaves: credential headers and secret shapes in
 //! bodies are replaced by `[REDACTED:...]` markers before they are decoded, and then every
@@ -43,7 +46,15 @@ pub struct Decoder {
     redactor: Redactor,
     /// comm and ppid of processes seen in TLS records, for the events their exchanges make.
     procs: HashMap<u32, (String, u32)>,
+    /// Per process, the path of each directory or `O_PATH` fd it opened (dropped at its exit).
+    dir_fds: HashMap<u32, HashMap<i32, String>>,
 }
+
+/// At most this many directory fds are remembered per process (a process that opens more
+/// keeps the first ones; a later `/proc/self/fd/N` path of another stays as it is).
+const DIR_FDS_PER_PROCESS: usize = 4096;
+const O_DIRECTORY: u32 = 0o200000;
+const O_PATH: u32 = 0o10000000;
 
 impl Decoder {
     pub fn new(session: impl Into<String>, clock: Clock, redactor: Redactor) -> Self {
@@ -54,6 +65,7 @@ impl Decoder {
             tls: TlsStreams::new(Limits::default()),
             redactor,
             procs: HashMap::new(),
+            dir_fds: HashMap::new(),
         }
     }
 
@@ -198,8 +210,11 @@ impl Decoder {
                 })
             }
             RawRecord::Fork { child_pid, .. } => EventBody::Fork(Fork { child_pid: *child_pid }),
-            RawRecord::Exit { exit_code, duration_ns, .. } => EventBody::Exit(exit_status(*exit_code, *duration_ns)),
-            RawRecord::File { op, flags, result, path, base, new_path, new_base, trunc, .. } => {
+            RawRecord::Exit { hdr, exit_code, duration_ns } => {
+                self.dir_fds.remove(&hdr.pid);
+                EventBody::Exit(exit_status(*exit_code, *duration_ns))
+            }
+            RawRecord::File { hdr, op, flags, result, path, base, new_path, new_base, trunc, .. } => {
                 let (path, bad_path) = escape_bytes(path);
                 let (base, bad_base) = escape_bytes(base);
                 let (new_path, bad_new) = escape_bytes(new_path);
@@ -213,10 +228,18 @@ impl Decoder {
                     _ => return None,
                 };
                 let is_rename = op == FileOp::Rename;
+                let path = self.through_fd(hdr.pid, absolute(&base, &path));
+                let new_path = is_rename.then(|| self.through_fd(hdr.pid, absolute(&new_base, &new_path)));
+                if op == FileOp::Open && *result >= 0 && flags & (O_DIRECTORY | O_PATH) != 0 {
+                    let fds = self.dir_fds.entry(hdr.pid).or_default();
+                    if fds.len() < DIR_FDS_PER_PROCESS || fds.contains_key(&(*result as i32)) {
+                        fds.insert(*result as i32, path.clone());
+                    }
+                }
                 EventBody::File(FileEvent {
                     op,
-                    path: absolute(&base, &path),
-                    new_path: is_rename.then(|| absolute(&new_base, &new_path)),
+                    path,
+                    new_path,
                     flags: matches!(op, FileOp::Open | FileOp::Rename | FileOp::Unlink | FileOp::Rmdir)
                         .then_some(*flags)
                         .filter(|f| op == FileOp::Open || *f != 0),
@@ -277,6 +300,25 @@ impl Decoder {
         };
         let hdr = record.header();
         Some(self.event(hdr, body))
+    }
+}
+
+impl Decoder {
+    /// `/proc/self/fd/N/rest` (also `/proc/thread-self/…` and `/proc/<own pid>/…`) as the
+    /// path of the directory the process opened as fd N, joined with `rest`; any other path,
+    /// or an fd not known, as it is.
+    fn through_fd(&self, pid: u32, path: String) -> String {
+        let Some(after) = path.strip_prefix("/proc/") else { return path };
+        let Some((who, after)) = after.split_once('/') else { return path };
+        let own = who == "self" || who == "thread-self" || who.parse::<u32>().is_ok_and(|p| p == pid);
+        let Some(after) = after.strip_prefix("fd/").filter(|_| own) else { return path };
+        let (fd, rest) = after.split_once('/').unwrap_or((after, ""));
+        let dir = fd.parse::<i32>().ok().and_then(|fd| self.dir_fds.get(&pid)?.get(&fd));
+        match dir {
+            Some(dir) if rest.is_empty() => dir.clone(),
+            Some(dir) => format!("{}/{rest}", dir.trim_end_matches('/')),
+            None => path,
+        }
     }
 }
 
@@ -367,6 +409,28 @@ mod tests {
         assert_eq!(f.path, "/tmp/x/a");
         assert_eq!(f.new_path.as_deref(), Some("/tmp/y/b"));
         assert_eq!(f.error, None);
+    }
+
+    #[test]
+    fn proc_self_fd_paths_become_the_directory_the_fd_names() {
+        // Bun (Claude Code, opencode): an O_PATH directory fd, then a tmp file and a rename
+        // through /proc/self/fd/N
+        let mut d = decoder();
+        let file = |d: &mut Decoder, bytes: &[u8]| match decode_bytes(d, bytes).expect("event").body {
+            EventBody::File(f) => f,
+            other => panic!("{other:?}"),
+        };
+        file(&mut d, &build::open(3, "/work/app", O_DIRECTORY | O_PATH, 13));
+        let tmp = file(&mut d, &build::open(3, "/proc/self/fd/13/calc.py.tmp.1.ab", 0o301, 14));
+        assert_eq!(tmp.path, "/work/app/calc.py.tmp.1.ab");
+        let mv = file(&mut d, &build::file(3, raw::FILE_OP_RENAME, "/proc/self/fd/13/calc.py.tmp.1.ab", "", ("/proc/3/fd/13/calc.py", ""), 0));
+        assert_eq!((mv.path.as_str(), mv.new_path.as_deref()), ("/work/app/calc.py.tmp.1.ab", Some("/work/app/calc.py")));
+        // another process's fd 13, an unknown fd and a non-directory open stay as they are
+        let other = file(&mut d, &build::open(4, "/proc/self/fd/13/x", 0, 5));
+        assert_eq!(other.path, "/proc/self/fd/13/x");
+        file(&mut d, &build::open(3, "/work/app/notes.txt", 0, 15));
+        assert_eq!(file(&mut d, &build::open(3, "/proc/self/fd/15/y", 0, 16)).path, "/proc/self/fd/15/y");
+        assert_eq!(file(&mut d, &build::open(3, "/proc/self/fd/13", 0, 17)).path, "/work/app");
     }
 
     #[test]

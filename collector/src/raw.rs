@@ -373,6 +373,19 @@ pub mod build {
         };
         record(&ev, &[path.as_bytes(), base.as_bytes(), new.0.as_bytes(), new.1.as_bytes()])
     }
+
+    /// An open of an absolute `path` with `flags`.
+    pub fn open(pid: u32, path: &str, flags: u32, result: i64) -> Vec<u8> {
+        let ev = types::file_event {
+            hdr: hdr(EVENT_FILE, pid, "mv"),
+            result,
+            op: FILE_OP_OPEN,
+            flags,
+            path_len_bytes: path.len() as u16,
+            ..Default::default()
+        };
+        record(&ev, &[path.as_bytes(), b"", b"", b""])
+    }
 }
 
 #[cfg(test)]

@@ -68,7 +68,7 @@ enum Command {
         #[arg(long, value_name = "PID", num_args = 1..)]
         pid: Vec<u32>,
         /// Trace processes with this name, now and later.
-        #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+        #[arg(long, value_name = "NAME", conflicts_with = "pid", value_parser = comm_name)]
         comm: Option<String>,
         /// Also write the events as JSON Lines to FILE.
         #[arg(short, long, value_name = "FILE")]
@@ -122,9 +122,10 @@ enum Command {
         /// An event kind (exec, llm_call, file, ...) or a finding kind (loop, contradiction, ...).
         #[arg(long)]
         kind: Option<String>,
-        /// Only the last DURATION (e.g. 24h, 30m, 7d).
-        #[arg(long, value_name = "DURATION", value_parser = duration)]
-        since: Option<std::time::Duration>,
+        /// Only the last DURATION (e.g. 24h, 30m, 7d), or since a time (RFC 3339, e.g.
+        /// 2026-11-24T09:00:00Z, or a date, 2026-11-24, from midnight UTC).
+        #[arg(long, value_name = "DURATION|TIME", value_parser = since)]
+        since: Option<Since>,
         #[arg(long, default_value_t = 20)]
         limit: usize,
         /// JSON output (an array of hits with the full events and findings).
@@ -150,8 +151,10 @@ enum Command {
     },
     /// The review report of a period: sessions and findings with their evidence.
     Report {
-        #[arg(long, value_name = "DURATION", default_value = "24h", value_parser = duration)]
-        since: std::time::Duration,
+        /// The period: the last DURATION (30m, 12h, 7d), or since a time (RFC 3339, e.g.
+        /// 2026-11-24T09:00:00Z, or a date, 2026-11-24, from midnight UTC).
+        #[arg(long, value_name = "DURATION|TIME", default_value = "24h", value_parser = since)]
+        since: Since,
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
         #[arg(short, long, value_name = "FILE")]
@@ -210,8 +213,9 @@ enum Command {
         /// A process to trace, with its current descendants (repeatable).
         #[arg(long, value_name = "PID", num_args = 1.., required_unless_present = "comm")]
         pid: Vec<u32>,
-        /// Trace processes with this name: those running now and any that start later.
-        #[arg(long, value_name = "NAME", conflicts_with = "pid")]
+        /// Trace processes with this name: those running now and any that start later. The
+        /// kernel keeps 15 bytes of a name, so a longer one is refused.
+        #[arg(long, value_name = "NAME", conflicts_with = "pid", value_parser = comm_name)]
         comm: Option<String>,
         #[command(flatten)]
         out: OutputArgs,
@@ -236,17 +240,79 @@ enum ReportFormat {
     Html,
 }
 
+/// `--since`: a span back from now, or a point in time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Since {
+    Ago(std::time::Duration),
+    At(jiff::Timestamp),
+}
+
+impl Since {
+    /// The period's start in nanoseconds since the Unix epoch, `now_ns` being now.
+    fn start_ns(self, now_ns: u64) -> u64 {
+        match self {
+            Since::Ago(d) => now_ns.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            Since::At(t) => u64::try_from(t.as_nanosecond()).unwrap_or(0),
+        }
+    }
+}
+
+fn now_ns() -> u64 {
+    u64::try_from(jiff::Timestamp::now().as_nanosecond()).unwrap_or(0)
+}
+
+/// A duration (`30m`, `12h`, `7d`; `s`, `m`, `h` or `d` after a whole number), or an RFC 3339
+/// time (`2026-11-24T09:00:00Z`, any offset), or a date (`2026-11-24`, from midnight UTC).
+fn since(s: &str) -> Result<Since, String> {
+    // a date starts with four digits and a dash; a duration never holds a dash
+    if !s.contains('-') {
+        return duration(s).map(Since::Ago);
+    }
+    if let Ok(t) = s.parse::<jiff::Timestamp>() {
+        return Ok(Since::At(t));
+    }
+    if let Ok(day) = s.parse::<jiff::civil::Date>() {
+        if let Ok(z) = day.to_zoned(jiff::tz::TimeZone::UTC) {
+            return Ok(Since::At(z.timestamp()));
+        }
+    }
+    Err(format!("`{s}` is neither a duration like 30m, 12h or 7d, nor a time like 2026-11-24T09:00:00Z or 2026-11-24"))
+}
+
 fn duration(s: &str) -> Result<std::time::Duration, String> {
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len()));
-    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration like 30m, 24h or 7d"))?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n * 60,
-        "h" | "" => n * 3600,
-        "d" => n * 86_400,
+    let n: u64 = n.parse().map_err(|_| format!("`{s}` is not a duration like 30m, 12h or 7d"))?;
+    let unit_s: u64 = match unit {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        "" => return Err(format!("`{s}` needs a unit: s, m, h or d (e.g. {s}h)")),
         _ => return Err(format!("`{s}`: the unit must be s, m, h or d")),
     };
-    Ok(std::time::Duration::from_secs(secs))
+    n.checked_mul(unit_s).map(std::time::Duration::from_secs).ok_or_else(|| format!("`{s}` is too long a duration"))
+}
+
+/// The kernel keeps a process's name in 16 bytes, the last a NUL (`TASK_COMM_LEN`).
+const COMM_MAX_BYTES: usize = 15;
+
+/// `--comm NAME`: a name the kernel can hold, or no process could ever match it.
+fn comm_name(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the name is empty".into());
+    }
+    if s.len() > COMM_MAX_BYTES {
+        let mut cut = COMM_MAX_BYTES;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        return Err(format!(
+            "`{s}` is {} bytes long, and the kernel keeps only the first {COMM_MAX_BYTES} of a process name: use `{}`",
+            s.len(),
+            &s[..cut]
+        ));
+    }
+    Ok(s.to_owned())
 }
 
 #[derive(Debug, clap::Args)]
@@ -321,7 +387,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet, max_line_bytes)
         }
         Command::Search { query, session, kind, since, limit, json, store } => {
-            let since_ns = since.map(|d| (jiff::Timestamp::now().as_nanosecond().max(0) as u64).saturating_sub(d.as_nanos() as u64));
+            let since_ns = since.map(|s| s.start_ns(now_ns()));
             let q = analyzer::index::SearchQuery { query, session, kind, since_ns, limit, ..Default::default() };
             analysis::search(q, &analysis::data_dir(store.data), json)
         }
@@ -334,6 +400,8 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 ReportFormat::Md => analyzer::report::Format::Markdown,
                 ReportFormat::Html => analyzer::report::Format::Html,
             };
+            let now = now_ns();
+            let since = std::time::Duration::from_nanos(now.saturating_sub(since.start_ns(now)));
             analysis::report(since, format, output, &analysis::data_dir(store.data))
         }
         Command::Eval { dir, floors, json, verbose, judge, sample, config } => {
@@ -350,5 +418,87 @@ fn run(command: Command) -> anyhow::Result<i32> {
 impl From<OutputArgs> for trace::Options {
     fn from(o: OutputArgs) -> Self {
         trace::Options { output: o.output, quiet: o.quiet, verbose: o.verbose, ring_bytes: o.ring_mib << 20, windows: None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn durations_take_a_unit() {
+        assert_eq!(duration("30m"), Ok(Duration::from_secs(30 * 60)));
+        assert_eq!(duration("12h"), Ok(Duration::from_secs(12 * 3600)));
+        assert_eq!(duration("7d"), Ok(Duration::from_secs(7 * 86_400)));
+        assert_eq!(duration("45s"), Ok(Duration::from_secs(45)));
+        assert_eq!(duration("0m"), Ok(Duration::ZERO));
+    }
+
+    #[test]
+    fn bad_durations_are_errors_not_panics() {
+        for bad in ["", "m", "30", "30x", "1.5h", "-3d", "3 d", "30mm", "h30", "99999999999999999999d"] {
+            assert!(duration(bad).is_err(), "`{bad}` was taken");
+        }
+        // fits in u64 as a number, not once made seconds
+        let err = duration(&format!("{}d", u64::MAX / 2)).expect_err("refused");
+        assert!(err.contains("too long"), "{err}");
+        assert!(duration("30").expect_err("refused").contains("needs a unit"));
+    }
+
+    #[test]
+    fn since_is_a_duration_a_time_or_a_date() {
+        assert_eq!(since("7d"), Ok(Since::Ago(Duration::from_secs(7 * 86_400))));
+        let at = |s: &str| match since(s) {
+            Ok(Since::At(t)) => t.as_second(),
+            other => panic!("`{s}`: {other:?}"),
+        };
+        assert_eq!(at("2026-11-24T01:39:03Z"), 1_795_484_343);
+        assert_eq!(at("2026-11-24T02:39:03+01:00"), 1_795_484_343, "the offset is honoured");
+        assert_eq!(at("2026-11-24"), 1_795_484_343 - (3600 + 39 * 60 + 3), "a date is its midnight, UTC");
+        for bad in ["2026-13-01", "2026-11-24T25:00:00Z", "yesterday", "2026-11-24 junk", "-7d"] {
+            assert!(since(bad).is_err(), "`{bad}` was taken");
+        }
+    }
+
+    #[test]
+    fn since_start_is_now_minus_the_span_or_the_time_itself() {
+        let now = 2_000_000_000_000_000_000;
+        assert_eq!(Since::Ago(Duration::from_secs(60)).start_ns(now), now - 60_000_000_000);
+        assert_eq!(Since::Ago(Duration::from_secs(u64::MAX)).start_ns(now), 0, "saturates, never wraps");
+        let Ok(at) = since("2026-11-24T01:39:03Z") else { panic!() };
+        assert_eq!(at.start_ns(now), 1_795_484_343_000_000_000, "whatever now is");
+    }
+
+    #[test]
+    fn report_and_search_parse_since() {
+        let cli = Cli::try_parse_from(["agentsight", "report", "--since", "2026-11-24"]).expect("a date");
+        assert!(matches!(cli.command, Command::Report { since: Since::At(_), .. }));
+        let cli = Cli::try_parse_from(["agentsight", "report"]).expect("the default");
+        assert!(matches!(cli.command, Command::Report { since: Since::Ago(d), .. } if d == Duration::from_secs(86_400)));
+        let err = Cli::try_parse_from(["agentsight", "search", "x", "--since", "3 days"]).expect_err("refused");
+        assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{err}");
+    }
+
+    #[test]
+    fn comm_over_fifteen_bytes_is_refused_with_the_name_the_kernel_keeps() {
+        for sub in ["attach", "collect"] {
+            let mut args = vec!["agentsight", sub, "--comm", "claude-code-agent"];
+            if sub == "collect" {
+                args.extend(["--ship", "http://127.0.0.1:7395"]);
+            }
+            let err = Cli::try_parse_from(&args).expect_err("refused");
+            assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{sub}: {err}");
+            let msg = err.to_string();
+            assert!(msg.contains("17 bytes") && msg.contains("first 15") && msg.contains("`claude-code-age`"), "{msg}");
+        }
+        assert!(Cli::try_parse_from(["agentsight", "attach", "--comm", "fifteen-bytes-x"]).is_ok(), "15 bytes fit");
+        assert!(Cli::try_parse_from(["agentsight", "attach", "--comm", ""]).is_err(), "empty");
+        // cut on a character boundary: `é` is two bytes, the 15th and 16th
+        let err = comm_name("abcdefghijklmné").expect_err("refused");
+        assert!(err.contains("use `abcdefghijklmn`"), "{err}");
     }
 }

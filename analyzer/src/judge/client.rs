@@ -6,15 +6,26 @@
 //! and counters, and always sends an `Authorization` header, which local servers (llama.cpp,
 //! Ollama, vLLM) neither need nor expect. The reply is read leniently: only
 //! `choices[0].message.content` and `usage` matter, and local servers leave other fields out.
+//!
+//! A reply is read up to [`MAX_REPLY_BYTES`] (an error body up to [`MAX_ERROR_BYTES`]), chunk by
+//! chunk, so a server that answers a gigabyte costs a megabyte of memory and a
+//! [`Failure::TooLarge`].
 
 use std::time::Duration;
 
-use async_openai::types::chat::CreateChatCompletionRequest;
+use reqwest::header::{HeaderValue, CONTENT_TYPE};
 use serde::Deserialize;
 
 use super::render::clip;
 use super::Failure;
 use crate::{Error, Result};
+
+/// The most bytes of a successful reply that are read. An answer is a score, a rationale cut at
+/// a thousand characters and a few event ids: a few KiB, even with a reasoning trace beside it.
+pub(crate) const MAX_REPLY_BYTES: usize = 1 << 20;
+
+/// The most bytes of an error reply that are read; only its message is kept.
+const MAX_ERROR_BYTES: usize = 64 << 10;
 
 /// A configured endpoint.
 #[derive(Debug)]
@@ -38,7 +49,7 @@ impl std::fmt::Debug for ApiKey {
 pub(crate) struct Reply {
     /// `choices[0].message.content`; empty when the model gave none.
     pub content: String,
-    /// (prompt, completion) tokens, when the server reported them.
+    /// (prompt, completion) tokens, when the server reported them: its claim, unchecked.
     pub usage: Option<(u64, u64)>,
 }
 
@@ -84,9 +95,13 @@ impl Client {
         })
     }
 
-    /// Sends `request` once.
-    pub async fn complete(&self, request: &CreateChatCompletionRequest) -> Result<Reply, Failure> {
-        let mut builder = self.http.post(&self.url).json(request);
+    /// Sends `request`, a serialised `CreateChatCompletionRequest`, once.
+    pub async fn complete(&self, request: &[u8]) -> Result<Reply, Failure> {
+        let mut builder = self
+            .http
+            .post(&self.url)
+            .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
+            .body(request.to_vec());
         if let Some(key) = &self.key {
             builder = builder.bearer_auth(&key.0);
         }
@@ -98,9 +113,11 @@ impl Client {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let body = response.text().await.map_err(transport)?;
         if !status.is_success() {
-            let message = error_message(&body);
+            let (body, _) = read_capped(response, MAX_ERROR_BYTES)
+                .await
+                .map_err(transport)?;
+            let message = error_message(&String::from_utf8_lossy(&body));
             return Err(match status.as_u16() {
                 429 => Failure::RateLimited {
                     retry_after,
@@ -110,7 +127,13 @@ impl Client {
                 s => Failure::Client { status: s, message },
             });
         }
-        let reply: ChatReply = serde_json::from_str(&body).map_err(|e| {
+        let (body, complete) = read_capped(response, MAX_REPLY_BYTES)
+            .await
+            .map_err(transport)?;
+        if !complete {
+            return Err(Failure::TooLarge);
+        }
+        let reply: ChatReply = serde_json::from_slice(&body).map_err(|e| {
             Failure::InvalidJson(format!("the reply is not a chat completion ({e})"))
         })?;
         let content = reply
@@ -127,6 +150,27 @@ impl Client {
             });
         Ok(Reply { content, usage })
     }
+}
+
+/// The body of `response`, read up to `limit` bytes; `false` when there was more (what was
+/// read is kept). A `Content-Length` over the limit is refused before anything is read.
+async fn read_capped(
+    mut response: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), reqwest::Error> {
+    if response.content_length().is_some_and(|n| n > limit as u64) {
+        return Ok((Vec::new(), false));
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await? {
+        let room = limit - body.len();
+        if chunk.len() > room {
+            body.extend_from_slice(&chunk[..room]);
+            return Ok((body, false));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, true))
 }
 
 /// A request that got no HTTP answer.

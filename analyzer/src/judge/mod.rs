@@ -17,13 +17,18 @@
 //! - The judge only adds findings; the deterministic ones it is given are signals in the prompt,
 //!   never removed or lowered (the caller keeps both).
 //! - Tokens are counted per UTC day; a prompt that would go over the daily budget is not sent and
-//!   is reported in [`Verdicts::skipped_budget`], not as an error.
-//! - Requests, retries, failures by reason, budget skips and dropped evidence ids are counted in
-//!   [`JudgeCounters`].
+//!   is reported in [`Verdicts::skipped_budget`], not as an error. A judge built with
+//!   [`JudgeConfig::build_in`] keeps the day's spend in the data directory, so a restart does not
+//!   reset it (`budget`).
+//! - A reply is read up to a size cap, and the usage it claims is capped by what its request and
+//!   answer can have cost before it is charged (`client`, `budget`).
+//! - Requests, retries, failures by reason, budget skips, capped claims and dropped evidence ids
+//!   are counted in [`JudgeCounters`].
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_openai::types::chat::{
@@ -54,8 +59,8 @@ pub use gate::GateConfig;
 pub use local::{LocalConfig, LocalServer};
 
 use answer::Answer;
-use budget::{estimate_tokens, Budget};
-use client::Client;
+use budget::{cap_usage, estimate_tokens, Budget, BUDGET_FILE};
+use client::{Client, MAX_REPLY_BYTES};
 use prompt::{Prompt, Vars, PROMPTS};
 
 /// The estimated tokens of the digest the judge reads for a window (the window as the judge
@@ -159,7 +164,14 @@ impl JudgeConfig {
         self.gate.validate()
     }
 
-    /// Validates, reads the API key from `api_key_env` and builds the HTTP client.
+    /// As [`JudgeConfig::build`], with the day's spend kept in `data_dir` (`judge_budget.json`):
+    /// read now, written after every charged reply, so a restart does not reset the budget.
+    pub fn build_in(self, data_dir: &Path) -> Result<Judge> {
+        self.build()?.keep_budget_in(data_dir.join(BUDGET_FILE))
+    }
+
+    /// Validates, reads the API key from `api_key_env` and builds the HTTP client. The day's
+    /// spend lives in memory only (see [`JudgeConfig::build_in`]).
     pub fn build(self) -> Result<Judge> {
         let key = std::env::var(&self.api_key_env)
             .ok()
@@ -196,6 +208,8 @@ impl JudgeConfig {
             schemas,
             counters: Atomics::default(),
             budget: Mutex::new(Budget::default()),
+            budget_file: None,
+            clock: Clock::system(),
             fence_key: render::nonce(),
             _server: server,
             persona: crate::detect::persona::PersonaMatcher::new()?,
@@ -212,12 +226,36 @@ pub struct Judge {
     schemas: Vec<serde_json::Value>,
     counters: Atomics,
     budget: Mutex<Budget>,
+    /// Where the day's spend is kept across restarts, if anywhere.
+    budget_file: Option<PathBuf>,
+    /// The time of day for the budget and of findings.
+    clock: Clock,
     /// Drawn at build: keys the fence codes (see [`Judge::fence`]).
     fence_key: String,
     /// Reads the rules a persona states, for the persona block.
     persona: crate::detect::persona::PersonaMatcher,
     /// The local model server this judge runs, stopped with it.
     _server: Option<LocalServer>,
+}
+
+/// Where the judge reads the time (ns since the Unix epoch): the system clock, or a test's.
+#[derive(Clone)]
+pub(crate) struct Clock(Arc<dyn Fn() -> u64 + Send + Sync>);
+
+impl Clock {
+    fn system() -> Clock {
+        Clock(Arc::new(now_ns))
+    }
+
+    fn now(&self) -> u64 {
+        (self.0)()
+    }
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Clock(..)")
+    }
 }
 
 /// What the judge said about one window.
@@ -251,6 +289,8 @@ pub(crate) enum Failure {
     Connection(String),
     InvalidJson(String),
     Schema(String),
+    /// The reply went past [`MAX_REPLY_BYTES`]; the rest was not read.
+    TooLarge,
 }
 
 impl Failure {
@@ -277,6 +317,7 @@ impl std::fmt::Display for Failure {
             Failure::Connection(e) => write!(f, "connection failed: {e}"),
             Failure::InvalidJson(e) => write!(f, "answer is not valid JSON: {e}"),
             Failure::Schema(e) => write!(f, "answer does not match the schema: {e}"),
+            Failure::TooLarge => write!(f, "the reply is over {MAX_REPLY_BYTES} bytes"),
         }
     }
 }
@@ -341,7 +382,7 @@ impl Judge {
     /// A snapshot of the counters.
     pub fn counters(&self) -> JudgeCounters {
         let c = &self.counters;
-        let (tokens_in_today, tokens_out_today) = self.budget().today(now_ns());
+        let (tokens_in_today, tokens_out_today) = self.budget().today(self.clock.now());
         JudgeCounters {
             requests: c.requests.load(Relaxed),
             retries: c.retries.load(Relaxed),
@@ -353,11 +394,14 @@ impl Judge {
                 connection: c.connection.load(Relaxed),
                 invalid_json: c.invalid_json.load(Relaxed),
                 schema: c.schema.load(Relaxed),
+                too_large: c.too_large.load(Relaxed),
             },
             gave_up: c.gave_up.load(Relaxed),
             findings: c.findings.load(Relaxed),
             evidence_dropped: c.evidence_dropped.load(Relaxed),
             budget_skipped: c.budget_skipped.load(Relaxed),
+            usage_capped: c.usage_capped.load(Relaxed),
+            budget_save_failures: c.budget_save_failures.load(Relaxed),
             tokens_in_today,
             tokens_out_today,
             daily_token_budget: self.config.daily_token_budget,
@@ -384,14 +428,19 @@ impl Judge {
         };
         let request = prompt::messages(p, &vars).and_then(|(system, user)| {
             let estimate = estimate_tokens(system.chars().count() + user.chars().count());
-            Ok((self.request(p, schema, system, user)?, estimate))
+            let request = self.request(p, schema, system, user)?;
+            let body = serde_json::to_vec(&request).map_err(|source| Error::Json {
+                context: format!("serialise the request for `{}`", p.id()),
+                source,
+            })?;
+            Ok((body, estimate))
         });
         let (request, estimate) = match request {
             Ok(r) => r,
             Err(e) => return Outcome::Error(self.gave_up(w, p, e.to_string(), 0)),
         };
         let limit = self.config.daily_token_budget;
-        if !self.budget().allows(now_ns(), estimate, limit) {
+        if !self.budget().allows(self.clock.now(), estimate, limit) {
             self.counters.budget_skipped.fetch_add(1, Relaxed);
             return Outcome::SkippedBudget;
         }
@@ -441,16 +490,16 @@ impl Judge {
             .map_err(openai)
     }
 
-    /// Sends `request` until a valid answer comes back or the attempts are spent. Returns the
-    /// answer and the (input, output) tokens of all attempts, or the last failure and the number
-    /// of attempts made.
+    /// Sends `request` (serialised) until a valid answer comes back or the attempts are spent.
+    /// Returns the answer and the (input, output) tokens of all attempts, or the last failure
+    /// and the number of attempts made.
     async fn ask(
         &self,
-        request: &CreateChatCompletionRequest,
+        request: &[u8],
         estimate: u64,
         known: &(dyn Fn(&str) -> bool + Sync),
     ) -> Result<(Answer, (u64, u64)), (Failure, u32)> {
-        let mut spent = (0, 0);
+        let mut spent = (0u64, 0u64);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -458,15 +507,30 @@ impl Judge {
             let failure = match self.client.complete(request).await {
                 Ok(reply) => {
                     // A server that reports no usage still spent tokens: estimate them.
-                    let used = reply
-                        .usage
-                        .unwrap_or((estimate, estimate_tokens(reply.content.chars().count())));
-                    self.budget().spend(now_ns(), used.0, used.1);
-                    spent = (spent.0 + used.0, spent.1 + used.1);
+                    let used = match reply.usage {
+                        Some(claimed) => {
+                            let (used, capped) =
+                                cap_usage(claimed, request.len(), reply.content.len());
+                            if capped {
+                                self.counters.usage_capped.fetch_add(1, Relaxed);
+                            }
+                            used
+                        }
+                        None => (estimate, estimate_tokens(reply.content.chars().count())),
+                    };
+                    self.charge(used);
+                    spent = add_tokens(spent, used);
                     match answer::parse(&reply.content, known) {
                         Ok(answer) => return Ok((answer, spent)),
                         Err(f) => f,
                     }
+                }
+                Err(Failure::TooLarge) => {
+                    // The model wrote at least what was read: charge it as an answer of that size.
+                    let used = (estimate, estimate_tokens(MAX_REPLY_BYTES));
+                    self.charge(used);
+                    spent = add_tokens(spent, used);
+                    Failure::TooLarge
                 }
                 Err(f) => f,
             };
@@ -480,6 +544,34 @@ impl Judge {
             self.counters.retries.fetch_add(1, Relaxed);
             tokio::time::sleep(self.backoff(attempt, &failure)).await;
         }
+    }
+
+    /// Adds `(input, output)` tokens to the day's spend and saves it, when it is kept in a file.
+    /// The file is written under the budget's lock, so saves cannot overtake each other; it is a
+    /// few dozen bytes, after a request that took far longer.
+    fn charge(&self, (input, output): (u64, u64)) {
+        let mut budget = self.budget();
+        budget.spend(self.clock.now(), input, output);
+        if let Some(path) = &self.budget_file {
+            if budget.save(path).is_err() {
+                self.counters.budget_save_failures.fetch_add(1, Relaxed);
+            }
+        }
+    }
+
+    /// Reads the day's spend from `path` and keeps it there from now on.
+    pub(crate) fn keep_budget_in(mut self, path: PathBuf) -> Result<Judge> {
+        let budget = Budget::load(&path)?;
+        *self.budget() = budget;
+        self.budget_file = Some(path);
+        Ok(self)
+    }
+
+    /// The judge with `clock` for the time of day (tests move it across midnight).
+    #[cfg(test)]
+    pub(crate) fn with_clock(mut self, clock: impl Fn() -> u64 + Send + Sync + 'static) -> Judge {
+        self.clock = Clock(Arc::new(clock));
+        self
     }
 
     /// `backoff_ms` doubled for each attempt after the first; at least what `Retry-After` asks.
@@ -530,7 +622,7 @@ impl Judge {
                 input_tokens,
                 output_tokens,
             }),
-            ts_ns: now_ns(),
+            ts_ns: self.clock.now(),
         }
     }
 
@@ -542,7 +634,7 @@ impl Judge {
             prompt_id: p.id(),
             error,
             attempts,
-            ts_ns: now_ns(),
+            ts_ns: self.clock.now(),
         }
     }
 
@@ -589,6 +681,11 @@ impl Judge {
     }
 }
 
+/// (input, output) + (input, output), saturating.
+fn add_tokens(a: (u64, u64), b: (u64, u64)) -> (u64, u64) {
+    (a.0.saturating_add(b.0), a.1.saturating_add(b.1))
+}
+
 fn now_ns() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -611,6 +708,9 @@ struct Atomics {
     findings: AtomicU64,
     evidence_dropped: AtomicU64,
     budget_skipped: AtomicU64,
+    too_large: AtomicU64,
+    usage_capped: AtomicU64,
+    budget_save_failures: AtomicU64,
 }
 
 impl Atomics {
@@ -623,6 +723,7 @@ impl Atomics {
             Failure::Connection(_) => &self.connection,
             Failure::InvalidJson(_) => &self.invalid_json,
             Failure::Schema(_) => &self.schema,
+            Failure::TooLarge => &self.too_large,
         };
         counter.fetch_add(1, Relaxed);
     }
@@ -645,6 +746,11 @@ pub struct JudgeCounters {
     pub evidence_dropped: u64,
     /// Prompts not asked because the daily token budget was spent.
     pub budget_skipped: u64,
+    /// Replies that claimed more tokens than their request and answer can have cost; they are
+    /// charged the most they can have cost.
+    pub usage_capped: u64,
+    /// Saves of the day's spend that failed (the spend is still counted in memory).
+    pub budget_save_failures: u64,
     pub tokens_in_today: u64,
     pub tokens_out_today: u64,
     pub daily_token_budget: u64,
@@ -661,10 +767,12 @@ pub struct JudgeErrorCounts {
     pub connection: u64,
     pub invalid_json: u64,
     pub schema: u64,
+    /// Replies over the size cap, not read past it.
+    pub too_large: u64,
 }
 
 impl JudgeErrorCounts {
-    pub fn by_reason(&self) -> [(&'static str, u64); 7] {
+    pub fn by_reason(&self) -> [(&'static str, u64); 8] {
         [
             ("http_429", self.http_429),
             ("http_5xx", self.http_5xx),
@@ -673,6 +781,7 @@ impl JudgeErrorCounts {
             ("connection", self.connection),
             ("invalid_json", self.invalid_json),
             ("schema", self.schema),
+            ("too_large", self.too_large),
         ]
     }
 }
@@ -737,6 +846,18 @@ impl JudgeCounters {
             "counter",
             "Prompts not asked: daily token budget spent.",
             &[("", self.budget_skipped)],
+        );
+        metric(
+            "usage_capped_total",
+            "counter",
+            "Replies that claimed more tokens than they can have cost (charged the cap).",
+            &[("", self.usage_capped)],
+        );
+        metric(
+            "budget_save_failures_total",
+            "counter",
+            "Failed saves of the day's token spend to the data directory.",
+            &[("", self.budget_save_failures)],
         );
         metric(
             "tokens_today",

@@ -2,6 +2,7 @@
 //! speaks the OpenAI chat-completions API (non-streamed) and answers from a script.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use axum::routing::post;
 use axum::Router;
 use serde_json::{json, Value};
 
+use super::budget::BUDGET_FILE;
 use super::fixtures::*;
 use super::*;
 
@@ -190,7 +192,11 @@ async fn a_good_answer_becomes_a_finding_with_its_cost() {
         "trimmed"
     );
     assert_eq!(f.evidence.len(), 1, "the unknown id is dropped");
-    assert_eq!(f.evidence[0].event, w.events[0].id(), "e1 maps back to its event");
+    assert_eq!(
+        f.evidence[0].event,
+        w.events[0].id(),
+        "e1 maps back to its event"
+    );
     assert!(
         f.evidence[0].summary.contains("user: fix the tests"),
         "{:?}",
@@ -408,12 +414,12 @@ async fn an_exhausted_budget_skips_without_a_request() {
 
 #[tokio::test]
 async fn spent_tokens_count_against_the_budget() {
-    // The prompt is estimated at about 1,000 tokens: the first fits in 100,000, and after it
-    // reported 100,000 + 40 tokens spent, the second does not.
+    // The prompt is estimated at about 1,000 tokens: the first fits in 4,500, and after it
+    // reported 4,000 + 40 tokens spent, the second does not.
     let content = json!({"score": 0.5, "rationale": "r", "evidence": []}).to_string();
-    let (addr, server) = stand_in(move |_, _| answer(&content, Some((100_000, 40)))).await;
+    let (addr, server) = stand_in(move |_, _| answer(&content, Some((4_000, 40)))).await;
     let judge = JudgeConfig {
-        daily_token_budget: 100_000,
+        daily_token_budget: 4_500,
         ..config(addr)
     }
     .build()
@@ -425,7 +431,7 @@ async fn spent_tokens_count_against_the_budget() {
     let c = judge.counters();
     assert_eq!(
         (c.tokens_in_today, c.tokens_out_today, c.budget_skipped),
-        (100_000, 40, 1)
+        (4_000, 40, 1)
     );
 }
 
@@ -482,8 +488,14 @@ async fn every_gated_prompt_is_asked_and_deterministic_findings_are_signals() {
         nonces[0] == nonces[1] && nonces[1] == nonces[2],
         "one fence per session, so the questions share their prefix"
     );
-    let system: Vec<String> = seen.iter().map(|s| message_texts(&s.body)[0].clone()).collect();
-    assert!(system[0] == system[1] && system[1] == system[2], "one system message");
+    let system: Vec<String> = seen
+        .iter()
+        .map(|s| message_texts(&s.body)[0].clone())
+        .collect();
+    assert!(
+        system[0] == system[1] && system[1] == system[2],
+        "one system message"
+    );
     for s in &seen {
         let user = &message_texts(&s.body)[1];
         assert!(
@@ -701,4 +713,231 @@ fn backoff_doubles_and_honours_retry_after_up_to_a_minute() {
     assert_eq!(ms(1, &limited(5)), 5000);
     assert_eq!(ms(1, &limited(3600)), 60_000);
     assert_eq!(ms(40, &Failure::Timeout), 60_000, "no overflow");
+}
+
+// Budget and hostile replies.
+
+/// 2024-05-01T23:59:00Z, and two minutes later, the next UTC day.
+const LATE: u64 = 1_714_607_940 * 1_000_000_000;
+const NEXT_DAY: u64 = LATE + 120 * 1_000_000_000;
+
+#[tokio::test]
+async fn daily_budget_survives_a_restart_and_resets_at_midnight() {
+    // Each answer claims 4,000 + 40 tokens of a budget of 4,500, so after one answer (its
+    // prompt is estimated at about 1,000 tokens) the day is spent.
+    let content = json!({"score": 0.5, "rationale": "r", "evidence": []}).to_string();
+    let (addr, server) = stand_in(move |_, _| answer(&content, Some((4_000, 40)))).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Arc::new(AtomicU64::new(LATE));
+    // `serve` as it starts: the judge is built for the data directory, with the test's clock.
+    let start = || {
+        let now = now.clone();
+        JudgeConfig {
+            daily_token_budget: 4_500,
+            ..config(addr)
+        }
+        .build_in(dir.path())
+        .expect("judge")
+        .with_clock(move || now.load(Relaxed))
+    };
+
+    let judge = start();
+    assert_eq!(judge.judge(&looping(), &[]).await.findings.len(), 1);
+    assert!(dir.path().join(BUDGET_FILE).exists(), "the spend is saved");
+    drop(judge);
+
+    let judge = start();
+    let c = judge.counters();
+    assert_eq!(
+        (c.tokens_in_today, c.tokens_out_today),
+        (4_000, 40),
+        "a restart remembers the day's spend"
+    );
+    let v = judge.judge(&looping(), &[]).await;
+    assert_eq!(v.skipped_budget, vec!["loop"], "{v:?}");
+    assert_eq!(server.requests().len(), 1, "nothing sent after the restart");
+
+    // Midnight, UTC: the day's budget is whole again, in the running judge ...
+    now.store(NEXT_DAY, Relaxed);
+    assert_eq!(judge.counters().tokens_in_today, 0);
+    assert_eq!(judge.judge(&looping(), &[]).await.findings.len(), 1);
+    assert_eq!(server.requests().len(), 2);
+    drop(judge);
+
+    // ... and the new day's spend is what the next restart finds.
+    let judge = start();
+    assert_eq!(judge.counters().tokens_in_today, 4_000);
+    assert!(judge.judge(&looping(), &[]).await.findings.is_empty());
+    assert_eq!(server.requests().len(), 2);
+
+    // A judge that starts on a later day than the file was written counts from zero.
+    now.store(NEXT_DAY + 86_400 * 1_000_000_000, Relaxed);
+    let judge = start();
+    assert_eq!(judge.counters().tokens_in_today, 0);
+    assert_eq!(judge.judge(&looping(), &[]).await.findings.len(), 1);
+    assert_eq!(judge.counters().budget_save_failures, 0);
+}
+
+#[tokio::test]
+async fn a_damaged_budget_file_is_an_error_not_a_fresh_budget() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join(BUDGET_FILE), "not json").expect("write");
+    let err = config("127.0.0.1:1".parse().expect("addr"))
+        .build_in(dir.path())
+        .expect_err("damaged");
+    assert!(err.to_string().contains(BUDGET_FILE), "{err}");
+}
+
+/// A server on 127.0.0.1 that answers every request with `200 OK` and a chunked body that never
+/// ends, until the client hangs up. Returns its address and the bytes it managed to send.
+async fn endless_server() -> (SocketAddr, Arc<AtomicU64>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let sent = Arc::new(AtomicU64::new(0));
+    let total = sent.clone();
+    tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let total = total.clone();
+            tokio::spawn(async move {
+                // Read the request head and its body (Content-Length) before answering.
+                let mut request = Vec::new();
+                let mut buf = [0u8; 8192];
+                loop {
+                    let Ok(n) = conn.read(&mut buf).await else {
+                        return;
+                    };
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_lowercase();
+                    if let Some(end) = text.find("\r\n\r\n") {
+                        let length = text
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .and_then(|v| v.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if request.len() >= end + 4 + length {
+                            break;
+                        }
+                    }
+                }
+                let head = "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
+                if conn.write_all(head.as_bytes()).await.is_err() {
+                    return;
+                }
+                let filler = format!("{:x}\r\n{}\r\n", 64 << 10, " ".repeat(64 << 10));
+                if conn.write_all(b"4\r\n{\"a\"\r\n").await.is_err() {
+                    return;
+                }
+                while conn.write_all(filler.as_bytes()).await.is_ok() {
+                    total.fetch_add(64 << 10, Relaxed);
+                }
+            });
+        }
+    });
+    (addr, sent)
+}
+
+#[tokio::test]
+async fn huge_judge_reply_is_refused() {
+    // A reply that says how long it is: refused before it is read.
+    let big = "x".repeat(2 * MAX_REPLY_BYTES);
+    let (addr, server) = stand_in(move |_, _| answer(&big, Some((10, 10)))).await;
+    let judge = config(addr).build().expect("judge");
+    let v = judge.judge(&looping(), &[]).await;
+    assert!(v.findings.is_empty(), "{v:?}");
+    assert_eq!(v.errors.len(), 1);
+    assert_eq!(
+        v.errors[0].error,
+        format!("the reply is over {MAX_REPLY_BYTES} bytes")
+    );
+    assert_eq!(server.requests().len(), 3, "retried like any bad answer");
+    let c = judge.counters();
+    assert_eq!((c.errors.too_large, c.gave_up), (3, 1));
+    assert!(c
+        .prometheus()
+        .contains("agentsight_judge_failed_attempts_total{reason=\"too_large\"} 3\n"));
+
+    // A reply that never ends (chunked, no length): read up to the cap, then let go, well
+    // before the timeout.
+    let (addr, sent) = endless_server().await;
+    let judge = JudgeConfig {
+        max_attempts: 1,
+        timeout_s: 30,
+        ..config(addr)
+    }
+    .build()
+    .expect("judge");
+    let started = std::time::Instant::now();
+    let v = judge.judge(&looping(), &[]).await;
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(v.errors.len(), 1, "{v:?}");
+    assert_eq!(
+        v.errors[0].error,
+        format!("the reply is over {MAX_REPLY_BYTES} bytes")
+    );
+    assert!(
+        sent.load(Relaxed) >= MAX_REPLY_BYTES as u64,
+        "the server did send that much"
+    );
+    let c = judge.counters();
+    assert_eq!(c.errors.too_large, 1);
+    // The model wrote at least what was read: that is charged, not what it claimed.
+    assert_eq!(c.tokens_out_today, (MAX_REPLY_BYTES / 4) as u64);
+}
+
+#[tokio::test]
+async fn claimed_usage_is_capped() {
+    // A server that claims the most tokens a JSON number can say, first with garbage (so that
+    // both attempts are summed), then with a valid answer.
+    let (addr, server) = stand_in(|n, _| {
+        let content = match n {
+            0 => "not json".to_string(),
+            _ => json!({"score": 0.5, "rationale": "r", "evidence": []}).to_string(),
+        };
+        let mut reply = answer(&content, None);
+        let mut body: Value = serde_json::from_str(&reply.body).expect("json");
+        body["usage"] =
+            json!({"prompt_tokens": u64::MAX, "completion_tokens": 1_000_000_000_000u64});
+        reply.body = body.to_string();
+        reply
+    })
+    .await;
+    let judge = config(addr).build().expect("judge");
+    let v = judge.judge(&looping(), &[]).await;
+    assert_eq!(v.findings.len(), 1, "{v:?}");
+    let seen = server.requests();
+    assert_eq!(seen.len(), 2);
+    let request_bytes = seen[0].body.to_string().len() as u64;
+
+    let info = v.findings[0].judge.as_ref().expect("info");
+    let c = judge.counters();
+    assert_eq!(c.usage_capped, 2, "both replies claimed too much");
+    assert_eq!(
+        (c.tokens_in_today, c.tokens_out_today),
+        (info.input_tokens, info.output_tokens),
+        "the finding's cost is what was charged"
+    );
+    // Each reply is charged at most its request's bytes (plus a chat template) in, and its
+    // answer's bytes (plus hidden reasoning) out: tens of thousands, not 10^12.
+    assert!(
+        c.tokens_in_today <= 2 * (request_bytes + 2048) && c.tokens_in_today >= 2 * request_bytes,
+        "{c:?}"
+    );
+    assert!(c.tokens_out_today <= 2 * 40_000, "{c:?}");
+    assert!(c
+        .prometheus()
+        .contains("agentsight_judge_usage_capped_total 2\n"));
+
+    // The day is not spent by the claims: the next window is asked.
+    assert_eq!(judge.judge(&looping(), &[]).await.findings.len(), 1);
+    assert_eq!(server.requests().len(), 3);
 }

@@ -247,20 +247,9 @@ fn print_session_findings(analyzer: &Analyzer, session: &str, totals: IngestTota
 }
 
 fn judge_line(analyzer: &Analyzer) -> String {
-    match analyzer.judge() {
+    match analyzer.judge_summary() {
         None => "agentsight: no LLM judge configured: deterministic detectors only (set AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL, or a [judge] section in the config, to add one)".into(),
-        Some(j) => {
-            let c = j.counters();
-            let errors = analyzer.counters.judge_errors.load(std::sync::atomic::Ordering::Relaxed);
-            format!(
-                "agentsight: LLM judge `{}`: {} windows judged, {} judge errors, {} tokens in / {} out",
-                j.model(),
-                analyzer.counters.windows_judged.load(std::sync::atomic::Ordering::Relaxed),
-                errors,
-                c.tokens_in_today,
-                c.tokens_out_today
-            )
-        }
+        Some(summary) => format!("agentsight: {summary}"),
     }
 }
 

@@ -4,7 +4,10 @@
 //! add to the index, run the deterministic detectors, index their findings, queue alerts, and
 //! queue the window for the judge. The judge (slow, remote, budgeted) and webhook deliveries run
 //! as tasks; a periodic commit makes new documents searchable and records the log offset the
-//! index covers, so a restart replays exactly what the index lacks.
+//! index covers, so a restart replays exactly what the index lacks. A commit that fails (a full
+//! disk) is counted and tried again at the next tick: what it held stays pending, not lost.
+//! The judge keeps the day's token spend in the data directory, so a restart does not reset
+//! its budget.
 //!
 //! Ingests are serialised by the log lock, held across append and index add: the offset an
 //! index commit records never covers a window that is not in the index.
@@ -38,11 +41,18 @@ pub struct Counters {
     pub windows_rejected: AtomicU64,
     pub windows_replayed: AtomicU64,
     pub events_indexed: AtomicU64,
+    /// Windows the judge asked at least one question about.
     pub windows_judged: AtomicU64,
+    /// Windows the judge asked nothing about because its daily token budget was spent.
+    pub windows_skipped_budget: AtomicU64,
+    /// Questions not asked because the daily token budget was spent.
+    pub judge_questions_skipped_budget: AtomicU64,
     pub judge_errors: AtomicU64,
     pub judge_queue_full: AtomicU64,
     pub log_bad_lines: AtomicU64,
     pub commits: AtomicU64,
+    /// Index commits that failed; the next tick tries again.
+    pub commit_failures: AtomicU64,
     /// Findings by kind and detector.
     pub findings: Mutex<BTreeMap<(String, String), u64>>,
 }
@@ -65,6 +75,38 @@ pub struct IngestReport {
     pub duplicates: usize,
     pub events: usize,
     pub findings: usize,
+}
+
+/// What the judge did since the service started, for a person (`ingest` prints it).
+#[derive(Debug, Default, Clone, Serialize, PartialEq, Eq)]
+pub struct JudgeSummary {
+    pub model: String,
+    pub windows_judged: u64,
+    pub windows_skipped_budget: u64,
+    pub questions_skipped_budget: u64,
+    pub judge_errors: u64,
+    /// Tokens spent today (UTC), by this run and any earlier one.
+    pub tokens_in_today: u64,
+    pub tokens_out_today: u64,
+    pub daily_token_budget: u64,
+}
+
+impl std::fmt::Display for JudgeSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "LLM judge `{}`: {} windows judged", self.model, self.windows_judged)?;
+        if self.questions_skipped_budget > 0 {
+            write!(
+                f,
+                ", {} windows skipped and {} questions not asked (the daily token budget of {} is spent)",
+                self.windows_skipped_budget, self.questions_skipped_budget, self.daily_token_budget
+            )?;
+        }
+        write!(
+            f,
+            ", {} judge errors, {} tokens in / {} out today",
+            self.judge_errors, self.tokens_in_today, self.tokens_out_today
+        )
+    }
 }
 
 /// The shared state of a running analyzer.
@@ -114,7 +156,7 @@ impl Analyzer {
         let index = Index::open(&data_dir.join("index"))?;
         let detectors = config.detect.clone().build()?;
         let judge = match &config.judge {
-            Some(j) => Some(Arc::new(j.clone().build()?)),
+            Some(j) => Some(Arc::new(j.clone().build_in(data_dir)?)),
             None => None,
         };
         let webhooks = config.webhooks.clone().build()?;
@@ -171,6 +213,23 @@ impl Analyzer {
 
     pub fn judge(&self) -> Option<&Judge> {
         self.judge.as_deref()
+    }
+
+    /// What the judge did, when one is configured.
+    pub fn judge_summary(&self) -> Option<JudgeSummary> {
+        let judge = self.judge.as_ref()?;
+        let j = judge.counters();
+        let c = &self.counters;
+        Some(JudgeSummary {
+            model: judge.model().to_string(),
+            windows_judged: c.windows_judged.load(Relaxed),
+            windows_skipped_budget: c.windows_skipped_budget.load(Relaxed),
+            questions_skipped_budget: c.judge_questions_skipped_budget.load(Relaxed),
+            judge_errors: c.judge_errors.load(Relaxed),
+            tokens_in_today: j.tokens_in_today,
+            tokens_out_today: j.tokens_out_today,
+            daily_token_budget: j.daily_token_budget,
+        })
     }
 
     pub fn webhook_counters(&self) -> &WebhookCounters {
@@ -299,16 +358,30 @@ impl Analyzer {
         self.index.read().ok().and_then(|i| i.search(&q).ok()).is_some_and(|hits| !hits.is_empty())
     }
 
-    /// Commits the index when something changed, recording the log offset it covers.
+    /// Commits the index when something changed, recording the log offset it covers. A failed
+    /// commit is counted and leaves the changes pending, so the next call tries again.
     pub fn commit(&self) -> Result<()> {
-        if self.dirty.swap(0, Relaxed) == 0 {
+        let changes = self.dirty.swap(0, Relaxed);
+        if changes == 0 {
             return Ok(());
         }
         let upto = self.indexed_upto.load(Relaxed);
-        let mut index = self.index.write().map_err(|_| lock_err("index"))?;
-        index.commit(&format!("log_offset={upto}"))?;
-        self.counters.commits.fetch_add(1, Relaxed);
-        Ok(())
+        let committed = self
+            .index
+            .write()
+            .map_err(|_| lock_err("index"))
+            .and_then(|mut index| index.commit(&format!("log_offset={upto}")));
+        match committed {
+            Ok(()) => {
+                self.counters.commits.fetch_add(1, Relaxed);
+                Ok(())
+            }
+            Err(e) => {
+                self.dirty.fetch_add(changes, Relaxed);
+                self.counters.commit_failures.fetch_add(1, Relaxed);
+                Err(e)
+            }
+        }
     }
 
     /// Records judge findings and errors.
@@ -373,9 +446,16 @@ impl Analyzer {
         put("windows_duplicate_total", "Windows received again (stored once).", c.windows_duplicate.load(Relaxed));
         put("windows_replayed_total", "Windows replayed from the log at start.", c.windows_replayed.load(Relaxed));
         put("events_indexed_total", "Events added to the index.", c.events_indexed.load(Relaxed));
-        put("windows_judged_total", "Windows the LLM judge answered for.", c.windows_judged.load(Relaxed));
+        put("windows_judged_total", "Windows the LLM judge asked at least one question about.", c.windows_judged.load(Relaxed));
+        put("windows_skipped_budget_total", "Windows the LLM judge asked nothing about: daily token budget spent.", c.windows_skipped_budget.load(Relaxed));
+        put("judge_questions_skipped_budget_total", "Questions the LLM judge did not ask: daily token budget spent.", c.judge_questions_skipped_budget.load(Relaxed));
         put("judge_errors_total", "Judge requests that never got a valid answer.", c.judge_errors.load(Relaxed));
         put("index_commits_total", "Index commits.", c.commits.load(Relaxed));
+        put("index_commit_failures_total", "Index commits that failed (tried again at the next tick).", c.commit_failures.load(Relaxed));
+        if let Ok(ic) = self.index.read().map(|i| i.counters()) {
+            put("index_write_failures_total", "Index adds and commits that failed.", ic.write_failures);
+            put("index_writer_restarts_total", "Index writers started again after a failure.", ic.writer_restarts);
+        }
         let index_docs = self.index.read().map(|i| i.counts()).ok();
         out.push_str("# HELP agentsight_dropped_total Things not processed, by reason.\n# TYPE agentsight_dropped_total counter\n");
         for (reason, value) in [
@@ -420,7 +500,16 @@ impl Analyzer {
 async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Receiver<JudgeJob>) {
     while let Some((w, deterministic)) = rx.recv().await {
         let verdicts = judge.judge(&w, &deterministic).await;
-        analyzer.counters.windows_judged.fetch_add(1, Relaxed);
+        let c = &analyzer.counters;
+        let skipped = verdicts.skipped_budget.len() as u64;
+        c.judge_questions_skipped_budget.fetch_add(skipped, Relaxed);
+        // A window is judged when a question was asked; one whose every question was left for
+        // want of budget is not, whatever the judge would have said.
+        if verdicts.findings.is_empty() && verdicts.errors.is_empty() && skipped > 0 {
+            c.windows_skipped_budget.fetch_add(1, Relaxed);
+        } else {
+            c.windows_judged.fetch_add(1, Relaxed);
+        }
         // A failure to record is counted as a judge error: the verdict is not silently lost.
         if analyzer.record_verdicts(&w, verdicts.findings, verdicts.errors).is_err() {
             analyzer.counters.judge_errors.fetch_add(1, Relaxed);
@@ -460,5 +549,154 @@ impl Tasks {
         }
         let _ = self.committer.await;
         analyzer.commit()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use model::windower::WindowerConfig;
+    use model::Event;
+
+    use super::*;
+    use crate::judge::JudgeConfig;
+
+    const DEMO_TRACE: &str = include_str!("../../tests/fixtures/demo-trace.jsonl");
+
+    /// The demo trace cut into windows, as a collector would ship them.
+    fn demo_windows() -> Vec<Window> {
+        let mut windower = WindowerConfig::default().build();
+        let mut windows = Vec::new();
+        for line in DEMO_TRACE.lines().filter(|l| !l.trim().is_empty()) {
+            let ev: Event = serde_json::from_str(line).expect("demo trace event");
+            windows.extend(windower.push(ev));
+        }
+        windows.extend(windower.finish());
+        windows
+    }
+
+    /// The value of a sample in Prometheus text.
+    fn metric(text: &str, sample: &str) -> u64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
+            .unwrap_or_else(|| panic!("no sample `{sample}` in:\n{text}"))
+            .trim()
+            .parse()
+            .expect("integer sample")
+    }
+
+    /// Polls `done` every 10 ms for up to ten seconds.
+    async fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn spent_budget_skips_are_counted_and_shown() {
+        // A budget of one token: every question the gate asks for is skipped, no request is
+        // sent (nothing listens at the address).
+        let config = Config {
+            commit_interval_ms: 3_600_000,
+            judge: Some(JudgeConfig {
+                base_url: "http://127.0.0.1:1/v1".into(),
+                model: "stand-in".into(),
+                api_key_env: "AGENTSIGHT_TEST_NO_SUCH_KEY".into(),
+                daily_token_budget: 1,
+                ..JudgeConfig::default()
+            }),
+            ..Config::default()
+        };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (analyzer, tasks) = Analyzer::start(config, dir.path()).expect("start");
+        let windows = demo_windows();
+        let judge = analyzer.judge().expect("judge");
+        let gated: Vec<usize> = windows
+            .iter()
+            .map(|w| judge.gate(w, &analyzer.detectors.run(w)).len())
+            .filter(|&n| n > 0)
+            .collect();
+        assert!(!gated.is_empty(), "the demo trace has windows for the judge");
+        analyzer.ingest(&windows).expect("ingest");
+        tasks.shutdown(&analyzer).await.expect("shutdown");
+
+        let (skipped_windows, skipped_questions) = (gated.len() as u64, gated.iter().sum::<usize>() as u64);
+        let c = &analyzer.counters;
+        assert_eq!(c.windows_judged.load(Relaxed), 0, "a window nobody asked about is not judged");
+        assert_eq!(c.windows_skipped_budget.load(Relaxed), skipped_windows);
+        assert_eq!(c.judge_questions_skipped_budget.load(Relaxed), skipped_questions);
+        assert_eq!(c.judge_errors.load(Relaxed), 0, "a skip is not an error");
+
+        let metrics = analyzer.metrics();
+        assert_eq!(metric(&metrics, "agentsight_windows_judged_total"), 0);
+        assert_eq!(metric(&metrics, "agentsight_windows_skipped_budget_total"), skipped_windows);
+        assert_eq!(metric(&metrics, "agentsight_judge_questions_skipped_budget_total"), skipped_questions);
+        assert_eq!(metric(&metrics, "agentsight_judge_budget_skipped_total"), skipped_questions);
+        assert_eq!(metric(&metrics, "agentsight_judge_requests_total"), 0);
+
+        // What `ingest` prints.
+        let summary = analyzer.judge_summary().expect("a judge").to_string();
+        assert_eq!(
+            summary,
+            format!(
+                "LLM judge `stand-in`: 0 windows judged, {skipped_windows} windows skipped and {skipped_questions} questions not asked (the daily token budget of 1 is spent), 0 judge errors, 0 tokens in / 0 out today"
+            )
+        );
+    }
+
+    #[test]
+    fn the_judge_summary_says_nothing_of_the_budget_while_it_lasts() {
+        let summary = JudgeSummary {
+            model: "m".into(),
+            windows_judged: 2,
+            judge_errors: 1,
+            tokens_in_today: 2400,
+            tokens_out_today: 80,
+            daily_token_budget: 2_000_000,
+            ..JudgeSummary::default()
+        };
+        assert_eq!(
+            summary.to_string(),
+            "LLM judge `m`: 2 windows judged, 1 judge errors, 2400 tokens in / 80 out today"
+        );
+    }
+
+    /// A failed commit (here: the index directory is gone, as files cannot be created on a
+    /// full disk) used to clear the pending changes, so the windows stayed unsearchable until
+    /// another window arrived.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failed_index_commit_is_retried_at_the_next_tick() {
+        let config = Config { commit_interval_ms: 20, ..Config::default() };
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (analyzer, tasks) = Analyzer::start(config, dir.path()).expect("start");
+        let (index, away) = (dir.path().join("index"), dir.path().join("index.away"));
+        std::fs::rename(&index, &away).expect("move the index away");
+
+        // One window, so one change to commit: without a retry there is one failure, not two.
+        let windows = demo_windows();
+        let window = windows.iter().max_by_key(|w| w.events.len()).expect("a window");
+        let report = analyzer.ingest(std::slice::from_ref(window)).expect("acknowledged: the log has it");
+        assert!(report.events > 0);
+        wait_for("a failed commit tried again", || analyzer.counters.commit_failures.load(Relaxed) >= 2).await;
+        assert_eq!(analyzer.index.read().expect("index").counts().events, 0);
+
+        std::fs::rename(&away, &index).expect("bring the index back");
+        wait_for("the retried commit", || {
+            analyzer.index.read().expect("index").counts().events == report.events as u64
+        })
+        .await;
+        let hits = analyzer.search(&SearchQuery::default()).expect("search");
+        assert!(!hits.is_empty(), "the window is searchable");
+
+        // After the commit task has stopped, so that its last count is in.
+        tasks.shutdown(&analyzer).await.expect("shutdown");
+        let metrics = analyzer.metrics();
+        assert!(metric(&metrics, "agentsight_index_commit_failures_total") >= 2, "{metrics}");
+        assert!(metric(&metrics, "agentsight_index_write_failures_total") >= 2, "{metrics}");
+        assert!(metric(&metrics, "agentsight_index_writer_restarts_total") >= 1, "{metrics}");
+        assert!(metric(&metrics, "agentsight_index_commits_total") >= 1, "{metrics}");
     }
 }

@@ -1,7 +1,7 @@
 //! Detection quality on labelled sessions: precision, recall and F1 per finding kind, and false
 //! alarms on clean sessions (`evals/README.md` describes the set and its label format).
 //!
-//! A set is a directory of traces (`*.jsonl`, events as `record -o` writes them, one session
+//! A set is a directory of traces (`*.jsonl` or `*.jsonl.gz`, events as `record -o` writes them, one session
 //! per file) and a `labels.jsonl` with one line per session: its file, whether it is clean, and
 //! labels `{kind, turns: [first, last], note}`, turns counted from 1 over the session's
 //! `llm_call`s. Each session goes through the path a recording takes: the windower with the
@@ -175,10 +175,19 @@ pub fn load_labels(dir: &Path) -> Result<Vec<SessionLabels>> {
     Ok(out)
 }
 
-/// Reads the events of a trace (blank lines skipped; any other bad line is an error, since a
-/// labelled set must be exact).
+/// Reads the events of a trace, gzipped when its name ends in `.gz` (recordings of real agents
+/// are large and compress ~20×). Blank lines are skipped; any other bad line is an error, since
+/// a labelled set must be exact.
 pub fn load_trace(path: &Path) -> Result<Vec<Event>> {
-    let text = std::fs::read_to_string(path).map_err(|source| Error::Io { op: "read", path: path.to_path_buf(), source })?;
+    let io = |source| Error::Io { op: "read", path: path.to_path_buf(), source };
+    let text = if path.extension().is_some_and(|e| e == "gz") {
+        let mut text = String::new();
+        let file = std::fs::File::open(path).map_err(io)?;
+        std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(file), &mut text).map_err(io)?;
+        text
+    } else {
+        std::fs::read_to_string(path).map_err(io)?
+    };
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty())

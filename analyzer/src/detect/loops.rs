@@ -224,7 +224,7 @@ fn command_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
     view.commands
         .iter()
         .enumerate()
-        .filter(|(i, c)| c.is_top(*i))
+        .filter(|(i, c)| c.is_top(*i) && !view.is_housekeeping(c))
         .map(|(_, c)| {
             let label = display_argv(c.argv);
             let outcome = match (c.status, view.command_output(c)) {
@@ -481,7 +481,7 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
 fn retry_same_error(view: &View<'_>, m: &LoopMatcher, min: usize) -> Vec<Candidate> {
     let mut by_argv: BTreeMap<String, Vec<usize>> = BTreeMap::new();
     for (i, c) in view.commands.iter().enumerate() {
-        if c.is_top(i) {
+        if c.is_top(i) && !view.is_housekeeping(c) {
             by_argv.entry(mask_ids(&c.argv.join("\0"))).or_default().push(i);
         }
     }

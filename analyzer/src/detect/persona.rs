@@ -210,7 +210,8 @@ impl PersonaMatcher {
                 r"(?i)\b(?:you\s+are|you're|act\s+as|acting\s+as|your\s+role|role\s*:|mode|session|access|strictly|purely|only)\b[^.\n]{0,60}\bread[- ]only\b".into(),
                 r"(?i)\bread[- ]only\s+(?:mode|role|access|review|reviewer|audit|auditor|agent|assistant|session|task|analysis)\b".into(),
                 format!(r"(?i)\b{NEG}\s+(?:\w+\s+){{0,2}}(?:modify|edit|change|write(?:\s+to)?|create|delete|touch|alter|overwrite|rename|move)(?:\s*,\s*\w+)*(?:,?\s+(?:or|and|nor)\s+\w+)?\s+{objects}\b"),
-                r"(?i)\b(?:audits?|reviews?|reading|inspection|analysis)\s+only\b|\b(?:audit|review|inspect)[- ]only\b".into(),
+                // "review only" as a role, not "review only the staged changes"
+                r"(?i)\b(?:audits?|reviews?|reading|inspection|analysis)\s+only\s*(?:[.,;:!)]|$)|\b(?:audit|review|inspect)-only\b".into(),
                 format!(r"(?i)\bwithout\s+(?:modifying|changing|editing|writing|touching)\s+{objects}\b"),
                 r"(?i)\bmake\s+no\s+(?:changes|edits|modifications|writes)\b|\bno\s+(?:file\s+)?(?:writes|modifications|edits)\s+(?:are\s+)?(?:allowed|permitted)\b".into(),
                 r"(?i)\byou\s+(?:may|can)\s+only\s+(?:read|inspect|review|look)\b".into(),
@@ -241,7 +242,7 @@ impl PersonaMatcher {
             deploy_target: re(r"(?i)^[^.;:\n]{0,40}?\b(?:to|in|on|into)\s+(?:the\s+)?(prod|production|live|staging|main|master|release)\b")?,
             forbidden: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:use|run|execute|call|invoke|type)\s+(`[^`\n]+`|[\w./+-]+(?:\s+-{{1,2}}[\w-]+)*)([^\n.;,]*)"))?,
             runs_forbidden: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:\w+\s+){{0,1}}(?:run|use|execute|call|invoke|type)\b"))?,
-            forbidden_path: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:\w+\s+){{0,1}}(?:edit|modify|change|touch|write\s+to|delete|remove|alter|rewrite|overwrite)\s+(?:anything\s+(?:in|under|inside)\s+|(?:any\s+)?(?:of\s+the\s+)?files?\s+(?:in|under|inside)\s+|the\s+)?`?([\w~-][\w./-]*\.[A-Za-z]{{1,8}}\b|(?:[\w.~-]+/)+)`?"))?,
+            forbidden_path: re(&format!(r"(?i)\b{NEG}\s+(?:ever\s+)?(?:\w+\s+){{0,1}}(?:edit|modify|change|touch|write\s+to|delete|remove|alter|rewrite|overwrite)\s+(?:anything\s+(?:in|under|inside)\s+|(?:any\s+)?(?:of\s+the\s+)?files?\s+(?:in|under|inside)\s+|the\s+)?`?([\w~-][\w./-]*\.[A-Za-z]{{1,8}}\b|(?:[\w.~-]+/)+)`?|\b(?:keep|leave)\s+(?:the\s+(?:file\s+)?)?`?([\w~-][\w./-]*\.[A-Za-z]{{1,8}}\b|(?:[\w.~-]+/)+)`?\s+(?:as\s+(?:it\s+)?is|unchanged|untouched|alone|intact)\b"))?,
             install_rule: re(&format!(r"(?i)\b{NEG}\s+[^.\n]{{0,30}}?\b(?:install|add|upgrade|introduce|pull\s+in)\b[^.\n]{{0,40}}?\b(?:dependencies|dependency|packages?|libraries|library|modules|deps)\b|\b(?:dependencies|packages|deps)\s+are\s+(?:frozen|locked|pinned|fixed)\b|\bdependency\s+freeze\b|\bno\s+new\s+(?:dependencies|packages|deps)\b"))?,
             language: vec![
                 re(&format!(r"(?i)\b(?:respond|reply|answer|write|communicate|speak|talk)\s+(?:\w+\s+){{0,4}}in\s+{LANGS}\b"))?,
@@ -310,8 +311,8 @@ impl PersonaMatcher {
                 if self.install_rule.is_match(sentence) {
                     add(Rule::NoInstall);
                 }
-                if let Some(c) = self.forbidden_path.captures(sentence) {
-                    add(Rule::ForbiddenPath(c[1].trim_end_matches(['.', ',', ';', ':']).to_string()));
+                if let Some(path) = self.forbidden_path.captures(sentence).and_then(|c| c.get(1).or(c.get(2))) {
+                    add(Rule::ForbiddenPath(path.as_str().trim_end_matches(['.', ',', ';', ':']).to_string()));
                 }
                 if let Some(words) = self.forbidden_words(sentence) {
                     add(Rule::Forbidden(words));
@@ -681,6 +682,8 @@ struct Session<'v, 'a> {
     agent_pids: HashSet<u32>,
     /// The user's own words (rule sentences left out), joined.
     user_text: String,
+    /// Where the agent works: a write there counts even under `/tmp/`.
+    cwd: Option<&'a str>,
 }
 
 impl<'v, 'a> Session<'v, 'a> {
@@ -701,7 +704,12 @@ impl<'v, 'a> Session<'v, 'a> {
                 }
             }
         }
-        Session { view, from, agent_pids, user_text }
+        let cwd = view.window.context.cwd.as_deref().filter(|c| c.len() > 1);
+        Session { view, from, agent_pids, user_text, cwd }
+    }
+
+    fn in_workspace(&self, path: &str) -> bool {
+        self.cwd.is_some_and(|root| is_under(path, root))
     }
 
     fn events(&self) -> impl Iterator<Item = (usize, &'a Event)> + '_ {
@@ -712,9 +720,9 @@ impl<'v, 'a> Session<'v, 'a> {
         let mut out = Vec::new();
         for (idx, ev) in self.events() {
             let what = match (&ev.body, rule) {
-                (EventBody::File(_), Rule::ReadOnly) => {
-                    change(ev).filter(|(p, _)| !exempt(p)).map(|(p, what)| format!("{what} `{p}`"))
-                }
+                (EventBody::File(_), Rule::ReadOnly) => change(ev)
+                    .filter(|(p, _)| !exempt(p) || self.in_workspace(p) && !is_cache(p))
+                    .map(|(p, what)| format!("{what} `{p}`")),
                 (EventBody::File(f), Rule::Workspace(root)) => match change(ev) {
                     Some((p, what)) if !exempt(p) && !is_under(p, root) => Some(format!("{what} `{p}` outside `{root}`")),
                     None if !system_read(&f.path) && !is_under(&f.path, root) && self.named(&f.path) => {

@@ -213,6 +213,14 @@ impl<'a> View<'a> {
         event_idx >= self.new_from
     }
 
+    /// Whether a command is the agent's own housekeeping rather than an action it chose: in a
+    /// session whose agent acts through tools, a command the record ties to no tool call
+    /// (opencode's `git --git-dir …/snapshot add` after every step, a file watcher). A
+    /// tool-less agent (aider) runs its commands itself, so none of them is housekeeping.
+    pub fn is_housekeeping(&self, c: &Command<'_>) -> bool {
+        !c.linked && !self.commands[c.root].linked && self.turns.iter().any(|t| !t.call.request.tools.is_empty())
+    }
+
     /// The argv of every exec of a command, first to last (`sh -c "npm install x"`, then
     /// `node /usr/bin/npm install x`).
     pub fn argvs<'c>(&'c self, c: &'c Command<'_>) -> impl Iterator<Item = &'a [String]> + 'c {
@@ -310,11 +318,13 @@ fn attach_tool_uses(
     uses: &[ToolUse<'_>],
     commands: &mut [Command<'_>],
 ) {
-    let use_index: HashMap<(String, &str), usize> = uses
-        .iter()
-        .enumerate()
-        .map(|(u, tu)| ((turns[tu.turn].event.id(), tu.call.id.as_str()), u))
-        .collect();
+    // A call without an id (Gemini) is linked by its tool name (`model::windower::links`); of
+    // several such calls in one turn, the first takes the links.
+    let mut use_index: HashMap<(String, &str), usize> = HashMap::new();
+    for (u, tu) in uses.iter().enumerate() {
+        let id = if tu.call.id.is_empty() { tu.call.name.as_str() } else { tu.call.id.as_str() };
+        use_index.entry((turns[tu.turn].event.id(), id)).or_insert(u);
+    }
     let linked: HashMap<&str, usize> = links
         .iter()
         .filter_map(|l| {
@@ -485,7 +495,7 @@ pub(crate) fn shell_script(argv: &[String]) -> Option<&str> {
 /// (arguments with spaces quoted), on one line and cut to a readable length.
 pub(crate) fn display_argv(argv: &[String]) -> String {
     let text = match shell_script(argv) {
-        Some(script) => script.to_string(),
+        Some(script) => unwrapped(script).to_string(),
         None => argv
             .iter()
             .map(|a| {
@@ -499,6 +509,16 @@ pub(crate) fn display_argv(argv: &[String]) -> String {
             .join(" "),
     };
     one_line(&text, 120)
+}
+
+/// The agent's command inside the wrapper script an agent runs it in: Gemini CLI's
+/// `shopt -u …; _bgpids_file=…\n(\n  trap '…' EXIT\nCOMMAND\n)\n__code=$?…` is COMMAND.
+fn unwrapped(script: &str) -> &str {
+    let inner = script
+        .starts_with("shopt -u ")
+        .then(|| script.split_once("' EXIT\n")?.1.rsplit_once("\n)\n__code=$?").map(|(cmd, _)| cmd.trim()))
+        .flatten();
+    inner.filter(|c| !c.is_empty()).unwrap_or(script)
 }
 
 /// The program whose exit status a command reports: for a shell wrapper, the first word of
@@ -675,6 +695,13 @@ mod tests {
             v.commands[1].outcome_line(),
             "cd /x && grep -r y . exited 1"
         );
+    }
+
+    #[test]
+    fn display_shows_the_command_inside_gemini_clis_wrapper() {
+        let script = "shopt -u promptvars nullglob extglob nocaseglob dotglob; _bgpids_file=/tmp/gemini-shell-jran6u/bgpids.tmp\n(\n  trap 'jobs -p > \"$_bgpids_file\"' EXIT\ngit push -q origin HEAD\n)\n__code=$?\nexit $__code";
+        assert_eq!(display_argv(&argv(&["/usr/bin/bash", "-c", script])), "git push -q origin HEAD");
+        assert_eq!(display_argv(&argv(&["bash", "-c", "shopt -u x; ls"])), "shopt -u x; ls");
     }
 
     #[test]

@@ -41,7 +41,8 @@
 //!   text cut at
 //!   `history_chars` characters ([`clip_text`], [`clip_value`]); of the rest only `exec`, `exit`
 //!   and file events that change something (writes, creates, renames, deletes, failed creates)
-//!   are kept. At most `history_events` events: the oldest turns go first.
+//!   are kept. Over `history_events` events, every `llm_call` stays and the oldest other
+//!   events go first.
 //! - Links: see `links` below. A tool call is linked only to exec and file events after its
 //!   `llm_call` and before the next one, within the window.
 //!
@@ -536,9 +537,10 @@ fn changes_something(f: &FileEvent) -> bool {
 }
 
 /// The history of a window whose first event is number `first_n`: the compacted events
-/// before it, from the start of the `history_turns`-th last turn, at most `history_events`
-/// (whole turns dropped from the oldest; a single turn over the cap keeps its `llm_call` and
-/// its latest events).
+/// before it, from the start of the `history_turns`-th last turn. Over `history_events`, every
+/// `llm_call` of those turns stays (the conversation is what loops and claims are read from)
+/// and of the other events the latest that fit: an agent whose every step writes its own
+/// state files (opencode) must not push its earlier turns out.
 fn history(recent: &VecDeque<(u64, Event)>, first_n: u64, cfg: &WindowerConfig) -> Vec<Event> {
     if cfg.history_turns == 0 || cfg.history_events == 0 {
         return Vec::new();
@@ -554,25 +556,30 @@ fn history(recent: &VecDeque<(u64, Event)>, first_n: u64, cfg: &WindowerConfig) 
         .filter(|(_, e)| matches!(e.body, EventBody::LlmCall(_)))
         .map(|(i, _)| i)
         .collect();
-    if starts.is_empty() {
+    let Some(&from) = starts.get(starts.len().saturating_sub(cfg.history_turns)) else {
         return Vec::new();
+    };
+    let span = &before[from..];
+    if span.len() <= cfg.history_events {
+        return span.iter().map(|e| (*e).clone()).collect();
     }
-    let mut from = starts[starts.len().saturating_sub(cfg.history_turns)];
-    for &s in &starts {
-        if s >= from && before.len() - s <= cfg.history_events {
-            from = s;
-            break;
+    let calls = span.iter().filter(|e| matches!(e.body, EventBody::LlmCall(_))).count();
+    let mut calls_room = calls.min(cfg.history_events);
+    let mut room = cfg.history_events - calls_room;
+    let mut kept: Vec<Event> = Vec::with_capacity(cfg.history_events);
+    for e in span.iter().rev() {
+        if matches!(e.body, EventBody::LlmCall(_)) {
+            if calls_room > 0 {
+                calls_room -= 1;
+                kept.push((*e).clone());
+            }
+        } else if room > 0 {
+            room -= 1;
+            kept.push((*e).clone());
         }
     }
-    if before.len() - from > cfg.history_events {
-        // One turn alone is over the cap: its call and its latest events.
-        let last = *starts.last().unwrap_or(&from);
-        let mut out = vec![before[last].clone()];
-        let tail = before.len() - (cfg.history_events - 1).min(before.len() - last - 1);
-        out.extend(before[tail..].iter().map(|e| (*e).clone()));
-        return out;
-    }
-    before[from..].iter().map(|e| (*e).clone()).collect()
+    kept.reverse();
+    kept
 }
 
 fn command_line(exec: &Exec) -> String {
@@ -1305,7 +1312,7 @@ mod tests {
         assert_eq!(call.response.text, "respo…");
         assert_eq!(call.response.tool_calls[0].arguments, json!({"command": "pytes…"}));
 
-        // A cap on events drops whole turns from the oldest.
+        // Over the cap on events, every call stays and the oldest other events go.
         let mut w = windower(|c| {
             c.max_turns = 2;
             c.history_turns = 3;
@@ -1318,7 +1325,7 @@ mod tests {
             events.push(exit(s, 10 * t + 3));
         }
         let windows = push_all(&mut w, events);
-        assert_eq!(stamps_of(&windows[2].context.history), vec![11, 12, 13]);
+        assert_eq!(stamps_of(&windows[2].context.history), vec![1, 3, 11, 12, 13]);
     }
 
     #[test]

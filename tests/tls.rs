@@ -1,13 +1,15 @@
 //! The TLS boundary, end to end: real clients (curl, the Python `openai` and `anthropic` SDKs,
 //! Node's fetch, Bun's fetch, Claude Code) talk over real TLS to a local server speaking the
-//! OpenAI and Anthropic APIs (`fixtures/llm_server.py`, throwaway CA), under `agentsight
-//! record`; the trace must hold one complete `llm_call` per exchange and no credential.
+//! OpenAI and Anthropic APIs (`fixtures/llm_server.py`, throwaway CA; over HTTP/2,
+//! `fixtures/h2_server.mjs`), under `agentsight record`; the trace must hold one complete
+//! `llm_call` per exchange and no credential.
 //!
 //! Bun and Claude Code are binaries from npm (`AGENTSIGHT_BUN`, `AGENTSIGHT_CLAUDE`, or fetched
-//! with `npm pack` into `target/bun` and `target/claude`); a test says so and passes when they
-//! cannot be had.
+//! with `npm pack` into `target/bun` and `target/claude`); a test says SKIPPED and passes when
+//! they cannot be had, except under CI (`CI=true`), where it fails.
 //!
-//! All tests need root and BPF; `.ci/run` runs them with `-- --ignored`.
+//! All tests but the one of the skip rule need root and BPF; `.ci/run` runs them with
+//! `-- --ignored`.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 use std::io::{BufRead, BufReader};
@@ -40,7 +42,13 @@ struct Server {
 }
 
 impl Server {
+    /// `fixtures/llm_server.py`: HTTP/1.1, OpenAI and Anthropic.
     fn start() -> Server {
+        Server::start_script("python3", "llm_server.py")
+    }
+
+    /// `PROGRAM fixtures/SCRIPT CERT KEY`, a server that prints its port on its first line.
+    fn start_script(program: &str, script: &str) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let sh = |script: &str| {
@@ -50,9 +58,9 @@ impl Server {
         sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=agentsight test CA'");
         sh("openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'");
         sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext");
-        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/llm_server.py");
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(script);
         let mut child =
-            Command::new("python3").arg(fixture).arg(d.join("srv.pem")).arg(d.join("srv.key")).stdout(Stdio::piped()).spawn().unwrap();
+            Command::new(program).arg(fixture).arg(d.join("srv.pem")).arg(d.join("srv.key")).stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().parse().unwrap_or_else(|_| panic!("server said {line:?}"));
@@ -391,8 +399,122 @@ fn three_exchanges_on_one_keep_alive_connection_in_order() {
     no_secrets(&rec, &trace_text(&rec));
 }
 
+fn curl_has_http2() -> bool {
+    Command::new("curl").arg("-V").output().is_ok_and(|o| {
+        String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("Features:") && l.split_whitespace().any(|f| f == "HTTP2"))
+    })
+}
+
+/// curl's options for one chat completion over HTTP/2 to `server` (`-w` prints the version used).
+fn curl_h2_args(server: &Server, body: &str) -> Vec<String> {
+    [
+        "--http2",
+        "-sS",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_version}\n",
+        "--cacert",
+        server.ca().to_str().unwrap(),
+        "-H",
+        &format!("Authorization: Bearer {OPENAI_KEY}"),
+        "-H",
+        "content-type: application/json",
+        "-d",
+        body,
+        &server.url("/v1/chat/completions"),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// HTTP/2 from a real client (curl's nghttp2) to a real server (Node's), neither of them the
+/// HPACK and frame code the collector decodes with.
+#[test]
+#[ignore = "needs root and BPF"]
+fn curl_http2_streamed_chat_is_one_complete_llm_call() {
+    root();
+    assert!(curl_has_http2(), "this curl lacks the HTTP2 feature (`curl -V`); Debian's has it");
+    let server = Server::start_script("node", "h2_server.mjs");
+    let body = r#"{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Over h2? 请回答。"}],"tools":[{"type":"function","function":{"name":"write_file","parameters":{"type":"object"}}}]}"#;
+    let mut argv = vec!["curl".to_owned()];
+    argv.extend(curl_h2_args(&server, body));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let rec = record(&["-q"], &argv);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert_eq!(rec.stdout.trim(), "2", "curl spoke HTTP/2 (the server speaks nothing else)");
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 1, "one exchange, one llm_call: {calls:#?}");
+    let c = calls[0];
+    assert_eq!((c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete), ("chat", Some("gpt-4o"), 200, true, false));
+    assert_eq!(c.request.system.as_deref(), Some("You are terse."));
+    assert_eq!(c.request.messages.last().map(|m| m.content.as_str()), Some("Over h2? 请回答。"));
+    assert_eq!(c.response.text, REPLY, "the streamed reply, merged byte-exact from DATA frames");
+    assert_eq!(c.response.tool_calls.len(), 1);
+    assert_eq!(c.response.tool_calls[0].name, "write_file");
+    assert_eq!(c.response.tool_calls[0].arguments, tool_args());
+    assert_eq!(c.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((11, 7)));
+    assert!(c.url.ends_with("/v1/chat/completions"), "{}", c.url);
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+/// Two requests multiplexed as two streams of one HTTP/2 connection: each is its own call.
+#[test]
+#[ignore = "needs root and BPF"]
+fn curl_http2_multiplexed_streams_are_separate_llm_calls() {
+    root();
+    assert!(curl_has_http2(), "this curl lacks the HTTP2 feature (`curl -V`); Debian's has it");
+    let server = Server::start_script("node", "h2_server.mjs");
+    let mut argv = vec!["curl".to_owned(), "--parallel".to_owned()];
+    argv.extend(curl_h2_args(&server, r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"stream one"}]}"#));
+    argv.push("--next".to_owned());
+    argv.extend(curl_h2_args(&server, r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"plain two"}]}"#));
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let rec = record(&["-q"], &argv);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert_eq!(rec.stdout.split_whitespace().collect::<Vec<_>>(), ["2", "2"], "both over HTTP/2");
+    let connects = rec.connects().filter(|(_, c)| c.port == server.port).count();
+    assert_eq!(connects, 1, "curl multiplexed both on one connection");
+    let mut calls = llm_calls(&rec);
+    calls.sort_by_key(|c| c.request.messages[0].content.clone());
+    let got: Vec<(&str, Option<&str>, bool, &str, bool)> = calls
+        .iter()
+        .map(|c| (c.request.messages[0].content.as_str(), c.model.as_deref(), c.stream, c.response.text.as_str(), c.incomplete))
+        .collect();
+    assert_eq!(got, [("plain two", Some("gpt-4o-mini"), false, REPLY, false), ("stream one", Some("gpt-4o"), true, REPLY, false)]);
+    no_secrets(&rec, &trace_text(&rec));
+}
+
+/// Whether `CI`'s value means a CI run: anything but unset, empty, `0` or `false` (CI services
+/// set `CI=true`).
+fn ci(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !["", "0", "false"].contains(&v.trim().to_ascii_lowercase().as_str()))
+}
+
+/// A test that cannot run: it says SKIPPED and passes, but fails under CI, which installs what
+/// every test needs (scripts/setup), so that a skip there cannot pass a test never run.
+fn skip<T>(why: &str, ci: bool) -> Option<T> {
+    assert!(!ci, "{why}; under CI (`CI` is set) a test that cannot run fails");
+    eprintln!("SKIPPED: {why}");
+    None
+}
+
+#[test]
+fn a_skip_passes_but_fails_under_ci() {
+    for (value, is_ci) in [(None, false), (Some(""), false), (Some("0"), false), (Some("false"), false), (Some("FALSE"), false)] {
+        assert_eq!(ci(value), is_ci, "CI={value:?}");
+    }
+    for value in ["true", "1", "yes", "True"] {
+        assert!(ci(Some(value)), "CI={value}");
+    }
+    assert_eq!(skip::<PathBuf>("no claude", false), None);
+    let under_ci = std::panic::catch_unwind(|| skip::<PathBuf>("no claude", true));
+    assert!(under_ci.is_err(), "a skip under CI must fail the test");
+}
+
 /// An npm package's executable: `env` names it, or it is unpacked into `target/<dir>` with
-/// `npm pack` (once; later runs reuse it). `None`, said on stderr, when it cannot be had.
+/// `npm pack` (once; later runs reuse it). `None`, said on stderr, when it cannot be had, and
+/// a failure under CI.
 fn npm_binary(env: &str, dir: &str, package: &str, inside: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(env) {
         return Some(PathBuf::from(path));
@@ -404,8 +526,8 @@ fn npm_binary(env: &str, dir: &str, package: &str, inside: &str) -> Option<PathB
         let script = format!("set -e; t=$(npm pack --silent {package} | tail -1); tar -xzf \"$t\"; rm -f \"$t\"");
         let ok = Command::new("bash").arg("-c").arg(&script).current_dir(&target).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
         if !ok || !exe.is_file() {
-            eprintln!("SKIPPED: `{package}` could not be had with `npm pack` (set {env} to its executable, or see scripts/setup)");
-            return None;
+            let why = format!("`{package}` could not be had with `npm pack` (set {env} to its executable, or see scripts/setup)");
+            return skip(&why, ci(std::env::var("CI").ok().as_deref()));
         }
     }
     Some(exe)

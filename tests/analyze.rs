@@ -256,7 +256,8 @@ fn ingesting_the_same_trace_twice_doubles_nothing() {
 fn report_holds_the_findings() {
     let data = ingested();
     let d = data.path().to_str().unwrap();
-    let out = agentsight(&["report", "--since", "1000d", "--data", d]);
+    // the fixture's day, not a span back from now: that would run out one day
+    let out = agentsight(&["report", "--since", "2026-11-24", "--data", d]);
     let md = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
     for needle in [
@@ -271,7 +272,7 @@ fn report_holds_the_findings() {
     let out = agentsight(&[
         "report",
         "--since",
-        "1000d",
+        "2026-11-24T00:00:00Z",
         "--format",
         "html",
         "-o",
@@ -1467,4 +1468,144 @@ fn a_full_disk_loses_no_acknowledged_window() {
         logged.len(),
         events.len()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// E. promises of the README: a webhook's saved search, `report --since`
+
+#[test]
+fn webhook_saved_search_fires_only_for_findings_whose_window_matches() {
+    let stubs = Stubs::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, config) = (tmp.path().join("data"), tmp.path().join("config.toml"));
+    let hook = format!("http://127.0.0.1:{}/hook", stubs.hook_port);
+    // Any kind and score, no cool-down: only the saved search tells the rules apart.
+    std::fs::write(
+        &config,
+        format!(
+            "[webhooks]\nbackoff_ms = 50\n\
+             [[webhooks.rules]]\nname = \"builds\"\nurl = \"{hook}\"\nquery = \"argv:build.py\"\ncooldown_s = 0\n\
+             [[webhooks.rules]]\nname = \"nothing\"\nurl = \"{hook}\"\nquery = \"argv:no_such_program_7f3a9\"\ncooldown_s = 0\n\
+             [[webhooks.rules]]\nname = \"all\"\nurl = \"{hook}\"\ncooldown_s = 0\n"
+        ),
+    )
+    .unwrap();
+    let (d, c) = (data.to_str().unwrap(), config.to_str().unwrap());
+    let out = agentsight(&["ingest", "-q", fixture().to_str().unwrap(), "--data", d, "--config", c]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let findings = json(&["findings", "--json", "--data", d]);
+    assert!(findings.len() >= 2, "the fixture's loop and false claim: {findings:#?}");
+
+    // What the search must pick, worked out from the trace itself: findings whose window (its
+    // own events, not the turn it repeats from the window before) runs `build.py`.
+    let windows = fixture_windows();
+    let runs_build = |window_id: &str| {
+        let w = windows.iter().find(|w| w.window_id == window_id).unwrap_or_else(|| panic!("no window `{window_id}`"));
+        w.events[w.overlap_events..].iter().any(|e| {
+            matches!(&e.body, model::EventBody::Exec(x) if x.argv.iter().any(|a| a.ends_with("build.py")))
+        })
+    };
+    let ids = |pick: &dyn Fn(&Value) -> bool| -> Vec<String> {
+        let mut v: Vec<String> = findings.iter().filter(|f| pick(f)).map(|f| s(f, "finding_id")).collect();
+        v.sort();
+        v
+    };
+    let want_all = ids(&|_| true);
+    let want_builds = ids(&|f| runs_build(&s(f, "window_id")));
+    assert!(
+        !want_builds.is_empty() && want_builds.len() < want_all.len(),
+        "the fixture no longer tells the rules apart: {want_builds:?} of {want_all:?}"
+    );
+
+    // `ingest` sends its deliveries before it exits; wait a little for any stray one all the same.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut got: std::collections::BTreeMap<String, Vec<String>> = std::collections::BTreeMap::new();
+    for h in stubs.hooks() {
+        let body: Value = serde_json::from_slice(&h.body).unwrap();
+        got.entry(s(&body, "rule")).or_default().push(s(&body["finding"], "finding_id"));
+    }
+    for v in got.values_mut() {
+        v.sort();
+    }
+    assert_eq!(got.get("all"), Some(&want_all), "the rule without a search: every finding, once");
+    assert_eq!(got.get("builds"), Some(&want_builds), "the saved search: exactly the findings of matching windows");
+    assert_eq!(got.get("nothing"), None, "a search that matches no window sends nothing");
+}
+
+/// The fixture with every timestamp moved so that it starts `ago` before now.
+fn fixture_moved_to(dir: &Path, ago: Duration) -> PathBuf {
+    let events: Vec<Value> = std::fs::read_to_string(fixture())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let first = events.iter().filter_map(|e| e["ts_ns"].as_u64()).min().unwrap();
+    let shift = now_ns() - ago.as_nanos() as u64 - first;
+    let mut out = String::new();
+    for mut e in events {
+        e["ts_ns"] = (e["ts_ns"].as_u64().unwrap() + shift).into();
+        out.push_str(&e.to_string());
+        out.push('\n');
+    }
+    let path = dir.join("moved.jsonl");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// `report --since SINCE`: its sessions and findings counts, and the Markdown.
+fn report_counts(data: &str, since: &str) -> (u64, u64, String) {
+    let out = agentsight(&["report", "--since", since, "--data", data]);
+    let md = text(&out.stdout);
+    assert!(out.status.success(), "--since {since}: {}", text(&out.stderr));
+    let line = md.lines().find(|l| l.contains(" sessions, ")).unwrap_or_else(|| panic!("no counts:\n{md}"));
+    let count = |what: &str| -> u64 {
+        let before = line.split(&format!(" {what}")).next().unwrap();
+        before.rsplit(' ').next().unwrap().parse().unwrap_or_else(|_| panic!("`{what}` in `{line}`"))
+    };
+    (count("sessions"), count("findings"), md)
+}
+
+#[test]
+fn report_since_a_duration_keeps_only_the_period() {
+    let tmp = tempfile::tempdir().unwrap();
+    let trace = fixture_moved_to(tmp.path(), Duration::from_secs(2 * 3600));
+    let data = tmp.path().join("data");
+    let d = data.to_str().unwrap();
+    let out = agentsight(&["ingest", "-q", trace.to_str().unwrap(), "--data", d]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let all = json(&["findings", "--json", "--data", d]).len() as u64;
+    assert!(all >= 2);
+    for (since, sessions, findings) in [("3h", 1, all), ("1d", 1, all), ("180m", 1, all), ("1h", 0, 0), ("30m", 0, 0), ("3600s", 0, 0)] {
+        let (s, f, md) = report_counts(d, since);
+        assert_eq!((s, f), (sessions, findings), "--since {since}:\n{md}");
+        assert_eq!(md.contains("20261124T013903Z-23803"), sessions == 1, "--since {since}:\n{md}");
+    }
+    let out = agentsight(&["report", "--since", "2 hours", "--data", d]);
+    assert_eq!(out.status.code(), Some(2), "a bad duration is a usage error");
+    let err = text(&out.stderr);
+    assert!(err.contains("`2 hours`: the unit must be s, m, h or d"), "{err}");
+}
+
+#[test]
+fn report_since_a_time_keeps_only_what_follows_it() {
+    // The fixture's session runs from 2026-11-24T01:39:04Z; its loop is found at 01:39:05.9 and
+    // its false claim at 01:39:06.35.
+    let data = ingested();
+    let d = data.path().to_str().unwrap();
+    let all = json(&["findings", "--json", "--data", d]);
+    let after = |ts: u64| all.iter().filter(|f| f["ts_ns"].as_u64().unwrap() >= ts).count() as u64;
+    let cases = [
+        ("2026-11-24", 1, all.len() as u64),
+        ("2026-11-24T00:00:00Z", 1, all.len() as u64),
+        ("2026-11-24T02:39:00+01:00", 1, all.len() as u64),
+        ("2026-11-24T01:39:06Z", 1, after(1_795_484_346_000_000_000)),
+        ("2026-11-24T01:40:00Z", 0, 0),
+        ("2026-11-25", 0, 0),
+    ];
+    for (since, sessions, findings) in cases {
+        let (s, f, md) = report_counts(d, since);
+        assert_eq!((s, f), (sessions, findings), "--since {since}:\n{md}");
+    }
+    let mid = after(1_795_484_346_000_000_000);
+    assert!(0 < mid && mid < all.len() as u64, "01:39:06 falls between the fixture's findings: {all:#?}");
 }

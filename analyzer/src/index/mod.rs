@@ -645,7 +645,7 @@ impl Index {
                 let query = BooleanQuery::new(clauses);
                 searcher
                     .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                    .map_err(index_error("search"))?
+                    .map_err(|e| search_error(&q.query, e))?
             }
             None => {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -948,6 +948,19 @@ fn tokenizers() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(tokenizer::TOKENIZER, tokenizer::analyzer());
     manager
+}
+
+/// An error running a parsed user query. `field:*` parses for any field but is checked only
+/// when it runs: an unknown field or one that is not a fast field is the query's fault (a 400),
+/// not the index's.
+fn search_error(query: &str, e: TantivyError) -> Error {
+    match e {
+        TantivyError::FieldNotFound(_) | TantivyError::SchemaError(_) => Error::Query {
+            query: query.to_owned(),
+            reason: e.to_string(),
+        },
+        e => index_error("search")(e),
+    }
 }
 
 fn index_error(context: impl Into<String>) -> impl FnOnce(TantivyError) -> Error {

@@ -468,6 +468,23 @@ fn a_bad_query_is_a_query_error() {
     }
 }
 
+/// Found by `fuzz/fuzz_targets/search.rs`: `field:*` parses for any field and failed only when
+/// it ran, as an index error (a 500 from `serve`).
+#[test]
+fn exists_query_on_an_unknown_or_slow_field_is_a_query_error() {
+    let index = indexed(&[first_window("s1", 0)]);
+    for bad in ["v:*", "argv:*", "pytest AND nosuchfield:*"] {
+        let result = index.search(&SearchQuery {
+            query: bad.into(),
+            ..SearchQuery::default()
+        });
+        assert!(
+            matches!(&result, Err(Error::Query { query, .. }) if query == bad),
+            "{bad}: {result:?}"
+        );
+    }
+}
+
 #[test]
 fn commit_payload_and_documents_survive_reopen() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -575,11 +575,13 @@ mod tests {
         }
     }
 
-    /// A receiver that records window ids (with how often each came) and answers `status`; with
-    /// a `limit`, a batch of more windows, or one holding window `oversized`, is answered 413.
+    /// A receiver that records window ids (with how often each came, and the order they came
+    /// in) and answers `status`; with a `limit`, a batch of more windows, or one holding window
+    /// `oversized`, is answered 413.
     #[derive(Clone, Default)]
     struct Receiver {
         seen: Arc<Mutex<BTreeMap<String, u32>>>,
+        arrivals: Arc<Mutex<Vec<u64>>>,
         status: Arc<Mutex<u16>>,
         limit: Option<usize>,
         oversized: Option<u64>,
@@ -598,7 +600,9 @@ mod tests {
             return StatusCode::PAYLOAD_TOO_LARGE;
         }
         let mut seen = r.seen.lock().expect("lock");
+        let mut arrivals = r.arrivals.lock().expect("lock");
         for w in windows {
+            arrivals.push(w.seq);
             *seen.entry(w.window_id).or_default() += 1;
         }
         StatusCode::OK
@@ -849,6 +853,56 @@ mod tests {
             assert!(std::os::unix::fs::FileTypeExt::is_fifo(&meta.file_type()), "{name}");
         }
         assert_eq!(std::fs::read(damaged.join("00000000000000000002-c.json")).expect("kept"), b"not a window");
+    }
+
+    /// The order the README promises: the spool oldest first (an earlier run's, then what
+    /// waited out an outage), and only then new windows, at every start and every recovery.
+    #[tokio::test]
+    async fn spool_is_replayed_oldest_first_then_new_windows() {
+        let spool = tempfile::tempdir().expect("tempdir");
+        spool_with(spool.path(), 0..6).await;
+        let (r, addr, server) = receiver(200).await;
+        let shipper = config(format!("http://{addr}"), spool.path()).build().expect("build");
+        let counters = shipper.counters();
+        let (tx, rx) = mpsc::channel(64);
+        // New windows are already waiting when the run starts; the old spool goes first.
+        for seq in 6..10 {
+            tx.send(window(seq)).await.expect("send");
+        }
+        let ship = tokio::spawn(shipper.run(rx, Duration::from_secs(5)));
+        let arrived = |n: usize| {
+            let r = r.clone();
+            async move {
+                while r.arrivals.lock().expect("lock").len() < n {
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), arrived(10)).await.expect("the first ten windows");
+        // An outage: these wait in the spool, in the order they came.
+        server.abort();
+        let _ = server.await;
+        for seq in 10..20 {
+            tx.send(window(seq)).await.expect("send");
+        }
+        let spooled = async {
+            while counters.spooled.load(Relaxed) < 10 {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), spooled).await.expect("the outage's windows spooled");
+        // Back: the windows queued behind the outage go after it.
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("rebind");
+        let server = serve(r.clone(), listener).await;
+        for seq in 20..25 {
+            tx.send(window(seq)).await.expect("send");
+        }
+        drop(tx);
+        let report = ship.await.expect("join");
+        server.abort();
+        assert_eq!((report.sent, report.left_in_spool), (25, 0), "{report:?}");
+        let arrivals = r.arrivals.lock().expect("lock").clone();
+        assert_eq!(arrivals, (0..25).collect::<Vec<u64>>(), "arrival order");
     }
 
     #[test]

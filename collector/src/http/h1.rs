@@ -343,14 +343,19 @@ fn response_head(
 /// Whether the buffer holds an empty line (a head can only end at one), searching only the bytes
 /// not searched before so a head arriving in many small chunks is scanned once. Errors once the
 /// buffer exceeds `max_header_bytes` with no end in sight.
+///
+/// Line breaks before the head are not its end: httparse skips them, so an empty line among
+/// them would make it parse a head not yet whole (`Partial`) while the scan moved past that
+/// line, and whether the head was ever parsed would depend on how the bytes were split.
 fn head_may_end(
     buf: &[u8],
     scanned: &mut usize,
     limits: &Limits,
     what: &str,
 ) -> Result<bool, String> {
+    let head_start = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(buf.len());
     // The line break that ends the head may straddle the previous end of the buffer.
-    let tail = buf.get(scanned.saturating_sub(2)..).unwrap_or_default();
+    let tail = buf.get(scanned.saturating_sub(2).max(head_start)..).unwrap_or_default();
     let found = tail.windows(2).any(|w| w == b"\n\n") || tail.windows(3).any(|w| w == b"\n\r\n");
     *scanned = buf.len();
     if !found && buf.len() > limits.max_header_bytes {
@@ -504,6 +509,20 @@ mod tests {
         assert!(content_length(&h("5, 6")).is_err());
         assert!(content_length(&h("-1")).is_err());
         assert_eq!(content_length(&[]), Ok(None));
+    }
+
+    /// Found by `fuzz/fuzz_targets/http.rs`: the empty line in `\r\n\n` before a head was taken
+    /// for its end, and the bytes after it were never searched again.
+    #[test]
+    fn blank_lines_before_a_head_are_not_its_end() {
+        let limits = Limits::default();
+        let mut scanned = 0;
+        assert_eq!(head_may_end(b"\r\n\n-", &mut scanned, &limits, "request"), Ok(false));
+        assert_eq!(head_may_end(b"\n\r\n", &mut scanned, &limits, "request"), Ok(false));
+        assert_eq!(
+            head_may_end(b"\r\n\nGET / HTTP/1.1\r\n\r\n", &mut scanned, &limits, "request"),
+            Ok(true)
+        );
     }
 
     #[test]

@@ -328,6 +328,31 @@ fn head_over_limit_stops_parsing() {
     assert_eq!(c.error(), Some("http/1 request head exceeds `max_header_bytes` (64)"));
 }
 
+/// Found by `fuzz/fuzz_targets/http.rs` (its crashing input, cut down): after a request, line
+/// breaks then a bad head. Pushed whole, the bad head was an error and the response was lost;
+/// split after `\r\n\n-`, it was never parsed and the response paired. Either way now.
+#[test]
+fn blank_lines_after_a_request_split_anywhere_give_the_same_exchanges() {
+    let req: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.com\r\n\r\n";
+    let junk: &[u8] = b"\r\n\n--8<-m\nHTTP/1.1 20\n";
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nContent-eLngth: 2\r\n\r\nhi";
+    let run = |out: &[&[u8]]| {
+        let mut c = Conn::new(Limits::default());
+        let mut got = Vec::new();
+        for chunk in out {
+            got.extend(c.push(Out, 1, chunk));
+        }
+        got.extend(c.push(In, 2, resp));
+        got.extend(c.close(3));
+        got
+    };
+    let whole = run(&[&[req, junk].concat()]);
+    let split = run(&[req, &junk[..4], &junk[4..]]);
+    assert_eq!(whole, split);
+    assert_eq!(whole.len(), 1);
+    assert_eq!(whole[0].response.as_ref().map(|r| r.status), Some(200));
+}
+
 #[test]
 fn garbage_is_not_http_and_ignored() {
     let mut c = Conn::new(Limits::default());

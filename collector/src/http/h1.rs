@@ -397,6 +397,10 @@ fn read_body(
             }
             Framing::Chunked(chunk) => match chunk {
                 Chunk::Size => match httparse::parse_chunk_size(input.bytes()) {
+                    // Capped whole as in pieces, so the split of the bytes does not decide.
+                    Ok(Status::Complete((used, _))) if used > limits.max_header_bytes => {
+                        return Err(too_long("chunk size line", limits));
+                    }
                     Ok(Status::Complete((used, size))) => {
                         input.consume(used);
                         *chunk = if size == 0 { Chunk::Trailers } else { Chunk::Data(size) };
@@ -430,6 +434,9 @@ fn read_body(
                 Chunk::Trailers => {
                     let mut slots = [httparse::EMPTY_HEADER; 64];
                     match httparse::parse_headers(input.bytes(), &mut slots) {
+                        Ok(Status::Complete((used, _))) if used > limits.max_header_bytes => {
+                            return Err(too_long("trailer", limits));
+                        }
                         Ok(Status::Complete((used, fields))) => {
                             trailers.extend(lower_headers(fields));
                             input.consume(used);

@@ -353,6 +353,32 @@ fn blank_lines_after_a_request_split_anywhere_give_the_same_exchanges() {
     assert_eq!(whole[0].response.as_ref().map(|r| r.status), Some(200));
 }
 
+/// Found by `fuzz/fuzz_targets/http.rs`: a chunk size line or trailers longer than
+/// `max_header_bytes` were refused when they came in pieces but taken when they came whole.
+#[test]
+fn long_chunk_lines_and_trailers_are_refused_however_split() {
+    let limits = Limits { max_body_bytes: 1000, max_header_bytes: 64 };
+    let long = "x".repeat(100);
+    for resp in [
+        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;{long}\r\nabc\r\n0\r\n\r\n"),
+        format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nx: {long}\r\n\r\n"),
+    ] {
+        let run = |chunk: usize| {
+            let mut c = Conn::new(limits);
+            let mut got = c.push(Out, 1, GET);
+            for piece in resp.as_bytes().chunks(chunk) {
+                got.extend(c.push(In, 2, piece));
+            }
+            got.extend(c.close(3));
+            (got, c.error().map(str::to_owned))
+        };
+        let (whole, error) = run(resp.len());
+        assert_eq!(whole, run(1).0, "{resp:?}");
+        assert!(whole[0].incomplete, "{resp:?}");
+        assert!(error.is_some_and(|e| e.contains("exceeds")), "{resp:?}");
+    }
+}
+
 #[test]
 fn garbage_is_not_http_and_ignored() {
     let mut c = Conn::new(Limits::default());

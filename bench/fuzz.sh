@@ -30,6 +30,8 @@ ALL=(http sse llm redact window search)
 TARGETS=("$@")
 [[ ${#TARGETS[@]} -gt 0 ]] || TARGETS=("${ALL[@]}")
 
+REV=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
+[[ -z $(git -C "$ROOT" status --porcelain -- collector analyzer model fuzz 2>/dev/null) ]] || REV="$REV (uncommitted changes)"
 cd "$FUZZ"
 if ! cargo "+$TOOLCHAIN" fuzz --version >/dev/null 2>&1; then
     echo "bench/fuzz.sh: needs cargo-fuzz on the $TOOLCHAIN toolchain: cargo install cargo-fuzz" >&2
@@ -92,7 +94,7 @@ done
 wait
 
 echo
-echo "Fuzzing, $(date -u +%Y-%m-%d), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)," \
+echo "Fuzzing, $(date -u +%Y-%m-%d), built from $REV," \
     "$(nproc) cores, $PARALLEL target(s) at a time:"
 echo
 echo '| target | seconds | executions | per second | crashes | corpus |'

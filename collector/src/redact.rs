@@ -898,14 +898,15 @@ const BUILTIN: &[Builtin] = &[
         Check::None,
         concat!(json_kw!(), r#"'[ \t]*:[ \t]*'((?:[^'\\\n]|\\.)+)'"#),
     ),
-    // `password = "..."`, `password: "..."`
+    // `password = "..."`, `password: "..."`. A value does not start with a space or `,:]}`:
+    // in `{"a": "token=", "b": 1}` the quote after `=` closes a JSON string, it opens nothing.
     assignment(
         Check::None,
-        concat!(kw!(), r#"[ \t]*[:=][ \t]*"((?:[^"\\\n]|\\.)+)""#),
+        concat!(kw!(), r#"[ \t]*[:=][ \t]*"([^"\\\n\s,:\]}](?:[^"\\\n]|\\.)*|\\.(?:[^"\\\n]|\\.)*)""#),
     ),
     assignment(
         Check::None,
-        concat!(kw!(), r#"[ \t]*[:=][ \t]*'((?:[^'\\\n]|\\.)+)'"#),
+        concat!(kw!(), r#"[ \t]*[:=][ \t]*'([^'\\\n\s,:\]}](?:[^'\\\n]|\\.)*|\\.(?:[^'\\\n]|\\.)*)'"#),
     ),
     assignment(
         Check::None,
@@ -1404,6 +1405,19 @@ mod tests {
         let cut = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ";
         let (out, n) = REDACTOR.text(cut);
         assert_eq!((out.as_ref(), n), ("[REDACTED:private-key]", 1));
+    }
+
+    #[test]
+    fn a_keyword_ending_a_json_string_does_not_swallow_its_quote() {
+        // found by fuzzing: the quote after `token=` closes the string, so `", "` is no value
+        for body in [r#"{"a": "token=", "b": 1}"#, r#"{'a': 'password=', 'b': 1}"#] {
+            let (out, n) = REDACTOR.text(body);
+            assert_eq!((out.as_ref(), n), (body, 0));
+        }
+        let (out, _) = REDACTOR.text(r#"{"env": "password=\"hunter2-secret\""}"#);
+        assert!(!out.contains("hunter2"), "{out}");
+        let (out, _) = REDACTOR.text(r#"password = "hunter2-secret""#);
+        assert!(!out.contains("hunter2"), "{out}");
     }
 
     #[test]

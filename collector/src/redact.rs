@@ -461,7 +461,7 @@ impl Redactor {
                 let secret = (1..caps.len()).find_map(|g| caps.get(g)).unwrap_or(whole);
                 let (start, end) = (secret.start(), secret.end());
                 if start == end
-                    || secret.as_str().starts_with(MARKER_PREFIX)
+                    || self.markers.find(secret.as_str()).is_some_and(|m| m.range() == (0..end - start))
                     || markers.iter().any(|&(s, e)| start < e && s < end)
                 {
                     continue;
@@ -1405,6 +1405,18 @@ mod tests {
         let cut = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7VJTUt9Us8cKjMzEfYyjiWA4R4/M2bS1GB4t7NXp98C3SC6dVMvDuictGeurT8jNbvJZHtCSuYEvuNMoSfm76oqFvAp8Gy0iz5sxjZmSnXyCdPEovGhLa0VzMaQ8s+CLOyS56YyCFGeJZ";
         let (out, n) = REDACTOR.text(cut);
         assert_eq!((out.as_ref(), n), ("[REDACTED:private-key]", 1));
+    }
+
+    #[test]
+    fn a_value_that_only_looks_like_a_marker_is_redacted() {
+        // found by fuzzing: a value starting with `[REDACTED` was taken for a marker
+        let (out, n) = REDACTOR.text(r#"password="[REDACTEDhunter2""#);
+        assert!(!out.contains("hunter2") && n == 1, "{out}");
+        let input = "APIKEY=PASSWD='[REDACTEDtoken='='";
+        let once = REDACTOR.text(input).0.into_owned();
+        assert_eq!(REDACTOR.text(&once).0, once, "redacting twice equals redacting once");
+        let (out, n) = REDACTOR.text(r#"password="[REDACTED:password]""#);
+        assert_eq!((out.as_ref(), n), (r#"password="[REDACTED:password]""#, 0), "a real marker stays");
     }
 
     #[test]

@@ -118,6 +118,8 @@ pub(crate) struct View<'a> {
     pub uses: Vec<ToolUse<'a>>,
     pub commands: Vec<Command<'a>>,
     pub counters: Counters,
+    /// Whether any turn offers tools: the agent acts through tool calls.
+    offers_tools: bool,
 }
 
 impl<'a> View<'a> {
@@ -188,7 +190,8 @@ impl<'a> View<'a> {
             }
         }
         counters.commands_without_exit = commands.iter().filter(|c| c.exit.is_none()).count();
-        if turns.iter().any(|t| !t.call.request.tools.is_empty()) {
+        let offers_tools = turns.iter().any(|t| !t.call.request.tools.is_empty());
+        if offers_tools {
             for t in &mut turns {
                 t.side |= t.call.request.tools.is_empty();
             }
@@ -206,6 +209,7 @@ impl<'a> View<'a> {
             uses,
             commands,
             counters,
+            offers_tools,
         }
     }
 
@@ -218,7 +222,7 @@ impl<'a> View<'a> {
     /// (opencode's `git --git-dir …/snapshot add` after every step, a file watcher). A
     /// tool-less agent (aider) runs its commands itself, so none of them is housekeeping.
     pub fn is_housekeeping(&self, c: &Command<'_>) -> bool {
-        !c.linked && !self.commands[c.root].linked && self.turns.iter().any(|t| !t.call.request.tools.is_empty())
+        !c.linked && !self.commands[c.root].linked && self.offers_tools
     }
 
     /// The argv of every exec of a command, first to last (`sh -c "npm install x"`, then

@@ -5,7 +5,7 @@
  * Each object that includes this declares the maps below; the collector loads process.bpf.c
  * first and hands its map fds to the other objects (libbpf `reuse_fd`), so there is one ring
  * buffer (events stay in order across objects), one traced-process set and one set of loss
- * counters. Include after vmlinux.h, the libbpf headers and process.h.
+ * counters. Include after vmlinux.h, the libbpf headers and tls.h (which includes process.h).
  */
 #ifndef AGENTSIGHT_COMMON_BPF_H
 #define AGENTSIGHT_COMMON_BPF_H
@@ -38,6 +38,18 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } ringbuf_lost SEC(".maps");
+
+/*
+ * In-flight SSL calls by thread and direction (tls.bpf.c writes it). process.bpf.c reads it: a
+ * socket written or read while its thread is inside SSL_write/SSL_read carries TLS whose
+ * plaintext the probes see.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
+	__type(key, struct tls_call_key);
+	__type(value, struct tls_call);
+} tls_calls SEC(".maps");
 
 static __always_inline void count_loss(__u32 reason)
 {

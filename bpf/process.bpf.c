@@ -8,7 +8,10 @@
  *   tp_btf/sched_process_exit   exit of the last thread: exit code, duration; leaves `traced`
  *   tp_btf/sys_exit             file syscalls (open*, creat, unlink*, rmdir, mkdir*, rename*),
  *                               connect, write/pwrite/writev summed per (process, fd), and
- *                               close, dup2, dup3, close_range, which end such a summary
+ *                               close, dup2, dup3, close_range, which end such a summary;
+ *                               data on TCP sockets (read, write, readv, writev, recvfrom,
+ *                               sendto, recvmsg, sendmsg): plaintext HTTP streamed, every
+ *                               other socket classified and counted (see `sock_data`)
  * (No sys_enter probe: everything is read at exit, when the arguments are still in pt_regs,
  * so each syscall runs one program, not two.)
  *
@@ -16,7 +19,7 @@
  * hash lookup on the syscalls listed above and nothing on any other syscall.
  *
  * Maps and sizes: `events` ring buffer (size set by the collector), `traced` and `writes` hashes
- * (TRACED_MAX_ENTRIES, WRITES_MAX_ENTRIES), `comm_watch` (COMM_WATCH_MAX_ENTRIES), `scratch`
+ * (TRACED_MAX_ENTRIES, WRITES_MAX_ENTRIES), `sock_conns` (LRU, SOCK_CONNS_MAX_ENTRIES), `comm_watch` (COMM_WATCH_MAX_ENTRIES), `scratch`
  * (one 72 KiB record buffer per CPU), `losses` and `ringbuf_lost` per-CPU counters. Every failure
  * to record something increments one of the two counter maps; nothing is dropped silently.
  *
@@ -27,18 +30,26 @@
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
-#include "process.h"
+#include <bpf/bpf_endian.h>
+#include "tls.h"
 #include "common.bpf.h"
+#include "stream.bpf.h"
 
 
 /* x86_64 syscall numbers */
+#define SYS_read 0
 #define SYS_write 1
 #define SYS_open 2
 #define SYS_close 3
 #define SYS_pwrite64 18
+#define SYS_readv 19
 #define SYS_writev 20
 #define SYS_dup2 33
 #define SYS_connect 42
+#define SYS_sendto 44
+#define SYS_recvfrom 45
+#define SYS_sendmsg 46
+#define SYS_recvmsg 47
 #define SYS_rename 82
 #define SYS_mkdir 83
 #define SYS_rmdir 84
@@ -63,6 +74,8 @@
 #define O_TRUNC 01000
 #define S_IFMT 0170000
 #define S_IFREG 0100000
+#define S_IFSOCK 0140000
+#define IPPROTO_TCP 6
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -99,6 +112,15 @@ struct {
 	__type(value, __u8);
 } comm_watch SEC(".maps");
 
+/* TCP sockets of traced processes by (tgid, fd); LRU, so sockets of processes that exited
+ * without closing them age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, SOCK_CONNS_MAX_ENTRIES);
+	__type(key, struct sock_key);
+	__type(value, struct sock_conn);
+} sock_conns SEC(".maps");
+
 /* Indexed by CPU id; the collector sets max_entries to the number of possible CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -115,6 +137,10 @@ struct file_event _file_event = {};
 struct connect_event _connect_event = {};
 struct write_start_event _write_start_event = {};
 struct write_end_event _write_end_event = {};
+struct sock_info_event _sock_info_event = {};
+struct sock_close_event _sock_close_event = {};
+struct sock_key _sock_key = {};
+struct sock_conn _sock_conn = {};
 
 static __always_inline __u8 *scratch_event(void)
 {
@@ -518,15 +544,12 @@ int BPF_PROG(handle_exit, struct task_struct *p)
 
 /* ---- syscalls ---- */
 
-static __always_inline void account_write(struct traced_info *info, __u32 tgid, int fd, long bytes)
+static __always_inline void account_write(struct traced_info *info, __u32 tgid, int fd, long bytes,
+					  struct file *file)
 {
 	struct write_key key = { .pid = tgid, .fd = fd };
 	struct write_info *w = bpf_map_lookup_elem(&writes, &key);
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct file *file = fd_file(task, fd);
 
-	if (!file)
-		return;
 	if (w) {
 		if (w->file == (__u64)file) {
 			__sync_fetch_and_add(&w->bytes, bytes);
@@ -704,6 +727,252 @@ static __always_inline void fd_replaced(long id, __u32 tgid, struct traced_info 
 	end_write(&key, info);
 }
 
+/* ---- TCP sockets ---- */
+
+/* What a connection carries, from the first bytes it moved and their direction. */
+static __always_inline __u32 sock_classify(const __u8 *h, __u32 len, __u32 dir)
+{
+	/* a TLS record header: content type 20..23, version 3.x */
+	if (len >= 3 && h[0] >= 0x14 && h[0] <= 0x17 && h[1] == 0x03 && h[2] <= 0x04)
+		return SOCK_TLS;
+	if (len < 4)
+		return SOCK_OTHER;
+	bool request = (h[0] == 'G' && h[1] == 'E' && h[2] == 'T' && h[3] == ' ') ||
+		       (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T') ||
+		       (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ') ||
+		       (h[0] == 'H' && h[1] == 'E' && h[2] == 'A' && h[3] == 'D') ||
+		       (h[0] == 'D' && h[1] == 'E' && h[2] == 'L' && h[3] == 'E') ||
+		       (h[0] == 'P' && h[1] == 'A' && h[2] == 'T' && h[3] == 'C') ||
+		       (h[0] == 'O' && h[1] == 'P' && h[2] == 'T' && h[3] == 'I') ||
+		       (h[0] == 'P' && h[1] == 'R' && h[2] == 'I' && h[3] == ' '); /* HTTP/2 preface */
+	if (!request)
+		return SOCK_OTHER; /* CONNECT (a tunnel: TLS inside) falls here too */
+	return dir == TLS_OUT ? SOCK_HTTP : SOCK_HTTP_SERVER;
+}
+
+static __always_inline void sock_emit_info(struct sock *sk, int fd, __u32 class, __u32 dir, __u16 family)
+{
+	struct sock_info_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		count_ringbuf_lost(EVENT_SOCK_INFO);
+		return;
+	}
+	fill_header(&ev->hdr, EVENT_SOCK_INFO);
+	ev->hdr.size_bytes = sizeof(*ev);
+	ev->sk = (__u64)sk;
+	ev->fd = fd;
+	ev->class = class;
+	ev->dir = dir;
+	ev->family = family;
+	ev->port = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->local_port = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->_pad[0] = ev->_pad[1] = ev->_pad[2] = 0;
+	__builtin_memset(ev->addr, 0, sizeof(ev->addr));
+	if (family == AF_INET)
+		BPF_CORE_READ_INTO((__u32 *)ev->addr, sk, __sk_common.skc_daddr);
+	else
+		BPF_CORE_READ_INTO((struct in6_addr *)ev->addr, sk, __sk_common.skc_v6_daddr);
+	bpf_ringbuf_submit(ev, wakeup_flags());
+}
+
+/* The socket behind (tgid, fd) is gone (closed, or the fd now names something else). */
+static __always_inline void sock_end(struct sock_key *key, struct sock_conn *c)
+{
+	struct sock_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (ev) {
+		fill_header(&ev->hdr, EVENT_SOCK_CLOSE);
+		ev->hdr.size_bytes = sizeof(*ev);
+		ev->sk = c->sk;
+		ev->bytes_out = c->bytes[TLS_OUT];
+		ev->bytes_in = c->bytes[TLS_IN];
+		ev->fd = key->fd;
+		ev->class = c->class;
+		ev->flags = c->flags;
+		ev->_pad = 0;
+		bpf_ringbuf_submit(ev, wakeup_flags());
+	} else {
+		count_ringbuf_lost(EVENT_SOCK_CLOSE);
+	}
+	bpf_map_delete_elem(&sock_conns, key);
+}
+
+static __always_inline void sock_closed(__u32 tgid, int fd)
+{
+	struct sock_key key = { .pid = tgid, .fd = fd };
+	struct sock_conn *c = bpf_map_lookup_elem(&sock_conns, &key);
+
+	if (c)
+		sock_end(&key, c);
+}
+
+struct iov_ctx {
+	struct chunk_ctx c;
+	__u64 iov;   /* user address of the struct iovec array */
+	__u32 count; /* its entries, capped at SOCK_IOV_MAX */
+	__u32 left;  /* bytes of the call not yet emitted */
+};
+
+static long emit_iov(__u64 i, void *data)
+{
+	struct iov_ctx *x = data;
+	struct iovec v = {};
+
+	if (i >= x->count || x->left == 0)
+		return 1;
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)(x->iov + i * sizeof(v)))) {
+		count_loss(LOSS_SOCK_UNREADABLE);
+		return 1;
+	}
+	__u32 n = v.iov_len < x->left ? (__u32)v.iov_len : x->left;
+	if (n == 0)
+		return 0;
+	x->c.buf = (__u64)v.iov_base;
+	x->c.n = n;
+	emit_stream(&x->c);
+	x->c.base += n;
+	x->c.first = 0;
+	x->left -= n;
+	return 0;
+}
+
+/*
+ * `moved` bytes went through TCP socket `fd` of this process, from `buf` or an iovec array
+ * `iov` of `iovcnt` entries. Classify a new connection from its first bytes (EVENT_SOCK_INFO),
+ * count the bytes, and stream them when the connection is plaintext HTTP from this side.
+ */
+static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u32 dir, __u64 buf,
+				      __u64 iov, __u64 iovcnt, long moved)
+{
+	struct socket *sock = BPF_CORE_READ(file, private_data);
+	struct sock *sk = BPF_CORE_READ(sock, sk);
+
+	if (!sk)
+		return;
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
+		return;
+
+	struct sock_key key = { .pid = tgid, .fd = fd };
+	struct sock_conn *c = bpf_map_lookup_elem(&sock_conns, &key);
+
+	if (c && c->sk != (__u64)sk) {
+		sock_end(&key, c); /* the fd was closed behind our back and reused */
+		c = NULL;
+	}
+	if (!c) {
+		__u8 head[8] = {};
+		__u64 first = buf, first_len = moved;
+
+		if (iov) {
+			struct iovec v = {};
+			bpf_probe_read_user(&v, sizeof(v), (const void *)iov);
+			first = (__u64)v.iov_base;
+			first_len = v.iov_len < (__u64)moved ? v.iov_len : (__u64)moved;
+		}
+		if (first_len > sizeof(head))
+			first_len = sizeof(head);
+		if (bpf_probe_read_user(head, sizeof(head), (const void *)first))
+			first_len = 0;
+
+		struct sock_conn fresh = { .sk = (__u64)sk, .class = sock_classify(head, first_len, dir) };
+		if (bpf_map_update_elem(&sock_conns, &key, &fresh, BPF_ANY)) {
+			count_loss(LOSS_SOCK_CONNS_FULL);
+			return;
+		}
+		c = bpf_map_lookup_elem(&sock_conns, &key);
+		if (!c)
+			return;
+		sock_emit_info(sk, fd, fresh.class, dir, family);
+	}
+	dir &= 1;
+	__sync_fetch_and_add(&c->bytes[dir], moved);
+	if (c->class == SOCK_TLS && !(c->flags & SOCK_TLS_HOOKED)) {
+		struct tls_call_key ck = { .tid = (__u32)bpf_get_current_pid_tgid(), .dir = dir };
+		if (bpf_map_lookup_elem(&tls_calls, &ck))
+			c->flags |= SOCK_TLS_HOOKED;
+	}
+	if (c->class != SOCK_HTTP)
+		return;
+	if (moved > TLS_CALL_CAP_BYTES) {
+		count_loss(LOSS_SOCK_CUT);
+		moved = TLS_CALL_CAP_BYTES;
+	}
+
+	struct iov_ctx x = {
+		.c = {
+			.conn = (__u64)sk,
+			.buf = buf,
+			.base = __sync_fetch_and_add(&c->next[dir], moved),
+			.n = (__u32)moved,
+			.dir = dir,
+			.kind = EVENT_SOCK_DATA,
+			.first = TLS_CHUNK_CALL_START,
+			.unreadable = LOSS_SOCK_UNREADABLE,
+		},
+		.iov = iov,
+		.count = iovcnt > SOCK_IOV_MAX ? SOCK_IOV_MAX : (__u32)iovcnt,
+		.left = (__u32)moved,
+	};
+	if (!iov) {
+		emit_stream(&x.c);
+		return;
+	}
+	bpf_loop(SOCK_IOV_MAX, emit_iov, &x, 0);
+	if (x.left)
+		count_loss(LOSS_SOCK_CUT);
+}
+
+/* A read/write-family syscall moved `ret` bytes through `fd`: a file write is summed, socket data
+ * goes to `sock_data`. */
+static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, long id, unsigned long a0,
+					 unsigned long a1, unsigned long a2, long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct file *file = fd_file(task, (int)a0);
+
+	if (!file)
+		return;
+	__u32 mode = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
+
+	if (mode != S_IFSOCK) {
+		if (id == SYS_write || id == SYS_writev)
+			account_write(info, tgid, (int)a0, ret, file);
+		return;
+	}
+	switch (id) {
+	case SYS_write:
+	case SYS_sendto:
+		/* long write(int fd, const char *buf, size_t count); sendto(fd, buf, len, ...) */
+		sock_data(tgid, (int)a0, file, TLS_OUT, a1, 0, 0, ret);
+		break;
+	case SYS_read:
+	case SYS_recvfrom:
+		sock_data(tgid, (int)a0, file, TLS_IN, a1, 0, 0, ret);
+		break;
+	case SYS_writev:
+		/* long writev(unsigned long fd, const struct iovec *vec, unsigned long vlen) */
+		sock_data(tgid, (int)a0, file, TLS_OUT, 0, a1, a2, ret);
+		break;
+	case SYS_readv:
+		sock_data(tgid, (int)a0, file, TLS_IN, 0, a1, a2, ret);
+		break;
+	case SYS_sendmsg:
+	case SYS_recvmsg: {
+		/* long sendmsg(int fd, struct user_msghdr *msg, unsigned flags) */
+		struct user_msghdr msg = {};
+		if (bpf_probe_read_user(&msg, sizeof(msg), (const void *)a1)) {
+			count_loss(LOSS_SOCK_UNREADABLE);
+			break;
+		}
+		sock_data(tgid, (int)a0, file, id == SYS_sendmsg ? TLS_OUT : TLS_IN, 0, (__u64)msg.msg_iov,
+			  msg.msg_iovlen, ret);
+		break;
+	}
+	}
+}
+
 static __always_inline bool interesting_exit(long id)
 {
 	switch (id) {
@@ -716,6 +985,12 @@ static __always_inline bool interesting_exit(long id)
 	case SYS_writev:
 	case SYS_pwritev:
 	case SYS_pwritev2:
+	case SYS_read:
+	case SYS_readv:
+	case SYS_sendto:
+	case SYS_recvfrom:
+	case SYS_sendmsg:
+	case SYS_recvmsg:
 	case SYS_open:
 	case SYS_creat:
 	case SYS_openat:
@@ -759,21 +1034,38 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 
 	switch (id) {
 	case SYS_close:
+		sock_closed(tgid, (int)a0);
+		fd_replaced(id, tgid, info, a0, a1, a2);
+		break;
 	case SYS_close_range:
 		fd_replaced(id, tgid, info, a0, a1, a2);
 		break;
 	case SYS_dup2:
 	case SYS_dup3:
-		if (ret >= 0)
+		if (ret >= 0 && a0 != a1) {
+			sock_closed(tgid, (int)a1);
 			fd_replaced(id, tgid, info, a0, a1, a2);
+		}
 		break;
 	case SYS_write:
-	case SYS_pwrite64:
 	case SYS_writev:
+	case SYS_read:
+	case SYS_readv:
+	case SYS_sendto:
+	case SYS_recvfrom:
+	case SYS_sendmsg:
+	case SYS_recvmsg:
+		if (ret > 0)
+			data_syscall(info, tgid, id, a0, a1, a2, ret);
+		break;
+	case SYS_pwrite64:
 	case SYS_pwritev:
 	case SYS_pwritev2:
-		if (ret > 0)
-			account_write(info, tgid, (int)a0, ret);
+		if (ret > 0) {
+			struct file *file = fd_file(bpf_get_current_task_btf(), (int)a0);
+			if (file)
+				account_write(info, tgid, (int)a0, ret, file);
+		}
 		break;
 	case SYS_open:
 		/* long open(const char *filename, int flags, umode_t mode) */

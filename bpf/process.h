@@ -28,6 +28,8 @@
 #define TRACED_MAX_ENTRIES 65536
 #define WRITES_MAX_ENTRIES 65536
 #define COMM_WATCH_MAX_ENTRIES 64
+#define SOCK_CONNS_MAX_ENTRIES 16384
+#define SOCK_IOV_MAX 64          /* iovecs of one writev/readv/sendmsg/recvmsg that are captured */
 
 enum event_kind {
 	EVENT_EXEC = 1,
@@ -39,6 +41,9 @@ enum event_kind {
 	EVENT_WRITE_END = 7,   /* that (pid, fd) was closed, replaced, or its process exited */
 	EVENT_TLS_DATA = 8,    /* plaintext through SSL_write/SSL_read (tls.h) */
 	EVENT_TLS_CLOSE = 9,   /* SSL_free: the connection is over (tls.h) */
+	EVENT_SOCK_DATA = 10,  /* plaintext HTTP on a TCP socket: a tls_data_event (tls.h), `ssl` = sock */
+	EVENT_SOCK_INFO = 11,  /* first data on a TCP socket: what it carries, to whom */
+	EVENT_SOCK_CLOSE = 12, /* that socket's fd was closed or replaced: bytes it moved */
 	EVENT_KINDS = 16,      /* size of the per-kind loss counters */
 };
 
@@ -74,7 +79,10 @@ enum loss_reason {
 	LOSS_TLS_CALLS_FULL = 4,   /* an SSL call could not be tracked (map full): its bytes are gone */
 	LOSS_TLS_TRUNCATED = 5,    /* an SSL call moved more than TLS_CALL_CAP_BYTES: the rest is gone */
 	LOSS_TLS_UNREADABLE = 6,   /* a chunk's user memory could not be read */
-	LOSS_REASONS = 7,
+	LOSS_SOCK_CONNS_FULL = 7,  /* a TCP connection could not be tracked (map full): untraced */
+	LOSS_SOCK_UNREADABLE = 8,  /* a socket buffer's user memory could not be read */
+	LOSS_SOCK_CUT = 9,         /* a socket call moved more than SOCK_IOV_MAX buffers or 64 MiB */
+	LOSS_REASONS = 10,
 };
 
 /* Value flags in map `traced`. */
@@ -180,6 +188,61 @@ struct write_end_event {
 	__u64 first_ts_ns;
 	__s32 fd;
 	__u32 writes;
+};
+
+/*
+ * TCP sockets of traced processes (read, write, readv, writev, recvfrom, sendto, recvmsg,
+ * sendmsg). The first data a socket moves decides its class; only SOCK_HTTP streams their bytes
+ * (EVENT_SOCK_DATA), the others are counted, so TLS bytes are never decoded twice and a
+ * database or SSH session costs a map update per call.
+ */
+enum sock_class {
+	SOCK_OTHER = 0,       /* neither HTTP nor TLS (or an HTTP CONNECT tunnel): counted only */
+	SOCK_HTTP = 1,        /* the process sent an HTTP/1.x request or the HTTP/2 preface first */
+	SOCK_TLS = 2,         /* a TLS record came first, either way */
+	SOCK_HTTP_SERVER = 3, /* the process received an HTTP request first: it serves */
+};
+
+/* `flags` of a sock_close_event */
+enum sock_flag {
+	SOCK_TLS_HOOKED = 1 << 0, /* its bytes moved inside a probed SSL call: the plaintext is seen */
+};
+
+struct sock_key {
+	__u32 pid;
+	__s32 fd;
+};
+
+struct sock_conn {
+	__u64 sk;       /* kernel `struct sock *`: the connection (and the stream id of its data) */
+	__u64 next[2];  /* next stream offset per direction (SOCK_HTTP) */
+	__u64 bytes[2]; /* bytes moved per direction (every class) */
+	__u32 class;    /* enum sock_class */
+	__u32 flags;    /* enum sock_flag */
+};
+
+struct sock_info_event {
+	struct event_header hdr;
+	__u64 sk;
+	__s32 fd;
+	__u32 class;      /* enum sock_class */
+	__u32 dir;        /* direction of the first data (enum tls_direction) */
+	__u16 family;     /* AF_INET or AF_INET6 */
+	__u16 port;       /* the peer's, host order */
+	__u16 local_port;
+	__u16 _pad[3];
+	__u8 addr[16];    /* the peer's: 4 bytes for AF_INET */
+};
+
+struct sock_close_event {
+	struct event_header hdr;
+	__u64 sk;
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__s32 fd;
+	__u32 class;      /* enum sock_class */
+	__u32 flags;      /* enum sock_flag */
+	__u32 _pad;
 };
 
 #endif /* AGENTSIGHT_PROCESS_H */

@@ -15,8 +15,9 @@
  * Records are reserved straight in the ring buffer in size classes (no per-CPU scratch: a uprobe
  * program can be preempted, and a shared buffer could then be overwritten under it).
  *
- * Maps: shared with process.bpf.c (`events`, `traced`, `losses`, `ringbuf_lost`, see
- * common.bpf.h); own: `tls_calls` (LRU, in-flight calls by thread and direction), `tls_offsets` (LRU, next
+ * Maps: shared with process.bpf.c (`events`, `traced`, `losses`, `ringbuf_lost`, and
+ * `tls_calls`, the in-flight calls by thread and direction, which process.bpf.c reads to tell
+ * a TLS socket whose plaintext is captured; see common.bpf.h); own: `tls_offsets` (LRU, next
  * stream offset per (pid, SSL*, direction)). Oldest kernel: 5.17 (bpf_loop).
  */
 #include "vmlinux.h"
@@ -25,13 +26,7 @@
 #include <bpf/bpf_tracing.h>
 #include "tls.h"
 #include "common.bpf.h"
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, TLS_CALLS_MAX_ENTRIES);
-	__type(key, struct tls_call_key);
-	__type(value, struct tls_call);
-} tls_calls SEC(".maps");
+#include "stream.bpf.h"
 
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -83,76 +78,6 @@ static __always_inline int enter(__u32 fn, void *ssl, const void *buf, void *len
 	return 0;
 }
 
-struct chunk_ctx {
-	__u64 ssl;
-	__u64 buf;
-	__u64 base;  /* stream offset of the call's first byte */
-	__u32 n;     /* bytes the call moved (capped) */
-	__u32 dir;
-};
-
-/*
- * One emitter per size class; `len` is below the class's CAP (or exactly TLS_CHUNK_BYTES for
- * the full class), so `len & (CAP - 1)` is `len` and gives the verifier its bound.
- */
-#define EMIT_CLASS(CAP, SIZE_EXPR)                                                             \
-	struct tls_data_##CAP {                                                                \
-		struct tls_data_event h;                                                       \
-		__u8 data[CAP];                                                              \
-	};                                                                                     \
-	static __always_inline void emit_##CAP(struct chunk_ctx *c, __u32 done, __u32 len)     \
-	{                                                                                      \
-		struct tls_data_##CAP *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);       \
-		if (!ev) {                                                                     \
-			count_ringbuf_lost(EVENT_TLS_DATA);                                    \
-			return;                                                                \
-		}                                                                              \
-		fill_header(&ev->h.hdr, EVENT_TLS_DATA);                                       \
-		ev->h.hdr.size_bytes = sizeof(*ev);                                            \
-		ev->h.ssl = c->ssl;                                                            \
-		ev->h.offset = c->base + done;                                                 \
-		ev->h.call_bytes = c->n;                                                       \
-		ev->h.dir = c->dir;                                                            \
-		ev->h.flags = done == 0 ? TLS_CHUNK_CALL_START : 0;                             \
-		barrier_var(len); /* or clang drops the mask it can prove redundant */         \
-		ev->h.len_bytes = SIZE_EXPR;                                                   \
-		if (bpf_probe_read_user(ev->data, SIZE_EXPR, (const void *)(c->buf + done))) { \
-			count_loss(LOSS_TLS_UNREADABLE);                                       \
-			ev->h.len_bytes = 0;                                                   \
-		}                                                                              \
-		bpf_ringbuf_submit(ev, wakeup_flags());                                        \
-	}
-
-EMIT_CLASS(256, len & 255)
-EMIT_CLASS(1024, len & 1023)
-EMIT_CLASS(4096, len & 4095)
-EMIT_CLASS(16384, len & 16383)
-#define full TLS_CHUNK_BYTES
-EMIT_CLASS(full, TLS_CHUNK_BYTES)
-#undef full
-
-static long emit_chunk(__u64 i, void *data)
-{
-	struct chunk_ctx *c = data;
-	__u32 done = (__u32)i * TLS_CHUNK_BYTES;
-
-	if (done >= c->n)
-		return 1;
-	__u32 len = c->n - done;
-
-	if (len >= TLS_CHUNK_BYTES)
-		emit_full(c, done, len);
-	else if (len < 256)
-		emit_256(c, done, len);
-	else if (len < 1024)
-		emit_1024(c, done, len);
-	else if (len < 4096)
-		emit_4096(c, done, len);
-	else
-		emit_16384(c, done, len);
-	return 0;
-}
-
 static __always_inline int leave(__u32 fn, long ret)
 {
 	struct tls_call_key ckey = { .tid = (__u32)bpf_get_current_pid_tgid(), .dir = direction(fn) };
@@ -162,9 +87,12 @@ static __always_inline int leave(__u32 fn, long ret)
 		return 0;
 
 	struct chunk_ctx c = {
-		.ssl = call->ssl,
+		.conn = call->ssl,
 		.buf = call->buf,
 		.dir = ckey.dir,
+		.kind = EVENT_TLS_DATA,
+		.first = TLS_CHUNK_CALL_START,
+		.unreadable = LOSS_TLS_UNREADABLE,
 	};
 	__u64 moved = 0;
 
@@ -184,7 +112,7 @@ static __always_inline int leave(__u32 fn, long ret)
 	}
 	c.n = (__u32)moved;
 
-	struct tls_stream_key key = { .ssl = c.ssl, .pid = bpf_get_current_pid_tgid() >> 32, .dir = c.dir };
+	struct tls_stream_key key = { .ssl = c.conn, .pid = bpf_get_current_pid_tgid() >> 32, .dir = c.dir };
 	__u64 zero = 0, *next = bpf_map_lookup_elem(&tls_offsets, &key);
 
 	if (!next) {
@@ -196,7 +124,7 @@ static __always_inline int leave(__u32 fn, long ret)
 		}
 	}
 	c.base = __sync_fetch_and_add(next, moved);
-	bpf_loop((c.n + TLS_CHUNK_BYTES - 1) / TLS_CHUNK_BYTES, emit_chunk, &c, 0);
+	emit_stream(&c);
 	return 0;
 }
 

@@ -27,6 +27,8 @@ unsafe impl plain::Plain for types::write_end_event {}
 unsafe impl plain::Plain for types::traced_info {}
 unsafe impl plain::Plain for types::write_key {}
 unsafe impl plain::Plain for types::write_info {}
+unsafe impl plain::Plain for types::sock_info_event {}
+unsafe impl plain::Plain for types::sock_close_event {}
 unsafe impl plain::Plain for tls::types::tls_data_event {}
 unsafe impl plain::Plain for tls::types::tls_close_event {}
 

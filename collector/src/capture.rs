@@ -298,6 +298,7 @@ fn load_tls<'obj>(
     open.maps.traced.reuse_fd(process.maps.traced.as_fd()).map_err(load_err)?;
     open.maps.losses.reuse_fd(process.maps.losses.as_fd()).map_err(load_err)?;
     open.maps.ringbuf_lost.reuse_fd(process.maps.ringbuf_lost.as_fd()).map_err(load_err)?;
+    open.maps.tls_calls.reuse_fd(process.maps.tls_calls.as_fd()).map_err(load_err)?;
     open.load().map_err(load_err)
 }
 

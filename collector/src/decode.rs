@@ -9,6 +9,9 @@
 //! programs such as Claude Code and opencode write files: an `O_PATH` directory fd, then a
 //! tmp file and a rename through `/proc/self/fd`) becomes the real path.
 //!
+//! TCP connections that carry neither plaintext HTTP nor captured TLS are followed by
+//! [`NetLedger`] and named in `loss` events with their peers when their process exits.
+//!
 //! Redaction happens here, before any event leaves: credential headers and secret shapes in
 //! bodies are replaced by `[REDACTED:...]` markers before they are decoded, and then every
 //! string field of every event this decoder emits (paths, cwd, argv, addresses, LLM text, loss
@@ -22,7 +25,8 @@ use model::{Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Fork, Loss
 use crate::clock::Clock;
 use crate::http::{Direction, Limits};
 use crate::llm::{self, Decoded};
-use crate::raw::{self, trunc, Header, RawRecord};
+use crate::net::NetLedger;
+use crate::raw::{self, trunc, Header, RawRecord, SockClass};
 use crate::redact::Redactor;
 use crate::tls::{Chunk, Finished, Gaps, TlsStreams};
 use crate::text::{absolute, escape_bytes, open_flags_text, result_error, split_argv};
@@ -48,6 +52,8 @@ pub struct Decoder {
     procs: HashMap<u32, (String, u32)>,
     /// Per process, the path of each directory or `O_PATH` fd it opened (dropped at its exit).
     dir_fds: HashMap<u32, HashMap<i32, String>>,
+    /// TCP connections no capture decodes, named at their process's exit.
+    net: NetLedger,
 }
 
 /// At most this many directory fds are remembered per process (a process that opens more
@@ -66,6 +72,7 @@ impl Decoder {
             redactor,
             procs: HashMap::new(),
             dir_fds: HashMap::new(),
+            net: NetLedger::default(),
         }
     }
 
@@ -90,10 +97,14 @@ impl Decoder {
 
     fn push_unredacted(&mut self, record: RawRecord, out: &mut Vec<Event>) {
         match record {
-            RawRecord::TlsData { hdr, ssl, dir, offset, call_start, data } => {
+            RawRecord::TlsData { hdr, plain, ssl, dir, offset, call_start, data } => {
                 self.procs.insert(hdr.pid, (escape_bytes(&hdr.comm).0, hdr.ppid));
+                if !plain {
+                    self.net.tls_plaintext(hdr.pid, hdr.ts_boot_ns);
+                }
                 let dir = if dir == 0 { Direction::Out } else { Direction::In };
-                let chunk = Chunk { pid: hdr.pid, tid: hdr.tid, ssl, dir, offset, ts_ns: hdr.ts_boot_ns, call_start, data: &data };
+                let ts_ns = hdr.ts_boot_ns;
+                let chunk = Chunk { pid: hdr.pid, tid: hdr.tid, ssl, plain, dir, offset, ts_ns, call_start, data: &data };
                 let done = self.tls.push(chunk);
                 self.exchanges(done, out);
             }
@@ -101,11 +112,24 @@ impl Decoder {
                 let done = self.tls.close(hdr.pid, ssl, hdr.ts_boot_ns);
                 self.exchanges(done, out);
             }
+            RawRecord::SockInfo { hdr, sk, class, peer, .. } => {
+                self.net.info(hdr.pid, sk, class, peer, &escape_bytes(&hdr.comm).0, hdr.ts_boot_ns);
+            }
+            RawRecord::SockClose { hdr, sk, class, flags, bytes_out, bytes_in } => {
+                if class == SockClass::Http {
+                    let done = self.tls.close(hdr.pid, sk, hdr.ts_boot_ns);
+                    self.exchanges(done, out);
+                }
+                self.net.close(hdr.pid, sk, flags & raw::SOCK_TLS_HOOKED != 0, bytes_out, bytes_in);
+            }
             record => {
                 if let RawRecord::Exit { hdr, .. } = &record {
                     let done = self.tls.close_pid(hdr.pid, hdr.ts_boot_ns);
                     self.exchanges(done, out);
                     self.procs.remove(&hdr.pid);
+                    for u in self.net.exit(hdr.pid) {
+                        out.push(self.loss(hdr.ts_boot_ns, "net", u.connections, &u.reason()));
+                    }
                 }
                 if let Some(ev) = self.decode(record) {
                     out.push(ev);
@@ -119,6 +143,13 @@ impl Decoder {
         let from = out.len();
         let done = self.tls.close_all(now_boot_ns);
         self.exchanges(done, out);
+        for u in self.net.finish() {
+            out.push(self.loss(now_boot_ns, "net", u.connections, &u.reason()));
+        }
+        if self.net.untracked > 0 {
+            let n = std::mem::take(&mut self.net.untracked);
+            out.push(self.loss(now_boot_ns, "net", n, "TCP connections not followed (too many open at once)"));
+        }
         self.redact(&mut out[from..]);
     }
 
@@ -139,7 +170,12 @@ impl Decoder {
             r.bytes(&mut resp.body);
         }
         let body = match llm::decode(&ex) {
-            Decoded::Llm(call) => EventBody::LlmCall(call),
+            Decoded::Llm(mut call) => {
+                if f.plain {
+                    call.url = call.url.replacen("https://", "http://", 1);
+                }
+                EventBody::LlmCall(call)
+            }
             Decoded::Http(http) => EventBody::Http(http),
         };
         let (comm, ppid) = self.procs.get(&f.pid).cloned().unwrap_or_default();
@@ -269,7 +305,9 @@ impl Decoder {
                 self.writes.insert((hdr.pid, *fd), pending);
                 return None;
             }
-            RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None, // see `push`
+            // see `push`
+            RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None,
+            RawRecord::SockInfo { .. } | RawRecord::SockClose { .. } => return None,
             RawRecord::WriteEnd { hdr, fd, bytes, writes, .. } => {
                 let pending = self.writes.remove(&(hdr.pid, *fd));
                 let body = EventBody::File(FileEvent {
@@ -491,6 +529,53 @@ mod tests {
         assert_eq!(exec.argv, ["run", "%3D[REDACTED:github-token]"]);
         let EventBody::File(f) = &out[2].body else { panic!("write") };
         assert_eq!(f.path, "/tmp/[REDACTED:anthropic-key].txt");
+    }
+
+    #[test]
+    fn plaintext_http_on_a_socket_is_an_llm_call_and_other_tcp_is_named_at_exit() {
+        let mut d = decoder();
+        let mut out = Vec::new();
+        let hdr = |kind, pid| Header { kind, ts_boot_ns: 5, pid, tid: pid, ppid: 1, uid: 0, comm: b"aider".to_vec() };
+        let peer: std::net::SocketAddr = "127.0.0.1:11434".parse().expect("addr");
+        let sk = 0xffff_8880_0000_1000;
+        d.push(RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 3), sk, fd: 5, class: SockClass::Http, peer }, &mut out);
+        let body = br#"{"model":"llama3","messages":[{"role":"user","content":"hi"}]}"#;
+        let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:11434\r\nContent-Type: application/json";
+        let mut req = format!("{head}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
+        req.extend_from_slice(body);
+        let reply = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}]}"#;
+        let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json";
+        let mut resp = format!("{head}\r\nContent-Length: {}\r\n\r\n", reply.len()).into_bytes();
+        resp.extend_from_slice(reply);
+        for (dir, data) in [(0, req), (1, resp)] {
+            let hdr = hdr(raw::EVENT_SOCK_DATA, 3);
+            d.push(RawRecord::TlsData { hdr, plain: true, ssl: sk, dir, offset: 0, call_start: true, data }, &mut out);
+        }
+        let hdr_close = hdr(raw::EVENT_SOCK_CLOSE, 3);
+        let close = RawRecord::SockClose { hdr: hdr_close, sk, class: SockClass::Http, flags: 0, bytes_out: 1, bytes_in: 1 };
+        d.push(close, &mut out);
+        let EventBody::LlmCall(call) = &out.last().expect("an exchange").body else { panic!("not an llm_call: {out:?}") };
+        assert_eq!(call.url, "http://127.0.0.1:11434/v1/chat/completions");
+        assert_eq!(call.response.text, "hello");
+
+        // TLS that no probe saw, and SSH, from another process: named when it exits
+        let ssh: std::net::SocketAddr = "10.0.0.2:22".parse().expect("addr");
+        d.push(RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 1, fd: 3, class: SockClass::Tls, peer }, &mut out);
+        let other = RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 2, fd: 4, class: SockClass::Other, peer: ssh };
+        d.push(other, &mut out);
+        let before = out.len();
+        d.push(RawRecord::Exit { hdr: hdr(raw::EVENT_EXIT, 4), exit_code: 0, duration_ns: 1 }, &mut out);
+        let losses: Vec<&Loss> = out[before..]
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Loss(l) => Some(l),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(losses.len(), 2, "{out:?}");
+        assert!(losses.iter().all(|l| l.source == "net" && l.count == 1));
+        assert!(losses.iter().any(|l| l.reason.contains("127.0.0.1:11434") && l.reason.contains("TLS")));
+        assert!(losses.iter().any(|l| l.reason.contains("10.0.0.2:22") && l.reason.contains("neither HTTP nor TLS")));
     }
 
     #[test]

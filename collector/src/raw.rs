@@ -17,13 +17,55 @@ pub const EVENT_WRITE_START: u32 = 6;
 pub const EVENT_WRITE_END: u32 = 7;
 pub const EVENT_TLS_DATA: u32 = 8;
 pub const EVENT_TLS_CLOSE: u32 = 9;
+pub const EVENT_SOCK_DATA: u32 = 10;
+pub const EVENT_SOCK_INFO: u32 = 11;
+pub const EVENT_SOCK_CLOSE: u32 = 12;
 /// `enum tls_chunk_flag`.
 const TLS_CHUNK_CALL_START: u32 = 1 << 0;
 /// Size of the per-kind ring-buffer loss counters.
 pub const EVENT_KINDS: usize = 16;
 /// Names of the event kinds, for loss reports.
-pub const EVENT_KIND_NAMES: [&str; 10] =
-    ["unknown", "exec", "fork", "exit", "file", "connect", "write start", "write end", "tls data", "tls close"];
+pub const EVENT_KIND_NAMES: [&str; 13] = [
+    "unknown",
+    "exec",
+    "fork",
+    "exit",
+    "file",
+    "connect",
+    "write start",
+    "write end",
+    "tls data",
+    "tls close",
+    "socket data",
+    "socket info",
+    "socket close",
+];
+
+/// `enum sock_class`: what a TCP connection carries, judged from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SockClass {
+    /// Neither HTTP nor TLS (or an HTTP `CONNECT` tunnel).
+    Other,
+    /// The process sent an HTTP request first: its bytes arrive as `TlsData { plain: true }`.
+    Http,
+    Tls,
+    /// The process received an HTTP request first: it is the server.
+    HttpServer,
+}
+
+impl SockClass {
+    fn from_raw(class: u32) -> SockClass {
+        match class {
+            1 => SockClass::Http,
+            2 => SockClass::Tls,
+            3 => SockClass::HttpServer,
+            _ => SockClass::Other,
+        }
+    }
+}
+
+/// `enum sock_flag`: the socket's bytes moved inside a probed SSL call.
+pub const SOCK_TLS_HOOKED: u32 = 1 << 0;
 
 /// `enum trunc_flag` bits.
 pub mod trunc {
@@ -72,6 +114,9 @@ pub const LOSS_REASONS: &[&str] = &[
     "TLS call not tracked (map full; its bytes are gone)",
     "TLS call over 64 MiB (the rest is gone)",
     "TLS buffer unreadable",
+    "TCP connection not tracked (map full; it is untraced)",
+    "socket buffer unreadable",
+    "socket call over 64 buffers or 64 MiB (the rest is not captured)",
 ];
 
 /// What every record starts with.
@@ -138,9 +183,12 @@ pub enum RawRecord {
         writes: u32,
         first_ts_ns: u64,
     },
-    /// Plaintext of an SSL call (or part of it), at `offset` of its stream.
+    /// Plaintext of an SSL call (or part of it), at `offset` of its stream; or, when `plain`,
+    /// of a read/write-family call on a TCP socket that carries plaintext HTTP (`ssl` is then
+    /// the kernel's socket, which no user-space `SSL*` can equal).
     TlsData {
         hdr: Header,
+        plain: bool,
         ssl: u64,
         /// 0: written by the process (`SSL_write`), 1: read.
         dir: u32,
@@ -153,6 +201,23 @@ pub enum RawRecord {
     TlsClose {
         hdr: Header,
         ssl: u64,
+    },
+    /// The first data on a TCP socket: its class and its peer.
+    SockInfo {
+        hdr: Header,
+        sk: u64,
+        fd: i32,
+        class: SockClass,
+        peer: std::net::SocketAddr,
+    },
+    /// A TCP socket's fd was closed or replaced.
+    SockClose {
+        hdr: Header,
+        sk: u64,
+        class: SockClass,
+        flags: u32,
+        bytes_out: u64,
+        bytes_in: u64,
     },
 }
 
@@ -167,7 +232,9 @@ impl RawRecord {
             | RawRecord::WriteStart { hdr, .. }
             | RawRecord::WriteEnd { hdr, .. }
             | RawRecord::TlsData { hdr, .. }
-            | RawRecord::TlsClose { hdr, .. } => hdr,
+            | RawRecord::TlsClose { hdr, .. }
+            | RawRecord::SockInfo { hdr, .. }
+            | RawRecord::SockClose { hdr, .. } => hdr,
         }
     }
 }
@@ -291,12 +358,13 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
                 first_ts_ns: ev.first_ts_ns,
             }
         }
-        EVENT_TLS_DATA => {
+        EVENT_TLS_DATA | EVENT_SOCK_DATA => {
             let ev: tls_types::tls_data_event = read(data, kind)?;
             let rest = &data[std::mem::size_of::<tls_types::tls_data_event>()..];
             let [payload] = strings(rest, kind, [ev.len_bytes as usize])?;
             RawRecord::TlsData {
                 hdr: hdr_out,
+                plain: kind == EVENT_SOCK_DATA,
                 ssl: ev.ssl,
                 dir: ev.dir,
                 offset: ev.offset,
@@ -307,6 +375,32 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
         EVENT_TLS_CLOSE => {
             let ev: tls_types::tls_close_event = read(data, kind)?;
             RawRecord::TlsClose { hdr: hdr_out, ssl: ev.ssl }
+        }
+        EVENT_SOCK_INFO => {
+            let ev: types::sock_info_event = read(data, kind)?;
+            let ip: std::net::IpAddr = if ev.family == 10 {
+                std::net::Ipv6Addr::from(ev.addr).into()
+            } else {
+                std::net::Ipv4Addr::new(ev.addr[0], ev.addr[1], ev.addr[2], ev.addr[3]).into()
+            };
+            RawRecord::SockInfo {
+                hdr: hdr_out,
+                sk: ev.sk,
+                fd: ev.fd,
+                class: SockClass::from_raw(ev.class),
+                peer: std::net::SocketAddr::new(ip, ev.port),
+            }
+        }
+        EVENT_SOCK_CLOSE => {
+            let ev: types::sock_close_event = read(data, kind)?;
+            RawRecord::SockClose {
+                hdr: hdr_out,
+                sk: ev.sk,
+                class: SockClass::from_raw(ev.class),
+                flags: ev.flags,
+                bytes_out: ev.bytes_out,
+                bytes_in: ev.bytes_in,
+            }
         }
         _ => return Err(RawError::UnknownKind { kind, len: data.len() }),
     })
@@ -445,7 +539,7 @@ mod tests {
         }
 
         #[test]
-        fn garbage_after_a_valid_header_never_panics(kind in 0u32..9, tail in proptest::collection::vec(any::<u8>(), 0..256)) {
+        fn garbage_after_a_valid_header_never_panics(kind in 0u32..14, tail in proptest::collection::vec(any::<u8>(), 0..256)) {
             let mut bytes = record(&hdr(kind, 1, "x"), &[&tail]);
             // random size field too
             if let Some(b) = tail.first() { bytes[4] = *b; }

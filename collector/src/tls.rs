@@ -1,5 +1,6 @@
 //! TLS plaintext streams: chunks from `tls.bpf.c` back in order, per connection and direction,
-//! fed to the HTTP reassembler.
+//! fed to the HTTP reassembler. Plaintext HTTP read off TCP sockets (`process.bpf.c`) arrives
+//! in the same chunks, its connection the kernel's socket, and takes the same path.
 //!
 //! A connection is (pid, `SSL*`). Each chunk carries its offset in its direction's stream; chunks
 //! of concurrent calls may arrive out of order (different CPUs), so each direction keeps the
@@ -23,6 +24,8 @@ pub struct Chunk<'a> {
     pub pid: u32,
     pub tid: u32,
     pub ssl: u64,
+    /// Plaintext HTTP read from a TCP socket (`ssl` is the kernel socket), not TLS.
+    pub plain: bool,
     pub dir: Direction,
     /// Position in the (pid, ssl, dir) stream.
     pub offset: u64,
@@ -93,6 +96,7 @@ struct Connection {
     out: Stream,
     inbound: Stream,
     last_tid: u32,
+    plain: bool,
     /// After a gap: bytes are dropped until the process starts writing a new SSL call.
     resync: bool,
     limits: Limits,
@@ -104,6 +108,8 @@ pub struct Finished {
     pub pid: u32,
     /// The thread that moved the exchange's last bytes.
     pub tid: u32,
+    /// It went over plaintext HTTP, not TLS.
+    pub plain: bool,
     pub exchange: Exchange,
 }
 
@@ -142,6 +148,7 @@ impl TlsStreams {
             out: Stream::default(),
             inbound: Stream::default(),
             last_tid: chunk.tid,
+            plain: chunk.plain,
             resync: false,
             limits,
         });
@@ -185,12 +192,12 @@ impl TlsStreams {
                 Direction::Out => &mut conn.out,
                 Direction::In => &mut conn.inbound,
             };
-            let nothing = Chunk { pid, tid: 0, ssl: 0, dir, offset: 0, ts_ns, call_start: false, data: &[] };
+            let nothing = Chunk { pid, tid: 0, ssl: 0, plain: conn.plain, dir, offset: 0, ts_ns, call_start: false, data: &[] };
             let (ready, gap) = stream.accept(&nothing, true, &mut self.gaps);
             feed(&mut conn, pid, dir, ready, gap, &mut self.gaps, &mut done);
         }
-        let tid = conn.last_tid;
-        done.extend(conn.http.close(ts_ns).into_iter().map(|exchange| Finished { pid, tid, exchange }));
+        let (tid, plain) = (conn.last_tid, conn.plain);
+        done.extend(conn.http.close(ts_ns).into_iter().map(|exchange| Finished { pid, tid, plain, exchange }));
         done
     }
 }
@@ -198,13 +205,13 @@ impl TlsStreams {
 /// Hand in-order bytes to the HTTP parser. After a gap the exchange in flight is flushed
 /// (incomplete) and parsing restarts at the next written SSL call.
 fn feed(conn: &mut Connection, pid: u32, dir: Direction, ready: Vec<Ready>, gap: bool, gaps: &mut Gaps, done: &mut Vec<Finished>) {
-    let tid = conn.last_tid;
+    let (tid, plain) = (conn.last_tid, conn.plain);
     if gap {
         let mut cut = std::mem::replace(&mut conn.http, Conn::new(conn.limits));
         let last = ready.first().map_or(0, |r| r.ts_ns);
         for mut exchange in cut.close(last) {
             exchange.incomplete = true;
-            done.push(Finished { pid, tid, exchange });
+            done.push(Finished { pid, tid, plain, exchange });
         }
         conn.resync = true;
     }
@@ -218,7 +225,7 @@ fn feed(conn: &mut Connection, pid: u32, dir: Direction, ready: Vec<Ready>, gap:
             }
         }
         for exchange in conn.http.push(dir, r.ts_ns, &r.data) {
-            done.push(Finished { pid, tid, exchange });
+            done.push(Finished { pid, tid, plain, exchange });
         }
     }
 }
@@ -231,7 +238,7 @@ mod tests {
     const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
     fn chunk(dir: Direction, offset: usize, data: &[u8], call_start: bool) -> Chunk<'_> {
-        Chunk { pid: 1, tid: 1, ssl: 0xabc, dir, offset: offset as u64, ts_ns: 10, call_start, data }
+        Chunk { pid: 1, tid: 1, ssl: 0xabc, plain: false, dir, offset: offset as u64, ts_ns: 10, call_start, data }
     }
 
     fn run(order: &[(Direction, usize, usize)]) -> (Vec<Finished>, Gaps) {

@@ -243,7 +243,8 @@ pub struct LlmCall {
     /// `chat` (Chat Completions), `responses` (OpenAI Responses), `messages` (Anthropic) or
     /// `gemini` (generateContent / streamGenerateContent).
     pub api: String,
-    /// `https://host/path` of the request (query strings with keys are redacted).
+    /// `https://host/path` of the request (`http://` when it went over plaintext HTTP; query
+    /// strings with keys are redacted).
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub model: Option<String>,

@@ -14,6 +14,7 @@ pub mod decode;
 mod error;
 pub mod http;
 pub mod llm;
+pub mod net;
 pub mod procfs;
 pub mod raw;
 pub mod redact;

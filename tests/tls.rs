@@ -2,7 +2,9 @@
 //! Node's fetch, Bun's fetch, Claude Code) talk over real TLS to a local server speaking the
 //! OpenAI and Anthropic APIs (`fixtures/llm_server.py`, throwaway CA; over HTTP/2,
 //! `fixtures/h2_server.mjs`), under `agentsight record`; the trace must hold one complete
-//! `llm_call` per exchange and no credential.
+//! `llm_call` per exchange and no credential. The same clients over plaintext HTTP (a local
+//! model server's usual base URL) are captured at the kernel boundary, from the socket calls;
+//! and a TCP exchange that nothing decodes is named, with its peer, in a `loss` event.
 //!
 //! Bun and Claude Code are binaries from npm (`AGENTSIGHT_BUN`, `AGENTSIGHT_CLAUDE`, or fetched
 //! with `npm pack` into `target/bun` and `target/claude`); a test says SKIPPED and passes when
@@ -39,9 +41,20 @@ struct Server {
     child: Child,
     port: u16,
     dir: tempfile::TempDir,
+    plain: bool,
 }
 
 impl Server {
+    /// `fixtures/llm_server.py --plain`: the same over plaintext HTTP.
+    fn start_plain() -> Server {
+        let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("llm_server.py");
+        let mut child = Command::new("python3").arg(fixture).arg("--plain").stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("server said {line:?}"));
+        Server { child, port, dir: tempfile::tempdir().unwrap(), plain: true }
+    }
+
     /// `fixtures/llm_server.py`: HTTP/1.1, OpenAI and Anthropic.
     fn start() -> Server {
         Server::start_script("python3", "llm_server.py")
@@ -64,7 +77,7 @@ impl Server {
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().parse().unwrap_or_else(|_| panic!("server said {line:?}"));
-        Server { child, port, dir }
+        Server { child, port, dir, plain: false }
     }
 
     fn ca(&self) -> PathBuf {
@@ -72,6 +85,9 @@ impl Server {
     }
 
     fn url(&self, path: &str) -> String {
+        if self.plain {
+            return format!("http://127.0.0.1:{}{path}", self.port);
+        }
         format!("https://localhost:{}{path}", self.port)
     }
 }
@@ -98,6 +114,12 @@ fn no_secrets(rec: &Recording, trace_text: &str) {
         assert!(!trace_text.contains(secret), "a credential reached the trace");
         assert!(!rec.stderr.contains(secret), "a credential reached the summary");
     }
+}
+
+/// No TCP exchange of the recording went uncaptured (no `net` loss event).
+fn all_tcp_captured(rec: &Recording) {
+    let losses = net_losses(rec);
+    assert!(losses.is_empty(), "TCP exchanges named as not captured: {losses:?}");
 }
 
 fn trace_text(rec: &Recording) -> String {
@@ -137,6 +159,7 @@ fn curl_streamed_chat_with_tool_call_is_one_complete_llm_call() {
     assert!(!c.incomplete);
     assert!(c.latency_ms > 0.0);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -183,6 +206,7 @@ fn anthropic_stream_gzip_big_body_and_abort_over_curl() {
     assert!(cut.incomplete, "an aborted stream is marked incomplete");
     assert!(REPLY.starts_with(&cut.response.text) && cut.response.text.len() < REPLY.len(), "partial text: {:?}", cut.response.text);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 fn python_has(module: &str) -> bool {
@@ -215,6 +239,7 @@ fn python_openai_sdk_three_calls_on_one_connection_then_a_stream() {
     let connects = rec.connects().filter(|(_, c)| c.port == server.port).count();
     assert!((1..=2).contains(&connects), "{connects} connections for four calls");
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -239,6 +264,7 @@ fn node_fetch_is_captured() {
     assert_eq!(calls[0].request.messages[0].content, "from node");
     assert_eq!(calls[0].response.text, REPLY);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -317,6 +343,7 @@ fn python_anthropic_sdk_tool_use_streamed_and_not() {
     assert_eq!(streamed.request.messages[0].content, "Stream it.");
     assert!(streamed.ttft_ms.is_some());
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -355,6 +382,7 @@ fn brotli_response_is_decoded() {
     assert_eq!(calls[0].usage.map(|u| (u.input_tokens, u.output_tokens)), Some((11, 7)));
     assert!(calls[0].raw.is_none(), "decoded, not kept raw: {:?}", calls[0].raw);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -397,6 +425,7 @@ fn three_exchanges_on_one_keep_alive_connection_in_order() {
     }
     assert_eq!(calls.iter().map(|c| c.stream).collect::<Vec<_>>(), [false, true, false]);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 fn curl_has_http2() -> bool {
@@ -456,6 +485,7 @@ fn curl_http2_streamed_chat_is_one_complete_llm_call() {
     assert_eq!(c.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((11, 7)));
     assert!(c.url.ends_with("/v1/chat/completions"), "{}", c.url);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 /// Two requests multiplexed as two streams of one HTTP/2 connection: each is its own call.
@@ -483,6 +513,7 @@ fn curl_http2_multiplexed_streams_are_separate_llm_calls() {
         .collect();
     assert_eq!(got, [("plain two", Some("gpt-4o-mini"), false, REPLY, false), ("stream one", Some("gpt-4o"), true, REPLY, false)]);
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 /// Whether `CI`'s value means a CI run: anything but unset, empty, `0` or `false` (CI services
@@ -578,6 +609,7 @@ fn bun_fetch_through_stripped_boringssl_is_captured() {
         ("chat", "again from bun", REPLY)
     );
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
 }
 
 #[test]
@@ -615,4 +647,150 @@ fn claude_code_print_mode_is_captured() {
         assert!(!c.request.tools.is_empty(), "claude's tools");
     }
     no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}
+
+/// The `net` loss events of a recording.
+fn net_losses(rec: &Recording) -> Vec<String> {
+    rec.events
+        .iter()
+        .filter_map(|e| match &e.body {
+            EventBody::Loss(l) if l.source == "net" => Some(l.reason.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn plain_http_curl_streamed_and_not_are_byte_exact_llm_calls() {
+    root();
+    let server = Server::start_plain();
+    let url = server.url("/v1/chat/completions");
+    let body = |stream: bool, q: &str| {
+        serde_json::json!({"model": "llama3", "stream": stream, "messages": [{"role": "user", "content": q}]}).to_string()
+    };
+    let script = format!(
+        "curl -sf {url} -H 'content-type: application/json' -H 'authorization: Bearer {OPENAI_KEY}' -d '{}' >/dev/null && \
+         curl -sfN {url} -H 'content-type: application/json' -d '{}' >/dev/null",
+        body(false, "plain question ü"),
+        body(true, "plain stream 答")
+    );
+    let rec = record(&["-q"], &["bash", "-c", &script]);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    for (c, (q, stream)) in calls.iter().zip([("plain question ü", false), ("plain stream 答", true)]) {
+        assert_eq!(c.url, url, "{c:#?}");
+        assert_eq!(c.request.messages[0].content, q);
+        assert_eq!((c.response.text.as_str(), c.stream, c.status, c.incomplete), (REPLY, stream, 200, false), "{c:#?}");
+    }
+    assert!(net_losses(&rec).is_empty(), "{:?}", net_losses(&rec));
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn plain_http_python_openai_sdk_and_node_fetch_are_captured() {
+    root();
+    assert!(python_has("openai"), "the `openai` package is missing: `python3 -m pip install openai` (scripts/test does)");
+    let server = Server::start_plain();
+    let py = format!(
+        "import openai\nc = openai.OpenAI(base_url='{}', api_key='{OPENAI_KEY}')\nfor i in range(3):\n    \
+         c.chat.completions.create(model='m', messages=[{{'role': 'user', 'content': f'question {{i}}'}}])\n\
+         s = c.chat.completions.create(model='m', messages=[{{'role': 'user', 'content': 'question 3'}}], stream=True)\n\
+         print(''.join(ch.choices[0].delta.content or '' for ch in s if ch.choices))\n",
+        server.url("/v1")
+    );
+    let node = format!(
+        "const r = await fetch('{}', {{method: 'POST', headers: {{'content-type': 'application/json', authorization: 'Bearer {OPENAI_KEY}'}}, \
+         body: JSON.stringify({{model: 'm', messages: [{{role: 'user', content: 'from node'}}]}})}}); console.log((await r.json()).choices[0].message.content);",
+        server.url("/v1/chat/completions")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let (py_file, node_file) = (dir.path().join("a.py"), dir.path().join("a.mjs"));
+    std::fs::write(&py_file, py).unwrap();
+    std::fs::write(&node_file, node).unwrap();
+    let script = format!("python3 {} && node {}", py_file.display(), node_file.display());
+    let rec = record(&["-q"], &["bash", "-c", &script]);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let calls = llm_calls(&rec);
+    let asked: Vec<&str> = calls.iter().filter_map(|c| c.request.messages.first().map(|m| m.content.as_str())).collect();
+    assert_eq!(asked, ["question 0", "question 1", "question 2", "question 3", "from node"]);
+    for c in &calls {
+        assert!(c.url.starts_with("http://127.0.0.1:"), "{}", c.url);
+        assert_eq!((c.response.text.as_str(), c.status, c.incomplete), (REPLY, 200, false), "{c:#?}");
+    }
+    assert_eq!(calls.iter().filter(|c| c.stream).count(), 1);
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn plain_http_claude_code_is_captured_without_tls_probes() {
+    root();
+    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let server = Server::start_plain();
+    let home = tempfile::tempdir().unwrap();
+    let base = server.url("/text-only");
+    let env = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("ANTHROPIC_BASE_URL", base.as_str()),
+        ("ANTHROPIC_API_KEY", ANTHROPIC_KEY),
+        ("CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC", "1"),
+        ("DISABLE_AUTOUPDATER", "1"),
+        ("DISABLE_TELEMETRY", "1"),
+    ];
+    // no wait for the probes: plaintext is read at the socket, from the first request on
+    let rec = tests::record_env(&["-q"], &[claude.to_str().unwrap(), "-p", "Say the magic word: 7f3a9."], &env);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains(REPLY), "claude printed the reply: {}", rec.stdout);
+    let calls = llm_calls(&rec);
+    let asked: Vec<&&LlmCall> =
+        calls.iter().filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9."))).collect();
+    assert!(!asked.is_empty(), "the prompt was captured: {calls:#?}");
+    for c in asked {
+        assert!(c.url.starts_with("http://127.0.0.1:"), "{}", c.url);
+        assert_eq!((c.api.as_str(), c.stream, c.status, c.incomplete), ("messages", true, 200, false), "{c:#?}");
+        assert_eq!(c.response.text, REPLY);
+        assert!(!c.request.tools.is_empty(), "claude's tools");
+    }
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn tcp_that_nothing_decodes_is_named_with_its_peer() {
+    root();
+    // a listener that reads what comes and answers with a banner
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let accept = std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in listener.incoming().take(2) {
+            let mut conn = conn.unwrap();
+            let mut buf = [0u8; 64];
+            let _ = conn.read(&mut buf);
+            let _ = conn.write_all(b"SSH-2.0-OpenSSH_9.2\r\n");
+        }
+    });
+    // TLS records written by no library the probes know (as a static Go or rustls program
+    // would), then a protocol that is neither HTTP nor TLS
+    let code = format!(
+        "import socket\n\
+         s = socket.create_connection(('127.0.0.1', {port})); s.sendall(bytes([22, 3, 1, 0, 5]) + b'hello'); s.recv(64); s.close()\n\
+         s = socket.create_connection(('127.0.0.1', {port})); s.sendall(b'SSH-2.0-client\\r\\n'); s.recv(64); s.close()\n"
+    );
+    let rec = record(&["-q"], &["python3", "-c", &code]);
+    accept.join().unwrap();
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let losses = net_losses(&rec);
+    assert_eq!(losses.len(), 2, "{losses:?}");
+    let peer = format!("to 127.0.0.1:{port} not captured");
+    assert!(losses.iter().any(|l| l.contains(&peer) && l.contains("TLS whose plaintext no probe saw") && l.contains("10 B out")), "{losses:?}");
+    assert!(losses.iter().any(|l| l.contains(&peer) && l.contains("neither HTTP nor TLS")), "{losses:?}");
+    assert!(losses.iter().all(|l| l.contains("`python3`")), "{losses:?}");
 }

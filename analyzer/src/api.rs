@@ -242,6 +242,9 @@ async fn sessions(State(ctx): State<Ctx>) -> Result<Json<Vec<SessionInfo>>, ApiE
 #[derive(Serialize)]
 struct SessionView {
     session: String,
+    /// What the capture says it missed in this session (see `SessionInfo::coverage`).
+    coverage: Vec<String>,
+    lost_events: u64,
     events: Vec<model::Event>,
     findings: Vec<Finding>,
 }
@@ -266,7 +269,9 @@ async fn session(
     let view = blocking(ctx, move |a| {
         let events = a.session_events(&id, limit.limit)?;
         let findings = a.findings(&FindingFilter { session: Some(id.clone()), limit: 1000, ..Default::default() })?;
-        Ok(SessionView { session: id, events, findings })
+        let info = a.sessions()?.into_iter().find(|s| s.id == id);
+        let (coverage, lost_events) = info.map(|s| (s.coverage, s.lost_events)).unwrap_or_default();
+        Ok(SessionView { session: id, coverage, lost_events, events, findings })
     })
     .await?;
     if view.events.is_empty() && view.findings.is_empty() {

@@ -75,23 +75,41 @@ pub fn render(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, unt
         }
         md.push('\n');
     }
+    let gaps: Vec<&SessionInfo> = sessions.iter().filter(|s| s.lost_events > 0).collect();
+    if !gaps.is_empty() {
+        // before the sessions: a finding cannot be trusted further than what was captured
+        md.push_str("## Coverage warnings\n\nWhat the capture says it did not record, by session.\n\n");
+        for s in gaps {
+            let _ = writeln!(md, "### Session `{}`: {} loss events\n", s.id, s.lost_events);
+            for w in &s.coverage {
+                let _ = writeln!(md, "- {}", one_line(w));
+            }
+            if s.lost_events > s.coverage.len() as u64 {
+                let _ = writeln!(md, "- … and {} more", s.lost_events - s.coverage.len() as u64);
+            }
+            md.push('\n');
+        }
+    }
     md.push_str("## Sessions\n\n");
     if sessions.is_empty() {
         md.push_str("None.\n");
     } else {
-        md.push_str("| session | agent | from | to | events | LLM calls | findings |\n|---|---|---|---|---|---|---|\n");
+        md.push_str(
+            "| session | agent | from | to | events | LLM calls | findings | loss events |\n|---|---|---|---|---|---|---|---|\n",
+        );
         for s in sessions {
             let agent = s.agent.as_deref().map(one_line).unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| `{}` | {} | {} | {} | {} | {} | {} |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
                 s.id,
                 agent.replace('|', "\\|"),
                 when(s.first_ns),
                 when(s.last_ns),
                 s.events,
                 s.llm_calls,
-                s.findings
+                s.findings,
+                s.lost_events
             );
         }
     }
@@ -224,6 +242,8 @@ mod tests {
             llm_calls: 9,
             findings: 2,
             agent: Some("python3 agent.py".into()),
+            coverage: Vec::new(),
+            lost_events: 0,
         }
     }
 
@@ -250,6 +270,25 @@ mod tests {
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("<table>") && page.contains("<li>"));
+    }
+
+    #[test]
+    fn coverage_warnings_come_before_the_sessions_and_name_what_was_lost() {
+        let mut gap = session();
+        gap.id = "g".into();
+        gap.lost_events = 3;
+        gap.coverage = vec![
+            "1 lost: pid 7 `codex`: 1 TCP connection to 10.0.0.1:443 not captured: TLS whose plaintext no probe saw".into(),
+            "2 lost: ring buffer full (exec)".into(),
+        ];
+        let md = render(&[session(), gap], &[], 0, 1, Format::Markdown);
+        let warnings = md.find("## Coverage warnings").expect("a coverage section");
+        assert!(warnings < md.find("## Sessions").expect("sessions"), "{md}");
+        assert!(md.contains("### Session `g`: 3 loss events"), "{md}");
+        assert!(md.contains("- 1 lost: pid 7 `codex`: 1 TCP connection to 10.0.0.1:443 not captured"), "{md}");
+        assert!(md.contains("- … and 1 more"), "{md}");
+        assert!(!md.contains("Session `s`:"), "a session without losses has no warning:\n{md}");
+        assert!(md.contains("| 9 | 2 | 3 |"), "the sessions table counts loss events:\n{md}");
     }
 
     #[test]

@@ -209,7 +209,16 @@ pub struct SessionInfo {
     pub findings: u64,
     /// The argv of the session's first exec, joined with spaces.
     pub agent: Option<String>,
+    /// What the capture says it missed: the `loss` events' counts and reasons (the first
+    /// [`COVERAGE_SHOWN`]; `lost_events` counts them all). Empty when nothing was lost.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub coverage: Vec<String>,
+    /// `loss` events in the session.
+    pub lost_events: u64,
 }
+
+/// Coverage warnings listed per session.
+pub const COVERAGE_SHOWN: usize = 20;
 
 /// Documents in the index as of the last commit.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -747,6 +756,14 @@ impl Index {
                 },
                 None => None,
             };
+            let mut losses = agg.losses.clone();
+            losses.sort_unstable();
+            let mut coverage = Vec::new();
+            for (_, address) in losses.into_iter().take(COVERAGE_SHOWN) {
+                if let Stored::Event(Event { body: model::EventBody::Loss(l), .. }) = self.load(&searcher, address)?.0 {
+                    coverage.push(format!("{} lost: {}", l.count, l.reason));
+                }
+            }
             out.push(SessionInfo {
                 id,
                 first_ns: if agg.events == 0 { 0 } else { agg.first_ns },
@@ -755,6 +772,8 @@ impl Index {
                 llm_calls: agg.llm_calls,
                 findings: agg.findings,
                 agent,
+                coverage,
+                lost_events: agg.lost_events,
             });
         }
         out.sort_by(|a, b| b.last_ns.cmp(&a.last_ns).then_with(|| a.id.cmp(&b.id)));
@@ -1029,6 +1048,9 @@ struct SessionAgg {
     findings: u64,
     /// `ts_ns` and address of the earliest exec.
     first_exec: Option<(u64, DocAddress)>,
+    /// `ts_ns` and address of the earliest `loss` events (at most [`COVERAGE_SHOWN`]).
+    losses: Vec<(u64, DocAddress)>,
+    lost_events: u64,
 }
 
 impl Default for SessionAgg {
@@ -1040,6 +1062,8 @@ impl Default for SessionAgg {
             llm_calls: 0,
             findings: 0,
             first_exec: None,
+            losses: Vec::new(),
+            lost_events: 0,
         }
     }
 }
@@ -1056,6 +1080,10 @@ impl SessionAgg {
                 self.first_exec = Some(exec);
             }
         }
+        self.lost_events += o.lost_events;
+        self.losses.extend_from_slice(&o.losses);
+        self.losses.sort_unstable_by_key(|(t, _)| *t);
+        self.losses.truncate(COVERAGE_SHOWN);
     }
 }
 
@@ -1075,6 +1103,7 @@ fn aggregate_segment(
     let event = docs.dictionary().term_ord(DOC_EVENT)?;
     let llm_call = kinds.dictionary().term_ord("llm_call")?;
     let exec = kinds.dictionary().term_ord("exec")?;
+    let loss = kinds.dictionary().term_ord("loss")?;
     let mut per_ord = vec![SessionAgg::default(); sessions.dictionary().num_terms()];
     for doc_id in segment.doc_ids_alive() {
         let Some(agg) = sessions
@@ -1098,6 +1127,12 @@ fn aggregate_segment(
         }
         if kind.is_some() && kind == exec && agg.first_exec.is_none_or(|(first, _)| t < first) {
             agg.first_exec = Some((t, DocAddress::new(segment_ord, doc_id)));
+        }
+        if kind.is_some() && kind == loss {
+            agg.lost_events += 1;
+            if agg.losses.len() < COVERAGE_SHOWN {
+                agg.losses.push((t, DocAddress::new(segment_ord, doc_id)));
+            }
         }
     }
     let mut out = Vec::new();

@@ -439,6 +439,8 @@ fn sessions_aggregate_counts_spans_and_agent() {
                 llm_calls: 1,
                 findings: 0,
                 agent: Some("bash -lc agent --task fix".into()),
+                coverage: Vec::new(),
+                lost_events: 0,
             },
             SessionInfo {
                 id: "s1".into(),
@@ -448,9 +450,29 @@ fn sessions_aggregate_counts_spans_and_agent() {
                 llm_calls: 1,
                 findings: 1,
                 agent: Some("bash -lc agent --task fix".into()),
+                coverage: Vec::new(),
+                lost_events: 0,
             },
         ]
     );
+}
+
+#[test]
+fn sessions_carry_their_coverage_warnings_across_segments() {
+    let loss = |ts: u64, reason: &str| {
+        let l = model::Loss { source: "net".into(), count: 1, reason: reason.into() };
+        ev("s1", ts, 0, EventBody::Loss(l))
+    };
+    let mut index = indexed(&[window("s1", 0, vec![exec("s1", 1_000, &["agent"]), loss(3_000, "second")], 0)]);
+    index.add_window(&window("s1", 1, vec![loss(2_000, "first")], 0)).expect("add");
+    index.commit("w").expect("commit");
+    let mut index2 = indexed(&[first_window("s2", 0)]);
+    index2.commit("w").expect("commit");
+    let s = index.sessions().expect("sessions");
+    assert_eq!(s[0].lost_events, 2);
+    assert_eq!(s[0].coverage, ["1 lost: first", "1 lost: second"], "earliest first");
+    let clean = index2.sessions().expect("sessions");
+    assert_eq!((clean[0].lost_events, clean[0].coverage.len()), (0, 0));
 }
 
 #[test]

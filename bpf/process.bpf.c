@@ -11,7 +11,8 @@
  *                               close, dup2, dup3, close_range, which end such a summary;
  *                               data on TCP sockets (read, write, readv, writev, recvfrom,
  *                               sendto, recvmsg, sendmsg): plaintext HTTP streamed, every
- *                               other socket classified and counted (see `sock_data`)
+ *                               other socket classified and counted (see `sock_data`); mmap
+ *                               with PROT_EXEC of a file not seen before (`exec_mapped`)
  * (No sys_enter probe: everything is read at exit, when the arguments are still in pt_regs,
  * so each syscall runs one program, not two.)
  *
@@ -39,6 +40,7 @@
 /* x86_64 syscall numbers */
 #define SYS_read 0
 #define SYS_write 1
+#define SYS_mmap 9
 #define SYS_open 2
 #define SYS_close 3
 #define SYS_pwrite64 18
@@ -76,6 +78,7 @@
 #define S_IFREG 0100000
 #define S_IFSOCK 0140000
 #define IPPROTO_TCP 6
+#define PROT_EXEC 0x4
 #define AF_UNIX 1
 #define AF_INET 2
 #define AF_INET6 10
@@ -121,6 +124,15 @@ struct {
 	__type(value, struct sock_conn);
 } sock_conns SEC(".maps");
 
+/* Files already reported as mapped executable (EVENT_EXEC_MAP): each is offered to the TLS
+ * probes once, however many processes load it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EXEC_MAPS_MAX_ENTRIES);
+	__type(key, struct exec_map_key);
+	__type(value, __u8);
+} exec_maps SEC(".maps");
+
 /* Indexed by CPU id; the collector sets max_entries to the number of possible CPUs. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -138,6 +150,8 @@ struct connect_event _connect_event = {};
 struct write_start_event _write_start_event = {};
 struct write_end_event _write_end_event = {};
 struct sock_info_event _sock_info_event = {};
+struct exec_map_event _exec_map_event = {};
+struct exec_map_key _exec_map_key = {};
 struct sock_close_event _sock_close_event = {};
 struct sock_key _sock_key = {};
 struct sock_conn _sock_conn = {};
@@ -164,7 +178,7 @@ static __always_inline void submit(void *ev, __u32 size)
 	 * An exec wakes the collector at once: it attaches the TLS probes to the new executable,
 	 * and a program may start talking TLS within milliseconds (Bun does).
 	 */
-	__u64 flags = kind == EVENT_EXEC ? BPF_RB_FORCE_WAKEUP : wakeup_flags();
+	__u64 flags = kind == EVENT_EXEC || kind == EVENT_EXEC_MAP ? BPF_RB_FORCE_WAKEUP : wakeup_flags();
 
 	if (size > EVENT_AREA_BYTES)
 		size = EVENT_AREA_BYTES;
@@ -973,6 +987,40 @@ static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, l
 	}
 }
 
+/*
+ * A file mapped with PROT_EXEC: a shared object being loaded (dlopen, or ld.so at start). The
+ * first time a file is seen its path goes out, so the collector can look for TLS code in it
+ * (a libssl outside the system directories, an addon linking OpenSSL statically).
+ */
+static __always_inline void exec_mapped(int fd)
+{
+	struct file *file = fd_file(bpf_get_current_task_btf(), fd);
+
+	if (!file)
+		return;
+	struct exec_map_key key = {
+		.ino = BPF_CORE_READ(file, f_inode, i_ino),
+		.dev = BPF_CORE_READ(file, f_inode, i_sb, s_dev),
+	};
+	__u8 one = 1;
+
+	if (bpf_map_update_elem(&exec_maps, &key, &one, BPF_NOEXIST))
+		return; /* reported before */
+
+	struct exec_map_event *ev = (struct exec_map_event *)scratch_event();
+	if (!ev)
+		return;
+	bool t = false;
+	__u32 len;
+
+	fill_header(&ev->hdr, EVENT_EXEC_MAP);
+	ev->_pad = 0;
+	len = append_kernel_path((__u8 *)ev, sizeof(*ev), &file->f_path, &t);
+	ev->path_len_bytes = len;
+	ev->trunc_flags = t ? TRUNC_PATH : 0;
+	submit(ev, sizeof(*ev) + len);
+}
+
 static __always_inline bool interesting_exit(long id)
 {
 	switch (id) {
@@ -1004,6 +1052,7 @@ static __always_inline bool interesting_exit(long id)
 	case SYS_renameat:
 	case SYS_renameat2:
 	case SYS_connect:
+	case SYS_mmap:
 		return true;
 	default:
 		return false;
@@ -1128,6 +1177,11 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	case SYS_connect:
 		/* long connect(int fd, struct sockaddr *uservaddr, int addrlen) */
 		emit_connect((int)a0, (const void *)a1, (__u32)a2, ret);
+		break;
+	case SYS_mmap:
+		/* long mmap(addr, len, unsigned long prot, flags, unsigned long fd, off) */
+		if ((a2 & PROT_EXEC) && (int)a4 >= 0 && (ret >= 0 || ret < -4095))
+			exec_mapped((int)a4);
 		break;
 	}
 	return 0;

@@ -29,6 +29,7 @@
 #define WRITES_MAX_ENTRIES 65536
 #define COMM_WATCH_MAX_ENTRIES 64
 #define SOCK_CONNS_MAX_ENTRIES 16384
+#define EXEC_MAPS_MAX_ENTRIES 8192
 #define SOCK_IOV_MAX 64          /* iovecs of one writev/readv/sendmsg/recvmsg that are captured */
 
 enum event_kind {
@@ -44,6 +45,7 @@ enum event_kind {
 	EVENT_SOCK_DATA = 10,  /* plaintext HTTP on a TCP socket: a tls_data_event (tls.h), `ssl` = sock */
 	EVENT_SOCK_INFO = 11,  /* first data on a TCP socket: what it carries, to whom */
 	EVENT_SOCK_CLOSE = 12, /* that socket's fd was closed or replaced: bytes it moved */
+	EVENT_EXEC_MAP = 13,   /* a file mapped executable for the first time (dlopen): its path */
 	EVENT_KINDS = 16,      /* size of the per-kind loss counters */
 };
 
@@ -180,6 +182,21 @@ struct write_start_event {
 	__u32 trunc_flags;
 	__u16 path_len_bytes;
 	__u16 _pad[3];
+};
+
+/* A file (device, inode) mapped executable, reported once. */
+struct exec_map_key {
+	__u64 ino;
+	__u32 dev;
+	__u32 _pad;
+};
+
+/* data: path (absolute, resolved in the kernel from the file) */
+struct exec_map_event {
+	struct event_header hdr;
+	__u32 trunc_flags;
+	__u16 path_len_bytes;
+	__u16 _pad;
 };
 
 struct write_end_event {

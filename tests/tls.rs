@@ -794,3 +794,40 @@ fn tcp_that_nothing_decodes_is_named_with_its_peer() {
     assert!(losses.iter().any(|l| l.contains(&peer) && l.contains("neither HTTP nor TLS")), "{losses:?}");
     assert!(losses.iter().all(|l| l.contains("`python3`")), "{losses:?}");
 }
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn a_libssl_loaded_at_run_time_from_elsewhere_is_found_and_captured() {
+    root();
+    let server = Server::start();
+    // a copy of the system's OpenSSL (another inode: the probes attached at start miss it),
+    // loaded by `import ssl` through LD_LIBRARY_PATH, as a bundled or vendored libssl is
+    let libs = tempfile::tempdir().unwrap();
+    let system = ["/usr/lib/x86_64-linux-gnu", "/lib/x86_64-linux-gnu"]
+        .iter()
+        .map(Path::new)
+        .find(|d| d.join("libssl.so.3").exists())
+        .expect("the system's libssl.so.3");
+    for lib in ["libssl.so.3", "libcrypto.so.3"] {
+        std::fs::copy(system.join(lib), libs.path().join(lib)).unwrap();
+    }
+    let code = format!(
+        "import time, json, urllib.request, ssl\n\
+         time.sleep(3)  # the collector reads the new library and attaches\n\
+         ctx = ssl.create_default_context(cafile='{ca}')\n\
+         body = json.dumps({{'model': 'm', 'messages': [{{'role': 'user', 'content': 'via a vendored libssl'}}]}}).encode()\n\
+         req = urllib.request.Request('{url}', body, {{'content-type': 'application/json', 'authorization': 'Bearer {OPENAI_KEY}'}})\n\
+         print(json.load(urllib.request.urlopen(req, context=ctx))['choices'][0]['message']['content'])\n",
+        ca = server.ca().display(),
+        url = server.url("/v1/chat/completions")
+    );
+    let rec = tests::record_env(&["-q"], &["python3", "-c", &code], &[("LD_LIBRARY_PATH", libs.path().to_str().unwrap())]);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains(REPLY), "{}", rec.stdout);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!(calls[0].request.messages[0].content, "via a vendored libssl");
+    assert_eq!(calls[0].response.text, REPLY);
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}

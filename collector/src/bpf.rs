@@ -28,6 +28,7 @@ unsafe impl plain::Plain for types::traced_info {}
 unsafe impl plain::Plain for types::write_key {}
 unsafe impl plain::Plain for types::write_info {}
 unsafe impl plain::Plain for types::sock_info_event {}
+unsafe impl plain::Plain for types::exec_map_event {}
 unsafe impl plain::Plain for types::sock_close_event {}
 unsafe impl plain::Plain for tls::types::tls_data_event {}
 unsafe impl plain::Plain for tls::types::tls_close_event {}

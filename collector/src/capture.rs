@@ -350,6 +350,10 @@ impl Sink {
     fn record(&mut self, data: &[u8]) -> i32 {
         match raw::parse(data) {
             Ok(rec) => {
+                if let raw::RawRecord::ExecMap { hdr, path, .. } = &rec {
+                    let comm = crate::text::escape_bytes(&hdr.comm).0;
+                    self.execs.push((hdr.pid, comm, crate::text::escape_bytes(path).0));
+                }
                 let mut out = Vec::new();
                 self.decoder.push(rec, &mut out);
                 for ev in out {

@@ -308,6 +308,7 @@ impl Decoder {
             // see `push`
             RawRecord::TlsData { .. } | RawRecord::TlsClose { .. } => return None,
             RawRecord::SockInfo { .. } | RawRecord::SockClose { .. } => return None,
+            RawRecord::ExecMap { .. } => return None, // offered to the TLS probes by the capture
             RawRecord::WriteEnd { hdr, fd, bytes, writes, .. } => {
                 let pending = self.writes.remove(&(hdr.pid, *fd));
                 let body = EventBody::File(FileEvent {

@@ -20,12 +20,13 @@ pub const EVENT_TLS_CLOSE: u32 = 9;
 pub const EVENT_SOCK_DATA: u32 = 10;
 pub const EVENT_SOCK_INFO: u32 = 11;
 pub const EVENT_SOCK_CLOSE: u32 = 12;
+pub const EVENT_EXEC_MAP: u32 = 13;
 /// `enum tls_chunk_flag`.
 const TLS_CHUNK_CALL_START: u32 = 1 << 0;
 /// Size of the per-kind ring-buffer loss counters.
 pub const EVENT_KINDS: usize = 16;
 /// Names of the event kinds, for loss reports.
-pub const EVENT_KIND_NAMES: [&str; 13] = [
+pub const EVENT_KIND_NAMES: [&str; 14] = [
     "unknown",
     "exec",
     "fork",
@@ -39,6 +40,7 @@ pub const EVENT_KIND_NAMES: [&str; 13] = [
     "socket data",
     "socket info",
     "socket close",
+    "exec map",
 ];
 
 /// `enum sock_class`: what a TCP connection carries, judged from its first bytes.
@@ -210,6 +212,12 @@ pub enum RawRecord {
         class: SockClass,
         peer: std::net::SocketAddr,
     },
+    /// A file mapped executable for the first time in this capture (a library loaded).
+    ExecMap {
+        hdr: Header,
+        path: Vec<u8>,
+        trunc: u32,
+    },
     /// A TCP socket's fd was closed or replaced.
     SockClose {
         hdr: Header,
@@ -234,6 +242,7 @@ impl RawRecord {
             | RawRecord::TlsData { hdr, .. }
             | RawRecord::TlsClose { hdr, .. }
             | RawRecord::SockInfo { hdr, .. }
+            | RawRecord::ExecMap { hdr, .. }
             | RawRecord::SockClose { hdr, .. } => hdr,
         }
     }
@@ -390,6 +399,12 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
                 class: SockClass::from_raw(ev.class),
                 peer: std::net::SocketAddr::new(ip, ev.port),
             }
+        }
+        EVENT_EXEC_MAP => {
+            let ev: types::exec_map_event = read(data, kind)?;
+            let rest = &data[std::mem::size_of::<types::exec_map_event>()..];
+            let [path] = strings(rest, kind, [ev.path_len_bytes as usize])?;
+            RawRecord::ExecMap { hdr: hdr_out, path, trunc: ev.trunc_flags }
         }
         EVENT_SOCK_CLOSE => {
             let ev: types::sock_close_event = read(data, kind)?;

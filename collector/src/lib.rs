@@ -15,6 +15,7 @@ mod error;
 pub mod http;
 pub mod llm;
 pub mod net;
+pub mod ossl;
 pub mod procfs;
 pub mod raw;
 pub mod redact;

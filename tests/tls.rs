@@ -831,3 +831,59 @@ fn a_libssl_loaded_at_run_time_from_elsewhere_is_found_and_captured() {
     no_secrets(&rec, &trace_text(&rec));
     all_tcp_captured(&rec);
 }
+
+/// `record` with only CAP_BPF and CAP_PERFMON (and file access), as a least-privilege
+/// deployment runs it; `multi`: whether uprobe_multi links may be used.
+fn record_with_bpf_caps_only(server_plain: &Server, server_tls: &Server, multi: bool) -> Recording {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("trace.jsonl");
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"least privilege"}]}"#;
+    let script = format!(
+        "curl -sf {} -d '{body}' >/dev/null && curl -sf --cacert {} {} -d '{body}' >/dev/null",
+        server_plain.url("/v1/chat/completions"),
+        server_tls.ca().display(),
+        server_tls.url("/v1/chat/completions")
+    );
+    let out = Command::new("setpriv")
+        .args(["--bounding-set", "-all,+bpf,+perfmon,+dac_override,+dac_read_search", "--inh-caps", "-all", "--"])
+        .arg(tests::bin())
+        .args(["record", "-o"])
+        .arg(&trace)
+        .args(["--", "bash", "-c", &script])
+        .env("AGENTSIGHT_UPROBE_MULTI", if multi { "1" } else { "0" })
+        .output()
+        .expect("setpriv (util-linux) runs agentsight");
+    tests::finish(out, &trace)
+}
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn with_cap_bpf_and_perfmon_only_nothing_is_missed_in_silence() {
+    root();
+    let (plain, tls) = (Server::start_plain(), Server::start());
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap();
+    let mut parts = kernel.trim().split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>().unwrap_or(0));
+    let multi_works = (parts.next().unwrap_or(0), parts.next().unwrap_or(0)) >= (6, 6);
+    for multi in [false, true] {
+        let rec = record_with_bpf_caps_only(&plain, &tls, multi);
+        assert_eq!(rec.code, Some(0), "multi {multi}: {}", rec.stderr);
+        assert!(rec.execs().any(|(_, x)| x.argv.first().is_some_and(|a| a == "curl")), "the kernel boundary is recorded");
+        let calls = llm_calls(&rec);
+        let plain_calls = calls.iter().filter(|c| c.url.starts_with("http://")).count();
+        assert_eq!(plain_calls, 1, "plaintext HTTP needs no uprobes (multi {multi}): {calls:#?}");
+        let tls_calls = calls.iter().filter(|c| c.url.starts_with("https://")).count();
+        if tls_calls == 0 {
+            // classic uprobes need CAP_SYS_ADMIN on patched kernels: said once, and the
+            // connection named
+            let said = rec.lost("TLS plaintext not captured");
+            assert_eq!(said, 1, "one line says why TLS is not captured: {}", rec.stderr);
+            assert!(rec.stderr.contains("CAP_SYS_ADMIN"), "{}", rec.stderr);
+            let named = net_losses(&rec);
+            assert!(named.iter().any(|l| l.contains(&format!("127.0.0.1:{}", tls.port))), "{named:?}");
+            assert!(!multi || !multi_works, "uprobe_multi links need only CAP_BPF and CAP_PERFMON");
+        } else {
+            assert_eq!(tls_calls, 1);
+            all_tcp_captured(&rec);
+        }
+    }
+}

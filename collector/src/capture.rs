@@ -468,6 +468,12 @@ fn offer_execs(probes: &mut SslProbes<'_>, execs: Vec<(u32, String, String)>, si
     }
 }
 
+/// `AGENTSIGHT_UPROBE_MULTI=0` attaches one uprobe per function even where uprobe_multi
+/// links work (for kernels or sandboxes where they misbehave, and to test that path).
+fn uprobe_multi_wanted() -> bool {
+    std::env::var("AGENTSIGHT_UPROBE_MULTI").map_or(true, |v| v != "0")
+}
+
 fn run(
     config: CaptureConfig,
     redactor: Redactor,
@@ -484,8 +490,11 @@ fn run(
         }
     };
     let mut tls_object = MaybeUninit::uninit();
+    // TLS probes that cannot be set up do not stop the capture: the kernel boundary and
+    // plaintext HTTP need no uprobes. Why TLS is not captured goes out as a `loss` event.
+    let mut tls_refused = None;
     let mut probes = if config.tls {
-        let multi = parse_release(&kernel_release()).is_some_and(uprobes::multi_supported);
+        let multi = uprobe_multi_wanted() && parse_release(&kernel_release()).is_some_and(uprobes::multi_supported);
         match load_tls(&skel, &mut tls_object, multi) {
             Ok(tls) => {
                 let mut probes = SslProbes::new(tls, multi);
@@ -495,15 +504,20 @@ fn run(
                     .chain(config.tls_binaries.iter().cloned());
                 for path in targets {
                     if let Outcome::Failed(why) = probes.offer(&path) {
-                        let _ = ready.send(Err(Error::Uprobe { path: path.display().to_string(), why }));
-                        return Ok(());
+                        tls_refused = Some(format!("attaching uprobes to {} failed: {why}", path.display()));
+                        break;
                     }
                 }
-                Some(probes)
+                if tls_refused.is_some() {
+                    probes.detach_all();
+                    None
+                } else {
+                    Some(probes)
+                }
             }
             Err(err) => {
-                let _ = ready.send(Err(err));
-                return Ok(());
+                tls_refused = Some(format!("the TLS programs did not load: {err}"));
+                None
             }
         }
     } else {
@@ -522,6 +536,18 @@ fn run(
         .add(&skel.maps.events, |data: &[u8]| sink.borrow_mut().record(data))
         .map_err(map_err("set up the ring buffer"))?;
     let ringbuf = builder.build().map_err(map_err("set up the ring buffer"))?;
+    if let Some(why) = tls_refused {
+        let privileges = if procfs::has_cap_sys_admin() {
+            ""
+        } else {
+            " (since the CVE-2025-38466 fix, uprobes without uprobe_multi need CAP_SYS_ADMIN)"
+        };
+        let reason = format!(
+            "TLS plaintext not captured: {why}{privileges}; the kernel boundary and plaintext HTTP are recorded, and each TLS connection is named"
+        );
+        let ev = sink.borrow().decoder.loss(Clock::boot_now_ns(), "tls", 1, &reason);
+        sink.borrow_mut().send(ev);
+    }
     shared.members.store(count_members(&skel), Ordering::Release);
     shared.ticks.fetch_add(1, Ordering::AcqRel);
     let _ = ready.send(Ok(()));

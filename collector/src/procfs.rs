@@ -63,19 +63,25 @@ pub fn with_descendants(roots: &[u32]) -> Result<Vec<u32>, Error> {
 /// Whether this process holds what loading tracing programs takes: CAP_SYS_ADMIN, or CAP_BPF
 /// with CAP_PERFMON (Linux 5.8+).
 pub fn has_bpf_privileges() -> bool {
-    const CAP_SYS_ADMIN: u32 = 21;
-    const CAP_PERFMON: u32 = 38;
-    const CAP_BPF: u32 = 39;
-    let Ok(status) = fs::read_to_string("/proc/self/status") else { return false };
-    let Some(eff) = status
-        .lines()
-        .find_map(|l| l.strip_prefix("CapEff:"))
-        .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
-    else {
-        return false;
-    };
-    let has = |cap: u32| eff & (1u64 << cap) != 0;
+    let has = effective_caps();
     has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))
+}
+
+/// Whether this process holds CAP_SYS_ADMIN (classic uprobes need it on patched kernels).
+pub fn has_cap_sys_admin() -> bool {
+    effective_caps()(CAP_SYS_ADMIN)
+}
+
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// This process's effective capabilities, as a membership test.
+fn effective_caps() -> impl Fn(u32) -> bool {
+    let eff = fs::read_to_string("/proc/self/status").ok().and_then(|status| {
+        status.lines().find_map(|l| l.strip_prefix("CapEff:")).and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+    });
+    move |cap: u32| eff.is_some_and(|eff| eff & (1u64 << cap) != 0)
 }
 
 #[cfg(test)]

@@ -5,9 +5,11 @@
 //! (the kernel side filters by the traced set).
 //!
 //! Discovery: at start, the system's `libssl.so.*` and the executables named by the caller;
-//! then the executable of each process the tree execs. Probes go at file offsets: from the
-//! symbol tables, or, for stripped BoringSSL, from [`boring::find`] (where `SSL_shutdown`
-//! stands in for `SSL_free`). A file without either is remembered as such, so it is looked at
+//! then the executable of each process the tree execs, and each file it maps executable (a
+//! library loaded at run time: a vendored libssl, a Node addon). Probes go at file offsets:
+//! from the symbol tables; for stripped BoringSSL, from [`boring::find`]; for stripped,
+//! statically linked OpenSSL 3 (Copilot CLI's Rust addon), from [`ossl::find`] (in both,
+//! `SSL_shutdown` stands in for `SSL_free`). A file without either is remembered as such, so it is looked at
 //! once; one that does TLS these probes cannot hook is named ([`Outcome::Uncapturable`]).
 
 use std::collections::{HashMap, HashSet};
@@ -16,7 +18,7 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts};
 
-use crate::boring;
+use crate::{boring, ossl};
 use crate::bpf::tls::TlsSkel;
 
 /// Directories searched for the system's OpenSSL at start.
@@ -104,11 +106,13 @@ impl<'obj> SslProbes<'obj> {
         Ok(vec![enter, exit])
     }
 
-    /// One uprobe (and uretprobe) per target, for kernels without uprobe_multi. `SSL_write`
-    /// must attach; the others are best effort (older builds lack the `_ex` variants).
+    /// One uprobe (and uretprobe) per target, for kernels without uprobe_multi. The first
+    /// write function (`SSL_write`, else `SSL_write_ex`) must attach; the others are best
+    /// effort (older builds lack the `_ex` variants).
     fn attach_each(&self, path: &Path, targets: &[Target]) -> libbpf_rs::Result<Vec<Link>> {
         let progs = &self.skel.progs;
         let mut links = Vec::new();
+        let must = targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE).or(targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE_EX));
         for &(offset, f) in targets {
             let (enter, exit): (&ProgramMut<'_>, Option<&ProgramMut<'_>>) = match f {
                 FN_WRITE => (&progs.ssl_write_enter, Some(&progs.ssl_write_exit)),
@@ -123,7 +127,7 @@ impl<'obj> SslProbes<'obj> {
             });
             match attached {
                 Ok(pair) => links.extend(pair.into_iter().flatten()),
-                Err(err) if f == FN_WRITE => return Err(err),
+                Err(err) if Some(f) == must => return Err(err),
                 Err(_) => {}
             }
         }
@@ -191,6 +195,19 @@ fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
         let found = boring::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
         let targets = [(found.write, FN_WRITE), (found.read, FN_READ), (found.shutdown, FN_FREE)];
         return Ok(targets.iter().filter_map(|&(offset, f)| Some((usize::try_from(offset).ok()?, f))).collect());
+    }
+    if data.starts_with(b"\x7fELF") && ossl::has_source_name(data) {
+        let found = ossl::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
+        let targets = [
+            (found.write, FN_WRITE),
+            (found.read, FN_READ),
+            (found.write_ex, FN_WRITE_EX),
+            (found.read_ex, FN_READ_EX),
+            (found.shutdown, FN_FREE),
+        ];
+        let targets: Vec<Target> =
+            targets.iter().filter_map(|&(offset, f)| Some((usize::try_from(offset?).ok()?, f))).collect();
+        return Ok(targets);
     }
     Err(other_tls_in(data).map_or(Outcome::NoSsl, Outcome::Uncapturable))
 }

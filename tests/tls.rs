@@ -887,3 +887,40 @@ fn with_cap_bpf_and_perfmon_only_nothing_is_missed_in_silence() {
         }
     }
 }
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn copilot_cli_through_its_addons_static_openssl_is_captured() {
+    root();
+    // the platform package holds the Node single executable; its Rust addon (reqwest with
+    // native-tls on a statically linked, stripped OpenSSL 3) is unpacked on first run into
+    // $HOME/.cache and loaded with dlopen: found by following the mapping (`ossl::find`)
+    let Some(copilot) = npm_binary("AGENTSIGHT_COPILOT", "copilot", "@github/copilot-linux-x64", "package/copilot") else { return };
+    let server = Server::start();
+    let home = tempfile::tempdir().unwrap();
+    let base = server.url("/text-only/v1");
+    let ca = server.ca();
+    let env = [
+        ("HOME", home.path().to_str().unwrap()),
+        ("COPILOT_OFFLINE", "true"),
+        ("COPILOT_PROVIDER_BASE_URL", base.as_str()),
+        ("COPILOT_PROVIDER_TYPE", "openai"),
+        ("COPILOT_PROVIDER_API_KEY", OPENAI_KEY),
+        ("COPILOT_MODEL", "gpt-4o"),
+        ("SSL_CERT_FILE", ca.to_str().unwrap()),
+    ];
+    let argv = [copilot.to_str().unwrap(), "-p", "Say the magic word: 7f3a9.", "--allow-all-tools"];
+    let rec = tests::record_env(&["-q"], &argv, &env);
+    assert_eq!(rec.code, Some(0), "{}\n{}", rec.stdout, rec.stderr);
+    let calls = llm_calls(&rec);
+    assert!(!calls.is_empty(), "copilot's model calls were captured: {}", rec.stderr);
+    for c in &calls {
+        assert!(c.url.starts_with(&base), "{}", c.url);
+        assert!(c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9.")), "{c:#?}");
+        assert_eq!((c.response.text.as_str(), c.status, c.incomplete), (REPLY, 200, false), "{c:#?}");
+        assert!(c.request.system.as_deref().is_some_and(|s| s.contains("Copilot")), "copilot's system prompt");
+        assert!(!c.request.tools.is_empty(), "copilot's tools");
+    }
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}

@@ -609,21 +609,41 @@ static __always_inline void account_write(struct traced_info *info, __u32 tgid, 
 	submit(ev, sizeof(*ev) + len);
 }
 
-static __always_inline void emit_file(__u32 op, int dirfd, const char *path, int new_dirfd,
-				      const char *new_path, __u32 flags, __u32 mode, long ret)
+/*
+ * The arguments of a file event. `file_event_out` is a global (not inlined) function taking them
+ * by pointer, so the verifier checks its path reading and walking once, not once for each of
+ * the dozen syscalls that make a file event: that was most of the program's load time.
+ */
+struct file_args {
+	__u64 path;     /* user pointer */
+	__u64 new_path; /* user pointer, 0 when the syscall has one path */
+	__s64 ret;
+	__s32 dirfd;
+	__s32 new_dirfd;
+	__u32 op;
+	__u32 flags;
+	__u32 mode;
+	__u32 _pad;
+};
+
+__noinline int file_event_out(struct file_args *a)
 {
+	if (!a)
+		return 0;
+	const char *path = (const char *)a->path, *new_path = (const char *)a->new_path;
+	int dirfd = a->dirfd, new_dirfd = a->new_dirfd;
 	struct file_event *ev = (struct file_event *)scratch_event();
 	if (!ev)
-		return;
+		return 0;
 	__u8 *data = (__u8 *)ev;
 	__u32 off = sizeof(*ev), len, trunc = 0;
 	bool t = false, unreadable = false;
 
 	fill_header(&ev->hdr, EVENT_FILE);
-	ev->result = ret;
-	ev->op = op;
-	ev->flags = flags;
-	ev->mode = mode;
+	ev->result = a->ret;
+	ev->op = a->op;
+	ev->flags = a->flags;
+	ev->mode = a->mode;
 
 	len = append_user_str(data, off, path, &t, &unreadable);
 	if (t)
@@ -666,6 +686,23 @@ static __always_inline void emit_file(__u32 op, int dirfd, const char *path, int
 
 	ev->trunc_flags = trunc;
 	submit(ev, off);
+	return 0;
+}
+
+static __always_inline void emit_file(__u32 op, int dirfd, const char *path, int new_dirfd,
+				      const char *new_path, __u32 flags, __u32 mode, long ret)
+{
+	struct file_args a = {
+		.path = (__u64)path,
+		.new_path = (__u64)new_path,
+		.ret = ret,
+		.dirfd = dirfd,
+		.new_dirfd = new_dirfd,
+		.op = op,
+		.flags = flags,
+		.mode = mode,
+	};
+	file_event_out(&a);
 }
 
 static __always_inline void emit_connect(int fd, const void *addr, __u32 addrlen, long ret)
@@ -856,17 +893,36 @@ static long emit_iov(__u64 i, void *data)
  * `iov` of `iovcnt` entries. Classify a new connection from its first bytes (EVENT_SOCK_INFO),
  * count the bytes, and stream them when the connection is plaintext HTTP from this side.
  */
-static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u32 dir, __u64 buf,
-				      __u64 iov, __u64 iovcnt, long moved)
+struct sock_args {
+	__u64 file; /* struct file * */
+	__u64 buf;
+	__u64 iov;
+	__u64 iovcnt;
+	__s64 moved;
+	__u32 tgid;
+	__s32 fd;
+	__u32 dir;
+	__u32 _pad;
+};
+
+/* Global, so verified once for all the socket syscalls (see `file_event_out`). */
+__noinline int sock_data_out(struct sock_args *a)
 {
+	if (!a)
+		return 0;
+	__u32 tgid = a->tgid, dir = a->dir;
+	int fd = a->fd;
+	__u64 buf = a->buf, iov = a->iov, iovcnt = a->iovcnt;
+	long moved = a->moved;
+	struct file *file = (struct file *)a->file;
 	struct socket *sock = BPF_CORE_READ(file, private_data);
 	struct sock *sk = BPF_CORE_READ(sock, sk);
 
 	if (!sk)
-		return;
+		return 0;
 	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
 	if ((family != AF_INET && family != AF_INET6) || BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP)
-		return;
+		return 0;
 
 	struct sock_key key = { .pid = tgid, .fd = fd };
 	struct sock_conn *c = bpf_map_lookup_elem(&sock_conns, &key);
@@ -893,11 +949,11 @@ static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u
 		struct sock_conn fresh = { .sk = (__u64)sk, .class = sock_classify(head, first_len, dir) };
 		if (bpf_map_update_elem(&sock_conns, &key, &fresh, BPF_ANY)) {
 			count_loss(LOSS_SOCK_CONNS_FULL);
-			return;
+			return 0;
 		}
 		c = bpf_map_lookup_elem(&sock_conns, &key);
 		if (!c)
-			return;
+			return 0;
 		sock_emit_info(sk, fd, fresh.class, dir, family);
 	}
 	dir &= 1;
@@ -908,7 +964,7 @@ static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u
 			c->flags |= SOCK_TLS_HOOKED;
 	}
 	if (c->class != SOCK_HTTP)
-		return;
+		return 0;
 	if (moved > TLS_CALL_CAP_BYTES) {
 		count_loss(LOSS_SOCK_CUT);
 		moved = TLS_CALL_CAP_BYTES;
@@ -931,11 +987,28 @@ static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u
 	};
 	if (!iov) {
 		emit_stream(&x.c);
-		return;
+		return 0;
 	}
 	bpf_loop(SOCK_IOV_MAX, emit_iov, &x, 0);
 	if (x.left)
 		count_loss(LOSS_SOCK_CUT);
+	return 0;
+}
+
+static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u32 dir, __u64 buf,
+				      __u64 iov, __u64 iovcnt, long moved)
+{
+	struct sock_args a = {
+		.file = (__u64)file,
+		.buf = buf,
+		.iov = iov,
+		.iovcnt = iovcnt,
+		.moved = moved,
+		.tgid = tgid,
+		.fd = fd,
+		.dir = dir,
+	};
+	sock_data_out(&a);
 }
 
 /* A read/write-family syscall moved `ret` bytes through `fd`: a file write is summed, socket data
@@ -951,7 +1024,8 @@ static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, l
 	__u32 mode = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
 
 	if (mode != S_IFSOCK) {
-		if (id == SYS_write || id == SYS_writev)
+		if (id == SYS_write || id == SYS_writev || id == SYS_pwrite64 || id == SYS_pwritev ||
+		    id == SYS_pwritev2)
 			account_write(info, tgid, (int)a0, ret, file);
 		return;
 	}
@@ -1083,21 +1157,21 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 
 	switch (id) {
 	case SYS_close:
-		sock_closed(tgid, (int)a0);
-		fd_replaced(id, tgid, info, a0, a1, a2);
-		break;
 	case SYS_close_range:
-		fd_replaced(id, tgid, info, a0, a1, a2);
-		break;
 	case SYS_dup2:
 	case SYS_dup3:
-		if (ret >= 0 && a0 != a1) {
-			sock_closed(tgid, (int)a1);
-			fd_replaced(id, tgid, info, a0, a1, a2);
-		}
+		/* one call site each: every copy of an inlined function is verified again */
+		if ((id == SYS_dup2 || id == SYS_dup3) && (ret < 0 || a0 == a1))
+			break;
+		if (id != SYS_close_range)
+			sock_closed(tgid, id == SYS_close ? (int)a0 : (int)a1);
+		fd_replaced(id, tgid, info, a0, a1, a2);
 		break;
 	case SYS_write:
 	case SYS_writev:
+	case SYS_pwrite64:
+	case SYS_pwritev:
+	case SYS_pwritev2:
 	case SYS_read:
 	case SYS_readv:
 	case SYS_sendto:
@@ -1106,15 +1180,6 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 	case SYS_recvmsg:
 		if (ret > 0)
 			data_syscall(info, tgid, id, a0, a1, a2, ret);
-		break;
-	case SYS_pwrite64:
-	case SYS_pwritev:
-	case SYS_pwritev2:
-		if (ret > 0) {
-			struct file *file = fd_file(bpf_get_current_task_btf(), (int)a0);
-			if (file)
-				account_write(info, tgid, (int)a0, ret, file);
-		}
 		break;
 	case SYS_open:
 		/* long open(const char *filename, int flags, umode_t mode) */

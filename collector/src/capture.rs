@@ -37,6 +37,9 @@ pub const MIN_KERNEL: (u32, u32) = (5, 17);
 const TRACED_MEMBER: u32 = 1 << 0;
 const TRACED_SPAWNER: u32 = 1 << 1;
 const TICK: Duration = Duration::from_millis(100);
+/// The longest the capture thread waits on the ring buffer: how soon it notices a stop or a
+/// wanted tick (the kernel wakes it earlier when records pile up or a process execs).
+const POLL: Duration = Duration::from_millis(10);
 /// Events per batch sent to the consumer.
 pub const BATCH: usize = 1024;
 
@@ -113,6 +116,8 @@ struct Shared {
     /// Processes in the traced tree, as of tick `ticks`.
     members: AtomicU64,
     ticks: AtomicU64,
+    /// Someone waits for a fresh count: tick now rather than at the next `TICK`.
+    tick_wanted: AtomicBool,
 }
 
 /// A running capture. Dropping it stops the capture too, without the final drain's errors.
@@ -132,6 +137,7 @@ impl Capture {
     pub fn fresh_members(&self) -> u64 {
         let start = self.shared.ticks.load(Ordering::Acquire);
         while self.shared.ticks.load(Ordering::Acquire) < start + 2 {
+            self.shared.tick_wanted.store(true, Ordering::Release);
             if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
                 break;
             }
@@ -556,7 +562,7 @@ fn run(
     let mut last_tick = Instant::now();
     let mut last_clock = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
-        if let Err(source) = ringbuf.poll(TICK) {
+        if let Err(source) = ringbuf.poll(POLL) {
             if !sink.borrow().disconnected && source.kind() != libbpf_rs::ErrorKind::Interrupted {
                 return Err(Error::Poll { source });
             }
@@ -569,7 +575,7 @@ fn run(
         if sink.borrow().disconnected {
             return Ok(()); // nobody is listening any more
         }
-        if last_tick.elapsed() >= TICK {
+        if last_tick.elapsed() >= TICK || shared.tick_wanted.swap(false, Ordering::AcqRel) {
             last_tick = Instant::now();
             losses.publish(&skel, &mut sink.borrow_mut());
             shared.members.store(count_members(&skel), Ordering::Release);

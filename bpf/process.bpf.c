@@ -788,6 +788,9 @@ static __always_inline __u32 sock_classify(const __u8 *h, __u32 len, __u32 dir)
 		return SOCK_TLS;
 	if (len < 4)
 		return SOCK_OTHER;
+	/* an HTTP proxy tunnel: TLS follows the CONNECT, so it is judged as TLS */
+	if (h[0] == 'C' && h[1] == 'O' && h[2] == 'N' && h[3] == 'N' && dir == TLS_OUT)
+		return SOCK_TLS;
 	bool request = (h[0] == 'G' && h[1] == 'E' && h[2] == 'T' && h[3] == ' ') ||
 		       (h[0] == 'P' && h[1] == 'O' && h[2] == 'S' && h[3] == 'T') ||
 		       (h[0] == 'P' && h[1] == 'U' && h[2] == 'T' && h[3] == ' ') ||
@@ -797,7 +800,7 @@ static __always_inline __u32 sock_classify(const __u8 *h, __u32 len, __u32 dir)
 		       (h[0] == 'O' && h[1] == 'P' && h[2] == 'T' && h[3] == 'I') ||
 		       (h[0] == 'P' && h[1] == 'R' && h[2] == 'I' && h[3] == ' '); /* HTTP/2 preface */
 	if (!request)
-		return SOCK_OTHER; /* CONNECT (a tunnel: TLS inside) falls here too */
+		return SOCK_OTHER;
 	return dir == TLS_OUT ? SOCK_HTTP : SOCK_HTTP_SERVER;
 }
 

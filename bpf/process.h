@@ -214,9 +214,9 @@ struct write_end_event {
  * database or SSH session costs a map update per call.
  */
 enum sock_class {
-	SOCK_OTHER = 0,       /* neither HTTP nor TLS (or an HTTP CONNECT tunnel): counted only */
+	SOCK_OTHER = 0,       /* neither HTTP nor TLS: counted only */
 	SOCK_HTTP = 1,        /* the process sent an HTTP/1.x request or the HTTP/2 preface first */
-	SOCK_TLS = 2,         /* a TLS record came first, either way */
+	SOCK_TLS = 2,         /* a TLS record came first, either way, or an HTTP CONNECT (a tunnel) */
 	SOCK_HTTP_SERVER = 3, /* the process received an HTTP request first: it serves */
 };
 

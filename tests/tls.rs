@@ -924,3 +924,28 @@ fn copilot_cli_through_its_addons_static_openssl_is_captured() {
     no_secrets(&rec, &trace_text(&rec));
     all_tcp_captured(&rec);
 }
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn https_through_a_connect_proxy_is_captured_and_not_named_as_a_gap() {
+    root();
+    let server = Server::start();
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("connect_proxy.py");
+    let mut proxy = Command::new("python3").arg(fixture).stdout(Stdio::piped()).spawn().unwrap();
+    let mut line = String::new();
+    BufReader::new(proxy.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    let proxy_url = format!("http://127.0.0.1:{}", line.trim());
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"through the proxy"}]}"#;
+    let url = server.url("/v1/chat/completions");
+    let ca = server.ca();
+    let argv = ["curl", "-sf", "--cacert", ca.to_str().unwrap(), "-x", &proxy_url, &url, "-d", body];
+    let rec = record(&["-q"], &argv);
+    let _ = proxy.kill();
+    let _ = proxy.wait();
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!((calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()), ("through the proxy", REPLY));
+    // the tunnel's socket carries the TLS whose plaintext the probes saw
+    all_tcp_captured(&rec);
+}

@@ -46,10 +46,11 @@ pub const EVENT_KIND_NAMES: [&str; 14] = [
 /// `enum sock_class`: what a TCP connection carries, judged from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SockClass {
-    /// Neither HTTP nor TLS (or an HTTP `CONNECT` tunnel).
+    /// Neither HTTP nor TLS.
     Other,
     /// The process sent an HTTP request first: its bytes arrive as `TlsData { plain: true }`.
     Http,
+    /// TLS, or an HTTP `CONNECT` tunnel (TLS inside).
     Tls,
     /// The process received an HTTP request first: it is the server.
     HttpServer,

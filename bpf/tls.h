@@ -10,7 +10,11 @@
  * `hdr.size_bytes` is the reserved size, `len_bytes` the data actually carried.
  *
  * Sizes: TLS_CHUNK_BYTES 16 KiB per record; TLS_CALL_CAP_BYTES 64 MiB per call (beyond: counted
- * as LOSS_TLS_TRUNCATED); `tls_calls` holds 16384 in-flight calls, `tls_offsets` 65536 streams.
+ * as LOSS_TLS_TRUNCATED); `tls_calls` holds 16384 in-flight calls, `go_calls` 16384 in-flight
+ * Go calls, `tls_offsets` 65536 streams.
+ *
+ * Go's crypto/tls takes the same path: its `*tls.Conn` is the connection (`ssl`), its Write and
+ * Read are the calls, its Close the end; the collector cannot tell the two apart, nor needs to.
  */
 #ifndef AGENTSIGHT_TLS_H
 #define AGENTSIGHT_TLS_H
@@ -20,6 +24,7 @@
 #define TLS_CHUNK_BYTES 16384
 #define TLS_CALL_CAP_BYTES (64 << 20)
 #define TLS_CALLS_MAX_ENTRIES 16384
+#define GO_CALLS_MAX_ENTRIES 16384
 #define TLS_OFFSETS_MAX_ENTRIES 65536
 
 enum tls_direction {
@@ -34,6 +39,12 @@ enum tls_fn {
 	TLS_FN_WRITE_EX = 3,
 	TLS_FN_READ_EX = 4,
 	TLS_FN_FREE = 5,
+	/* Go crypto/tls (ABIInternal, go1.17+): entries, and each RET instruction of the function */
+	TLS_FN_GO_WRITE = 6,     /* crypto/tls.(*Conn).Write */
+	TLS_FN_GO_WRITE_RET = 7,
+	TLS_FN_GO_READ = 8,      /* crypto/tls.(*Conn).Read */
+	TLS_FN_GO_READ_RET = 9,
+	TLS_FN_GO_CLOSE = 10,    /* crypto/tls.(*Conn).Close */
 };
 
 struct tls_call_key {
@@ -47,6 +58,26 @@ struct tls_call {
 	__u64 len_out; /* size_t *written / *readbytes of the _ex variants */
 	__u32 fn;      /* enum tls_fn */
 	__u32 _pad;
+};
+
+/*
+ * An in-flight Go call: by goroutine (its `g`, which stays while the goroutine moves between
+ * threads and another runs on the thread) and the call's return address (at the entry and at a
+ * RET the word at the stack pointer; a stack copied to grow keeps it, and a Write inside a
+ * Write, TLS inside TLS, returns elsewhere).
+ */
+struct go_call_key {
+	__u64 g;
+	__u64 ret_addr;
+	__u32 pid;
+	__u32 dir; /* enum tls_direction */
+};
+
+struct go_call {
+	__u64 conn; /* *tls.Conn */
+	__u64 buf;  /* b's data pointer */
+	__u32 tid;  /* the thread it entered on, whose `tls_calls` mark the RET removes */
+	__u32 fn;   /* enum tls_fn of the entry */
 };
 
 struct tls_stream_key {

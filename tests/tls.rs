@@ -925,6 +925,103 @@ fn copilot_cli_through_its_addons_static_openssl_is_captured() {
     all_tcp_captured(&rec);
 }
 
+/// The Go client of `fixtures/go_client` built static and stripped (`CGO_ENABLED=0`,
+/// `-ldflags=-s -w`, as Go programs are released) into `dir` with the `go` on PATH (Debian's
+/// `golang-go`, scripts/setup); `None`, said, without one, and a failure under CI.
+fn go_client(dir: &Path) -> Option<PathBuf> {
+    let ci = ci(std::env::var("CI").ok().as_deref());
+    let Ok(version) = Command::new("go").arg("version").output() else {
+        return skip("no `go` to build the Go client with (apt-get install golang-go; scripts/setup does)", ci);
+    };
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join("go_client").join("main.go");
+    let exe = dir.join("go-agent");
+    let cache = tests::bin().parent().and_then(Path::parent).unwrap().join("go-cache");
+    let out = Command::new("go")
+        .args(["build", "-ldflags=-s -w", "-o"])
+        .arg(&exe)
+        .arg(&src)
+        .env("GOCACHE", std::env::var_os("GOCACHE").map_or(cache, PathBuf::from))
+        .env("GOPROXY", "off")
+        .env("GOTOOLCHAIN", "local")
+        .env("GOFLAGS", "")
+        .env("CGO_ENABLED", "0")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "go build failed: {}", String::from_utf8_lossy(&out.stderr));
+    println!("built with {}", String::from_utf8_lossy(&version.stdout).trim());
+    Some(exe)
+}
+
+/// A stripped Go program's crypto/tls: probes at the entries and at every `RET` of
+/// `(*Conn).Write` and `Read` (found in the Go function table, arguments in Go's registers),
+/// through uprobe_multi and through one classic uprobe per site, plain and streamed.
+#[test]
+#[ignore = "needs root and BPF"]
+fn go_crypto_tls_of_a_stripped_binary_is_captured() {
+    root();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(client) = go_client(dir.path()) else { return };
+    let server = Server::start();
+    let url = server.url("/v1/chat/completions");
+    let ca = server.ca();
+    for (multi, stream) in [("1", false), ("0", true)] {
+        let prompt = format!("from go, multi={multi} ü");
+        let mut argv = vec![client.to_str().unwrap(), &url, &prompt];
+        if stream {
+            argv.push("stream");
+        }
+        let env = [("SSL_CERT_FILE", ca.to_str().unwrap()), ("OPENAI_API_KEY", OPENAI_KEY), ("AGENTSIGHT_UPROBE_MULTI", multi)];
+        let rec = tests::record_env(&["-q"], &argv, &env);
+        assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+        let tls_warnings: Vec<_> = rec
+            .events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::Loss(l) if l.source == "tls" => Some(l.reason.clone()),
+                _ => None,
+            })
+            .collect();
+        assert!(tls_warnings.is_empty(), "Go's TLS named as not captured: {tls_warnings:?}");
+        if !stream {
+            assert_eq!(rec.stdout.trim(), REPLY);
+        }
+        let calls = llm_calls(&rec);
+        assert_eq!(calls.len(), 1, "multi={multi}: {calls:#?}");
+        let c = calls[0];
+        assert_eq!(c.url, url);
+        assert_eq!((c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete), ("chat", Some("gpt-4o"), 200, stream, false), "{c:#?}");
+        assert_eq!(c.request.messages.last().map(|m| m.content.as_str()), Some(prompt.as_str()));
+        assert_eq!(c.response.text, REPLY, "the reply, byte-exact");
+        no_secrets(&rec, &trace_text(&rec));
+        all_tcp_captured(&rec);
+    }
+}
+
+/// Go copies a goroutine's stack to grow it, here inside dozens of `tls.Conn.Write` calls (a
+/// return probe's rewritten return address would go with it): every call on the connection is
+/// still captured, in order, once.
+#[test]
+#[ignore = "needs root and BPF"]
+fn go_crypto_tls_is_captured_when_the_stack_moves_inside_a_write() {
+    root();
+    let dir = tempfile::tempdir().unwrap();
+    let Some(client) = go_client(dir.path()) else { return };
+    let server = Server::start();
+    let url = server.url("/v1/chat/completions");
+    let ca = server.ca();
+    let env = [("SSL_CERT_FILE", ca.to_str().unwrap()), ("OPENAI_API_KEY", OPENAI_KEY)];
+    let rec = tests::record_env(&["-q"], &[client.to_str().unwrap(), &url, "moving", "moves"], &env);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    assert!(rec.stdout.contains("the stack moved inside"), "{}", rec.stdout);
+    let calls = llm_calls(&rec);
+    let asked: Vec<&str> = calls.iter().filter_map(|c| c.request.messages.last().map(|m| m.content.as_str())).collect();
+    let want: Vec<String> = (0..150).map(|k| format!("moving {k}")).collect();
+    assert_eq!(asked, want, "{}", rec.stdout);
+    assert!(calls.iter().all(|c| c.response.text == REPLY && !c.incomplete && c.status == 200));
+    no_secrets(&rec, &trace_text(&rec));
+    all_tcp_captured(&rec);
+}
+
 #[test]
 #[ignore = "needs root and BPF"]
 fn https_through_a_connect_proxy_is_captured_and_not_named_as_a_gap() {

@@ -12,6 +12,7 @@ pub mod capture;
 pub mod clock;
 pub mod decode;
 mod error;
+pub mod gotls;
 pub mod http;
 pub mod llm;
 pub mod net;

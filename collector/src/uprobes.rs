@@ -9,16 +9,19 @@
 //! library loaded at run time: a vendored libssl, a Node addon). Probes go at file offsets:
 //! from the symbol tables; for stripped BoringSSL, from [`boring::find`]; for stripped,
 //! statically linked OpenSSL 3 (Copilot CLI's Rust addon), from [`ossl::find`] (in both,
-//! `SSL_shutdown` stands in for `SSL_free`). A file without either is remembered as such, so it is looked at
-//! once; one that does TLS these probes cannot hook is named ([`Outcome::Uncapturable`]).
+//! `SSL_shutdown` stands in for `SSL_free`); for a Go executable, Go's crypto/tls from its
+//! function table ([`gotls::find`]: the entries of `(*Conn).Write`, `Read` and `Close`, and every
+//! `RET` of the first two, where a return probe cannot go). A file without any is remembered as
+//! such, so it is looked at once; one that does TLS these probes cannot hook is named
+//! ([`Outcome::Uncapturable`]).
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts};
+use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts, UprobeOpts};
 
-use crate::{boring, ossl};
+use crate::{boring, gotls, ossl};
 use crate::bpf::tls::TlsSkel;
 
 /// Directories searched for the system's OpenSSL at start.
@@ -54,6 +57,17 @@ const FN_READ: u64 = 2;
 const FN_WRITE_EX: u64 = 3;
 const FN_READ_EX: u64 = 4;
 const FN_FREE: u64 = 5;
+const FN_GO_WRITE: u64 = 6;
+const FN_GO_WRITE_RET: u64 = 7;
+const FN_GO_READ: u64 = 8;
+const FN_GO_READ_RET: u64 = 9;
+const FN_GO_CLOSE: u64 = 10;
+
+/// Targets probed at one place only, never on return: `SSL_free`, and every Go target (Go
+/// functions' returns are probed at their `RET` instructions).
+fn entry_only(f: u64) -> bool {
+    f == FN_FREE || (FN_GO_WRITE..=FN_GO_CLOSE).contains(&f)
+}
 
 /// The exported functions probed, by name, with their `enum tls_fn`.
 const EXPORTED: [(&str, u64); 5] =
@@ -89,21 +103,22 @@ impl<'obj> SslProbes<'obj> {
     }
 
     /// Two uprobe_multi links for all of a file's targets (libbpf resolves names for multi
-    /// links in `.symtab` only, which stripped libraries lack, so offsets are given).
+    /// links in `.symtab` only, which stripped libraries lack, so offsets are given); one for
+    /// a Go executable, which has no return probes.
     fn attach_multi(&self, path: &Path, targets: &[Target]) -> libbpf_rs::Result<Vec<Link>> {
-        let opts = |retprobe: bool| {
-            let chosen: Vec<&Target> = targets.iter().filter(|(_, f)| !retprobe || *f != FN_FREE).collect();
-            UprobeMultiOpts {
-                offsets: chosen.iter().map(|(o, _)| *o).collect(),
-                cookies: chosen.iter().map(|(_, f)| *f).collect(),
-                retprobe,
-                ..Default::default()
-            }
+        let opts = |chosen: Vec<&Target>, retprobe: bool| UprobeMultiOpts {
+            offsets: chosen.iter().map(|(o, _)| *o).collect(),
+            cookies: chosen.iter().map(|(_, f)| *f).collect(),
+            retprobe,
+            ..Default::default()
         };
         let progs = &self.skel.progs;
-        let enter = progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(false))?;
-        let exit = progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(true))?;
-        Ok(vec![enter, exit])
+        let mut links = vec![progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(targets.iter().collect(), false))?];
+        let returns: Vec<&Target> = targets.iter().filter(|(_, f)| !entry_only(*f)).collect();
+        if !returns.is_empty() {
+            links.push(progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(returns, true))?);
+        }
+        Ok(links)
     }
 
     /// One uprobe (and uretprobe) per target, for kernels without uprobe_multi. The first
@@ -114,6 +129,13 @@ impl<'obj> SslProbes<'obj> {
         let mut links = Vec::new();
         let must = targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE).or(targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE_EX));
         for &(offset, f) in targets {
+            if (FN_GO_WRITE..=FN_GO_CLOSE).contains(&f) {
+                // Go: one program for every site, told apart by the cookie; all or nothing, as
+                // a Write whose returns were not all probed would leave calls behind
+                let opts = UprobeOpts { cookie: f, ..Default::default() };
+                links.push(progs.go_tls_probe.attach_uprobe_with_opts(-1, path, offset, opts)?);
+                continue;
+            }
             let (enter, exit): (&ProgramMut<'_>, Option<&ProgramMut<'_>>) = match f {
                 FN_WRITE => (&progs.ssl_write_enter, Some(&progs.ssl_write_exit)),
                 FN_READ => (&progs.ssl_read_enter, Some(&progs.ssl_read_exit)),
@@ -191,6 +213,10 @@ fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
     if offsets[0].is_some() {
         return Ok(EXPORTED.iter().zip(offsets).filter_map(|(&(_, f), off)| Some((off?, f))).collect());
     }
+    if gotls::is_go_with_tls(data) {
+        let found = gotls::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
+        return Ok(go_targets(&found));
+    }
     if data.starts_with(b"\x7fELF") && boring::has_source_name(data) {
         let found = boring::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
         let targets = [(found.write, FN_WRITE), (found.read, FN_READ), (found.shutdown, FN_FREE)];
@@ -210,6 +236,17 @@ fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
         return Ok(targets);
     }
     Err(other_tls_in(data).map_or(Outcome::NoSsl, Outcome::Uncapturable))
+}
+
+/// The probes of Go's crypto/tls: Write's and Read's entries and `RET`s, and Close.
+fn go_targets(found: &gotls::Functions) -> Vec<Target> {
+    let mut out = Vec::new();
+    for (f, enter, ret) in [(&found.write, FN_GO_WRITE, FN_GO_WRITE_RET), (&found.read, FN_GO_READ, FN_GO_READ_RET)] {
+        out.push((f.entry, enter));
+        out.extend(f.rets.iter().map(|&r| (r, ret)));
+    }
+    out.extend(found.close.map(|c| (c, FN_GO_CLOSE)));
+    out.into_iter().filter_map(|(offset, f)| Some((usize::try_from(offset).ok()?, f))).collect()
 }
 
 /// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
@@ -244,8 +281,9 @@ fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
 }
 
 /// The TLS implementation an executable without OpenSSL's exported API carries, if it carries
-/// one we know and cannot hook: rustls or Go's crypto/tls. Found by markers in the file (crate
-/// paths, Go build info). BoringSSL without symbols is searched by [`boring`] instead.
+/// one we know and cannot hook: rustls, or Go's crypto/tls where its functions are not found
+/// ([`gotls`] says why). Found by markers in the file (crate paths, Go build info). BoringSSL
+/// without symbols is searched by [`boring`] instead.
 pub fn other_tls(path: &Path) -> Option<&'static str> {
     other_tls_in(&std::fs::read(path).ok()?)
 }
@@ -347,6 +385,23 @@ mod tests {
             .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/bun/package/bin/bun"));
         let targets = probe_targets(&std::fs::read(&path).expect("read bun")).expect("targets");
         assert_eq!(targets.iter().map(|&(_, f)| f).collect::<Vec<_>>(), [FN_WRITE, FN_READ, FN_FREE]);
+    }
+
+    #[test]
+    fn probe_targets_of_a_stripped_go_program_are_its_crypto_tls_entries_and_rets() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let Some(go) = crate::gotls::tests::go_build(dir.path(), "client", &["-ldflags=-s -w"]) else { return };
+        let data = std::fs::read(go).expect("read");
+        let targets = probe_targets(&data).expect("targets");
+        let count = |f: u64| targets.iter().filter(|t| t.1 == f).count();
+        assert_eq!((count(FN_GO_WRITE), count(FN_GO_READ), count(FN_GO_CLOSE)), (1, 1, 1), "{targets:?}");
+        assert!(count(FN_GO_WRITE_RET) > 0 && count(FN_GO_READ_RET) > 0, "{targets:?}");
+        assert!(targets.iter().all(|&(_, f)| entry_only(f)));
+        // each RET site holds a `ret`
+        assert!(targets.iter().filter(|t| t.1 == FN_GO_WRITE_RET || t.1 == FN_GO_READ_RET).all(|&(o, _)| data[o] == 0xc3));
+        // a Go file that cannot be read is named, not probed
+        let old = b"\x7fELF\xff Go buildinf: crypto/tls.(*Conn).Write";
+        assert!(matches!(probe_targets(old), Err(Outcome::Uncapturable(why)) if why.starts_with("Go crypto/tls (")));
     }
 
     #[test]

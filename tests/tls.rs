@@ -1046,3 +1046,19 @@ fn https_through_a_connect_proxy_is_captured_and_not_named_as_a_gap() {
     // the tunnel's socket carries the TLS whose plaintext the probes saw
     all_tcp_captured(&rec);
 }
+
+#[test]
+#[ignore = "needs root and BPF"]
+fn classic_uprobes_capture_tls_where_uprobe_multi_is_not_used() {
+    root();
+    let server = Server::start();
+    let body = r#"{"model":"m","messages":[{"role":"user","content":"one uprobe per function"}]}"#;
+    let (url, ca) = (server.url("/v1/chat/completions"), server.ca());
+    let argv = ["curl", "-sf", "--cacert", ca.to_str().unwrap(), &url, "-d", body];
+    let rec = tests::record_env(&["-q"], &argv, &[("AGENTSIGHT_UPROBE_MULTI", "0")]);
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let calls = llm_calls(&rec);
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    assert_eq!((calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()), ("one uprobe per function", REPLY));
+    all_tcp_captured(&rec);
+}

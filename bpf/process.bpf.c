@@ -48,6 +48,7 @@
 #define SYS_writev 20
 #define SYS_dup2 33
 #define SYS_connect 42
+#define SYS_accept 43
 #define SYS_sendto 44
 #define SYS_recvfrom 45
 #define SYS_sendmsg 46
@@ -64,6 +65,7 @@
 #define SYS_dup3 292
 #define SYS_pwritev 296
 #define SYS_renameat2 316
+#define SYS_accept4 288
 #define SYS_pwritev2 328
 #define SYS_close_range 436
 #define SYS_openat2 437
@@ -362,6 +364,8 @@ int BPF_PROG(handle_fork, struct task_struct *parent, struct task_struct *child)
 	pinfo = bpf_map_lookup_elem(&traced, &parent_tgid);
 	if (!pinfo)
 		return 0;
+	if (pinfo->flags & TRACED_MEMBER)
+		cinfo.flags |= pinfo->flags & TRACED_NET; /* its sockets are inherited */
 	if (bpf_map_update_elem(&traced, &child_tgid, &cinfo, BPF_ANY)) {
 		count_loss(LOSS_TRACED_MAP_FULL);
 		return 0;
@@ -1026,6 +1030,8 @@ static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, l
 		return;
 	__u32 mode = BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT;
 
+	if (mode == S_IFSOCK && !(info->flags & TRACED_NET))
+		return;
 	if (mode != S_IFSOCK) {
 		if (id == SYS_write || id == SYS_writev || id == SYS_pwrite64 || id == SYS_pwritev ||
 		    id == SYS_pwritev2)
@@ -1129,6 +1135,8 @@ static __always_inline bool interesting_exit(long id)
 	case SYS_renameat:
 	case SYS_renameat2:
 	case SYS_connect:
+	case SYS_accept:
+	case SYS_accept4:
 	case SYS_mmap:
 		return true;
 	default:
@@ -1170,19 +1178,27 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 			sock_closed(tgid, id == SYS_close ? (int)a0 : (int)a1);
 		fd_replaced(id, tgid, info, a0, a1, a2);
 		break;
-	case SYS_write:
-	case SYS_writev:
-	case SYS_pwrite64:
-	case SYS_pwritev:
-	case SYS_pwritev2:
 	case SYS_read:
 	case SYS_readv:
 	case SYS_sendto:
 	case SYS_recvfrom:
 	case SYS_sendmsg:
 	case SYS_recvmsg:
+		if (!(info->flags & TRACED_NET))
+			break; /* no socket of its own: reads are files, pipes, terminals */
+		/* fall through */
+	case SYS_write:
+	case SYS_writev:
+	case SYS_pwrite64:
+	case SYS_pwritev:
+	case SYS_pwritev2:
 		if (ret > 0)
 			data_syscall(info, tgid, id, a0, a1, a2, ret);
+		break;
+	case SYS_accept:
+	case SYS_accept4:
+		if (ret >= 0 && !(info->flags & TRACED_NET))
+			info->flags |= TRACED_NET; /* only ever gains this bit: a race is harmless */
 		break;
 	case SYS_open:
 		/* long open(const char *filename, int flags, umode_t mode) */
@@ -1244,6 +1260,8 @@ int BPF_PROG(handle_sys_exit, struct pt_regs *regs, long ret)
 		break;
 	case SYS_connect:
 		/* long connect(int fd, struct sockaddr *uservaddr, int addrlen) */
+		if (!(info->flags & TRACED_NET))
+			info->flags |= TRACED_NET; /* only ever gains this bit: a race is harmless */
 		emit_connect((int)a0, (const void *)a1, (__u32)a2, ret);
 		break;
 	case SYS_mmap:

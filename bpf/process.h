@@ -91,6 +91,10 @@ enum loss_reason {
 enum traced_flag {
 	TRACED_MEMBER = 1 << 0,  /* in the traced tree: its events are recorded */
 	TRACED_SPAWNER = 1 << 1, /* the collector itself: not recorded, but its children become roots */
+	/* it (or the parent it forked from) called connect or accept, or it was attached to
+	 * running: only then are its reads looked at for socket data, so a tar or a build
+	 * pays nothing for the socket path */
+	TRACED_NET = 1 << 2,
 };
 
 struct traced_info {

@@ -36,6 +36,9 @@ use crate::{procfs, Error};
 pub const MIN_KERNEL: (u32, u32) = (5, 17);
 const TRACED_MEMBER: u32 = 1 << 0;
 const TRACED_SPAWNER: u32 = 1 << 1;
+/// Its reads are looked at for socket data (`bpf/process.h`): a process attached to while it
+/// runs may hold connections opened before.
+const TRACED_NET: u32 = 1 << 2;
 const TICK: Duration = Duration::from_millis(100);
 /// The longest the capture thread waits on the ring buffer: how soon it notices a stop or a
 /// wanted tick (the kernel wakes it earlier when records pile up or a process execs).
@@ -251,7 +254,7 @@ fn load<'obj>(
     }
     let mut skel = open.load().map_err(load_err)?;
 
-    let member = types::traced_info { flags: TRACED_MEMBER, ..Default::default() };
+    let member = types::traced_info { flags: TRACED_MEMBER | TRACED_NET, ..Default::default() };
     let spawner = types::traced_info { flags: TRACED_SPAWNER, ..Default::default() };
     if let Some(pid) = config.spawner {
         skel.maps

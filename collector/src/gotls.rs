@@ -9,6 +9,9 @@
 //! instruction quantum (1 on x86) and the pointer size, then offsets that must all fall inside.
 //! Its functab lists every function's entry in address order, so a function ends where the
 //! next begins; each entry points at a `_func` record whose `nameOff` names the function.
+//! Since go1.18 entries count from `runtime.text`, which the header holds (`textStart`) or,
+//! in recent releases, leaves zero: then it is read from the `runtime.moduledata` that points at
+//! the table.
 //!
 //! Why every `RET`: a return probe (uretprobe) replaces the return address on the stack, and Go
 //! copies a goroutine's stack to grow it, so the replaced address is carried to where the
@@ -124,22 +127,25 @@ fn find_addresses(data: &[u8]) -> Result<Functions, Miss> {
     if elf.architecture() != Architecture::X86_64 || !elf.is_little_endian() {
         return Err(Miss::NotX86Elf);
     }
-    let text = elf.section_by_name(".text").map(|s| s.address());
     let by_name = [".gopclntab", ".data.rel.ro.gopclntab"]
         .iter()
         .filter_map(|name| elf.section_by_name(name))
         .find_map(|s| Some(s.file_range()?.0))
         .and_then(|start| usize::try_from(start).ok());
-    let table = match by_name.and_then(|start| Pclntab::parse(data.get(start..)?, text)) {
-        Some(table) => table,
-        None => find_by_header(data, text).ok_or(Miss::NoPclntab)?,
+    let (at, mut table) = match by_name.and_then(|start| Some((start, Pclntab::parse(data.get(start..)?)?))) {
+        Some(found) => found,
+        None => find_by_header(data).ok_or(Miss::NoPclntab)?,
     };
     if table.magic == MAGIC_GO12 {
         return Err(Miss::StackAbi);
     }
+    let segments = Segments::of(data)?;
+    if table.text_start == 0 && table.magic != MAGIC_GO116 {
+        let text = elf.section_by_name(".text").map(|s| s.address());
+        table.text_start = module_text(data, &segments, at, &table).or(text).ok_or(Miss::NoPclntab)?;
+    }
     let [write, read, close] = table.lookup([WRITE, READ, CLOSE]);
     let (write, read) = (write.ok_or(Miss::NoWrite)?, read.ok_or(Miss::NoRead)?);
-    let segments = Segments::of(data)?;
     let code = |(entry, end): (u64, u64)| segments.bytes(entry, end).ok_or(Miss::BadCode);
     let (write_code, read_code) = (code(write)?, code(read)?);
     if table.magic == MAGIC_GO116 && !register_abi(write_code, write.0) {
@@ -155,13 +161,31 @@ fn find_addresses(data: &[u8]) -> Result<Functions, Miss> {
     Ok(Functions { write: function(write.0, write_code)?, read: function(read.0, read_code)?, close: close.map(|(entry, _)| entry) })
 }
 
-/// The function table located by its header, for files without section headers.
-fn find_by_header(data: &[u8], text: Option<u64>) -> Option<Pclntab<'_>> {
+/// The function table located by its header, for files without section headers: its file
+/// offset and the table.
+fn find_by_header(data: &[u8]) -> Option<(usize, Pclntab<'_>)> {
     // not go1.2's: too little of its header is checked to tell it from chance bytes
     [MAGIC_GO120, MAGIC_GO118, MAGIC_GO116].iter().find_map(|magic| {
         let mut header = magic.to_le_bytes().to_vec();
         header.extend_from_slice(&[0, 0, 1, 8]);
-        memmem::find_iter(data, &header).find_map(|at| Pclntab::parse(&data[at..], text))
+        memmem::find_iter(data, &header).find_map(|at| Some((at, Pclntab::parse(&data[at..])?)))
+    })
+}
+
+/// `runtime.text`, where function entries count from, for a go1.18+ table that leaves its
+/// `textStart` zero (the linker of recent releases does, in every build mode): read from the
+/// module's `runtime.moduledata`, found by its first two fields, the table's address and its
+/// function-name table's. Its layout (go1.16+): `pcHeader`, six slices, `findfunctab`, `minpc`,
+/// `maxpc`, `text`. The section `.text` is no stand-in when it can be avoided: with an external
+/// linker it starts with C code.
+fn module_text(data: &[u8], segments: &Segments<'_>, at: usize, table: &Pclntab<'_>) -> Option<u64> {
+    const TEXT_FIELD: usize = 8 + 6 * 24 + 3 * 8;
+    let addr = segments.address(u64::try_from(at).ok()?)?;
+    let mut first = addr.to_le_bytes().to_vec();
+    first.extend_from_slice(&addr.checked_add(u64::try_from(table.funcnames).ok()?)?.to_le_bytes());
+    memmem::find_iter(data, &first).find_map(|md| {
+        let text = read_u64(data, md + TEXT_FIELD)?;
+        segments.executable(text).then_some(text)
     })
 }
 
@@ -208,9 +232,8 @@ struct Pclntab<'a> {
 }
 
 impl<'a> Pclntab<'a> {
-    /// The header at the start of `table`, checked; `text`: the `.text` address, for a go1.18+
-    /// table whose `textStart` is left to a relocation.
-    fn parse(table: &'a [u8], text: Option<u64>) -> Option<Self> {
+    /// The header at the start of `table`, checked (`text_start` may be left zero).
+    fn parse(table: &'a [u8]) -> Option<Self> {
         let magic = read_u32(table, 0)?;
         if ![MAGIC_GO120, MAGIC_GO118, MAGIC_GO116, MAGIC_GO12].contains(&magic) || table.get(4..8)? != [0, 0, 1, 8] {
             return None;
@@ -220,8 +243,7 @@ impl<'a> Pclntab<'a> {
         let mut out = Pclntab { table, magic, ptr_size, nfunc: word(0)?, text_start: 0, funcnames: 0, functab: 0 };
         match magic {
             MAGIC_GO120 | MAGIC_GO118 => {
-                let start = read_u64(table, 8 + 2 * ptr_size)?;
-                out.text_start = if start == 0 { text? } else { start };
+                out.text_start = read_u64(table, 8 + 2 * ptr_size)?;
                 out.funcnames = word(3)?;
                 out.functab = word(7)?;
             }
@@ -281,14 +303,29 @@ impl<'a> Pclntab<'a> {
     }
 }
 
-/// The loaded segments: (address, file offset, bytes in the file).
-struct Segments<'a>(Vec<(u64, u64, &'a [u8])>);
+/// The loaded segments: (address, file offset, bytes in the file), and which are executable.
+struct Segments<'a>(Vec<(u64, u64, &'a [u8])>, Vec<bool>);
 
 impl<'a> Segments<'a> {
     fn of(data: &'a [u8]) -> Result<Self, Miss> {
-        use object::{Object, ObjectSegment};
+        use object::{Object, ObjectSegment, SegmentFlags};
         let elf = object::File::parse(data).map_err(|_| Miss::NotX86Elf)?;
-        Ok(Segments(elf.segments().filter_map(|s| Some((s.address(), s.file_range().0, s.data().ok()?))).collect()))
+        let (mut segments, mut exec) = (Vec::new(), Vec::new());
+        for s in elf.segments() {
+            let Ok(bytes) = s.data() else { continue };
+            segments.push((s.address(), s.file_range().0, bytes));
+            exec.push(matches!(s.flags(), SegmentFlags::Elf { p_flags } if p_flags & object::elf::PF_X != 0));
+        }
+        Ok(Segments(segments, exec))
+    }
+
+    /// The address a file offset is loaded at.
+    fn address(&self, offset: u64) -> Option<u64> {
+        self.0.iter().find(|(_, start, bytes)| offset >= *start && offset - start < bytes.len() as u64).map(|(addr, start, _)| offset - start + addr)
+    }
+
+    fn executable(&self, addr: u64) -> bool {
+        self.0.iter().zip(&self.1).any(|((start, _, bytes), &x)| x && addr >= *start && addr - start < bytes.len() as u64)
     }
 
     fn find(&self, addr: u64) -> Option<&(u64, u64, &'a [u8])> {
@@ -372,10 +409,19 @@ pub(crate) mod tests {
         let stripped = go_build(dir.path(), "stripped", &["-ldflags=-s -w"]).expect("go");
         let pie = go_build(dir.path(), "pie", &["-buildmode=pie"]).expect("go");
         let pie_stripped = go_build(dir.path(), "pie-stripped", &["-buildmode=pie", "-ldflags=-s -w"]).expect("go");
+        let mut builds = vec![(plain.clone(), plain.clone()), (stripped, plain), (pie.clone(), pie.clone()), (pie_stripped, pie)];
+        // linked by the C linker (cgo's external mode): C code comes first in `.text`
+        if Command::new("gcc").arg("--version").output().is_ok() {
+            let ext = go_build(dir.path(), "ext", &["-ldflags=-linkmode=external"]).expect("go");
+            let ext_stripped = go_build(dir.path(), "ext-stripped", &["-ldflags=-s -w -linkmode=external"]).expect("go");
+            builds.extend([(ext.clone(), ext.clone()), (ext_stripped, ext)]);
+        } else {
+            eprintln!("no gcc: external linking not tested");
+        }
         // objdump reads the unstripped build's symbols; stripping moves no code
-        for (binary, symbols) in [(&plain, &plain), (&stripped, &plain), (&pie, &pie), (&pie_stripped, &pie)] {
+        for (binary, symbols) in &builds {
             let data = std::fs::read(binary).expect("read");
-            assert!(is_go_with_tls(&data));
+            assert!(is_go_with_tls(&data), "{}", binary.display());
             let started = std::time::Instant::now();
             let found = find_addresses(&data).expect("found");
             eprintln!("{}: found in {:?}", binary.display(), started.elapsed());
@@ -403,7 +449,14 @@ pub(crate) mod tests {
         // e_shoff, e_shnum, e_shstrndx = 0: no section headers (what `sstrip` leaves)
         data[0x28..0x30].fill(0);
         data[0x3c..0x40].fill(0);
-        assert_eq!(find(&data), Ok(want));
+        assert_eq!(find(&data), Ok(want.clone()));
+        // and with `textStart` zero (as recent linkers leave it), `runtime.text` comes from the
+        // module data, not from a `.text` section
+        let (at, table) = find_by_header(&data).expect("table");
+        if table.magic != MAGIC_GO116 {
+            data[at + 24..at + 32].fill(0);
+            assert_eq!(find(&data), Ok(want));
+        }
     }
 
     #[test]

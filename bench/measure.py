@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Run a command and write what it cost as one JSON object (helper for bench/kernel.sh).
+"""Run a command and write what it cost as one JSON object (helper for bench/kernel.sh, tls.sh).
 
     measure.py RESULT.json -- CMD [ARGS...]
 
@@ -11,6 +11,12 @@ RESULT.json gets:
                      the child is waited for with WNOWAIT, so its final counters are still
                      readable, then reaped
   children_cpu_s     cutime+cstime (fields 16, 17) at that moment
+  tree_maxrss_kib    the largest peak RSS among CMD and the descendants it reaped (wait4's
+                     ru_maxrss, what `/usr/bin/time -f %M` prints)
+  self_hwm_kib       CMD's own peak RSS (VmHWM of /proc/PID/status), the last value read by a
+                     thread that polls it every 10 ms until CMD exits (VmHWM only grows, and a
+                     zombie has none: a peak reached in CMD's last 10 ms can be missed; compare
+                     with tree_maxrss_kib, exact, when CMD's children are small)
   exit_code
 
 Exit status is CMD's.
@@ -18,7 +24,22 @@ Exit status is CMD's.
 import json
 import os
 import sys
+import threading
 import time
+
+
+def poll_hwm(pid: int, out: list, done: threading.Event) -> None:
+    path = f"/proc/{pid}/status"
+    while not done.is_set():
+        try:
+            with open(path) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        out[0] = max(out[0], int(line.split()[1]))
+                        break
+        except OSError:
+            return
+        done.wait(0.01)
 
 
 def main() -> int:
@@ -34,6 +55,9 @@ def main() -> int:
             os.execvp(cmd[0], cmd)
         finally:
             os._exit(127)
+    hwm, done = [0], threading.Event()
+    poller = threading.Thread(target=poll_hwm, args=(pid, hwm, done), daemon=True)
+    poller.start()
     # Wait for the exit without reaping: the zombie keeps its final CPU counters.
     while True:
         try:
@@ -42,6 +66,8 @@ def main() -> int:
         except InterruptedError:
             continue
     wall = time.monotonic() - start
+    done.set()
+    poller.join()
     with open(f"/proc/{pid}/stat") as f:
         stat = f.read()
     fields = stat[stat.rindex(")") + 2:].split()  # fields[0] is field 3 (state)
@@ -57,6 +83,8 @@ def main() -> int:
                 "self_user_s": utime,
                 "self_sys_s": stime,
                 "children_cpu_s": cutime + cstime,
+                "tree_maxrss_kib": usage.ru_maxrss,
+                "self_hwm_kib": hwm[0],
                 "exit_code": code,
             },
             f,

@@ -3,7 +3,7 @@
 # how much of it `agentsight record` keeps byte-exact.
 #
 # Run as root, from anywhere in the repository:  sudo bash bench/tls.sh
-# (about 3 minutes on 2 cores; REPS=N changes the repetitions, default 5; SIZES="65536 ..."
+# (about 6 minutes on 2 cores; REPS=N changes the repetitions, default 5; SIZES="65536 ..."
 # the request sizes of part 2; NODELAY=1 runs the server with TCP_NODELAY, see below;
 # AGENTSIGHT=/path/to/agentsight measures that binary instead of building one)
 #
@@ -31,7 +31,16 @@
 #      `llm_call` per request, request.messages[0].content of exactly S bytes and the same
 #      sha256, a complete reply, no `loss` event. The largest size is run again with
 #      --ring-mib 16 (smaller than one request: losses must show, counted and marked).
-# At the end it prints Markdown tables for docs/BENCHMARKS.md. Other agentsight captures
+#   3. Plaintext HTTP capture throughput, and the same over HTTPS, side by side with strace -f:
+#      bench/http_server.py (plain, and TLS with the same certificate) outside the traced tree,
+#      bench/http_client.py (Python http.client, one keep-alive connection, the system libssl
+#      for https) making HTTP_REQUESTS small chat completions (requests/s), HTTP_UPLOADS 1 MiB
+#      prompts and HTTP_DOWNLOADS streamed 8 MiB replies (MB/s of payload), untraced, under
+#      `record` and under `strace -f -o /dev/null`, HTTP_REPS rounds (default 3) in rotating
+#      order, medians. Each trace must hold one complete `llm_call` per request with the prompt
+#      (or the streamed reply's sha256) exact, and no `loss` event.
+# The load average is read before every run. At the end it prints Markdown tables for
+# docs/BENCHMARKS.md. Other agentsight captures
 # running at the same time (e.g. a test suite) add their probes' cost: the script warns.
 set -euo pipefail
 
@@ -46,6 +55,10 @@ REPS=${REPS:-5}
 STREAM_N=200
 WARM_N=20 # streamed calls of the warm-up runs (not reported)
 read -ra SIZES <<<"${SIZES:-65536 1048576 4194304 16777216}"
+HTTP_REPS=${HTTP_REPS:-3}
+HTTP_REQUESTS=${HTTP_REQUESTS:-3000}  # part 3: small requests per run
+HTTP_UPLOADS=${HTTP_UPLOADS:-200}     # part 3: 1 MiB prompts per run
+HTTP_DOWNLOADS=${HTTP_DOWNLOADS:-8}   # part 3: 8 MiB streamed replies per run
 REPLY='The answer is 42. 答案是四十二。' # tests/fixtures/llm_server.py's REPLY
 
 NODELAY=${NODELAY:-1} # the fixture now sets TCP_NODELAY itself; NODELAY=0 keeps the small counts
@@ -70,6 +83,7 @@ count_for() {
 PY=$(command -v python3 || true)
 [[ -n $PY ]] || { echo "bench/tls.sh: python3 is needed" >&2; exit 2; }
 command -v openssl >/dev/null || { echo "bench/tls.sh: the openssl CLI is needed" >&2; exit 2; }
+command -v strace >/dev/null || { echo "bench/tls.sh: strace is needed" >&2; exit 2; }
 "$PY" -c 'import openai' 2>/dev/null || {
     echo "bench/tls.sh: the Python openai SDK is needed: python3 -m pip install openai" >&2
     exit 2
@@ -78,14 +92,16 @@ command -v openssl >/dev/null || { echo "bench/tls.sh: the openssl CLI is needed
 # shellcheck source=bench/common.sh
 . "$BENCH/common.sh"
 
-LOAD=$(cut -d' ' -f1 /proc/loadavg)
+LOAD=$(cut -d' ' -f1-3 /proc/loadavg)
 TMP=$(mktemp -d /tmp/agentsight-tls-bench.XXXXXX)
 SERVER_PID=
+SERVERS=() # every server this script started, killed on exit
 cleanup() {
-    if [[ -n $SERVER_PID ]]; then
-        kill "$SERVER_PID" 2>/dev/null || true
-        wait "$SERVER_PID" 2>/dev/null || true
-    fi
+    local pid
+    for pid in "${SERVERS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -113,6 +129,7 @@ else
     "$PY" "$ROOT/tests/fixtures/llm_server.py" "$TMP/srv.pem" "$TMP/srv.key" >"$TMP/port" 2>"$TMP/server.err" &
 fi
 SERVER_PID=$!
+SERVERS+=("$SERVER_PID")
 for ((i = 0; i < 100; i++)); do
     [[ -s $TMP/port ]] && break
     kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -136,6 +153,7 @@ check_others() {
     local n
     n=$(pgrep -xc agentsight || true)
     ((n > OTHERS)) && OTHERS=$n
+    cut -d' ' -f1 /proc/loadavg >>"$TMP/r/load"
     return 0
 }
 
@@ -211,11 +229,88 @@ LARGEST=${SIZES[-1]}
 upload "$LARGEST-ring16" "$LARGEST" "$(count_for "$LARGEST")" 16 1
 labels+=("$LARGEST-ring16")
 
+# Part 3. Plaintext HTTP and HTTPS throughput, same client, same server, three columns.
+# Starts bench/http_server.py (plain, or TLS with $2 $3), outside any traced tree; its port in
+# the variable named $1.
+start_http_server() {
+    local var=$1 out=$TMP/http-port.$1 pid port i
+    shift
+    "$PY" "$BENCH/http_server.py" "$@" >"$out" 2>"$out.err" &
+    pid=$!
+    SERVERS+=("$pid")
+    for ((i = 0; i < 100; i++)); do
+        [[ -s $out ]] && break
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    port=$(head -n1 "$out" 2>/dev/null || true)
+    [[ $port =~ ^[0-9]+$ ]] || fail "bench/http_server.py did not start" "$out.err"
+    printf -v "$var" '%s' "$port"
+}
+start_http_server HTTP_PORT
+start_http_server HTTPS_PORT "$TMP/srv.pem" "$TMP/srv.key"
+echo "bench/http_server.py on ports $HTTP_PORT (plain) and $HTTPS_PORT (TLS)" >&2
+
+# workload -> "SIZE N" (SIZE 0: small requests)
+declare -A HTTP_LOAD=(
+    [requests]="0 $HTTP_REQUESTS"
+    [upload]="1048576 $HTTP_UPLOADS"
+    [download]="8388608 $HTTP_DOWNLOADS"
+)
+HTTP_WORKLOADS=(requests upload download)
+
+# One run: $1 scheme, $2 workload, $3 round, $4 mode (u: untraced, t: record, s: strace -f).
+http_run() {
+    local scheme=$1 work=$2 i=$3 mode=$4
+    local base=$TMP/r/http.$scheme.$work.$mode.$i url size n args
+    if [[ $scheme == http ]]; then url=http://127.0.0.1:$HTTP_PORT/v1; else url=https://localhost:$HTTPS_PORT/v1; fi
+    read -r size n <<<"${HTTP_LOAD[$work]}"
+    if [[ $work == requests ]]; then
+        args=(requests "$url" "$n" "$base.json")
+    else
+        args=("$work" "$url" "$size" "$n" "$base.json" "$base.sha")
+    fi
+    local cmd=("$PY" "$BENCH/http_client.py" "${args[@]}")
+    case $mode in
+    u) "${cmd[@]}" 2>"$base.err" || fail "$scheme $work client failed (untraced, round $i)" "$base.err" ;;
+    s)
+        strace -f -o /dev/null -- "${cmd[@]}" 2>"$base.err" ||
+            fail "$scheme $work client failed (strace, round $i)" "$base.err"
+        ;;
+    t)
+        measure "$base.outer.json" -- "$AS" record -q -o "$TMP/t.jsonl" -- "${cmd[@]}" 2>"$base.err" ||
+            fail "$scheme $work client failed (traced, round $i)" "$base.err"
+        "$PY" "$BENCH/http_client.py" check "$TMP/t.jsonl" "$work" "$n" \
+            "$([[ $work == requests ]] && echo - || echo "$base.sha")" "$REPLY" "$base.check.json"
+        rm -f "$TMP/t.jsonl"
+        ;;
+    esac
+}
+
+ORDERS=("u t s" "t s u" "s u t" "u s t" "t u s" "s t u")
+for scheme in http https; do
+    for work in "${HTTP_WORKLOADS[@]}"; do
+        echo "$scheme $work: warm-up..." >&2
+        http_run "$scheme" "$work" 0 u
+        http_run "$scheme" "$work" 0 t
+        for ((i = 1; i <= HTTP_REPS; i++)); do
+            echo "$scheme $work: round $i/$HTTP_REPS" >&2
+            check_others
+            for mode in ${ORDERS[$(((i - 1) % 6))]}; do
+                http_run "$scheme" "$work" "$i" "$mode"
+            done
+        done
+    done
+done
+
 CPU=$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
 SSLV=$("$PY" -c 'import ssl; print(ssl.OPENSSL_VERSION)')
 SDKV=$("$PY" -c 'import openai, sys; print(f"openai {openai.__version__}, Python {sys.version.split()[0]}")')
+LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '{"reps": %d, "requests": %d, "uploads": %d, "downloads": %d, "load_end": "%s"}\n' \
+    "$HTTP_REPS" "$HTTP_REQUESTS" "$HTTP_UPLOADS" "$HTTP_DOWNLOADS" "$LOAD_END" >"$TMP/r/http.params"
 
-"$PY" - "$TMP/r" "$REPS" "$STREAM_N" "$(nproc)" "$(uname -r)" "$CPU" "$REV" "$(date -u +%Y-%m-%d)" \
+"$PY" - "$TMP/r" "$REPS" "$STREAM_N" "$(nproc)" "$(uname -r)" "$CPU" "$REV" "$(date -u '+%Y-%m-%d %H:%M UTC')" \
     "$OTHERS" "$LOAD" "$SSLV" "$SDKV" "$NODELAY" "${labels[@]}" <<'PY'
 import json, statistics, sys
 from pathlib import Path
@@ -245,11 +340,16 @@ def size_s(n):
     return f"{n:,} B"
 
 
+hp = js(r / "http.params")
+loads = [float(x) for x in txt(r / "load").split()]
 print()
-print("## TLS capture (`bench/tls.sh`)")
+print("### Results")
 print()
 print(f"Machine: {nproc} CPUs ({cpu}), kernel {kernel}; {sslv}, {sdkv}; agentsight {rev}; {date}. "
-      f"Medians of {reps} interleaved runs; load average {load} at the start. Server: "
+      f"Medians of {reps} interleaved runs (parts 1 and 2), {hp['reps']} rounds (part 3). "
+      f"**Load average** (1, 5, 15 min) {load} at the start, {hp['load_end']} at the end; the "
+      f"1-minute figure ranged {min(loads):.2f}–{max(loads):.2f} over the runs ({nproc} CPUs). "
+      "Server of parts 1 and 2: "
       + ("the fixture with TCP_NODELAY (`NODELAY=1`)." if nodelay else
          "the fixture as it is (no TCP_NODELAY: ~40 ms of delayed ACK in every call)."))
 if int(others):
@@ -332,4 +432,47 @@ if best:
           f"({size_s(best[1])} requests, {best[2]} MiB ring).")
 else:
     print("No upload run was captured byte-exact without loss.")
+
+print()
+hr = range(1, hp["reps"] + 1)
+works = {
+    "requests": (f"{hp['requests']:,} small requests", "req/s", lambda j: j["calls"] / j["wall_s"]),
+    "upload": (f"{hp['uploads']} × 1 MiB prompt", "MB/s", lambda j: j["bytes"] / j["wall_s"] / MB),
+    "download": (f"{hp['downloads']} × 8 MiB streamed reply", "MB/s", lambda j: j["bytes"] / j["wall_s"] / MB),
+}
+print("| scheme | workload | untraced | `record` | ratio (per round) | `strace -f` | ratio "
+      "| every exchange captured | lost | collector CPU / wall |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for scheme in ("http", "https"):
+    for work, (title, unit, rate) in works.items():
+        b = f"http.{scheme}.{work}"
+        u = [rate(js(r / f"{b}.u.{i}.json")) for i in hr]
+        t = [rate(js(r / f"{b}.t.{i}.json")) for i in hr]
+        st = [rate(js(r / f"{b}.s.{i}.json")) for i in hr]
+        ck = [js(r / f"{b}.t.{i}.check.json") for i in hr]
+        outer = [js(r / f"{b}.t.{i}.outer.json") for i in hr]
+        per = [x / y for x, y in zip(t, u)]
+        lost = sum(c["lost"] for c in ck)
+        reasons = {}
+        for c in ck:
+            for k, v in c["reasons"].items():
+                reasons[k] = reasons.get(k, 0) + v
+        n = ck[0]["calls"] if all(c["ok"] for c in ck) else None
+        cap = (f"yes ({ck[0]['good']:,} × {hp['reps']})" if n is not None
+               else "**no**: " + ", ".join(f"{c['good']}/{c['calls']}" for c in ck))
+        lost_s = f"{lost:,}" + (" (" + ", ".join(f"{k}: {v:,}" for k, v in reasons.items()) + ")" if reasons else "")
+        fmt = (lambda v: f"{v:,.0f}") if unit == "req/s" else (lambda v: f"{v:,.1f}")
+        print(f"| {scheme} | {title} | {fmt(med(u))} {unit} | {fmt(med(t))} {unit} | **{med(t) / med(u):.3f}** "
+              f"({min(per):.2f}–{max(per):.2f}) | {fmt(med(st))} {unit} | {med(st) / med(u):.3f} | {cap} "
+              f"| {lost_s} | {med(o['self_cpu_s'] for o in outer):.2f} s / {med(o['wall_s'] for o in outer):.1f} s |")
+        for i, c in zip(hr, ck):
+            if c["bad"]:
+                print(f"\n{scheme} {work}, round {i}, first bad calls: "
+                      f"`{json.dumps(c['bad'], ensure_ascii=False)[:300]}`")
+print()
+print("Throughput of the client's own loop (Python `http.client`, one keep-alive connection, "
+      "bench/http_server.py outside the traced tree; start-up excluded), median of the rounds; "
+      "ratio = traced (or strace) / untraced throughput, 1.0 = no cost. Every exchange captured = "
+      "one `llm_call` per request in every traced round, status 200, not `incomplete`, and the "
+      "prompt (requests: text; upload: sha256) or the streamed reply (sha256) exact.")
 PY

@@ -15,7 +15,9 @@
 #      uprobe link creation); the command itself; noticing its exit and draining; detaching
 #      (closes of BPF links that take over 1 ms: uprobe unregistration waits for RCU grace
 #      periods); exit.
-#   2. CPU by component, when `perf` is there: `perf record -g` of REPS more runs (no strace),
+#   2. Peak RSS by cause: the default, `--ring-mib 1`, no `node` on PATH, both; and the Rss of
+#      the ring buffer's mapping in /proc/PID/smaps while recording.
+#   3. CPU by component, when `perf` is there: `perf record -g` of REPS more runs (no strace),
 #      the share of agentsight's samples under the kernel's verifier (bpf_check), libbpf's
 #      object preparation (BTF, CO-RE relocation), reading files (std::fs::read), the ring
 #      buffer's allocation, page faults, and the process's own wall and CPU without any tracer.
@@ -48,6 +50,27 @@ for ((i = 1; i <= REPS; i++)); do
         "$AS" record -q -o "$TMP/t.jsonl" -- /bin/true
     "$PY" "$BENCH/measure.py" "$TMP/plain.$i.json" -- "$AS" record -q -o "$TMP/t.jsonl" -- /bin/true
 done
+
+# the interpreter itself, not a shim (pyenv's are shell scripts that need PATH)
+PY_EXE=$("$PY" -c 'import sys; print(sys.executable)')
+# Peak RSS by cause: the default, a 1 MiB ring, no `node` on PATH (TLS discovery then reads no
+# 94 MiB binary), both; and what the ring buffer's mapping alone holds while recording.
+for variant in default ring1 nonode both; do
+    args=() path=$PATH
+    [[ $variant == ring1 || $variant == both ]] && args=(--ring-mib 1)
+    [[ $variant == nonode || $variant == both ]] && path=/nonexistent
+    PATH=$path "$PY_EXE" "$BENCH/measure.py" "$TMP/rss.$variant.json" -- \
+        "$AS" record -q "${args[@]}" -o "$TMP/t.jsonl" -- /bin/true
+done
+"$AS" record -q -o "$TMP/t.jsonl" -- sleep 1.5 &
+REC=$!
+sleep 1
+if [[ -r /proc/$REC/smaps ]]; then
+    awk '/^[0-9a-f]+-[0-9a-f]+ / {map = $NF} /^Rss:/ && map == "anon_inode:bpf-map" {kb += $2}
+         END {print kb + 0}' "/proc/$REC/smaps" >"$TMP/ring.rss"
+    grep -E '^(VmRSS|RssAnon|RssFile)' "/proc/$REC/status" | awk '{print $1, $2}' >"$TMP/ring.status"
+fi
+wait "$REC" || true
 
 PERF=0
 if command -v perf >/dev/null && perf record -q -o "$TMP/probe.data" -- true 2>/dev/null; then
@@ -166,6 +189,19 @@ w = med(p["wall_s"] for p in plain)
 print(f"| **without strace**: wall / CPU (user + sys) / peak RSS | **{w * 1000:.0f} ms** / "
       f"{med(p['self_user_s'] for p in plain):.2f} + {med(p['self_sys_s'] for p in plain):.2f} s / "
       f"{med(p['self_hwm_kib'] for p in plain) / 1024:.0f} MiB |")
+rss = {v: json.loads((tmp / f"rss.{v}.json").read_text())["self_hwm_kib"] / 1024
+       for v in ("default", "ring1", "nonode", "both")}
+ring_rss = (tmp / "ring.rss").read_text().strip() if (tmp / "ring.rss").exists() else "?"
+status = (tmp / "ring.status").read_text().split() if (tmp / "ring.status").exists() else []
+print()
+print("| peak RSS (VmHWM) of `record -- /bin/true` | default `--ring-mib 64` | `--ring-mib 1` |")
+print("|---|---|---|")
+print(f"| `node` on PATH (TLS discovery reads it whole) | {rss['default']:.0f} MiB | {rss['ring1']:.0f} MiB |")
+print(f"| no `node` on PATH | {rss['nonode']:.0f} MiB | {rss['both']:.0f} MiB |")
+print()
+print(f"While recording (`record -- sleep 1.5`, default ring): the ring buffer's mapping "
+      f"(`anon_inode:bpf-map`, data pages mapped twice) holds {int(ring_rss) / 1024 if ring_rss.isdigit() else ring_rss:.0f} MiB "
+      f"of Rss; /proc status: {' '.join(status)} (kB).")
 if not perf:
     print()
     print("(`perf` is not available: no CPU breakdown.)")

@@ -443,6 +443,8 @@ works = {
 print("| scheme | workload | untraced | `record` | ratio (per round) | `strace -f` | ratio "
       "| every exchange captured | lost | collector CPU / wall |")
 print("|---|---|---|---|---|---|---|---|---|---|")
+bad_notes = []
+sent = {"requests": hp["requests"], "upload": hp["uploads"], "download": hp["downloads"]}
 for scheme in ("http", "https"):
     for work, (title, unit, rate) in works.items():
         b = f"http.{scheme}.{work}"
@@ -459,7 +461,8 @@ for scheme in ("http", "https"):
                 reasons[k] = reasons.get(k, 0) + v
         n = ck[0]["calls"] if all(c["ok"] for c in ck) else None
         cap = (f"yes ({ck[0]['good']:,} × {hp['reps']})" if n is not None
-               else "**no**: " + ", ".join(f"{c['good']}/{c['calls']}" for c in ck))
+               else "**no**: complete/sent " + ", ".join(f"{c['good']}/{sent[work]}" for c in ck)
+               + " (`llm_call`s: " + ", ".join(str(c["calls"]) for c in ck) + ")")
         lost_s = f"{lost:,}" + (" (" + ", ".join(f"{k}: {v:,}" for k, v in reasons.items()) + ")" if reasons else "")
         fmt = (lambda v: f"{v:,.0f}") if unit == "req/s" else (lambda v: f"{v:,.1f}")
         print(f"| {scheme} | {title} | {fmt(med(u))} {unit} | {fmt(med(t))} {unit} | **{med(t) / med(u):.3f}** "
@@ -467,12 +470,14 @@ for scheme in ("http", "https"):
               f"| {lost_s} | {med(o['self_cpu_s'] for o in outer):.2f} s / {med(o['wall_s'] for o in outer):.1f} s |")
         for i, c in zip(hr, ck):
             if c["bad"]:
-                print(f"\n{scheme} {work}, round {i}, first bad calls: "
-                      f"`{json.dumps(c['bad'], ensure_ascii=False)[:300]}`")
+                bad_notes.append(f"{scheme} {work}, round {i}, first bad calls: "
+                                 f"`{json.dumps(c['bad'], ensure_ascii=False)[:300]}`")
 print()
 print("Throughput of the client's own loop (Python `http.client`, one keep-alive connection, "
       "bench/http_server.py outside the traced tree; start-up excluded), median of the rounds; "
       "ratio = traced (or strace) / untraced throughput, 1.0 = no cost. Every exchange captured = "
       "one `llm_call` per request in every traced round, status 200, not `incomplete`, and the "
       "prompt (requests: text; upload: sha256) or the streamed reply (sha256) exact.")
+for note in bad_notes:
+    print(f"\n- {note}")
 PY

@@ -40,6 +40,7 @@
 //! connection is over). Pure: bytes in, file offsets out. x86-64 ELF only. A role matched by
 //! no function, or by more than one, is a [`Miss`], never a guess.
 
+use crate::le::{read_u32, read_i32, read_u64};
 use std::collections::{BTreeMap, BTreeSet};
 
 use memchr::{memchr_iter, memmem};
@@ -412,17 +413,8 @@ fn passes_arguments_through(seg: &Code<'_>, function: u64, callee: u64) -> bool 
     false
 }
 
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at + 4)?.try_into().ok()?))
-}
 
-fn read_i32(b: &[u8], at: usize) -> Option<i32> {
-    read_u32(b, at).map(|v| v as i32)
-}
 
-fn read_u64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at + 8)?.try_into().ok()?))
-}
 
 #[cfg(test)]
 mod tests {

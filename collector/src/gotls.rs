@@ -27,6 +27,7 @@
 //!
 //! Pure: bytes in, file offsets out. x86-64 ELF only.
 
+use crate::le::{read_u32, read_u64};
 use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, Register};
 use memchr::memmem;
 
@@ -343,13 +344,7 @@ impl<'a> Segments<'a> {
     }
 }
 
-fn read_u32(b: &[u8], at: usize) -> Option<u32> {
-    Some(u32::from_le_bytes(b.get(at..at.checked_add(4)?)?.try_into().ok()?))
-}
 
-fn read_u64(b: &[u8], at: usize) -> Option<u64> {
-    Some(u64::from_le_bytes(b.get(at..at.checked_add(8)?)?.try_into().ok()?))
-}
 
 #[cfg(test)]
 pub(crate) mod tests {

@@ -14,6 +14,7 @@ pub mod decode;
 mod error;
 pub mod gotls;
 pub mod http;
+mod le;
 pub mod llm;
 pub mod net;
 pub mod ossl;

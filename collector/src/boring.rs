@@ -55,7 +55,7 @@ const SSL_R_UNINITIALIZED: u32 = 226;
 const SSL_R_APPLICATION_DATA_ON_SHUTDOWN: u32 = 291;
 
 /// The end of `__FILE__` in `ssl_lib.cc`'s error sites; what precedes it is the build's path.
-const SOURCE_NAME: &[u8] = b"ssl/ssl_lib.cc\0";
+pub(crate) const SOURCE_NAME: &[u8] = b"ssl/ssl_lib.cc\0";
 
 /// System V argument registers in order (x86 register numbers: rdi, rsi, rdx, rcx, r8, r9).
 const ARG_REGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
@@ -96,8 +96,10 @@ impl Miss {
     }
 }
 
-/// Whether `data` holds BoringSSL's `ssl_lib.cc` source name (cheap; [`find`] does the work).
-pub fn has_source_name(data: &[u8]) -> bool {
+/// Whether `data` holds BoringSSL's `ssl_lib.cc` source name (the capture looks for it with
+/// the other TLS markers in one pass, `uprobes::Markers`).
+#[cfg(test)]
+fn has_source_name(data: &[u8]) -> bool {
     memmem::find(data, SOURCE_NAME).is_some()
 }
 

@@ -37,7 +37,7 @@ pub const READ: &str = "crypto/tls.(*Conn).Read";
 pub const CLOSE: &str = "crypto/tls.(*Conn).Close";
 
 /// The start of Go's build information (`.go.buildinfo`), in every Go executable since go1.13.
-const BUILDINFO: &[u8] = b"\xff Go buildinf:";
+pub(crate) const BUILDINFO: &[u8] = b"\xff Go buildinf:";
 
 /// pclntab magic numbers (`runtime/symtab.go`).
 const MAGIC_GO120: u32 = 0xffff_fff1;

@@ -67,7 +67,7 @@
 use crate::le::{read_u32, read_i32, read_u64};
 use std::collections::{BTreeMap, BTreeSet};
 
-use memchr::{memchr2_iter, memchr_iter, memmem};
+use memchr::memmem;
 
 /// `ERR_LIB_SSL`.
 const LIB_SSL: u64 = 20;
@@ -79,7 +79,7 @@ const SSL_R_UNSUPPORTED_WRITE_FLAG: u32 = 412;
 
 /// The end of `__FILE__` in `ssl_lib.c`'s error sites; what precedes it is the build's path
 /// (`../ssl/ssl_lib.c` from OpenSSL's own build, `external/openssl+/ssl/ssl_lib.c` from Bazel).
-const SOURCE_NAME: &[u8] = b"ssl/ssl_lib.c\0";
+pub(crate) const SOURCE_NAME: &[u8] = b"ssl/ssl_lib.c\0";
 
 /// x86 register numbers.
 const RCX: u8 = 1;
@@ -209,6 +209,7 @@ pub fn find(data: &[u8]) -> Result<Functions, Miss> {
             segments: &segments,
             names: &names,
             starts: &starts,
+            absolute: elf.elf_header().e_type(endian) == object::elf::ET_EXEC,
         },
         is_entry,
     )?;
@@ -268,6 +269,9 @@ struct Image<'a, 'b> {
     names: &'b [u64],
     /// Function starts, sorted.
     starts: &'b [u64],
+    /// Whether code may load an address as a 32-bit immediate: a non-PIE executable
+    /// (`ET_EXEC`); a shared object or PIE cannot without text relocations.
+    absolute: bool,
 }
 
 impl Image<'_, '_> {
@@ -348,7 +352,21 @@ fn find_in(image: &Image<'_, '_>, is_entry: impl Fn(u64) -> bool) -> Result<Foun
             .map(|(&f, r)| (f, r))
             .collect()
     };
-    let entering = |targets: &BTreeSet<u64>| callers_entering(image, targets, &is_entry);
+    // the callers of every core, found in one pass over the code (the slow part on a large
+    // binary) and then picked out per question
+    let all_cores: BTreeSet<u64> = ["ssl_read_internal", "ssl_write_internal"]
+        .iter()
+        .flat_map(|internal| cores(internal))
+        .map(|(core, _)| core)
+        .collect();
+    let of_cores = callers_entering(image, &all_cores, &is_entry);
+    let entering = |targets: &BTreeSet<u64>| -> Vec<Entry> {
+        if targets.is_subset(&all_cores) {
+            of_cores.iter().filter(|e| targets.contains(&e.target)).copied().collect()
+        } else {
+            callers_entering(image, targets, &is_entry)
+        }
+    };
     // a core with the `_ex` signature stands for the one wrapper that passes its arguments
     // through, if there is one; else for itself (every call goes through it)
     let wrapper_or_self = |core: u64, public: Option<u64>| -> u64 {
@@ -442,6 +460,8 @@ fn only(items: impl Iterator<Item = u64>) -> Option<u64> {
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     function: u64,
+    /// The target it calls or jumps to.
+    target: u64,
     regs: Regs,
 }
 
@@ -470,14 +490,11 @@ fn callers_entering(
 ) -> Vec<Entry> {
     let mut functions = BTreeSet::new();
     for seg in image.code {
-        let b = seg.bytes;
-        // every E8/E9 byte read as a call/jmp; a stray one inside another instruction is sorted
-        // out by decoding from the function's entry below
-        for i in memchr2_iter(0xE8, 0xE9, &b[..b.len().saturating_sub(4)]) {
-            let rel = i32::from_le_bytes([b[i + 1], b[i + 2], b[i + 3], b[i + 4]]);
-            let target = (seg.addr + i as u64 + 5).wrapping_add_signed(i64::from(rel));
-            if targets.contains(&target) {
-                functions.extend(image.function_of(seg.addr + i as u64));
+        // a stray E8/E9 inside another instruction is sorted out by decoding from the
+        // function's entry below
+        for at in rel32_into(seg, 1, 5, targets) {
+            if seg.bytes[at] & 0xFE == 0xE8 {
+                functions.extend(image.function_of(seg.addr + at as u64));
             }
         }
     }
@@ -493,7 +510,7 @@ fn callers_entering(
             continue;
         };
         if targets.contains(&target) && is_entry(function) {
-            out.push(Entry { function, regs });
+            out.push(Entry { function, target, regs });
         }
     }
     out
@@ -518,7 +535,7 @@ fn error_sites(image: &Image<'_, '_>) -> Vec<Site> {
     for seg in image.code {
         // a non-PIE executable (Node's) loads the source name as an absolute address:
         // `mov r32, imm32` (B8+r imm32, or 41 B8+r imm32)
-        for &name in image.names {
+        for &name in image.names.iter().filter(|_| image.absolute) {
             let Ok(imm) = u32::try_from(name) else {
                 continue;
             };
@@ -536,19 +553,75 @@ fn error_sites(image: &Image<'_, '_>) -> Vec<Site> {
                 }
             }
         }
-        // the source name is loaded with `lea r64, [rip + disp32]` (REX.W 8D modrm disp32)
-        for i in memchr_iter(0x8D, seg.bytes) {
-            let Some(at) = i.checked_sub(1).filter(|&at| seg.bytes[at] & 0xF8 == 0x48) else {
+        // the source name is loaded with `lea r64, [rip + disp32]` (REX.W 8D modrm disp32,
+        // rip-relative: modrm `00 reg 101`)
+        let names: BTreeSet<u64> = image.names.iter().copied().collect();
+        for at in rel32_into(seg, 3, 7, &names) {
+            let b = seg.bytes;
+            if b[at] & 0xF8 != 0x48 || b[at + 1] != 0x8D || b[at + 2] & 0xC7 != 0x05 {
                 continue;
-            };
+            }
             if let Some((Insn::Set(_, Value::Const(target)), _)) = decode(seg, at) {
-                if image.names.contains(&target) {
+                if names.contains(&target) {
                     sites.extend(error_site(seg, at, target, image.segments));
                 }
             }
         }
     }
+    sites.sort_by_key(|site| site.addr);
     sites
+}
+
+/// The instruction starts `at` in `seg` whose 32-bit displacement at `at + disp_at`, relative
+/// to the instruction's end `at + len`, points at one of `targets`: the direct calls and jumps
+/// to a function, the loads of a string's address. Every instruction in the same 64 KiB of
+/// code that points at a target has the same upper two bytes of displacement (one of two
+/// values, where the stretch straddles a boundary; targets close together share them), so
+/// each stretch is searched for those byte pairs (rare, away from the targets) instead of
+/// every candidate opcode byte being read: a pass over the 100+ MiB of a large addon is
+/// several times faster, and it runs while the process that mapped it heads for its first
+/// TLS write.
+fn rel32_into(seg: &Segment<'_>, disp_at: usize, len: usize, targets: &BTreeSet<u64>) -> Vec<usize> {
+    const STRETCH: usize = 1 << 16;
+    let b = seg.bytes;
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < b.len() {
+        let end = (start + STRETCH).min(b.len());
+        let end_of = |at: usize| i128::from(seg.addr + (at + len) as u64);
+        // the upper halves of the displacements from start..end to each target that fit
+        let mut highs = BTreeSet::new();
+        for &target in targets {
+            let (first, last) = (i128::from(target) - end_of(end - 1), i128::from(target) - end_of(start));
+            if last >= i128::from(i32::MIN) && first <= i128::from(i32::MAX) {
+                let (first, last) = (first.max(i128::from(i32::MIN)), last.min(i128::from(i32::MAX)));
+                highs.extend([(first >> 16) as i16, (last >> 16) as i16]);
+            }
+        }
+        // the upper two bytes are at at + disp_at + 2 and + 3
+        let from = start + disp_at + 2;
+        let to = (end + disp_at + 3).min(b.len());
+        for high in highs {
+            let Some(haystack) = b.get(from..to) else { break };
+            let pair = high.to_le_bytes();
+            let finder = memmem::Finder::new(&pair);
+            // overlapping matches: the pair is often `00 00` or `FF FF` near a target
+            let mut next = 0;
+            while let Some(j) = haystack.get(next..).and_then(|rest| finder.find(rest)) {
+                let at = start + next + j;
+                next += j + 1;
+                let points_at = |d: i32| {
+                    u64::try_from(end_of(at) + i128::from(d)).is_ok_and(|t| targets.contains(&t))
+                };
+                if at + len <= b.len() && read_i32(b, at + disp_at).is_some_and(points_at) {
+                    out.push(at);
+                }
+            }
+        }
+        start = end;
+    }
+    out.sort_unstable();
+    out
 }
 
 /// The site whose `ERR_set_debug(file, line, func)` set-up includes the instruction at `at`
@@ -974,6 +1047,46 @@ fn uleb(b: &[u8]) -> Option<(u64, usize)> {
 mod tests {
     use super::*;
 
+    /// [`rel32_into`] finds exactly what reading every position would: calls to targets near
+    /// and far (over several 64 KiB stretches, either side, across stretch boundaries), amid
+    /// runs of `00` and `FF` bytes where the byte pairs it searches for overlap.
+    #[test]
+    fn rel32_into_finds_what_a_full_scan_finds() {
+        let mut state = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let addr = 0x40_0000u64;
+        let mut bytes: Vec<u8> = (0..600_000).map(|_| next() as u8).collect();
+        for run in [(1000, 0x00), (131_000, 0xFF), (65_530, 0x00), (300_000, 0xFF)] {
+            bytes[run.0..run.0 + 400].fill(run.1);
+        }
+        let targets: BTreeSet<u64> = [addr + 70_000, addr + 70_016, addr + 420_000, addr + 5_000_000].into();
+        // plant calls at stretch edges and at random, towards each target
+        let mut planted = vec![65_531usize, 65_536, 131_067, 131_072, 0, 599_995, 1002, 131_100];
+        planted.extend((0..200).map(|_| (next() % 599_990) as usize));
+        for (k, &at) in planted.iter().enumerate() {
+            let target = *targets.iter().nth(k % targets.len()).unwrap();
+            let rel = (target as i64 - (addr + at as u64 + 5) as i64) as i32;
+            bytes[at] = 0xE8;
+            bytes[at + 1..at + 5].copy_from_slice(&rel.to_le_bytes());
+        }
+        let seg = Segment { addr, bytes: &bytes };
+        let full: Vec<usize> = (0..bytes.len() - 4)
+            .filter(|&at| {
+                let rel = i32::from_le_bytes(bytes[at + 1..at + 5].try_into().unwrap());
+                targets.contains(&(addr + at as u64 + 5).wrapping_add_signed(i64::from(rel)))
+            })
+            .collect();
+        let found = rel32_into(&seg, 1, 5, &targets);
+        assert!(full.len() >= 100, "{}", full.len());
+        assert_eq!(found, full);
+        assert!(rel32_into(&seg, 1, 5, &[addr + (1 << 40)].into()).is_empty(), "out of rel32 reach");
+    }
+
     const BASE: u64 = 0x40_1000;
     const RODATA: u64 = 0x20_0000;
     const UNINIT: u32 = SSL_R_UNINITIALIZED;
@@ -1151,6 +1264,7 @@ mod tests {
                 segments: &segments,
                 names: &[file],
                 starts: &a.starts,
+                absolute: true,
             },
             is_entry,
         )
@@ -1519,6 +1633,7 @@ mod tests {
             segments: &segments,
             names: &[e.file],
             starts: &a.starts,
+            absolute: true,
         };
         let site = |addr, reason| Site {
             addr,

@@ -213,16 +213,20 @@ fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
     if offsets[0].is_some() {
         return Ok(EXPORTED.iter().zip(offsets).filter_map(|(&(_, f), off)| Some((off?, f))).collect());
     }
-    if gotls::is_go_with_tls(data) {
+    if !data.starts_with(b"\x7fELF") {
+        return Err(Outcome::NoSsl);
+    }
+    let markers = Markers::of(data);
+    if markers.go_buildinfo && markers.go_tls_write {
         let found = gotls::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
         return Ok(go_targets(&found));
     }
-    if data.starts_with(b"\x7fELF") && boring::has_source_name(data) {
+    if markers.boring {
         let found = boring::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
         let targets = [(found.write, FN_WRITE), (found.read, FN_READ), (found.shutdown, FN_FREE)];
         return Ok(targets.iter().filter_map(|&(offset, f)| Some((usize::try_from(offset).ok()?, f))).collect());
     }
-    if data.starts_with(b"\x7fELF") && ossl::has_source_name(data) {
+    if markers.openssl {
         let found = ossl::find(data).map_err(|miss| Outcome::Uncapturable(miss.describe()))?;
         let targets = [
             (found.write, FN_WRITE),
@@ -235,7 +239,72 @@ fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
             targets.iter().filter_map(|&(offset, f)| Some((usize::try_from(offset?).ok()?, f))).collect();
         return Ok(targets);
     }
-    Err(other_tls_in(data).map_or(Outcome::NoSsl, Outcome::Uncapturable))
+    Err(markers.other_tls().map_or(Outcome::NoSsl, Outcome::Uncapturable))
+}
+
+/// Which TLS implementations' markers a file holds, found in one pass: a file with no
+/// exported OpenSSL API is otherwise read end to end once per marker, and an addon or agent
+/// executable is 100+ MiB, scanned while the process that mapped it runs on towards its first
+/// TLS write.
+#[derive(Debug, Default, Clone, Copy)]
+struct Markers {
+    go_buildinfo: bool,
+    go_tls_write: bool,
+    crypto_tls: bool,
+    boring: bool,
+    openssl: bool,
+    rustls: bool,
+}
+
+impl Markers {
+    fn of(data: &[u8]) -> Markers {
+        use std::sync::LazyLock;
+        // leftmost-first, so Go's `crypto/tls.(*Conn).Write` is found where `crypto/tls` (its
+        // prefix) starts too; no other pattern is a prefix or suffix of another
+        const PATTERNS: [&[u8]; 6] = [
+            gotls::BUILDINFO,
+            gotls::WRITE.as_bytes(),
+            b"crypto/tls",
+            boring::SOURCE_NAME,
+            ossl::SOURCE_NAME,
+            b"rustls",
+        ];
+        static SEARCH: LazyLock<Option<aho_corasick::AhoCorasick>> = LazyLock::new(|| {
+            aho_corasick::AhoCorasick::builder()
+                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
+                .build(PATTERNS)
+                .ok()
+        });
+        let mut seen = [false; PATTERNS.len()];
+        match SEARCH.as_ref() {
+            Some(search) => {
+                for hit in search.find_iter(data) {
+                    seen[hit.pattern().as_usize()] = true;
+                    if seen.iter().all(|&s| s) {
+                        break;
+                    }
+                }
+            }
+            None => {
+                for (s, pattern) in seen.iter_mut().zip(PATTERNS) {
+                    *s = memchr::memmem::find(data, pattern).is_some();
+                }
+            }
+        }
+        let [go_buildinfo, go_tls_write, crypto_tls, boring, openssl, rustls] = seen;
+        Markers { go_buildinfo, go_tls_write, crypto_tls: crypto_tls || go_tls_write, boring, openssl, rustls }
+    }
+
+    /// The TLS implementation carried that we know and cannot hook, if any.
+    fn other_tls(&self) -> Option<&'static str> {
+        if self.rustls {
+            Some("rustls")
+        } else if self.go_buildinfo && self.crypto_tls {
+            Some("Go crypto/tls")
+        } else {
+            None
+        }
+    }
 }
 
 /// The probes of Go's crypto/tls: Write's and Read's entries and `RET`s, and Close.
@@ -290,18 +359,10 @@ pub fn other_tls(path: &Path) -> Option<&'static str> {
 
 /// [`other_tls`] of a file already read.
 fn other_tls_in(data: &[u8]) -> Option<&'static str> {
-    use memchr::memmem;
     if !data.starts_with(b"\x7fELF") {
         return None;
     }
-    let has = |needle: &[u8]| memmem::find(data, needle).is_some();
-    if has(b"rustls") {
-        Some("rustls")
-    } else if has(b"\xff Go buildinf:") && has(b"crypto/tls") {
-        Some("Go crypto/tls")
-    } else {
-        None
-    }
+    Markers::of(data).other_tls()
 }
 
 /// Whether this kernel attaches uprobe_multi links (Linux 6.6+).
@@ -360,6 +421,27 @@ mod tests {
         assert_eq!(other_tls(&write("b", b"\xff Go buildinf:...crypto/tls.(*Conn).Write")), Some("Go crypto/tls"));
         assert_eq!(other_tls(&write("c", b"plain program")), None);
         assert_eq!(other_tls(Path::new("/nonexistent")), None);
+    }
+
+    /// One pass finds every marker, wherever in the file and in whatever order, including
+    /// `crypto/tls` where it only occurs as the start of Go's `crypto/tls.(*Conn).Write`.
+    #[test]
+    fn one_pass_finds_every_marker() {
+        let names = ["go_buildinfo", "go_tls_write", "crypto_tls", "boring", "openssl", "rustls"];
+        let flags = |m: Markers| [m.go_buildinfo, m.go_tls_write, m.crypto_tls, m.boring, m.openssl, m.rustls];
+        let none = Markers::of(&[0x90; 100_000]);
+        assert_eq!(flags(none), [false; 6]);
+        let parts: [&[u8]; 5] = [b"\xff Go buildinf:", b"crypto/tls.(*Conn).Write", b"x/ssl/ssl_lib.cc\0", b"../ssl/ssl_lib.c\0", b"rustls-0.23"];
+        for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
+            let mut data = vec![0u8; 3_000_000];
+            for (slot, &i) in order.iter().enumerate() {
+                let at = 17 + slot * 700_001;
+                data[at..at + parts[i].len()].copy_from_slice(parts[i]);
+            }
+            assert_eq!(flags(Markers::of(&data)), [true; 6], "{order:?} of {names:?}");
+        }
+        let only_ossl = Markers::of(b"..ssl/ssl_lib.c\0..");
+        assert_eq!(flags(only_ossl), [false, false, false, false, true, false]);
     }
 
     #[test]

@@ -314,14 +314,14 @@ static __always_inline __u32 append_user_str(__u8 *ev, __u32 off, const char *sr
 
 static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 {
-	/* `task` is trusted (tp_btf / bpf_get_current_task_btf): plain loads, no helper calls */
-	struct fdtable *fdt = task->files->fdt;
+	/* CO-RE reads, not loads through a trusted BTF pointer: see fill_header */
+	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
 	struct file **arr;
 	struct file *file = NULL;
 
-	if (fd < 0 || (unsigned int)fd >= fdt->max_fds)
+	if (fd < 0 || (unsigned int)fd >= BPF_CORE_READ(fdt, max_fds))
 		return NULL;
-	arr = fdt->fd;
+	arr = BPF_CORE_READ(fdt, fd);
 	bpf_probe_read_kernel(&file, sizeof(file), &arr[fd]);
 	return file;
 }
@@ -329,7 +329,7 @@ static __always_inline struct file *fd_file(struct task_struct *task, int fd)
 /* The directory a relative path passed with `dirfd` is resolved against. */
 static __always_inline __u32 append_base(__u8 *ev, __u32 off, int dirfd, bool *truncated)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 
 	if (dirfd == AT_FDCWD) {
 		struct fs_struct *fs = BPF_CORE_READ(task, fs);
@@ -439,7 +439,7 @@ static __always_inline void sweep_writes(__u32 tgid, struct traced_info *info, b
 	struct sweep_ctx ctx = {
 		.tgid = tgid,
 		.all = all,
-		.task = bpf_get_current_task_btf(),
+		.task = (struct task_struct *)bpf_get_current_task(),
 		.info = info,
 	};
 	__u32 n = info->write_fd_max;
@@ -1023,7 +1023,7 @@ static __always_inline void sock_data(__u32 tgid, int fd, struct file *file, __u
 static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, long id, unsigned long a0,
 					 unsigned long a1, unsigned long a2, long ret)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
 	struct file *file = fd_file(task, (int)a0);
 
 	if (!file)
@@ -1077,7 +1077,7 @@ static __always_inline void data_syscall(struct traced_info *info, __u32 tgid, l
  */
 static __always_inline void exec_mapped(int fd)
 {
-	struct file *file = fd_file(bpf_get_current_task_btf(), fd);
+	struct file *file = fd_file((struct task_struct *)bpf_get_current_task(), fd);
 
 	if (!file)
 		return;

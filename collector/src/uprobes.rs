@@ -180,10 +180,11 @@ impl<'obj> SslProbes<'obj> {
         if !self.seen.insert(id) {
             return self.uncapturable.get(&id).cloned().unwrap_or(Outcome::Known);
         }
-        // read once (libraries are a few MiB, node ~100 MiB, Bun-compiled agents up to
-        // ~400 MiB; once per inode): symbols, BoringSSL's code and other TLS markers are in it
-        let data = std::fs::read(path).unwrap_or_default();
-        let targets = match probe_targets(&data) {
+        // the exported API first, from the dynamic symbol table alone (node is ~100 MiB, its
+        // table a few); else the whole file, once per inode (Bun-compiled agents are up to
+        // ~400 MiB): BoringSSL's and OpenSSL's code, Go's function table and other TLS markers
+        let exported = exported_targets(&dynamic_symbol_offsets(path, &EXPORTED.map(|(name, _)| name)));
+        let targets = match exported.map_or_else(|| probe_targets(&std::fs::read(path).unwrap_or_default()), Ok) {
             Ok(targets) => targets,
             Err(outcome) => {
                 if matches!(outcome, Outcome::Uncapturable(_)) {
@@ -208,10 +209,8 @@ impl<'obj> SslProbes<'obj> {
 /// Where to probe a file, from its symbol tables or, for a stripped static BoringSSL, from its
 /// code; otherwise why not: [`Outcome::NoSsl`] or [`Outcome::Uncapturable`].
 fn probe_targets(data: &[u8]) -> Result<Vec<Target>, Outcome> {
-    let names = EXPORTED.map(|(name, _)| name);
-    let offsets = symbol_offsets_in(data, &names);
-    if offsets[0].is_some() {
-        return Ok(EXPORTED.iter().zip(offsets).filter_map(|(&(_, f), off)| Some((off?, f))).collect());
+    if let Some(targets) = exported_targets(&symbol_offsets_in(data, &EXPORTED.map(|(name, _)| name))) {
+        return Ok(targets);
     }
     if !data.starts_with(b"\x7fELF") {
         return Err(Outcome::NoSsl);
@@ -305,6 +304,58 @@ impl Markers {
             None
         }
     }
+}
+
+/// The probes of the OpenSSL API at `offsets` (of the [`EXPORTED`] names), if `SSL_write` is
+/// among them.
+fn exported_targets(offsets: &[Option<usize>]) -> Option<Vec<Target>> {
+    offsets.first()?.as_ref()?;
+    Some(EXPORTED.iter().zip(offsets).filter_map(|(&(_, f), off)| Some((off.as_ref().copied()?, f))).collect())
+}
+
+/// [`symbol_offsets`] from the dynamic symbol table alone, without reading the whole file: the
+/// ELF, program and section headers and the `SHT_DYNSYM` tables with their strings are read
+/// into place in a zeroed buffer of the file's size, whose other pages are never touched (so
+/// never resident). All `None` for a file that is not an ELF file or cannot be read.
+pub fn dynamic_symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
+    sparse_image(path).map_or_else(|| vec![None; names.len()], |image| symbol_offsets_in(&image, names))
+}
+
+fn sparse_image(path: &Path) -> Option<Vec<u8>> {
+    use object::elf::{FileHeader64, SHT_DYNSYM};
+    use object::read::elf::{FileHeader, SectionHeader};
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).ok()?;
+    let len = usize::try_from(file.metadata().ok()?.len()).ok().filter(|&len| len <= 4 << 30)?;
+    let mut image = vec![0u8; len];
+    let fill = |image: &mut Vec<u8>, at: u64, size: u64| -> Option<()> {
+        let start = usize::try_from(at).ok()?;
+        let range = start..start.checked_add(usize::try_from(size).ok()?)?;
+        file.read_exact_at(image.get_mut(range)?, at).ok()
+    };
+    fill(&mut image, 0, 64.min(len as u64))?;
+    let header = FileHeader64::<object::Endianness>::parse(image.as_slice()).ok()?;
+    let endian = header.endian().ok()?;
+    let (phoff, phsize) = (header.e_phoff(endian), u64::from(header.e_phentsize(endian)) * u64::from(header.e_phnum(endian)));
+    let shoff = header.e_shoff(endian);
+    let shsize = u64::from(header.e_shentsize(endian)) * u64::from(header.e_shnum(endian));
+    fill(&mut image, phoff, phsize)?;
+    fill(&mut image, shoff, shsize)?;
+    let header = FileHeader64::<object::Endianness>::parse(image.as_slice()).ok()?;
+    let sections = header.section_headers(endian, image.as_slice()).ok()?.to_vec();
+    // the section names' table, then each dynamic symbol table and the strings it links to
+    let mut wanted = vec![usize::from(header.e_shstrndx(endian))];
+    for (i, section) in sections.iter().enumerate() {
+        if section.sh_type(endian) == SHT_DYNSYM {
+            wanted.extend([i, section.sh_link(endian) as usize]);
+        }
+    }
+    for section in wanted.into_iter().filter_map(|i| sections.get(i)) {
+        if let Some((at, size)) = section.file_range(endian) {
+            fill(&mut image, at, size)?;
+        }
+    }
+    Some(image)
 }
 
 /// The probes of Go's crypto/tls: Write's and Read's entries and `RET`s, and Close.
@@ -496,6 +547,26 @@ mod tests {
         // the offset is inside the file
         let len = std::fs::metadata(&lib).map(|m| m.len()).unwrap_or(0) as usize;
         assert!(offsets[0].is_some_and(|o| o < len));
+    }
+
+    /// The exported API read from the dynamic symbol table alone is where the whole file says
+    /// it is (libssl, node), and nothing at all comes from a file without one or not ELF.
+    #[test]
+    fn dynamic_symbols_alone_give_the_same_offsets_as_the_whole_file() {
+        let names = EXPORTED.map(|(name, _)| name);
+        let node = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join("node")).find(|p| p.is_file());
+        let files: Vec<PathBuf> = system_libraries().into_iter().chain(node).collect();
+        for file in &files {
+            let whole = symbol_offsets_in(&std::fs::read(file).expect("read"), &names);
+            assert!(whole[0].is_some(), "{}", file.display());
+            assert_eq!(dynamic_symbol_offsets(file, &names), whole, "{}", file.display());
+        }
+        let dir = tempfile::tempdir().expect("tempdir");
+        let text = dir.path().join("text");
+        std::fs::write(&text, b"#!/bin/sh\necho not ELF\n").expect("write");
+        assert_eq!(dynamic_symbol_offsets(&text, &names), vec![None; names.len()]);
+        assert_eq!(dynamic_symbol_offsets(Path::new("/bin/sh"), &names)[0], None, "a shell exports no SSL_write");
+        assert_eq!(dynamic_symbol_offsets(Path::new("/nonexistent"), &names)[0], None);
     }
 
     #[test]

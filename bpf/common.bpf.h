@@ -12,10 +12,29 @@
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
+/*
+ * Two ring buffers. Records go to `events` (small: the collector maps it at start, and a ring's
+ * mapping is resident, twice over) until one does not fit; from then on every record, on every
+ * CPU, goes to `spill` (--ring-mib), which the collector maps only once `ring_spilled` says it
+ * is in use. One switch, at one point, keeps records in order: the collector drains `events`
+ * before it reads `spill`. A record that fits neither is counted in `ringbuf_lost`.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} events SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 << 20);
-} events SEC(".maps");
+} spill SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} ring_spilled SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -66,6 +85,48 @@ static __always_inline void count_ringbuf_lost(__u32 kind)
 		*n += 1;
 }
 
+static __always_inline bool spilled(void)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&ring_spilled, &zero);
+
+	return on && *on;
+}
+
+static __always_inline void set_spilled(void)
+{
+	__u32 zero = 0;
+	__u32 *on = bpf_map_lookup_elem(&ring_spilled, &zero);
+
+	if (on)
+		*on = 1; /* every writer writes 1: no atomic needed */
+}
+
+/* bpf_ringbuf_reserve on the ring in use (the size must be a constant). */
+#define ring_reserve(size)                                                                     \
+	({                                                                                     \
+		void *rec_ = NULL;                                                             \
+		if (!spilled()) {                                                              \
+			rec_ = bpf_ringbuf_reserve(&events, size, 0);                          \
+			if (!rec_)                                                             \
+				set_spilled();                                                 \
+		}                                                                              \
+		if (!rec_)                                                                     \
+			rec_ = bpf_ringbuf_reserve(&spill, size, 0);                           \
+		rec_;                                                                          \
+	})
+
+/* bpf_ringbuf_output on the ring in use; 0 once written. */
+static __always_inline long ring_output(void *data, __u64 size, __u64 flags)
+{
+	if (!spilled()) {
+		if (!bpf_ringbuf_output(&events, data, size, flags))
+			return 0;
+		set_spilled();
+	}
+	return bpf_ringbuf_output(&spill, data, size, flags);
+}
+
 static __always_inline void fill_header(struct event_header *h, __u32 kind)
 {
 	/*
@@ -93,8 +154,10 @@ static __always_inline void fill_header(struct event_header *h, __u32 kind)
 
 static __always_inline __u64 wakeup_flags(void)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP
-									     : BPF_RB_NO_WAKEUP;
+	__u64 waiting = spilled() ? bpf_ringbuf_query(&spill, BPF_RB_AVAIL_DATA)
+				  : bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return waiting >= WAKEUP_BYTES ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
 }
 
 #endif /* AGENTSIGHT_COMMON_BPF_H */

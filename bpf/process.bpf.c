@@ -185,7 +185,7 @@ static __always_inline void submit(void *ev, __u32 size)
 	if (size > EVENT_AREA_BYTES)
 		size = EVENT_AREA_BYTES;
 	h->size_bytes = size;
-	if (bpf_ringbuf_output(&events, ev, size, flags)) {
+	if (ring_output(ev, size, flags)) {
 		count_ringbuf_lost(kind);
 	}
 }
@@ -810,7 +810,7 @@ static __always_inline __u32 sock_classify(const __u8 *h, __u32 len, __u32 dir)
 
 static __always_inline void sock_emit_info(struct sock *sk, int fd, __u32 class, __u32 dir, __u16 family)
 {
-	struct sock_info_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct sock_info_event *ev = ring_reserve(sizeof(*ev));
 
 	if (!ev) {
 		count_ringbuf_lost(EVENT_SOCK_INFO);
@@ -837,7 +837,7 @@ static __always_inline void sock_emit_info(struct sock *sk, int fd, __u32 class,
 /* The socket behind (tgid, fd) is gone (closed, or the fd now names something else). */
 static __always_inline void sock_end(struct sock_key *key, struct sock_conn *c)
 {
-	struct sock_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct sock_close_event *ev = ring_reserve(sizeof(*ev));
 
 	if (ev) {
 		fill_header(&ev->hdr, EVENT_SOCK_CLOSE);

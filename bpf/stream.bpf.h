@@ -37,7 +37,7 @@ struct chunk_ctx {
 	};                                                                                     \
 	static __always_inline void emit_##CAP(struct chunk_ctx *c, __u32 done, __u32 len)     \
 	{                                                                                      \
-		struct tls_data_##CAP *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);       \
+		struct tls_data_##CAP *ev = ring_reserve(sizeof(*ev));       \
 		if (!ev) {                                                                     \
 			count_ringbuf_lost(c->kind);                                           \
 			return;                                                                \

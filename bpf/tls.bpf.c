@@ -227,7 +227,7 @@ static __always_inline int on_free(void *ssl)
 	if (!known)
 		return 0; /* no plaintext ever moved: nothing to close */
 
-	struct tls_close_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	struct tls_close_event *ev = ring_reserve(sizeof(*ev));
 	if (!ev) {
 		count_ringbuf_lost(EVENT_TLS_CLOSE);
 		return 0;

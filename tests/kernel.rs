@@ -206,6 +206,34 @@ fn killed_processes_report_their_signal() {
     assert_eq!((exit.signal, exit.exit_code), (9, 137));
 }
 
+/// With a first ring of one page, the kernel switches to the second ring buffer within the
+/// first few records: every record still arrives, none is lost, and each process's fork,
+/// exec and exit come in order. The second ring (1 MiB) is smaller than what the run writes,
+/// so it must be read while the run goes on, not only at the end.
+#[test]
+#[ignore = "needs root and BPF"]
+fn records_go_on_in_order_in_the_second_ring_once_the_first_fills() {
+    root();
+    let n = 1500;
+    let rec = tests::record_env(
+        &["-q", "--ring-mib", "1"],
+        &["bash", "-c", &format!("for ((i = 0; i < {n}; i++)); do /bin/true; done")],
+        &[("AGENTSIGHT_FIRST_RING_KIB", "4")],
+    );
+    assert_eq!(rec.code, Some(0), "{}", rec.stderr);
+    let lost: Vec<_> = rec.events.iter().filter(|e| matches!(e.body, EventBody::Loss(_))).collect();
+    assert!(lost.is_empty(), "nothing lost: {} loss events, the first {:?}", lost.len(), lost.first());
+    let trues: Vec<u32> = rec.execs().filter(|(_, x)| x.argv == ["/bin/true"]).map(|(e, _)| e.pid).collect();
+    assert_eq!(trues.len(), n, "every exec");
+    let position = |pid: u32, kind: &str| rec.events.iter().position(|e| e.pid == pid && e.body.kind() == kind);
+    for pid in trues {
+        let fork = rec.events.iter().position(|e| matches!(&e.body, EventBody::Fork(f) if f.child_pid == pid));
+        let (exec, exit) = (position(pid, "exec"), position(pid, "exit"));
+        assert!(fork.is_some() && exit.is_some(), "pid {pid}: fork {fork:?} exit {exit:?}");
+        assert!(fork < exec && exec < exit, "pid {pid} in order: fork {fork:?} < exec {exec:?} < exit {exit:?}");
+    }
+}
+
 #[test]
 #[ignore = "needs root and BPF"]
 fn two_thousand_processes_are_all_recorded_or_counted_lost() {

@@ -75,6 +75,8 @@ enum Command {
         output: Option<PathBuf>,
         #[arg(short, long)]
         quiet: bool,
+        /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are
+        /// reported. Records go to a 4 MiB first ring until a burst fills it.
         #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
         ring_mib: u32,
         /// Read the bearer token from this environment variable.
@@ -327,6 +329,8 @@ struct OutputArgs {
     #[arg(short, long)]
     verbose: bool,
     /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are reported.
+    /// Records go to a 4 MiB first ring until a burst fills it; this one is mapped (and counts
+    /// in agentsight's resident memory, twice) only from then on.
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
     ring_mib: u32,
 }

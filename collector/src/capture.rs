@@ -43,6 +43,9 @@ const TICK: Duration = Duration::from_millis(100);
 /// The longest the capture thread waits on the ring buffer: how soon it notices a stop or a
 /// wanted tick (the kernel wakes it earlier when records pile up or a process execs).
 const POLL: Duration = Duration::from_millis(10);
+/// The first ring buffer's size: enough for an agent's steady traffic and ordinary bursts;
+/// a burst that fills it switches the kernel to the `--ring-mib` ring.
+pub const FIRST_RING_BYTES: u32 = 4 << 20;
 /// Events per batch sent to the consumer.
 pub const BATCH: usize = 1024;
 
@@ -51,7 +54,9 @@ pub const BATCH: usize = 1024;
 pub struct CaptureConfig {
     /// Session id stamped on every event.
     pub session: String,
-    /// Size of the kernel ring buffer in bytes (a power of two, at least one page).
+    /// Size of the kernel ring buffer in bytes (a power of two, at least one page). Records go
+    /// to a first ring of at most [`FIRST_RING_BYTES`] until it fills, then to this one,
+    /// which is mapped (resident, twice over) only from then on.
     pub ring_bytes: u32,
     /// A process (normally this one) whose children become traced roots; itself untraced.
     pub spawner: Option<u32>,
@@ -248,7 +253,8 @@ fn load<'obj>(
     let mut open = ProcessSkelBuilder::default().open(open_object).map_err(load_err)?;
     let cpus = libbpf_rs::num_possible_cpus().map_err(load_err)? as u32;
     open.maps.scratch.set_max_entries(cpus).map_err(load_err)?;
-    open.maps.events.set_max_entries(config.ring_bytes).map_err(load_err)?;
+    open.maps.events.set_max_entries(config.ring_bytes.min(first_ring_bytes())).map_err(load_err)?;
+    open.maps.spill.set_max_entries(config.ring_bytes).map_err(load_err)?;
     if let Some(rodata) = open.maps.rodata_data.as_deref_mut() {
         rodata.watch_comms = !config.comms.is_empty();
     }
@@ -321,6 +327,8 @@ fn load_tls<'obj>(
         }
     }
     open.maps.events.reuse_fd(process.maps.events.as_fd()).map_err(load_err)?;
+    open.maps.spill.reuse_fd(process.maps.spill.as_fd()).map_err(load_err)?;
+    open.maps.ring_spilled.reuse_fd(process.maps.ring_spilled.as_fd()).map_err(load_err)?;
     open.maps.traced.reuse_fd(process.maps.traced.as_fd()).map_err(load_err)?;
     open.maps.losses.reuse_fd(process.maps.losses.as_fd()).map_err(load_err)?;
     open.maps.ringbuf_lost.reuse_fd(process.maps.ringbuf_lost.as_fd()).map_err(load_err)?;
@@ -457,6 +465,21 @@ impl LossTracker {
     }
 }
 
+/// The second ring buffer, mapped, its records going where the first ring's go.
+fn second_ring<'a>(skel: &'a ProcessSkel<'_>, sink: &'a std::cell::RefCell<Sink>) -> Result<libbpf_rs::RingBuffer<'a>, Error> {
+    let mut builder = RingBufferBuilder::new();
+    builder
+        .add(&skel.maps.spill, |data: &[u8]| sink.borrow_mut().record(data))
+        .map_err(map_err("set up the second ring buffer"))?;
+    builder.build().map_err(map_err("set up the second ring buffer"))
+}
+
+/// Whether the kernel has switched to the second ring buffer (common.bpf.h).
+fn spilled(skel: &ProcessSkel<'_>) -> bool {
+    let value = skel.maps.ring_spilled.lookup(&0u32.to_ne_bytes(), MapFlags::ANY).ok().flatten();
+    value.is_some_and(|v| v.iter().any(|&b| b != 0))
+}
+
 /// Processes in the traced tree. An entry whose process is gone without an exit (it died
 /// between `attach` finding it and the map update) is pruned here, or it would never leave.
 fn count_members(skel: &ProcessSkel<'_>) -> u64 {
@@ -492,6 +515,17 @@ fn offer_execs(probes: &mut SslProbes<'_>, execs: Vec<(u32, String, String)>, si
         let ev = sink.decoder.loss(Clock::boot_now_ns(), "tls", 1, &reason);
         sink.send(ev);
     }
+}
+
+/// `AGENTSIGHT_FIRST_RING_KIB=N` sizes the first ring buffer (a power of two, at least one
+/// page), to test the switch to the second or to tune it; else [`FIRST_RING_BYTES`].
+fn first_ring_bytes() -> u32 {
+    std::env::var("AGENTSIGHT_FIRST_RING_KIB")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .and_then(|kib| kib.checked_mul(1024))
+        .filter(|b| b.is_power_of_two() && *b >= 4096)
+        .unwrap_or(FIRST_RING_BYTES)
 }
 
 /// `AGENTSIGHT_UPROBE_MULTI=0` attaches one uprobe per function even where uprobe_multi
@@ -562,6 +596,8 @@ fn run(
         .add(&skel.maps.events, |data: &[u8]| sink.borrow_mut().record(data))
         .map_err(map_err("set up the ring buffer"))?;
     let ringbuf = builder.build().map_err(map_err("set up the ring buffer"))?;
+    // the `--ring-mib` ring, mapped once the kernel has switched to it (common.bpf.h)
+    let mut spill: Option<libbpf_rs::RingBuffer<'_>> = None;
     if let Some(why) = tls_refused {
         let privileges = if procfs::has_cap_sys_admin() {
             ""
@@ -582,7 +618,15 @@ fn run(
     let mut last_tick = Instant::now();
     let mut last_clock = Instant::now();
     while !shared.stop.load(Ordering::Acquire) {
-        if let Err(source) = ringbuf.poll(POLL) {
+        if spill.is_none() && spilled(&skel) {
+            spill = Some(second_ring(&skel, &sink)?);
+        }
+        // once switched, what is left in the first ring (written before the switch) goes first
+        let polled = match &spill {
+            Some(second) => ringbuf.consume().and_then(|_| second.poll(POLL)),
+            None => ringbuf.poll(POLL),
+        };
+        if let Err(source) = polled {
             if !sink.borrow().disconnected && source.kind() != libbpf_rs::ErrorKind::Interrupted {
                 return Err(Error::Poll { source });
             }
@@ -609,6 +653,12 @@ fn run(
 
     // Final drain: everything the kernel already holds, then summaries of files still open.
     let _ = ringbuf.consume();
+    if spill.is_none() && spilled(&skel) {
+        spill = Some(second_ring(&skel, &sink)?);
+    }
+    if let Some(second) = &spill {
+        let _ = second.consume();
+    }
     let now = Clock::boot_now_ns();
     let leftovers: Vec<_> = skel
         .maps

@@ -445,9 +445,10 @@ impl LossTracker {
             let n = Self::sum_percpu(&skel.maps.ringbuf_lost, kind as u32);
             totals.push(("ringbuf".into(), format!("{} ({name})", LOSS_REASONS[0]), n));
         }
-        let gaps = sink.decoder.tls_gaps();
         // counted in gaps (the chunks themselves are counted as ring-buffer losses)
-        totals.push(("tls".into(), "TLS stream gaps (an exchange cut by lost records)".into(), gaps.count));
+        let (tls, plain) = (sink.decoder.stream_gaps(false), sink.decoder.stream_gaps(true));
+        totals.push(("tls".into(), "TLS stream gaps (an exchange cut by lost records)".into(), tls.count));
+        totals.push(("net".into(), "plaintext HTTP stream gaps (an exchange cut by lost records)".into(), plain.count));
         for (reason, n) in std::mem::take(&mut sink.decode_errors) {
             let key = format!("decode\0{reason}");
             let total = self.published.get(&key).copied().unwrap_or(0) + n;

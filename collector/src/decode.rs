@@ -76,9 +76,10 @@ impl Decoder {
         }
     }
 
-    /// Bytes of TLS streams that never arrived (their records were lost).
-    pub fn tls_gaps(&self) -> Gaps {
-        self.tls.gaps()
+    /// Bytes of TLS streams (or, `plain`, of plaintext HTTP streams) that never arrived
+    /// (their records were lost).
+    pub fn stream_gaps(&self, plain: bool) -> Gaps {
+        self.tls.gaps_of(plain)
     }
 
     /// Decode one record into `out` (none, one, or several events: a TLS chunk can complete

@@ -127,17 +127,28 @@ pub struct Gaps {
 pub struct TlsStreams {
     conns: HashMap<(u32, u64), Connection>,
     limits: Limits,
-    gaps: Gaps,
+    /// Of TLS streams `[0]` and of plaintext HTTP streams `[1]`.
+    gaps: [Gaps; 2],
 }
 
 impl TlsStreams {
     pub fn new(limits: Limits) -> Self {
-        TlsStreams { conns: HashMap::new(), limits, gaps: Gaps::default() }
+        TlsStreams { conns: HashMap::new(), limits, gaps: [Gaps::default(); 2] }
     }
 
-    /// Gaps skipped so far.
+    /// Gaps skipped so far in all streams.
     pub fn gaps(&self) -> Gaps {
-        self.gaps
+        let [tls, plain] = self.gaps;
+        Gaps {
+            count: tls.count + plain.count,
+            bytes: tls.bytes + plain.bytes,
+            resync_dropped_bytes: tls.resync_dropped_bytes + plain.resync_dropped_bytes,
+        }
+    }
+
+    /// Gaps skipped so far in plaintext HTTP streams (`plain`) or in TLS streams.
+    pub fn gaps_of(&self, plain: bool) -> Gaps {
+        self.gaps[usize::from(plain)]
     }
 
     /// Take a chunk; returns the exchanges it completed.
@@ -157,9 +168,10 @@ impl TlsStreams {
             Direction::Out => &mut conn.out,
             Direction::In => &mut conn.inbound,
         };
-        let (ready, gap) = stream.accept(&chunk, false, &mut self.gaps);
+        let gaps = &mut self.gaps[usize::from(conn.plain)];
+        let (ready, gap) = stream.accept(&chunk, false, gaps);
         let mut done = Vec::new();
-        feed(conn, chunk.pid, chunk.dir, ready, gap, &mut self.gaps, &mut done);
+        feed(conn, chunk.pid, chunk.dir, ready, gap, gaps, &mut done);
         done
     }
 
@@ -193,8 +205,9 @@ impl TlsStreams {
                 Direction::In => &mut conn.inbound,
             };
             let nothing = Chunk { pid, tid: 0, ssl: 0, plain: conn.plain, dir, offset: 0, ts_ns, call_start: false, data: &[] };
-            let (ready, gap) = stream.accept(&nothing, true, &mut self.gaps);
-            feed(&mut conn, pid, dir, ready, gap, &mut self.gaps, &mut done);
+            let gaps = &mut self.gaps[usize::from(conn.plain)];
+            let (ready, gap) = stream.accept(&nothing, true, gaps);
+            feed(&mut conn, pid, dir, ready, gap, gaps, &mut done);
         }
         let (tid, plain) = (conn.last_tid, conn.plain);
         done.extend(conn.http.close(ts_ns).into_iter().map(|exchange| Finished { pid, tid, plain, exchange }));
@@ -281,6 +294,20 @@ mod tests {
         assert_eq!((gaps.count, gaps.bytes), (1, 15));
         assert_eq!(done.len(), 1);
         assert!(done[0].exchange.incomplete, "the exchange the gap cut is marked");
+    }
+
+    /// A gap in a plaintext HTTP stream is counted as such, not as a TLS gap.
+    #[test]
+    fn gaps_are_counted_by_kind_of_stream() {
+        let mut t = TlsStreams::new(Limits::default());
+        for (ssl, plain) in [(1, true), (2, false), (3, true)] {
+            let cut = |offset: usize, data| Chunk { ssl, plain, ..chunk(Direction::In, offset, data, offset == 0) };
+            t.push(Chunk { ssl, plain, ..chunk(Direction::Out, 0, REQ, true) });
+            t.push(cut(0, &RESP[..5]));
+            t.push(cut(20, &RESP[20..]));
+        }
+        t.close_all(20);
+        assert_eq!((t.gaps_of(true).count, t.gaps_of(false).count, t.gaps().count), (2, 1, 3));
     }
 
     #[test]

@@ -196,7 +196,7 @@ status = (tmp / "ring.status").read_text().split() if (tmp / "ring.status").exis
 print()
 print("| peak RSS (VmHWM) of `record -- /bin/true` | default `--ring-mib 64` | `--ring-mib 1` |")
 print("|---|---|---|")
-print(f"| `node` on PATH (TLS discovery reads it whole) | {rss['default']:.0f} MiB | {rss['ring1']:.0f} MiB |")
+print(f"| `node` on PATH | {rss['default']:.0f} MiB | {rss['ring1']:.0f} MiB |")
 print(f"| no `node` on PATH | {rss['nonode']:.0f} MiB | {rss['both']:.0f} MiB |")
 print()
 print(f"While recording (`record -- sleep 1.5`, default ring): the ring buffer's mapping "

@@ -456,14 +456,27 @@ impl Redactor {
             let Some(rule) = self.rules.get(index) else {
                 continue;
             };
-            for caps in rule.regex.captures_iter(text) {
-                let Some(whole) = caps.get(0) else { continue };
+            let mut at = 0;
+            let mut resumed = 0;
+            while at <= text.len() {
+                let Some(caps) = rule.regex.captures_at(text, at) else { break };
+                let Some(whole) = caps.get(0) else { break };
+                at = if whole.is_empty() { next_char(text, whole.end()) } else { whole.end() };
                 let secret = (1..caps.len()).find_map(|g| caps.get(g)).unwrap_or(whole);
                 let (start, end) = (secret.start(), secret.end());
-                if start == end
-                    || self.markers.find(secret.as_str()).is_some_and(|m| m.range() == (0..end - start))
-                    || markers.iter().any(|&(s, e)| start < e && s < end)
-                {
+                let over_marker = markers.iter().filter(|&&(s, e)| start < e && s < end).map(|&(_, e)| e).max();
+                if let Some(marker_end) = over_marker {
+                    // dropped for holding a marker, it must not hide the matches after that
+                    // marker which it swallowed (`password='a [REDACTED:x] password='b'` takes
+                    // the second quote as its end): search again from the marker's end, a
+                    // bounded number of times (each is another scan of the rest)
+                    if resumed < MAX_RESUMES && marker_end < whole.end() {
+                        resumed += 1;
+                        at = marker_end;
+                    }
+                    continue;
+                }
+                if start == end || self.markers.find(secret.as_str()).is_some_and(|m| m.range() == (0..end - start)) {
                     continue;
                 }
                 let label = &text[whole.start()..start];
@@ -502,6 +515,15 @@ impl Redactor {
             merged = merge(merged);
         }
     }
+}
+
+/// How many times one rule's search resumes inside a match it dropped (see [`Redactor::spans`]):
+/// enough for any real text, and a bound on the extra scans hostile text can cause.
+const MAX_RESUMES: usize = 64;
+
+/// The char boundary after `i` (or the end).
+fn next_char(text: &str, i: usize) -> usize {
+    text[i..].chars().next().map_or(text.len() + 1, |c| i + c.len_utf8())
 }
 
 /// Union of overlapping spans, in order. Each is named after its earliest, then longest, then
@@ -789,7 +811,8 @@ const BUILTIN: &[Builtin] = &[
         "aws-access-key",
         Check::None,
         // exactly 20 characters: not the middle of a longer run of capitals
-        r"((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?:[^A-Z0-9]|$)",
+        // (a marker's `[` is not an end: a run redacted at its tail is not cut into a new key)
+        r"((?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16})(?:[^A-Z0-9\[]|$)",
     ),
     rule(
         "aws-secret-key",
@@ -946,6 +969,30 @@ mod tests {
     /// this file.
     fn fake(prefix: &str, body: &str) -> String {
         [prefix, body].concat()
+    }
+
+    /// Found by fuzzing (`fuzz/artifacts/redact/crash-cf6f99b6…` and four more): a match dropped
+    /// because it holds a marker swallowed the opening quote of the next assignment, whose
+    /// password was left in the text; a second pass then found it.
+    #[test]
+    fn a_match_dropped_for_holding_a_marker_hides_no_secret_after_it() {
+        let text = "x PASSWORD='one [REDACTED:openai] two B_PASSWORD='hunter2x' end";
+        let (once, n) = REDACTOR.text(text);
+        assert!(!once.contains("hunter2x"), "{once}");
+        assert_eq!(n, 1, "{once}");
+        assert_eq!(REDACTOR.text(&once).1, 0, "a second pass finds nothing in {once}");
+    }
+
+    /// Found by fuzzing (`crash-3d3880bb…`): a key at the tail of a longer run of capitals was
+    /// redacted, and the marker's `[` then ended the run before it, which a second pass took for
+    /// another key.
+    #[test]
+    fn a_run_of_capitals_redacted_at_its_tail_is_stable() {
+        let text = ["id1", "AKIAIOSFODNN7EXAMPL1", "AKIAIOSFODNN7EXAMPLE"].concat();
+        let (once, n) = REDACTOR.text(&text);
+        assert_eq!(n, 1, "{once}");
+        assert!(once.ends_with("[REDACTED:aws-access-key]"), "{once}");
+        assert_eq!(REDACTOR.text(&once).1, 0, "a second pass finds nothing in {once}");
     }
 
     fn openai() -> String {

@@ -130,11 +130,11 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 
 /// `record --analyze`: an analyzer on `data` in this process.
 pub fn analyze_backend(config: Config, data: &Path) -> Result<(Tap, Backend)> {
+    crate::datadir::ensure_free(data)?;
     let windower = config.window.clone().build();
     let runtime = runtime()?;
-    let (analyzer, tasks) = runtime
-        .block_on(async { Analyzer::start(config, data) })
-        .with_context(|| format!("failed to open the analyzer's data directory `{}`", data.display()))?;
+    let (analyzer, tasks) =
+        runtime.block_on(async { Analyzer::start(config, data) }).map_err(|e| crate::datadir::open_error(e, data))?;
     let (tx, mut rx) = mpsc::channel::<Window>(WINDOW_QUEUE);
     let a = analyzer.clone();
     let ingest = runtime.spawn(async move {
@@ -534,8 +534,9 @@ pub fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
         return Ok(0);
     }
     if hits.is_empty() {
+        // Nothing found is an answer, not a failure (see README, "Exit codes").
         eprintln!("agentsight: nothing matches `{}`", q.query);
-        return Ok(1);
+        return Ok(0);
     }
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut out = String::new();
@@ -602,11 +603,12 @@ pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<
             config.token_env
         );
     }
+    crate::datadir::ensure_free(data)?;
     let runtime = runtime()?;
     runtime.block_on(async move {
-        let (analyzer, tasks) = Analyzer::start(config, data)
-            .with_context(|| format!("failed to open the data directory `{}`", data.display()))?;
+        let (analyzer, tasks) = Analyzer::start(config, data).map_err(|e| crate::datadir::open_error(e, data))?;
         let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+        let _marker = listener.local_addr().ok().and_then(|a| crate::datadir::ServeMarker::write(data, a));
         eprintln!(
             "agentsight: serving {} on http://{addr} (web UI at /, API at /v1, metrics at /metrics){}",
             data.display(),
@@ -614,9 +616,7 @@ pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<
         );
         eprintln!("{}", judge_line(&analyzer));
         let state = analyzer::api::ApiState { analyzer: analyzer.clone(), token };
-        analyzer::api::serve(listener, state, async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+        analyzer::api::serve(listener, state, stop_requested())
         .await
         .context("the server failed")?;
         eprintln!("agentsight: stopping; finishing queued judge requests and webhooks");
@@ -624,6 +624,24 @@ pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(0)
+}
+
+/// Ctrl-C or SIGTERM (`systemctl stop`, `docker stop`): either stops `serve` cleanly, with the
+/// judge queue and the webhooks drained and the index committed.
+async fn stop_requested() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                term.recv().await;
+            }
+            // Without a handler SIGTERM keeps its default action; Ctrl-C still works.
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = term => {}
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,11 @@
 //! codes. Capture lives in `collector`, analysis in `analyzer`.
 
 mod analysis;
+#[cfg(test)]
+mod config_reference;
+mod datadir;
 mod demo;
+mod manual;
 mod output;
 mod pretty;
 mod signals;
@@ -13,17 +17,20 @@ mod trace;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Watch AI agents from outside: every exec, fork, exit, file change and connection of a
 /// command and all of its descendants, recorded with eBPF. No SDK, no proxy, no change to the
 /// agent. Needs root (or CAP_BPF and CAP_PERFMON) and Linux 5.17+ with BTF.
 #[derive(Debug, Parser)]
-#[command(name = "agentsight", version, max_term_width = 100)]
+#[command(name = "agentsight", version, max_term_width = 100, after_help = EXIT_CODES)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
 }
+
+/// What every command's exit status means (README, "Exit codes").
+const EXIT_CODES: &str = "Exit codes: 0 success (also when nothing matched or nothing was found); 1 `eval --floors` below a floor; 2 an error (usage, configuration, privileges, a data directory in use, I/O). `record` and `collect -- CMD` exit with the command's own status.";
 
 #[derive(Debug, Subcommand)]
 enum Command {
@@ -73,6 +80,7 @@ enum Command {
         /// Also write the events as JSON Lines to FILE.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Print nothing at the end but problems (windows left in the spool, refused, dropped).
         #[arg(short, long)]
         quiet: bool,
         /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are
@@ -82,6 +90,8 @@ enum Command {
         /// Read the bearer token from this environment variable.
         #[arg(long, value_name = "VAR", default_value = "AGENTSIGHT_TOKEN")]
         token_env: String,
+        /// The configuration file whose `[window]` settings cut the windows (default:
+        /// $AGENTSIGHT_CONFIG, else ~/.config/agentsight/config.toml if it exists).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// A command to run and trace, after `--` (instead of --pid/--comm).
@@ -107,6 +117,7 @@ enum Command {
         trace: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
+        /// Print no findings or hints at the end; only problems.
         #[arg(short, long)]
         quiet: bool,
         /// Skip (and count) lines longer than this, without reading them into memory.
@@ -117,9 +128,10 @@ enum Command {
     /// hosts, finding rationales. tantivy query syntax: `pytest`, `"tests pass"`,
     /// `kind:exec AND argv:pytest`, `tool:run_command`; Chinese and Japanese text works.
     Search {
-        /// The query.
+        /// The query (tantivy syntax; quote it for the shell).
         query: String,
-        #[arg(long)]
+        /// Only this session (an id as `sessions`, `findings` and the report show it).
+        #[arg(long, value_name = "ID")]
         session: Option<String>,
         /// An event kind (exec, llm_call, file, ...) or a finding kind (loop, contradiction, ...).
         #[arg(long)]
@@ -128,7 +140,8 @@ enum Command {
         /// 2026-11-24T09:00:00Z, or a date, 2026-11-24, from midnight UTC).
         #[arg(long, value_name = "DURATION|TIME", value_parser = since)]
         since: Option<Since>,
-        #[arg(long, default_value_t = 20)]
+        /// At most N hits, best first.
+        #[arg(long, value_name = "N", default_value_t = 20)]
         limit: usize,
         /// JSON output (an array of hits with the full events and findings).
         #[arg(long)]
@@ -138,14 +151,19 @@ enum Command {
     },
     /// List findings (loops, contradictions, persona drift), worst first.
     Findings {
+        /// Only findings scored at least X (0 to 1).
         #[arg(long, value_name = "X")]
         min_score: Option<f64>,
-        #[arg(long)]
+        /// Only this session's findings.
+        #[arg(long, value_name = "ID")]
         session: Option<String>,
+        /// Only findings of this kind (loop, contradiction, persona_drift, ...).
         #[arg(long)]
         kind: Option<String>,
-        #[arg(long, default_value_t = 100)]
+        /// At most N findings, worst first.
+        #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
+        /// JSON output (an array of findings with their evidence).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -157,8 +175,10 @@ enum Command {
         /// 2026-11-24T09:00:00Z, or a date, 2026-11-24, from midnight UTC).
         #[arg(long, value_name = "DURATION|TIME", default_value = "24h", value_parser = since)]
         since: Since,
+        /// Markdown or a self-contained HTML page.
         #[arg(long, value_enum, default_value = "md")]
         format: ReportFormat,
+        /// Write the report to FILE instead of stdout.
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
         #[command(flatten)]
@@ -222,6 +242,25 @@ enum Command {
         #[command(flatten)]
         out: OutputArgs,
     },
+    /// Print a shell completion script on stdout.
+    #[command(after_help = "Examples:
+  agentsight completions bash > /etc/bash_completion.d/agentsight
+  agentsight completions zsh > \"${fpath[1]}/_agentsight\"
+  agentsight completions fish > ~/.config/fish/completions/agentsight.fish")]
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff) on stdout, or write one page per command into a directory.
+    #[command(after_help = "Examples:
+  agentsight man | man -l -
+  agentsight man --dir /usr/local/share/man/man1")]
+    Man {
+        /// Write `agentsight.1` and `agentsight-COMMAND.1` for every command into DIR.
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
 }
 
 /// Where the analyzer keeps its data, and its configuration.
@@ -238,7 +277,9 @@ struct StoreArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 enum ReportFormat {
+    /// Markdown.
     Md,
+    /// One HTML page, no external resources.
     Html,
 }
 
@@ -349,18 +390,36 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
-            eprintln!("agentsight: {err:#}");
+            eprintln!("agentsight: {}", error_message(&err));
             ExitCode::from(trace::exit_code_for(&err))
         }
     }
+}
+
+/// An error and its causes, each said once: a library error that prints its source (tantivy's,
+/// the analyzer's) would otherwise be repeated by the chain.
+fn error_message(err: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if out.contains(text.trim()) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(text.trim());
+    }
+    out
 }
 
 fn run(command: Command) -> anyhow::Result<i32> {
     match command {
         Command::Record { out, analyze, store, until, command } => {
             let mut opts = trace::Options::from(out);
+            // Read (and checked) even without --analyze: a bad file named is an error, always.
+            let config = analysis::load_config(store.config)?;
             if analyze {
-                let config = analysis::load_config(store.config)?;
                 opts.windows = Some(trace::Dest::Analyze { config, data: analysis::data_dir(store.data) });
             }
             trace::record(opts, until, command)
@@ -391,15 +450,18 @@ fn run(command: Command) -> anyhow::Result<i32> {
             analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet, max_line_bytes)
         }
         Command::Search { query, session, kind, since, limit, json, store } => {
+            analysis::load_config(store.config)?;
             let since_ns = since.map(|s| s.start_ns(now_ns()));
             let q = analyzer::index::SearchQuery { query, session, kind, since_ns, limit, ..Default::default() };
             analysis::search(q, &analysis::data_dir(store.data), json)
         }
         Command::Findings { min_score, session, kind, limit, json, store } => {
+            analysis::load_config(store.config)?;
             let f = analyzer::index::FindingFilter { min_score, session, kind, limit, ..Default::default() };
             analysis::findings(f, &analysis::data_dir(store.data), json)
         }
         Command::Report { since, format, output, store } => {
+            analysis::load_config(store.config)?;
             let format = match format {
                 ReportFormat::Md => analyzer::report::Format::Markdown,
                 ReportFormat::Html => analyzer::report::Format::Html,
@@ -416,6 +478,8 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let config = analysis::load_config(store.config)?;
             demo::run(config, &analysis::data_dir(store.data))
         }
+        Command::Completions { shell } => manual::completions(shell, Cli::command()),
+        Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
     }
 }
 
@@ -432,6 +496,37 @@ mod tests {
     use clap::Parser;
 
     use super::*;
+
+    /// Every argument and every command, down the whole tree, says what it is for: `--help`,
+    /// the completions and the man page are all made from it.
+    #[test]
+    fn every_argument_and_command_has_help() {
+        fn walk(cmd: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in cmd.get_arguments() {
+                if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                    missing.push(format!("{path} <{}>", arg.get_id()));
+                }
+            }
+            for sub in cmd.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                if sub.get_about().is_none() && sub.get_long_about().is_none() {
+                    missing.push(path.clone());
+                }
+                walk(sub, &path, missing);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        let mut missing = Vec::new();
+        walk(&cmd, "agentsight", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+        assert!(cmd.get_subcommands().count() > 10, "the walk saw the commands");
+    }
+
+    #[test]
+    fn the_command_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
 
     #[test]
     fn durations_take_a_unit() {

@@ -68,7 +68,7 @@ impl Config {
 
     /// Parses and validates TOML text.
     pub fn parse(text: &str) -> Result<Config> {
-        let config: Config = toml::from_str(text).map_err(|e| Error::Config(e.to_string()))?;
+        let config: Config = toml::from_str(text).map_err(|e| Error::Config(toml_error(text, &e)))?;
         config.validate()?;
         Ok(config)
     }
@@ -90,6 +90,31 @@ impl Config {
     }
 }
 
+/// A TOML error on one line, naming the key where it can: "line 2, `window.max_turn`: unknown
+/// field ...", without the source excerpt `toml` draws under its message.
+fn toml_error(text: &str, e: &toml::de::Error) -> String {
+    let msg = e.message().trim().replace('\n', " ");
+    let Some(span) = e.span() else { return msg };
+    let before = text.get(..span.start).unwrap_or(text);
+    let line_no = before.matches('\n').count() + 1;
+    let line = text.lines().nth(line_no - 1).unwrap_or_default();
+    // The table the error is in: the last header above its line (`[window]`, `[[webhooks.rules]]`).
+    let above = &before[..before.rfind('\n').map_or(0, |i| i + 1)];
+    let table = above
+        .lines()
+        .rev()
+        .map(str::trim)
+        .find(|l| l.starts_with('['))
+        .map(|l| l.trim_matches(|c| c == '[' || c == ']').trim().to_owned());
+    let key = line.split_once('=').map(|(k, _)| k.trim().trim_matches('"')).filter(|k| !k.is_empty());
+    match (table, key) {
+        (Some(t), Some(k)) => format!("line {line_no}, `{t}.{k}`: {msg}"),
+        (None, Some(k)) => format!("line {line_no}, `{k}`: {msg}"),
+        (Some(t), None) => format!("line {line_no}, in `[{t}]`: {msg}"),
+        (None, None) => format!("line {line_no}: {msg}"),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,6 +132,17 @@ mod tests {
         assert!(err.to_string().contains("lisen"), "{err}");
         let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo");
         assert!(err.to_string().contains("max_turn"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_error_is_one_line_naming_the_key() {
+        let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo").to_string();
+        assert!(err.contains("line 2, `window.max_turn`: unknown field `max_turn`"), "{err}");
+        assert!(!err.contains('\n'), "one line: {err}");
+        let err = Config::parse("listen = \"127.0.0.1:1\"\ncommit_interval_ms = \"soon\"\n").expect_err("type").to_string();
+        assert!(err.contains("line 2, `commit_interval_ms`: invalid type"), "{err}");
+        let err = Config::parse("[window\n").expect_err("syntax").to_string();
+        assert!(err.contains("line 1") && !err.contains('\n'), "{err}");
     }
 
     #[test]

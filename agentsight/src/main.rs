@@ -130,7 +130,7 @@ enum Command {
     Search {
         /// The query (tantivy syntax; quote it for the shell).
         query: String,
-        /// Only this session (an id as `sessions`, `findings` and the report show it).
+        /// Only this session (its id, as `findings` and the report show it).
         #[arg(long, value_name = "ID")]
         session: Option<String>,
         /// An event kind (exec, llm_call, file, ...) or a finding kind (loop, contradiction, ...).

@@ -34,11 +34,12 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use model::Finding;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use tokio::sync::Semaphore;
 
-use crate::index::{FindingFilter, SearchQuery, SessionInfo};
-use crate::service::{Analyzer, IngestReport};
+use crate::index::{FindingFilter, SearchQuery};
+use crate::service::{Analyzer, IngestReport, SessionPage, SessionSummary};
+use crate::view;
 use crate::Error;
 
 pub use serve::{serve, serve_with};
@@ -235,25 +236,30 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
     q.map(|Query(t)| t).map_err(|e| ApiError::BadRequest(e.body_text()))
 }
 
-async fn sessions(State(ctx): State<Ctx>) -> Result<Json<Vec<SessionInfo>>, ApiError> {
-    Ok(Json(blocking(ctx, |a| a.sessions()).await?))
+async fn sessions(State(ctx): State<Ctx>) -> Result<Json<Vec<SessionSummary>>, ApiError> {
+    Ok(Json(blocking(ctx, |a| a.session_summaries()).await?))
 }
 
-#[derive(Serialize)]
-struct SessionView {
-    session: String,
-    /// What the capture says it missed in this session (see `SessionInfo::coverage`).
-    coverage: Vec<String>,
-    lost_events: u64,
-    events: Vec<model::Event>,
-    findings: Vec<Finding>,
-}
-
+/// `GET /v1/sessions/{id}?turn_from=N&turns=M&noise=true&events=true&limit=L`: a page of turns
+/// (see [`crate::view`]); `noise` lists each turn's folded events, `events` adds the first
+/// `limit` raw events.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Limit {
+struct SessionQuery {
+    #[serde(default)]
+    turn_from: usize,
+    #[serde(default = "default_turns")]
+    turns: usize,
+    #[serde(default)]
+    noise: bool,
+    #[serde(default)]
+    events: bool,
     #[serde(default = "default_timeline")]
     limit: usize,
+}
+
+fn default_turns() -> usize {
+    view::DEFAULT_TURNS
 }
 
 fn default_timeline() -> usize {
@@ -263,21 +269,15 @@ fn default_timeline() -> usize {
 async fn session(
     State(ctx): State<Ctx>,
     Path(id): Path<String>,
-    limit: Result<Query<Limit>, QueryRejection>,
-) -> Result<Json<SessionView>, ApiError> {
-    let limit = query(limit)?;
-    let view = blocking(ctx, move |a| {
-        let events = a.session_events(&id, limit.limit)?;
-        let findings = a.findings(&FindingFilter { session: Some(id.clone()), limit: 1000, ..Default::default() })?;
-        let info = a.sessions()?.into_iter().find(|s| s.id == id);
-        let (coverage, lost_events) = info.map(|s| (s.coverage, s.lost_events)).unwrap_or_default();
-        Ok(SessionView { session: id, coverage, lost_events, events, findings })
-    })
-    .await?;
-    if view.events.is_empty() && view.findings.is_empty() {
-        return Err(ApiError::NotFound("no such session"));
+    q: Result<Query<SessionQuery>, QueryRejection>,
+) -> Result<Json<SessionPage>, ApiError> {
+    let q = query(q)?;
+    let page = view::Page { turn_from: q.turn_from, turns: q.turns, noise: q.noise };
+    let events = q.events.then_some(q.limit);
+    match blocking(ctx, move |a| a.session_page(&id, page, events)).await? {
+        Some(view) => Ok(Json(view)),
+        None => Err(ApiError::NotFound("no such session")),
     }
-    Ok(Json(view))
 }
 
 async fn search(State(ctx): State<Ctx>, q: Result<Query<SearchQuery>, QueryRejection>) -> Result<Response, ApiError> {

@@ -16,6 +16,7 @@ pub mod service;
 pub mod store;
 pub mod summary;
 pub mod tree;
+pub mod view;
 pub mod webhook;
 
 pub use error::{Error, Result};

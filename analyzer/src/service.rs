@@ -12,7 +12,7 @@
 //! Ingests are serialised by the log lock, held across append and index add: the offset an
 //! index commit records never covers a window that is not in the index.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
@@ -27,6 +27,7 @@ use crate::detect::Detectors;
 use crate::index::{FindingFilter, Hit, Index, SearchQuery, SessionInfo};
 use crate::judge::Judge;
 use crate::store::WindowLog;
+use crate::view::{self, Page, Rollup, TurnPage};
 use crate::webhook::{WebhookCounters, WebhookSender};
 use crate::{Error, Result};
 
@@ -109,6 +110,62 @@ impl std::fmt::Display for JudgeSummary {
     }
 }
 
+/// Events read for one session at most; a session page says when it was cut here.
+pub const MAX_SESSION_EVENTS: usize = 500_000;
+/// Findings read for one session at most.
+const MAX_SESSION_FINDINGS: usize = 1_000;
+/// Sessions whose events are kept between requests (paging through one reads it once).
+const SESSIONS_CACHED: usize = 4;
+
+/// A session in the list: the index's counts and coverage, with `agent` the rollup's short
+/// name rather than the argv, and the rollup of its events.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SessionSummary {
+    #[serde(flatten)]
+    pub info: SessionInfo,
+    #[serde(flatten)]
+    pub rollup: Rollup,
+}
+
+impl SessionSummary {
+    fn new(mut info: SessionInfo, rollup: Rollup) -> Self {
+        info.agent = rollup.agent.clone();
+        SessionSummary { info, rollup }
+    }
+}
+
+/// One page of a session as a person reads it (`GET /v1/sessions/{id}`).
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionPage {
+    pub session: String,
+    /// What the capture says it missed in this session (see [`SessionInfo::coverage`]).
+    pub coverage: Vec<String>,
+    pub lost_events: u64,
+    pub summary: SessionSummary,
+    #[serde(flatten)]
+    pub view: TurnPage,
+    pub findings: Vec<Finding>,
+    /// The session has more events than [`MAX_SESSION_EVENTS`]: the view stops there.
+    pub events_cut: bool,
+    /// The raw events, in time order, when asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub events: Option<Vec<model::Event>>,
+}
+
+/// A session's events and findings as read from the index, with what they were read at: a
+/// stamp that changes whenever the session gains events or findings.
+#[derive(Debug)]
+struct SessionData {
+    stamp: (u64, u64, u64),
+    events: Vec<model::Event>,
+    links: Vec<model::Link>,
+    findings: Vec<Finding>,
+}
+
+fn stamp(info: &SessionInfo) -> (u64, u64, u64) {
+    (info.events, info.findings, info.last_ns)
+}
+
 /// The shared state of a running analyzer.
 #[derive(Debug)]
 pub struct Analyzer {
@@ -126,6 +183,10 @@ pub struct Analyzer {
     indexed_upto: AtomicU64,
     seen: Mutex<HashSet<String>>,
     dirty: AtomicU64,
+    /// The sessions read last, most recent at the back.
+    session_cache: Mutex<VecDeque<(String, Arc<SessionData>)>>,
+    /// Rollups by session, with the stamp they were computed at.
+    rollups: Mutex<HashMap<String, ((u64, u64, u64), Rollup)>>,
     pub counters: Counters,
 }
 
@@ -179,6 +240,8 @@ impl Analyzer {
             indexed_upto: AtomicU64::new(start_offset),
             seen: Mutex::new(HashSet::new()),
             dirty: AtomicU64::new(0),
+            session_cache: Mutex::new(VecDeque::new()),
+            rollups: Mutex::new(HashMap::new()),
             counters: Counters::default(),
             config,
         });
@@ -433,6 +496,90 @@ impl Analyzer {
 
     pub fn session_events(&self, session: &str, limit: usize) -> Result<Vec<model::Event>> {
         self.index.read().map_err(|_| lock_err("index"))?.session_events(session, limit)
+    }
+
+    /// Every session with its rollup, most recently active first. A rollup is computed from
+    /// the session's events once, and again only when the session changed.
+    pub fn session_summaries(&self) -> Result<Vec<SessionSummary>> {
+        let sessions = self.sessions()?;
+        let mut out = Vec::with_capacity(sessions.len());
+        for info in sessions {
+            let rollup = match self.cached_rollup(&info)? {
+                Some(r) => r,
+                None => self.session_data(&info)?.1,
+            };
+            out.push(SessionSummary::new(info, rollup));
+        }
+        Ok(out)
+    }
+
+    /// One page of `session`'s turns; `None` when there is no such session. With `events`,
+    /// the first `events` raw events too.
+    pub fn session_page(&self, session: &str, page: Page, events: Option<usize>) -> Result<Option<SessionPage>> {
+        let Some(info) = self.sessions()?.into_iter().find(|s| s.id == session) else {
+            return Ok(None);
+        };
+        let (data, rollup) = self.session_data(&info)?;
+        let view = view::page(&data.events, &data.links, &data.findings, page);
+        Ok(Some(SessionPage {
+            session: session.to_string(),
+            coverage: info.coverage.clone(),
+            lost_events: info.lost_events,
+            events_cut: data.events.len() >= MAX_SESSION_EVENTS,
+            summary: SessionSummary::new(info, rollup),
+            view,
+            findings: data.findings.clone(),
+            events: events.map(|n| data.events.iter().take(n).cloned().collect()),
+        }))
+    }
+
+    fn cached_rollup(&self, info: &SessionInfo) -> Result<Option<Rollup>> {
+        let rollups = self.rollups.lock().map_err(|_| lock_err("rollups"))?;
+        Ok(rollups.get(&info.id).filter(|(at, _)| *at == stamp(info)).map(|(_, r)| r.clone()))
+    }
+
+    /// The session's events, links and findings, from the cache while the session is
+    /// unchanged, and its rollup (recorded for [`Self::session_summaries`]).
+    fn session_data(&self, info: &SessionInfo) -> Result<(Arc<SessionData>, Rollup)> {
+        let at = stamp(info);
+        let hit = {
+            let cache = self.session_cache.lock().map_err(|_| lock_err("session cache"))?;
+            cache.iter().find(|(id, d)| *id == info.id && d.stamp == at).map(|(_, d)| d.clone())
+        };
+        let data = match hit {
+            Some(d) => d,
+            None => {
+                let (events, findings) = {
+                    let index = self.index.read().map_err(|_| lock_err("index"))?;
+                    let findings = index.findings(&FindingFilter {
+                        session: Some(info.id.clone()),
+                        limit: MAX_SESSION_FINDINGS,
+                        ..FindingFilter::default()
+                    })?;
+                    (index.session_events(&info.id, MAX_SESSION_EVENTS)?, findings)
+                };
+                // The links the collector's windower made, made again over the whole session:
+                // the same pure function, so the same links (and none lost at a window's edge).
+                let links = model::windower::links(&events);
+                let d = Arc::new(SessionData { stamp: at, events, links, findings });
+                let mut cache = self.session_cache.lock().map_err(|_| lock_err("session cache"))?;
+                cache.retain(|(id, _)| *id != info.id);
+                if cache.len() >= SESSIONS_CACHED {
+                    cache.pop_front();
+                }
+                cache.push_back((info.id.clone(), d.clone()));
+                d
+            }
+        };
+        let rollup = match self.cached_rollup(info)? {
+            Some(r) => r,
+            None => {
+                let r = view::rollup(&data.events, &data.links, &data.findings);
+                self.rollups.lock().map_err(|_| lock_err("rollups"))?.insert(info.id.clone(), (at, r.clone()));
+                r
+            }
+        };
+        Ok((data, rollup))
     }
 
     /// Prometheus text exposition of every counter.

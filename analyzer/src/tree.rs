@@ -115,11 +115,16 @@ impl ProcessTree {
         self.nodes.iter().filter(|n| !n.has_parent)
     }
 
+    /// Indices in [`Self::nodes`] of the processes whose parent is not in the trace.
+    pub fn root_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        (0..self.nodes.len()).filter(|&i| !self.nodes[i].has_parent)
+    }
+
     /// The tree as text, one process a line, at most `max_lines` lines.
     pub fn render(&self, max_lines: usize) -> String {
         let mut out = String::new();
         let mut lines = 0;
-        let roots: Vec<usize> = (0..self.nodes.len()).filter(|&i| !self.nodes[i].has_parent).collect();
+        let roots: Vec<usize> = self.root_indices().collect();
         let mut stack: Vec<(usize, String, bool, bool)> = Vec::new(); // (node, prefix, last, is_root)
         for (k, &r) in roots.iter().enumerate().rev() {
             stack.push((r, String::new(), k + 1 == roots.len(), true));

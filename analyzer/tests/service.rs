@@ -170,7 +170,7 @@ async fn windows_posted_one_by_array_and_gzip_are_searchable_with_their_findings
     assert_eq!(sessions[0]["id"], session.as_str());
     assert!(sessions[0]["events"].as_u64().expect("events") > 0);
 
-    let (status, view) = get(&app, &format!("/v1/sessions/{session}")).await;
+    let (status, view) = get(&app, &format!("/v1/sessions/{session}?events=true")).await;
     assert_eq!(status, StatusCode::OK, "{view}");
     let events = view["events"].as_array().expect("timeline");
     let unique_events = DEMO_TRACE.lines().filter(|l| !l.trim().is_empty()).count();

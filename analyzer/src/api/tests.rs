@@ -1,6 +1,7 @@
 //! Regression tests of the API's hardening (issue 13: cross-site writes, DNS rebinding, gzip
-//! bombs, slow clients, non-JSON errors), each against a real server on 127.0.0.1 spoken to
-//! with raw HTTP/1.1, so headers are exactly what a browser or an attacker would send.
+//! bombs, slow clients, non-JSON errors) and of the session list and page (issue 10), each
+//! against a real server on 127.0.0.1 spoken to with raw HTTP/1.1, so headers are exactly what
+//! a browser or an attacker would send.
 
 #![allow(clippy::unwrap_used)]
 
@@ -21,15 +22,20 @@ use crate::service::Tasks;
 
 const DEMO_TRACE: &str = include_str!("../../../tests/fixtures/demo-trace.jsonl");
 
-fn first_window() -> Window {
+/// The demo trace cut into windows, as a collector ships them.
+fn demo_windows() -> Vec<Window> {
     let mut windower = WindowerConfig::default().build();
+    let mut windows = Vec::new();
     for line in DEMO_TRACE.lines().filter(|l| !l.trim().is_empty()) {
         let ev: Event = serde_json::from_str(line).unwrap();
-        if let Some(w) = windower.push(ev).into_iter().next() {
-            return w;
-        }
+        windows.extend(windower.push(ev));
     }
-    windower.finish().into_iter().next().unwrap()
+    windows.extend(windower.finish());
+    windows
+}
+
+fn first_window() -> Window {
+    demo_windows().into_iter().next().unwrap()
 }
 
 struct Server {
@@ -460,5 +466,106 @@ async fn errors_are_json() {
     let reply = request(server.addr, &format!("GET /v1/sessions HTTP/1.1\r\n{}", host(server.addr)), b"").await;
     assert_eq!(reply.status, 401);
     reply.error();
+    server.stop().await;
+}
+
+/// The demo session (a Python agent with 13 LLM calls: notes, a build that fails five times
+/// the same way, a test fixed by `sed`) as the session list and the session page show it.
+async fn demo_server() -> (Server, String) {
+    let server = Server::start(Config::default(), None, |_| {}).await;
+    let windows = demo_windows();
+    server.analyzer.ingest(&windows).unwrap();
+    server.analyzer.commit().unwrap();
+    let session = windows[0].session.clone();
+    (server, session)
+}
+
+async fn get_json(addr: SocketAddr, path: &str) -> Value {
+    let reply = request(addr, &format!("GET {path} HTTP/1.1\r\n{}", host(addr)), b"").await;
+    assert_eq!(reply.status, 200, "{path}: {}", String::from_utf8_lossy(&reply.body));
+    reply.json()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_list_rolls_up_each_session() {
+    let (server, session) = demo_server().await;
+    let list = get_json(server.addr, "/v1/sessions").await;
+    let s = &list[0];
+    assert_eq!(s["id"], session.as_str());
+    assert_eq!(s["agent"], "python3 agent.py", "a short name, not the argv `env SSL_CERT_FILE=… python3 agent.py URL DIR`");
+    assert!(s["command"].as_str().unwrap().contains("agent.py"));
+    assert_eq!(s["models"], serde_json::json!(["demo-model"]));
+    assert_eq!(s["exit_code"], 0);
+    assert_eq!(s["turns"], 14, "the start-up and 13 LLM calls");
+    assert_eq!(s["llm_calls"], 13);
+    assert_eq!(s["commands"], 10, "one command per tool call");
+    assert_eq!(s["failed_commands"], 7, "build.py exits 2 five times, the test fails twice");
+    assert!(s["duration_ns"].as_u64().unwrap() > 0);
+    assert!(s["findings_by_kind"]["loop"].as_u64().unwrap() >= 1, "{s}");
+    assert_eq!(s["tls_not_captured"], false);
+    assert_eq!((s["lost_events"].as_u64(), s["events_lost"].as_u64()), (Some(0), Some(0)));
+    // A second read comes from the rollup cache and says the same.
+    assert_eq!(get_json(server.addr, "/v1/sessions").await, list);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_session_page_reads_by_turn() {
+    let (server, session) = demo_server().await;
+    let addr = server.addr;
+    let page = get_json(addr, &format!("/v1/sessions/{session}?turns=5")).await;
+    assert_eq!(page["session"], session.as_str());
+    assert_eq!(page["coverage"], serde_json::json!([]));
+    assert_eq!(page["lost_events"], 0);
+    assert_eq!(page["total_turns"], 14);
+    assert_eq!(page["next_turn_from"], 5);
+    assert!(page.get("events").is_none(), "raw events only on request");
+    let turns = page["turns"].as_array().unwrap();
+    assert_eq!(turns.len(), 5);
+    assert!(turns[0]["llm"].is_null(), "turn 0 is the agent starting");
+    assert!(turns[0]["noise"].as_u64().unwrap() > 0, "the `/dev/tty` opens of pyenv's shell scripts are folded");
+    let first = &turns[1];
+    assert!(!first["llm"]["user"][0].as_str().unwrap().is_empty(), "{first}");
+    let call = &first["tool_calls"][0];
+    assert_eq!(call["id"], "call_notes_0");
+    let cmd = &call["caused"]["commands"][0];
+    assert_eq!(cmd["command"], "echo 'buy milk' > notes.txt");
+    assert_eq!(cmd["exit_code"], 0);
+    assert!(call["result"].is_string(), "the tool's output, from the next request");
+    let tree = &page["process_tree"];
+    assert!(tree["nodes"].as_array().unwrap().len() > 10);
+    assert_eq!(tree["nodes"][tree["roots"][0].as_u64().unwrap() as usize]["exit_code"], 0);
+
+    // The build loop: its commands exit 2 and the loop finding is pinned to those turns.
+    let rest = get_json(addr, &format!("/v1/sessions/{session}?turn_from=4&turns=50")).await;
+    assert!(rest.get("process_tree").is_none());
+    assert!(rest["next_turn_from"].is_null());
+    let turns = rest["turns"].as_array().unwrap();
+    assert_eq!(turns[0]["index"], 4);
+    let build: Vec<&Value> = turns
+        .iter()
+        .filter(|t| t["tool_calls"][0]["id"].as_str().is_some_and(|id| id.starts_with("call_build_")))
+        .collect();
+    assert_eq!(build.len(), 5, "{rest}");
+    for t in &build {
+        assert_eq!(t["tool_calls"][0]["caused"]["commands"][0]["exit_code"], 2, "{t}");
+    }
+    let loop_id = rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["finding_id"].clone();
+    let pinned: Vec<u64> = rest["finding_turns"][loop_id.as_str().unwrap()].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    assert!(!pinned.is_empty());
+    for t in turns.iter().filter(|t| pinned.contains(&t["index"].as_u64().unwrap())) {
+        assert!(t["findings"].as_array().unwrap().iter().any(|p| p["finding_id"] == loop_id), "{t}");
+    }
+
+    // Noise and raw events on request.
+    let noisy = get_json(addr, &format!("/v1/sessions/{session}?turns=1&noise=true&events=true&limit=3")).await;
+    assert_eq!(noisy["turns"][0]["noise_events"].as_array().unwrap().len() as u64, noisy["turns"][0]["noise"].as_u64().unwrap());
+    assert_eq!(noisy["events"].as_array().unwrap().len(), 3);
+
+    for bad in ["turns=many", "colour=blue", "turn_from=-1"] {
+        let reply = request(addr, &format!("GET /v1/sessions/{session}?{bad} HTTP/1.1\r\n{}", host(addr)), b"").await;
+        assert_eq!(reply.status, 400, "{bad}");
+        reply.error();
+    }
     server.stop().await;
 }

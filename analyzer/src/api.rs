@@ -241,13 +241,15 @@ async fn sessions(State(ctx): State<Ctx>) -> Result<Json<Vec<SessionSummary>>, A
 }
 
 /// `GET /v1/sessions/{id}?turn_from=N&turns=M&noise=true&events=true&limit=L`: a page of turns
-/// (see [`crate::view`]); `noise` lists each turn's folded events, `events` adds the first
-/// `limit` raw events.
+/// (see [`crate::view`]); `event=ID` starts the page at the turn holding that event instead of
+/// `turn_from`; `noise` lists each turn's folded events, `events` adds the first `limit` raw
+/// events.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SessionQuery {
     #[serde(default)]
     turn_from: usize,
+    event: Option<String>,
     #[serde(default = "default_turns")]
     turns: usize,
     #[serde(default)]
@@ -272,7 +274,7 @@ async fn session(
     q: Result<Query<SessionQuery>, QueryRejection>,
 ) -> Result<Json<SessionPage>, ApiError> {
     let q = query(q)?;
-    let page = view::Page { turn_from: q.turn_from, turns: q.turns, noise: q.noise };
+    let page = view::Page { turn_from: q.turn_from, at_event: q.event, turns: q.turns, noise: q.noise };
     let events = q.events.then_some(q.limit);
     match blocking(ctx, move |a| a.session_page(&id, page, events)).await? {
         Some(view) => Ok(Json(view)),

@@ -35,9 +35,11 @@ const ARGUMENT_CHARS: usize = 4_000;
 const RESULT_CHARS: usize = 4_000;
 
 /// Which turns to show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
     pub turn_from: usize,
+    /// Start at the turn holding this event instead (when the session has it).
+    pub at_event: Option<String>,
     /// Turns in the page (capped at [`MAX_TURNS`]).
     pub turns: usize,
     /// List each turn's folded noise events.
@@ -46,7 +48,7 @@ pub struct Page {
 
 impl Default for Page {
     fn default() -> Self {
-        Page { turn_from: 0, turns: DEFAULT_TURNS, noise: false }
+        Page { turn_from: 0, at_event: None, turns: DEFAULT_TURNS, noise: false }
     }
 }
 
@@ -614,7 +616,8 @@ fn clip(text: &str, max: usize) -> String {
 pub fn page(events: &[Event], links: &[Link], findings: &[Finding], page: Page) -> TurnPage {
     let p = Prepared::new(events, links);
     let total = p.turns();
-    let from = page.turn_from.min(total);
+    let at = page.at_event.as_deref().and_then(|id| p.ids.iter().position(|i| i == id)).map(|i| p.turn_of(i));
+    let from = at.unwrap_or(page.turn_from).min(total);
     let to = from.saturating_add(page.turns.min(MAX_TURNS)).min(total);
 
     let mut kinds: BTreeMap<&'static str, usize> = BTreeMap::new();
@@ -911,7 +914,7 @@ mod tests {
         let mut history = events[0].clone();
         history.ts_ns = 1; // an event the session's events do not have
         let findings = [finding("f1", "loop", &[exec, last]), finding("f2", "persona_drift", &[&history])];
-        let page = page(&events, &links, &findings, Page { turn_from: 1, turns: 1, noise: false });
+        let page = page(&events, &links, &findings, Page { turn_from: 1, turns: 1, ..Page::default() });
         assert_eq!(page.turns.len(), 1);
         let pins = &page.turns[0].findings;
         assert_eq!(pins.len(), 1);
@@ -920,6 +923,8 @@ mod tests {
         assert_eq!(page.unpinned_findings, ["f2"]);
         assert!(page.process_tree.is_none(), "the tree comes with the first page");
         assert_eq!(page.next_turn_from, Some(2));
+        let at = super::page(&events, &links, &findings, Page { at_event: Some(last.id()), turns: 1, ..Page::default() });
+        assert_eq!(at.turn_from, 2, "a page may start at the turn of an event");
     }
 
     #[test]
@@ -933,7 +938,7 @@ mod tests {
         }
         let w = b.build();
         let started = std::time::Instant::now();
-        let page = page(&w.events, &w.links, &[], Page { turn_from: 990, turns: 50, noise: false });
+        let page = page(&w.events, &w.links, &[], Page { turn_from: 990, turns: 50, ..Page::default() });
         let took = started.elapsed();
         assert_eq!(page.total_turns, 1000);
         assert_eq!(page.turns.len(), 10, "the last page is short");

@@ -557,6 +557,11 @@ async fn the_session_page_reads_by_turn() {
         assert!(t["findings"].as_array().unwrap().iter().any(|p| p["finding_id"] == loop_id), "{t}");
     }
 
+    // A page can start at the turn of an event (a search hit, a finding's evidence).
+    let cited = rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["evidence"][0]["event"].clone();
+    let at = get_json(addr, &format!("/v1/sessions/{session}?turns=1&event={}", cited.as_str().unwrap())).await;
+    assert_eq!(at["turn_from"], serde_json::json!(pinned[0]));
+
     // Noise and raw events on request.
     let noisy = get_json(addr, &format!("/v1/sessions/{session}?turns=1&noise=true&events=true&limit=3")).await;
     assert_eq!(noisy["turns"][0]["noise_events"].as_array().unwrap().len() as u64, noisy["turns"][0]["noise"].as_u64().unwrap());

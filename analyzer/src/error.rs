@@ -20,7 +20,7 @@ pub enum Error {
         source: tantivy::TantivyError,
     },
     #[error("invalid query `{query}`: {reason}")]
-    Query { query: String, reason: String },
+    Query { query: String, reason: QueryReason },
     #[error("invalid window: {0}")]
     InvalidWindow(String),
     #[error("invalid config: {0}")]
@@ -43,3 +43,20 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a search query was refused, and where: what an API answers with 400.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct QueryReason {
+    /// What is wrong, naming the offending token or field, with its position in words.
+    pub message: String,
+    /// Where the problem starts: an offset in characters (Unicode scalar values, from 0) into
+    /// the query as given; `None` when it is the query as a whole (too long, only exclusions).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<usize>,
+}
+
+impl std::fmt::Display for QueryReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}

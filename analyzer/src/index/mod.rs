@@ -18,8 +18,15 @@
 //!   list outgrow its cap, a failure pins the payload to the last good commit's instead, and the
 //!   caller's replay after a restart fills the gap.
 //! - Filters are query clauses, not post-filters, so a limit counts matching documents.
+//! - Every field a query can name is in [`search_fields`], the field reference (a test holds
+//!   it to the schema). An index made with an older schema is rebuilt from its own stored
+//!   documents at the first writable open (`migrate`).
+//! - A query that does not parse is [`Error::Query`] with a [`QueryReason`]: what is wrong, and
+//!   where, in characters (`query`).
 
 mod doc;
+mod migrate;
+mod query;
 pub mod tokenizer;
 
 #[cfg(test)]
@@ -36,7 +43,8 @@ use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::{Directory, MmapDirectory};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
+    RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::{Snippet, SnippetGenerator};
@@ -46,8 +54,9 @@ use tantivy::{
     TantivyError, Term,
 };
 
-use crate::error::{Error, Result};
+use crate::error::{Error, QueryReason, Result};
 use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
+pub use doc::{search_fields, FieldInfo};
 
 /// The most the redo list holds (JSON bytes of the documents added since the last commit).
 const MAX_REDO_BYTES: usize = 64 << 20;
@@ -84,12 +93,18 @@ impl Default for IndexConfig {
 
 impl IndexConfig {
     /// Opens the index in `dir`, creating both if needed, with its one writer.
+    /// An index made with an older schema is rebuilt first, in place (see `migrate`).
     pub fn open(&self, dir: &Path) -> Result<Index> {
+        migrate::finish_interrupted(dir)?;
         std::fs::create_dir_all(dir).map_err(|source| Error::Io {
             op: "create index directory",
             path: dir.to_path_buf(),
             source,
         })?;
+        let (schema, fields) = doc::schema();
+        if migrate::is_outdated(dir, &schema)? {
+            migrate::upgrade(dir, &schema, &fields, self)?;
+        }
         let context = || format!("open index in `{}`", dir.display());
         let directory =
             MmapDirectory::open(dir).map_err(|e| index_error(context())(TantivyError::from(e)))?;
@@ -153,6 +168,10 @@ impl Default for SearchQuery {
 }
 
 /// One search result.
+///
+/// In JSON, `ts_ns` is a string of digits: nanosecond timestamps pass 2^53, where JavaScript
+/// and jq 1.6 round numbers (and `id`, which holds one, was a string already). The `event` or
+/// `finding` inside keeps the trace's own format, numbers included.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Hit {
     /// `event` or `finding`.
@@ -160,6 +179,7 @@ pub struct Hit {
     /// [`Event::id`] or `finding_id`.
     pub id: String,
     pub session: String,
+    #[serde(serialize_with = "as_string")]
     pub ts_ns: u64,
     pub kind: String,
     /// Relevance (BM25); 0 for an empty query.
@@ -171,6 +191,11 @@ pub struct Hit {
     pub event: Option<Event>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finding: Option<Finding>,
+}
+
+/// Serialises an integer as a JSON string, so that readers with 53-bit numbers keep every digit.
+fn as_string<S: serde::Serializer>(n: &u64, s: S) -> std::result::Result<S::Ok, S::Error> {
+    s.collect_str(n)
 }
 
 /// Which findings to list.
@@ -327,7 +352,12 @@ impl Index {
         index.set_tokenizers(tokenizers());
         let (schema, fields) = doc::schema();
         if index.schema() != schema {
-            let e = TantivyError::SchemaError("the index has another schema".into());
+            let e = TantivyError::SchemaError(
+                "the index was made by another version of agentsight; open it once for writing \
+                 (`agentsight serve` or `agentsight ingest` with this data directory) to rebuild \
+                 it with this version's fields"
+                    .into(),
+            );
             return Err(index_error(context())(e));
         }
         Index::new(index, fields, None)
@@ -425,7 +455,7 @@ impl Index {
                     context: format!("serialise event `{}`", ev.id()),
                     source,
                 })?;
-                Ok((doc::event_doc(&self.fields, w, ev, &json, &links), json.len()))
+                Ok((doc::event_doc(&self.fields, &w.window_id, ev, &json, &links), json.len()))
             })
             .collect()
     }
@@ -607,10 +637,7 @@ impl Index {
         let searcher = self.reader.searcher();
         let user = match q.query.trim() {
             "" => None,
-            text => Some(self.parser.parse_query(text).map_err(|e| Error::Query {
-                query: q.query.clone(),
-                reason: e.to_string(),
-            })?),
+            _ => Some(self.parse(&q.query)?),
         };
         let mut clauses = Vec::new();
         if let Some(s) = &q.session {
@@ -654,7 +681,7 @@ impl Index {
                 let query = BooleanQuery::new(clauses);
                 searcher
                     .search(&query, &TopDocs::with_limit(limit).order_by_score())
-                    .map_err(|e| search_error(&q.query, e))?
+                    .map_err(|e| search_error(&q.query, &self.index.schema(), e))?
             }
             None => {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
@@ -707,6 +734,22 @@ impl Index {
                 })
             })
             .collect()
+    }
+
+    /// The user's query as tantivy runs it, `a AND NOT b` included (see
+    /// [`query::hoist_exclusions`]); a refusal says what is wrong and where.
+    fn parse(&self, text: &str) -> Result<Box<dyn Query>> {
+        let lead = text.len() - text.trim_start().len();
+        let refuse = |e: QueryParserError| Error::Query {
+            query: text.to_owned(),
+            reason: query::parse_failure(text, lead, &e, &self.index.schema()),
+        };
+        let trimmed = text.trim();
+        let ast = tantivy::query_grammar::parse_query(trimmed)
+            .map_err(|_| refuse(QueryParserError::SyntaxError(trimmed.to_owned())))?;
+        self.parser
+            .build_query_from_user_input_ast(query::hoist_exclusions(ast))
+            .map_err(refuse)
     }
 
     /// The first `limit` events of `session` in `ts_ns` order.
@@ -891,31 +934,52 @@ enum Stored {
 /// (see [`MAX_QUERY_DEPTH`]). The depth is over-estimated, never under: parentheses count even
 /// inside quotes, and a run of `NOT`s counts in full.
 fn check_query_shape(query: &str) -> Result<()> {
-    let refuse = |reason: String| {
+    let refuse = |message: String, position: Option<usize>| {
         // The query itself may be huge: the error repeats only its start.
         let mut shown: String = query.chars().take(80).collect();
         if shown.len() < query.len() {
             shown.push('…');
         }
+        let reason = QueryReason { message, position };
         Err(Error::Query { query: shown, reason })
     };
     if query.len() > MAX_QUERY_BYTES {
-        return refuse(format!(
-            "the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted",
-            query.len()
-        ));
+        return refuse(
+            format!(
+                "the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted",
+                query.len()
+            ),
+            None,
+        );
     }
-    if query_depth(query) > MAX_QUERY_DEPTH {
-        return refuse(format!(
-            "the query nests deeper than {MAX_QUERY_DEPTH} levels of parentheses and `NOT`"
-        ));
+    if let Some(byte) = too_deep_at(query) {
+        let position = query[..byte].chars().count();
+        return refuse(
+            format!(
+                "the query nests deeper than {MAX_QUERY_DEPTH} levels of parentheses and `NOT` \
+                 (character {position})"
+            ),
+            Some(position),
+        );
     }
     Ok(())
 }
 
+/// The byte offset where `query` first nests deeper than [`MAX_QUERY_DEPTH`], if it does.
+fn too_deep_at(query: &str) -> Option<usize> {
+    depth_walk(query, MAX_QUERY_DEPTH).1
+}
+
 /// How deep tantivy's parser would recurse on `query`, or more: each `(` opens a level below
 /// the `NOT`s waiting in front of it, and each `NOT` in a chain adds one.
+#[cfg(test)]
 fn query_depth(query: &str) -> usize {
+    depth_walk(query, usize::MAX).0
+}
+
+/// [`query_depth`], and the byte offset of the `(` or `NOT` that first went past `max`.
+fn depth_walk(query: &str, max: usize) -> (usize, Option<usize>) {
+    let mut past = None;
     let mut levels: Vec<usize> = Vec::new();
     let (mut level, mut nots, mut deepest) = (0usize, 0usize, 0usize);
     let bytes = query.as_bytes();
@@ -942,9 +1006,13 @@ fn query_depth(query: &str) -> usize {
             }
             i += 1;
         }
+        if level + nots > max && past.is_none() {
+            // `i` is past the `(` or `NOT` that went too deep.
+            past = Some(if b == b'(' { i - 1 } else { i - 3 });
+        }
         deepest = deepest.max(level + nots);
     }
-    deepest
+    (deepest, past)
 }
 
 /// Bytes that continue a word: a `NOT` glued to one (`NOTE`, `xNOT`) is a plain term, but one
@@ -966,17 +1034,18 @@ fn start_writer(index: &tantivy::Index, c: &IndexConfig) -> Result<IndexWriter> 
 fn tokenizers() -> TokenizerManager {
     let manager = TokenizerManager::default();
     manager.register(tokenizer::TOKENIZER, tokenizer::analyzer());
+    manager.register(tokenizer::KEYWORD, tokenizer::keyword());
     manager
 }
 
 /// An error running a parsed user query. `field:*` parses for any field but is checked only
 /// when it runs: an unknown field or one that is not a fast field is the query's fault (a 400),
 /// not the index's.
-fn search_error(query: &str, e: TantivyError) -> Error {
+fn search_error(query: &str, schema: &tantivy::schema::Schema, e: TantivyError) -> Error {
     match e {
         TantivyError::FieldNotFound(_) | TantivyError::SchemaError(_) => Error::Query {
             query: query.to_owned(),
-            reason: e.to_string(),
+            reason: query::exists_failure(query, schema, &e.to_string()),
         },
         e => index_error("search")(e),
     }

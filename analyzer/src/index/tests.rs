@@ -818,7 +818,7 @@ fn deeply_nested_query_is_refused_not_a_crash() {
                 query: shown,
                 reason,
             }) => {
-                assert!(reason.contains(needle), "{reason}");
+                assert!(reason.message.contains(needle), "{reason}");
                 assert!(
                     shown.chars().count() <= 81,
                     "the error repeats only the query's start"
@@ -922,4 +922,429 @@ proptest! {
         prop_assert_eq!(index.counts().events, ts - 1);
         prop_assert_eq!(index.session_events("s", 1000).expect("timeline").len() as u64, ts - 1);
     }
+}
+
+
+/// An `llm_call` of `provider` at `url` with `model`.
+fn call_to(session: &str, ts_ns: u64, provider: &str, url: &str, model: &str) -> Event {
+    let mut e = llm(session, ts_ns, "hello", "hi");
+    if let EventBody::LlmCall(c) = &mut e.body {
+        c.provider = provider.into();
+        c.url = url.into();
+        c.model = Some(model.into());
+    }
+    e
+}
+
+fn exit_with(session: &str, ts_ns: u64, pid: u32, code: i32) -> Event {
+    let mut e = exit(session, ts_ns);
+    e.pid = pid;
+    e.tid = pid;
+    if let EventBody::Exit(x) = &mut e.body {
+        x.exit_code = code;
+    }
+    e
+}
+
+/// Calls to four providers, exits with 0, 1 and 137, a judge finding and a merged one.
+fn fields_fixture() -> Index {
+    let s = "fx";
+    let w = window(
+        s,
+        0,
+        vec![
+            call_to(s, 1, "openai", "https://api.openai.com/v1/chat/completions", "gpt-4o-mini"),
+            call_to(s, 2, "anthropic", "https://api.anthropic.com/v1/messages", "claude-sonnet-4-5-20250929"),
+            call_to(s, 3, "google", "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent", "gemini-2.5-pro"),
+            call_to(s, 4, "unknown", "https://openrouter.ai/api/v1/chat/completions", "qwen/qwen3-coder"),
+            call_to(s, 5, "unknown", "http://127.0.0.1:11434/v1/chat/completions", "llama3"),
+            exit_with(s, 6, 30, 0),
+            exit_with(s, 7, 31, 1),
+            exit_with(s, 8, 32, 137),
+        ],
+        0,
+    );
+    let mut index = indexed(&[w]);
+    let judge = finding(s, "contradiction", "judge", 0.9, 10);
+    let mut merged = finding(s, "loop", "exact_repeat", 0.7, 11);
+    merged.detectors = vec!["exact_repeat".into(), "cycle".into()];
+    index.add_findings(&[judge, merged]).expect("add");
+    index.commit("f").expect("commit");
+    index
+}
+
+/// `(ts_ns of each hit)`, sorted, to compare hit sets.
+fn times(index: &Index, query: &str) -> Vec<u64> {
+    let mut ts: Vec<u64> = search(index, query).iter().map(|h| h.ts_ns).collect();
+    ts.sort_unstable();
+    ts
+}
+
+#[test]
+fn model_is_searchable_by_its_words_but_not_by_default() {
+    let index = fields_fixture();
+    assert_eq!(times(&index, "model:claude"), [2]);
+    assert_eq!(times(&index, "model:claude-sonnet-4-5"), [2]);
+    assert_eq!(times(&index, "model:gpt-4o"), [1], "a prefix phrase of `gpt-4o-mini`");
+    assert_eq!(times(&index, "model:\"gemini-2.5-pro\""), [3]);
+    assert_eq!(times(&index, "model:GPT"), [1], "lowercased like the text fields");
+    // Not a default field: a bare word keeps matching what it matched before.
+    assert_eq!(times(&index, "sonnet"), Vec::<u64>::new());
+}
+
+#[test]
+fn provider_is_the_recorded_one_and_the_names_it_goes_by() {
+    let index = fields_fixture();
+    assert_eq!(times(&index, "provider:openai"), [1]);
+    assert_eq!(times(&index, "provider:OpenAI"), [1], "case does not matter");
+    assert_eq!(times(&index, "provider:anthropic"), [2]);
+    assert_eq!(times(&index, "provider:google"), [3]);
+    assert_eq!(times(&index, "provider:gemini"), [3]);
+    assert_eq!(times(&index, "provider:unknown"), [4, 5]);
+    assert_eq!(times(&index, "provider:openrouter"), [4]);
+    assert_eq!(times(&index, "provider:ollama"), [5]);
+    assert_eq!(times(&index, "provider:open"), Vec::<u64>::new(), "keywords match whole");
+    assert_eq!(times(&index, "kind:llm_call AND NOT provider:unknown"), [1, 2, 3]);
+}
+
+#[test]
+fn exit_code_takes_terms_ranges_and_comparisons() {
+    let index = fields_fixture();
+    assert_eq!(times(&index, "exit_code:1"), [7]);
+    assert_eq!(times(&index, "exit_code:0"), [6]);
+    assert_eq!(times(&index, "exit_code:[1 TO 255]"), [7, 8]);
+    assert_eq!(times(&index, "exit_code:>0"), [7, 8]);
+    assert_eq!(times(&index, "exit_code:>=128"), [8]);
+    assert_eq!(times(&index, "exit_code:*"), [6, 7, 8], "only exits have one");
+    assert_eq!(times(&index, "kind:exit AND NOT exit_code:0"), [7, 8]);
+    assert_eq!(times(&index, "exit_code:1 OR exit_code:137"), [7, 8]);
+    // A query that only excludes is refused, and the refusal says what to write instead.
+    match index.search(&SearchQuery { query: "NOT exit_code:0".into(), ..SearchQuery::default() }) {
+        Err(Error::Query { reason, .. }) => {
+            assert!(reason.message.contains("kind:exit AND NOT exit_code:0"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn detector_matches_every_detector_that_agreed_and_the_judge() {
+    let index = fields_fixture();
+    assert_eq!(times(&index, "detector:judge"), [10]);
+    assert_eq!(times(&index, "detector:JUDGE"), [10]);
+    assert_eq!(times(&index, "detector:exact_repeat"), [11]);
+    assert_eq!(times(&index, "detector:cycle"), [11], "a merged detector counts");
+    assert_eq!(times(&index, "doc:finding AND NOT detector:judge"), [11]);
+}
+
+#[test]
+fn hit_json_has_ts_ns_as_a_string_with_every_digit() {
+    // Above 2^53: a JSON number would come back as ...830256 in JavaScript and jq 1.6.
+    let ts = 1_772_534_193_514_830_257_u64;
+    let w = window("s1", 0, vec![exit_with("s1", ts, 9, 2)], 0);
+    let mut index = indexed(&[w]);
+    index.add_findings(&[finding("s1", "loop", "cycle", 0.5, ts + 1)]).expect("add");
+    index.commit("f").expect("commit");
+    let hits = serde_json::to_value(search(&index, "exit_code:2 OR detector:cycle")).expect("json");
+    let hits = hits.as_array().expect("array");
+    assert_eq!(hits.len(), 2);
+    let mut got: Vec<(&str, &str)> = hits
+        .iter()
+        .map(|h| (h["ts_ns"].as_str().expect("ts_ns is a string"), h["id"].as_str().expect("id is a string")))
+        .collect();
+    got.sort_unstable();
+    assert_eq!(got[0], ("1772534193514830257", "1772534193514830257-9-exit"));
+    assert_eq!(got[1].0, "1772534193514830258");
+}
+
+/// The type each schema field has in the reference.
+fn reference_type(entry: &tantivy::schema::FieldEntry) -> &'static str {
+    use tantivy::schema::FieldType;
+    match entry.field_type() {
+        FieldType::Str(o) => match o.get_indexing_options().map(|i| i.tokenizer()) {
+            Some(tokenizer::TOKENIZER) => "text",
+            _ => "keyword",
+        },
+        FieldType::U64(_) | FieldType::I64(_) => "integer",
+        FieldType::F64(_) => "number",
+        _ => "other",
+    }
+}
+
+#[test]
+fn the_field_reference_lists_every_searchable_field_and_its_examples_run() {
+    let (schema, _) = doc::schema();
+    let reference = search_fields();
+    let mut listed: Vec<&str> = reference.iter().map(|f| f.name).collect();
+    listed.sort_unstable();
+    let mut searchable: Vec<&str> = schema
+        .fields()
+        .filter(|(_, e)| e.is_indexed() && e.name() != "key")
+        .map(|(_, e)| e.name())
+        .collect();
+    searchable.sort_unstable();
+    assert_eq!(listed, searchable, "the reference and the schema disagree");
+    let index = fields_fixture();
+    for f in reference {
+        let entry = schema.get_field_entry(schema.get_field(f.name).expect("field"));
+        assert_eq!(f.kind, reference_type(entry), "{}", f.name);
+        assert_eq!(f.default, Text::ALL.iter().any(|t| t.name() == f.name), "{}", f.name);
+        assert!(["event", "finding", "both"].contains(&f.on), "{}", f.name);
+        assert!(f.example.contains(&format!("{}:", f.name)), "{}: {}", f.name, f.example);
+        assert!(!f.description.is_empty() && !f.description.ends_with('.'), "{}", f.name);
+        let run = index.search(&SearchQuery { query: f.example.into(), ..SearchQuery::default() });
+        assert!(run.is_ok(), "{}: {run:?}", f.example);
+    }
+    // What the API serves: `type` as the key.
+    let json = serde_json::to_value(reference).expect("json");
+    assert_eq!(json[0]["type"], "text");
+    assert_eq!(json[0]["name"], "prompt");
+}
+
+/// The reason `query` is refused; panics when it is not refused as a query error.
+fn refusal(index: &Index, query: &str) -> crate::error::QueryReason {
+    match index.search(&SearchQuery { query: query.into(), ..SearchQuery::default() }) {
+        Err(Error::Query { query: shown, reason }) => {
+            assert_eq!(shown, query);
+            reason
+        }
+        other => panic!("{query}: {other:?}"),
+    }
+}
+
+#[test]
+fn a_bad_query_says_what_is_wrong_and_where() {
+    let index = fields_fixture();
+    // (query, position in characters, words the message must have)
+    let cases: &[(&str, Option<usize>, &str)] = &[
+        ("argv:(pytest", Some(5), "`(` is never closed"),
+        ("kind:exec)", Some(9), "unexpected `)`"),
+        ("argv:\"pytest -q", Some(5), "`\"` is never closed"),
+        ("pytest AND", Some(7), "`AND` with nothing after it"),
+        ("AND pytest", Some(0), "`AND` with nothing before it"),
+        ("pytest OR OR x", Some(7), "`OR` with nothing after it"),
+        ("a AND (OR b)", Some(7), "`OR` with nothing before it"),
+        ("nosuchfield:x", Some(0), "unknown field `nosuchfield`"),
+        ("kind:exec AND nosuchfield:x", Some(14), "unknown field `nosuchfield`"),
+        ("exit_code:abc", Some(10), "field `exit_code` takes a whole number, not `abc`"),
+        ("exit_code:[1 TO x]", Some(16), "not `x`"),
+        ("score:>high", Some(7), "field `score` takes a number, not `high`"),
+        ("json:x", Some(0), "`json` is not searchable"),
+        ("argv:*", Some(0), "`argv:*` is not supported"),
+        ("a ^ b", Some(2), "unexpected `^`"),
+        // Leading spaces count, and positions are in characters, not bytes.
+        ("  kind:exec)", Some(11), "unexpected `)`"),
+        ("测试通过 AND", Some(5), "`AND` with nothing after it"),
+        ("-kind:exec", None, "only excludes"),
+    ];
+    for &(query, position, needle) in cases {
+        let reason = refusal(&index, query);
+        assert_eq!(reason.position, position, "{query}: {reason}");
+        assert!(reason.message.contains(needle), "{query}: {reason}");
+        if let Some(p) = position {
+            assert!(reason.message.contains(&format!("(character {p})")), "{query}: {reason}");
+        }
+    }
+    // The unknown-field message lists the fields there are.
+    assert!(refusal(&index, "nosuchfield:x").message.contains("`exit_code`"));
+    // What the API sends: `{message, position}`; Display is the message.
+    let reason = refusal(&index, "kind:exec)");
+    assert_eq!(
+        serde_json::to_value(&reason).expect("json"),
+        serde_json::json!({"message": "unexpected `)` (character 9)", "position": 9})
+    );
+    let error = Error::Query { query: "kind:exec)".into(), reason };
+    assert_eq!(error.to_string(), "invalid query `kind:exec)`: unexpected `)` (character 9)");
+}
+
+#[test]
+fn a_query_nested_too_deep_is_refused_where_it_goes_too_deep() {
+    let index = indexed(&[first_window("s1", 0)]);
+    let query = format!("x {}pytest{}", "(".repeat(MAX_QUERY_DEPTH + 5), ")".repeat(MAX_QUERY_DEPTH + 5));
+    match index.search(&SearchQuery { query, ..SearchQuery::default() }) {
+        Err(Error::Query { reason, .. }) => {
+            // The 33rd `(`, after `x `.
+            assert_eq!(reason.position, Some(2 + MAX_QUERY_DEPTH), "{reason}");
+            assert!(reason.message.contains("nests deeper"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// The schema before `model`, `provider` and `exit_code` (and with `detector` a plain
+/// string), as indexes made until then have it.
+fn first_schema() -> tantivy::schema::Schema {
+    use tantivy::schema::{
+        NumericOptions, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
+    };
+    let mut b = tantivy::schema::Schema::builder();
+    let string_fast = STRING | FAST;
+    b.add_text_field("doc", string_fast.clone() | STORED);
+    b.add_text_field("id", STRING);
+    b.add_text_field("key", STRING);
+    b.add_text_field("session", string_fast.clone());
+    b.add_text_field("window_id", STRING);
+    b.add_text_field("kind", string_fast);
+    b.add_text_field("detector", STRING);
+    b.add_text_field("comm", STRING);
+    b.add_u64_field("pid", INDEXED);
+    let numeric_fast: NumericOptions = (INDEXED | FAST).into();
+    b.add_u64_field("ts_ns", numeric_fast.clone());
+    b.add_f64_field("score", numeric_fast);
+    b.add_text_field("json", STORED);
+    for t in Text::ALL {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(tokenizer::TOKENIZER)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let mut options = TextOptions::default().set_indexing_options(indexing);
+        if matches!(t, Text::CausedBy | Text::Causes) {
+            options = options.set_stored();
+        }
+        b.add_text_field(t.name(), options);
+    }
+    b.build()
+}
+
+/// Writes `w`'s events and `findings` into a first-schema index in `dir`, committed with
+/// `payload`, as the first versions did.
+fn write_first_schema_index(dir: &Path, w: &Window, findings: &[Finding], payload: &str) {
+    let schema = first_schema();
+    let index = tantivy::Index::builder()
+        .schema(schema.clone())
+        .tokenizers(tokenizers())
+        .create_in_dir(dir)
+        .expect("create");
+    let mut writer: IndexWriter = index.writer(15 << 20).expect("writer");
+    let f = |name: &str| schema.get_field(name).expect("field");
+    let links = LinkTexts::of(&w.links);
+    let _ = &links;
+    for ev in &w.events {
+        let json = serde_json::to_string(ev).expect("json");
+        let mut d = TantivyDocument::new();
+        d.add_text(f("doc"), DOC_EVENT);
+        d.add_text(f("key"), doc::window_key(&w.window_id));
+        d.add_text(f("session"), &ev.session);
+        d.add_text(f("window_id"), &w.window_id);
+        d.add_text(f("kind"), ev.body.kind());
+        d.add_text(f("comm"), &ev.comm);
+        d.add_u64(f("pid"), u64::from(ev.pid));
+        d.add_u64(f("ts_ns"), ev.ts_ns);
+        d.add_text(f("json"), &json);
+        for (t, text) in doc::event_texts(ev) {
+            d.add_text(f(t.name()), text);
+        }
+        for l in &w.links {
+            if l.event == ev.id() {
+                d.add_text(f("caused_by"), format!("{} {}", l.call_id, l.tool));
+            }
+            if l.llm_event == ev.id() {
+                d.add_text(f("causes"), &l.event);
+            }
+        }
+        d.add_text(f("id"), ev.id());
+        writer.add_document(d).expect("add");
+    }
+    for finding in findings {
+        let json = serde_json::to_string(finding).expect("json");
+        let mut d = TantivyDocument::new();
+        d.add_text(f("doc"), DOC_FINDING);
+        d.add_text(f("id"), &finding.finding_id);
+        d.add_text(f("key"), doc::finding_key(&finding.finding_id));
+        d.add_text(f("session"), &finding.session);
+        d.add_text(f("window_id"), &finding.window_id);
+        d.add_text(f("kind"), &finding.kind);
+        d.add_text(f("detector"), &finding.detector);
+        d.add_u64(f("ts_ns"), finding.ts_ns);
+        d.add_f64(f("score"), finding.score);
+        d.add_text(f("json"), &json);
+        d.add_text(f("rationale"), doc::finding_rationale(finding));
+        writer.add_document(d).expect("add");
+    }
+    let mut prepared = writer.prepare_commit().expect("prepare");
+    prepared.set_payload(payload);
+    prepared.commit().expect("commit");
+    writer.wait_merging_threads().expect("merge");
+}
+
+/// An index made before `model`, `provider` and `exit_code` is rebuilt by the first writable
+/// open, keeping its documents (the judge's findings are in no log), its links and its commit
+/// payload; a read-only open refuses it with what to do.
+#[test]
+fn an_index_made_with_the_first_schema_is_rebuilt_at_open() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().join("index");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let w = first_window("s1", 0);
+    let judged = finding("s1", "contradiction", "judge", 0.9, 7_000);
+    write_first_schema_index(&dir, &w, std::slice::from_ref(&judged), "log_offset=42");
+
+    let refused = Index::open_read_only(&dir).expect_err("an old index read-only");
+    assert!(refused.to_string().contains("agentsight serve"), "{refused}");
+
+    let mut index = Index::open(&dir).expect("open and upgrade");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=42"));
+    assert_eq!(index.counts(), Counts { events: 6, findings: 1 });
+    assert_eq!(times(&index, "exit_code:1"), [6_000], "the new fields are filled");
+    assert_eq!(times(&index, "model:gpt-4o"), [2_000]);
+    assert_eq!(times(&index, "provider:openai"), [2_000]);
+    assert_eq!(times(&index, "detector:judge"), [7_000]);
+    assert_eq!(times(&index, "caused_by:call_1"), [3_000], "stored links carried over");
+    assert_eq!(times(&index, "causes:exec"), [2_000]);
+    assert_eq!(index.findings(&FindingFilter::default()).expect("findings"), [judged]);
+    // The window key came along: the window sent again replaces itself.
+    index.add_window(&w).expect("add");
+    index.commit("log_offset=43").expect("commit");
+    assert_eq!(index.counts(), Counts { events: 6, findings: 1 });
+    index.close().expect("close");
+    let names: Vec<String> = std::fs::read_dir(data.path())
+        .expect("ls")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, ["index"], "nothing left beside the index");
+
+    // Upgraded once: it now opens read-only, and for writing without another rebuild.
+    let read = Index::open_read_only(&dir).expect("read-only");
+    assert_eq!(read.last_commit_payload().as_deref(), Some("log_offset=43"));
+    drop(read);
+    let again = Index::open(&dir).expect("open");
+    assert_eq!(again.counts(), Counts { events: 6, findings: 1 });
+}
+
+/// A crash between the upgrade's two renames leaves `index.old` and `index.rebuild` and no
+/// `index`: the next open finishes the move instead of starting an empty index.
+#[test]
+fn an_upgrade_cut_between_its_renames_is_finished_at_open() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let dir = data.path().join("index");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    write_first_schema_index(&dir, &first_window("s1", 0), &[], "log_offset=9");
+    Index::open(&dir).expect("upgrade").close().expect("close");
+    std::fs::rename(&dir, data.path().join("index.rebuild")).expect("mv");
+    std::fs::create_dir_all(data.path().join("index.old")).expect("mkdir");
+
+    let index = Index::open(&dir).expect("open");
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=9"));
+    assert_eq!(index.counts().events, 6);
+    assert!(!data.path().join("index.old").exists());
+    assert!(!data.path().join("index.rebuild").exists());
+}
+
+/// Regression: tantivy reads `a AND NOT b` as `+a +(-b)`, a required group that matches
+/// nothing, so `kind:exec AND NOT argv:pytest` found no exec at all.
+#[test]
+fn a_and_not_b_excludes_b_instead_of_matching_nothing() {
+    let index = indexed(&[first_window("s1", 0)]);
+    for query in [
+        "kind:exec AND NOT argv:pytest",
+        "NOT argv:pytest AND kind:exec",
+        "kind:exec AND (NOT argv:pytest)",
+        "kind:exec -argv:pytest",
+        "kind:exec NOT argv:pytest",
+    ] {
+        assert_eq!(times(&index, query), [1_000], "{query}");
+    }
+    assert_eq!(times(&index, "kind:exec AND NOT argv:pytest AND NOT argv:bash"), Vec::<u64>::new());
+    assert_eq!(times(&index, "(kind:exec AND NOT argv:pytest) OR kind:exit"), [1_000, 6_000]);
+    // Only exclusions, even grouped, is still refused rather than matching everything.
+    assert_eq!(refusal(&index, "(NOT argv:pytest)").position, None);
 }

@@ -14,7 +14,8 @@
 use std::str::CharIndices;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, Token,
+    TokenStream, Tokenizer,
 };
 
 /// The name the tokenizer is registered under and the text fields use.
@@ -30,6 +31,17 @@ pub fn analyzer() -> TextAnalyzer {
         .filter(RemoveLongFilter::limit(MAX_TOKEN_BYTES + 1))
         .filter(LowerCaser)
         .filter(AsciiFoldingFilter)
+        .build()
+}
+
+/// The name of the keyword analyzer: the whole value as one token, lowercased (`provider`,
+/// `detector`).
+pub const KEYWORD: &str = "agentsight_keyword";
+
+/// The keyword analyzer registered as [`KEYWORD`].
+pub fn keyword() -> TextAnalyzer {
+    TextAnalyzer::builder(RawTokenizer::default())
+        .filter(LowerCaser)
         .build()
 }
 

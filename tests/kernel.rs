@@ -208,15 +208,16 @@ fn killed_processes_report_their_signal() {
 
 /// With a first ring of one page, the kernel switches to the second ring buffer within the
 /// first few records: every record still arrives, none is lost, and each process's fork,
-/// exec and exit come in order. The second ring (1 MiB) is smaller than what the run writes,
-/// so it must be read while the run goes on, not only at the end.
+/// exec and exit come in order. The second ring (8 MiB) is smaller than what the run writes
+/// (~20 MB), so it must be read while the run goes on, not only at the end; it holds about a
+/// second of the run, so a collector that a loaded machine starves for a moment loses nothing.
 #[test]
 #[ignore = "needs root and BPF"]
 fn records_go_on_in_order_in_the_second_ring_once_the_first_fills() {
     root();
-    let n = 1500;
+    let n = 2500;
     let rec = tests::record_env(
-        &["-q", "--ring-mib", "1"],
+        &["-q", "--ring-mib", "8"],
         &["bash", "-c", &format!("for ((i = 0; i < {n}; i++)); do /bin/true; done")],
         &[("AGENTSIGHT_FIRST_RING_KIB", "4")],
     );

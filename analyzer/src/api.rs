@@ -118,6 +118,7 @@ pub fn router_with(state: ApiState, options: ApiOptions) -> Router {
         .route("/v1/sessions", get(sessions))
         .route("/v1/sessions/{id}", get(session))
         .route("/v1/search", get(search))
+        .route("/v1/search/fields", get(|| async { Json(crate::index::search_fields()) }))
         .route("/v1/findings", get(findings))
         .route("/metrics", get(metrics))
         .layer(axum::middleware::from_fn_with_state(ctx.clone(), auth))
@@ -136,6 +137,9 @@ pub fn router_with(state: ApiState, options: ApiOptions) -> Router {
 #[derive(Debug)]
 pub enum ApiError {
     BadRequest(String),
+    /// A search query that does not parse: the message and, where one part is at fault, its
+    /// position (in characters from the start of the query), so a form can point at it.
+    BadQuery { message: String, position: Option<usize> },
     Unauthorized,
     /// A request this API never answers (a foreign `Host` or `Origin`).
     Forbidden(String),
@@ -151,7 +155,9 @@ pub enum ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
         match e {
-            Error::Query { query, reason } => ApiError::BadRequest(format!("invalid query `{query}`: {reason}")),
+            Error::Query { query, reason } => {
+                ApiError::BadQuery { message: format!("invalid query `{query}`: {reason}"), position: reason.position }
+            }
             Error::InvalidWindow(msg) => ApiError::Unprocessable(format!("invalid window: {msg}")),
             other => {
                 // The detail stays in the server's log.
@@ -164,8 +170,15 @@ impl From<Error> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
+        if let ApiError::BadQuery { message, position } = self {
+            let body = match position {
+                Some(position) => serde_json::json!({ "error": message, "position": position }),
+                None => serde_json::json!({ "error": message }),
+            };
+            return (StatusCode::BAD_REQUEST, Json(body)).into_response();
+        }
         let (status, message) = match self {
-            ApiError::BadRequest(m) => (StatusCode::BAD_REQUEST, m),
+            ApiError::BadQuery { message, .. } | ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, message),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "missing or wrong bearer token".into()),
             ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, m),
             ApiError::NotFound(what) => (StatusCode::NOT_FOUND, what.into()),

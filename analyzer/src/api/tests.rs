@@ -574,3 +574,26 @@ async fn the_session_page_reads_by_turn() {
     }
     server.stop().await;
 }
+
+/// The search form's helpers: the field reference, and a bad query answered 400 with the
+/// position of what is wrong, so the form can point at it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn search_has_a_field_reference_and_points_at_a_bad_query() {
+    let (server, _) = demo_server().await;
+    let fields = get_json(server.addr, "/v1/search/fields").await;
+    let names: Vec<&str> = fields.as_array().unwrap().iter().filter_map(|f| f["name"].as_str()).collect();
+    for name in ["model", "provider", "exit_code", "detector", "argv"] {
+        assert!(names.contains(&name), "{name} in {names:?}");
+    }
+    let head = format!("GET /v1/search?query=kind%3Aexec%20AND%20) HTTP/1.1\r\n{}", host(server.addr));
+    let reply = request(server.addr, &head, b"").await;
+    assert_eq!(reply.status, 400, "{}", String::from_utf8_lossy(&reply.body));
+    let body: Value = reply.json();
+    assert!(body["error"].as_str().is_some_and(|e| e.contains("invalid query")), "{body}");
+    assert!(body["position"].as_u64().is_some_and(|p| p >= 9), "the position of the stray `)`: {body}");
+    let hits = get_json(server.addr, "/v1/search?query=kind%3Aexit%20AND%20exit_code%3A%5B1%20TO%20255%5D").await;
+    let hits = hits.as_array().unwrap();
+    assert!(!hits.is_empty(), "the demo's failed commands");
+    assert!(hits.iter().all(|h| h["ts_ns"].is_string()), "ts_ns as a string: {:?}", hits.first());
+    server.stop().await;
+}

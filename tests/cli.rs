@@ -76,6 +76,8 @@ fn commands_with_config(s: &Scratch, config: &str) -> Vec<Vec<String>> {
         vec!["ingest", &trace, "--data", &data],
         vec!["search", "pytest", "--data", &data],
         vec!["findings", "--data", &data],
+        vec!["sessions", "--data", &data],
+        vec!["show", "some-session", "--data", &data],
         vec!["report", "--data", &data],
         vec!["serve", "--data", &data, "--listen", "127.0.0.1:0"],
         vec!["demo", "--data", &data],
@@ -200,8 +202,15 @@ fn a_data_dir_held_by_serve_is_refused_in_one_line_that_says_what_to_do() {
     assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("is in use by a running `agentsight serve`"), "{}", text(&out.stderr));
 
-    // Reading needs no writer: findings, search and the report work beside the server.
-    for args in [&["findings", "--data", &data][..], &["search", "build.py", "--data", &data], &["report", "--data", &data]] {
+    // Reading needs no writer: findings, search, the report and the session views work beside
+    // the server.
+    for args in [
+        &["findings", "--data", &data][..],
+        &["search", "build.py", "--data", &data],
+        &["report", "--data", &data],
+        &["sessions", "--data", &data],
+        &["show", DEMO, "--data", &data],
+    ] {
         let out = s.run(args);
         assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
     }
@@ -244,8 +253,9 @@ fn errors_are_exit_2_usage_and_runtime_alike() {
     }
 }
 
-const COMMANDS: [&str; 12] =
-    ["record", "collect", "serve", "ingest", "search", "findings", "report", "demo", "eval", "attach", "completions", "man"];
+const COMMANDS: [&str; 14] = [
+    "record", "collect", "serve", "ingest", "search", "findings", "sessions", "show", "report", "demo", "eval", "attach", "completions", "man",
+];
 
 #[test]
 fn completions_name_every_command_in_every_shell() {
@@ -281,4 +291,83 @@ fn man_prints_a_page_naming_every_command_or_writes_one_per_command() {
         assert!(body.contains(".SH OPTIONS") || body.contains(".SH NAME"), "{cmd}: {body}");
     }
     assert!(Path::new(&dir).join("agentsight.1").exists());
+}
+
+/// The demo's session id in `fixtures/demo-trace.jsonl`.
+const DEMO: &str = "20261124T013903Z-23803";
+
+#[test]
+fn sessions_lists_the_demo_with_its_agent_and_failed_commands() {
+    let s = Scratch::new();
+    let data = s.ingested();
+    let out = s.run(&["sessions", "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let table = text(&out.stdout);
+    let mut lines = table.lines();
+    let header = lines.next().unwrap();
+    assert!(header.starts_with("COVERAGE"), "coverage warnings come first: {header}");
+    let row = lines.next().unwrap();
+    assert!(row.contains(DEMO) && row.contains("python3 agent.py"), "the short agent name, not the argv: {row}");
+    assert!(!row.contains("/root/.pyenv"), "{row}");
+    assert!(row.contains("7 of 10"), "7 of the 10 commands tool calls ran failed: {row}");
+    assert!(row.contains("contradiction 1, loop 1") && row.contains("demo-model"), "{row}");
+    assert!(!table.contains('\u{1b}'), "no colour when stdout is not a terminal: {table:?}");
+
+    let out = s.run(&["sessions", "--json", "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let demo = &list[0];
+    assert_eq!(demo["id"], DEMO);
+    assert_eq!(demo["agent"], "python3 agent.py");
+    assert_eq!((demo["failed_commands"].as_u64(), demo["commands"].as_u64()), (Some(7), Some(10)));
+    assert_eq!(demo["findings_by_kind"]["loop"], 1);
+}
+
+#[test]
+fn show_nests_a_failing_command_under_its_tool_call_and_pins_the_finding() {
+    let s = Scratch::new();
+    let data = s.ingested();
+    // The start of an id is enough when only one session has it.
+    let out = s.run(&["show", &DEMO[..12], "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let page = text(&out.stdout);
+    assert!(page.starts_with(&format!("session {DEMO}\n")), "{page}");
+    assert!(page.contains("user  [task:build] Make `python3 build.py` succeed."), "{page}");
+    assert!(page.contains("assistant  The build keeps failing because config.yaml is missing"), "{page}");
+    // turn 4: the tool call, the command it ran with its exit code under it, then the finding.
+    let turn4 = page.split("── turn 4 ").nth(1).unwrap().split("── turn 5 ").next().unwrap();
+    let lines: Vec<&str> = turn4.lines().collect();
+    let call = lines.iter().position(|l| l.starts_with("  → run_command") && l.contains("python3 build.py")).expect(turn4);
+    assert!(lines[call + 1].starts_with("      $ python3 build.py  exit 2 ✗"), "nested under its call: {turn4}");
+    assert!(turn4.contains("◆ finding loop 0.85 [retry_same_error] The command `python3 build.py` failed"), "{turn4}");
+    assert!(page.contains("noise events folded"), "noise is one count line: {page}");
+    assert!(!page.contains("/usr/lib/python3"), "library reads are folded: {page}");
+
+    // --noise lists what was folded; paging shows the asked turns and how to see more.
+    let out = s.run(&["show", DEMO, "--noise", "--turn", "0", "--turns", "1", "--data", &data]);
+    let page = text(&out.stdout);
+    assert!(out.status.success() && page.contains("noise (24 events):") && !page.contains("── turn 1 "), "{page}");
+    assert!(page.contains(&format!("turns 0 to 0 of 14 shown; more with `agentsight show {DEMO} --turn 1`")), "{page}");
+
+    let out = s.run(&["show", DEMO, "--json", "--data", &data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((v["session"].as_str(), v["total_turns"].as_u64()), (Some(DEMO), Some(14)));
+    let cmd = &v["turns"][4]["tool_calls"][0]["caused"]["commands"][0];
+    assert_eq!((cmd["command"].as_str(), cmd["exit_code"].as_i64(), cmd["failed"].as_bool()), (Some("python3 build.py"), Some(2), Some(true)));
+    assert_eq!(v["turns"][4]["findings"][0]["kind"], "loop");
+}
+
+#[test]
+fn show_of_an_unknown_session_is_exit_2_naming_it() {
+    let s = Scratch::new();
+    let data = s.ingested();
+    for args in [&["show", "no-such-session", "--data", &data][..], &["show", "no-such-session", "--json", "--data", &data]] {
+        let out = s.run(args);
+        let err = one_error_line(&out, "unknown session");
+        assert!(err.contains("no session `no-such-session`") && err.contains("agentsight sessions"), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+    let out = s.run(&["show", DEMO, "--turn", "99", "--data", &data]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
 }

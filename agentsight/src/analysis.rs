@@ -517,7 +517,7 @@ pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max_line: 
     Ok(0)
 }
 
-fn open_index(data: &Path) -> Result<Index> {
+pub(crate) fn open_index(data: &Path) -> Result<Index> {
     let dir = data.join("index");
     if !dir.exists() {
         bail!("no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`", data.display());

@@ -11,6 +11,7 @@ mod demo;
 mod manual;
 mod output;
 mod pretty;
+mod sessions;
 mod signals;
 mod trace;
 
@@ -164,6 +165,43 @@ enum Command {
         #[arg(long, value_name = "N", default_value_t = 100)]
         limit: usize,
         /// JSON output (an array of findings with their evidence).
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List the recorded sessions with their rollups: coverage warnings (TLS not captured,
+    /// events lost) first, then agent, models, tokens, duration, turns, the agent's exit code,
+    /// failed commands and findings by kind; most recently active first.
+    #[command(after_help = "Examples:\n  agentsight sessions\n  agentsight sessions --json | jq '.[0].id'")]
+    Sessions {
+        /// JSON output, as `GET /v1/sessions` serves it.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// One session by turn: the user's input, the assistant's text, each tool call with the
+    /// commands (and their exit codes), file changes and connections it caused, then what no
+    /// tool call caused; findings pinned at the turns they cite.
+    ///
+    /// Library and system reads, failed lookups and caches are folded into one count per turn
+    /// (`--noise` lists them). A session under 200 turns is shown whole, a longer one from its
+    /// first 50; `--turn` and `--turns` page through it.
+    #[command(after_help = "Examples:\n  agentsight show 20261124T013903Z-23803\n  agentsight show 20261124T0139 --turn 50 --turns 20\n  agentsight show SESSION --json | jq '.turns[].tool_calls[].caused.commands[] | select(.failed)'")]
+    Show {
+        /// The session's id (as `agentsight sessions` lists it), or the start of one.
+        session: String,
+        /// Start at turn N (turn 0 is what happened before the first LLM call).
+        #[arg(long, value_name = "N", default_value_t = 0)]
+        turn: usize,
+        /// Show M turns (at most 500).
+        #[arg(long, value_name = "M", value_parser = clap::value_parser!(u64).range(1..=500))]
+        turns: Option<u64>,
+        /// List each turn's folded noise events instead of counting them.
+        #[arg(long)]
+        noise: bool,
+        /// JSON output, as `GET /v1/sessions/{id}` serves it.
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -459,6 +497,15 @@ fn run(command: Command) -> anyhow::Result<i32> {
             analysis::load_config(store.config)?;
             let f = analyzer::index::FindingFilter { min_score, session, kind, limit, ..Default::default() };
             analysis::findings(f, &analysis::data_dir(store.data), json)
+        }
+        Command::Sessions { json, store } => {
+            analysis::load_config(store.config)?;
+            sessions::list(&analysis::data_dir(store.data), json)
+        }
+        Command::Show { session, turn, turns, noise, json, store } => {
+            analysis::load_config(store.config)?;
+            let turns = turns.map(|t| usize::try_from(t).unwrap_or(analyzer::view::MAX_TURNS));
+            sessions::show(sessions::ShowArgs { session, turn, turns, noise, json }, &analysis::data_dir(store.data))
         }
         Command::Report { since, format, output, store } => {
             analysis::load_config(store.config)?;

@@ -51,8 +51,7 @@ impl Sink {
             }
             None => {
                 let tty = io::stdout().is_terminal();
-                let color = tty && std::env::var_os("NO_COLOR").is_none();
-                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(color), flush_each: tty, verbose })
+                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(crate::pretty::stdout_color()), flush_each: tty, verbose })
             }
         }
     }

@@ -15,15 +15,15 @@ use jiff::tz::TimeZone;
 use jiff::Timestamp;
 use model::{Event, EventBody, FileOp};
 
-const RESET: &str = "\x1b[0m";
-const DIM: &str = "\x1b[2m";
-const RED: &str = "\x1b[31m";
-const GREEN: &str = "\x1b[32m";
-const YELLOW: &str = "\x1b[33m";
-const BLUE: &str = "\x1b[34m";
-const MAGENTA: &str = "\x1b[35m";
-const CYAN: &str = "\x1b[36m";
-const BOLD: &str = "\x1b[1m";
+pub(crate) const RESET: &str = "\x1b[0m";
+pub(crate) const DIM: &str = "\x1b[2m";
+pub(crate) const RED: &str = "\x1b[31m";
+pub(crate) const GREEN: &str = "\x1b[32m";
+pub(crate) const YELLOW: &str = "\x1b[33m";
+pub(crate) const BLUE: &str = "\x1b[34m";
+pub(crate) const MAGENTA: &str = "\x1b[35m";
+pub(crate) const CYAN: &str = "\x1b[36m";
+pub(crate) const BOLD: &str = "\x1b[1m";
 
 /// Formats events as lines.
 #[derive(Debug)]
@@ -37,7 +37,7 @@ impl Pretty {
         Pretty { color, tz: TimeZone::system() }
     }
 
-    fn paint(&self, color: &str, text: &str) -> String {
+    pub(crate) fn paint(&self, color: &str, text: &str) -> String {
         if self.color {
             format!("{color}{text}{RESET}")
         } else {
@@ -45,7 +45,7 @@ impl Pretty {
         }
     }
 
-    fn time(&self, ts_ns: u64) -> String {
+    pub(crate) fn time(&self, ts_ns: u64) -> String {
         Timestamp::from_nanosecond(i128::from(ts_ns))
             .map(|t| t.to_zoned(self.tz.clone()).strftime("%H:%M:%S%.3f").to_string())
             .unwrap_or_else(|_| ts_ns.to_string())
@@ -154,6 +154,11 @@ impl Pretty {
             detail
         )
     }
+}
+
+/// Colour on stdout: only a terminal gets it, and not when `NO_COLOR` is set.
+pub(crate) fn stdout_color() -> bool {
+    std::io::IsTerminal::is_terminal(&std::io::stdout()) && std::env::var_os("NO_COLOR").is_none()
 }
 
 /// Trace text as the terminal may show it: control characters (C0, DEL, C1) and the

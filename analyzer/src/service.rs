@@ -162,6 +162,59 @@ struct SessionData {
     findings: Vec<Finding>,
 }
 
+impl SessionData {
+    fn read(index: &Index, info: &SessionInfo) -> Result<SessionData> {
+        let filter = FindingFilter { session: Some(info.id.clone()), limit: MAX_SESSION_FINDINGS, ..FindingFilter::default() };
+        let findings = index.findings(&filter)?;
+        let events = index.session_events(&info.id, MAX_SESSION_EVENTS)?;
+        // The links the collector's windower made, made again over the whole session: the
+        // same pure function, so the same links (and none lost at a window's edge).
+        let links = model::windower::links(&events);
+        Ok(SessionData { stamp: stamp(info), events, links, findings })
+    }
+
+    fn rollup(&self) -> Rollup {
+        view::rollup(&self.events, &self.links, &self.findings)
+    }
+}
+
+impl SessionPage {
+    fn new(info: SessionInfo, data: &SessionData, rollup: Rollup, page: Page, events: Option<usize>) -> Self {
+        SessionPage {
+            session: info.id.clone(),
+            coverage: info.coverage.clone(),
+            lost_events: info.lost_events,
+            events_cut: data.events.len() >= MAX_SESSION_EVENTS,
+            summary: SessionSummary::new(info, rollup),
+            view: view::page(&data.events, &data.links, &data.findings, page),
+            findings: data.findings.clone(),
+            events: events.map(|n| data.events.iter().take(n).cloned().collect()),
+        }
+    }
+}
+
+/// [`Analyzer::session_summaries`] from an index opened read-only (a command beside a running
+/// `serve`), without the analyzer's cache: every session's events are read once.
+pub fn session_summaries(index: &Index) -> Result<Vec<SessionSummary>> {
+    let mut out = Vec::new();
+    for info in index.sessions()? {
+        let rollup = SessionData::read(index, &info)?.rollup();
+        out.push(SessionSummary::new(info, rollup));
+    }
+    Ok(out)
+}
+
+/// [`Analyzer::session_page`] from an index opened read-only; `None` when there is no such
+/// session.
+pub fn session_page(index: &Index, session: &str, page: Page, events: Option<usize>) -> Result<Option<SessionPage>> {
+    let Some(info) = index.sessions()?.into_iter().find(|s| s.id == session) else {
+        return Ok(None);
+    };
+    let data = SessionData::read(index, &info)?;
+    let rollup = data.rollup();
+    Ok(Some(SessionPage::new(info, &data, rollup, page, events)))
+}
+
 fn stamp(info: &SessionInfo) -> (u64, u64, u64) {
     (info.events, info.findings, info.last_ns)
 }
@@ -520,17 +573,7 @@ impl Analyzer {
             return Ok(None);
         };
         let (data, rollup) = self.session_data(&info)?;
-        let view = view::page(&data.events, &data.links, &data.findings, page);
-        Ok(Some(SessionPage {
-            session: session.to_string(),
-            coverage: info.coverage.clone(),
-            lost_events: info.lost_events,
-            events_cut: data.events.len() >= MAX_SESSION_EVENTS,
-            summary: SessionSummary::new(info, rollup),
-            view,
-            findings: data.findings.clone(),
-            events: events.map(|n| data.events.iter().take(n).cloned().collect()),
-        }))
+        Ok(Some(SessionPage::new(info, &data, rollup, page, events)))
     }
 
     fn cached_rollup(&self, info: &SessionInfo) -> Result<Option<Rollup>> {
@@ -549,19 +592,7 @@ impl Analyzer {
         let data = match hit {
             Some(d) => d,
             None => {
-                let (events, findings) = {
-                    let index = self.index.read().map_err(|_| lock_err("index"))?;
-                    let findings = index.findings(&FindingFilter {
-                        session: Some(info.id.clone()),
-                        limit: MAX_SESSION_FINDINGS,
-                        ..FindingFilter::default()
-                    })?;
-                    (index.session_events(&info.id, MAX_SESSION_EVENTS)?, findings)
-                };
-                // The links the collector's windower made, made again over the whole session:
-                // the same pure function, so the same links (and none lost at a window's edge).
-                let links = model::windower::links(&events);
-                let d = Arc::new(SessionData { stamp: at, events, links, findings });
+                let d = Arc::new(SessionData::read(&*self.index.read().map_err(|_| lock_err("index"))?, info)?);
                 let mut cache = self.session_cache.lock().map_err(|_| lock_err("session cache"))?;
                 cache.retain(|(id, _)| *id != info.id);
                 if cache.len() >= SESSIONS_CACHED {
@@ -574,7 +605,7 @@ impl Analyzer {
         let rollup = match self.cached_rollup(info)? {
             Some(r) => r,
             None => {
-                let r = view::rollup(&data.events, &data.links, &data.findings);
+                let r = data.rollup();
                 self.rollups.lock().map_err(|_| lock_err("rollups"))?.insert(info.id.clone(), (at, r.clone()));
                 r
             }

@@ -343,18 +343,15 @@ fn text_block(out: &mut String, p: &Pretty, label: &str, text: &str, color: &str
     let text = text.trim();
     let total_chars = text.chars().count();
     let mut kept = String::new();
-    let mut lines = 0;
-    for line in text.lines() {
-        if lines == TEXT_LINES || kept.chars().count() >= TEXT_CHARS {
+    for (n, line) in text.lines().take(TEXT_LINES).enumerate() {
+        let room = TEXT_CHARS.saturating_sub(kept.chars().count());
+        if room == 0 {
             break;
         }
-        let room = TEXT_CHARS - kept.chars().count();
-        let piece: String = line.chars().take(room).collect();
-        if lines > 0 {
+        if n > 0 {
             kept.push('\n');
         }
-        kept.push_str(&piece);
-        lines += 1;
+        kept.extend(line.chars().take(room));
     }
     let width = label.chars().count() + 2;
     for (i, line) in kept.lines().enumerate() {

@@ -404,7 +404,8 @@ struct OutputArgs {
     /// Print no summary or process tree at the end.
     #[arg(short, long)]
     quiet: bool,
-    /// Show every event in the live stream, read-only opens of system files included.
+    /// Show every event in the live stream, reads of libraries and system files, failed
+    /// lookups and caches included.
     #[arg(short, long)]
     verbose: bool,
     /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are reported.

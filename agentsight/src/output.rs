@@ -19,8 +19,10 @@ use crate::pretty::Pretty;
 pub enum Sink {
     /// One JSON object per line (`-o FILE`, `-o -` for stdout).
     Jsonl { out: Box<BufWriter<Box<dyn Write + Send>>>, path: Option<PathBuf> },
-    /// One readable line per event on stdout; read-only opens of system files are left out
-    /// unless `verbose` (they are hundreds per interpreter start and say little).
+    /// One readable line per event on stdout; noise (`analyzer::view::is_noise`: reads of
+    /// libraries and system files, failed lookups, caches, a shell's `/dev/null`) is left out
+    /// unless `verbose`: hundreds per interpreter start, saying little. The session view folds
+    /// the same events.
     Pretty { out: BufWriter<io::Stdout>, pretty: Pretty, flush_each: bool, verbose: bool },
     /// No per-event output (`collect`: the windows are what matters).
     Discard,
@@ -73,7 +75,7 @@ impl Sink {
                 Ok(true)
             }
             Sink::Pretty { out, pretty, flush_each, verbose } => {
-                if !*verbose && is_system_read(ev) {
+                if !*verbose && analyzer::view::is_noise(ev) {
                     return Ok(false);
                 }
                 writeln!(out, "{}", pretty.line(ev))?;
@@ -102,7 +104,7 @@ pub struct Written {
     pub tree: ProcessTree,
     /// Events that could not be written because the output failed (a full disk, a closed pipe).
     pub unwritten: u64,
-    /// Events the live view left out on purpose (read-only opens of system files).
+    /// Events the live view left out on purpose (noise, see [`Sink::Pretty`]).
     pub hidden: u64,
     pub error: Option<String>,
 }
@@ -171,16 +173,39 @@ pub fn print_text(text: &str) -> Result<()> {
     }
 }
 
-/// A read-only open (or failed lookup) under a system prefix: shared libraries, interpreter
-/// modules, locale and config files.
-fn is_system_read(ev: &Event) -> bool {
-    const SYSTEM: &[&str] = &["/usr/", "/lib/", "/lib64/", "/etc/", "/proc/", "/sys/", "/dev/", "/run/", "/var/lib/"];
-    match &ev.body {
-        model::EventBody::File(f) => {
-            f.op == model::FileOp::Open
-                && f.flags.is_some_and(|fl| fl & 3 == 0 && fl & 0o100 == 0)
-                && SYSTEM.iter().any(|p| f.path.starts_with(p))
+#[cfg(test)]
+mod tests {
+    use model::{EventBody, FileEvent, FileOp};
+
+    use super::*;
+
+    fn open(path: &str, flags: u32, result: i64) -> Event {
+        let f = FileEvent { flags: Some(flags), ..FileEvent::new(FileOp::Open, path, result) };
+        Event { ts_ns: 1, session: "s".into(), pid: 7, tid: 7, ppid: 1, comm: "python3".into(), body: EventBody::File(f) }
+    }
+
+    /// The live view folds what the session view folds (`analyzer::view::is_noise`), beyond
+    /// the system prefixes: failed lookups in the project, `> /dev/null`, bytecode caches.
+    #[test]
+    fn the_live_view_folds_the_session_views_noise_and_counts_it() {
+        let noise = [
+            open("/usr/lib/python3.12/os.py", 0, 3),
+            open("/work/package.json", 0, -2),
+            open("/dev/null", 0o1101, 3),
+            open("/work/__pycache__/m.cpython-312.pyc", 0o1101, 4),
+            open("/home/u/.venv/lib/python3.12/site-packages/x.py", 0, 3),
+        ];
+        let mut sink = Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(false), flush_each: false, verbose: false };
+        let mut w = Written::default();
+        for ev in &noise {
+            write_one(&mut sink, &mut w, ev);
         }
-        _ => false,
+        assert_eq!(w.hidden, noise.len() as u64);
+        let Sink::Pretty { out, .. } = &sink else { unreachable!() };
+        assert!(out.buffer().is_empty(), "nothing was printed");
+        assert_eq!(w.summary.events(), noise.len() as u64, "folded events still count in the summary");
+        for kept in [open("/work/src/main.py", 0, 3), open("/etc/hosts", 0o1101, 3)] {
+            assert!(!analyzer::view::is_noise(&kept), "{kept:?}");
+        }
     }
 }

@@ -143,7 +143,7 @@ impl Running {
             }
             if written.hidden > 0 {
                 eprintln!(
-                    "  {} read-only opens of system files are not shown above (`--verbose` shows them; `-o` keeps all)",
+                    "  {} reads of libraries and system files, failed lookups and cache files are not shown above (`--verbose` shows them; `-o` keeps all)",
                     written.hidden
                 );
             }

@@ -479,7 +479,12 @@ fn fill_derived_fields(ev: &mut Event) {
 /// `agentsight ingest trace.jsonl`: the whole pipeline offline, no server needed. Exits
 /// non-zero when nothing could be ingested.
 pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max_line: usize) -> Result<i32> {
-    let file = std::fs::File::open(trace).with_context(|| format!("failed to open `{}`", trace.display()))?;
+    let mut file = std::fs::File::open(trace).with_context(|| format!("failed to open `{}`", trace.display()))?;
+    // A gzip'ed trace (`trace.jsonl.gz`, as the eval sets keep them) is read as it is.
+    let mut magic = [0u8; 2];
+    let gzip = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
+    std::io::Seek::rewind(&mut file).with_context(|| format!("failed to read `{}`", trace.display()))?;
+    let file: Box<dyn std::io::Read> = if gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
     let (mut tap, backend) = analyze_backend(config, data)?;
     let (read, read_error) = read_trace(file, max_line, &mut tap);
     tap.finish();

@@ -8,6 +8,7 @@ mod analysis;
 mod config_reference;
 mod datadir;
 mod demo;
+mod export;
 mod manual;
 mod output;
 mod pretty;
@@ -114,7 +115,7 @@ enum Command {
     /// server needed.
     #[command(after_help = "Example:\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight ingest trace.jsonl && agentsight findings")]
     Ingest {
-        /// The trace file.
+        /// The trace file (JSON Lines, or gzip-compressed JSON Lines).
         trace: PathBuf,
         #[command(flatten)]
         store: StoreArgs,
@@ -204,6 +205,35 @@ enum Command {
         /// JSON output, as `GET /v1/sessions/{id}` serves it.
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Send recorded sessions to an OpenTelemetry receiver (OTLP/HTTP, protobuf), once.
+    ///
+    /// Spans follow the OpenTelemetry GenAI semantic conventions: a session is an
+    /// `invoke_agent` span; each LLM call a `chat` span with model and token usage; each tool
+    /// call an `execute_tool` span with the commands it ran as child spans (exit codes, failures
+    /// as ERROR); findings are `gen_ai.evaluation.result` events. Ids are derived from the
+    /// session, so sending a session again does not double it at a receiver that keys spans by
+    /// id. Headers (e.g. an API key) come from OTEL_EXPORTER_OTLP_HEADERS. `serve` exports
+    /// continuously when `export.otlp` is set in the config.
+    #[command(after_help = "Examples:\n  agentsight export --otlp http://127.0.0.1:6006/v1/traces\n  agentsight export --otlp http://collector:4318 --session 20261124T0139\n  OTEL_EXPORTER_OTLP_HEADERS='api_key=...' agentsight export --otlp https://app.phoenix.arize.com/v1/traces")]
+    Export {
+        /// The OTLP/HTTP endpoint: a full URL (…/v1/traces), or a base URL to which /v1/traces
+        /// is added (default: `export.otlp` from the config).
+        #[arg(long, value_name = "URL")]
+        otlp: Option<String>,
+        /// Only this session (its id or the start of one); repeat for more. Default: all.
+        #[arg(long, value_name = "ID")]
+        session: Vec<String>,
+        /// The project the spans belong to, sent as `openinference.project.name` (default:
+        /// `export.project`, "agentsight").
+        #[arg(long, value_name = "NAME")]
+        project: Option<String>,
+        /// Leave out prompts, answers, tool arguments and results: export structure, timing,
+        /// tokens, commands and findings only.
+        #[arg(long)]
+        no_content: bool,
         #[command(flatten)]
         store: StoreArgs,
     },
@@ -507,6 +537,11 @@ fn run(command: Command) -> anyhow::Result<i32> {
             analysis::load_config(store.config)?;
             let turns = turns.map(|t| usize::try_from(t).unwrap_or(analyzer::view::MAX_TURNS));
             sessions::show(sessions::ShowArgs { session, turn, turns, noise, json }, &analysis::data_dir(store.data))
+        }
+        Command::Export { otlp, session, project, no_content, store } => {
+            let config = analysis::load_config(store.config)?;
+            let args = export::ExportArgs { otlp, sessions: session, project, no_content };
+            export::run(args, config.export, &analysis::data_dir(store.data))
         }
         Command::Report { since, format, output, store } => {
             analysis::load_config(store.config)?;

@@ -170,7 +170,7 @@ pub fn show(args: ShowArgs, data: &Path) -> Result<i32> {
 }
 
 /// The session `id` names: itself, or the one session it is the start of.
-fn resolve(index: &Index, id: &str, data: &Path) -> Result<String> {
+pub(crate) fn resolve(index: &Index, id: &str, data: &Path) -> Result<String> {
     let sessions = index.sessions()?;
     if sessions.iter().any(|s| s.id == id) {
         return Ok(id.to_string());

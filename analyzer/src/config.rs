@@ -10,6 +10,7 @@ use serde::Deserialize;
 
 use crate::detect::DetectConfig;
 use crate::judge::JudgeConfig;
+use crate::otlp::ExportConfig;
 use crate::webhook::WebhookConfig;
 use crate::{Error, Result};
 use model::windower::WindowerConfig;
@@ -34,6 +35,8 @@ pub struct Config {
     /// No `[judge]` section: deterministic findings only.
     pub judge: Option<JudgeConfig>,
     pub webhooks: WebhookConfig,
+    /// OpenTelemetry export of finished sessions (off while `export.otlp` is empty).
+    pub export: ExportConfig,
 }
 
 impl Default for Config {
@@ -48,6 +51,7 @@ impl Default for Config {
             detect: DetectConfig::default(),
             judge: None,
             webhooks: WebhookConfig::default(),
+            export: ExportConfig::default(),
         }
     }
 }
@@ -83,6 +87,7 @@ impl Config {
         if let Some(judge) = &self.judge {
             judge.validate()?;
         }
+        self.export.validate()?;
         // Rules are checked here; their secrets are read from the environment when they start.
         // (A placeholder secret: an empty one reads as "not set".)
         self.webhooks.dispatcher(&|_| Some("validate-only".to_owned()))?;

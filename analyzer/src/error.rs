@@ -29,6 +29,8 @@ pub enum Error {
     Judge(String),
     #[error("webhook `{url}`: {reason}")]
     Webhook { url: String, reason: String },
+    #[error("OpenTelemetry export to `{url}`: {reason}")]
+    Export { url: String, reason: String },
     #[error("failed to {context}: {source}")]
     Json {
         context: String,

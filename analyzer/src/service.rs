@@ -18,6 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 
 use model::{Finding, JudgeError, Window};
+use opentelemetry_proto::tonic::trace::v1 as otlp_proto;
 use serde::Serialize;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
@@ -56,6 +57,11 @@ pub struct Counters {
     pub commit_failures: AtomicU64,
     /// Findings by kind and detector.
     pub findings: Mutex<BTreeMap<(String, String), u64>>,
+    /// OpenTelemetry export (`[export]`): sessions and spans sent, and sends that failed
+    /// (tried again at the next interval).
+    pub otlp_sessions_exported: AtomicU64,
+    pub otlp_spans_exported: AtomicU64,
+    pub otlp_export_failures: AtomicU64,
 }
 
 impl Counters {
@@ -215,6 +221,38 @@ pub fn session_page(index: &Index, session: &str, page: Page, events: Option<usi
     Ok(Some(SessionPage::new(info, &data, rollup, page, events)))
 }
 
+/// `session`'s OpenTelemetry spans (every turn, see [`crate::otlp`]) from an index opened
+/// read-only; `None` when there is no such session.
+pub fn session_spans(index: &Index, info: &SessionInfo, content: bool) -> Result<Vec<otlp_proto::Span>> {
+    let data = SessionData::read(index, info)?;
+    let rollup = data.rollup();
+    Ok(data.spans(info.clone(), rollup, content))
+}
+
+impl SessionData {
+    /// Every turn (paged through: one page is capped) and the session's spans from them.
+    fn spans(&self, info: SessionInfo, rollup: Rollup, content: bool) -> Vec<otlp_proto::Span> {
+        let mut turns = Vec::new();
+        let mut finding_turns = BTreeMap::new();
+        let mut from = 0;
+        loop {
+            let page = Page { turn_from: from, turns: view::MAX_TURNS, ..Page::default() };
+            let p = view::page(&self.events, &self.links, &self.findings, page);
+            for (k, v) in p.finding_turns {
+                finding_turns.entry(k).or_insert(v);
+            }
+            turns.extend(p.turns);
+            match p.next_turn_from {
+                Some(next) if next > from => from = next,
+                _ => break,
+            }
+        }
+        let summary = SessionSummary::new(info, rollup);
+        let export = crate::otlp::SessionExport { summary: &summary, turns: &turns, finding_turns: &finding_turns, findings: &self.findings };
+        crate::otlp::session_spans(&export, content)
+    }
+}
+
 fn stamp(info: &SessionInfo) -> (u64, u64, u64) {
     (info.events, info.findings, info.last_ns)
 }
@@ -249,6 +287,7 @@ pub struct Tasks {
     judge: Option<JoinHandle<()>>,
     webhooks: Option<JoinHandle<()>>,
     committer: JoinHandle<()>,
+    exporter: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
@@ -309,8 +348,15 @@ impl Analyzer {
             tokio::time::sleep(std::time::Duration::from_secs(30)).await;
         };
         let webhook_task = Some(tokio::spawn(webhooks.run(grace)));
+        let exporter = match analyzer.config.export.otlp.is_empty() {
+            true => None,
+            false => {
+                let exporter = crate::otlp::Exporter::new(&analyzer.config.export)?;
+                Some(tokio::spawn(export_loop(analyzer.clone(), exporter, stop_rx.clone())))
+            }
+        };
         let committer = tokio::spawn(commit_loop(analyzer.clone(), stop_rx));
-        let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, stop };
+        let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, exporter, stop };
         Ok((analyzer, tasks))
     }
 
@@ -576,6 +622,12 @@ impl Analyzer {
         Ok(Some(SessionPage::new(info, &data, rollup, page, events)))
     }
 
+    /// `session`'s OpenTelemetry spans (see [`crate::otlp`]), from the session cache.
+    pub fn session_spans(&self, info: &SessionInfo, content: bool) -> Result<Vec<otlp_proto::Span>> {
+        let (data, rollup) = self.session_data(info)?;
+        Ok(data.spans(info.clone(), rollup, content))
+    }
+
     fn cached_rollup(&self, info: &SessionInfo) -> Result<Option<Rollup>> {
         let rollups = self.rollups.lock().map_err(|_| lock_err("rollups"))?;
         Ok(rollups.get(&info.id).filter(|(at, _)| *at == stamp(info)).map(|(_, r)| r.clone()))
@@ -670,6 +722,13 @@ impl Analyzer {
         ] {
             out.push_str(&format!("agentsight_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}\n"));
         }
+        for (name, help, value) in [
+            ("otlp_sessions_exported_total", "Sessions sent to the OpenTelemetry endpoint (again when they changed).", c.otlp_sessions_exported.load(Relaxed)),
+            ("otlp_spans_exported_total", "Spans sent to the OpenTelemetry endpoint.", c.otlp_spans_exported.load(Relaxed)),
+            ("otlp_export_failures_total", "OpenTelemetry exports that failed (tried again at the next interval).", c.otlp_export_failures.load(Relaxed)),
+        ] {
+            out.push_str(&format!("# HELP agentsight_{name} {help}\n# TYPE agentsight_{name} counter\nagentsight_{name} {value}\n"));
+        }
         out.push_str(&format!("# HELP agentsight_webhook_last_latency_ms Latency of the last delivery.\n# TYPE agentsight_webhook_last_latency_ms gauge\nagentsight_webhook_last_latency_ms {}\n", wh.last_latency_ms));
         out
     }
@@ -691,6 +750,81 @@ async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Re
         // A failure to record is counted as a judge error: the verdict is not silently lost.
         if analyzer.record_verdicts(&w, verdicts.findings, verdicts.errors).is_err() {
             analyzer.counters.judge_errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// Where `serve` keeps which version of each session it exported (see [`export_loop`]).
+const EXPORTED_FILE: &str = "otlp-exported.json";
+
+/// `serve`'s continuous OpenTelemetry export: every `interval_secs`, each session that changed
+/// since it was last exported and has then been quiet for `idle_secs` is exported whole (span
+/// ids are deterministic, so a receiver keyed on them keeps one copy of what it had). What was
+/// exported is kept in the data directory, so a restart does not send everything again; a
+/// failed send is counted and tried at the next interval.
+async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, mut stop: watch::Receiver<bool>) {
+    let config = analyzer.config.export.clone();
+    let every = std::time::Duration::from_secs(config.interval_secs);
+    let idle = std::time::Duration::from_secs(config.idle_secs);
+    let state_path = analyzer.data_dir.join(EXPORTED_FILE);
+    let mut exported: HashMap<String, (u64, u64, u64)> = std::fs::read(&state_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .unwrap_or_default();
+    // When each session was first seen at its current stamp.
+    let mut quiet_since: HashMap<String, ((u64, u64, u64), std::time::Instant)> = HashMap::new();
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => break,
+        }
+        let Ok(sessions) = analyzer.sessions() else { continue };
+        let now = std::time::Instant::now();
+        let mut changed = false;
+        for info in sessions {
+            let at = stamp(&info);
+            if exported.get(&info.id) == Some(&at) {
+                continue;
+            }
+            let since = quiet_since.entry(info.id.clone()).or_insert((at, now));
+            if since.0 != at {
+                *since = (at, now);
+            }
+            if now.duration_since(since.1) < idle {
+                continue;
+            }
+            let a = analyzer.clone();
+            let content = config.content;
+            let spans = match tokio::task::spawn_blocking(move || a.session_spans(&info, content).map(|s| (info, s))).await {
+                Ok(Ok(s)) => s,
+                _ => {
+                    analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
+                    continue;
+                }
+            };
+            let (info, spans) = spans;
+            match exporter.send(spans).await {
+                Ok(sent) => {
+                    let c = &analyzer.counters;
+                    c.otlp_sessions_exported.fetch_add(1, Relaxed);
+                    c.otlp_spans_exported.fetch_add(sent.spans as u64, Relaxed);
+                    exported.insert(info.id.clone(), at);
+                    changed = true;
+                }
+                Err(e) => {
+                    analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
+                    eprintln!("agentsight serve: {e} (session `{}`; tried again in {}s)", info.id, config.interval_secs);
+                    break; // the receiver is down or refusing: wait for the next interval
+                }
+            }
+        }
+        if changed {
+            if let Ok(json) = serde_json::to_vec(&exported) {
+                let tmp = state_path.with_extension("json.tmp");
+                if std::fs::write(&tmp, json).and_then(|_| std::fs::rename(&tmp, &state_path)).is_err() {
+                    analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
+                }
+            }
         }
     }
 }
@@ -726,6 +860,11 @@ impl Tasks {
             let _ = w.await;
         }
         let _ = self.committer.await;
+        // An export in flight is abandoned: what it had not sent is sent at the next start.
+        if let Some(e) = self.exporter {
+            e.abort();
+            let _ = e.await;
+        }
         analyzer.commit()
     }
 }
@@ -840,6 +979,75 @@ mod tests {
             summary.to_string(),
             "LLM judge `m`: 2 windows judged, 1 judge errors, 2400 tokens in / 80 out today"
         );
+    }
+
+    /// The demo session as OpenTelemetry spans: one trace, one `invoke_agent` root, every
+    /// other span's parent present, a `chat` span per LLM call with its model and tokens, tool
+    /// calls with the commands they ran as children (failed ones ERROR), every finding as an
+    /// evaluation event, the same ids every time, and a protobuf request that decodes back.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_session_becomes_genai_spans() {
+        use crate::otlp;
+        use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+        use opentelemetry_proto::tonic::common::v1::any_value::Value as V;
+        use prost::Message;
+
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (analyzer, tasks) = Analyzer::start(Config::default(), dir.path()).expect("start");
+        analyzer.ingest(&demo_windows()).expect("ingest");
+        analyzer.commit().expect("commit");
+        let info = analyzer.sessions().expect("sessions").remove(0);
+        let spans = analyzer.session_spans(&info, true).expect("spans");
+        let attr = |s: &otlp_proto::Span, k: &str| s.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.clone()?.value);
+        let str_attr = |s: &otlp_proto::Span, k: &str| match attr(s, k) {
+            Some(V::StringValue(v)) => Some(v),
+            _ => None,
+        };
+        let op = |s: &otlp_proto::Span| str_attr(s, "gen_ai.operation.name").unwrap_or_default();
+
+        let root = &spans[0];
+        assert!(root.parent_span_id.is_empty() && op(root) == "invoke_agent", "{root:?}");
+        assert_eq!(str_attr(root, "gen_ai.conversation.id").as_deref(), Some(info.id.as_str()));
+        assert_eq!(spans.iter().filter(|s| s.parent_span_id.is_empty()).count(), 1);
+        let ids: HashSet<&[u8]> = spans.iter().map(|s| s.span_id.as_slice()).collect();
+        assert_eq!(ids.len(), spans.len(), "span ids are unique");
+        for s in &spans {
+            assert_eq!(s.trace_id, root.trace_id, "one trace");
+            assert!(s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_slice()), "{} has no parent", s.name);
+            assert!(s.end_time_unix_nano >= s.start_time_unix_nano, "{}", s.name);
+        }
+        let chats: Vec<_> = spans.iter().filter(|s| op(s) == "chat").collect();
+        assert_eq!(chats.len() as u64, info.llm_calls, "one chat span per LLM call");
+        for c in &chats {
+            assert!(str_attr(c, "gen_ai.request.model").is_some_and(|m| !m.is_empty()), "{c:?}");
+            assert!(matches!(attr(c, "gen_ai.usage.input_tokens"), Some(V::IntValue(n)) if n > 0), "{c:?}");
+            assert!(str_attr(c, "gen_ai.input.messages").is_some(), "content is on by default");
+        }
+        let tools: Vec<_> = spans.iter().filter(|s| op(s) == "execute_tool").collect();
+        assert!(!tools.is_empty(), "the demo agent calls tools");
+        let failed: Vec<_> = spans
+            .iter()
+            .filter(|s| s.name.starts_with("exec ") && matches!(attr(s, "process.exit.code"), Some(V::IntValue(c)) if c != 0))
+            .collect();
+        assert!(!failed.is_empty(), "the demo's build fails");
+        for f in &failed {
+            assert_eq!(f.status.as_ref().map(|s| s.code), Some(otlp_proto::status::StatusCode::Error as i32), "{}", f.name);
+        }
+        assert!(
+            tools.iter().any(|t| failed.iter().any(|f| f.parent_span_id == t.span_id)),
+            "a failed command sits under the tool call that ran it"
+        );
+        let evaluations: Vec<_> = spans.iter().flat_map(|s| &s.events).filter(|e| e.name == "gen_ai.evaluation.result").collect();
+        assert_eq!(evaluations.len() as u64, info.findings, "every finding is an evaluation");
+        assert_eq!(otlp::counted(&spans).evaluations as u64, info.findings);
+
+        assert_eq!(analyzer.session_spans(&info, true).expect("again"), spans, "the same spans and ids every time");
+        let bare = analyzer.session_spans(&info, false).expect("no content");
+        assert!(bare.iter().all(|s| str_attr(s, "gen_ai.input.messages").is_none() && str_attr(s, "gen_ai.tool.call.arguments").is_none()));
+        let req = otlp::request(spans.clone(), "p");
+        let back = ExportTraceServiceRequest::decode(req.encode_to_vec().as_slice()).expect("decode");
+        assert_eq!(back.resource_spans[0].scope_spans[0].spans, spans);
+        tasks.shutdown(&analyzer).await.expect("shutdown");
     }
 
     /// A failed commit (here: the index directory is gone, as files cannot be created on a

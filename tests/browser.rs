@@ -390,8 +390,22 @@ fn search_lists_hits_and_says_beside_the_form_what_is_wrong_with_a_query() {
     );
     b.screenshot("search.png");
 
+    // A hit opens its session on the event, marked.
+    let link = b.js(&format!(
+        "return byText('ul.hits > li', '{CONTRA_SESSION}').querySelector('a')"
+    ));
+    b.click(&link);
+    let marked = b.wait(
+        "the session page opened on the hit",
+        "const f = document.querySelector('.turns li.focus');
+         return f && location.hash.includes('?ev=') ? { text: text(f), inView: inView(f) } : null;",
+    );
+    assert!(marked["text"].as_str().unwrap().ends_with("$ python3 -m unittest -q"), "{marked}");
+    assert_eq!(marked["inView"], true, "{marked}");
+    b.goto(&ui.url("#/search"));
+    b.wait("the search form again", "return document.querySelector('form input[name=q]') != null");
+
     // A query that does not parse: the error shows right under the form, which keeps the query.
-    b.js("document.querySelector('form input[name=q]').value = ''");
     let q = b.element("form input[name=q]");
     b.type_text(&q, "argv:(");
     b.click(&b.element("form button[type=submit]"));
@@ -449,15 +463,7 @@ impl Ui {
         let data = tempfile::tempdir().unwrap();
         let store = data.path().join("data");
         for name in traces {
-            let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evals/real").join(name);
-            let trace = data.path().join(name.trim_end_matches(".gz"));
-            let out = Command::new("gzip")
-                .arg("-dc")
-                .arg(&src)
-                .output()
-                .expect("run gzip");
-            assert!(out.status.success(), "gzip -dc {}: {}", src.display(), String::from_utf8_lossy(&out.stderr));
-            std::fs::write(&trace, &out.stdout).unwrap();
+            let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evals/real").join(name);
             let out = Command::new(bin())
                 .args(["ingest", "-q", "--data"])
                 .arg(&store)

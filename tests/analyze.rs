@@ -560,6 +560,12 @@ fn serve_answers_health_ui_metrics_and_takes_windows_idempotently() {
         serve.metric("agentsight_windows_received_total"),
         Some((2 * windows.len()) as f64)
     );
+    // One registry: the version, and each POST's ingest time in a histogram in seconds.
+    let m = get(port, "/metrics").body;
+    assert!(m.contains(&format!("agentsight_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{m}");
+    assert!(m.contains("# TYPE agentsight_ingest_seconds histogram"), "{m}");
+    assert_eq!(serve.metric("agentsight_ingest_seconds_count"), Some(2.0), "{m}");
+    assert!(m.contains("agentsight_webhook_delivery_seconds_bucket{le=\"1\"} 0"), "{m}");
 
     // Searchable after the commit interval; every exec once.
     let session = windows[0].session.clone();

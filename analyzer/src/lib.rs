@@ -11,6 +11,7 @@ pub mod error;
 pub mod eval;
 pub mod index;
 pub mod judge;
+pub mod metrics;
 pub mod otlp;
 pub mod report;
 pub mod service;

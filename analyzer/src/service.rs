@@ -62,6 +62,10 @@ pub struct Counters {
     pub otlp_sessions_exported: AtomicU64,
     pub otlp_spans_exported: AtomicU64,
     pub otlp_export_failures: AtomicU64,
+    /// Per `ingest` call.
+    pub ingest_seconds: crate::metrics::Latency,
+    /// Per session exported.
+    pub otlp_export_seconds: crate::metrics::Latency,
 }
 
 impl Counters {
@@ -441,6 +445,13 @@ impl Analyzer {
     /// Stores, indexes and analyses windows; when it returns Ok they are durable.
     /// All windows are validated first: one bad window rejects the batch, nothing is stored.
     pub fn ingest(&self, windows: &[Window]) -> Result<IngestReport> {
+        let started = std::time::Instant::now();
+        let report = self.ingest_timed(windows);
+        self.counters.ingest_seconds.observe(started.elapsed());
+        report
+    }
+
+    fn ingest_timed(&self, windows: &[Window]) -> Result<IngestReport> {
         self.counters.windows_received.fetch_add(windows.len() as u64, Relaxed);
         if let Err(e) = windows.iter().try_for_each(Analyzer::validate) {
             self.counters.windows_rejected.fetch_add(windows.len() as u64, Relaxed);
@@ -665,72 +676,63 @@ impl Analyzer {
         Ok((data, rollup))
     }
 
-    /// Prometheus text exposition of every counter.
+    /// `/metrics`: one registry that each stage registers into (see [`crate::metrics`]),
+    /// encoded as Prometheus text.
     pub fn metrics(&self) -> String {
+        use crate::metrics::{label, Snapshot};
         let c = &self.counters;
-        let mut out = String::new();
-        let mut put = |name: &str, help: &str, value: u64| {
-            out.push_str(&format!("# HELP agentsight_{name} {help}\n# TYPE agentsight_{name} counter\nagentsight_{name} {value}\n"));
-        };
-        put("windows_received_total", "Windows received.", c.windows_received.load(Relaxed));
-        put("windows_duplicate_total", "Windows received again (stored once).", c.windows_duplicate.load(Relaxed));
-        put("windows_replayed_total", "Windows replayed from the log at start.", c.windows_replayed.load(Relaxed));
-        put("events_indexed_total", "Events added to the index.", c.events_indexed.load(Relaxed));
-        put("windows_judged_total", "Windows the LLM judge asked at least one question about.", c.windows_judged.load(Relaxed));
-        put("windows_skipped_budget_total", "Windows the LLM judge asked nothing about: daily token budget spent.", c.windows_skipped_budget.load(Relaxed));
-        put("judge_questions_skipped_budget_total", "Questions the LLM judge did not ask: daily token budget spent.", c.judge_questions_skipped_budget.load(Relaxed));
-        put("judge_errors_total", "Judge requests that never got a valid answer.", c.judge_errors.load(Relaxed));
-        put("index_commits_total", "Index commits.", c.commits.load(Relaxed));
-        put("index_commit_failures_total", "Index commits that failed (tried again at the next tick).", c.commit_failures.load(Relaxed));
-        if let Ok(ic) = self.index.read().map(|i| i.counters()) {
-            put("index_write_failures_total", "Index adds and commits that failed.", ic.write_failures);
-            put("index_writer_restarts_total", "Index writers started again after a failure.", ic.writer_restarts);
+        let get = |a: &AtomicU64| a.load(Relaxed);
+        let mut registry = crate::metrics::registry();
+        let mut s = Snapshot::default()
+            .counter("windows_received", "Windows received.", get(&c.windows_received))
+            .counter("windows_duplicate", "Windows received again (stored once).", get(&c.windows_duplicate))
+            .counter("windows_replayed", "Windows replayed from the log at start.", get(&c.windows_replayed))
+            .counter("events_indexed", "Events added to the index.", get(&c.events_indexed))
+            .counter("windows_judged", "Windows the LLM judge asked at least one question about.", get(&c.windows_judged))
+            .counter("windows_skipped_budget", "Windows the LLM judge asked nothing about: daily token budget spent.", get(&c.windows_skipped_budget))
+            .counter("judge_questions_skipped_budget", "Questions the LLM judge did not ask: daily token budget spent.", get(&c.judge_questions_skipped_budget))
+            .counter("judge_errors", "Judge requests that never got a valid answer.", get(&c.judge_errors))
+            .counter("index_commits", "Index commits.", get(&c.commits))
+            .counter("index_commit_failures", "Index commits that failed (tried again at the next tick).", get(&c.commit_failures))
+            .counters(
+                "dropped",
+                "Things not processed, by reason.",
+                &["reason"],
+                [
+                    (label("window_rejected"), get(&c.windows_rejected)),
+                    (label("judge_queue_full"), get(&c.judge_queue_full)),
+                    (label("log_bad_line"), get(&c.log_bad_lines)),
+                ],
+            )
+            .counters(
+                "findings",
+                "Findings made, by kind and detector.",
+                &["kind", "detector"],
+                c.findings.lock().map(|m| m.iter().map(|((k, d), n)| (vec![k.clone(), d.clone()], *n)).collect::<Vec<_>>()).unwrap_or_default(),
+            )
+            .counter("otlp_sessions_exported", "Sessions sent to the OpenTelemetry endpoint (again when they changed).", get(&c.otlp_sessions_exported))
+            .counter("otlp_spans_exported", "Spans sent to the OpenTelemetry endpoint.", get(&c.otlp_spans_exported))
+            .counter("otlp_export_failures", "OpenTelemetry exports that failed (tried again at the next interval).", get(&c.otlp_export_failures));
+        if let Ok(index) = self.index.read() {
+            let (ic, docs) = (index.counters(), index.counts());
+            s = s
+                .counter("index_write_failures", "Index adds and commits that failed.", ic.write_failures)
+                .counter("index_writer_restarts", "Index writers started again after a failure.", ic.writer_restarts)
+                .gauges(
+                    "index_documents",
+                    "Documents in the index (committed).",
+                    &["doc"],
+                    [(label("event"), docs.events), (label("finding"), docs.findings)],
+                );
         }
-        let index_docs = self.index.read().map(|i| i.counts()).ok();
-        out.push_str("# HELP agentsight_dropped_total Things not processed, by reason.\n# TYPE agentsight_dropped_total counter\n");
-        for (reason, value) in [
-            ("window_rejected", c.windows_rejected.load(Relaxed)),
-            ("judge_queue_full", c.judge_queue_full.load(Relaxed)),
-            ("log_bad_line", c.log_bad_lines.load(Relaxed)),
-        ] {
-            out.push_str(&format!("agentsight_dropped_total{{reason=\"{reason}\"}} {value}\n"));
-        }
-        out.push_str("# HELP agentsight_findings_total Findings made, by kind and detector.\n# TYPE agentsight_findings_total counter\n");
-        if let Ok(map) = c.findings.lock() {
-            for ((kind, detector), n) in map.iter() {
-                out.push_str(&format!("agentsight_findings_total{{kind=\"{kind}\",detector=\"{detector}\"}} {n}\n"));
-            }
-        }
-        if let Some(counts) = index_docs {
-            out.push_str(&format!(
-                "# HELP agentsight_index_documents Documents in the index (committed).\n# TYPE agentsight_index_documents gauge\nagentsight_index_documents{{doc=\"event\"}} {}\nagentsight_index_documents{{doc=\"finding\"}} {}\n",
-                counts.events, counts.findings
-            ));
-        }
+        s.register(&mut registry);
+        c.ingest_seconds.register(&mut registry, "ingest_seconds", "Time to store and index one batch of windows (POST /v1/windows), detectors included.");
+        c.otlp_export_seconds.register(&mut registry, "otlp_export_seconds", "Time to build and send one session to the OpenTelemetry endpoint.");
         if let Some(j) = &self.judge {
-            out.push_str(&j.counters().prometheus());
+            j.register_metrics(&mut registry);
         }
-        let wh = self.webhook_counters.snapshot();
-        out.push_str("# HELP agentsight_webhook_deliveries_total Webhook deliveries, by outcome.\n# TYPE agentsight_webhook_deliveries_total counter\n");
-        for (outcome, n) in [
-            ("delivered", wh.delivered),
-            ("failed", wh.failed),
-            ("retried", wh.retried),
-            ("deduped", wh.deduped),
-            ("dropped_queue_full", wh.dropped_queue_full),
-            ("dropped_shutdown", wh.dropped_shutdown),
-        ] {
-            out.push_str(&format!("agentsight_webhook_deliveries_total{{outcome=\"{outcome}\"}} {n}\n"));
-        }
-        for (name, help, value) in [
-            ("otlp_sessions_exported_total", "Sessions sent to the OpenTelemetry endpoint (again when they changed).", c.otlp_sessions_exported.load(Relaxed)),
-            ("otlp_spans_exported_total", "Spans sent to the OpenTelemetry endpoint.", c.otlp_spans_exported.load(Relaxed)),
-            ("otlp_export_failures_total", "OpenTelemetry exports that failed (tried again at the next interval).", c.otlp_export_failures.load(Relaxed)),
-        ] {
-            out.push_str(&format!("# HELP agentsight_{name} {help}\n# TYPE agentsight_{name} counter\nagentsight_{name} {value}\n"));
-        }
-        out.push_str(&format!("# HELP agentsight_webhook_last_latency_ms Latency of the last delivery.\n# TYPE agentsight_webhook_last_latency_ms gauge\nagentsight_webhook_last_latency_ms {}\n", wh.last_latency_ms));
-        out
+        self.webhook_counters.register_metrics(&mut registry);
+        crate::metrics::text(&registry)
     }
 }
 
@@ -793,6 +795,7 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
             if now.duration_since(since.1) < idle {
                 continue;
             }
+            let started = std::time::Instant::now();
             let a = analyzer.clone();
             let content = config.content;
             let spans = match tokio::task::spawn_blocking(move || a.session_spans(&info, content).map(|s| (info, s))).await {
@@ -806,6 +809,7 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
             match exporter.send(spans).await {
                 Ok(sent) => {
                     let c = &analyzer.counters;
+                    c.otlp_export_seconds.observe(started.elapsed());
                     c.otlp_sessions_exported.fetch_add(1, Relaxed);
                     c.otlp_spans_exported.fetch_add(sent.spans as u64, Relaxed);
                     exported.insert(info.id.clone(), at);

@@ -107,6 +107,9 @@ pub struct WebhookConfig {
     pub backoff_ms: u64,
     /// Findings waiting to be sent.
     pub queue: usize,
+    /// Where people open the web UI (`https://agentsight.example.com`); when set, each payload
+    /// carries a `link` to its finding there, also at the end of `text`.
+    pub public_url: Option<String>,
 }
 
 impl Default for WebhookConfig {
@@ -117,6 +120,7 @@ impl Default for WebhookConfig {
             max_attempts: 4,
             backoff_ms: 500,
             queue: 1024,
+            public_url: None,
         }
     }
 }
@@ -166,6 +170,13 @@ impl WebhookConfig {
         if self.queue == 0 {
             return bad("`queue` must be at least 1".into());
         }
+        let public_url = match self.public_url.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(u) => match reqwest::Url::parse(u) {
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(u.trim_end_matches('/').to_owned()),
+                _ => return bad(format!("`public_url` is not an http(s) URL: `{u}`")),
+            },
+        };
         let mut names = HashSet::new();
         let mut rules = Vec::with_capacity(self.rules.len());
         for rule in &self.rules {
@@ -217,6 +228,7 @@ impl WebhookConfig {
             delivered: HashMap::new(),
             prune_at: PRUNE_MIN,
             counters: Arc::new(WebhookCounters::default()),
+            public_url,
         })
     }
 }
@@ -255,7 +267,7 @@ impl Rule {
 pub struct Delivery {
     pub rule: String,
     pub url: String,
-    /// JSON: `{"text", "rule", "session", "finding"}`.
+    /// JSON: `{"text", "rule", "session", "finding"}`, and `link` when a public URL is set.
     pub body: Vec<u8>,
     /// `sha256=<hex>` of the body, when the rule has a secret.
     pub signature: Option<String>,
@@ -269,6 +281,9 @@ struct Body<'a> {
     rule: &'a str,
     session: &'a str,
     finding: &'a Finding,
+    /// The finding in the web UI: `{public_url}/#/session/{session}?f={finding_id}`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
 }
 
 /// The pure core: which deliveries a finding causes, with the cool-down state.
@@ -280,6 +295,7 @@ pub struct Dispatcher {
     delivered: HashMap<(usize, String), u64>,
     prune_at: usize,
     counters: Arc<WebhookCounters>,
+    public_url: Option<String>,
 }
 
 impl fmt::Debug for Dispatcher {
@@ -322,7 +338,7 @@ impl Dispatcher {
             }
             self.last_sent.insert(key, now_ns);
             self.delivered.insert((i, f.finding_id.clone()), now_ns);
-            out.push(delivery(rule, f));
+            out.push(delivery(rule, f, self.public_url.as_deref()));
         }
         out
     }
@@ -344,12 +360,20 @@ impl Dispatcher {
     }
 }
 
-fn delivery(rule: &Rule, f: &Finding) -> Delivery {
+fn delivery(rule: &Rule, f: &Finding, public_url: Option<&str>) -> Delivery {
+    let link = public_url.map(|base| {
+        format!("{base}/#/session/{}?f={}", url_component(&f.session), url_component(&f.finding_id))
+    });
+    let mut text = summary_text(f);
+    if let Some(l) = &link {
+        text.push_str(&format!(" <{l}|open>"));
+    }
     let body = Body {
-        text: summary_text(f),
+        text,
         rule: &rule.config.name,
         session: &f.session,
         finding: f,
+        link,
     };
     // Serialising plain structs with string keys cannot fail (serde_json writes a non-finite
     // score as null), so there is no error to count here.
@@ -387,6 +411,17 @@ fn summary_text(f: &Finding) -> String {
     )
 }
 
+/// `s` percent-encoded as a URL component (everything but unreserved characters): the session
+/// and finding ids come from the trace.
+fn url_component(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// Slack reads `<...>` as links and mentions; the trace is untrusted, so none may get through.
 fn slack_escape(s: &str) -> String {
     s.replace('&', "&amp;")
@@ -410,8 +445,8 @@ pub struct WebhookCounters {
     pub dropped_queue_full: AtomicU64,
     /// Deliveries still queued or in flight at shutdown, plus findings offered after it.
     pub dropped_shutdown: AtomicU64,
-    /// From the first attempt to the 2xx, of the last delivered one.
-    pub last_latency_ms: AtomicU64,
+    /// From the first attempt to the 2xx, of each delivered one.
+    pub delivery_seconds: crate::metrics::Latency,
 }
 
 /// A copy of [`WebhookCounters`] at one moment.
@@ -423,7 +458,6 @@ pub struct WebhookCountersSnapshot {
     pub deduped: u64,
     pub dropped_queue_full: u64,
     pub dropped_shutdown: u64,
-    pub last_latency_ms: u64,
 }
 
 impl WebhookCounters {
@@ -436,8 +470,29 @@ impl WebhookCounters {
             deduped: get(&self.deduped),
             dropped_queue_full: get(&self.dropped_queue_full),
             dropped_shutdown: get(&self.dropped_shutdown),
-            last_latency_ms: get(&self.last_latency_ms),
         }
+    }
+
+    /// The webhook stage's metrics: deliveries by outcome and the delivery latency histogram.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        use crate::metrics::label;
+        let s = self.snapshot();
+        crate::metrics::Snapshot::default()
+            .counters(
+                "webhook_deliveries",
+                "Webhook deliveries, by outcome.",
+                &["outcome"],
+                [
+                    (label("delivered"), s.delivered),
+                    (label("failed"), s.failed),
+                    (label("retried"), s.retried),
+                    (label("deduped"), s.deduped),
+                    (label("dropped_queue_full"), s.dropped_queue_full),
+                    (label("dropped_shutdown"), s.dropped_shutdown),
+                ],
+            )
+            .register(registry);
+        self.delivery_seconds.register(registry, "webhook_delivery_seconds", "Time from a delivery's first attempt to its 2xx, retries included.");
     }
 
     fn add(c: &AtomicU64, n: usize) {
@@ -585,8 +640,7 @@ async fn deliver(
         match post(client, d).await {
             Attempt::Delivered => {
                 counters.delivered.fetch_add(1, Ordering::Relaxed);
-                let ms = u64::try_from(start.elapsed().as_millis()).unwrap_or(u64::MAX);
-                counters.last_latency_ms.store(ms, Ordering::Relaxed);
+                counters.delivery_seconds.observe(start.elapsed());
                 return;
             }
             Attempt::Retry(asked) if attempt < policy.max_attempts => {
@@ -847,6 +901,28 @@ mod tests {
         let rationale_part = text.split(" — ").nth(1).unwrap();
         // 200 characters of rationale, with `<>` escaped to 4 each, plus the ellipsis.
         assert_eq!(rationale_part.chars().count(), 200 + 3 + 3 + 1);
+        assert!(body.get("link").is_none(), "no public URL, no link");
+    }
+
+    #[test]
+    fn with_a_public_url_the_body_links_to_the_finding_in_the_ui() {
+        let config = WebhookConfig {
+            rules: vec![rule("r", "http://x/hook")],
+            public_url: Some("https://as.example.com/".into()),
+            ..WebhookConfig::default()
+        };
+        let mut d = config.dispatcher(&no_env).unwrap();
+        let mut f = finding("s 1", "loop", 0.9);
+        f.finding_id = "s 1:0/loop/exact_repeat".into();
+        let out = d.decide(&f, 0, ANY);
+        let body: serde_json::Value = serde_json::from_slice(&out[0].body).unwrap();
+        let link = "https://as.example.com/#/session/s%201?f=s%201%3A0%2Floop%2Fexact_repeat";
+        assert_eq!(body["link"], link);
+        assert!(body["text"].as_str().unwrap().ends_with(&format!(" <{link}|open>")), "{body}");
+
+        let bad = WebhookConfig { public_url: Some("as.example.com".into()), ..WebhookConfig::default() };
+        let err = bad.dispatcher(&no_env).unwrap_err().to_string();
+        assert!(err.contains("public_url"), "{err}");
     }
 
     #[test]
@@ -1037,6 +1113,7 @@ mod tests {
             max_attempts,
             backoff_ms: 1,
             queue,
+            public_url: None,
         }
         .build_with_env(&|v| (v == "HOOK_SECRET").then(|| "s3cret".to_string()))
         .unwrap()

@@ -379,6 +379,12 @@ impl Judge {
         verdicts
     }
 
+    /// The judge's metrics: its counters and the request latency histogram.
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        self.counters().snapshot().register(registry);
+        self.counters.request_seconds.register(registry, "judge_request_seconds", "Time from sending a request to the judge model to its reply or failure, per attempt.");
+    }
+
     /// A snapshot of the counters.
     pub fn counters(&self) -> JudgeCounters {
         let c = &self.counters;
@@ -504,7 +510,10 @@ impl Judge {
         loop {
             attempt += 1;
             self.counters.requests.fetch_add(1, Relaxed);
-            let failure = match self.client.complete(request).await {
+            let sent = std::time::Instant::now();
+            let reply = self.client.complete(request).await;
+            self.counters.request_seconds.observe(sent.elapsed());
+            let failure = match reply {
                 Ok(reply) => {
                     // A server that reports no usage still spent tokens: estimate them.
                     let used = match reply.usage {
@@ -711,6 +720,8 @@ struct Atomics {
     too_large: AtomicU64,
     usage_capped: AtomicU64,
     budget_save_failures: AtomicU64,
+    /// From sending a request to its reply or failure, each attempt.
+    request_seconds: crate::metrics::Latency,
 }
 
 impl Atomics {
@@ -789,91 +800,31 @@ impl JudgeErrorCounts {
 impl JudgeCounters {
     /// Prometheus text exposition.
     pub fn prometheus(&self) -> String {
-        let mut out = String::new();
-        let mut metric = |name: &str, kind: &str, help: &str, samples: &[(&str, u64)]| {
-            out.push_str(&format!(
-                "# HELP agentsight_judge_{name} {help}\n# TYPE agentsight_judge_{name} {kind}\n"
-            ));
-            for (labels, value) in samples {
-                out.push_str(&format!("agentsight_judge_{name}{labels} {value}\n"));
-            }
-        };
-        metric(
-            "requests_total",
-            "counter",
-            "Requests sent to the judge model, retries included.",
-            &[("", self.requests)],
-        );
-        metric(
-            "retries_total",
-            "counter",
-            "Requests sent again after a failed attempt.",
-            &[("", self.retries)],
-        );
-        let reasons: Vec<(String, u64)> = self
-            .errors
-            .by_reason()
-            .iter()
-            .map(|(reason, n)| (format!("{{reason=\"{reason}\"}}"), *n))
-            .collect();
-        let reasons: Vec<(&str, u64)> = reasons.iter().map(|(l, n)| (l.as_str(), *n)).collect();
-        metric(
-            "failed_attempts_total",
-            "counter",
-            "Judge attempts that failed, by reason.",
-            &reasons,
-        );
-        metric(
-            "gave_up_total",
-            "counter",
-            "Prompts that never got a valid answer.",
-            &[("", self.gave_up)],
-        );
-        metric(
-            "verdicts_total",
-            "counter",
-            "Valid answers turned into findings.",
-            &[("", self.findings)],
-        );
-        metric(
-            "evidence_dropped_total",
-            "counter",
-            "Evidence ids cited that are not events of the window.",
-            &[("", self.evidence_dropped)],
-        );
-        metric(
-            "budget_skipped_total",
-            "counter",
-            "Prompts not asked: daily token budget spent.",
-            &[("", self.budget_skipped)],
-        );
-        metric(
-            "usage_capped_total",
-            "counter",
-            "Replies that claimed more tokens than they can have cost (charged the cap).",
-            &[("", self.usage_capped)],
-        );
-        metric(
-            "budget_save_failures_total",
-            "counter",
-            "Failed saves of the day's token spend to the data directory.",
-            &[("", self.budget_save_failures)],
-        );
-        metric(
-            "tokens_today",
-            "gauge",
-            "Tokens spent today (UTC).",
-            &[
-                ("{direction=\"input\"}", self.tokens_in_today),
-                ("{direction=\"output\"}", self.tokens_out_today),
-            ],
-        );
-        metric(
-            "daily_token_budget",
-            "gauge",
-            "Tokens the judge may spend per UTC day.",
-            &[("", self.daily_token_budget)],
-        );
-        out
+        let mut r = prometheus_client::registry::Registry::with_prefix(crate::metrics::PREFIX);
+        self.snapshot().register(&mut r);
+        crate::metrics::text(&r)
+    }
+
+    /// These counters for the metrics registry (`judge_*`).
+    pub fn snapshot(&self) -> crate::metrics::Snapshot {
+        use crate::metrics::label;
+        let reasons = self.errors.by_reason().iter().map(|(reason, n)| (label(*reason), *n)).collect::<Vec<_>>();
+        crate::metrics::Snapshot::default()
+            .counter("judge_requests", "Requests sent to the judge model, retries included.", self.requests)
+            .counter("judge_retries", "Requests sent again after a failed attempt.", self.retries)
+            .counters("judge_failed_attempts", "Judge attempts that failed, by reason.", &["reason"], reasons)
+            .counter("judge_gave_up", "Prompts that never got a valid answer.", self.gave_up)
+            .counter("judge_verdicts", "Valid answers turned into findings.", self.findings)
+            .counter("judge_evidence_dropped", "Evidence ids cited that are not events of the window.", self.evidence_dropped)
+            .counter("judge_budget_skipped", "Prompts not asked: daily token budget spent.", self.budget_skipped)
+            .counter("judge_usage_capped", "Replies that claimed more tokens than they can have cost (charged the cap).", self.usage_capped)
+            .counter("judge_budget_save_failures", "Failed saves of the day's token spend to the data directory.", self.budget_save_failures)
+            .gauges(
+                "judge_tokens_today",
+                "Tokens spent today (UTC).",
+                &["direction"],
+                [(label("input"), self.tokens_in_today), (label("output"), self.tokens_out_today)],
+            )
+            .gauge("judge_daily_token_budget", "Tokens the judge may spend per UTC day.", self.daily_token_budget)
     }
 }

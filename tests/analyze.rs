@@ -1798,3 +1798,34 @@ fn sessions_reach_arize_phoenix_as_genai_spans_with_evaluations() {
     });
     assert_eq!(serve.metric("agentsight_otlp_export_failures_total"), Some(0.0), "{}", serve.log_text());
 }
+
+/// `findings` says first what the capture missed: a session whose TLS was not captured has no
+/// findings about its LLM calls, and must not read as a clean one.
+#[test]
+fn findings_lists_coverage_warnings_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = fixture_with(dir.path(), "lossy.jsonl", |lines| {
+        let first: Value = serde_json::from_slice(&lines[0]).unwrap();
+        let loss = serde_json::json!({
+            "ts_ns": first["ts_ns"].as_u64().unwrap() + 1,
+            "session": first["session"],
+            "pid": 4242, "tid": 4242, "ppid": 1, "comm": "codex",
+            "kind": "loss", "source": "tls", "count": 1,
+            "reason": "pid 4242 `codex`: TLS via rustls, not captured",
+        });
+        lines.insert(1, format!("{loss}\n").into_bytes());
+    });
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let out = agentsight(&["ingest", trace.to_str().unwrap(), "--data", data, "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = agentsight(&["findings", "--data", data]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    let (head, rest) = said.split_once("\n\n").unwrap_or_else(|| panic!("{said}"));
+    assert!(head.starts_with("! session ") && head.contains("TLS via rustls, not captured"), "{said}");
+    assert!(rest.contains("contradiction"), "the findings follow: {said}");
+    // Another session's filter shows none of it.
+    let out = agentsight(&["findings", "--data", data, "--session", "no-such-session"]);
+    assert!(!text(&out.stdout).contains("rustls"), "{}", text(&out.stdout));
+}

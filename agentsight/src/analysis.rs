@@ -570,13 +570,46 @@ pub fn findings(filter: FindingFilter, data: &Path, json: bool) -> Result<i32> {
         crate::output::print_json(&findings)?;
         return Ok(0);
     }
+    // What the capture missed comes first: a session without findings may be one whose LLM
+    // calls were never seen.
+    let mut text = coverage_text(&index.sessions()?, filter.session.as_deref());
     if findings.is_empty() {
+        crate::output::print_text(&text)?;
         eprintln!("agentsight: no findings");
         return Ok(0);
     }
-    let text: String = findings.iter().map(finding_text).collect();
+    text.extend(findings.iter().map(finding_text));
     crate::output::print_text(&text)?;
     Ok(0)
+}
+
+/// Sessions listed with their coverage warnings in `findings` at most.
+const COVERAGE_SESSIONS: usize = 10;
+
+/// One block per session whose capture missed something (of `session` only, when given):
+/// `! session ID: N coverage warnings` and the first lines.
+fn coverage_text(sessions: &[analyzer::index::SessionInfo], session: Option<&str>) -> String {
+    let missed: Vec<_> = sessions
+        .iter()
+        .filter(|s| !s.coverage.is_empty() && session.is_none_or(|id| s.id == id))
+        .collect();
+    let mut out = String::new();
+    for s in missed.iter().take(COVERAGE_SESSIONS) {
+        out.push_str(&format!("! session {}: what the capture missed ({} loss events):\n", crate::pretty::clean(&s.id), s.lost_events));
+        for line in s.coverage.iter().take(3) {
+            out.push_str(&format!("    {}\n", crate::pretty::clean(line)));
+        }
+        if s.coverage.len() > 3 {
+            out.push_str(&format!("    … `agentsight show {}` lists all\n", crate::pretty::clean(&s.id)));
+        }
+    }
+    if missed.len() > COVERAGE_SESSIONS {
+        out.push_str(&format!("! … {} more sessions with coverage warnings: `agentsight sessions`\n", missed.len() - COVERAGE_SESSIONS));
+    }
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    out
 }
 
 /// `agentsight report`.

@@ -1829,3 +1829,55 @@ fn findings_lists_coverage_warnings_first() {
     let out = agentsight(&["findings", "--data", data, "--session", "no-such-session"]);
     assert!(!text(&out.stdout).contains("rustls"), "{}", text(&out.stdout));
 }
+
+/// A 40-turn conversation recorded in full (every request resends the history, as agents do,
+/// and as traces made before compaction hold them): after `ingest`, a message is found once,
+/// in the call that first sent it, and the stored requests say what they continue.
+#[test]
+fn ingest_keeps_each_message_once_and_search_finds_it_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let trace = dir.path().join("long.jsonl");
+    let t0 = 1_800_000_000_000_000_000u64;
+    let mut lines = Vec::new();
+    let mut messages = vec![serde_json::json!({"role": "user", "content": "please fix the zanzibar parser"})];
+    let tools = serde_json::json!([{"name": "Bash", "description": "run a command", "parameters": {"type": "object"}}]);
+    for t in 0..40u64 {
+        let call = serde_json::json!({
+            "ts_ns": t0 + t * 1_000_000_000, "session": "long-1", "pid": 10, "tid": 10, "ppid": 1, "comm": "agent",
+            "kind": "llm_call", "provider": "anthropic", "api": "messages", "url": "https://api.anthropic.com/v1/messages",
+            "model": "claude-x", "request": {"system": "You are a coding agent.", "messages": messages.clone(), "tools": tools},
+            "response": {"text": format!("step {t}"), "tool_calls": [{"id": format!("c{t}"), "name": "Bash", "arguments": {"command": format!("make step{t}")}}]},
+            "stream": false, "status": 200, "latency_ms": 5.0,
+        });
+        lines.push(call.to_string());
+        messages.push(serde_json::json!({"role": "assistant", "content": format!("step {t}"),
+            "tool_calls": [{"id": format!("c{t}"), "name": "Bash", "arguments": {"command": format!("make step{t}")}}]}));
+        messages.push(serde_json::json!({"role": "tool", "tool_call_id": format!("c{t}"), "content": format!("output of quokka{t}")}));
+    }
+    std::fs::write(&trace, lines.join("\n") + "\n").unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let out = agentsight(&["ingest", trace.to_str().unwrap(), "--data", data_s, "--quiet"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+
+    let hits = json(&["search", "zanzibar", "--data", data_s, "--limit", "100", "--json"]);
+    assert_eq!(hits.len(), 1, "the first message, once: {hits:#?}");
+    assert_eq!(hits[0]["event"]["ts_ns"].as_u64(), Some(t0), "in the call that first sent it");
+    let hits = json(&["search", "quokka7", "--data", data_s, "--limit", "100", "--json"]);
+    assert_eq!(hits.len(), 1, "{hits:#?}");
+    assert_eq!(hits[0]["event"]["ts_ns"].as_u64(), Some(t0 + 8 * 1_000_000_000), "the result of turn 7 is new in request 8");
+    let later = &hits[0]["event"]["request"];
+    assert_eq!(later["extends"]["messages"], 15, "{later:#}");
+    assert!(later["system"].is_null() && later["tools"].is_null(), "inherited, not stored again: {later:#}");
+    assert_eq!(later["messages"].as_array().map(Vec::len), Some(2), "{later:#}");
+
+    // The log holds the first message in its call, and in each window's context (the
+    // instructions, capped), not once per request.
+    let log = std::fs::read_to_string(data.join("windows.log")).unwrap();
+    let sizes: Vec<usize> = log.lines().map(str::len).collect();
+    assert!(log.matches("zanzibar").count() <= 2 * sizes.len(), "windows.log repeats the history");
+    assert!(log.matches("output of quokka3\"").count() <= 3, "in its call, the next window's overlap and history");
+    // A window costs the same late in the session as early: nothing grows with the history.
+    let (early, last) = (sizes[3], sizes[sizes.len() - 1]);
+    assert!(last < early * 3 / 2, "window sizes {sizes:?}");
+}

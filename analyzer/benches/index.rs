@@ -277,6 +277,7 @@ impl Generator {
             url: "https://api.openai.com/v1/chat/completions".into(),
             model: Some("gpt-4o".into()),
             request: LlmRequest {
+                extends: None,
                 system: Some(
                     "You are a careful coding agent. Run the tests before you claim success."
                         .into(),

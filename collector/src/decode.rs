@@ -54,6 +54,7 @@ pub struct Decoder {
     dir_fds: HashMap<u32, HashMap<i32, String>>,
     /// TCP connections no capture decodes, named at their process's exit.
     net: NetLedger,
+    conversations: model::conversation::Conversations,
 }
 
 /// At most this many directory fds are remembered per process (a process that opens more
@@ -73,6 +74,7 @@ impl Decoder {
             procs: HashMap::new(),
             dir_fds: HashMap::new(),
             net: NetLedger::default(),
+            conversations: Default::default(),
         }
     }
 
@@ -90,9 +92,13 @@ impl Decoder {
         self.redact(&mut out[from..]);
     }
 
-    fn redact(&self, events: &mut [Event]) {
+    /// The last steps before an event leaves the collector: credentials redacted, then each
+    /// `llm_call`'s request made compact (each message once per conversation, see
+    /// `model::conversation`), so neither the trace nor the shipped windows repeat a history.
+    fn redact(&mut self, events: &mut [Event]) {
         for ev in events {
             self.redactor.event(ev);
+            self.conversations.compact(ev);
         }
     }
 

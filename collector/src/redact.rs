@@ -1538,6 +1538,7 @@ mod tests {
             url: format!("https://api.openai.com/v1/chat/completions#{}", github()),
             model: Some("gpt-4o".into()),
             request: model::LlmRequest {
+                extends: None,
                 system: Some(format!("deploy with {}", stripe())),
                 messages: vec![Message {
                     role: "assistant".into(),

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod conversation;
 pub mod window;
 pub mod windower;
 
@@ -282,9 +283,21 @@ pub struct LlmRequest {
     pub messages: Vec<Message>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Tool>,
+    /// Set when the request continues an earlier `llm_call` of the same conversation: then
+    /// `messages` holds only the messages after the ones it shares with that call, and
+    /// `system` and `tools` are that call's (left out here). `conversation::full_request`
+    /// puts the whole request back together. Absent: the request is whole.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extends: Option<conversation::Extends>,
 }
 
 impl LlmRequest {
+    /// Whether the request offers the model tools (its own, or, when compact, the earlier
+    /// call's it extends).
+    pub fn offers_tools(&self) -> bool {
+        !self.tools.is_empty() || self.extends.as_ref().is_some_and(|e| e.tools > 0)
+    }
+
     /// The messages after the last `assistant` one: what this request brings that the
     /// conversation did not have (tool results, the user's new words). Agents resend the whole
     /// conversation with every request; these are the new part.

@@ -150,6 +150,10 @@ impl Windower {
             Some(reason) => session.close(&ev.session, reason, cfg, &mut self.counters),
             None => None,
         };
+        let mut ev = ev;
+        // Each message once: a request continuing an earlier one of its conversation keeps
+        // what is new (see `conversation`); one already compact is left as it is.
+        session.conversations.compact(&mut ev);
         session.append(ev, cfg);
         closed.into_iter().collect()
     }
@@ -205,6 +209,8 @@ impl Windower {
 /// What the windower keeps of one session.
 #[derive(Debug, Default)]
 struct Session {
+    /// What each request of the session continues (each message kept once).
+    conversations: crate::conversation::Conversations,
     next_seq: u64,
     /// `llm_call`s pushed so far.
     llm_calls: u64,
@@ -341,7 +347,7 @@ impl Session {
         // After the close checks: a window closed by `ev` knows only what came before it.
         match &ev.body {
             EventBody::LlmCall(call) => {
-                let offers_tools = !call.request.tools.is_empty();
+                let offers_tools = call.request.offers_tools();
                 let first = self.system_prompt.is_none() && self.instructions.is_none();
                 if first || (offers_tools && !self.persona_from_tools) {
                     self.system_prompt = system_prompt_of(call);
@@ -488,6 +494,9 @@ fn compact(ev: &Event, max: usize) -> Option<Event> {
             };
             let mut call = LlmCall {
                 request: crate::LlmRequest {
+                    // Cut: not for putting the request back together, but it still says
+                    // whether the call offered tools.
+                    extends: call.request.extends.clone(),
                     system: None,
                     messages: call.request.new_messages().iter().map(clip_message).collect(),
                     // Names only: which calls offered tools tells the main conversation apart.
@@ -1132,6 +1141,7 @@ mod tests {
     #[test]
     fn token_estimate_counts_new_messages_tool_calls_argv_and_paths() {
         let request = LlmRequest {
+            extends: None,
             system: Some("ignored: it is context".into()),
             messages: vec![
                 Message {
@@ -1213,6 +1223,7 @@ mod tests {
         let mut w = windower(|c| c.max_turns = 2);
         let s = "s";
         let developer = LlmRequest {
+            extends: None,
             system: Some("  ".into()),
             messages: vec![Message {
                 role: "developer".into(),
@@ -1247,11 +1258,13 @@ mod tests {
         let mut w = windower(|_| {});
         let s = "s";
         let side = LlmRequest {
+            extends: None,
             system: Some("Generate a short title.".into()),
             messages: vec![Message { role: "user".into(), content: "title please".into(), ..Message::default() }],
             tools: Vec::new(),
         };
         let main = LlmRequest {
+            extends: None,
             system: Some("You are a read-only reviewer.".into()),
             messages: vec![Message { role: "user".into(), content: "<AGENTS.md>no network</AGENTS.md> review".into(), ..Message::default() }],
             tools: vec![crate::Tool { name: "bash".into(), description: None, parameters: serde_json::Value::Null }],
@@ -1284,6 +1297,7 @@ mod tests {
         for t in 0..5u64 {
             let ts = 10 * t;
             let request = LlmRequest {
+                extends: None,
                 system: Some("persona".into()),
                 messages: vec![
                     Message { role: "user".into(), content: "old".into(), ..Message::default() },

@@ -95,6 +95,7 @@ impl WindowBuilder {
             url: "https://api.openai.com/v1/chat/completions".into(),
             model: Some("gpt-test".into()),
             request: LlmRequest {
+                extends: None,
                 system: Some("You are a coding agent.".into()),
                 messages: self.history.clone(),
                 tools: Vec::new(),

@@ -190,10 +190,10 @@ impl<'a> View<'a> {
             }
         }
         counters.commands_without_exit = commands.iter().filter(|c| c.exit.is_none()).count();
-        let offers_tools = turns.iter().any(|t| !t.call.request.tools.is_empty());
+        let offers_tools = turns.iter().any(|t| t.call.request.offers_tools());
         if offers_tools {
             for t in &mut turns {
-                t.side |= t.call.request.tools.is_empty();
+                t.side |= !t.call.request.offers_tools();
             }
         }
 

@@ -47,6 +47,7 @@ fn llm(session: &str, ts_ns: u64, user: &str, answer: &str) -> Event {
             url: "https://api.openai.com/v1/chat/completions".into(),
             model: Some("gpt-4o".into()),
             request: LlmRequest {
+                extends: None,
                 system: Some("You are a careful coding agent.".into()),
                 messages: vec![Message {
                     role: "user".into(),

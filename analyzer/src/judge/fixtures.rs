@@ -54,6 +54,7 @@ pub(crate) fn llm(
             url: "https://api.openai.com/v1/chat/completions".into(),
             model: Some("gpt-4o".into()),
             request: LlmRequest {
+                extends: None,
                 system: None,
                 messages: messages.iter().map(|(r, c)| msg(r, c, None)).collect(),
                 tools: Vec::new(),

@@ -38,6 +38,7 @@ pub(super) fn request(v: &Value) -> Option<RequestParts> {
     }
     Some(RequestParts {
         request: LlmRequest {
+            extends: None,
             system,
             messages,
             tools: array_at(v, "tools").iter().filter_map(tool).collect(),

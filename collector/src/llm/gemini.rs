@@ -41,6 +41,7 @@ pub(super) fn request(v: &Value) -> Option<RequestParts> {
     }
     Some(RequestParts {
         request: LlmRequest {
+            extends: None,
             system,
             messages,
             tools: tools(v),

@@ -62,6 +62,7 @@ pub(super) fn chat_request(v: &Value) -> Option<RequestParts> {
         .collect();
     Some(RequestParts {
         request: LlmRequest {
+            extends: None,
             system: system_prompt(system),
             messages,
             tools,
@@ -236,6 +237,7 @@ pub(super) fn responses_request(v: &Value) -> Option<RequestParts> {
     }
     Some(RequestParts {
         request: LlmRequest {
+            extends: None,
             system: system_prompt(system),
             messages,
             tools: array_at(v, "tools").iter().filter_map(tool).collect(),

@@ -6,6 +6,10 @@
 //! the log offset it covers, and at start the windows after that offset are indexed again. A
 //! window indexed twice replaces itself (ids are deterministic), so replay is idempotent.
 //!
+//! A session's long context texts (system prompt, instructions), which every one of its windows
+//! repeats, are kept once in `texts.log`, named by SHA-256 in the window lines and synced before
+//! them; a replay puts them back (see `SharedTexts`).
+//!
 //! Invariant: the log only ever holds whole lines, and a record always starts where the last
 //! acknowledged one ended. A line torn by a crash during an append (never acknowledged) is cut
 //! off at open; one left by an append that failed (a full disk: some bytes written, then
@@ -13,11 +17,14 @@
 //! the next append, which is refused while the cut keeps failing. Without the cut, the next
 //! acknowledged window would be glued to the partial bytes and dropped as a bad line at replay.
 
+use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 use model::Window;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::{Error, Result};
 
@@ -30,6 +37,110 @@ pub struct WindowLog {
     len: u64,
     /// A failed append left bytes after `len` that could not be cut off yet.
     torn: bool,
+    texts: SharedTexts,
+}
+
+/// Context texts at least this long are stored once, in `texts.log`.
+const SHARED_TEXT_MIN: usize = 1024;
+
+/// The long context texts every window of a session repeats (its system prompt and
+/// instructions, often tens of KB): stored once each in `texts.log` (JSON Lines
+/// `{"sha256", "text"}`, synced before the windows that refer to them), and named by their
+/// SHA-256 in the window lines, so the log grows with what is new, not with windows × prompt.
+#[derive(Debug)]
+struct SharedTexts {
+    path: PathBuf,
+    file: File,
+    known: HashSet<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SharedText {
+    sha256: String,
+    text: String,
+}
+
+/// A window line whose long context texts are in `texts.log`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Stored {
+    window: Window,
+    texts: TextRefs,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextRefs {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    system_prompt: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    instructions: Option<String>,
+}
+
+impl SharedTexts {
+    fn open(dir: &Path) -> Result<SharedTexts> {
+        let path = dir.join("texts.log");
+        let file = open_log(&path)?;
+        let mut known = HashSet::new();
+        let reader = BufReader::new(File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?);
+        for line in reader.lines().map_while(std::result::Result::ok) {
+            if let Ok(t) = serde_json::from_str::<SharedText>(&line) {
+                known.insert(t.sha256);
+            }
+        }
+        Ok(SharedTexts { path, file, known })
+    }
+
+    /// Every stored text by its hash (for a replay).
+    fn read_all(&self) -> Result<HashMap<String, String>> {
+        let file = File::open(&self.path).map_err(|source| Error::Io { op: "open", path: self.path.clone(), source })?;
+        Ok(BufReader::new(file)
+            .lines()
+            .map_while(std::result::Result::ok)
+            .filter_map(|l| serde_json::from_str::<SharedText>(&l).ok())
+            .map(|t| (t.sha256, t.text))
+            .collect())
+    }
+
+    /// `w` as its log line: long texts taken out (and stored first when new).
+    fn line(&mut self, w: &Window, out: &mut Vec<u8>, new: &mut Vec<SharedText>) -> Result<()> {
+        let long = |t: &Option<String>| t.as_ref().filter(|t| t.len() >= SHARED_TEXT_MIN).is_some();
+        let json = |e| Error::Json { context: format!("serialise window `{}`", w.window_id), source: e };
+        if !long(&w.context.system_prompt) && !long(&w.context.instructions) {
+            return serde_json::to_writer(&mut *out, w).map_err(json);
+        }
+        let mut window = w.clone();
+        let mut texts = TextRefs::default();
+        for (slot, refer) in [
+            (&mut window.context.system_prompt, &mut texts.system_prompt),
+            (&mut window.context.instructions, &mut texts.instructions),
+        ] {
+            if let Some(text) = slot.take_if(|t| t.len() >= SHARED_TEXT_MIN) {
+                let sha256 = hex::encode(Sha256::digest(text.as_bytes()));
+                if self.known.insert(sha256.clone()) {
+                    new.push(SharedText { sha256: sha256.clone(), text });
+                }
+                *refer = Some(sha256);
+            }
+        }
+        serde_json::to_writer(&mut *out, &Stored { window, texts }).map_err(json)
+    }
+}
+
+/// Opens (or creates) an append-only log, cut back to its last whole line.
+fn open_log(path: &Path) -> Result<File> {
+    let io = |op: &'static str| {
+        let path = path.to_path_buf();
+        move |source| Error::Io { op, path, source }
+    };
+    let mut file = OpenOptions::new().create(true).read(true).append(true).open(path).map_err(io("open"))?;
+    let len = whole_lines_len(&mut file).map_err(io("read"))?;
+    if len < file.metadata().map_err(io("stat"))?.len() {
+        file.set_len(len).map_err(io("truncate"))?;
+        file.sync_all().map_err(io("sync"))?;
+    }
+    Ok(file)
 }
 
 /// What an append needs of its file; a test puts a failing one in.
@@ -95,7 +206,8 @@ impl WindowLog {
             file.set_len(len).map_err(io("truncate", &path))?;
             file.sync_all().map_err(io("sync", &path))?;
         }
-        Ok(WindowLog { path, file, len, torn: false })
+        let texts = SharedTexts::open(dir)?;
+        Ok(WindowLog { path, file, len, torn: false, texts })
     }
 
     /// The log's length in bytes: the offset an index commit records.
@@ -111,17 +223,32 @@ impl WindowLog {
     /// an error none of them is in the log (see the module's invariant).
     pub fn append(&mut self, windows: &[Window]) -> Result<u64> {
         let mut buf = Vec::new();
+        let mut new_texts = Vec::new();
         for w in windows {
-            serde_json::to_writer(&mut buf, w).map_err(|source| Error::Json {
-                context: format!("serialise window `{}`", w.window_id),
-                source,
-            })?;
+            self.texts.line(w, &mut buf, &mut new_texts)?;
             buf.push(b'\n');
         }
         let io = |op: &'static str| {
             let path = self.path.clone();
             move |source| Error::Io { op, path, source }
         };
+        if !new_texts.is_empty() {
+            // The texts are durable before any window that names them. A failure here leaves
+            // at most texts no window names (harmless); they are forgotten so a retry writes them.
+            let mut tbuf = Vec::new();
+            for t in &new_texts {
+                serde_json::to_writer(&mut tbuf, t).map_err(|source| Error::Json { context: "serialise a shared text".into(), source })?;
+                tbuf.push(b'\n');
+            }
+            let tlen = self.texts.file.metadata().map(|m| m.len()).unwrap_or(0);
+            if let Err(e) = append_whole(&mut self.texts.file, tlen, &tbuf) {
+                for t in &new_texts {
+                    self.texts.known.remove(&t.sha256);
+                }
+                let path = self.texts.path.clone();
+                return Err(Error::Io { op: e.op, path, source: e.source });
+            }
+        }
         if self.torn {
             self.file.cut(self.len).map_err(io("cut a failed append off"))?;
             self.torn = false;
@@ -145,14 +272,40 @@ impl WindowLog {
         let mut replay = Replay::default();
         let mut reader = BufReader::new(file.take(self.len.saturating_sub(offset)));
         let mut line = String::new();
+        let mut texts: Option<HashMap<String, String>> = None;
         loop {
             line.clear();
             if reader.read_line(&mut line).map_err(io("read"))? == 0 {
                 break;
             }
-            match serde_json::from_str::<Window>(line.trim_end()) {
-                Ok(w) => replay.windows.push(w),
-                Err(_) => replay.bad_lines += 1,
+            let line = line.trim_end();
+            if !line.starts_with("{\"window\":") {
+                match serde_json::from_str::<Window>(line) {
+                    Ok(w) => replay.windows.push(w),
+                    Err(_) => replay.bad_lines += 1,
+                }
+                continue;
+            }
+            let Ok(Stored { mut window, texts: refs }) = serde_json::from_str::<Stored>(line) else {
+                replay.bad_lines += 1;
+                continue;
+            };
+            let texts = match &texts {
+                Some(t) => t,
+                None => texts.insert(self.texts.read_all()?),
+            };
+            let mut whole = true;
+            for (slot, refer) in [(&mut window.context.system_prompt, refs.system_prompt), (&mut window.context.instructions, refs.instructions)] {
+                if let Some(sha) = refer {
+                    *slot = texts.get(&sha).cloned();
+                    whole &= slot.is_some();
+                }
+            }
+            // A window whose texts are gone would be analysed without its persona: not replayed.
+            if whole {
+                replay.windows.push(window);
+            } else {
+                replay.bad_lines += 1;
             }
         }
         Ok(replay)
@@ -195,6 +348,40 @@ mod tests {
             links: Vec::new(),
             closed_by: CloseReason::Turns,
         }
+    }
+
+    /// A session's long system prompt and instructions are stored once, whatever the number
+    /// of windows, and every window comes back whole; a short one stays in its line.
+    #[test]
+    fn long_context_texts_are_stored_once_and_replayed_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = WindowLog::open(dir.path()).expect("open");
+        let persona = "You are a careful reviewer. ".repeat(200);
+        let with = |seq: u64, instructions: &str| {
+            let mut w = window(seq);
+            w.context.system_prompt = Some(persona.clone());
+            w.context.instructions = Some(instructions.to_owned());
+            w
+        };
+        let windows: Vec<Window> = (0..10).map(|s| with(s, "short")).collect();
+        log.append(&windows[..4]).expect("append");
+        log.append(&windows[4..]).expect("append");
+        let long_instructions = with(10, &"Read AGENTS.md first. ".repeat(100));
+        log.append(std::slice::from_ref(&long_instructions)).expect("append");
+        let text = std::fs::read_to_string(dir.path().join("windows.log")).expect("read");
+        assert!(!text.contains("careful reviewer"), "the prompt is not in the window lines");
+        assert_eq!(text.matches("\"short\"").count(), 10, "a short text stays in its line");
+        let texts = std::fs::read_to_string(dir.path().join("texts.log")).expect("read");
+        assert_eq!(texts.lines().count(), 2, "the prompt and the long instructions, once each");
+        drop(log);
+        let reopened = WindowLog::open(dir.path()).expect("reopen");
+        let mut all = windows.clone();
+        all.push(long_instructions);
+        assert_eq!(reopened.replay_from(0).expect("replay").windows, all);
+        // Texts gone: the windows needing them are counted as bad, not replayed without a persona.
+        std::fs::write(dir.path().join("texts.log"), "").expect("empty texts");
+        let replay = WindowLog::open(dir.path()).expect("reopen").replay_from(0).expect("replay");
+        assert_eq!((replay.windows.len(), replay.bad_lines), (0, 11));
     }
 
     #[test]

@@ -1882,3 +1882,64 @@ fn ingest_keeps_each_message_once_and_search_finds_it_once() {
     let (early, last) = (sizes[3], sizes[sizes.len() - 1]);
     assert!(last < early * 3 / 2, "window sizes {sizes:?}");
 }
+
+/// Real multi-turn runs of four agent CLIs (recorded whole, before compaction): after `ingest`,
+/// every request is stored compact, and put back together from the stored events it is exactly
+/// the request the agent sent.
+#[test]
+fn real_agents_requests_come_back_exactly_from_the_stored_deltas() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "real-claude-code-loop.jsonl.gz",
+        "real-gemini-cli-loop.jsonl.gz",
+        "real-opencode-loop.jsonl.gz",
+        "real-aider-contra-tests.jsonl.gz",
+    ] {
+        let trace = real_trace(name);
+        let mut raw = String::new();
+        flate2_free_gunzip(&trace, &mut raw);
+        let sent: Vec<model::Event> = raw.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let sent: std::collections::HashMap<String, model::LlmRequest> = sent
+            .iter()
+            .filter_map(|e| match &e.body {
+                model::EventBody::LlmCall(c) => Some((e.id(), c.request.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(sent.len() >= 2, "{name}: {} llm_calls", sent.len());
+        let data = dir.path().join(name);
+        let data_s = data.to_str().unwrap();
+        let out = agentsight(&["ingest", trace.to_str().unwrap(), "--data", data_s, "--quiet"]);
+        assert!(out.status.success(), "{name}: {}", text(&out.stderr));
+        let hits = json(&["search", "", "--kind", "llm_call", "--data", data_s, "--limit", "1000", "--json"]);
+        let stored: Vec<model::Event> = hits.iter().map(|h| serde_json::from_value(h["event"].clone()).unwrap()).collect();
+        let calls: std::collections::HashMap<String, &model::LlmCall> = stored
+            .iter()
+            .filter_map(|e| match &e.body {
+                model::EventBody::LlmCall(c) => Some((e.id(), &**c)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(calls.len(), sent.len(), "{name}: every call stored");
+        // Aider rewrites its first message (the files it shows the model) between requests:
+        // only the system prompt is shared. The others resend their history.
+        if !name.contains("aider") {
+            let compact = calls.values().filter(|c| c.request.extends.is_some()).count();
+            assert!(compact + 1 >= calls.len() / 2, "{name}: only {compact} of {} requests compact", calls.len());
+            let stored_messages: usize = calls.values().map(|c| c.request.messages.len()).sum();
+            let sent_messages: usize = sent.values().map(|r| r.messages.len()).sum();
+            assert!(stored_messages * 2 < sent_messages, "{name}: {stored_messages} messages stored of {sent_messages} sent");
+        }
+        for (id, want) in &sent {
+            let got = model::conversation::full_request(id, &calls).unwrap_or_else(|| panic!("{name}: {id} has a broken chain"));
+            assert_eq!(&got, want, "{name}: {id} put back together differs from what was sent");
+        }
+    }
+}
+
+/// `gunzip -c path` into `out` (the tests crate has no gzip library).
+fn flate2_free_gunzip(path: &Path, out: &mut String) {
+    let o = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
+    assert!(o.status.success(), "gzip -dc {}", path.display());
+    *out = text(&o.stdout);
+}

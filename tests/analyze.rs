@@ -1943,3 +1943,50 @@ fn flate2_free_gunzip(path: &Path, out: &mut String) {
     assert!(o.status.success(), "gzip -dc {}", path.display());
     *out = text(&o.stdout);
 }
+
+/// `prune`: a dry run lists, a run deletes from the index and the log, a young session stays,
+/// and with nothing to prune by it says so (exit 2).
+#[test]
+fn prune_deletes_sessions_older_than_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let data_s = data.to_str().unwrap();
+    let young_text: String = std::fs::read_to_string(fixture_moved_to(dir.path(), Duration::from_secs(3_600)))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let mut ev: Value = serde_json::from_str(l).unwrap();
+            ev["session"] = "young-session".into();
+            format!("{ev}\n")
+        })
+        .collect();
+    let young = dir.path().join("young.jsonl");
+    std::fs::write(&young, young_text).unwrap();
+    let old = fixture_moved_to(dir.path(), Duration::from_secs(3 * 86_400));
+    for t in [&old, &young] {
+        let out = agentsight(&["ingest", t.to_str().unwrap(), "--data", data_s, "--quiet"]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+    }
+    let sessions = |data: &str| -> Vec<String> { json(&["sessions", "--json", "--data", data]).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect() };
+    let before = sessions(data_s);
+    assert_eq!(before.len(), 2, "{before:?}");
+    let old_id = before.iter().find(|s| *s != "young-session").unwrap().clone();
+
+    let out = agentsight(&["prune", "--older-than", "2d", "--dry-run", "--data", data_s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains(&format!("would delete {old_id}")), "{}", text(&out.stdout));
+    assert_eq!(sessions(data_s).len(), 2, "a dry run deletes nothing");
+
+    let out = agentsight(&["prune", "--older-than", "2d", "--data", data_s]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("deleted 1 sessions"), "{}", text(&out.stdout));
+    assert_eq!(sessions(data_s), vec!["young-session".to_string()]);
+    let log = std::fs::read_to_string(data.join("windows.log")).unwrap();
+    assert!(!log.contains(&old_id) && log.contains("young-session"));
+    let hits = json(&["search", "", "--session", &old_id, "--json", "--data", data_s]);
+    assert!(hits.is_empty(), "{hits:#?}");
+
+    let out = agentsight(&["prune", "--data", data_s]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("nothing to prune by"), "{}", text(&out.stderr));
+}

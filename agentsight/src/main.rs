@@ -237,6 +237,27 @@ enum Command {
         #[command(flatten)]
         store: StoreArgs,
     },
+    /// Delete old sessions from the data directory: their events and findings from the index
+    /// and their windows from the window log.
+    ///
+    /// By age (`--older-than`: sessions whose last event is older), by size (`--max-log-size`:
+    /// the oldest sessions until the window log fits), or both; without flags, by the config's
+    /// `[retention]`. A running `serve` holds the data directory: set `[retention]` in its
+    /// config instead, and it prunes on its own, without stopping ingest.
+    #[command(after_help = "Examples:\n  agentsight prune --older-than 30d --dry-run\n  agentsight prune --max-log-size 2048")]
+    Prune {
+        /// Delete sessions whose last event is older than DURATION (e.g. 30d, 12h).
+        #[arg(long, value_name = "DURATION", value_parser = duration)]
+        older_than: Option<std::time::Duration>,
+        /// Then delete the oldest sessions while the window log is over MIB mebibytes.
+        #[arg(long, value_name = "MIB")]
+        max_log_size: Option<u64>,
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        #[command(flatten)]
+        store: StoreArgs,
+    },
     /// The review report of a period: sessions and findings with their evidence.
     Report {
         /// The period: the last DURATION (30m, 12h, 7d), or since a time (RFC 3339, e.g.
@@ -542,6 +563,16 @@ fn run(command: Command) -> anyhow::Result<i32> {
             let config = analysis::load_config(store.config)?;
             let args = export::ExportArgs { otlp, sessions: session, project, no_content };
             export::run(args, config.export, &analysis::data_dir(store.data))
+        }
+        Command::Prune { older_than, max_log_size, dry_run, store } => {
+            let config = analysis::load_config(store.config)?;
+            let now = now_ns();
+            let before = match older_than {
+                Some(d) => Some(now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
+                None => config.retention.before_ns(now),
+            };
+            let cap = max_log_size.map(|m| m.saturating_mul(1 << 20)).or_else(|| config.retention.max_log_bytes());
+            analysis::prune(before, cap, dry_run, config, &analysis::data_dir(store.data))
         }
         Command::Report { since, format, output, store } => {
             analysis::load_config(store.config)?;

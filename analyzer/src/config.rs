@@ -37,6 +37,42 @@ pub struct Config {
     pub webhooks: WebhookConfig,
     /// OpenTelemetry export of finished sessions (off while `export.otlp` is empty).
     pub export: ExportConfig,
+    /// What `serve` deletes, and when (off by default: everything is kept).
+    pub retention: RetentionConfig,
+}
+
+/// Which sessions `serve` deletes (`[retention]`); `agentsight prune` takes the same from flags.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Sessions whose last event is older than this many hours are deleted; 0 keeps them.
+    pub max_age_hours: u64,
+    /// The oldest sessions are deleted while the window log is over this many MiB; 0: no cap.
+    pub max_log_mib: u64,
+    /// How often `serve` applies it (and once at start).
+    pub interval_mins: u64,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        RetentionConfig { max_age_hours: 0, max_log_mib: 0, interval_mins: 60 }
+    }
+}
+
+impl RetentionConfig {
+    /// Whether anything is ever deleted.
+    pub fn is_on(&self) -> bool {
+        self.max_age_hours > 0 || self.max_log_mib > 0
+    }
+
+    /// The cutoff at `now_ns`: sessions that ended before it go.
+    pub fn before_ns(&self, now_ns: u64) -> Option<u64> {
+        (self.max_age_hours > 0).then(|| now_ns.saturating_sub(self.max_age_hours.saturating_mul(3_600_000_000_000)))
+    }
+
+    pub fn max_log_bytes(&self) -> Option<u64> {
+        (self.max_log_mib > 0).then(|| self.max_log_mib.saturating_mul(1 << 20))
+    }
 }
 
 impl Default for Config {
@@ -52,6 +88,7 @@ impl Default for Config {
             judge: None,
             webhooks: WebhookConfig::default(),
             export: ExportConfig::default(),
+            retention: RetentionConfig::default(),
         }
     }
 }

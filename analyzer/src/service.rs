@@ -62,6 +62,10 @@ pub struct Counters {
     pub otlp_sessions_exported: AtomicU64,
     pub otlp_spans_exported: AtomicU64,
     pub otlp_export_failures: AtomicU64,
+    /// Retention (`[retention]`, `agentsight prune`): what was deleted.
+    pub sessions_pruned: AtomicU64,
+    pub windows_pruned: AtomicU64,
+    pub log_bytes_pruned: AtomicU64,
     /// Per `ingest` call.
     pub ingest_seconds: crate::metrics::Latency,
     /// Per session exported.
@@ -292,6 +296,7 @@ pub struct Tasks {
     webhooks: Option<JoinHandle<()>>,
     committer: JoinHandle<()>,
     exporter: Option<JoinHandle<()>>,
+    retention: Option<JoinHandle<()>>,
     stop: watch::Sender<bool>,
 }
 
@@ -359,8 +364,9 @@ impl Analyzer {
                 Some(tokio::spawn(export_loop(analyzer.clone(), exporter, stop_rx.clone())))
             }
         };
+        let retention = analyzer.config.retention.is_on().then(|| tokio::spawn(retention_loop(analyzer.clone(), stop_rx.clone())));
         let committer = tokio::spawn(commit_loop(analyzer.clone(), stop_rx));
-        let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, exporter, stop };
+        let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, exporter, retention, stop };
         Ok((analyzer, tasks))
     }
 
@@ -538,12 +544,11 @@ impl Analyzer {
         if changes == 0 {
             return Ok(());
         }
-        let upto = self.indexed_upto.load(Relaxed);
-        let committed = self
-            .index
-            .write()
-            .map_err(|_| lock_err("index"))
-            .and_then(|mut index| index.commit(&format!("log_offset={upto}")));
+        // The offset is read under the index lock: a prune moves it (and commits) under it.
+        let committed = self.index.write().map_err(|_| lock_err("index")).and_then(|mut index| {
+            let upto = self.indexed_upto.load(Relaxed);
+            index.commit(&format!("log_offset={upto}"))
+        });
         match committed {
             Ok(()) => {
                 self.counters.commits.fetch_add(1, Relaxed);
@@ -712,7 +717,11 @@ impl Analyzer {
             )
             .counter("otlp_sessions_exported", "Sessions sent to the OpenTelemetry endpoint (again when they changed).", get(&c.otlp_sessions_exported))
             .counter("otlp_spans_exported", "Spans sent to the OpenTelemetry endpoint.", get(&c.otlp_spans_exported))
-            .counter("otlp_export_failures", "OpenTelemetry exports that failed (tried again at the next interval).", get(&c.otlp_export_failures));
+            .counter("otlp_export_failures", "OpenTelemetry exports that failed (tried again at the next interval).", get(&c.otlp_export_failures))
+            .counter("sessions_pruned", "Sessions deleted by retention or `agentsight prune`.", get(&c.sessions_pruned))
+            .counter("windows_pruned", "Windows deleted from the log by retention or `agentsight prune`.", get(&c.windows_pruned))
+            .counter("log_bytes_pruned", "Bytes of window log freed by retention or `agentsight prune`.", get(&c.log_bytes_pruned))
+            .gauge("log_bytes", "The window log's size.", self.log_bytes());
         if let Ok(index) = self.index.read() {
             let (ic, docs) = (index.counters(), index.counts());
             s = s
@@ -752,6 +761,129 @@ async fn judge_loop(analyzer: Arc<Analyzer>, judge: Arc<Judge>, mut rx: mpsc::Re
         // A failure to record is counted as a judge error: the verdict is not silently lost.
         if analyzer.record_verdicts(&w, verdicts.findings, verdicts.errors).is_err() {
             analyzer.counters.judge_errors.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+/// What a prune deleted and kept.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PruneReport {
+    /// The sessions deleted (or, in a dry run, that would be), oldest first.
+    pub sessions: Vec<String>,
+    pub windows: u64,
+    /// Bytes of window log freed.
+    pub log_bytes: u64,
+    pub sessions_kept: usize,
+    /// The window log's size after the prune.
+    pub log_bytes_kept: u64,
+}
+
+impl Analyzer {
+    /// Deletes the sessions whose last event is before `before_ns`, and then the oldest ones
+    /// while the window log is over `max_log_bytes`: their events and findings from the index
+    /// and their windows from the log. With `dry_run`, only says which.
+    ///
+    /// Ingest goes on meanwhile: the log is copied without those sessions first, then, for the
+    /// short time it takes to copy what arrived since, commit the index and rename the copy
+    /// into place, appends wait. The index is committed before the rename with offsets into the
+    /// new log, which are never past the old ones: a crash between the two replays a little
+    /// more of the old log at start (idempotent), never less.
+    pub fn prune(&self, before_ns: Option<u64>, max_log_bytes: Option<u64>, dry_run: bool) -> Result<PruneReport> {
+        let mut sessions = self.sessions()?;
+        sessions.sort_by_key(|s| s.last_ns);
+        let upto = self.log.lock().map_err(|_| lock_err("log"))?.len();
+        let mut victims: Vec<String> = sessions.iter().filter(|s| before_ns.is_some_and(|b| s.last_ns < b)).map(|s| s.id.clone()).collect();
+        let bytes = crate::store::session_bytes(&self.data_dir, upto)?;
+        let total: u64 = bytes.values().sum();
+        let mut kept_bytes = total - victims.iter().map(|v| bytes.get(v).copied().unwrap_or(0)).sum::<u64>();
+        if let Some(cap) = max_log_bytes {
+            for s in &sessions {
+                if kept_bytes <= cap {
+                    break;
+                }
+                if !victims.contains(&s.id) {
+                    kept_bytes -= bytes.get(&s.id).copied().unwrap_or(0);
+                    victims.push(s.id.clone());
+                }
+            }
+        }
+        let mut report = PruneReport { sessions_kept: sessions.len() - victims.len(), log_bytes_kept: upto, ..PruneReport::default() };
+        let order: HashMap<&str, u64> = sessions.iter().map(|s| (s.id.as_str(), s.last_ns)).collect();
+        victims.sort_by_key(|v| order.get(v.as_str()).copied().unwrap_or(0));
+        if dry_run || victims.is_empty() {
+            report.windows = 0;
+            report.log_bytes = total - kept_bytes;
+            report.log_bytes_kept = kept_bytes;
+            report.sessions = victims;
+            return Ok(report);
+        }
+        let gone: HashSet<String> = victims.iter().cloned().collect();
+        let rw = crate::store::rewrite_without(&self.data_dir, upto, &gone)?;
+        {
+            let mut log = self.log.lock().map_err(|_| lock_err("log"))?;
+            let (rw, len) = log.finish_rewrite(rw)?;
+            {
+                let mut index = self.index.write().map_err(|_| lock_err("index"))?;
+                for v in &victims {
+                    index.delete_session(v)?;
+                }
+                let moved = rw.moved(self.indexed_upto.load(Relaxed));
+                self.indexed_upto.store(moved, Relaxed);
+                index.commit(&format!("log_offset={moved}"))?;
+            }
+            report.windows = rw.windows_dropped;
+            report.log_bytes = rw.bytes_dropped();
+            report.log_bytes_kept = len;
+            log.replace(rw, len)?;
+        }
+        if let Ok(mut seen) = self.seen.lock() {
+            seen.retain(|id| !gone.iter().any(|v| id.strip_prefix(v.as_str()).is_some_and(|rest| rest.starts_with(':'))));
+        }
+        if let Ok(mut cache) = self.session_cache.lock() {
+            cache.retain(|(id, _)| !gone.contains(id));
+        }
+        if let Ok(mut rollups) = self.rollups.lock() {
+            rollups.retain(|id, _| !gone.contains(id));
+        }
+        let c = &self.counters;
+        c.sessions_pruned.fetch_add(victims.len() as u64, Relaxed);
+        c.windows_pruned.fetch_add(report.windows, Relaxed);
+        c.log_bytes_pruned.fetch_add(report.log_bytes, Relaxed);
+        report.sessions = victims;
+        Ok(report)
+    }
+
+    /// The window log's size in bytes.
+    pub fn log_bytes(&self) -> u64 {
+        self.log.lock().map(|l| l.len()).unwrap_or(0)
+    }
+}
+
+/// `serve`'s retention: every `interval_mins`, [`Analyzer::prune`] by `[retention]`.
+async fn retention_loop(analyzer: Arc<Analyzer>, mut stop: watch::Receiver<bool>) {
+    let config = analyzer.config.retention.clone();
+    let every = std::time::Duration::from_secs(config.interval_mins.max(1) * 60);
+    loop {
+        let (a, config) = (analyzer.clone(), config.clone());
+        let pruned = tokio::task::spawn_blocking(move || {
+            let now = jiff::Timestamp::now().as_nanosecond().max(0) as u64;
+            a.prune(config.before_ns(now), config.max_log_bytes(), false)
+        })
+        .await;
+        match pruned {
+            Ok(Ok(r)) if !r.sessions.is_empty() => eprintln!(
+                "agentsight serve: retention deleted {} sessions ({} windows, {} bytes of log); {} kept",
+                r.sessions.len(),
+                r.windows,
+                r.log_bytes,
+                r.sessions_kept
+            ),
+            Ok(Err(e)) => eprintln!("agentsight serve: retention: {e}"),
+            _ => {}
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = stop.changed() => break,
         }
     }
 }
@@ -864,6 +996,9 @@ impl Tasks {
             let _ = w.await;
         }
         let _ = self.committer.await;
+        if let Some(r) = self.retention {
+            let _ = r.await;
+        }
         // An export in flight is abandoned: what it had not sent is sent at the next start.
         if let Some(e) = self.exporter {
             e.abort();
@@ -983,6 +1118,76 @@ mod tests {
             summary.to_string(),
             "LLM judge `m`: 2 windows judged, 1 judge errors, 2400 tokens in / 80 out today"
         );
+    }
+
+    /// The demo's windows as session `session`, `shift_ns` later.
+    fn demo_as(session: &str, shift_ns: u64) -> Vec<Window> {
+        demo_windows()
+            .into_iter()
+            .map(|mut w| {
+                w.session = session.to_owned();
+                w.window_id = model::window_id(session, w.seq);
+                w.start_ns += shift_ns;
+                w.end_ns += shift_ns;
+                for ev in w.events.iter_mut().chain(w.context.history.iter_mut()) {
+                    ev.session = session.to_owned();
+                    ev.ts_ns += shift_ns;
+                }
+                w
+            })
+            .collect()
+    }
+
+    /// Retention: the old session goes from the index and the log, the new one stays whole,
+    /// ingest goes on, and a restart (which replays the log from the index's offset) brings
+    /// back nothing deleted and loses nothing kept.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn prune_deletes_old_sessions_from_index_and_log_and_keeps_the_rest() {
+        const DAY: u64 = 86_400_000_000_000;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (analyzer, tasks) = Analyzer::start(Config::default(), dir.path()).expect("start");
+        let (old, new) = (demo_as("old", 0), demo_as("new", 30 * DAY));
+        analyzer.ingest(&old).expect("ingest");
+        analyzer.ingest(&new[..new.len() - 1]).expect("ingest");
+        analyzer.commit().expect("commit");
+        let count = |a: &Analyzer, session: &str| {
+            a.search(&SearchQuery { session: Some(session.into()), limit: 10_000, ..SearchQuery::default() }).expect("search").len()
+        };
+        let (old_docs, new_docs) = (count(&analyzer, "old"), count(&analyzer, "new"));
+        assert!(old_docs > 0 && new_docs > 0);
+        let before = new[0].start_ns;
+
+        let dry = analyzer.prune(Some(before), None, true).expect("dry run");
+        assert_eq!(dry.sessions, vec!["old".to_string()]);
+        assert_eq!(count(&analyzer, "old"), old_docs, "a dry run deletes nothing");
+
+        let log_before = analyzer.log_bytes();
+        let report = analyzer.prune(Some(before), None, false).expect("prune");
+        assert_eq!(report.sessions, vec!["old".to_string()]);
+        assert_eq!(report.windows, old.len() as u64);
+        assert_eq!(report.log_bytes_kept, log_before - report.log_bytes);
+        assert_eq!(count(&analyzer, "old"), 0, "gone from the index");
+        assert_eq!(count(&analyzer, "new"), new_docs);
+        let log = std::fs::read_to_string(dir.path().join("windows.log")).expect("log");
+        assert!(!log.contains("\"session\":\"old\""), "gone from the log");
+        assert!(metric(&analyzer.metrics(), "agentsight_sessions_pruned_total") == 1);
+
+        // Ingest goes on after the prune, at the right offsets.
+        analyzer.ingest(&new[new.len() - 1..]).expect("ingest after");
+        analyzer.commit().expect("commit");
+        let all_new = count(&analyzer, "new");
+        tasks.shutdown(&analyzer).await.expect("shutdown");
+        drop(analyzer);
+
+        let (again, tasks) = Analyzer::start(Config::default(), dir.path()).expect("restart");
+        assert_eq!(again.counters.log_bad_lines.load(Relaxed), 0);
+        assert_eq!(count(&again, "old"), 0, "nothing deleted comes back");
+        assert_eq!(count(&again, "new"), all_new, "nothing kept is lost");
+        // A size cap drops the oldest sessions first, until the log fits.
+        let r = again.prune(None, Some(1), false).expect("cap");
+        assert_eq!(r.sessions, vec!["new".to_string()]);
+        assert_eq!(again.log_bytes(), 0);
+        tasks.shutdown(&again).await.expect("shutdown");
     }
 
     /// The demo session as OpenTelemetry spans: one trace, one `invoke_agent` root, every

@@ -261,6 +261,38 @@ impl WindowLog {
         Ok(self.len)
     }
 
+    /// Puts `rw` in place of the log: appends to it what the log gained since it was made,
+    /// syncs it and renames it over the log. Returns the new length. Hold the log (no appends)
+    /// from here until the index knows the new offsets (see `Analyzer::prune`).
+    pub fn finish_rewrite(&mut self, mut rw: Rewrite) -> Result<(Rewrite, u64)> {
+        let io = |op: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { op, path, source }
+        };
+        let mut tail = File::open(&self.path).map_err(io("open", &self.path))?;
+        tail.seek(SeekFrom::Start(rw.upto)).map_err(io("seek in", &self.path))?;
+        std::io::copy(&mut tail.take(self.len.saturating_sub(rw.upto)), &mut rw.file).map_err(io("copy to", &rw.tmp))?;
+        rw.file.sync_all().map_err(io("sync", &rw.tmp))?;
+        let len = rw.file.metadata().map_err(io("stat", &rw.tmp))?.len();
+        Ok((rw, len))
+    }
+
+    /// The last step of a prune: the rewritten log takes the log's place.
+    pub fn replace(&mut self, rw: Rewrite, len: u64) -> Result<()> {
+        let io = |op: &'static str, path: &Path| {
+            let path = path.to_path_buf();
+            move |source| Error::Io { op, path, source }
+        };
+        std::fs::rename(&rw.tmp, &self.path).map_err(io("rename over", &self.path))?;
+        if let Some(dir) = self.path.parent() {
+            let _ = File::open(dir).and_then(|d| d.sync_all());
+        }
+        self.file = OpenOptions::new().read(true).append(true).open(&self.path).map_err(io("open", &self.path))?;
+        self.len = len;
+        self.torn = false;
+        Ok(())
+    }
+
     /// The windows written at or after byte `offset`.
     pub fn replay_from(&self, offset: u64) -> Result<Replay> {
         let io = |op: &'static str| {
@@ -309,6 +341,97 @@ impl WindowLog {
             }
         }
         Ok(replay)
+    }
+}
+
+/// The log copied without some sessions, up to where it was scanned; [`WindowLog::replace`]
+/// adds what was appended since and puts it in place of the log.
+#[derive(Debug)]
+pub struct Rewrite {
+    tmp: PathBuf,
+    file: File,
+    /// Where in the log the copy stopped (a line boundary).
+    upto: u64,
+    /// `(end of a dropped line in the log, bytes dropped up to and including it)`, in order.
+    dropped: Vec<(u64, u64)>,
+    pub windows_dropped: u64,
+}
+
+impl Rewrite {
+    pub fn bytes_dropped(&self) -> u64 {
+        self.dropped.last().map_or(0, |d| d.1)
+    }
+
+    /// Where the record at `offset` of the log (a line boundary) is in the rewritten one.
+    pub fn moved(&self, offset: u64) -> u64 {
+        let i = self.dropped.partition_point(|(end, _)| *end <= offset);
+        offset - if i == 0 { 0 } else { self.dropped[i - 1].1 }
+    }
+}
+
+/// The log's bytes per session, up to `upto` (what a size cap weighs).
+pub fn session_bytes(dir: &Path, upto: u64) -> Result<HashMap<String, u64>> {
+    let mut out: HashMap<String, u64> = HashMap::new();
+    scan(dir, upto, |session, line| {
+        *out.entry(session.to_owned()).or_default() += line.len() as u64;
+        Ok(())
+    })?;
+    Ok(out)
+}
+
+/// Copies `dir/windows.log` up to `upto` without the windows of `drop`, to a new file beside
+/// it. Appends may go on meanwhile: the log is only ever appended to.
+pub fn rewrite_without(dir: &Path, upto: u64, sessions: &HashSet<String>) -> Result<Rewrite> {
+    let tmp = dir.join("windows.log.prune");
+    let io = |op: &'static str| {
+        let path = tmp.clone();
+        move |source| Error::Io { op, path, source }
+    };
+    let mut file = File::create(&tmp).map_err(io("create"))?;
+    let mut dropped = Vec::new();
+    let (mut at, mut gone, mut windows_dropped) = (0u64, 0u64, 0u64);
+    let mut out = std::io::BufWriter::new(&mut file);
+    scan(dir, upto, |session, line| {
+        at += line.len() as u64;
+        if sessions.contains(session) {
+            gone += line.len() as u64;
+            windows_dropped += 1;
+            dropped.push((at, gone));
+            Ok(())
+        } else {
+            out.write_all(line).map_err(io("write"))
+        }
+    })?;
+    out.flush().map_err(io("write"))?;
+    drop(out);
+    Ok(Rewrite { tmp, file, upto, dropped, windows_dropped })
+}
+
+/// Calls `f(session, line)` for each whole line (newline included) of the log before `upto`.
+fn scan(dir: &Path, upto: u64, mut f: impl FnMut(&str, &[u8]) -> Result<()>) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Head {
+        #[serde(default)]
+        session: Option<String>,
+        #[serde(default)]
+        window: Option<Box<Head>>,
+    }
+    let path = dir.join("windows.log");
+    let file = File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?;
+    let mut reader = BufReader::new(file.take(upto));
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        let n = reader.read_until(b'\n', &mut line).map_err(|source| Error::Io { op: "read", path: path.clone(), source })?;
+        if n == 0 || line.last() != Some(&b'\n') {
+            return Ok(());
+        }
+        // A damaged line belongs to no session: it is kept (replay counts it).
+        let session = serde_json::from_slice::<Head>(&line)
+            .ok()
+            .and_then(|h| h.session.or_else(|| h.window.and_then(|w| w.session)))
+            .unwrap_or_default();
+        f(&session, &line)?;
     }
 }
 

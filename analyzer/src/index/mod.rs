@@ -281,6 +281,7 @@ struct Redo {
 enum RedoOp {
     Window(Box<Window>),
     Findings(Vec<Finding>),
+    DeleteSession(String),
 }
 
 impl Redo {
@@ -431,6 +432,16 @@ impl Index {
         Ok(())
     }
 
+    /// Deletes every event and finding of `session` (at the next commit). A failing writer is
+    /// handled as in [`Index::add_window`].
+    pub fn delete_session(&mut self, session: &str) -> Result<()> {
+        self.writable("delete session")?;
+        self.restart_if_failed();
+        self.redo.push(RedoOp::DeleteSession(session.to_owned()), session.len(), self.redo_cap);
+        self.send(Term::from_field_text(self.fields.session, session), Vec::new());
+        Ok(())
+    }
+
     fn writable(&self, op: &'static str) -> Result<()> {
         match self.config {
             Some(_) => Ok(()),
@@ -540,6 +551,10 @@ impl Index {
                         self.send(key, vec![doc]);
                     }
                 }),
+                RedoOp::DeleteSession(session) => {
+                    self.send(Term::from_field_text(self.fields.session, session), Vec::new());
+                    Ok(())
+                }
             };
             if sent.is_err() && result.is_ok() {
                 result = sent;

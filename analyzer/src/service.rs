@@ -68,6 +68,10 @@ pub struct Counters {
     pub log_bytes_pruned: AtomicU64,
     /// Per `ingest` call.
     pub ingest_seconds: crate::metrics::Latency,
+    /// Per window, at the commit that makes it searchable: from its arrival, and from its last
+    /// event (which includes the collector's wait for the turn to end, and shipping).
+    pub received_to_searchable_seconds: crate::metrics::Latency,
+    pub event_to_searchable_seconds: crate::metrics::Latency,
     /// Per session exported.
     pub otlp_export_seconds: crate::metrics::Latency,
 }
@@ -286,6 +290,8 @@ pub struct Analyzer {
     session_cache: Mutex<VecDeque<(String, Arc<SessionData>)>>,
     /// Rollups by session, with the stamp they were computed at.
     rollups: Mutex<HashMap<String, ((u64, u64, u64), Rollup)>>,
+    /// Windows ingested since the last commit: when they arrived, and their last event's time.
+    uncommitted: Mutex<Vec<(std::time::Instant, u64)>>,
     pub counters: Counters,
 }
 
@@ -343,6 +349,7 @@ impl Analyzer {
             dirty: AtomicU64::new(0),
             session_cache: Mutex::new(VecDeque::new()),
             rollups: Mutex::new(HashMap::new()),
+            uncommitted: Mutex::new(Vec::new()),
             counters: Counters::default(),
             config,
         });
@@ -458,6 +465,7 @@ impl Analyzer {
     }
 
     fn ingest_timed(&self, windows: &[Window]) -> Result<IngestReport> {
+        let received = std::time::Instant::now();
         self.counters.windows_received.fetch_add(windows.len() as u64, Relaxed);
         if let Err(e) = windows.iter().try_for_each(Analyzer::validate) {
             self.counters.windows_rejected.fetch_add(windows.len() as u64, Relaxed);
@@ -474,6 +482,9 @@ impl Analyzer {
         let (events, findings) = self.index_windows(windows)?;
         self.indexed_upto.store(end, Relaxed);
         drop(log);
+        if let Ok(mut pending) = self.uncommitted.lock() {
+            pending.extend(windows.iter().map(|w| (received, w.end_ns)));
+        }
         report.events = events;
         report.findings = findings;
         Ok(report)
@@ -552,6 +563,13 @@ impl Analyzer {
         match committed {
             Ok(()) => {
                 self.counters.commits.fetch_add(1, Relaxed);
+                let done = self.uncommitted.lock().map(|mut p| std::mem::take(&mut *p)).unwrap_or_default();
+                let now_ns = jiff::Timestamp::now().as_nanosecond().max(0) as u64;
+                for (received, end_ns) in done {
+                    let c = &self.counters;
+                    c.received_to_searchable_seconds.observe(received.elapsed());
+                    c.event_to_searchable_seconds.observe(std::time::Duration::from_nanos(now_ns.saturating_sub(end_ns)));
+                }
                 Ok(())
             }
             Err(e) => {
@@ -737,6 +755,8 @@ impl Analyzer {
         s.register(&mut registry);
         c.ingest_seconds.register(&mut registry, "ingest_seconds", "Time to store and index one batch of windows (POST /v1/windows), detectors included.");
         c.otlp_export_seconds.register(&mut registry, "otlp_export_seconds", "Time to build and send one session to the OpenTelemetry endpoint.");
+        c.received_to_searchable_seconds.register(&mut registry, "window_received_to_searchable_seconds", "Per window: from its arrival to the index commit that makes it and its findings searchable.");
+        c.event_to_searchable_seconds.register(&mut registry, "window_event_to_searchable_seconds", "Per window: from its last event to the index commit that makes it searchable (includes the collector's wait for the turn to end, and shipping).");
         if let Some(j) = &self.judge {
             j.register_metrics(&mut registry);
         }

@@ -1,4 +1,4 @@
-//! `agentsight`: one binary for every command (see `../shared/DESIGN.md`, "Command line").
+//! `agentsight`: one binary for every command (see `docs/DESIGN.md`, "Command line").
 //!
 //! This crate is the thin layer a person touches: argument parsing, signals, output and exit
 //! codes. Capture lives in `collector`, analysis in `analyzer`.

@@ -1,8 +1,13 @@
-//! AgentSight's analyzer: what a recorded trace says, computed from [`model::Event`]s alone.
+//! AgentSight's analyzer: what recorded agent sessions say, computed from [`model::Window`]s and
+//! [`model::Event`]s alone (no capture, so it builds without clang or libbpf).
 //!
-//! It builds without clang or libbpf and does no capture. Today it holds the pure parts that
-//! `record` prints when it ends (a [`summary::Summary`] of counts and losses, and a
-//! [`tree::ProcessTree`]); the index, detectors and judge of the analyzer service grow here.
+//! [`service::Analyzer`] is the running service: it stores each window in the [`store`] log,
+//! indexes it ([`index`], tantivy), runs the [`detect`] detectors and the LLM [`judge`], sends
+//! [`webhook`] alerts, exports sessions over OpenTelemetry ([`otlp`]), prunes old ones, and
+//! answers the HTTP [`api`] and the web UI. [`view`] turns a session into the turn view people
+//! read; [`report`], [`eval`] and [`metrics`] serve the CLI, the eval gate and `/metrics`; the
+//! pure [`summary::Summary`] and [`tree::ProcessTree`] are what `record` prints when it ends.
+//! The contracts are in `docs/DESIGN.md`, the map in `docs/ARCHITECTURE.md`.
 
 pub mod api;
 pub mod config;

@@ -1,5 +1,5 @@
 //! The shared vocabulary of AgentSight: the events the collector records, as they appear in
-//! JSON Lines traces (`../shared/DESIGN.md`, "Events").
+//! JSON Lines traces (`docs/DESIGN.md`, "Events").
 //!
 //! This crate is serde types and nothing else (no I/O), so the analyzer, the index and the web UI
 //! build without clang or libbpf. Fields are additive: new ones may appear, existing ones keep

@@ -1,4 +1,4 @@
-//! Windows: what the collector ships and the analyzer judges (`../shared/DESIGN.md`, "Windows
+//! Windows: what the collector ships and the analyzer judges (`docs/DESIGN.md`, "Windows
 //! and findings").
 //!
 //! A window is a few consecutive LLM turns of one session (a turn is one `llm_call` plus the

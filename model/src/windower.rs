@@ -1,5 +1,5 @@
 //! Cutting sessions into windows: the pure core that turns a stream of events into the
-//! [`Window`]s the analyzer judges (`../shared/DESIGN.md`, "Windows and findings").
+//! [`Window`]s the analyzer judges (`docs/DESIGN.md`, "Windows and findings").
 //!
 //! Rules (the tests below check each one):
 //!

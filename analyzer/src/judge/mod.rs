@@ -1,5 +1,5 @@
 //! The LLM judge: asks an OpenAI-compatible model whether a window shows a loop, a contradiction
-//! or persona drift, and turns its valid answers into findings (`../shared/DESIGN.md`, "The
+//! or persona drift, and turns its valid answers into findings (`docs/DESIGN.md`, "The
 //! judge").
 //!
 //! `JudgeConfig -> build() -> Judge`. [`Judge::gate`] (pure) picks the prompts a window deserves

@@ -138,3 +138,39 @@ pub fn finish(out: Output, trace: &Path) -> Recording {
 pub fn record_sh(script: &str) -> Recording {
     record(&["-q"], &["bash", "-c", script])
 }
+
+/// The `llm_call` events the index in `data` holds, as stored (compact requests).
+pub fn stored_llm_calls(data: &Path) -> Vec<Event> {
+    let out = Command::new(bin())
+        .args(["search", "", "--kind", "llm_call", "--limit", "10000", "--json", "--data"])
+        .arg(data)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "search: {}", String::from_utf8_lossy(&out.stderr));
+    let hits: Vec<serde_json::Value> = serde_json::from_slice(&out.stdout).unwrap();
+    hits.iter().map(|h| serde_json::from_value(h["event"].clone()).unwrap()).collect()
+}
+
+/// Every request `sent` (events recorded with whole requests) is put back together exactly
+/// from the `stored` events' compact requests; returns (messages stored, messages sent).
+pub fn assert_requests_rebuilt(name: &str, sent: &[Event], stored: &[Event]) -> (usize, usize) {
+    let calls = |events: &[Event]| -> std::collections::HashMap<String, model::LlmCall> {
+        events
+            .iter()
+            .filter_map(|e| match &e.body {
+                EventBody::LlmCall(c) => Some((e.id(), (**c).clone())),
+                _ => None,
+            })
+            .collect()
+    };
+    let (sent, stored) = (calls(sent), calls(stored));
+    assert_eq!(stored.len(), sent.len(), "{name}: every call stored");
+    let by_ref: std::collections::HashMap<String, &model::LlmCall> = stored.iter().map(|(k, v)| (k.clone(), v)).collect();
+    for (id, call) in &sent {
+        assert!(call.request.extends.is_none(), "{name}: {id} was recorded compact, not whole");
+        let got = model::conversation::full_request(id, &by_ref).unwrap_or_else(|| panic!("{name}: {id} has a broken chain"));
+        assert_eq!(got, call.request, "{name}: {id} put back together differs from what was sent");
+    }
+    let count = |m: &std::collections::HashMap<String, model::LlmCall>| m.values().map(|c| c.request.messages.len()).sum();
+    (count(&stored), count(&sent))
+}

@@ -1062,3 +1062,38 @@ fn classic_uprobes_capture_tls_where_uprobe_multi_is_not_used() {
     assert_eq!((calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()), ("one uprobe per function", REPLY));
     all_tcp_captured(&rec);
 }
+
+/// A real multi-turn Claude Code run (the eval recorder's loop scenario: Claude Code runs the
+/// failing tests five times against the scripted model) recorded with whole requests into the
+/// trace and analysed at once: every request put back together from the compact requests the
+/// data directory stores is exactly the request the trace recorded.
+#[test]
+#[ignore = "needs root and BPF"]
+fn a_real_claude_code_run_is_rebuilt_exactly_from_the_stored_deltas() {
+    root();
+    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let out = tempfile::tempdir().unwrap();
+    let data = out.path().join("data");
+    let recorder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evals/real/record.py");
+    let run = Command::new("python3")
+        .arg(&recorder)
+        .args(["--agents", "claude-code", "--only", "loop", "--out"])
+        .arg(out.path())
+        .arg("--bin")
+        .arg(tests::bin())
+        .arg("--record-args")
+        .arg(format!("--full-requests --analyze --data {}", data.display()))
+        .env("AGENTSIGHT_CLAUDE", &claude)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&run.stderr);
+    assert!(run.status.success(), "{said}");
+    let trace = out.path().join("real-claude-code-loop.jsonl.gz");
+    assert!(trace.exists(), "the recorder kept no trace: {said}");
+    let raw = Command::new("gzip").arg("-dc").arg(&trace).output().unwrap();
+    let sent: Vec<model::Event> = String::from_utf8_lossy(&raw.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let stored = tests::stored_llm_calls(&data);
+    assert!(stored.len() >= 5, "{} llm_calls: {said}", stored.len());
+    let (stored_messages, sent_messages) = tests::assert_requests_rebuilt("claude-code loop", &sent, &stored);
+    assert!(stored_messages * 2 < sent_messages, "{stored_messages} messages stored of {sent_messages} sent");
+}

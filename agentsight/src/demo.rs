@@ -100,6 +100,7 @@ pub fn run(config: Config, data: &Path) -> Result<i32> {
         quiet: false,
         verbose: false,
         ring_bytes: 64 << 20,
+        full_requests: false,
         windows: Some(trace::Dest::Analyze { config, data: data.to_path_buf() }),
     };
     let ca = dir.join("ca.pem");

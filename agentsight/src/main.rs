@@ -464,6 +464,11 @@ struct OutputArgs {
     /// in agentsight's resident memory, twice) only from then on.
     #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
     ring_mib: u32,
+    /// Write each LLM request whole, as the agent sent it (its whole conversation again),
+    /// instead of only what is new since the request it continues (`request.extends`). For
+    /// tools that expect whole requests; the trace grows with the square of the turns.
+    #[arg(long)]
+    full_requests: bool,
 }
 
 fn ring_mib(s: &str) -> Result<u32, String> {
@@ -523,6 +528,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 quiet,
                 verbose: false,
                 ring_bytes: ring_mib << 20,
+                full_requests: false,
                 windows: Some(trace::Dest::Ship { config, url: ship, spool, token }),
             };
             match (command.is_empty(), pid.is_empty() && comm.is_none()) {
@@ -599,7 +605,14 @@ fn run(command: Command) -> anyhow::Result<i32> {
 
 impl From<OutputArgs> for trace::Options {
     fn from(o: OutputArgs) -> Self {
-        trace::Options { output: o.output, quiet: o.quiet, verbose: o.verbose, ring_bytes: o.ring_mib << 20, windows: None }
+        trace::Options {
+            output: o.output,
+            quiet: o.quiet,
+            verbose: o.verbose,
+            ring_bytes: o.ring_mib << 20,
+            full_requests: o.full_requests,
+            windows: None,
+        }
     }
 }
 

@@ -32,6 +32,8 @@ pub struct Options {
     pub quiet: bool,
     pub verbose: bool,
     pub ring_bytes: u32,
+    /// Write `llm_call` requests whole (see `CaptureConfig::full_requests`).
+    pub full_requests: bool,
     /// Where windows of the recorded events go, if anywhere.
     pub windows: Option<Dest>,
 }
@@ -111,6 +113,7 @@ fn start(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<R
     let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
     let mut config = CaptureConfig::new(session.clone());
     config.ring_bytes = opts.ring_bytes;
+    config.full_requests = opts.full_requests;
     configure(&mut config);
     let capture = config.start(tx)?;
     let writer = std::thread::Builder::new()

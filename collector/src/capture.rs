@@ -71,6 +71,9 @@ pub struct CaptureConfig {
     pub tls_binaries: Vec<std::path::PathBuf>,
     /// What else to redact.
     pub redact: RedactConfig,
+    /// Write every `llm_call` request whole, as the agent sent it, instead of compacting it to
+    /// what is new in its conversation (`model::conversation`).
+    pub full_requests: bool,
 }
 
 impl CaptureConfig {
@@ -84,6 +87,7 @@ impl CaptureConfig {
             tls: true,
             tls_binaries: Vec::new(),
             redact: RedactConfig::default(),
+            full_requests: false,
         }
     }
 
@@ -585,7 +589,7 @@ fn run(
         None
     };
     let sink = std::cell::RefCell::new(Sink {
-        decoder: Decoder::new(config.session.clone(), Clock::sample(), redactor),
+        decoder: Decoder::new(config.session.clone(), Clock::sample(), redactor).full_requests(config.full_requests),
         tx,
         batch: Vec::with_capacity(BATCH),
         execs: Vec::new(),

@@ -54,7 +54,8 @@ pub struct Decoder {
     dir_fds: HashMap<u32, HashMap<i32, String>>,
     /// TCP connections no capture decodes, named at their process's exit.
     net: NetLedger,
-    conversations: model::conversation::Conversations,
+    /// `None`: requests are written whole (`CaptureConfig::full_requests`).
+    conversations: Option<model::conversation::Conversations>,
 }
 
 /// At most this many directory fds are remembered per process (a process that opens more
@@ -74,8 +75,14 @@ impl Decoder {
             procs: HashMap::new(),
             dir_fds: HashMap::new(),
             net: NetLedger::default(),
-            conversations: Default::default(),
+            conversations: Some(Default::default()),
         }
+    }
+
+    /// With `true`, requests are written whole instead of compact.
+    pub fn full_requests(mut self, whole: bool) -> Self {
+        self.conversations = (!whole).then(Default::default);
+        self
     }
 
     /// Bytes of TLS streams (or, `plain`, of plaintext HTTP streams) that never arrived
@@ -98,7 +105,9 @@ impl Decoder {
     fn redact(&mut self, events: &mut [Event]) {
         for ev in events {
             self.redactor.event(ev);
-            self.conversations.compact(ev);
+            if let Some(c) = self.conversations.as_mut() {
+                c.compact(ev);
+            }
         }
     }
 

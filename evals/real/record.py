@@ -223,7 +223,7 @@ def fill(steps, ws: Path):
     return out
 
 
-def record(agent: str, sc: dict, out: Path, bin_: Path) -> dict:
+def record(agent: str, sc: dict, out: Path, bin_: Path, extra: list[str]) -> dict:
     name = f"real-{agent}-{sc['name']}"
     with tempfile.TemporaryDirectory(prefix="agentsight-eval-") as tmp:
         t = Path(tmp)
@@ -242,7 +242,7 @@ def record(agent: str, sc: dict, out: Path, bin_: Path) -> dict:
             argv, env = command(agent, sc["prompt"], port, t / "ca.pem", home, ws)
             trace = t / "trace.jsonl"
             started = time.time()
-            run = subprocess.run([str(bin_), "record", "-q", "-o", str(trace), "--", *argv], cwd=ws, env=os.environ | env,
+            run = subprocess.run([str(bin_), "record", "-q", *extra, "-o", str(trace), "--", *argv], cwd=ws, env=os.environ | env,
                                  capture_output=True, text=True, timeout=600)
             took = time.time() - started
         finally:
@@ -284,6 +284,8 @@ def main():
     ap.add_argument("--only", help="record only scenarios whose name contains this")
     ap.add_argument("--out", default=str(HERE))
     ap.add_argument("--bin", default=str(ROOT / "target/release/agentsight"))
+    ap.add_argument("--record-args", default="", help="more arguments for `agentsight record`, e.g. "
+                    "\"--full-requests --analyze --data DIR\" (the test that rebuilds requests uses it)")
     args = ap.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -299,7 +301,7 @@ def main():
         for sc in scenarios:
             if args.only and args.only not in sc["name"]:
                 continue
-            line = record(agent, sc, out, Path(args.bin))
+            line = record(agent, sc, out, Path(args.bin), args.record_args.split())
             if line:
                 existing[line["session"]] = line
                 labels_path.write_text("".join(json.dumps(existing[k]) + "\n" for k in sorted(existing)))

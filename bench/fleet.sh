@@ -3,13 +3,14 @@
 #
 # Run as root from the repository:  sudo bash bench/fleet.sh
 #   COLLECTORS=20 (collector processes)  RATE=1000 (kernel events per second each)
-#   SECONDS_RUN=300 (how long the workloads run)  AGENTSIGHT=/path (else a release build)
+#   SECONDS_RUN=300 (how long the workloads run)  DOWN=10 (seconds serve stays down)
+#   AGENTSIGHT=/path (else a release build)
 #
 # Starts `agentsight serve` on 127.0.0.1, a scripted LLM server over plaintext HTTP, and
 # COLLECTORS `agentsight collect --ship` processes, each tracing bench/fleet_agent.py (an
 # agent-shaped workload: an LLM call a second, two commands, file opens up to RATE events/s)
-# and writing what it recorded with `-o`. Halfway through, serve is stopped (SIGTERM) and
-# started again on the same data directory; the collectors spool meanwhile. At the end it
+# and writing what it recorded with `-o`. Halfway through, serve is killed (SIGKILL), stays down
+# DOWN seconds and is started again on the same data directory; the collectors spool meanwhile. At the end it
 # checks, per session, that the index holds exactly the events the collector recorded (nothing
 # lost, nothing doubled) and prints: events/s recorded and indexed, the p95 from a window's
 # arrival, and from its last event, to being searchable (serve's histograms, second run), and
@@ -26,6 +27,7 @@ source "$ROOT/bench/common.sh"
 COLLECTORS=${COLLECTORS:-20}
 RATE=${RATE:-1000}
 SECONDS_RUN=${SECONDS_RUN:-300}
+DOWN=${DOWN:-10}
 
 work=$(mktemp -d /tmp/agentsight-fleet.XXXXXX)
 pids=()
@@ -86,9 +88,11 @@ pids+=("${collectors[@]}")
 
 sleep $((SECONDS_RUN / 2))
 read -r cpu1 rss1 < <(usage_of "$serve_pid")
-kill -TERM "$serve_pid"
+# The harsh restart: killed (no drain), down for DOWN seconds while the collectors spool.
+kill -KILL "$serve_pid"
 wait "$serve_pid" || true
 down=$(date +%s.%N)
+sleep "$DOWN"
 start_serve 2
 echo "fleet: serve restarted after $(awk -v a="$down" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}')s down" >&2
 
@@ -127,7 +131,7 @@ echo
 echo "| | value |"
 echo "|---|---:|"
 echo "| collectors | $COLLECTORS ($failed exited non-zero) |"
-echo "| run | ${secs} s, serve restarted once |"
+echo "| run | ${secs} s, serve killed once and down ${DOWN} s |"
 echo "| events recorded | $recorded ($(awk -v e="$recorded" -v s="$secs" 'BEGIN{printf "%.0f", e/s}')/s) |"
 echo "| events indexed | $indexed |"
 echo "| sessions where index != recorded | $mismatched |"

@@ -1896,9 +1896,7 @@ fn real_agents_requests_come_back_exactly_from_the_stored_deltas() {
         "real-aider-contra-tests.jsonl.gz",
     ] {
         let trace = real_trace(name);
-        let mut raw = String::new();
-        flate2_free_gunzip(&trace, &mut raw);
-        let sent: Vec<model::Event> = raw.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+        let sent = tests::read_gz_trace(&trace);
         let calls = sent.iter().filter(|e| matches!(e.body, model::EventBody::LlmCall(_))).count();
         assert!(calls >= 2, "{name}: {calls} llm_calls");
         let data = dir.path().join(name);
@@ -1915,13 +1913,6 @@ fn real_agents_requests_come_back_exactly_from_the_stored_deltas() {
             assert!(stored_messages * 2 < sent_messages, "{name}: {stored_messages} messages stored of {sent_messages} sent");
         }
     }
-}
-
-/// `gunzip -c path` into `out` (the tests crate has no gzip library).
-fn flate2_free_gunzip(path: &Path, out: &mut String) {
-    let o = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
-    assert!(o.status.success(), "gzip -dc {}", path.display());
-    *out = text(&o.stdout);
 }
 
 /// `prune`: a dry run lists, a run deletes from the index and the log, a young session stays,

@@ -139,6 +139,13 @@ pub fn record_sh(script: &str) -> Recording {
     record(&["-q"], &["bash", "-c", script])
 }
 
+/// A gzip'ed trace's events (`gzip -dc`: this crate has no gzip library).
+pub fn read_gz_trace(path: &Path) -> Vec<Event> {
+    let out = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
+    assert!(out.status.success(), "gzip -dc {}", path.display());
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// The `llm_call` events the index in `data` holds, as stored (compact requests).
 pub fn stored_llm_calls(data: &Path) -> Vec<Event> {
     let out = Command::new(bin())

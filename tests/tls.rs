@@ -1090,8 +1090,7 @@ fn a_real_claude_code_run_is_rebuilt_exactly_from_the_stored_deltas() {
     assert!(run.status.success(), "{said}");
     let trace = out.path().join("real-claude-code-loop.jsonl.gz");
     assert!(trace.exists(), "the recorder kept no trace: {said}");
-    let raw = Command::new("gzip").arg("-dc").arg(&trace).output().unwrap();
-    let sent: Vec<model::Event> = String::from_utf8_lossy(&raw.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let sent = tests::read_gz_trace(&trace);
     let stored = tests::stored_llm_calls(&data);
     assert!(stored.len() >= 5, "{} llm_calls: {said}", stored.len());
     let (stored_messages, sent_messages) = tests::assert_requests_rebuilt("claude-code loop", &sent, &stored);

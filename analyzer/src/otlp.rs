@@ -36,7 +36,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
 use crate::service::SessionSummary;
-use crate::view::{Action, CommandView, ToolCallView, TurnPage, TurnView};
+use crate::view::{Action, CommandView, ToolCallView, TurnView};
 use crate::{Error, Result};
 
 /// Spans in one OTLP request at most; a longer session is sent in several.
@@ -120,13 +120,6 @@ pub struct SessionExport<'a> {
     pub turns: &'a [TurnView],
     pub finding_turns: &'a BTreeMap<String, Vec<usize>>,
     pub findings: &'a [Finding],
-}
-
-impl<'a> SessionExport<'a> {
-    /// From a page that holds every turn.
-    pub fn of(summary: &'a SessionSummary, page: &'a TurnPage, findings: &'a [Finding]) -> Self {
-        SessionExport { summary, turns: &page.turns, finding_turns: &page.finding_turns, findings }
-    }
 }
 
 /// How many spans and evaluations a session became.
@@ -595,28 +588,9 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
             let (k, v) = p.split_once('=').ok_or_else(|| Error::Config(format!("OTLP header `{}` is not key=value", p.trim())))?;
-            Ok((k.trim().to_owned(), percent_decode(v.trim())))
+            Ok((k.trim().to_owned(), percent_encoding::percent_decode_str(v.trim()).decode_utf8_lossy().into_owned()))
         })
         .collect()
-}
-
-fn percent_decode(s: &str) -> String {
-    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if let (b'%', Some(&h), Some(&l)) = (b[i], b.get(i + 1), b.get(i + 2)) {
-            if let (Some(h), Some(l)) = (hex(h), hex(l)) {
-                out.push(h << 4 | l);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -643,7 +617,7 @@ mod tests {
         let h = parse_headers("api_key=a%3Db, x-team = ops,").unwrap();
         assert_eq!(h, vec![("api_key".into(), "a=b".into()), ("x-team".into(), "ops".into())]);
         assert!(parse_headers("novalue").is_err());
-        assert_eq!(percent_decode("%e2%82%ac%zz%"), "€%zz%");
+        assert_eq!(parse_headers("k=%e2%82%ac%zz%").unwrap(), vec![("k".into(), "€%zz%".into())]);
     }
 
     fn one_span() -> Vec<Span> {

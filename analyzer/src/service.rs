@@ -813,7 +813,12 @@ impl Analyzer {
         sessions.sort_by_key(|s| s.last_ns);
         let upto = self.log.lock().map_err(|_| lock_err("log"))?.len();
         let mut victims: Vec<String> = sessions.iter().filter(|s| before_ns.is_some_and(|b| s.last_ns < b)).map(|s| s.id.clone()).collect();
-        let bytes = crate::store::session_bytes(&self.data_dir, upto)?;
+        // Bytes per session are needed to apply a cap or to say what a dry run would free;
+        // otherwise the rewrite below counts them (one pass over the log, not two).
+        let bytes = match max_log_bytes.is_some() || dry_run {
+            true => crate::store::session_bytes(&self.data_dir, upto)?,
+            false => HashMap::new(),
+        };
         let total: u64 = bytes.values().sum();
         let mut kept_bytes = total - victims.iter().map(|v| bytes.get(v).copied().unwrap_or(0)).sum::<u64>();
         if let Some(cap) = max_log_bytes {

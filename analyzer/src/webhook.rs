@@ -414,12 +414,9 @@ fn summary_text(f: &Finding) -> String {
 /// `s` percent-encoded as a URL component (everything but unreserved characters): the session
 /// and finding ids come from the trace.
 fn url_component(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    const RESERVED: &percent_encoding::AsciiSet =
+        &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+    percent_encoding::utf8_percent_encode(s, RESERVED).to_string()
 }
 
 /// Slack reads `<...>` as links and mentions; the trace is untrusted, so none may get through.

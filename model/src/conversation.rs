@@ -77,6 +77,9 @@ impl Conversations {
     /// (other events are left alone), and learns the call. Returns the head it shares (its own
     /// for the first call of a conversation); `None` for an event that is not an `llm_call`.
     pub fn compact(&mut self, ev: &mut Event) -> Option<Arc<Head>> {
+        if !matches!(ev.body, EventBody::LlmCall(_)) {
+            return None;
+        }
         let id = ev.id();
         let EventBody::LlmCall(call) = &mut ev.body else { return None };
         let request = &mut call.request;

@@ -4,12 +4,17 @@
 //! what to do instead, before it touches anything (opening the window log may trim a torn tail,
 //! which must not race the running writer's appends).
 //!
+//! Where it is (`--data`, `$AGENTSIGHT_DATA`, `~/.local/share/agentsight`) and its index opened
+//! read-only, for the commands that only read, are here too.
+//!
 //! `serve` leaves a marker (`serve.json`: its pid and URL) beside the index while it runs, so the
 //! refusal can name the server to send to; a marker whose process is gone is ignored.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use analyzer::index::Index;
+use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
 /// The marker `serve` writes into the data directory while it runs.
@@ -118,6 +123,24 @@ impl Drop for ServeMarker {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.path);
     }
+}
+
+/// `--data DIR`, else `$AGENTSIGHT_DATA`, else `~/.local/share/agentsight`.
+pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+    arg.or_else(|| std::env::var_os("AGENTSIGHT_DATA").map(PathBuf::from))
+        .unwrap_or_else(|| {
+            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+            home.join(".local/share/agentsight")
+        })
+}
+
+/// The index in `data`, read-only (beside a running `serve`).
+pub fn open_index(data: &Path) -> anyhow::Result<Index> {
+    let dir = data.join("index");
+    if !dir.exists() {
+        bail!("no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`", data.display());
+    }
+    Index::open_read_only(&dir).with_context(|| format!("failed to open the index in `{}`", data.display()))
 }
 
 #[cfg(test)]

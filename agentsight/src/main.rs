@@ -1,20 +1,19 @@
 //! `agentsight`: one binary for every command (see `docs/DESIGN.md`, "Command line").
 //!
 //! This crate is the thin layer a person touches: argument parsing, signals, output and exit
-//! codes. Capture lives in `collector`, analysis in `analyzer`.
+//! codes. Capture lives in `collector`, analysis in `analyzer`; `pipeline` is the one place their
+//! stages are wired together, `commands` holds one module per command and `render` what they
+//! print.
 
-mod analysis;
+mod commands;
+mod config;
 #[cfg(test)]
 mod config_reference;
 mod datadir;
-mod demo;
-mod export;
-mod manual;
-mod output;
+mod pipeline;
 mod pretty;
-mod sessions;
+mod render;
 mod signals;
-mod trace;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,7 +54,7 @@ enum Command {
         /// When to stop: when the whole process tree has exited (`tree`), or as soon as the
         /// command itself has (`root`), leaving its background processes untraced.
         #[arg(long, value_enum, default_value = "tree")]
-        until: trace::Until,
+        until: commands::record::Until,
         /// The command to run, after `--`.
         #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true, value_name = "CMD")]
         command: Vec<std::ffi::OsString>,
@@ -123,7 +122,7 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
         /// Skip (and count) lines longer than this, without reading them into memory.
-        #[arg(long, value_name = "BYTES", default_value_t = analysis::MAX_TRACE_LINE_BYTES)]
+        #[arg(long, value_name = "BYTES", default_value_t = commands::ingest::MAX_TRACE_LINE_BYTES)]
         max_line_bytes: usize,
     },
     /// Full-text search of everything recorded: prompts, responses, tool calls, argv, paths,
@@ -486,7 +485,7 @@ fn main() -> ExitCode {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {
             eprintln!("agentsight: {}", error_message(&err));
-            ExitCode::from(trace::exit_code_for(&err))
+            ExitCode::from(commands::record::exit_code_for(&err))
         }
     }
 }
@@ -509,103 +508,104 @@ fn error_message(err: &anyhow::Error) -> String {
 }
 
 fn run(command: Command) -> anyhow::Result<i32> {
+    use commands::{demo, eval, export, findings, ingest, manual, prune, record, report, search, serve, sessions};
     match command {
         Command::Record { out, analyze, store, until, command } => {
-            let mut opts = trace::Options::from(out);
+            let mut opts = pipeline::Options::from(out);
             // Read (and checked) even without --analyze: a bad file named is an error, always.
-            let config = analysis::load_config(store.config)?;
+            let config = config::load_config(store.config)?;
             if analyze {
-                opts.windows = Some(trace::Dest::Analyze { config, data: analysis::data_dir(store.data) });
+                opts.windows = Some(pipeline::Dest::Analyze { config, data: datadir::data_dir(store.data) });
             }
-            trace::record(opts, until, command)
+            record::record(opts, until, command)
         }
-        Command::Attach { pid, comm, out } => trace::attach(trace::Options::from(out), pid, comm),
+        Command::Attach { pid, comm, out } => record::attach(pipeline::Options::from(out), pid, comm),
         Command::Collect { ship, spool, pid, comm, output, quiet, ring_mib, token_env, config, command } => {
-            let config = analysis::load_config(config)?;
+            let config = config::load_config(config)?;
             let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
-            let opts = trace::Options {
+            let opts = pipeline::Options {
                 output,
                 quiet,
                 verbose: false,
                 ring_bytes: ring_mib << 20,
                 full_requests: false,
-                windows: Some(trace::Dest::Ship { config, url: ship, spool, token }),
+                windows: Some(pipeline::Dest::Ship { config, url: ship, spool, token }),
             };
             match (command.is_empty(), pid.is_empty() && comm.is_none()) {
-                (false, true) => trace::record(opts, trace::Until::Tree, command),
-                (true, false) => trace::attach(opts, pid, comm),
+                (false, true) => record::record(opts, record::Until::Tree, command),
+                (true, false) => record::attach(opts, pid, comm),
                 _ => anyhow::bail!("give either a command after `--`, or --pid / --comm"),
             }
         }
         Command::Serve { store, listen } => {
-            let config = analysis::load_config(store.config)?;
-            analysis::serve(config, &analysis::data_dir(store.data), listen)
+            let config = config::load_config(store.config)?;
+            serve::serve(config, &datadir::data_dir(store.data), listen)
         }
         Command::Ingest { trace, store, quiet, max_line_bytes } => {
-            let config = analysis::load_config(store.config)?;
-            analysis::ingest(&trace, config, &analysis::data_dir(store.data), quiet, max_line_bytes)
+            let config = config::load_config(store.config)?;
+            ingest::ingest(&trace, config, &datadir::data_dir(store.data), quiet, max_line_bytes)
         }
         Command::Search { query, session, kind, since, limit, json, store } => {
-            analysis::load_config(store.config)?;
+            config::load_config(store.config)?;
             let since_ns = since.map(|s| s.start_ns(now_ns()));
             let q = analyzer::index::SearchQuery { query, session, kind, since_ns, limit, ..Default::default() };
-            analysis::search(q, &analysis::data_dir(store.data), json)
+            search::search(q, &datadir::data_dir(store.data), json)
         }
         Command::Findings { min_score, session, kind, limit, json, store } => {
-            analysis::load_config(store.config)?;
+            config::load_config(store.config)?;
             let f = analyzer::index::FindingFilter { min_score, session, kind, limit, ..Default::default() };
-            analysis::findings(f, &analysis::data_dir(store.data), json)
+            findings::findings(f, &datadir::data_dir(store.data), json)
         }
         Command::Sessions { json, store } => {
-            analysis::load_config(store.config)?;
-            sessions::list(&analysis::data_dir(store.data), json)
+            config::load_config(store.config)?;
+            sessions::list(&datadir::data_dir(store.data), json)
         }
         Command::Show { session, turn, turns, noise, json, store } => {
-            analysis::load_config(store.config)?;
+            config::load_config(store.config)?;
             let turns = turns.map(|t| usize::try_from(t).unwrap_or(analyzer::view::MAX_TURNS));
-            sessions::show(sessions::ShowArgs { session, turn, turns, noise, json }, &analysis::data_dir(store.data))
+            sessions::show(sessions::ShowArgs { session, turn, turns, noise, json }, &datadir::data_dir(store.data))
         }
         Command::Export { otlp, session, project, no_content, store } => {
-            let config = analysis::load_config(store.config)?;
+            let config = config::load_config(store.config)?;
             let args = export::ExportArgs { otlp, sessions: session, project, no_content };
-            export::run(args, config.export, &analysis::data_dir(store.data))
+            export::run(args, config.export, &datadir::data_dir(store.data))
         }
         Command::Prune { older_than, max_log_size, dry_run, store } => {
-            let config = analysis::load_config(store.config)?;
+            let config = config::load_config(store.config)?;
             let now = now_ns();
             let before = match older_than {
                 Some(d) => Some(now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
                 None => config.retention.before_ns(now),
             };
             let cap = max_log_size.map(|m| m.saturating_mul(1 << 20)).or_else(|| config.retention.max_log_bytes());
-            analysis::prune(before, cap, dry_run, config, &analysis::data_dir(store.data))
+            prune::prune(before, cap, dry_run, config, &datadir::data_dir(store.data))
         }
         Command::Report { since, format, output, store } => {
-            analysis::load_config(store.config)?;
+            config::load_config(store.config)?;
             let format = match format {
                 ReportFormat::Md => analyzer::report::Format::Markdown,
                 ReportFormat::Html => analyzer::report::Format::Html,
             };
             let now = now_ns();
             let since = std::time::Duration::from_nanos(now.saturating_sub(since.start_ns(now)));
-            analysis::report(since, format, output, &analysis::data_dir(store.data))
+            report::report(since, format, output, &datadir::data_dir(store.data))
         }
         Command::Eval { dir, floors, json, verbose, judge, sample, config } => {
-            let config = analysis::load_config(config)?;
-            analysis::eval(&dir, analysis::EvalArgs { floors, json, verbose, judge, sample }, config)
+            let config = config::load_config(config)?;
+            eval::eval(&dir, eval::EvalArgs { floors, json, verbose, judge, sample }, config)
         }
         Command::Demo { store } => {
-            let config = analysis::load_config(store.config)?;
-            demo::run(config, &analysis::data_dir(store.data))
+            let config = config::load_config(store.config)?;
+            demo::run(config, &datadir::data_dir(store.data))
         }
         Command::Completions { shell } => manual::completions(shell, Cli::command()),
         Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
     }
 }
 
-impl From<OutputArgs> for trace::Options {
+impl From<OutputArgs> for pipeline::Options {
     fn from(o: OutputArgs) -> Self {
-        trace::Options {
+        pipeline::Options {
             output: o.output,
             quiet: o.quiet,
             verbose: o.verbose,

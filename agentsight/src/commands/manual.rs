@@ -9,7 +9,7 @@ use anyhow::{Context, Result};
 pub fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> Result<i32> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "agentsight", &mut script);
-    crate::output::print_text(&String::from_utf8_lossy(&script))?;
+    crate::render::print_text(&String::from_utf8_lossy(&script))?;
     Ok(0)
 }
 
@@ -25,7 +25,7 @@ pub fn man(cmd: clap::Command, dir: Option<&Path>) -> Result<i32> {
         None => {
             let mut page = Vec::new();
             clap_mangen::Man::new(cmd).render(&mut page).context("failed to render the manual page")?;
-            crate::output::print_text(&String::from_utf8_lossy(&page))?;
+            crate::render::print_text(&String::from_utf8_lossy(&page))?;
         }
     }
     Ok(0)

@@ -33,17 +33,17 @@ const LINE_CHARS: usize = 200;
 
 /// `agentsight sessions`.
 pub fn list(data: &Path, json: bool) -> Result<i32> {
-    let index = crate::analysis::open_index(data)?;
+    let index = crate::datadir::open_index(data)?;
     let sessions = service::session_summaries(&index)?;
     if json {
-        crate::output::print_json(&sessions)?;
+        crate::render::print_json(&sessions)?;
         return Ok(0);
     }
     if sessions.is_empty() {
         eprintln!("agentsight: no sessions in `{}`", data.display());
         return Ok(0);
     }
-    crate::output::print_text(&list_text(&sessions, &Pretty::new(stdout_color())))?;
+    crate::render::print_text(&list_text(&sessions, &Pretty::new(stdout_color())))?;
     Ok(0)
 }
 
@@ -145,7 +145,7 @@ pub struct ShowArgs {
 
 /// `agentsight show SESSION`.
 pub fn show(args: ShowArgs, data: &Path) -> Result<i32> {
-    let index = crate::analysis::open_index(data)?;
+    let index = crate::datadir::open_index(data)?;
     let id = resolve(&index, &args.session, data)?;
     let asked = args.turns.unwrap_or(ALL_TURNS_BELOW);
     let page = Page { turn_from: args.turn, at_event: None, turns: asked, noise: args.noise };
@@ -162,10 +162,10 @@ pub fn show(args: ShowArgs, data: &Path) -> Result<i32> {
         page.view.next_turn_from = Some(args.turn + FIRST_TURNS);
     }
     if args.json {
-        crate::output::print_json(&page)?;
+        crate::render::print_json(&page)?;
         return Ok(0);
     }
-    crate::output::print_text(&show_text(&page, &Pretty::new(stdout_color()), args.noise))?;
+    crate::render::print_text(&show_text(&page, &Pretty::new(stdout_color()), args.noise))?;
     Ok(0)
 }
 
@@ -221,7 +221,7 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
     let _ = writeln!(out, "{}", facts.join(" · "));
     for id in &page.view.unpinned_findings {
         if let Some(f) = page.findings.iter().find(|f| &f.finding_id == id) {
-            let _ = writeln!(out, "{}", pin_line(p, &f.kind, f.score, &f.detector, &f.rationale, "(cites no event of this session)"));
+            let _ = writeln!(out, "{}", pin_line(p, f.kind.as_str(), f.score, &f.detector, &f.rationale, "(cites no event of this session)"));
         }
     }
     for t in &page.view.turns {

@@ -1,19 +1,25 @@
-//! Where recorded events go: JSON Lines in a file, or a live readable stream on stdout. The
-//! writer runs on its own thread behind the collector's bounded channel and also keeps the
-//! summary and process tree that `record` prints at the end.
+//! The writer stage: where recorded events go (JSON Lines in a file, or a live readable stream
+//! on stdout). It runs on its own thread behind the collector's bounded channel, keeps the
+//! summary and process tree that `record` prints at the end, and feeds the window tap; it stops
+//! when the capture closes the channel.
 
 use std::fs::File;
 use std::io::{self, BufWriter, IsTerminal, Write};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
+use analyzer::tree::human_duration;
 use analyzer::{ProcessTree, Summary};
-use anyhow::{Context, Result};
+use anyhow::{anyhow, Context, Result};
 use model::Event;
 
-use crate::analysis::Tap;
+use super::Tap;
 use crate::pretty::Pretty;
+
+/// Process tree lines in a recording's summary at most.
+const TREE_LINES: usize = 60;
 
 /// An output for events.
 pub enum Sink {
@@ -107,11 +113,76 @@ pub struct Written {
     /// Events the live view left out on purpose (noise, see [`Sink::Pretty`]).
     pub hidden: u64,
     pub error: Option<String>,
+    /// The file the trace went to, if any.
+    pub output: Option<PathBuf>,
+}
+
+impl Written {
+    /// What the writer saw, as `record` prints it at the end: the summary, the trace's file and
+    /// the process tree, or with `quiet` only the losses; and an output failure.
+    pub fn report(&self, session: &str, elapsed: Duration, quiet: bool) -> String {
+        let s = &self.summary;
+        let mut out = String::new();
+        if !quiet {
+            out.push_str(&format!(
+                "agentsight: session {session}: {} events in {}, {}\n",
+                s.events(),
+                human_duration(elapsed.as_nanos() as u64),
+                s.losses_line()
+            ));
+            if s.events() > 0 {
+                out.push_str(&format!("  {}\n", s.kinds_line()));
+            }
+            if s.truncated > 0 {
+                out.push_str(&format!("  {} events had a field cut at its cap (marked `truncated` in the trace)\n", s.truncated));
+            }
+            if self.hidden > 0 {
+                out.push_str(&format!(
+                    "  {} reads of libraries and system files, failed lookups and cache files are not shown above (`--verbose` shows them; `-o` keeps all)\n",
+                    self.hidden
+                ));
+            }
+            if let Some(path) = &self.output {
+                out.push_str(&format!("agentsight: trace written to {}\n", path.display()));
+            }
+            if !self.tree.is_empty() {
+                out.push_str(&format!("process tree:\n{}", self.tree.render(TREE_LINES)));
+            }
+        } else if s.lost() > 0 {
+            out.push_str(&format!("agentsight: {}\n", s.losses_line()));
+        }
+        if let Some(err) = &self.error {
+            out.push_str(&format!("agentsight: output failed ({err}); {} events were not written\n", self.unwritten));
+        }
+        out
+    }
+}
+
+/// The writer thread.
+#[derive(Debug)]
+pub struct Writer {
+    thread: JoinHandle<Written>,
+}
+
+impl Writer {
+    /// Starts the thread that [`drain`]s `rx`.
+    pub(super) fn spawn(sink: Sink, rx: Receiver<Vec<Event>>, tap: Option<Tap>) -> Result<Writer> {
+        let thread = std::thread::Builder::new()
+            .name("agentsight-writer".into())
+            .spawn(move || drain(sink, rx, tap))
+            .context("failed to start the writer thread")?;
+        Ok(Writer { thread })
+    }
+
+    /// Waits for the writer to drain the channel (call after the capture stopped, which closes it).
+    pub(super) fn join(self) -> Result<Written> {
+        self.thread.join().map_err(|_| anyhow!("the writer thread panicked"))
+    }
 }
 
 /// Drain `rx` into `sink` (and the window tap, if any) until the collector closes the channel.
-pub fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>, mut tap: Option<Tap>) -> Written {
-    let mut w = Written::default();
+fn drain(mut sink: Sink, rx: Receiver<Vec<Event>>, mut tap: Option<Tap>) -> Written {
+    let mut w = Written { output: sink.path().cloned(), ..Written::default() };
     loop {
         let batch = match rx.recv_timeout(Duration::from_millis(500)) {
             Ok(batch) => batch,
@@ -154,22 +225,6 @@ fn write_one(sink: &mut Sink, w: &mut Written, ev: &Event) {
                 w.error = Some(err.to_string());
             }
         }
-    }
-}
-
-/// Prints a value as pretty JSON on stdout (`--json`).
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
-    let mut text = serde_json::to_string_pretty(value).context("failed to serialise JSON")?;
-    text.push('\n');
-    print_text(&text)
-}
-
-/// Prints text on stdout; a reader that went away (`| head`) is not an error.
-pub fn print_text(text: &str) -> Result<()> {
-    let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("failed to write to stdout"),
-        _ => Ok(()),
     }
 }
 

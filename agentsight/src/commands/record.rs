@@ -1,49 +1,20 @@
-//! `record` and `attach`: start the capture, run or find the traced processes, decide when to
-//! stop, then print what was recorded. The capture itself is `collector`'s; this module owns
-//! the lifecycle a person sees (signals, exit codes, the closing summary).
+//! `record`, `attach` and `collect`: build the pipeline, run or find the traced processes,
+//! decide when to stop, then stop it. The stages are `pipeline`'s; this module owns the
+//! lifecycle a person sees (signals, exit codes, the command's own messages).
 
 use std::ffi::OsString;
 use std::io::ErrorKind;
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitStatus};
-use std::sync::mpsc;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use analyzer::tree::human_duration;
-use anyhow::{anyhow, Context, Result};
-use collector::{procfs, Capture, CaptureConfig};
+use anyhow::{Context, Result};
+use collector::procfs;
 
-use crate::analysis::{self, Backend};
-use crate::output::{self, Sink, Written};
+use crate::pipeline::{self, Options, Pipeline};
 use crate::signals::Stops;
 
-/// Batches of events (up to `collector::capture::BATCH` each) between the capture thread and the
-/// writer; when full, the capture thread waits and the kernel ring buffer takes the burst (and
-/// counts what it cannot hold).
-const CHANNEL_CAPACITY: usize = 64;
 const POLL: Duration = Duration::from_millis(10);
-const TREE_LINES: usize = 60;
-
-/// Options shared by `record` and `attach`.
-#[derive(Debug, Clone)]
-pub struct Options {
-    pub output: Option<std::path::PathBuf>,
-    pub quiet: bool,
-    pub verbose: bool,
-    pub ring_bytes: u32,
-    /// Write `llm_call` requests whole (see `CaptureConfig::full_requests`).
-    pub full_requests: bool,
-    /// Where windows of the recorded events go, if anywhere.
-    pub windows: Option<Dest>,
-}
-
-/// `record --analyze` or `collect --ship URL`.
-#[derive(Debug, Clone)]
-pub enum Dest {
-    Analyze { config: analyzer::config::Config, data: std::path::PathBuf },
-    Ship { config: analyzer::config::Config, url: String, spool: std::path::PathBuf, token: Option<String> },
-}
 
 /// When `record` stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -77,99 +48,6 @@ pub fn exit_code_for(err: &anyhow::Error) -> u8 {
     }
 }
 
-fn session_id() -> String {
-    let now = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ");
-    format!("{now}-{}", std::process::id())
-}
-
-/// A capture with its writer thread.
-struct Running {
-    capture: Capture,
-    writer: JoinHandle<Written>,
-    started: Instant,
-    session: String,
-    output: Option<std::path::PathBuf>,
-    backend: Option<Backend>,
-}
-
-fn start(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<Running> {
-    let session = session_id();
-    let sink = match (&opts.output, &opts.windows) {
-        (None, Some(Dest::Ship { .. })) => Sink::Discard,
-        _ => Sink::open(opts.output.clone(), opts.verbose)?,
-    };
-    let (tap, backend) = match &opts.windows {
-        None => (None, None),
-        Some(Dest::Analyze { config, data }) => {
-            let (tap, backend) = analysis::analyze_backend(config.clone(), data)?;
-            (Some(tap), Some(backend))
-        }
-        Some(Dest::Ship { config, url, spool, token }) => {
-            let (tap, backend) = analysis::ship_backend(config, url, spool.clone(), token.clone())?;
-            (Some(tap), Some(backend))
-        }
-    };
-    let output = sink.path().cloned();
-    let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
-    let mut config = CaptureConfig::new(session.clone());
-    config.ring_bytes = opts.ring_bytes;
-    config.full_requests = opts.full_requests;
-    configure(&mut config);
-    let capture = config.start(tx)?;
-    let writer = std::thread::Builder::new()
-        .name("agentsight-writer".into())
-        .spawn(move || output::drain(sink, rx, tap))
-        .context("failed to start the writer thread")?;
-    Ok(Running { capture, writer, started: Instant::now(), session, output, backend })
-}
-
-impl Running {
-    /// Stop capturing, wait for the writer, print the summary.
-    fn finish(self, quiet: bool) -> Result<()> {
-        let elapsed = self.started.elapsed();
-        let stopped = self.capture.stop();
-        let written = self.writer.join().map_err(|_| anyhow!("the writer thread panicked"))?;
-        let s = &written.summary;
-        if !quiet {
-            eprintln!(
-                "agentsight: session {}: {} events in {}, {}",
-                self.session,
-                s.events(),
-                human_duration(elapsed.as_nanos() as u64),
-                s.losses_line()
-            );
-            if s.events() > 0 {
-                eprintln!("  {}", s.kinds_line());
-            }
-            if s.truncated > 0 {
-                eprintln!("  {} events had a field cut at its cap (marked `truncated` in the trace)", s.truncated);
-            }
-            if written.hidden > 0 {
-                eprintln!(
-                    "  {} reads of libraries and system files, failed lookups and cache files are not shown above (`--verbose` shows them; `-o` keeps all)",
-                    written.hidden
-                );
-            }
-            if let Some(path) = &self.output {
-                eprintln!("agentsight: trace written to {}", path.display());
-            }
-            if !written.tree.is_empty() {
-                eprint!("process tree:\n{}", written.tree.render(TREE_LINES));
-            }
-        } else if s.lost() > 0 {
-            eprintln!("agentsight: {}", s.losses_line());
-        }
-        if let Some(err) = &written.error {
-            eprintln!("agentsight: output failed ({err}); {} events were not written", written.unwritten);
-        }
-        if let Some(backend) = self.backend {
-            backend.finish(&self.session, quiet)?;
-        }
-        stopped.context("capture failed")?;
-        Ok(())
-    }
-}
-
 fn status_code(status: ExitStatus) -> i32 {
     status.code().or_else(|| status.signal().map(|s| 128 + s)).unwrap_or(1)
 }
@@ -182,7 +60,7 @@ pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32
     // The command's own executable gets its TLS probes before it starts (a Bun or Node agent may
     // call its model in its first milliseconds, before an exec event could be acted on).
     let exe = resolve_program(program);
-    let running = start(&opts, |c| {
+    let running = pipeline::build(&opts, |c| {
         c.spawner = Some(me);
         c.tls_binaries.extend(exe);
     })?;
@@ -191,7 +69,7 @@ pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32
     let mut child = match Command::new(program).args(args).spawn() {
         Ok(child) => child,
         Err(err) => {
-            running.finish(true)?;
+            running.stop(true)?;
             let name = program.to_string_lossy();
             let (code, message) = match err.kind() {
                 ErrorKind::NotFound => (127, format!("command not found: `{name}`")),
@@ -218,7 +96,7 @@ pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32
             wait_for_tree(&running, &stops, program, status_code(status), opts.quiet);
         }
     }
-    running.finish(opts.quiet)?;
+    running.stop(opts.quiet)?;
     Ok(match status {
         Some(status) => status_code(status),
         None => stops.exit_code(),
@@ -239,7 +117,7 @@ fn resolve_program(program: &OsString) -> Option<std::path::PathBuf> {
 }
 
 /// After the command exited: keep tracing while its descendants run.
-fn wait_for_tree(running: &Running, stops: &Stops, program: &OsString, code: i32, quiet: bool) {
+fn wait_for_tree(running: &Pipeline, stops: &Stops, program: &OsString, code: i32, quiet: bool) {
     let mut left = running.capture.fresh_members();
     if left > 0 && !quiet {
         eprintln!(
@@ -266,7 +144,7 @@ pub fn attach(opts: Options, pids: Vec<u32>, comm: Option<String>) -> Result<i32
     };
     let targets = procfs::with_descendants(&roots)?;
     let stops = Stops::install()?;
-    let running = start(&opts, |c| {
+    let running = pipeline::build(&opts, |c| {
         c.pids = targets.clone();
         c.comms = comm.iter().cloned().collect();
     })?;
@@ -290,6 +168,6 @@ pub fn attach(opts: Options, pids: Vec<u32>, comm: Option<String>) -> Result<i32
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    running.finish(opts.quiet)?;
+    running.stop(opts.quiet)?;
     Ok(0)
 }

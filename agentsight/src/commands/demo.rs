@@ -15,10 +15,11 @@ use std::process::{Child, Command, Stdio};
 use analyzer::config::Config;
 use anyhow::{bail, Context, Result};
 
-use crate::trace;
+use crate::commands::record;
+use crate::pipeline;
 
-const AGENT: &str = include_str!("../demo/agent.py");
-const MODEL: &str = include_str!("../demo/model.py");
+const AGENT: &str = include_str!("../../demo/agent.py");
+const MODEL: &str = include_str!("../../demo/model.py");
 
 /// Kills the model server and removes the scratch directory, however the demo ends.
 struct Cleanup {
@@ -95,13 +96,13 @@ pub fn run(config: Config, data: &Path) -> Result<i32> {
     eprintln!("demo: a scripted model serves the OpenAI API on https://localhost:{port} (throwaway CA)");
     eprintln!("demo: tracing the agent (python3 + openai SDK) through four tasks with `agentsight record --analyze`\n");
     let judge = config.judge.is_some();
-    let opts = trace::Options {
+    let opts = pipeline::Options {
         output: None,
         quiet: false,
         verbose: false,
         ring_bytes: 64 << 20,
         full_requests: false,
-        windows: Some(trace::Dest::Analyze { config, data: data.to_path_buf() }),
+        windows: Some(pipeline::Dest::Analyze { config, data: data.to_path_buf() }),
     };
     let ca = dir.join("ca.pem");
     let command = vec![
@@ -112,7 +113,7 @@ pub fn run(config: Config, data: &Path) -> Result<i32> {
         format!("https://localhost:{port}/v1").into(),
         dir.join("scratch").into_os_string(),
     ];
-    let code = trace::record(opts, trace::Until::Tree, command)?;
+    let code = record::record(opts, record::Until::Tree, command)?;
     drop(cleanup);
 
     let d = data.display();

@@ -37,9 +37,9 @@ pub fn run(args: ExportArgs, mut config: ExportConfig, data: &Path) -> Result<i3
         anyhow::bail!("no OTLP endpoint: give --otlp URL (e.g. http://127.0.0.1:6006/v1/traces) or set `export.otlp` in the config");
     }
     let exporter = Exporter::new(&config)?;
-    let index = crate::analysis::open_index(data)?;
+    let index = crate::datadir::open_index(data)?;
     let all = index.sessions()?;
-    let wanted: Vec<String> = args.sessions.iter().map(|s| crate::sessions::resolve(&index, s, data)).collect::<Result<_>>()?;
+    let wanted: Vec<String> = args.sessions.iter().map(|s| crate::commands::sessions::resolve(&index, s, data)).collect::<Result<_>>()?;
     let sessions: Vec<_> = all.into_iter().filter(|s| wanted.is_empty() || wanted.contains(&s.id)).collect();
     if sessions.is_empty() {
         eprintln!("agentsight: no sessions in `{}`: nothing to export", data.display());
@@ -60,7 +60,7 @@ pub fn run(args: ExportArgs, mut config: ExportConfig, data: &Path) -> Result<i3
         );
         total += sent;
     }
-    crate::output::print_text(&format!(
+    crate::render::print_text(&format!(
         "exported {} sessions ({} spans, {} evaluations) to {}\n",
         sessions.len(),
         total.spans,

@@ -6,6 +6,7 @@ Window seeds come from `tests/fixtures/demo-trace.jsonl` cut into windows by `ag
 (its `windows.log`), when that file is given as the first argument; otherwise the window seeds
 already committed are kept.
 """
+import base64
 import gzip
 import json
 import os
@@ -260,7 +261,13 @@ write("redact", "event_exec_secrets", json.dumps({
 # ---- windows ----------------------------------------------------------------------------------
 
 if len(sys.argv) > 1:
-    windows = [json.loads(l) for l in open(sys.argv[1])]
+    def window(line):
+        w = json.loads(line)
+        # A long line is stored compressed: {"window_id", "session", "zlib"} (zlib in base64).
+        if "zlib" in w:
+            w = json.loads(zlib.decompress(base64.b64decode(w["zlib"])))
+        return w.get("window", w)
+    windows = [window(l) for l in open(sys.argv[1])]
     for w in windows:
         seq = w["seq"]
         if len(json.dumps(w)) < 32000:

@@ -1831,6 +1831,25 @@ fn findings_lists_coverage_warnings_first() {
     assert!(!text(&out.stdout).contains("rustls"), "{}", text(&out.stdout));
 }
 
+/// Each line of `data/windows.log` as the window JSON it holds (a long line is stored
+/// compressed: `{"window_id", "session", "zlib"}`, zlib in base64).
+fn windows_log(data: &Path) -> Vec<String> {
+    use base64::Engine as _;
+    use std::io::Read as _;
+    let log = std::fs::read_to_string(data.join("windows.log")).unwrap();
+    log.lines()
+        .map(|line| match serde_json::from_str::<Value>(line).ok().and_then(|v| v["zlib"].as_str().map(str::to_owned)) {
+            Some(z) => {
+                let deflated = base64::engine::general_purpose::STANDARD.decode(z).expect("base64");
+                let mut json = String::new();
+                flate2::read::ZlibDecoder::new(deflated.as_slice()).read_to_string(&mut json).expect("zlib");
+                json
+            }
+            None => line.to_owned(),
+        })
+        .collect()
+}
+
 /// A 40-turn conversation recorded in full (every request resends the history, as agents do,
 /// and as traces made before compaction hold them): after `ingest`, a message is found once,
 /// in the call that first sent it, and the stored requests say what they continue.
@@ -1874,7 +1893,7 @@ fn ingest_keeps_each_message_once_and_search_finds_it_once() {
 
     // The log holds the first message in its call, and in each window's context (the
     // instructions, capped), not once per request.
-    let log = std::fs::read_to_string(data.join("windows.log")).unwrap();
+    let log = windows_log(&data).join("\n");
     let sizes: Vec<usize> = log.lines().map(str::len).collect();
     assert!(log.matches("zanzibar").count() <= 2 * sizes.len(), "windows.log repeats the history");
     assert!(log.matches("output of quokka3\"").count() <= 3, "in its call, the next window's overlap and history");

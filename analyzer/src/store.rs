@@ -10,6 +10,13 @@
 //! repeats, are kept once in `texts.log`, named by SHA-256 in the window lines and synced before
 //! them; a replay puts them back (see `SharedTexts`).
 //!
+//! A window line of at least `COMPRESS_MIN` bytes is stored zlib-compressed (base64, in a line
+//! `{"window_id", "session", "zlib"}` that still names its window and session in clear, for
+//! prune and for a person with `grep`). A window repeats, compacted, the turns just before it
+//! (`context.history`) and the last turn of the window before (its overlap) so that the judge
+//! sees a loop or a claim across the boundary; those copies compress to little, and a long
+//! session's log grows with what is new (`docs/BENCHMARKS.md`, "Long sessions").
+//!
 //! Invariant: the log only ever holds whole lines, and a record always starts where the last
 //! acknowledged one ended. A line torn by a crash during an append (never acknowledged) is cut
 //! off at open; one left by an append that failed (a full disk: some bytes written, then
@@ -17,11 +24,14 @@
 //! the next append, which is refused while the cut keeps failing. Without the cut, the next
 //! acknowledged window would be glued to the partial bytes and dropped as a bad line at replay.
 
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
+use base64::Engine as _;
+use flate2::{read::ZlibDecoder, write::ZlibEncoder, Compression};
 use model::Window;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -42,6 +52,13 @@ pub struct WindowLog {
 
 /// Context texts at least this long are stored once, in `texts.log`.
 const SHARED_TEXT_MIN: usize = 1024;
+
+/// Window lines at least this long are stored compressed (a short one gains little).
+const COMPRESS_MIN: usize = 2048;
+
+/// A decompressed line larger than this is damage, not a window (the API takes bodies of at
+/// most a few MiB).
+const INFLATED_MAX: u64 = 1 << 30;
 
 /// The long context texts every window of a session repeats (its system prompt and
 /// instructions, often tens of KB): stored once each in `texts.log` (JSON Lines
@@ -67,6 +84,66 @@ struct SharedText {
 struct Stored {
     window: Window,
     texts: TextRefs,
+}
+
+/// A long window line, compressed: the line (a window or a [`Stored`]) as zlib, in base64.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Compressed<'a> {
+    #[serde(borrow)]
+    window_id: Cow<'a, str>,
+    #[serde(borrow)]
+    session: Cow<'a, str>,
+    zlib: Cow<'a, str>,
+}
+
+impl Compressed<'_> {
+    /// `json`, compressed, as the line to store.
+    fn write(w: &Window, json: &[u8], out: &mut Vec<u8>) -> Result<()> {
+        let mut z = ZlibEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
+        let deflated = z.write_all(json).and_then(|()| z.finish());
+        let deflated = deflated.map_err(|source| Error::Io { op: "compress", path: "windows.log".into(), source })?;
+        let line = Compressed {
+            window_id: Cow::Borrowed(&w.window_id),
+            session: Cow::Borrowed(&w.session),
+            zlib: Cow::Owned(base64::engine::general_purpose::STANDARD.encode(deflated)),
+        };
+        serde_json::to_writer(out, &line)
+            .map_err(|source| Error::Json { context: format!("serialise window `{}`", w.window_id), source })
+    }
+
+    /// The line it holds; `None` when it does not decompress (damage).
+    fn inflate(&self) -> Option<String> {
+        let deflated = base64::engine::general_purpose::STANDARD.decode(self.zlib.as_bytes()).ok()?;
+        let mut json = String::new();
+        ZlibDecoder::new(deflated.as_slice()).take(INFLATED_MAX).read_to_string(&mut json).ok()?;
+        Some(json)
+    }
+}
+
+/// A log line as its window JSON (a window, or a [`Stored`] when its texts are in `texts.log`):
+/// decompressed when it was stored compressed. `None` for a line that does not decompress.
+fn plain(line: &str) -> Option<Cow<'_, str>> {
+    if !line.ends_with("\"}") || !line.contains("\"zlib\":\"") {
+        return Some(Cow::Borrowed(line));
+    }
+    match serde_json::from_str::<Compressed>(line) {
+        Ok(c) => c.inflate().map(Cow::Owned),
+        Err(_) => Some(Cow::Borrowed(line)),
+    }
+}
+
+/// Each line of `dir/windows.log` as its window JSON (decompressed): for tests and tools that
+/// read the log as the JSON Lines it holds.
+pub fn read_lines(dir: &Path) -> Result<Vec<String>> {
+    let path = dir.join("windows.log");
+    let file = File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?;
+    let mut out = Vec::new();
+    for line in BufReader::new(file).lines() {
+        let line = line.map_err(|source| Error::Io { op: "read", path: path.clone(), source })?;
+        out.push(plain(&line).map_or(line.clone(), Cow::into_owned));
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -103,8 +180,20 @@ impl SharedTexts {
             .collect())
     }
 
-    /// `w` as its log line: long texts taken out (and stored first when new).
+    /// `w` as its log line: long texts taken out (and stored first when new), compressed
+    /// when long.
     fn line(&mut self, w: &Window, out: &mut Vec<u8>, new: &mut Vec<SharedText>) -> Result<()> {
+        let mut json = Vec::new();
+        self.json(w, &mut json, new)?;
+        if json.len() < COMPRESS_MIN {
+            out.extend_from_slice(&json);
+            return Ok(());
+        }
+        Compressed::write(w, &json, out)
+    }
+
+    /// `w` as JSON, long texts taken out (and stored first when new).
+    fn json(&mut self, w: &Window, out: &mut Vec<u8>, new: &mut Vec<SharedText>) -> Result<()> {
         let long = |t: &Option<String>| t.as_ref().filter(|t| t.len() >= SHARED_TEXT_MIN).is_some();
         let json = |e| Error::Json { context: format!("serialise window `{}`", w.window_id), source: e };
         if !long(&w.context.system_prompt) && !long(&w.context.instructions) {
@@ -310,7 +399,11 @@ impl WindowLog {
             if reader.read_line(&mut line).map_err(io("read"))? == 0 {
                 break;
             }
-            let line = line.trim_end();
+            let Some(line) = plain(line.trim_end()) else {
+                replay.bad_lines += 1;
+                continue;
+            };
+            let line = line.as_ref();
             if !line.starts_with("{\"window\":") {
                 match serde_json::from_str::<Window>(line) {
                     Ok(w) => replay.windows.push(w),
@@ -505,6 +598,44 @@ mod tests {
         std::fs::write(dir.path().join("texts.log"), "").expect("empty texts");
         let replay = WindowLog::open(dir.path()).expect("reopen").replay_from(0).expect("replay");
         assert_eq!((replay.windows.len(), replay.bad_lines), (0, 11));
+    }
+
+    /// A long window line is stored compressed, still naming its window and session in clear
+    /// (prune reads the session from it), and comes back whole; a damaged one is counted.
+    #[test]
+    fn long_windows_are_stored_compressed_and_replayed_whole() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut log = WindowLog::open(dir.path()).expect("open");
+        let long = |session: &str, seq: u64| {
+            let mut w = window(seq);
+            w.session = session.into();
+            w.window_id = model::window_id(session, seq);
+            w.context.cwd = Some(format!("/work/{}", "deep/".repeat(2000)));
+            w
+        };
+        let windows = vec![long("a", 0), window(1), long("b", 2)];
+        log.append(&windows).expect("append");
+        let text = std::fs::read_to_string(dir.path().join("windows.log")).expect("read");
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("{\"window_id\":\"a:0\",\"session\":\"a\",\"zlib\":\""), "{:.100}", lines[0]);
+        assert!(lines[0].len() < 1000, "10 KB of repeats compress to little: {}", lines[0].len());
+        assert!(lines[1].starts_with("{\"window_id\":\"s:1\",\"session\":\"s\",\"seq\""), "a short line stays plain");
+        assert_eq!(log.replay_from(0).expect("replay").windows, windows);
+        assert_eq!(read_lines(dir.path()).expect("lines")[0], serde_json::to_string(&windows[0]).expect("json"));
+
+        // Prune finds the sessions of compressed lines.
+        let len = log.len();
+        let rw = rewrite_without(dir.path(), len, &HashSet::from(["a".to_string()])).expect("rewrite");
+        assert_eq!(rw.windows_dropped, 1);
+        let (rw, len) = log.finish_rewrite(rw).expect("finish");
+        log.replace(rw, len).expect("replace");
+        assert_eq!(log.replay_from(0).expect("replay").windows, windows[1..]);
+
+        // A compressed line whose data is damaged is a bad line, not a panic or a wrong window.
+        let damaged = lines[2].replacen("zlib\":\"", "zlib\":\"AAAA", 1);
+        std::fs::write(dir.path().join("windows.log"), format!("{}\n{damaged}\n", lines[1])).expect("write");
+        let replay = WindowLog::open(dir.path()).expect("reopen").replay_from(0).expect("replay");
+        assert_eq!((replay.windows.len(), replay.bad_lines), (1, 1));
     }
 
     #[test]

@@ -10,6 +10,7 @@ mod config;
 #[cfg(test)]
 mod config_reference;
 mod datadir;
+mod logging;
 mod pipeline;
 mod pretty;
 mod render;
@@ -28,6 +29,10 @@ use clap::{CommandFactory, Parser, Subcommand};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// How diagnostics are logged on stderr: readable lines, or one JSON object per line with
+    /// the event's fields (default: $AGENTSIGHT_LOG_FORMAT, else text).
+    #[arg(long, global = true, value_enum, value_name = "FORMAT")]
+    log_format: Option<logging::LogFormat>,
 }
 
 /// What every command's exit status means (README, "Exit codes").
@@ -481,6 +486,10 @@ fn ring_mib(s: &str) -> Result<u32, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(err) = logging::init(cli.log_format) {
+        eprintln!("agentsight: {}", error_message(&err));
+        return ExitCode::from(2);
+    }
     match run(cli.command) {
         Ok(code) => ExitCode::from(code.clamp(0, 255) as u8),
         Err(err) => {

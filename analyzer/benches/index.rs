@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use analyzer::index::{Index, SearchQuery};
 use model::{
-    Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Link, LlmCall, LlmRequest,
-    LlmResponse, Message, Tool, ToolCall, Window,
+    Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Link, LinkBy, LlmCall,
+    LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
 };
 
 const COMMIT_EVERY: usize = 50_000;
@@ -321,7 +321,7 @@ impl Generator {
             call_id: tool_call,
             tool: "bash".into(),
             event: exec.id(),
-            by: "argv".into(),
+            by: LinkBy::Argv,
         });
         out.push(llm);
         out.push(exec);

@@ -17,14 +17,11 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use model::windower::WindowerConfig;
-use model::{Event, EventBody, Finding};
+use model::{Event, EventBody, Finding, FindingKind};
 use serde::{Deserialize, Serialize};
 
 use crate::detect::Detectors;
 use crate::{Error, Result};
-
-/// The kinds scored, in report order.
-pub const KINDS: [&str; 3] = ["loop", "contradiction", "persona_drift"];
 
 /// One line of `labels.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -158,13 +155,14 @@ pub fn load_labels(dir: &Path) -> Result<Vec<SessionLabels>> {
             context: format!("read line {} of `{}`", n + 1, path.display()),
             source,
         })?;
-        if let Some(l) = labels.labels.iter().find(|l| !KINDS.contains(&l.kind.as_str()) || l.turns[0] > l.turns[1]) {
+        if let Some(l) = labels.labels.iter().find(|l| l.kind.parse::<FindingKind>().is_err() || l.turns[0] > l.turns[1]) {
             return Err(Error::Config(format!(
-                "line {} of `{}`: label kind `{}` turns {:?}: kind must be one of {KINDS:?} and turns [first, last]",
+                "line {} of `{}`: label kind `{}` turns {:?}: kind must be one of {:?} and turns [first, last]",
                 n + 1,
                 path.display(),
                 l.kind,
-                l.turns
+                l.turns,
+                FindingKind::ALL.map(FindingKind::as_str)
             )));
         }
         if labels.clean && !labels.labels.is_empty() {
@@ -284,7 +282,7 @@ pub fn run(
     }
     let mut cost = options.judge.as_ref().map(|(model, _)| JudgeCost { model: model.clone(), ..JudgeCost::default() });
     let mut report = Report::default();
-    let mut kinds: BTreeMap<String, KindScore> = KINDS.iter().map(|k| (k.to_string(), KindScore::default())).collect();
+    let mut kinds: BTreeMap<String, KindScore> = FindingKind::ALL.iter().map(|k| (k.to_string(), KindScore::default())).collect();
     let mut digest_tokens: Vec<u64> = Vec::new();
     for (n, labels) in sets.iter().enumerate() {
         progress(n, sets.len(), &labels.file);
@@ -320,9 +318,9 @@ pub fn run(
             f.evidence.iter().filter_map(|e| turns.get(&e.event)).any(|&t| t + 1 >= l.turns[0] && t <= l.turns[1] + 1)
         };
         let mut accounted: BTreeSet<String> = BTreeSet::new();
-        for kind in KINDS {
+        for kind in FindingKind::ALL {
             let score = kinds.entry(kind.to_string()).or_default();
-            let of_kind: Vec<&Label> = labels.labels.iter().filter(|l| l.kind == kind).collect();
+            let of_kind: Vec<&Label> = labels.labels.iter().filter(|l| l.kind == kind.as_str()).collect();
             let found: Vec<&Finding> = findings.iter().filter(|f| f.kind == kind).collect();
             if !of_kind.is_empty() {
                 score.labelled += 1;
@@ -339,7 +337,7 @@ pub fn run(
             // unless a label of the kind was found: then it counts as more detail of it (and is
             // still listed).
             let stray: Vec<&Finding> = found.into_iter().filter(|f| !accounted.contains(&f.finding_id)).collect();
-            let labelled_and_found = !of_kind.is_empty() && !result.missed.iter().any(|m| m.starts_with(kind));
+            let labelled_and_found = !of_kind.is_empty() && !result.missed.iter().any(|m| m.starts_with(kind.as_str()));
             if !stray.is_empty() && !labelled_and_found {
                 score.false_positives += 1;
             }
@@ -415,8 +413,8 @@ pub fn render(report: &Report, verbose: bool) -> String {
         report.sessions, report.clean_sessions, report.windows
     ));
     out.push_str("kind            labelled   TP   FP   FN  precision  recall     F1\n");
-    for kind in KINDS {
-        let k = report.kinds.get(kind).cloned().unwrap_or_default();
+    for kind in FindingKind::ALL {
+        let k = report.kinds.get(kind.as_str()).cloned().unwrap_or_default();
         out.push_str(&format!(
             "{kind:<15} {:>8} {:>4} {:>4} {:>4}  {:>9.3}  {:>6.3}  {:>5.3}\n",
             k.labelled, k.true_positives, k.false_positives, k.false_negatives, k.precision, k.recall, k.f1

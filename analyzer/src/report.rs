@@ -46,7 +46,7 @@ pub fn render(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, unt
     );
     let mut by_kind: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
     for f in findings {
-        let e = by_kind.entry(&f.kind).or_default();
+        let e = by_kind.entry(f.kind.as_str()).or_default();
         e.0 += 1;
         e.1 = e.1.max(f.score);
     }
@@ -209,14 +209,15 @@ fn html(md: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::Evidence;
+    use model::{EventKind, Evidence};
 
     fn finding(kind: &str, score: f64, rationale: &str) -> Finding {
+        let kind = kind.parse().expect("a finding kind");
         Finding {
             finding_id: Finding::id_for("s:0", kind, "d"),
             session: "s".into(),
             window_id: "s:0".into(),
-            kind: kind.into(),
+            kind,
             score,
             detector: "d".into(),
             detectors: Vec::new(),
@@ -225,7 +226,7 @@ mod tests {
                 event: "1-2-exec".into(),
                 ts_ns: 1,
                 pid: 2,
-                kind: "exec".into(),
+                kind: EventKind::Exec,
                 summary: "python3 build.py exited 2".into(),
             }],
             judge: None,

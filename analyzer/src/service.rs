@@ -80,7 +80,7 @@ impl Counters {
     fn count_findings(&self, findings: &[Finding]) {
         if let Ok(mut map) = self.findings.lock() {
             for f in findings {
-                *map.entry((f.kind.clone(), f.detector.clone())).or_default() += 1;
+                *map.entry((f.kind.to_string(), f.detector.clone())).or_default() += 1;
             }
         }
     }

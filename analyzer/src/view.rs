@@ -645,7 +645,7 @@ pub fn page(events: &[Event], links: &[Link], findings: &[Finding], page: Page) 
         for (turn, cited) in by_turn.into_iter().filter(|(t, _)| (from..to).contains(t)) {
             pins.entry(turn).or_default().push(Pin {
                 finding_id: f.finding_id.clone(),
-                kind: f.kind.clone(),
+                kind: f.kind.to_string(),
                 detector: f.detector.clone(),
                 score: f.score,
                 rationale: one_line(&f.rationale, 400),
@@ -790,7 +790,7 @@ pub fn rollup(events: &[Event], links: &[Link], findings: &[Finding]) -> Rollup 
         }
     }
     for f in findings {
-        *r.findings_by_kind.entry(f.kind.clone()).or_default() += 1;
+        *r.findings_by_kind.entry(f.kind.to_string()).or_default() += 1;
     }
     let tree = ProcessTree::from_events(events);
     if let Some(root) = tree.roots().find(|n| n.execs > 0) {
@@ -818,7 +818,7 @@ mod tests {
             finding_id: id.into(),
             session: "s1".into(),
             window_id: "s1:1".into(),
-            kind: kind.into(),
+            kind: kind.parse().expect("a finding kind"),
             score: 0.9,
             detector: "exact_repeat".into(),
             detectors: Vec::new(),

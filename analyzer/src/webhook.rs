@@ -36,15 +36,12 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
-use model::Finding;
+use model::{Finding, FindingKind};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
 use crate::{Error, Result};
-
-/// The finding kinds a rule may name; a typo would otherwise make a rule that never fires.
-pub const KINDS: &[&str] = &["loop", "contradiction", "persona_drift"];
 
 pub const SIGNATURE_HEADER: &str = "X-AgentSight-Signature";
 pub const EVENT_HEADER: &str = "X-AgentSight-Event";
@@ -195,14 +192,17 @@ impl WebhookConfig {
             if !(0.0..=1.0).contains(&rule.min_score) {
                 return bad(format!("rule `{name}`: `min_score` must be in [0, 1]"));
             }
-            if let Some(kind) = &rule.kind {
-                if !KINDS.contains(&kind.as_str()) {
+            // A typo would otherwise make a rule that never fires.
+            let kind = match rule.kind.as_deref().map(str::parse::<FindingKind>).transpose() {
+                Ok(kind) => kind,
+                Err(e) => {
                     return bad(format!(
-                        "rule `{name}`: unknown `kind` `{kind}` (known: {})",
-                        KINDS.join(", ")
-                    ));
+                        "rule `{name}`: unknown `kind` `{}` (known: {})",
+                        e.name,
+                        e.known.join(", ")
+                    ))
                 }
-            }
+            };
             if rule.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
                 return bad(format!("rule `{name}`: `query` is empty"));
             }
@@ -219,6 +219,7 @@ impl WebhookConfig {
             };
             rules.push(Rule {
                 config: rule.clone(),
+                kind,
                 secret,
             });
         }
@@ -245,6 +246,8 @@ impl fmt::Debug for Secret {
 #[derive(Debug)]
 struct Rule {
     config: WebhookRule,
+    /// `config.kind`, parsed.
+    kind: Option<FindingKind>,
     secret: Option<Secret>,
 }
 
@@ -256,7 +259,7 @@ impl Rule {
     /// Kind and score first: they are free, the query may cost an index lookup.
     fn matches(&self, f: &Finding, query_matches: &dyn Fn(&str) -> bool) -> bool {
         let c = &self.config;
-        c.kind.as_ref().is_none_or(|k| *k == f.kind)
+        self.kind.is_none_or(|k| k == f.kind)
             && f.score >= c.min_score
             && c.query.as_deref().is_none_or(query_matches)
     }
@@ -290,7 +293,7 @@ struct Body<'a> {
 pub struct Dispatcher {
     rules: Vec<Rule>,
     /// (rule index, session, kind) -> when its last delivery was decided.
-    last_sent: HashMap<(usize, String, String), u64>,
+    last_sent: HashMap<(usize, String, FindingKind), u64>,
     /// (rule index, finding id) -> when it was delivered: one alert per anomaly.
     delivered: HashMap<(usize, String), u64>,
     prune_at: usize,
@@ -328,7 +331,7 @@ impl Dispatcher {
                 self.counters.deduped.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            let key = (i, f.session.clone(), f.kind.clone());
+            let key = (i, f.session.clone(), f.kind);
             // A clock that steps back reads as "no time passed": still cooling down.
             if let Some(&last) = self.last_sent.get(&key) {
                 if now_ns.saturating_sub(last) < rule.cooldown_ns() {
@@ -404,7 +407,7 @@ fn summary_text(f: &Finding) -> String {
     }
     format!(
         "*{}* {:.2} in session `{}` — {}",
-        slack_escape(&f.kind),
+        slack_escape(f.kind.as_str()),
         f.score,
         slack_escape(&f.session),
         slack_escape(&cut)
@@ -709,11 +712,12 @@ mod tests {
     use proptest::prelude::*;
 
     fn finding(session: &str, kind: &str, score: f64) -> Finding {
+        let kind = kind.parse().unwrap();
         Finding {
             finding_id: Finding::id_for(&format!("{session}:0"), kind, "exact_repeat"),
             session: session.into(),
             window_id: format!("{session}:0"),
-            kind: kind.into(),
+            kind,
             score,
             detector: "exact_repeat".into(),
             detectors: Vec::new(),
@@ -771,8 +775,8 @@ mod tests {
     #[test]
     fn any_kind_when_none() {
         let mut d = dispatcher(vec![rule("all", "http://x/hook")]);
-        for kind in KINDS {
-            assert_eq!(d.decide(&finding("s", kind, 0.1), 0, ANY).len(), 1);
+        for kind in FindingKind::ALL {
+            assert_eq!(d.decide(&finding("s", kind.as_str(), 0.1), 0, ANY).len(), 1);
         }
     }
 
@@ -1033,7 +1037,7 @@ mod tests {
             for (n, &(s, k, dt)) in steps.iter().enumerate() {
                 now += dt * SEC / 4;
                 // Every step is another anomaly (its own id).
-                let f = Finding { finding_id: format!("s{s}/{}/e{n}", KINDS[k]), ..finding(&format!("s{s}"), KINDS[k], 0.5) };
+                let f = Finding { finding_id: format!("s{s}/{}/e{n}", FindingKind::ALL[k]), ..finding(&format!("s{s}"), FindingKind::ALL[k].as_str(), 0.5) };
                 let n = d.decide(&f, now, ANY).len();
                 if n == 1 {
                     if let Some(prev) = last.insert((s, k), now) {

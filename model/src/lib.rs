@@ -5,15 +5,50 @@
 //! build without clang or libbpf. Fields are additive: new ones may appear, existing ones keep
 //! their meaning, and optional ones are left out of the JSON when empty.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
+
+/// `Display`, `FromStr` (with [`UnknownName`]) and comparison with the name for a closed set
+/// that has `ALL` and `as_str`.
+macro_rules! named {
+    ($t:ty, $what:literal) => {
+        impl std::fmt::Display for $t {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                // `pad`, so that `{:<14}` lines up as it did with strings.
+                f.pad(self.as_str())
+            }
+        }
+
+        impl std::str::FromStr for $t {
+            type Err = $crate::UnknownName;
+
+            fn from_str(s: &str) -> Result<Self, $crate::UnknownName> {
+                $crate::UnknownName::find($what, s, &Self::ALL, Self::as_str)
+            }
+        }
+
+        impl PartialEq<str> for $t {
+            fn eq(&self, name: &str) -> bool {
+                self.as_str() == name
+            }
+        }
+
+        impl PartialEq<&str> for $t {
+            fn eq(&self, name: &&str) -> bool {
+                self.as_str() == *name
+            }
+        }
+    };
+}
 
 pub mod conversation;
 pub mod window;
 pub mod windower;
 
 pub use window::{
-    window_id, Claim, CloseReason, Evidence, Finding, JudgeError, JudgeInfo, Link, Window,
-    WindowContext,
+    window_id, Claim, CloseReason, Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Link,
+    LinkBy, Window, WindowContext,
 };
 
 /// One thing that happened, with who did it and when.
@@ -75,18 +110,102 @@ pub enum EventBody {
 impl EventBody {
     /// The `kind` string this body serialises with.
     pub fn kind(&self) -> &'static str {
+        self.event_kind().as_str()
+    }
+
+    /// The kind of this body, typed.
+    pub fn event_kind(&self) -> EventKind {
         match self {
-            EventBody::Exec(_) => "exec",
-            EventBody::Fork(_) => "fork",
-            EventBody::Exit(_) => "exit",
-            EventBody::File(_) => "file",
-            EventBody::Connect(_) => "connect",
-            EventBody::LlmCall(_) => "llm_call",
-            EventBody::Http(_) => "http",
-            EventBody::Loss(_) => "loss",
+            EventBody::Exec(_) => EventKind::Exec,
+            EventBody::Fork(_) => EventKind::Fork,
+            EventBody::Exit(_) => EventKind::Exit,
+            EventBody::File(_) => EventKind::File,
+            EventBody::Connect(_) => EventKind::Connect,
+            EventBody::LlmCall(_) => EventKind::LlmCall,
+            EventBody::Http(_) => EventKind::Http,
+            EventBody::Loss(_) => EventKind::Loss,
         }
     }
 }
+
+/// The `kind` of an event, without its fields: what [`Evidence`] records of the event it cites.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    Exec,
+    Fork,
+    Exit,
+    File,
+    Connect,
+    LlmCall,
+    Http,
+    Loss,
+}
+
+impl EventKind {
+    /// Every kind, in the order of [`EventBody`]'s variants.
+    pub const ALL: [EventKind; 8] = [
+        EventKind::Exec,
+        EventKind::Fork,
+        EventKind::Exit,
+        EventKind::File,
+        EventKind::Connect,
+        EventKind::LlmCall,
+        EventKind::Http,
+        EventKind::Loss,
+    ];
+
+    /// The string the kind serialises as.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EventKind::Exec => "exec",
+            EventKind::Fork => "fork",
+            EventKind::Exit => "exit",
+            EventKind::File => "file",
+            EventKind::Connect => "connect",
+            EventKind::LlmCall => "llm_call",
+            EventKind::Http => "http",
+            EventKind::Loss => "loss",
+        }
+    }
+}
+
+named!(EventKind, "event kind");
+
+/// A name outside a closed set (a finding kind, an event kind, a link's `by`), as a
+/// [`FromStr`](std::str::FromStr) error: "unknown finding kind `loops` (known: loop, contradiction, persona_drift)".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnknownName {
+    /// What was being named, e.g. `finding kind`.
+    pub what: &'static str,
+    pub name: String,
+    /// The names the set has, in its order.
+    pub known: Vec<&'static str>,
+}
+
+impl UnknownName {
+    /// The member of `all` named `name`, or the error that lists `all`.
+    pub(crate) fn find<T: Copy>(
+        what: &'static str,
+        name: &str,
+        all: &[T],
+        as_str: impl Fn(T) -> &'static str,
+    ) -> Result<T, UnknownName> {
+        all.iter().copied().find(|k| as_str(*k) == name).ok_or_else(|| UnknownName {
+            what,
+            name: name.to_owned(),
+            known: all.iter().map(|k| as_str(*k)).collect(),
+        })
+    }
+}
+
+impl fmt::Display for UnknownName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "unknown {} `{}` (known: {})", self.what, self.name, self.known.join(", "))
+    }
+}
+
+impl std::error::Error for UnknownName {}
 
 fn is_false(b: &bool) -> bool {
     !*b

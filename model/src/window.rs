@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::Event;
+use crate::{Event, EventKind};
 
 /// A slice of a session, ready to index and judge.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -94,9 +94,33 @@ pub struct Link {
     pub tool: String,
     /// [`Event::id`] of the exec or file event.
     pub event: String,
-    /// What matched: `argv` or `path`.
-    pub by: String,
+    /// What matched.
+    pub by: LinkBy,
 }
+
+/// How a tool call was matched to the event it caused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkBy {
+    /// An exec whose command line is in the call's arguments.
+    Argv,
+    /// A file event whose path is in the call's arguments.
+    Path,
+}
+
+impl LinkBy {
+    pub const ALL: [LinkBy; 2] = [LinkBy::Argv, LinkBy::Path];
+
+    /// The string it serialises as.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            LinkBy::Argv => "argv",
+            LinkBy::Path => "path",
+        }
+    }
+}
+
+named!(LinkBy, "link match");
 
 /// Why a window was closed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -120,8 +144,7 @@ pub struct Finding {
     pub finding_id: String,
     pub session: String,
     pub window_id: String,
-    /// `loop`, `contradiction`, `persona_drift`.
-    pub kind: String,
+    pub kind: FindingKind,
     /// 0 (nothing wrong) to 1 (certain).
     pub score: f64,
     /// Which detector: e.g. `exact_repeat`, `retry_same_error`, `claim_vs_record`, `judge`.
@@ -140,9 +163,38 @@ pub struct Finding {
     pub ts_ns: u64,
 }
 
+/// What a finding says is wrong; also the name of the judge's prompt that asks about it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FindingKind {
+    /// The agent repeats itself without progress.
+    Loop,
+    /// The agent claims what the record contradicts.
+    Contradiction,
+    /// The agent acts against its persona (system prompt and instructions).
+    PersonaDrift,
+}
+
+impl FindingKind {
+    /// Every kind, in the order reports, rules and the judge's prompts list them.
+    pub const ALL: [FindingKind; 3] =
+        [FindingKind::Loop, FindingKind::Contradiction, FindingKind::PersonaDrift];
+
+    /// The string it serialises as (and the index stores and filters on).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            FindingKind::Loop => "loop",
+            FindingKind::Contradiction => "contradiction",
+            FindingKind::PersonaDrift => "persona_drift",
+        }
+    }
+}
+
+named!(FindingKind, "finding kind");
+
 impl Finding {
     /// The id a finding of `kind` by `detector` in `window_id` gets (the judge's findings).
-    pub fn id_for(window_id: &str, kind: &str, detector: &str) -> String {
+    pub fn id_for(window_id: &str, kind: FindingKind, detector: &str) -> String {
         format!("{window_id}/{kind}/{detector}")
     }
 
@@ -150,7 +202,7 @@ impl Finding {
     /// first event it cites. A later window that sees the same anomaly (through its overlap or
     /// history) gives the same id, so the finding is replaced, with its evidence grown, rather
     /// than doubled.
-    pub fn anomaly_id(session: &str, kind: &str, first_event: &str) -> String {
+    pub fn anomaly_id(session: &str, kind: FindingKind, first_event: &str) -> String {
         format!("{session}/{kind}/{first_event}")
     }
 }
@@ -163,7 +215,7 @@ pub struct Evidence {
     pub event: String,
     pub ts_ns: u64,
     pub pid: u32,
-    pub kind: String,
+    pub kind: EventKind,
     /// One line a person can read: the command and its exit, the claim, ...
     pub summary: String,
 }
@@ -174,7 +226,7 @@ impl Evidence {
             event: ev.id(),
             ts_ns: ev.ts_ns,
             pid: ev.pid,
-            kind: ev.body.kind().to_string(),
+            kind: ev.body.event_kind(),
             summary: summary.into(),
         }
     }
@@ -203,4 +255,62 @@ pub struct JudgeError {
     pub error: String,
     pub attempts: u32,
     pub ts_ns: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use super::*;
+
+    /// The typed sets write the strings they replaced, so stored findings and windows still parse.
+    #[test]
+    fn closed_sets_serialise_as_their_names_and_parse_back() {
+        fn check<T>(all: &[T], as_str: impl Fn(&T) -> &'static str)
+        where
+            T: Serialize + serde::de::DeserializeOwned + FromStr + PartialEq + fmt::Debug + fmt::Display,
+            T::Err: fmt::Debug,
+        {
+            for k in all {
+                let json = serde_json::to_string(k).expect("serialise");
+                assert_eq!(json, format!("\"{}\"", as_str(k)));
+                assert_eq!(&serde_json::from_str::<T>(&json).expect("parse"), k);
+                assert_eq!(k.to_string(), as_str(k));
+                assert_eq!(format!("{k:<16}|"), format!("{:<16}|", as_str(k)));
+                assert_eq!(&as_str(k).parse::<T>().expect("from_str"), k);
+            }
+        }
+        check(&FindingKind::ALL, |k| k.as_str());
+        check(&EventKind::ALL, |k| k.as_str());
+        check(&LinkBy::ALL, |k| k.as_str());
+        let names: Vec<_> = FindingKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(names, ["loop", "contradiction", "persona_drift"]);
+    }
+
+    #[test]
+    fn an_unknown_name_says_what_is_known() {
+        let e = "loops".parse::<FindingKind>().expect_err("not a kind");
+        assert_eq!(e.to_string(), "unknown finding kind `loops` (known: loop, contradiction, persona_drift)");
+        assert!("Loop".parse::<FindingKind>().is_err(), "names are case-sensitive, as in JSON");
+    }
+
+    /// A body's `EventKind` has the name of the body's `kind` tag.
+    #[test]
+    fn event_kinds_match_the_bodies_tags() {
+        let ev = Event {
+            ts_ns: 1,
+            session: "s".into(),
+            pid: 2,
+            tid: 2,
+            ppid: 1,
+            comm: "sh".into(),
+            body: crate::EventBody::Fork(crate::Fork { child_pid: 3 }),
+        };
+        assert_eq!(ev.body.event_kind(), EventKind::Fork);
+        assert_eq!(ev.body.kind(), EventKind::Fork.as_str());
+        assert_eq!(serde_json::to_value(&ev).expect("serialise")["kind"], "fork");
+        let e = Evidence::of(&ev, "forked 3");
+        assert_eq!(serde_json::to_value(&e).expect("serialise")["kind"], "fork");
+    }
 }

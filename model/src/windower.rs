@@ -52,7 +52,7 @@ use std::collections::{BTreeMap, HashSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
-use crate::window::{window_id, Claim, CloseReason, Link, Window, WindowContext};
+use crate::window::{window_id, Claim, CloseReason, Link, LinkBy, Window, WindowContext};
 use crate::{Event, EventBody, Exec, FileEvent, LlmCall, ToolCall};
 
 /// How windows are cut.
@@ -664,8 +664,8 @@ pub fn links(events: &[Event]) -> Vec<Link> {
         };
         for call in calls {
             let by = match &ev.body {
-                EventBody::Exec(exec) if call.matches_exec(exec) => "argv",
-                EventBody::File(file) if call.matches_file(file) => "path",
+                EventBody::Exec(exec) if call.matches_exec(exec) => LinkBy::Argv,
+                EventBody::File(file) if call.matches_file(file) => LinkBy::Path,
                 _ => continue,
             };
             let event = ev.id();
@@ -675,7 +675,7 @@ pub fn links(events: &[Event]) -> Vec<Link> {
                     call_id: call.id.clone(),
                     tool: call.tool.clone(),
                     event,
-                    by: by.to_string(),
+                    by,
                 });
             }
         }
@@ -981,7 +981,7 @@ mod tests {
                 (
                     l.call_id.clone(),
                     ts_of(&l.event).expect("linked event is in the window"),
-                    l.by.clone(),
+                    l.by.to_string(),
                 )
             })
             .collect()

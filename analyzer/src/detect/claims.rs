@@ -24,7 +24,7 @@
 //! that also calls tools is interim ("I fixed the import; running the tests again"): the agent
 //! is about to check, so there only the specific claims count.
 
-use model::Evidence;
+use model::{Evidence, FindingKind};
 use regex::Regex;
 
 use super::view::{basename, display_argv, one_line, shell_script, View};
@@ -587,7 +587,7 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                 }
                 let error = f.error.clone().unwrap_or_else(|| f.result.to_string());
                 out.push(Candidate {
-                    kind: "contradiction",
+                    kind: FindingKind::Contradiction,
                     detector: "claim_vs_record",
                     score: 0.85,
                     rationale: format!("The agent said \"{}\" but creating `{}` failed with {error} and was never done.", one_line(sentence, 160), f.path),
@@ -608,7 +608,7 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                     let mut evidence = vec![Evidence::of(turn.event, format!("said \"{}\"", one_line(sentence, 160)))];
                     evidence.extend(touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))));
                     out.push(Candidate {
-                        kind: "contradiction",
+                        kind: FindingKind::Contradiction,
                         detector: "claim_vs_record",
                         score: 0.85,
                         rationale: format!(
@@ -641,7 +641,7 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                 let mut evidence = vec![Evidence::of(turn.event, format!("said \"{}\"", one_line(sentence, 160)))];
                 evidence.extend(touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))));
                 out.push(Candidate {
-                    kind: "contradiction",
+                    kind: FindingKind::Contradiction,
                     detector: "claim_vs_record",
                     score: 0.85,
                     rationale: format!("The agent said \"{}\" but `{}` {what} `{}` before that response.", one_line(sentence, 160), ev.comm, f.path),
@@ -712,7 +712,7 @@ pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidat
                     .map(|x| Evidence::of(events[x], cmd.outcome_line())),
             );
             out.push(Candidate {
-                kind: "contradiction",
+                kind: FindingKind::Contradiction,
                 detector: "claim_vs_record",
                 score,
                 rationale: format!(
@@ -875,7 +875,7 @@ mod tests {
         );
         assert_eq!(
             f.finding_id,
-            Finding::anomaly_id("s1", "contradiction", &f.evidence[1].event),
+            Finding::anomaly_id("s1", FindingKind::Contradiction, &f.evidence[1].event),
             "named by its first event, the failing run"
         );
         assert!(

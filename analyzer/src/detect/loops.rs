@@ -29,7 +29,7 @@
 
 use std::collections::BTreeMap;
 
-use model::Evidence;
+use model::{Evidence, FindingKind};
 use regex::Regex;
 
 use super::view::{display_argv, mask_ids, one_line, Command, View};
@@ -399,7 +399,7 @@ fn repeats(items: &[Item], min: usize, near: bool) -> Vec<Candidate> {
                 )
         };
         out.push(Candidate {
-            kind: "loop",
+            kind: FindingKind::Loop,
             detector,
             score,
             rationale,
@@ -456,7 +456,7 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
                     .map(|i| format!("`{}`", i.label))
                     .collect();
                 out.push(Candidate {
-                    kind: "loop",
+                    kind: FindingKind::Loop,
                     detector: "cycle",
                     score: score(CYCLE_SCORE, (rounds - cfg.min_cycle_reps) * 2, 0.9),
                     rationale: format!(
@@ -532,7 +532,7 @@ fn retry_same_error(view: &View<'_>, m: &LoopMatcher, min: usize) -> Vec<Candida
                 })
                 .collect();
             out.push(Candidate {
-                kind: "loop",
+                kind: FindingKind::Loop,
                 detector: "retry_same_error",
                 score: score(RETRY_SCORE, streak.len() - min, SCORE_CAP),
                 rationale: format!(

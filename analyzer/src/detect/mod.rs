@@ -28,7 +28,7 @@ pub(crate) mod view;
 
 use std::collections::HashSet;
 
-use model::{Evidence, Finding, Window};
+use model::{Evidence, Finding, FindingKind, Window};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -148,7 +148,7 @@ pub struct Counters {
 /// A finding before it is named: detectors return these, [`Detectors::run`] keeps the best.
 #[derive(Debug)]
 pub(crate) struct Candidate {
-    pub kind: &'static str,
+    pub kind: FindingKind,
     pub detector: &'static str,
     pub score: f64,
     pub rationale: String,
@@ -208,7 +208,7 @@ impl Detectors {
             finding_id: Finding::anomaly_id(&w.session, best.kind, &first),
             session: w.session.clone(),
             window_id: w.window_id.clone(),
-            kind: best.kind.to_string(),
+            kind: best.kind,
             score: best.score.clamp(0.0, 1.0),
             detector: best.detector.to_string(),
             detectors,

@@ -35,7 +35,7 @@
 
 use std::collections::HashSet;
 
-use model::{Event, EventBody, Evidence, FileOp};
+use model::{Event, EventBody, Evidence, FileOp, FindingKind};
 use regex::{Regex, RegexSet};
 use whatlang::Lang;
 
@@ -642,7 +642,7 @@ fn candidate(
     let first_new = found.iter().find(|v| view.is_new(v.idx))?;
     let more = found.len() - 1;
     Some(Candidate {
-        kind: "persona_drift",
+        kind: FindingKind::PersonaDrift,
         detector,
         score,
         rationale: format!(
@@ -916,7 +916,7 @@ impl<'v, 'a> Session<'v, 'a> {
                 });
                 let Some(first_new) = found.iter().skip(1).find(|v| view.is_new(v.idx)) else { continue };
                 out.push(Candidate {
-                    kind: "persona_drift",
+                    kind: FindingKind::PersonaDrift,
                     detector: "followed_injection",
                     score: INJECTION,
                     rationale: format!(

@@ -4,8 +4,8 @@
 use std::collections::VecDeque;
 
 use model::{
-    CloseReason, Event, EventBody, Exec, Exit, Link, LlmCall, LlmRequest, LlmResponse, Message,
-    ToolCall, Window,
+    CloseReason, Event, EventBody, Exec, Exit, Link, LinkBy, LlmCall, LlmRequest, LlmResponse,
+    Message, ToolCall, Window,
 };
 use serde_json::Value;
 
@@ -228,7 +228,7 @@ impl WindowBuilder {
                     call_id: tool.id.clone(),
                     tool: tool.name.clone(),
                     event: self.events[exec].id(),
-                    by: "argv".into(),
+                    by: LinkBy::Argv,
                 });
             }
         }

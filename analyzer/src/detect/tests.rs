@@ -110,7 +110,7 @@ fn separate_loops_are_separate_findings_stamped_with_the_window() {
         assert_eq!(f.detector, "exact_repeat");
         assert_eq!(f.ts_ns, w.end_ns);
         assert_eq!((f.session.as_str(), f.window_id.as_str()), ("s1", "s1:1"));
-        assert_eq!(f.finding_id, Finding::anomaly_id("s1", "loop", &f.evidence[0].event));
+        assert_eq!(f.finding_id, Finding::anomaly_id("s1", FindingKind::Loop, &f.evidence[0].event));
         assert!(f.judge.is_none());
     }
 }
@@ -376,9 +376,9 @@ fn play(steps: &[Step], session: &str) -> Window {
 }
 
 /// What a finding says, without the names of its session and window.
-fn essence(f: &Finding) -> (String, String, u64, String, Vec<Evidence>) {
+fn essence(f: &Finding) -> (FindingKind, String, u64, String, Vec<Evidence>) {
     (
-        f.kind.clone(),
+        f.kind,
         f.detector.clone(),
         f.score.to_bits(),
         f.rationale.clone(),

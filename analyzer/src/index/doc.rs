@@ -359,7 +359,7 @@ pub fn finding_doc(f: &Fields, finding: &Finding, json: &str) -> TantivyDocument
     d.add_text(f.key, finding_key(&finding.finding_id));
     d.add_text(f.session, &finding.session);
     d.add_text(f.window_id, &finding.window_id);
-    d.add_text(f.kind, &finding.kind);
+    d.add_text(f.kind, finding.kind.as_str());
     d.add_text(f.detector, &finding.detector);
     for other in finding.detectors.iter().filter(|d| **d != finding.detector) {
         d.add_text(f.detector, other);
@@ -514,6 +514,7 @@ fn url_host(url: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use model::LinkBy;
 
     #[test]
     fn url_host_strips_scheme_port_and_path() {
@@ -533,7 +534,7 @@ mod tests {
             call_id: "call_7".into(),
             tool: "bash".into(),
             event: "2-5-exec".into(),
-            by: "argv".into(),
+            by: LinkBy::Argv,
         };
         let texts = LinkTexts::of(&[link]);
         assert_eq!(

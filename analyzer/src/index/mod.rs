@@ -740,7 +740,7 @@ impl Index {
                         id: f.finding_id.clone(),
                         session: f.session.clone(),
                         ts_ns: f.ts_ns,
-                        kind: f.kind.clone(),
+                        kind: f.kind.to_string(),
                         score,
                         snippet: snippets.best(&[(Text::Rationale, doc::finding_rationale(&f))]),
                         event: None,

@@ -1,6 +1,6 @@
 use model::{
-    Connect, Event, EventBody, Evidence, Exec, Exit, FileEvent, FileOp, Finding, Link, LlmCall,
-    LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
+    Connect, Event, EventBody, EventKind, Evidence, Exec, Exit, FileEvent, FileOp, Finding, Link,
+    LinkBy, LlmCall, LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
 };
 use proptest::prelude::*;
 
@@ -141,7 +141,7 @@ fn first_window(session: &str, t0: u64) -> Window {
         call_id: "call_1".into(),
         tool: "bash".into(),
         event: pytest.id(),
-        by: "argv".into(),
+        by: LinkBy::Argv,
     };
     let mut w = window(
         session,
@@ -163,10 +163,10 @@ fn first_window(session: &str, t0: u64) -> Window {
 fn finding(session: &str, kind: &str, detector: &str, score: f64, ts_ns: u64) -> Finding {
     let window_id = model::window_id(session, 0);
     Finding {
-        finding_id: Finding::id_for(&window_id, kind, detector),
+        finding_id: Finding::id_for(&window_id, kind.parse().expect("a finding kind"), detector),
         session: session.into(),
         window_id,
-        kind: kind.into(),
+        kind: kind.parse().expect("a finding kind"),
         score,
         detector: detector.into(),
         detectors: Vec::new(),
@@ -175,7 +175,7 @@ fn finding(session: &str, kind: &str, detector: &str, score: f64, ts_ns: u64) ->
             event: "1-1-exec".into(),
             ts_ns: 1,
             pid: 1,
-            kind: "exec".into(),
+            kind: EventKind::Exec,
             summary: "pytest exited 1 three times".into(),
         }],
         judge: None,
@@ -1253,7 +1253,7 @@ fn write_first_schema_index(dir: &Path, w: &Window, findings: &[Finding], payloa
         d.add_text(f("key"), doc::finding_key(&finding.finding_id));
         d.add_text(f("session"), &finding.session);
         d.add_text(f("window_id"), &finding.window_id);
-        d.add_text(f("kind"), &finding.kind);
+        d.add_text(f("kind"), finding.kind.as_str());
         d.add_text(f("detector"), &finding.detector);
         d.add_u64(f("ts_ns"), finding.ts_ns);
         d.add_f64(f("score"), finding.score);

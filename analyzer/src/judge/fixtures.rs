@@ -163,11 +163,12 @@ pub(crate) fn window(events: Vec<Event>) -> Window {
 
 /// A deterministic finding of `kind` in `w`, citing its first event.
 pub(crate) fn finding(w: &Window, kind: &str, score: f64) -> Finding {
+    let kind = kind.parse().expect("a finding kind");
     Finding {
         finding_id: Finding::id_for(&w.window_id, kind, "exact_repeat"),
         session: w.session.clone(),
         window_id: w.window_id.clone(),
-        kind: kind.into(),
+        kind,
         score,
         detector: "exact_repeat".into(),
         detectors: Vec::new(),

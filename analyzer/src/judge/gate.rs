@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
-use model::{EventBody, Finding, Window};
+use model::{EventBody, Finding, FindingKind, Window};
 use regex::Regex;
 use serde::{Deserialize, Serialize};
 
@@ -33,7 +33,7 @@ pub struct GateConfig {
 impl Default for GateConfig {
     fn default() -> Self {
         GateConfig {
-            prompts: PROMPTS.iter().map(|p| p.name.to_string()).collect(),
+            prompts: PROMPTS.iter().map(|p| p.name().to_string()).collect(),
             loop_min_repeats: 2,
             claim_near_events: 20,
             persona_drift_every: 1,
@@ -44,9 +44,11 @@ impl Default for GateConfig {
 impl GateConfig {
     pub fn validate(&self) -> Result<()> {
         for name in &self.prompts {
-            if !PROMPTS.iter().any(|p| p.name == name) {
+            if !PROMPTS.iter().any(|p| p.name() == name) {
+                let known: Vec<&str> = PROMPTS.iter().map(|p| p.name()).collect();
                 return Err(Error::Config(format!(
-                    "`judge.gate.prompts`: unknown prompt `{name}` (known: loop, contradiction, persona_drift)"
+                    "`judge.gate.prompts`: unknown prompt `{name}` (known: {})",
+                    known.join(", ")
                 )));
             }
         }
@@ -64,22 +66,25 @@ impl GateConfig {
     }
 
     /// The prompts `w` deserves, in the order of [`PROMPTS`].
-    pub(crate) fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<&'static str> {
-        let found = |kind: &str| {
+    pub(crate) fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<FindingKind> {
+        let found = |kind: FindingKind| {
             deterministic
                 .iter()
                 .any(|f| f.window_id == w.window_id && f.kind == kind && f.score > 0.0)
         };
         PROMPTS
             .iter()
-            .map(|p| p.name)
-            .filter(|name| self.prompts.iter().any(|p| p == name))
-            .filter(|name| match *name {
-                "loop" => found("loop") || max_repeats(w) >= self.loop_min_repeats,
-                "contradiction" => {
-                    found("contradiction") || claim_near_failure(w, self.claim_near_events)
+            .map(|p| p.kind)
+            .filter(|kind| self.prompts.iter().any(|p| kind == p.as_str()))
+            .filter(|kind| match kind {
+                FindingKind::Loop => {
+                    found(FindingKind::Loop) || max_repeats(w) >= self.loop_min_repeats
                 }
-                "persona_drift" => {
+                FindingKind::Contradiction => {
+                    found(FindingKind::Contradiction)
+                        || claim_near_failure(w, self.claim_near_events)
+                }
+                FindingKind::PersonaDrift => {
                     let has_persona = w
                         .context
                         .system_prompt
@@ -87,7 +92,6 @@ impl GateConfig {
                         .is_some_and(|s| !s.trim().is_empty());
                     has_persona && has_new_llm_turn(w) && w.seq % self.persona_drift_every == 0
                 }
-                _ => false,
             })
             .collect()
     }
@@ -168,7 +172,7 @@ mod tests {
     use super::*;
     use crate::judge::fixtures::*;
 
-    fn gate(w: &Window, found: &[Finding]) -> Vec<&'static str> {
+    fn gate(w: &Window, found: &[Finding]) -> Vec<FindingKind> {
         GateConfig::default().gate(w, found)
     }
 

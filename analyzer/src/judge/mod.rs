@@ -36,7 +36,7 @@ use async_openai::types::chat::{
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
     ResponseFormatJsonSchema,
 };
-use model::{Evidence, Finding, JudgeError, JudgeInfo, Window};
+use model::{Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Window};
 use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
@@ -266,7 +266,7 @@ pub struct Verdicts {
     /// One per prompt that got no valid answer.
     pub errors: Vec<JudgeError>,
     /// Prompts not asked because the daily token budget was spent.
-    pub skipped_budget: Vec<&'static str>,
+    pub skipped_budget: Vec<FindingKind>,
 }
 
 /// Why one attempt failed.
@@ -346,7 +346,7 @@ impl Judge {
     /// `contradiction` when a contradiction finding exists or a success claim is near a failed
     /// command; `persona_drift` when the system prompt is known and the window has a new llm
     /// turn (every `gate.persona_drift_every`th window). Pure.
-    pub fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<&'static str> {
+    pub fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<FindingKind> {
         self.config.gate.gate(w, deterministic)
     }
 
@@ -367,13 +367,13 @@ impl Judge {
             cited: digest.events,
         };
         for (p, schema) in PROMPTS.iter().zip(&self.schemas) {
-            if !wanted.contains(&p.name) {
+            if !wanted.contains(&p.kind) {
                 continue;
             }
             match self.verdict(w, p, schema.clone(), &rendered).await {
                 Outcome::Finding(f) => verdicts.findings.push(f),
                 Outcome::Error(e) => verdicts.errors.push(e),
-                Outcome::SkippedBudget => verdicts.skipped_budget.push(p.name),
+                Outcome::SkippedBudget => verdicts.skipped_budget.push(p.kind),
             }
         }
         verdicts
@@ -487,7 +487,7 @@ impl Judge {
             .response_format(ResponseFormat::JsonSchema {
                 json_schema: ResponseFormatJsonSchema {
                     name: p.schema_name(),
-                    description: Some(format!("AgentSight's verdict on `{}`", p.name)),
+                    description: Some(format!("AgentSight's verdict on `{}`", p.name())),
                     schema,
                     strict: Some(true),
                 },
@@ -616,10 +616,10 @@ impl Judge {
             .map(|c| Evidence::of(&c.event, c.summary.clone()))
             .collect();
         Finding {
-            finding_id: Finding::id_for(&w.window_id, p.name, DETECTOR),
+            finding_id: Finding::id_for(&w.window_id, p.kind, DETECTOR),
             session: w.session.clone(),
             window_id: w.window_id.clone(),
-            kind: p.name.to_string(),
+            kind: p.kind,
             score: answer.score,
             detector: DETECTOR.to_string(),
             detectors: Vec::new(),

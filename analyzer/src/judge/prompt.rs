@@ -11,6 +11,8 @@
 //! from the trace cannot smuggle in a variable, and a template naming an unknown variable is an
 //! error rather than a silent hole.
 
+use model::FindingKind;
+
 use crate::{Error, Result};
 
 /// The system message: the reviewer's role and the rule that the record is data. It has no
@@ -23,41 +25,46 @@ pub(crate) const CONTEXT: &str = include_str!("../../../prompts/context.v2.md");
 /// One question the judge can ask about a window.
 #[derive(Debug)]
 pub(crate) struct Prompt {
-    /// Also the finding kind: `loop`, `contradiction`, `persona_drift`.
-    pub name: &'static str,
+    /// The kind of the findings it makes; its name is the kind's.
+    pub kind: FindingKind,
     pub version: u32,
     pub template: &'static str,
     pub schema: &'static str,
 }
 
 impl Prompt {
+    /// `loop`, `contradiction`, `persona_drift`: the name of its files.
+    pub fn name(&self) -> &'static str {
+        self.kind.as_str()
+    }
+
     /// `loop.v1`: what findings record as `prompt_id`.
     pub fn id(&self) -> String {
-        format!("{}.v{}", self.name, self.version)
+        format!("{}.v{}", self.name(), self.version)
     }
 
     /// The name the schema is sent under (the API allows `[a-zA-Z0-9_-]` only).
     pub fn schema_name(&self) -> String {
-        format!("{}_v{}", self.name, self.version)
+        format!("{}_v{}", self.name(), self.version)
     }
 }
 
 /// Every prompt, in the order the gate lists them.
 pub(crate) const PROMPTS: [Prompt; 3] = [
     Prompt {
-        name: "loop",
+        kind: FindingKind::Loop,
         version: 2,
         template: include_str!("../../../prompts/loop.v2.md"),
         schema: include_str!("../../../prompts/loop.v2.schema.json"),
     },
     Prompt {
-        name: "contradiction",
+        kind: FindingKind::Contradiction,
         version: 2,
         template: include_str!("../../../prompts/contradiction.v2.md"),
         schema: include_str!("../../../prompts/contradiction.v2.schema.json"),
     },
     Prompt {
-        name: "persona_drift",
+        kind: FindingKind::PersonaDrift,
         version: 2,
         template: include_str!("../../../prompts/persona_drift.v2.md"),
         schema: include_str!("../../../prompts/persona_drift.v2.schema.json"),
@@ -121,7 +128,7 @@ mod tests {
     use crate::judge::fixtures::outside_fences;
 
     fn get(name: &str) -> Option<&'static Prompt> {
-        PROMPTS.iter().find(|p| p.name == name)
+        PROMPTS.iter().find(|p| p.name() == name)
     }
 
     const SENTINEL_TRACE: &str = "SENTINEL-TRACE";

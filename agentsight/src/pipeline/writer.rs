@@ -15,7 +15,7 @@ use analyzer::{ProcessTree, Summary};
 use anyhow::{anyhow, Context, Result};
 use model::Event;
 
-use super::Tap;
+use super::backend::Tap;
 use crate::pretty::Pretty;
 
 /// Process tree lines in a recording's summary at most.
@@ -262,5 +262,22 @@ mod tests {
         for kept in [open("/work/src/main.py", 0, 3), open("/etc/hosts", 0o1101, 3)] {
             assert!(!analyzer::view::is_noise(&kept), "{kept:?}");
         }
+    }
+
+    /// The closing report says what the writer saw, and with `--quiet` only what went wrong.
+    #[test]
+    fn the_report_names_the_trace_file_and_quiet_keeps_only_failures() {
+        let mut w = Written { output: Some(PathBuf::from("trace.jsonl")), ..Written::default() };
+        w.summary.push(&open("/work/src/main.py", 0, 3));
+        let text = w.report("s1", Duration::from_secs(2), false);
+        assert!(text.starts_with("agentsight: session s1: 1 events in "), "{text}");
+        assert!(text.contains("agentsight: trace written to trace.jsonl\n"), "{text}");
+        assert_eq!(w.report("s1", Duration::from_secs(2), true), "", "nothing lost, nothing failed");
+        w.error = Some("No space left on device".into());
+        w.unwritten = 3;
+        assert_eq!(
+            w.report("s1", Duration::from_secs(2), true),
+            "agentsight: output failed (No space left on device); 3 events were not written\n"
+        );
     }
 }

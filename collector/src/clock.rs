@@ -20,6 +20,7 @@ fn nanos(ts: rustix::time::Timespec) -> i128 {
 
 impl Clock {
     /// A clock with a known offset (tests, replays).
+    #[cfg(test)]
     pub fn with_offset(offset_ns: i128) -> Self {
         Clock { offset_ns }
     }

@@ -206,10 +206,6 @@ impl Decoder {
         }
     }
 
-    pub fn session(&self) -> &str {
-        &self.session
-    }
-
     pub fn clock_mut(&mut self) -> &mut Clock {
         &mut self.clock
     }

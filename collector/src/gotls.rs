@@ -102,6 +102,7 @@ impl Miss {
 }
 
 /// Whether `data` is a Go executable that carries crypto/tls (cheap; [`find`] does the work).
+#[cfg(test)]
 pub fn is_go_with_tls(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF") && memmem::find(data, BUILDINFO).is_some() && memmem::find(data, WRITE.as_bytes()).is_some()
 }

@@ -145,6 +145,7 @@ impl Miss {
 }
 
 /// Whether `data` holds OpenSSL's `ssl_lib.c` source name (cheap; [`find`] does the work).
+#[cfg(test)]
 pub fn has_source_name(data: &[u8]) -> bool {
     memmem::find(data, SOURCE_NAME).is_some()
 }

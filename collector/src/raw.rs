@@ -23,8 +23,6 @@ pub const EVENT_SOCK_CLOSE: u32 = 12;
 pub const EVENT_EXEC_MAP: u32 = 13;
 /// `enum tls_chunk_flag`.
 const TLS_CHUNK_CALL_START: u32 = 1 << 0;
-/// Size of the per-kind ring-buffer loss counters.
-pub const EVENT_KINDS: usize = 16;
 /// Names of the event kinds, for loss reports.
 pub const EVENT_KIND_NAMES: [&str; 14] = [
     "unknown",

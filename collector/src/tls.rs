@@ -137,6 +137,7 @@ impl TlsStreams {
     }
 
     /// Gaps skipped so far in all streams.
+    #[cfg(test)]
     pub fn gaps(&self) -> Gaps {
         let [tls, plain] = self.gaps;
         Gaps {

@@ -168,11 +168,6 @@ impl<'obj> SslProbes<'obj> {
         });
     }
 
-    /// Files that have probes.
-    pub fn attached(&self) -> impl Iterator<Item = &Path> {
-        self.attached.values().map(PathBuf::as_path)
-    }
-
     /// Attach to `path` if it does TLS these probes can hook and was not seen before.
     pub fn offer(&mut self, path: &Path) -> Outcome {
         let Ok(meta) = std::fs::metadata(path) else { return Outcome::NoSsl };
@@ -371,6 +366,7 @@ fn go_targets(found: &gotls::Functions) -> Vec<Target> {
 
 /// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
 /// table, in the order asked; `None` for a name the file does not define.
+#[cfg(test)]
 pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
     symbol_offsets_in(&std::fs::read(path).unwrap_or_default(), names)
 }
@@ -404,11 +400,13 @@ fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
 /// one we know and cannot hook: rustls, or Go's crypto/tls where its functions are not found
 /// ([`gotls`] says why). Found by markers in the file (crate paths, Go build info). BoringSSL
 /// without symbols is searched by [`boring`] instead.
+#[cfg(test)]
 pub fn other_tls(path: &Path) -> Option<&'static str> {
     other_tls_in(&std::fs::read(path).ok()?)
 }
 
 /// [`other_tls`] of a file already read.
+#[cfg(test)]
 fn other_tls_in(data: &[u8]) -> Option<&'static str> {
     if !data.starts_with(b"\x7fELF") {
         return None;

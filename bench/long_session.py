@@ -151,18 +151,19 @@ def main():
                 size = dir_bytes(data)
                 with open(os.path.join(data, "windows.log"), "rb") as f:
                     logs[kind] = f.read()
-                rows.append((turns, kind, os.path.getsize(trace), size, seconds, rss, new_bytes, kernel_bytes))
+                log = os.path.getsize(os.path.join(data, "windows.log"))
+                rows.append((turns, kind, os.path.getsize(trace), size, log, seconds, rss, new_bytes, kernel_bytes))
                 shutil.rmtree(data)
             if logs["full"] != logs["compact"]:
                 sys.exit(f"bench: {turns} turns: the full and the compact trace stored different windows")
             os.remove(full)
             os.remove(compact)
     mib = 1 << 20
-    print("| turns | trace | trace MiB | new content + kernel MiB | data dir MiB | data dir / new | ingest s | peak RSS MiB |")
-    print("|---:|---|---:|---:|---:|---:|---:|---:|")
-    for turns, kind, trace, size, seconds, rss, new_bytes, kernel_bytes in rows:
+    print("| turns | trace | trace MiB | new content + kernel MiB | data dir MiB | of it windows.log MiB | data dir / new | ingest s | peak RSS MiB |")
+    print("|---:|---|---:|---:|---:|---:|---:|---:|---:|")
+    for turns, kind, trace, size, log, seconds, rss, new_bytes, kernel_bytes in rows:
         new = new_bytes + kernel_bytes
-        print(f"| {turns} | {kind} | {trace / mib:.1f} | {new / mib:.2f} | {size / mib:.2f} | {size / new:.2f}x | {seconds:.2f} | {rss:.0f} |")
+        print(f"| {turns} | {kind} | {trace / mib:.1f} | {new / mib:.2f} | {size / mib:.2f} | {log / mib:.2f} | {size / new:.2f}x | {seconds:.2f} | {rss:.0f} |")
 
 
 if __name__ == "__main__":

@@ -13,9 +13,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use analyzer::index::{Index, SearchQuery};
+use model::testing;
 use model::{
-    Connect, Event, EventBody, Exec, Exit, FileEvent, FileOp, Link, LinkBy, LlmCall,
-    LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
+    Connect, Event, EventBody, Exec, FileEvent, FileOp, Link, LinkBy, LlmCall, LlmRequest,
+    LlmResponse, Message, Tool, ToolCall, Window,
 };
 
 const COMMIT_EVERY: usize = 50_000;
@@ -241,15 +242,7 @@ impl Generator {
     fn event(&mut self, session: &str, pid: u32, body: EventBody) -> Event {
         self.ts_ns += 1_000 + self.rng.below(1_000_000) as u64;
         self.events += 1;
-        Event {
-            ts_ns: self.ts_ns,
-            session: session.into(),
-            pid,
-            tid: pid,
-            ppid: 1,
-            comm: "agent".into(),
-            body,
-        }
+        testing::event(session, self.ts_ns, pid, body)
     }
 
     fn exec(&mut self, session: &str, pid: u32, argv: Vec<String>) -> Event {
@@ -354,12 +347,7 @@ impl Generator {
         };
         out.push(self.event(session, 100, EventBody::Connect(connect)));
         for p in [pid, pid + 1] {
-            let exit = Exit {
-                exit_code: self.rng.below(2) as i32,
-                signal: 0,
-                core_dumped: false,
-                duration_ns: 1_000_000,
-            };
+            let exit = testing::exit(self.rng.below(2) as i32, 1_000_000);
             out.push(self.event(session, p, EventBody::Exit(exit)));
         }
     }
@@ -369,18 +357,7 @@ impl Generator {
         for _ in 0..TURNS_PER_WINDOW {
             self.turn(session, &mut events, &mut links);
         }
-        Window {
-            window_id: model::window_id(session, seq),
-            session: session.into(),
-            seq,
-            start_ns: events.first().map_or(0, |e| e.ts_ns),
-            end_ns: events.last().map_or(0, |e| e.ts_ns),
-            events,
-            overlap_events: 0,
-            context: Default::default(),
-            links,
-            closed_by: model::CloseReason::Turns,
-        }
+        Window { links, ..testing::window(session, seq, events) }
     }
 }
 

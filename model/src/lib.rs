@@ -43,6 +43,8 @@ macro_rules! named {
 }
 
 pub mod conversation;
+#[cfg(any(test, feature = "testsuite"))]
+pub mod testing;
 pub mod window;
 pub mod windower;
 

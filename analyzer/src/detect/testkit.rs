@@ -3,9 +3,9 @@
 
 use std::collections::VecDeque;
 
+use model::testing;
 use model::{
-    CloseReason, Event, EventBody, Exec, Exit, Link, LinkBy, LlmCall, LlmRequest, LlmResponse,
-    Message, ToolCall, Window,
+    Event, EventBody, Exec, Exit, Link, LinkBy, LlmCall, LlmRequest, Message, ToolCall, Window,
 };
 use serde_json::Value;
 
@@ -64,14 +64,11 @@ impl WindowBuilder {
     }
 
     fn push(&mut self, pid: u32, ppid: u32, comm: &str, body: EventBody) {
+        let ts_ns = 1_700_000_000_000_000_000 + self.events.len() as u64 * 1_000_000;
         self.events.push(Event {
-            ts_ns: 1_700_000_000_000_000_000 + self.events.len() as u64 * 1_000_000,
-            session: self.session.clone(),
-            pid,
-            tid: pid,
             ppid,
             comm: comm.chars().take(15).collect(),
-            body,
+            ..testing::event(&self.session, ts_ns, pid, body)
         });
     }
 
@@ -89,30 +86,15 @@ impl WindowBuilder {
                 }
             })
             .collect();
+        let request = LlmRequest {
+            system: Some("You are a coding agent.".into()),
+            messages: self.history.clone(),
+            ..LlmRequest::default()
+        };
         let call = LlmCall {
-            provider: "openai".into(),
-            api: "chat".into(),
-            url: "https://api.openai.com/v1/chat/completions".into(),
             model: Some("gpt-test".into()),
-            request: LlmRequest {
-                extends: None,
-                system: Some("You are a coding agent.".into()),
-                messages: self.history.clone(),
-                tools: Vec::new(),
-            },
-            response: LlmResponse {
-                text: text.into(),
-                tool_calls: tool_calls.clone(),
-                stop_reason: None,
-                error: None,
-            },
-            usage: None,
-            stream: false,
-            status: 200,
-            ttft_ms: None,
             latency_ms: 10.0,
-            incomplete: false,
-            raw: None,
+            ..testing::llm_call(request, text, tool_calls.clone())
         };
         self.pending.extend(tool_calls.iter().map(|c| c.id.clone()));
         self.history.push(Message {
@@ -152,20 +134,14 @@ impl WindowBuilder {
 
     /// An exec by an existing `pid` (a new program image in the same process).
     pub fn exec_as(&mut self, pid: u32, ppid: u32, argv: &[&str]) -> &mut Self {
-        let argv: Vec<String> = argv.iter().map(|a| a.to_string()).collect();
         let comm = argv
             .first()
             .map(|a| super::view::basename(a).to_string())
             .unwrap_or_default();
         let exec = Exec {
-            filename: argv.first().cloned().unwrap_or_default(),
             argv_bytes: argv.iter().map(|a| a.len() as u32 + 1).sum(),
-            argv,
             cwd: "/work".into(),
-            uid: 1000,
-            argv_truncated: false,
-            truncated: Vec::new(),
-            non_utf8: false,
+            ..testing::exec(argv)
         };
         self.push(pid, ppid, &comm, EventBody::Exec(exec));
         self
@@ -180,12 +156,7 @@ impl WindowBuilder {
     }
 
     fn exit_with(&mut self, pid: u32, exit_code: i32, signal: u32) -> &mut Self {
-        let exit = Exit {
-            exit_code,
-            signal,
-            core_dumped: false,
-            duration_ns: 1_000,
-        };
+        let exit = Exit { signal, ..testing::exit(exit_code, 1_000) };
         self.push(pid, 1, "", EventBody::Exit(exit));
         self
     }
@@ -243,16 +214,10 @@ impl WindowBuilder {
 
     pub fn build(&self) -> Window {
         Window {
-            window_id: model::window_id(&self.session, 1),
-            session: self.session.clone(),
-            seq: 1,
-            start_ns: self.events.first().map_or(0, |e| e.ts_ns),
-            end_ns: self.events.last().map_or(0, |e| e.ts_ns),
-            events: self.events.clone(),
             overlap_events: self.overlap,
             context: self.context.clone(),
             links: self.links.clone(),
-            closed_by: CloseReason::Turns,
+            ..testing::window(&self.session, 1, self.events.clone())
         }
     }
 }

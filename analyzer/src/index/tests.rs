@@ -1,84 +1,46 @@
+use model::testing;
 use model::{
-    Connect, Event, EventBody, EventKind, Evidence, Exec, Exit, FileEvent, FileOp, Finding, Link,
-    LinkBy, LlmCall, LlmRequest, LlmResponse, Message, Tool, ToolCall, Window,
+    Connect, Event, EventBody, EventKind, Evidence, Exec, FileEvent, FileOp, Finding, Link, LinkBy,
+    LlmCall, LlmRequest, Tool, Window,
 };
 use proptest::prelude::*;
 
 use super::*;
 
 fn ev(session: &str, ts_ns: u64, pid: u32, body: EventBody) -> Event {
-    Event {
-        ts_ns,
-        session: session.into(),
-        pid,
-        tid: pid,
-        ppid: 1,
-        comm: "agent".into(),
-        body,
-    }
+    testing::event(session, ts_ns, pid, body)
 }
 
 fn exec(session: &str, ts_ns: u64, argv: &[&str]) -> Event {
-    ev(
-        session,
-        ts_ns,
-        20,
-        EventBody::Exec(Exec {
-            filename: format!("/usr/bin/{}", argv[0]),
-            argv: argv.iter().map(|s| s.to_string()).collect(),
-            cwd: "/home/u/proj".into(),
-            uid: 1000,
-            argv_truncated: false,
-            argv_bytes: 10,
-            truncated: Vec::new(),
-            non_utf8: false,
-        }),
-    )
+    let exec = Exec {
+        filename: format!("/usr/bin/{}", argv[0]),
+        cwd: "/home/u/proj".into(),
+        argv_bytes: 10,
+        ..testing::exec(argv)
+    };
+    ev(session, ts_ns, 20, EventBody::Exec(exec))
 }
 
 fn llm(session: &str, ts_ns: u64, user: &str, answer: &str) -> Event {
-    ev(
-        session,
-        ts_ns,
-        10,
-        EventBody::LlmCall(Box::new(LlmCall {
-            provider: "openai".into(),
-            api: "chat".into(),
-            url: "https://api.openai.com/v1/chat/completions".into(),
-            model: Some("gpt-4o".into()),
-            request: LlmRequest {
-                extends: None,
-                system: Some("You are a careful coding agent.".into()),
-                messages: vec![Message {
-                    role: "user".into(),
-                    content: user.into(),
-                    ..Message::default()
-                }],
-                tools: vec![Tool {
-                    name: "bash".into(),
-                    description: None,
-                    parameters: serde_json::Value::Null,
-                }],
-            },
-            response: LlmResponse {
-                text: answer.into(),
-                tool_calls: vec![ToolCall {
-                    id: "call_1".into(),
-                    name: "bash".into(),
-                    arguments: serde_json::json!({"command": "pytest -q"}),
-                }],
-                stop_reason: Some("tool_calls".into()),
-                error: None,
-            },
-            usage: None,
-            stream: true,
-            status: 200,
-            ttft_ms: None,
-            latency_ms: 100.0,
-            incomplete: false,
-            raw: None,
-        })),
-    )
+    let request = LlmRequest {
+        extends: None,
+        system: Some("You are a careful coding agent.".into()),
+        messages: vec![testing::message("user", user)],
+        tools: vec![Tool {
+            name: "bash".into(),
+            description: None,
+            parameters: serde_json::Value::Null,
+        }],
+    };
+    let call = testing::tool_call("call_1", "bash", serde_json::json!({"command": "pytest -q"}));
+    let mut llm = LlmCall {
+        model: Some("gpt-4o".into()),
+        stream: true,
+        latency_ms: 100.0,
+        ..testing::llm_call(request, answer, vec![call])
+    };
+    llm.response.stop_reason = Some("tool_calls".into());
+    ev(session, ts_ns, 10, EventBody::LlmCall(Box::new(llm)))
 }
 
 fn file(session: &str, ts_ns: u64, path: &str) -> Event {
@@ -102,28 +64,11 @@ fn connect(session: &str, ts_ns: u64) -> Event {
 }
 
 fn exit(session: &str, ts_ns: u64) -> Event {
-    let body = EventBody::Exit(Exit {
-        exit_code: 1,
-        signal: 0,
-        core_dumped: false,
-        duration_ns: 5,
-    });
-    ev(session, ts_ns, 20, body)
+    ev(session, ts_ns, 20, EventBody::Exit(testing::exit(1, 5)))
 }
 
 fn window(session: &str, seq: u64, events: Vec<Event>, overlap_events: usize) -> Window {
-    Window {
-        window_id: model::window_id(session, seq),
-        session: session.into(),
-        seq,
-        start_ns: events.first().map_or(0, |e| e.ts_ns),
-        end_ns: events.last().map_or(0, |e| e.ts_ns),
-        events,
-        overlap_events,
-        context: Default::default(),
-        links: Vec::new(),
-        closed_by: model::CloseReason::Turns,
-    }
+    Window { overlap_events, ..testing::window(session, seq, events) }
 }
 
 /// A session's first window: bash runs, the model asks (in Chinese and Japanese) for tests,

@@ -1,21 +1,14 @@
 //! Windows, events and findings for the judge's tests.
 
 pub(crate) use model::FileOp;
+use model::testing;
 use model::{
-    Connect, Event, EventBody, Exec, Exit, FileEvent, Finding, Fork, LlmCall, LlmRequest,
-    LlmResponse, Message, ToolCall, Window,
+    Connect, Event, EventBody, FileEvent, Finding, Fork, LlmCall, LlmRequest, Message, ToolCall,
+    Window,
 };
 
 pub(crate) fn ev(ts_ns: u64, pid: u32, body: EventBody) -> Event {
-    Event {
-        ts_ns,
-        session: "s1".into(),
-        pid,
-        tid: pid,
-        ppid: 1,
-        comm: "agent".into(),
-        body,
-    }
+    testing::event("s1", ts_ns, pid, body)
 }
 
 pub(crate) fn msg(role: &str, content: &str, tool_call_id: Option<&str>) -> Message {
@@ -45,65 +38,24 @@ pub(crate) fn llm(
                 .unwrap_or_else(|_| serde_json::Value::String(args.to_string())),
         })
         .collect();
-    ev(
-        ts_ns,
-        10,
-        EventBody::LlmCall(Box::new(LlmCall {
-            provider: "openai".into(),
-            api: "chat".into(),
-            url: "https://api.openai.com/v1/chat/completions".into(),
-            model: Some("gpt-4o".into()),
-            request: LlmRequest {
-                extends: None,
-                system: None,
-                messages: messages.iter().map(|(r, c)| msg(r, c, None)).collect(),
-                tools: Vec::new(),
-            },
-            response: LlmResponse {
-                text: text.into(),
-                tool_calls,
-                stop_reason: None,
-                error: None,
-            },
-            usage: None,
-            stream: false,
-            status: 200,
-            ttft_ms: None,
-            latency_ms: 10.0,
-            incomplete: false,
-            raw: None,
-        })),
-    )
+    let request = LlmRequest {
+        messages: messages.iter().map(|(r, c)| msg(r, c, None)).collect(),
+        ..LlmRequest::default()
+    };
+    let call = LlmCall {
+        model: Some("gpt-4o".into()),
+        latency_ms: 10.0,
+        ..testing::llm_call(request, text, tool_calls)
+    };
+    ev(ts_ns, 10, EventBody::LlmCall(Box::new(call)))
 }
 
 pub(crate) fn exec(ts_ns: u64, pid: u32, argv: &[&str]) -> Event {
-    ev(
-        ts_ns,
-        pid,
-        EventBody::Exec(Exec {
-            filename: argv.first().map(|a| a.to_string()).unwrap_or_default(),
-            argv: argv.iter().map(|a| a.to_string()).collect(),
-            cwd: "/repo".into(),
-            uid: 1000,
-            argv_truncated: false,
-            argv_bytes: 0,
-            truncated: Vec::new(),
-            non_utf8: false,
-        }),
-    )
+    ev(ts_ns, pid, EventBody::Exec(testing::exec(argv)))
 }
 
 pub(crate) fn exit(ts_ns: u64, pid: u32, exit_code: i32) -> Event {
-    ev(
-        ts_ns,
-        pid,
-        EventBody::Exit(Exit {
-            exit_code,
-            signal: 0,
-            core_dumped: false,
-            duration_ns: 1_500_000_000,
-        }),
-    )
+    ev(ts_ns, pid, EventBody::Exit(testing::exit(exit_code, 1_500_000_000)))
 }
 
 pub(crate) fn fork(ts_ns: u64, pid: u32, child_pid: u32) -> Event {
@@ -147,18 +99,7 @@ pub(crate) fn connect(ts_ns: u64, pid: u32, addr: &str, port: u16, result: i64) 
 
 /// Window 0 of session `s1` holding `events`.
 pub(crate) fn window(events: Vec<Event>) -> Window {
-    Window {
-        window_id: model::window_id("s1", 0),
-        session: "s1".into(),
-        seq: 0,
-        start_ns: events.first().map_or(0, |e| e.ts_ns),
-        end_ns: events.last().map_or(0, |e| e.ts_ns),
-        events,
-        overlap_events: 0,
-        context: Default::default(),
-        links: Vec::new(),
-        closed_by: model::CloseReason::Turns,
-    }
+    testing::window("s1", 0, events)
 }
 
 /// A deterministic finding of `kind` in `w`, citing its first event.

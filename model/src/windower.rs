@@ -849,44 +849,18 @@ fn shell_commands(s: &str) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{Exit, FileOp, LlmRequest, LlmResponse, Message};
+    use crate::{testing, FileOp, LlmRequest, Message};
     use proptest::prelude::*;
     use serde_json::json;
 
     const SEC: u64 = 1_000_000_000;
 
     fn event(session: &str, ts_ns: u64, body: EventBody) -> Event {
-        Event {
-            ts_ns,
-            session: session.into(),
-            pid: 100,
-            tid: 100,
-            ppid: 1,
-            comm: "agent".into(),
-            body,
-        }
+        testing::event(session, ts_ns, 100, body)
     }
 
     fn call(text: &str, tool_calls: Vec<ToolCall>, request: LlmRequest) -> EventBody {
-        EventBody::LlmCall(Box::new(LlmCall {
-            provider: "openai".into(),
-            api: "chat".into(),
-            url: "https://api.openai.com/v1/chat/completions".into(),
-            model: None,
-            request,
-            response: LlmResponse {
-                text: text.into(),
-                tool_calls,
-                ..LlmResponse::default()
-            },
-            usage: None,
-            stream: false,
-            status: 200,
-            ttft_ms: None,
-            latency_ms: 1.0,
-            incomplete: false,
-            raw: None,
-        }))
+        EventBody::LlmCall(Box::new(testing::llm_call(request, text, tool_calls)))
     }
 
     fn llm(session: &str, ts_ns: u64, text: &str) -> Event {
@@ -902,28 +876,11 @@ mod tests {
     }
 
     fn tool(id: &str, name: &str, arguments: serde_json::Value) -> ToolCall {
-        ToolCall {
-            id: id.into(),
-            name: name.into(),
-            arguments,
-        }
+        testing::tool_call(id, name, arguments)
     }
 
     fn exec(session: &str, ts_ns: u64, argv: &[&str]) -> Event {
-        event(
-            session,
-            ts_ns,
-            EventBody::Exec(Exec {
-                filename: argv.first().copied().unwrap_or_default().into(),
-                argv: argv.iter().map(|a| a.to_string()).collect(),
-                cwd: "/repo".into(),
-                uid: 1000,
-                argv_truncated: false,
-                argv_bytes: 0,
-                truncated: Vec::new(),
-                non_utf8: false,
-            }),
-        )
+        event(session, ts_ns, EventBody::Exec(testing::exec(argv)))
     }
 
     fn file(session: &str, ts_ns: u64, path: &str) -> Event {
@@ -935,16 +892,7 @@ mod tests {
     }
 
     fn exit(session: &str, ts_ns: u64) -> Event {
-        event(
-            session,
-            ts_ns,
-            EventBody::Exit(Exit {
-                exit_code: 0,
-                signal: 0,
-                core_dumped: false,
-                duration_ns: 1,
-            }),
-        )
+        event(session, ts_ns, EventBody::Exit(testing::exit(0, 1)))
     }
 
     fn windower(edit: impl FnOnce(&mut WindowerConfig)) -> Windower {

@@ -549,21 +549,9 @@ fn whole_lines_len(file: &mut File) -> std::io::Result<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use model::CloseReason;
 
     fn window(seq: u64) -> Window {
-        Window {
-            window_id: model::window_id("s", seq),
-            session: "s".into(),
-            seq,
-            start_ns: seq,
-            end_ns: seq,
-            events: Vec::new(),
-            overlap_events: 0,
-            context: Default::default(),
-            links: Vec::new(),
-            closed_by: CloseReason::Turns,
-        }
+        model::testing::window("s", seq, Vec::new())
     }
 
     /// A session's long system prompt and instructions are stored once, whatever the number

@@ -3,7 +3,7 @@
 pub(crate) use model::FileOp;
 use model::testing;
 use model::{
-    Connect, Event, EventBody, FileEvent, Finding, Fork, LlmCall, LlmRequest, Message, ToolCall,
+    Event, EventBody, FileEvent, Finding, LlmCall, LlmRequest, Message, ToolCall,
     Window,
 };
 
@@ -58,10 +58,6 @@ pub(crate) fn exit(ts_ns: u64, pid: u32, exit_code: i32) -> Event {
     ev(ts_ns, pid, EventBody::Exit(testing::exit(exit_code, 1_500_000_000)))
 }
 
-pub(crate) fn fork(ts_ns: u64, pid: u32, child_pid: u32) -> Event {
-    ev(ts_ns, pid, EventBody::Fork(Fork { child_pid }))
-}
-
 fn errno(result: i64) -> Option<String> {
     match result {
         -2 => Some("ENOENT".into()),
@@ -79,20 +75,6 @@ pub(crate) fn file(ts_ns: u64, pid: u32, op: FileOp, path: &str, result: i64) ->
         EventBody::File(FileEvent {
             error: errno(result),
             ..FileEvent::new(op, path, result)
-        }),
-    )
-}
-
-pub(crate) fn connect(ts_ns: u64, pid: u32, addr: &str, port: u16, result: i64) -> Event {
-    ev(
-        ts_ns,
-        pid,
-        EventBody::Connect(Connect {
-            family: "inet".into(),
-            addr: addr.into(),
-            port,
-            result,
-            error: errno(result),
         }),
     )
 }

@@ -161,7 +161,7 @@ impl From<Error> for ApiError {
             Error::InvalidWindow(msg) => ApiError::Unprocessable(format!("invalid window: {msg}")),
             other => {
                 // The detail stays in the server's log.
-                eprintln!("agentsight serve: {other}");
+                tracing::error!(error = %other, "request failed");
                 ApiError::Internal
             }
         }

@@ -421,7 +421,7 @@ fn provider(p: &str) -> &str {
 }
 
 fn error_status(message: &str) -> Status {
-    Status { message: message.to_owned(), code: status::StatusCode::Error as i32, ..Default::default() }
+    Status { message: message.to_owned(), code: status::StatusCode::Error as i32 }
 }
 
 fn cut(s: &str) -> String {

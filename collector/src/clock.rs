@@ -47,7 +47,7 @@ impl Clock {
     }
 
     /// Wall-clock nanoseconds since the Unix epoch for a CLOCK_BOOTTIME reading.
-    pub fn to_wall_ns(&self, boot_ns: u64) -> u64 {
+    pub fn to_wall_ns(self, boot_ns: u64) -> u64 {
         let wall = i128::from(boot_ns) + self.offset_ns;
         wall.clamp(0, i128::from(u64::MAX)) as u64
     }

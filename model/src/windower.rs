@@ -1761,6 +1761,7 @@ mod tests {
 
     /// What the random run saw, in order: windows, and the sessions it ended.
     #[derive(Debug)]
+    #[allow(clippy::large_enum_variant)] // a test's record, built once per window
     enum Seen {
         Window(Window),
         Ended(String),

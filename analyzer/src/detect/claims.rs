@@ -443,7 +443,7 @@ fn scoped(sentence: &str) -> bool {
         let before = i.checked_sub(1).map(|j| words[j]);
         let qualifier = before.is_some_and(|b| !GENERIC.contains(&b) && b.chars().all(|c| c.is_alphabetic() || c == '_') && !b.chars().all(|c| c.is_ascii_digit()));
         let test_file = w.contains("test") && [".py", ".ts", ".js", ".rs", ".go"].iter().any(|e| w.ends_with(e));
-        (is_tests && qualifier) || (is_tests && words.get(i + 1) == Some(&"in")) || test_file
+        (is_tests && (qualifier || words.get(i + 1) == Some(&"in"))) || test_file
     })
 }
 

@@ -496,8 +496,7 @@ pub(super) fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
 fn unwrap_launcher(argv: &[String]) -> Vec<String> {
     const INTERPRETERS: &[&str] = &["node", "nodejs", "python", "python3", "ruby", "perl", "bun", "deno"];
     let mut rest = argv;
-    loop {
-        let Some(first) = rest.first() else { break };
+    while let Some(first) = rest.first() {
         let program = basename(first);
         if program == "env" {
             rest = &rest[1..];

@@ -400,7 +400,7 @@ proptest! {
             let prefix = format!("{}/{}/", w.session, f.kind);
             prop_assert!(f.finding_id.starts_with(&prefix), "{}", f.finding_id);
             for e in &f.evidence {
-                prop_assert!(cited.insert((f.kind.clone(), e.event.clone())), "two {} findings cite {}", f.kind, e.event);
+                prop_assert!(cited.insert((f.kind, e.event.clone())), "two {} findings cite {}", f.kind, e.event);
             }
             prop_assert!(!f.evidence.is_empty() && f.evidence.len() <= 12);
             prop_assert!(!f.rationale.is_empty());

@@ -263,12 +263,12 @@ fn cut_middle(text: &str, max: usize) -> String {
     }
     let room = max.saturating_sub(60);
     let (mut head, mut used) = (0, 0);
-    while head < lines.len() && used + lines[head].chars().count() + 1 <= room / 3 {
+    while head < lines.len() && used + lines[head].chars().count() < room / 3 {
         used += lines[head].chars().count() + 1;
         head += 1;
     }
     let mut tail = lines.len();
-    while tail > head && used + lines[tail - 1].chars().count() + 1 <= room {
+    while tail > head && used + lines[tail - 1].chars().count() < room {
         used += lines[tail - 1].chars().count() + 1;
         tail -= 1;
     }

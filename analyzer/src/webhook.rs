@@ -36,6 +36,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+use model::backoff::Backoff;
 use model::{Finding, FindingKind};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
@@ -568,8 +569,7 @@ struct RetryPolicy {
 impl RetryPolicy {
     /// The wait after failed attempt `attempt` (1-based): `backoff`, doubling, capped.
     fn wait_after(&self, attempt: u32) -> Duration {
-        let factor = 1u32 << attempt.saturating_sub(1).min(20);
-        self.backoff.saturating_mul(factor).min(MAX_BACKOFF)
+        Backoff::new(self.backoff, MAX_BACKOFF).after(attempt)
     }
 }
 

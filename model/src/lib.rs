@@ -42,6 +42,7 @@ macro_rules! named {
     };
 }
 
+pub mod backoff;
 pub mod conversation;
 #[cfg(any(test, feature = "testsuite"))]
 pub mod testing;

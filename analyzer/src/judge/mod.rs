@@ -36,6 +36,7 @@ use async_openai::types::chat::{
     CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
     ResponseFormatJsonSchema,
 };
+use model::backoff::Backoff;
 use model::{Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Window};
 use serde::{Deserialize, Serialize};
 
@@ -585,8 +586,7 @@ impl Judge {
 
     /// `backoff_ms` doubled for each attempt after the first; at least what `Retry-After` asks.
     fn backoff(&self, attempt: u32, failure: &Failure) -> Duration {
-        let factor = 1u64 << attempt.saturating_sub(1).min(16);
-        let wait = Duration::from_millis(self.config.backoff_ms.saturating_mul(factor));
+        let wait = Backoff::new(Duration::from_millis(self.config.backoff_ms), MAX_BACKOFF).after(attempt);
         let wait = match failure {
             Failure::RateLimited {
                 retry_after: Some(asked),

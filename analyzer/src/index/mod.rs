@@ -184,9 +184,11 @@ pub struct Hit {
     pub kind: String,
     /// Relevance (BM25); 0 for an empty query.
     pub score: f32,
-    /// HTML: the best matching fragment of the best matching field, matches in `<b>`, the rest
-    /// escaped; empty when no text field matched.
+    /// Plain text: the best matching fragment of the best matching field; empty when no text
+    /// field matched.
     pub snippet: String,
+    /// The matches in `snippet`: `[start, end)` byte offsets, in order, not overlapping.
+    pub highlights: Vec<(usize, usize)>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub event: Option<Event>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -723,6 +725,7 @@ impl Index {
                                 }
                             }
                         }
+                        let (snippet, highlights) = snippets.best(&texts);
                         Hit {
                             doc: DOC_EVENT.into(),
                             id: ev.id(),
@@ -730,22 +733,27 @@ impl Index {
                             ts_ns: ev.ts_ns,
                             kind: ev.body.kind().into(),
                             score,
-                            snippet: snippets.best(&texts),
+                            snippet,
+                            highlights,
                             event: Some(ev),
                             finding: None,
                         }
                     }
-                    Stored::Finding(f) => Hit {
-                        doc: DOC_FINDING.into(),
-                        id: f.finding_id.clone(),
-                        session: f.session.clone(),
-                        ts_ns: f.ts_ns,
-                        kind: f.kind.to_string(),
-                        score,
-                        snippet: snippets.best(&[(Text::Rationale, doc::finding_rationale(&f))]),
-                        event: None,
-                        finding: Some(f),
-                    },
+                    Stored::Finding(f) => {
+                        let (snippet, highlights) = snippets.best(&[(Text::Rationale, doc::finding_rationale(&f))]);
+                        Hit {
+                            doc: DOC_FINDING.into(),
+                            id: f.finding_id.clone(),
+                            session: f.session.clone(),
+                            ts_ns: f.ts_ns,
+                            kind: f.kind.to_string(),
+                            score,
+                            snippet,
+                            highlights,
+                            event: None,
+                            finding: Some(f),
+                        }
+                    }
                 })
             })
             .collect()
@@ -1104,8 +1112,9 @@ impl Snippets {
         Ok(Snippets { generators })
     }
 
-    /// The snippet with the most highlights over the document's texts, as HTML.
-    fn best(&self, texts: &[(Text, String)]) -> String {
+    /// The snippet with the most highlights over the document's texts: its text and its
+    /// highlights (see [`highlights`]).
+    fn best(&self, texts: &[(Text, String)]) -> (String, Vec<(usize, usize)>) {
         let mut best: Option<Snippet> = None;
         for (t, generator) in &self.generators {
             for (_, text) in texts.iter().filter(|(tt, _)| tt == t) {
@@ -1118,8 +1127,23 @@ impl Snippets {
                 }
             }
         }
-        best.map(|s| s.to_html()).unwrap_or_default()
+        best.map(|s| (s.fragment().to_owned(), highlights(s.highlighted()))).unwrap_or_default()
     }
+}
+
+/// A snippet's highlighted ranges sorted, with overlapping ones merged (the CJK bigrams of one
+/// word overlap) and adjacent ones kept apart, as tantivy's own HTML marks them.
+fn highlights(ranges: &[std::ops::Range<usize>]) -> Vec<(usize, usize)> {
+    let mut sorted: Vec<(usize, usize)> = ranges.iter().map(|r| (r.start, r.end)).collect();
+    sorted.sort_unstable();
+    let mut out: Vec<(usize, usize)> = Vec::with_capacity(sorted.len());
+    for (start, end) in sorted {
+        match out.last_mut() {
+            Some(last) if last.1 > start => last.1 = last.1.max(end),
+            _ => out.push((start, end)),
+        }
+    }
+    out
 }
 
 /// Per-session sums over one segment, or over all.

@@ -679,25 +679,51 @@ fn uncommitted_documents_are_invisible() {
     assert_eq!(index.counts().events, 0);
 }
 
+/// A hit's snippet with each highlight in brackets, for assertions that read like the text.
+fn marked(hit: &Hit) -> String {
+    let mut out = String::new();
+    let mut at = 0;
+    for &(start, end) in &hit.highlights {
+        out.push_str(&hit.snippet[at..start]);
+        out.push('[');
+        out.push_str(&hit.snippet[start..end]);
+        out.push(']');
+        at = end;
+    }
+    out.push_str(&hit.snippet[at..]);
+    out
+}
+
 #[test]
 fn snippets_highlight_matches() {
     let index = indexed(&[first_window("s1", 0)]);
     let hits = search(&index, "response:pytest");
-    assert_eq!(hits[0].snippet, "I will run <b>pytest</b> now");
+    assert_eq!(hits[0].snippet, "I will run pytest now");
+    assert_eq!(hits[0].highlights, [(11, 17)]);
+    // The CJK bigrams of one word overlap: one range, in bytes.
     let hits = search(&index, "测试通过");
-    assert!(
-        hits[0].snippet.contains("<b>测试通过</b>"),
-        "{}",
-        hits[0].snippet
-    );
+    assert!(marked(&hits[0]).contains("[测试通过]"), "{}", marked(&hits[0]));
     let hits = search(&index, "kind:exec AND argv:pytest");
-    assert!(
-        hits[0].snippet.starts_with("<b>pytest</b> -q tests"),
-        "{}",
-        hits[0].snippet
-    );
+    assert!(marked(&hits[0]).starts_with("[pytest] -q tests"), "{}", marked(&hits[0]));
     // No text field in the query: no snippet.
-    assert_eq!(search(&index, "kind:exit")[0].snippet, "");
+    let exit = &search(&index, "kind:exit")[0];
+    assert_eq!((exit.snippet.as_str(), exit.highlights.as_slice()), ("", &[][..]));
+}
+
+#[test]
+fn snippets_are_plain_text_whatever_the_agent_wrote() {
+    let w = window("s1", 0, vec![llm("s1", 1_000, "hi", "run <b>pytest</b> & \"done\" now")], 0);
+    let index = indexed(&[w]);
+    let hits = search(&index, "response:pytest");
+    assert_eq!(hits[0].snippet, "run <b>pytest</b> & \"done\" now");
+    assert_eq!(marked(&hits[0]), "run <b>[pytest]</b> & \"done\" now");
+}
+
+#[test]
+fn highlight_ranges_are_sorted_and_merged_only_where_they_overlap() {
+    assert_eq!(highlights(&[6..9, 0..3, 1..4, 3..5, 0..3]), [(0, 5), (6, 9)]);
+    assert_eq!(highlights(&[2..4, 0..2]), [(0, 2), (2, 4)], "adjacent matches stay two");
+    assert_eq!(highlights(&[]), []);
 }
 
 #[test]
@@ -715,7 +741,7 @@ fn hits_carry_the_whole_object() {
     );
     let hits = search(&index, "repeated");
     assert_eq!(hits[0].finding.as_ref(), Some(&f));
-    assert!(hits[0].snippet.contains("<b>repeated</b>"));
+    assert!(marked(&hits[0]).contains("[repeated]"), "{}", marked(&hits[0]));
     assert_eq!(
         index.event(&w.events[1].id()).expect("event"),
         Some(w.events[1].clone())

@@ -2,7 +2,9 @@
 //! wrong, for a person reading it the next morning. Markdown or a self-contained HTML page.
 //!
 //! Built from the index alone: sessions active in the period, and findings made in it, worst
-//! first, each with its evidence.
+//! first, each with its evidence. Both formats are written from one document of blocks (headings,
+//! paragraphs, tables, lists) whose text is data, plain or code: the HTML escapes every piece,
+//! so what the agent wrote is never read as markup (a backtick in it stays a backtick).
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -32,18 +34,65 @@ pub fn build(index: &Index, since_ns: u64, until_ns: u64, format: Format) -> Res
 
 /// Pure rendering, tested without an index.
 pub fn render(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, until_ns: u64, format: Format) -> String {
-    let mut md = String::new();
-    let _ = writeln!(md, "# AgentSight review: {} to {}\n", when(since_ns), when(until_ns));
+    let doc = document(sessions, findings, since_ns, until_ns);
+    match format {
+        Format::Markdown => markdown(&doc),
+        Format::Html => html(&doc),
+    }
+}
+
+/// Inline text: each piece is data, plain or code, and each format writes it its own way (HTML
+/// escapes every piece), so nothing from the trace is ever read as markup.
+#[derive(Debug, Default)]
+struct Line(Vec<(Style, String)>);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Style {
+    Plain,
+    Code,
+}
+
+impl Line {
+    fn text(mut self, s: impl Into<String>) -> Self {
+        self.0.push((Style::Plain, s.into()));
+        self
+    }
+
+    fn code(mut self, s: impl Into<String>) -> Self {
+        self.0.push((Style::Code, s.into()));
+        self
+    }
+}
+
+fn text(s: impl Into<String>) -> Line {
+    Line::default().text(s)
+}
+
+fn code(s: impl Into<String>) -> Line {
+    Line::default().code(s)
+}
+
+/// The report's parts, in order.
+#[derive(Debug)]
+enum Block {
+    Heading(u8, Line),
+    Paragraph(Line),
+    Table { head: &'static [&'static str], rows: Vec<Vec<Line>> },
+    List(Vec<Line>),
+}
+
+/// The report as data: what is in it, before any format.
+fn document(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, until_ns: u64) -> Vec<Block> {
+    let mut doc = vec![Block::Heading(1, text(format!("AgentSight review: {} to {}", when(since_ns), when(until_ns))))];
     let events: u64 = sessions.iter().map(|s| s.events).sum();
     let calls: u64 = sessions.iter().map(|s| s.llm_calls).sum();
-    let _ = writeln!(
-        md,
-        "{} sessions, {} events, {} LLM calls, {} findings.\n",
+    doc.push(Block::Paragraph(text(format!(
+        "{} sessions, {} events, {} LLM calls, {} findings.",
         sessions.len(),
         events,
         calls,
         findings.len()
-    );
+    ))));
     let mut by_kind: BTreeMap<&str, (usize, f64)> = BTreeMap::new();
     for f in findings {
         let e = by_kind.entry(f.kind.as_str()).or_default();
@@ -51,72 +100,163 @@ pub fn render(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, unt
         e.1 = e.1.max(f.score);
     }
     if !by_kind.is_empty() {
-        md.push_str("| kind | findings | worst score |\n|---|---|---|\n");
-        for (kind, (n, worst)) in &by_kind {
-            let _ = writeln!(md, "| {kind} | {n} | {worst:.2} |");
-        }
-        md.push('\n');
+        let rows = by_kind.iter().map(|(kind, (n, worst))| vec![text(*kind), text(n.to_string()), text(format!("{worst:.2}"))]);
+        doc.push(Block::Table { head: &["kind", "findings", "worst score"], rows: rows.collect() });
     }
-    md.push_str("## Findings, worst first\n\n");
+    doc.push(Block::Heading(2, text("Findings, worst first")));
     if findings.is_empty() {
-        md.push_str("None.\n\n");
+        doc.push(Block::Paragraph(text("None.")));
     }
     let mut sorted: Vec<&Finding> = findings.iter().collect();
     sorted.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.ts_ns.cmp(&b.ts_ns)));
     for f in sorted {
-        let by = match &f.judge {
-            Some(j) => format!("judge `{}` ({})", j.model, j.prompt_id),
-            None => format!("detector `{}`", f.detector),
+        let heading = text(format!("{} {:.2} in session ", f.kind, f.score)).code(&f.session);
+        doc.push(Block::Heading(3, heading));
+        let line = text(format!("{} — ", one_line(&f.rationale)));
+        let line = match &f.judge {
+            Some(j) => line.text("judge ").code(&j.model).text(format!(" ({})", j.prompt_id)),
+            None => line.text("detector ").code(&f.detector),
         };
-        let _ = writeln!(md, "### {} {:.2} in session `{}`\n", f.kind, f.score, f.session);
-        let _ = writeln!(md, "{} — {}, window `{}`, {}\n", one_line(&f.rationale), by, f.window_id, when(f.ts_ns));
-        for e in &f.evidence {
-            let _ = writeln!(md, "- {} — pid {}, `{}` ({})", one_line(&e.summary), e.pid, e.event, when(e.ts_ns));
-        }
-        md.push('\n');
+        doc.push(Block::Paragraph(line.text(", window ").code(&f.window_id).text(format!(", {}", when(f.ts_ns)))));
+        let evidence = f.evidence.iter().map(|e| {
+            text(format!("{} — pid {}, ", one_line(&e.summary), e.pid)).code(&e.event).text(format!(" ({})", when(e.ts_ns)))
+        });
+        doc.push(Block::List(evidence.collect()));
     }
     let gaps: Vec<&SessionInfo> = sessions.iter().filter(|s| s.lost_events > 0).collect();
     if !gaps.is_empty() {
         // before the sessions: a finding cannot be trusted further than what was captured
-        md.push_str("## Coverage warnings\n\nWhat the capture says it did not record, by session.\n\n");
+        doc.push(Block::Heading(2, text("Coverage warnings")));
+        doc.push(Block::Paragraph(text("What the capture says it did not record, by session.")));
         for s in gaps {
-            let _ = writeln!(md, "### Session `{}`: {} loss events\n", s.id, s.lost_events);
-            for w in &s.coverage {
-                let _ = writeln!(md, "- {}", one_line(w));
-            }
+            doc.push(Block::Heading(3, text("Session ").code(&s.id).text(format!(": {} loss events", s.lost_events))));
+            let mut items: Vec<Line> = s.coverage.iter().map(|w| text(one_line(w))).collect();
             if s.lost_events > s.coverage.len() as u64 {
-                let _ = writeln!(md, "- … and {} more", s.lost_events - s.coverage.len() as u64);
+                items.push(text(format!("… and {} more", s.lost_events - s.coverage.len() as u64)));
             }
-            md.push('\n');
+            doc.push(Block::List(items));
         }
     }
-    md.push_str("## Sessions\n\n");
+    doc.push(Block::Heading(2, text("Sessions")));
     if sessions.is_empty() {
-        md.push_str("None.\n");
+        doc.push(Block::Paragraph(text("None.")));
     } else {
-        md.push_str(
-            "| session | agent | from | to | events | LLM calls | findings | loss events |\n|---|---|---|---|---|---|---|---|\n",
-        );
-        for s in sessions {
+        let rows = sessions.iter().map(|s| {
             let agent = s.agent.as_deref().map(one_line).unwrap_or_default();
-            let _ = writeln!(
-                md,
-                "| `{}` | {} | {} | {} | {} | {} | {} | {} |",
-                s.id,
-                agent.replace('|', "\\|"),
-                when(s.first_ns),
-                when(s.last_ns),
-                s.events,
-                s.llm_calls,
-                s.findings,
-                s.lost_events
-            );
+            let numbers = [s.events, s.llm_calls, s.findings, s.lost_events].map(|n| text(n.to_string()));
+            [code(&s.id), text(agent), text(when(s.first_ns)), text(when(s.last_ns))].into_iter().chain(numbers).collect()
+        });
+        doc.push(Block::Table {
+            head: &["session", "agent", "from", "to", "events", "LLM calls", "findings", "loss events"],
+            rows: rows.collect(),
+        });
+    }
+    doc
+}
+
+/// Markdown: blocks apart by a blank line; text as it is, but a `|` in a table cell is `\|`.
+fn markdown(doc: &[Block]) -> String {
+    let inline = |line: &Line, cell: bool| {
+        let mut o = String::new();
+        for (style, s) in &line.0 {
+            match style {
+                Style::Plain if cell => o.push_str(&s.replace('|', "\\|")),
+                Style::Plain => o.push_str(s),
+                Style::Code => {
+                    let _ = write!(o, "`{s}`");
+                }
+            }
+        }
+        o
+    };
+    let mut blocks = Vec::with_capacity(doc.len());
+    for block in doc {
+        let mut md = String::new();
+        match block {
+            Block::Heading(level, line) => {
+                let _ = writeln!(md, "{} {}", "#".repeat(usize::from(*level)), inline(line, false));
+            }
+            Block::Paragraph(line) => {
+                let _ = writeln!(md, "{}", inline(line, false));
+            }
+            Block::Table { head, rows } => {
+                let _ = writeln!(md, "| {} |\n|{}", head.join(" | "), "---|".repeat(head.len()));
+                for row in rows {
+                    let cells: Vec<String> = row.iter().map(|c| inline(c, true)).collect();
+                    let _ = writeln!(md, "| {} |", cells.join(" | "));
+                }
+            }
+            Block::List(items) => {
+                for item in items {
+                    let _ = writeln!(md, "- {}", inline(item, false));
+                }
+            }
+        }
+        blocks.push(md);
+    }
+    blocks.join("\n")
+}
+
+/// A small self-contained HTML page. Tags are fixed strings; text enters only through
+/// [`escape`] (everything from the trace is untrusted agent output).
+fn html(doc: &[Block]) -> String {
+    let mut out = String::from(
+        "<!doctype html><meta charset=utf-8><title>AgentSight review</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #8884;padding:.2em .5em;text-align:left}code{background:#8882;padding:0 .2em}</style>\n",
+    );
+    let inline = |out: &mut String, tag: &str, line: &Line| {
+        let _ = write!(out, "<{tag}>");
+        for (style, s) in &line.0 {
+            match style {
+                Style::Plain => out.push_str(&escape(s)),
+                Style::Code => {
+                    let _ = write!(out, "<code>{}</code>", escape(s));
+                }
+            }
+        }
+        let _ = write!(out, "</{tag}>");
+    };
+    for block in doc {
+        match block {
+            Block::Heading(level, line) => {
+                let tag = match level {
+                    1 => "h1",
+                    2 => "h2",
+                    _ => "h3",
+                };
+                inline(&mut out, tag, line);
+                out.push('\n');
+            }
+            Block::Paragraph(line) => {
+                inline(&mut out, "p", line);
+                out.push('\n');
+            }
+            Block::Table { head, rows } => {
+                out.push_str("<table>\n<tr>");
+                for h in *head {
+                    let _ = write!(out, "<th>{}</th>", escape(h));
+                }
+                out.push_str("</tr>\n");
+                for row in rows {
+                    out.push_str("<tr>");
+                    for cell in row {
+                        inline(&mut out, "td", cell);
+                    }
+                    out.push_str("</tr>\n");
+                }
+                out.push_str("</table>\n");
+            }
+            Block::List(items) if items.is_empty() => {}
+            Block::List(items) => {
+                out.push_str("<ul>\n");
+                for item in items {
+                    inline(&mut out, "li", item);
+                    out.push('\n');
+                }
+                out.push_str("</ul>\n");
+            }
         }
     }
-    match format {
-        Format::Markdown => md,
-        Format::Html => html(&md),
-    }
+    out
 }
 
 fn when(ns: u64) -> String {
@@ -136,74 +276,6 @@ fn one_line(s: &str) -> String {
 
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// The Markdown above as a small HTML page: headings, tables, lists and `code`; everything from
-/// the trace is escaped (it is untrusted agent output).
-fn html(md: &str) -> String {
-    let mut out = String::from(
-        "<!doctype html><meta charset=utf-8><title>AgentSight review</title><style>body{font:15px/1.5 system-ui,sans-serif;max-width:70em;margin:2em auto;padding:0 1em}table{border-collapse:collapse}td,th{border:1px solid #8884;padding:.2em .5em;text-align:left}code{background:#8882;padding:0 .2em}</style>\n",
-    );
-    let inline = |s: &str| {
-        let mut o = String::new();
-        for (i, part) in escape(s).split('`').enumerate() {
-            if i % 2 == 1 {
-                let _ = write!(o, "<code>{part}</code>");
-            } else {
-                o.push_str(part);
-            }
-        }
-        o
-    };
-    let mut in_list = false;
-    let mut in_table = false;
-    for line in md.lines() {
-        if in_list && !line.starts_with("- ") {
-            out.push_str("</ul>\n");
-            in_list = false;
-        }
-        if in_table && !line.starts_with('|') {
-            out.push_str("</table>\n");
-            in_table = false;
-        }
-        if let Some(h) = line.strip_prefix("### ") {
-            let _ = writeln!(out, "<h3>{}</h3>", inline(h));
-        } else if let Some(h) = line.strip_prefix("## ") {
-            let _ = writeln!(out, "<h2>{}</h2>", inline(h));
-        } else if let Some(h) = line.strip_prefix("# ") {
-            let _ = writeln!(out, "<h1>{}</h1>", inline(h));
-        } else if let Some(item) = line.strip_prefix("- ") {
-            if !in_list {
-                out.push_str("<ul>\n");
-                in_list = true;
-            }
-            let _ = writeln!(out, "<li>{}</li>", inline(item));
-        } else if line.starts_with('|') {
-            if line.starts_with("|---") {
-                continue;
-            }
-            let tag = if in_table { "td" } else { "th" };
-            if !in_table {
-                out.push_str("<table>\n");
-                in_table = true;
-            }
-            let cells: Vec<String> = line
-                .trim_matches('|')
-                .split(" | ")
-                .map(|c| format!("<{tag}>{}</{tag}>", inline(c.trim().replace("\\|", "|").as_str())))
-                .collect();
-            let _ = writeln!(out, "<tr>{}</tr>", cells.concat());
-        } else if !line.trim().is_empty() {
-            let _ = writeln!(out, "<p>{}</p>", inline(line));
-        }
-    }
-    if in_list {
-        out.push_str("</ul>\n");
-    }
-    if in_table {
-        out.push_str("</table>\n");
-    }
-    out
 }
 
 #[cfg(test)]
@@ -296,5 +368,17 @@ mod tests {
     fn an_empty_period_says_so() {
         let md = render(&[], &[], 0, 1, Format::Markdown);
         assert!(md.contains("0 sessions") && md.contains("None."));
+    }
+
+
+    #[test]
+    fn html_reads_no_markup_in_what_the_agent_wrote() {
+        let mut s = session();
+        s.agent = Some("a | b `c`".into());
+        let page = render(&[s], &[finding("loop", 0.5, "ran `rm -rf` & **left**")], 0, 1, Format::Html);
+        assert!(page.contains("<p>ran `rm -rf` &amp; **left** — detector <code>d</code>, window <code>s:0</code>"), "{page}");
+        assert!(page.contains("<tr><td><code>s</code></td><td>a | b `c`</td>"), "{page}");
+        let md = render(&[session()], &[finding("loop", 0.5, "ran `rm -rf`")], 0, 1, Format::Markdown);
+        assert!(md.contains("ran `rm -rf` — detector `d`, window `s:0`"), "Markdown keeps the text as it is:\n{md}");
     }
 }

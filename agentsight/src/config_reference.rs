@@ -1,13 +1,14 @@
 //! `docs/CONFIG.md` names every key the configuration file takes, and no key it does not.
 //!
-//! The keys come from the config loader itself, not from a list kept here: a key the structs do
+//! The keys come from the config loader itself (`crate::config::parse`, the whole tree), not from
+//! a list kept here: a key the structs do
 //! not know is refused with serde's "unknown field `x`, expected one of ..." listing the fields
 //! of that table. Each field is then tried as a table (`[path.field]`, then `[[path.field]]`): if
 //! the loader answers with another "unknown field" list it is one, and is walked in turn.
 
 use std::collections::BTreeSet;
 
-use analyzer::config::Config;
+use crate::config::parse;
 
 /// The fields serde lists for the table at `header` (`None`: the top level), if the loader
 /// takes it as a table at all.
@@ -16,12 +17,14 @@ fn fields_of(header: Option<&str>) -> Option<Vec<String>> {
         None => "zz_not_a_key = 1\n".to_owned(),
         Some(h) => format!("{h}\nzz_not_a_key = 1\n"),
     };
-    let err = Config::parse(&text).expect_err("an unknown key is refused").to_string();
-    let list = err.split_once("unknown field `zz_not_a_key`, expected one of ")?.1;
-    Some(list.split(", ").map(|f| f.trim().trim_matches('`').to_owned()).collect())
+    let err = parse(&text).expect_err("an unknown key is refused").to_string();
+    // serde says "expected one of `a`, `b`, `c`", "expected `a` or `b`" or "expected `a`".
+    let list = err.split_once("unknown field `zz_not_a_key`, expected ")?.1;
+    let list = list.strip_prefix("one of ").unwrap_or(list);
+    Some(list.split(", ").flat_map(|f| f.split(" or ")).map(|f| f.trim().trim_matches('`').to_owned()).collect())
 }
 
-/// Every key as a dotted path (`window.max_turns`), tables included (`judge.gate`).
+/// Every key as a dotted path (`window.max_turns`), tables included (`analyzer.judge.gate`).
 fn config_keys() -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
     let mut tables = vec![(None::<String>, String::new())];
@@ -53,7 +56,17 @@ fn documented_keys(doc: &str) -> BTreeSet<String> {
 #[test]
 fn the_walk_finds_nested_tables_and_arrays_of_tables() {
     let keys = config_keys();
-    for key in ["listen", "window.max_turns", "judge.gate.prompts", "judge.local.model", "webhooks.rules.secret_env"] {
+    for key in [
+        "capture.ring_mib",
+        "redact.extra_headers",
+        "window.max_turns",
+        "ship.backoff_max_ms",
+        "analyzer.listen",
+        "analyzer.index.writer_heap_mib",
+        "analyzer.judge.gate.prompts",
+        "analyzer.judge.local.model",
+        "analyzer.webhooks.rules.secret_env",
+    ] {
         assert!(keys.contains(key), "`{key}` not found: {keys:?}");
     }
 }

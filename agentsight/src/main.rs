@@ -74,9 +74,10 @@ enum Command {
         /// The analyzer's URL.
         #[arg(long, value_name = "URL")]
         ship: String,
-        /// Where windows wait while the analyzer is away.
-        #[arg(long, value_name = "DIR", default_value = "/var/spool/agentsight")]
-        spool: PathBuf,
+        /// Where windows wait while the analyzer is away (default: `ship.spool_dir` from the
+        /// config, else /var/spool/agentsight).
+        #[arg(long, value_name = "DIR")]
+        spool: Option<PathBuf>,
         /// Processes to trace (with their descendants).
         #[arg(long, value_name = "PID", num_args = 1..)]
         pid: Vec<u32>,
@@ -90,14 +91,16 @@ enum Command {
         #[arg(short, long)]
         quiet: bool,
         /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are
-        /// reported. Records go to a 4 MiB first ring until a burst fills it.
-        #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
-        ring_mib: u32,
+        /// reported. Records go to a 4 MiB first ring until a burst fills it (default:
+        /// `capture.ring_mib` from the config, else 64).
+        #[arg(long, value_name = "MIB", value_parser = ring_mib)]
+        ring_mib: Option<u32>,
         /// Read the bearer token from this environment variable.
         #[arg(long, value_name = "VAR", default_value = "AGENTSIGHT_TOKEN")]
         token_env: String,
-        /// The configuration file whose `[window]` settings cut the windows (default:
-        /// $AGENTSIGHT_CONFIG, else ~/.config/agentsight/config.toml if it exists).
+        /// The configuration file whose `[capture]`, `[redact]`, `[window]` and `[ship]` tables
+        /// are used; its `[analyzer]` is not checked here (default: $AGENTSIGHT_CONFIG, else
+        /// ~/.config/agentsight/config.toml if it exists).
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
         /// A command to run and trace, after `--` (instead of --pid/--comm).
@@ -110,8 +113,8 @@ enum Command {
     Serve {
         #[command(flatten)]
         store: StoreArgs,
-        /// Address to listen on (default from the config, else 127.0.0.1:7395). Anything but
-        /// loopback requires a bearer token in $AGENTSIGHT_TOKEN.
+        /// Address to listen on (default: `analyzer.listen` from the config, else
+        /// 127.0.0.1:7395). Anything but loopback requires a bearer token in $AGENTSIGHT_TOKEN.
         #[arg(long, value_name = "ADDR:PORT")]
         listen: Option<String>,
     },
@@ -316,7 +319,8 @@ enum Command {
         /// seconds per window).
         #[arg(long, value_name = "N")]
         sample: Option<usize>,
-        /// The configuration whose `[window]`, `[detect]` and `[judge]` settings are used.
+        /// The configuration whose `[window]`, `[analyzer.detect]` and `[analyzer.judge]`
+        /// settings are used.
         #[arg(long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
@@ -334,6 +338,10 @@ enum Command {
         comm: Option<String>,
         #[command(flatten)]
         out: OutputArgs,
+        /// The configuration file whose `[capture]` and `[redact]` tables are used (default:
+        /// $AGENTSIGHT_CONFIG, else ~/.config/agentsight/config.toml if it exists).
+        #[arg(long, value_name = "FILE")]
+        config: Option<PathBuf>,
     },
     /// Print a shell completion script on stdout.
     #[command(after_help = "Examples:
@@ -465,23 +473,37 @@ struct OutputArgs {
     verbose: bool,
     /// Size of the kernel ring buffer in MiB (a power of two); raise it if losses are reported.
     /// Records go to a 4 MiB first ring until a burst fills it; this one is mapped (and counts
-    /// in agentsight's resident memory, twice) only from then on.
-    #[arg(long, value_name = "MIB", default_value_t = 64, value_parser = ring_mib)]
-    ring_mib: u32,
+    /// in agentsight's resident memory, twice) only from then on (default: `capture.ring_mib`
+    /// from the config, else 64).
+    #[arg(long, value_name = "MIB", value_parser = ring_mib)]
+    ring_mib: Option<u32>,
     /// Write each LLM request whole, as the agent sent it (its whole conversation again),
     /// instead of only what is new since the request it continues (`request.extends`). For
-    /// tools that expect whole requests; the trace grows with the square of the turns.
+    /// tools that expect whole requests; the trace grows with the square of the turns
+    /// (default: `capture.full_requests` from the config, else off).
     #[arg(long)]
     full_requests: bool,
 }
 
+impl OutputArgs {
+    /// What these flags set over the config file.
+    fn overrides(&self) -> config::Overrides {
+        config::Overrides {
+            ring_bytes: self.ring_mib.map(|m| m << 20),
+            full_requests: self.full_requests,
+            ..Default::default()
+        }
+    }
+
+    /// The recording's options, with the config's capture settings.
+    fn options(self, config: &config::Config) -> pipeline::Options {
+        pipeline::Options { output: self.output, quiet: self.quiet, verbose: self.verbose, capture: config.capture(), windows: None }
+    }
+}
+
 fn ring_mib(s: &str) -> Result<u32, String> {
     let n: u32 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
-    if n.is_power_of_two() && (1..=1024).contains(&n) {
-        Ok(n)
-    } else {
-        Err(format!("{n} is not a power of two between 1 and 1024"))
-    }
+    collector::capture::ring_bytes(n).map(|_| n)
 }
 
 fn main() -> ExitCode {
@@ -517,28 +539,34 @@ fn error_message(err: &anyhow::Error) -> String {
 }
 
 fn run(command: Command) -> anyhow::Result<i32> {
+    use collector::ship::ShipConfig;
+    use config::Uses;
     use commands::{demo, eval, export, findings, ingest, manual, prune, record, report, search, serve, sessions};
     match command {
         Command::Record { out, analyze, store, until, command } => {
-            let mut opts = pipeline::Options::from(out);
             // Read (and checked) even without --analyze: a bad file named is an error, always.
-            let config = config::load_config(store.config)?;
+            let config = config::load(store.config, out.overrides(), Uses::All)?;
+            let mut opts = out.options(&config);
             if analyze {
-                opts.windows = Some(pipeline::Dest::Analyze { config, data: datadir::data_dir(store.data) });
+                let data = datadir::data_dir(store.data);
+                opts.windows = Some(pipeline::Dest::Analyze { window: config.window, config: config.analyzer, data });
             }
             record::record(opts, until, command)
         }
-        Command::Attach { pid, comm, out } => record::attach(pipeline::Options::from(out), pid, comm),
+        Command::Attach { pid, comm, out, config } => {
+            let config = config::load(config, out.overrides(), Uses::Collector)?;
+            record::attach(out.options(&config), pid, comm)
+        }
         Command::Collect { ship, spool, pid, comm, output, quiet, ring_mib, token_env, config, command } => {
-            let config = config::load_config(config)?;
+            let overrides = config::Overrides { ring_bytes: ring_mib.map(|m| m << 20), spool, ..Default::default() };
+            let config = config::load(config, overrides, Uses::Collector)?;
             let token = std::env::var(&token_env).ok().filter(|t| !t.is_empty());
             let opts = pipeline::Options {
                 output,
                 quiet,
                 verbose: false,
-                ring_bytes: ring_mib << 20,
-                full_requests: false,
-                windows: Some(pipeline::Dest::Ship { config, url: ship, spool, token }),
+                capture: config.capture(),
+                windows: Some(pipeline::Dest::Ship { window: config.window, ship: ShipConfig { url: ship, token, ..config.ship } }),
             };
             match (command.is_empty(), pid.is_empty() && comm.is_none()) {
                 (false, true) => record::record(opts, record::Until::Tree, command),
@@ -547,40 +575,40 @@ fn run(command: Command) -> anyhow::Result<i32> {
             }
         }
         Command::Serve { store, listen } => {
-            let config = config::load_config(store.config)?;
-            serve::serve(config, &datadir::data_dir(store.data), listen)
+            let config = config::load(store.config, config::Overrides { listen, ..Default::default() }, Uses::All)?;
+            serve::serve(config.analyzer, &datadir::data_dir(store.data))
         }
         Command::Ingest { trace, store, quiet, max_line_bytes } => {
-            let config = config::load_config(store.config)?;
+            let config = config::load(store.config, Default::default(), Uses::All)?;
             ingest::ingest(&trace, config, &datadir::data_dir(store.data), quiet, max_line_bytes)
         }
         Command::Search { query, session, kind, since, limit, json, store } => {
-            config::load_config(store.config)?;
+            config::load(store.config, Default::default(), Uses::All)?;
             let since_ns = since.map(|s| s.start_ns(now_ns()));
             let q = analyzer::index::SearchQuery { query, session, kind, since_ns, limit, ..Default::default() };
             search::search(q, &datadir::data_dir(store.data), json)
         }
         Command::Findings { min_score, session, kind, limit, json, store } => {
-            config::load_config(store.config)?;
+            config::load(store.config, Default::default(), Uses::All)?;
             let f = analyzer::index::FindingFilter { min_score, session, kind, limit, ..Default::default() };
             findings::findings(f, &datadir::data_dir(store.data), json)
         }
         Command::Sessions { json, store } => {
-            config::load_config(store.config)?;
+            config::load(store.config, Default::default(), Uses::All)?;
             sessions::list(&datadir::data_dir(store.data), json)
         }
         Command::Show { session, turn, turns, noise, json, store } => {
-            config::load_config(store.config)?;
+            config::load(store.config, Default::default(), Uses::All)?;
             let turns = turns.map(|t| usize::try_from(t).unwrap_or(analyzer::view::MAX_TURNS));
             sessions::show(sessions::ShowArgs { session, turn, turns, noise, json }, &datadir::data_dir(store.data))
         }
         Command::Export { otlp, session, project, no_content, store } => {
-            let config = config::load_config(store.config)?;
-            let args = export::ExportArgs { otlp, sessions: session, project, no_content };
-            export::run(args, config.export, &datadir::data_dir(store.data))
+            let overrides = config::Overrides { otlp, project, no_content, ..Default::default() };
+            let config = config::load(store.config, overrides, Uses::All)?;
+            export::run(export::ExportArgs { sessions: session }, config.analyzer.export, &datadir::data_dir(store.data))
         }
         Command::Prune { older_than, max_log_size, dry_run, store } => {
-            let config = config::load_config(store.config)?;
+            let config = config::load(store.config, Default::default(), Uses::All)?.analyzer;
             let now = now_ns();
             let before = match older_than {
                 Some(d) => Some(now.saturating_sub(u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))),
@@ -590,7 +618,7 @@ fn run(command: Command) -> anyhow::Result<i32> {
             prune::prune(before, cap, dry_run, config, &datadir::data_dir(store.data))
         }
         Command::Report { since, format, output, store } => {
-            config::load_config(store.config)?;
+            config::load(store.config, Default::default(), Uses::All)?;
             let format = match format {
                 ReportFormat::Md => analyzer::report::Format::Markdown,
                 ReportFormat::Html => analyzer::report::Format::Html,
@@ -600,28 +628,15 @@ fn run(command: Command) -> anyhow::Result<i32> {
             report::report(since, format, output, &datadir::data_dir(store.data))
         }
         Command::Eval { dir, floors, json, verbose, judge, sample, config } => {
-            let config = config::load_config(config)?;
+            let config = config::load(config, Default::default(), Uses::All)?;
             eval::eval(&dir, eval::EvalArgs { floors, json, verbose, judge, sample }, config)
         }
         Command::Demo { store } => {
-            let config = config::load_config(store.config)?;
+            let config = config::load(store.config, Default::default(), Uses::All)?;
             demo::run(config, &datadir::data_dir(store.data))
         }
         Command::Completions { shell } => manual::completions(shell, Cli::command()),
         Command::Man { dir } => manual::man(Cli::command(), dir.as_deref()),
-    }
-}
-
-impl From<OutputArgs> for pipeline::Options {
-    fn from(o: OutputArgs) -> Self {
-        pipeline::Options {
-            output: o.output,
-            quiet: o.quiet,
-            verbose: o.verbose,
-            ring_bytes: o.ring_mib << 20,
-            full_requests: o.full_requests,
-            windows: None,
-        }
     }
 }
 

@@ -1,19 +1,21 @@
-//! The analyzer's configuration file (TOML): windowing, detectors, the judge, webhooks, limits.
+//! The analyzer's configuration: the `[analyzer]` table of the configuration file (listen
+//! address, limits, the index, detectors, the judge, webhooks, export, retention). The binary
+//! (`agentsight/src/config.rs`) reads the whole file; this crate owns this section's types,
+//! defaults and validation. How windows are cut (`[window]`) is not the analyzer's: windows
+//! arrive cut.
 //!
 //! Parse, then validate: unknown keys are rejected (a typo must not silently turn a feature off),
-//! every section has named defaults, so an empty file is a valid configuration (deterministic
+//! every section has named defaults, so an empty table is a valid configuration (deterministic
 //! detectors only, no webhooks).
-
-use std::path::Path;
 
 use serde::Deserialize;
 
 use crate::detect::DetectConfig;
+use crate::index::IndexConfig;
 use crate::judge::JudgeConfig;
 use crate::otlp::ExportConfig;
 use crate::webhook::WebhookConfig;
 use crate::{Error, Result};
-use model::windower::WindowerConfig;
 
 /// Everything `serve`, `ingest` and `record --analyze` can be told.
 #[derive(Debug, Clone, Deserialize)]
@@ -30,7 +32,8 @@ pub struct Config {
     pub commit_interval_ms: u64,
     /// Windows waiting for the judge; more are counted as dropped (`judge_queue_full`).
     pub judge_queue: usize,
-    pub window: WindowerConfig,
+    /// The index writer's memory and threads.
+    pub index: IndexConfig,
     pub detect: DetectConfig,
     /// No `[judge]` section: deterministic findings only.
     pub judge: Option<JudgeConfig>,
@@ -40,6 +43,22 @@ pub struct Config {
     /// What `serve` deletes, and when (off by default: everything is kept).
     pub retention: RetentionConfig,
 }
+
+/// The top-level keys of [`Config`]: where a file written before the `[analyzer]` table existed
+/// has them (see `agentsight/src/config.rs`).
+pub const KEYS: &[&str] = &[
+    "listen",
+    "token_env",
+    "max_body_bytes",
+    "commit_interval_ms",
+    "judge_queue",
+    "index",
+    "detect",
+    "judge",
+    "webhooks",
+    "export",
+    "retention",
+];
 
 /// Which sessions `serve` deletes (`[retention]`); `agentsight prune` takes the same from flags.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -83,7 +102,7 @@ impl Default for Config {
             max_body_bytes: 32 << 20,
             commit_interval_ms: 1000,
             judge_queue: 256,
-            window: WindowerConfig::default(),
+            index: IndexConfig::default(),
             detect: DetectConfig::default(),
             judge: None,
             webhooks: WebhookConfig::default(),
@@ -94,20 +113,7 @@ impl Default for Config {
 }
 
 impl Config {
-    /// Reads and validates a TOML file.
-    pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|source| Error::Io {
-            op: "read config",
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Config::parse(&text).map_err(|e| match e {
-            Error::Config(msg) => Error::Config(format!("`{}`: {msg}", path.display())),
-            other => other,
-        })
-    }
-
-    /// Parses and validates TOML text.
+    /// Parses and validates TOML text holding this section's keys at its top level.
     pub fn parse(text: &str) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| Error::Config(toml_error(text, &e)))?;
         config.validate()?;
@@ -121,6 +127,14 @@ impl Config {
         if self.max_body_bytes < 1024 {
             return Err(Error::Config("`max_body_bytes` must be at least 1024".into()));
         }
+        // tantivy needs 15 MB per indexing thread (0 threads: it picks as many as fit).
+        let threads = self.index.writer_threads.max(1);
+        if self.index.writer_heap_mib < 15 * threads {
+            return Err(Error::Config(format!(
+                "`index.writer_heap_mib` must be at least 15 per writer thread: {} for {threads}",
+                15 * threads
+            )));
+        }
         if let Some(judge) = &self.judge {
             judge.validate()?;
         }
@@ -133,8 +147,9 @@ impl Config {
 }
 
 /// A TOML error on one line, naming the key where it can: "line 2, `window.max_turn`: unknown
-/// field ...", without the source excerpt `toml` draws under its message.
-fn toml_error(text: &str, e: &toml::de::Error) -> String {
+/// field ...", without the source excerpt `toml` draws under its message. `text` is the text the
+/// error's span points into.
+pub fn toml_error(text: &str, e: &toml::de::Error) -> String {
     let msg = e.message().trim().replace('\n', " ");
     let Some(span) = e.span() else { return msg };
     let before = text.get(..span.start).unwrap_or(text);
@@ -172,14 +187,14 @@ mod tests {
     fn a_wrong_key_is_rejected() {
         let err = Config::parse("lisen = \"0.0.0.0:1\"\n").expect_err("typo");
         assert!(err.to_string().contains("lisen"), "{err}");
-        let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo");
-        assert!(err.to_string().contains("max_turn"), "{err}");
+        let err = Config::parse("[detect]\nmin_repeat = 3\n").expect_err("typo");
+        assert!(err.to_string().contains("min_repeat"), "{err}");
     }
 
     #[test]
     fn a_toml_error_is_one_line_naming_the_key() {
-        let err = Config::parse("[window]\nmax_turn = 3\n").expect_err("typo").to_string();
-        assert!(err.contains("line 2, `window.max_turn`: unknown field `max_turn`"), "{err}");
+        let err = Config::parse("[detect]\nmin_repeat = 3\n").expect_err("typo").to_string();
+        assert!(err.contains("line 2, `detect.min_repeat`: unknown field `min_repeat`"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
         let err = Config::parse("listen = \"127.0.0.1:1\"\ncommit_interval_ms = \"soon\"\n").expect_err("type").to_string();
         assert!(err.contains("line 2, `commit_interval_ms`: invalid type"), "{err}");
@@ -194,6 +209,25 @@ mod tests {
         )
         .expect("parse");
         assert_eq!(c.webhooks.rules.len(), 1);
+    }
+
+    #[test]
+    fn the_index_writer_is_configurable_and_checked() {
+        let c = Config::parse("[index]\nwriter_heap_mib = 128\nwriter_threads = 2\n").expect("parse");
+        assert_eq!(c.index, IndexConfig { writer_heap_mib: 128, writer_threads: 2 });
+        let err = Config::parse("[index]\nwriter_heap_mib = 20\nwriter_threads = 2\n").expect_err("too little").to_string();
+        assert!(err.contains("`index.writer_heap_mib` must be at least 15 per writer thread: 30 for 2"), "{err}");
+        let err = Config::parse("[index]\nheap = 1\n").expect_err("typo").to_string();
+        assert!(err.contains("`index.heap`: unknown field"), "{err}");
+    }
+
+    #[test]
+    fn keys_lists_every_top_level_key() {
+        let err = Config::parse("zz = 1\n").expect_err("unknown").to_string();
+        for key in KEYS {
+            assert!(err.contains(&format!("`{key}`")), "`{key}` is not a key: {err}");
+        }
+        assert_eq!(err.matches("`, `").count() + 1, KEYS.len(), "and no other: {err}");
     }
 
     #[test]

@@ -321,7 +321,7 @@ impl Analyzer {
             source,
         })?;
         let log = WindowLog::open(data_dir)?;
-        let index = Index::open(&data_dir.join("index"))?;
+        let index = config.index.open(&data_dir.join("index"))?;
         let detectors = config.detect.clone().build()?;
         let judge = match &config.judge {
             Some(j) => Some(Arc::new(j.clone().build_in(data_dir)?)),

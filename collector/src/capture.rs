@@ -49,20 +49,28 @@ pub const FIRST_RING_BYTES: u32 = 4 << 20;
 /// Events per batch sent to the consumer.
 pub const BATCH: usize = 1024;
 
-/// What to trace and how.
-#[derive(Debug, Clone)]
+/// What to trace and how. Its lasting settings are the configuration file's `[capture]` table
+/// (`ring_mib`, `tls`, `tls_binaries`, `full_requests`); what to trace (session, spawner, pids,
+/// comms) is given per run, and `redact` is the file's own `[redact]` table.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct CaptureConfig {
     /// Session id stamped on every event.
+    #[serde(skip)]
     pub session: String,
     /// Size of the kernel ring buffer in bytes (a power of two, at least one page). Records go
     /// to a first ring of at most [`FIRST_RING_BYTES`] until it fills, then to this one,
-    /// which is mapped (resident, twice over) only from then on.
+    /// which is mapped (resident, twice over) only from then on. In the file: `ring_mib`.
+    #[serde(rename = "ring_mib", deserialize_with = "ring_mib")]
     pub ring_bytes: u32,
     /// A process (normally this one) whose children become traced roots; itself untraced.
+    #[serde(skip)]
     pub spawner: Option<u32>,
     /// Processes to trace from now on, with their future children.
+    #[serde(skip)]
     pub pids: Vec<u32>,
     /// Process names: processes that exec into one of these are traced from that exec on.
+    #[serde(skip)]
     pub comms: Vec<String>,
     /// Capture TLS plaintext (LLM calls) through uprobes on OpenSSL.
     pub tls: bool,
@@ -70,10 +78,32 @@ pub struct CaptureConfig {
     /// libssl, `node` on PATH, and every executable the traced tree runs).
     pub tls_binaries: Vec<std::path::PathBuf>,
     /// What else to redact.
+    #[serde(skip)]
     pub redact: RedactConfig,
     /// Write every `llm_call` request whole, as the agent sent it, instead of compacting it to
     /// what is new in its conversation (`model::conversation`).
     pub full_requests: bool,
+}
+
+impl Default for CaptureConfig {
+    fn default() -> Self {
+        CaptureConfig::new(String::new())
+    }
+}
+
+/// The ring buffer's size in bytes for `mib` MiB: a power of two from 1 to 1024 (`--ring-mib`,
+/// `capture.ring_mib`).
+pub fn ring_bytes(mib: u32) -> Result<u32, String> {
+    if mib.is_power_of_two() && (1..=1024).contains(&mib) {
+        Ok(mib << 20)
+    } else {
+        Err(format!("{mib} is not a power of two between 1 and 1024"))
+    }
+}
+
+fn ring_mib<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let mib = <u32 as serde::Deserialize>::deserialize(d)?;
+    ring_bytes(mib).map_err(serde::de::Error::custom)
 }
 
 impl CaptureConfig {
@@ -705,5 +735,21 @@ mod tests {
         assert_eq!(parse_release("5.4.0-150-generic"), Some((5, 4)));
         assert!(parse_release("5.4.0").is_some_and(|v| v < MIN_KERNEL));
         assert_eq!(parse_release("garbage"), None);
+    }
+
+    #[test]
+    fn capture_config_reads_its_file_keys_and_rejects_others() {
+        let c: CaptureConfig =
+            serde_json::from_str(r#"{"ring_mib": 128, "tls": false, "full_requests": true, "tls_binaries": ["/opt/agent"]}"#)
+                .expect("parse");
+        assert_eq!(c.ring_bytes, 128 << 20);
+        assert!(!c.tls && c.full_requests);
+        assert_eq!(c.tls_binaries, [std::path::PathBuf::from("/opt/agent")]);
+        assert_eq!(serde_json::from_str::<CaptureConfig>("{}").expect("empty"), CaptureConfig::default());
+        let err = serde_json::from_str::<CaptureConfig>(r#"{"ring_mib": 3}"#).expect_err("not a power of two");
+        assert!(err.to_string().contains("3 is not a power of two"), "{err}");
+        for runtime in [r#"{"ring_bytes": 1}"#, r#"{"session": "s"}"#, r#"{"pids": [1]}"#, r#"{"redact": {}}"#] {
+            assert!(serde_json::from_str::<CaptureConfig>(runtime).is_err(), "{runtime} is not a file key");
+        }
     }
 }

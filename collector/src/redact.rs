@@ -94,8 +94,9 @@ const CREDENTIAL_HEADERS: &[&str] = &[
     "x-auth-token",
 ];
 
-/// How to read a user-supplied redaction list.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+/// What to redact besides the built-in credentials: the configuration file's `[redact]` table.
+/// Both lists are empty by default.
+#[derive(Debug, Clone, Default, PartialEq, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RedactConfig {
     /// Extra regex patterns (user supplied). A match is replaced by `[REDACTED:custom]`; when the
@@ -127,6 +128,19 @@ pub enum RedactError {
 }
 
 impl RedactConfig {
+    /// Checks that every extra pattern compiles and every extra header is a header name (without
+    /// compiling the built-in set, so that commands that never capture pay nothing); the error
+    /// names the pattern or header at fault.
+    pub fn validate(&self) -> Result<(), RedactError> {
+        for pattern in &self.extra_patterns {
+            extra_pattern(pattern)?;
+        }
+        for name in &self.extra_headers {
+            extra_header(name)?;
+        }
+        Ok(())
+    }
+
     /// Compile the built-in patterns and the extra ones into a [`Redactor`].
     pub fn build(&self) -> Result<Redactor, RedactError> {
         let mut rules = Vec::with_capacity(BUILTIN.len() + self.extra_patterns.len());
@@ -143,10 +157,7 @@ impl RedactConfig {
             });
         }
         for pattern in &self.extra_patterns {
-            let regex = Regex::new(pattern).map_err(|source| RedactError::InvalidPattern {
-                pattern: pattern.clone(),
-                source,
-            })?;
+            let regex = extra_pattern(pattern)?;
             rules.push(Rule {
                 kind: Kind::Fixed(CUSTOM_KIND),
                 check: Check::None,
@@ -161,13 +172,7 @@ impl RedactConfig {
 
         let mut headers: Vec<String> = CREDENTIAL_HEADERS.iter().map(|h| (*h).to_owned()).collect();
         for name in &self.extra_headers {
-            let name = name.trim();
-            if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b >= 0x7f) {
-                return Err(RedactError::InvalidHeader {
-                    name: name.to_owned(),
-                });
-            }
-            headers.push(name.to_ascii_lowercase());
+            headers.push(extra_header(name)?);
         }
 
         let markers =
@@ -189,6 +194,24 @@ impl RedactConfig {
             headers,
         })
     }
+}
+
+fn extra_pattern(pattern: &str) -> Result<Regex, RedactError> {
+    Regex::new(pattern).map_err(|source| RedactError::InvalidPattern {
+        pattern: pattern.to_owned(),
+        source,
+    })
+}
+
+/// An extra header name, lower-cased: a non-empty token (no space, control byte or colon).
+fn extra_header(name: &str) -> Result<String, RedactError> {
+    let name = name.trim();
+    if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b >= 0x7f) {
+        return Err(RedactError::InvalidHeader {
+            name: name.to_owned(),
+        });
+    }
+    Ok(name.to_ascii_lowercase())
 }
 
 /// Removes credentials from headers, text and bytes. Build it with [`RedactConfig::build`].
@@ -1774,6 +1797,23 @@ mod tests {
             serde_json::from_str(r#"{"extra_headers": ["X-Tenant-Key"]}"#).expect("parses");
         assert!(config.extra_patterns.is_empty());
         assert_eq!(config.extra_headers, ["X-Tenant-Key"]);
+    }
+
+    #[test]
+    fn validate_names_the_bad_pattern_or_header_as_build_does() {
+        RedactConfig::default().validate().expect("no extras");
+        let bad = RedactConfig {
+            extra_patterns: vec!["ok".to_owned(), "(unclosed".to_owned()],
+            ..Default::default()
+        };
+        let err = bad.validate().expect_err("bad pattern").to_string();
+        assert!(err.contains("`(unclosed`"), "{err}");
+        assert_eq!(err, bad.build().expect_err("build agrees").to_string());
+        let bad = RedactConfig {
+            extra_headers: vec!["X Key".to_owned()],
+            ..Default::default()
+        };
+        assert!(matches!(bad.validate(), Err(RedactError::InvalidHeader { name }) if name == "X Key"));
     }
 
     #[test]

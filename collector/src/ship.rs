@@ -38,22 +38,44 @@ use tokio::sync::mpsc;
 
 use crate::Error;
 
-/// Where and how to ship.
-#[derive(Debug, Clone)]
+/// Where the spool is when neither `ship.spool_dir` nor `collect --spool` says.
+pub const DEFAULT_SPOOL_DIR: &str = "/var/spool/agentsight";
+
+/// Where and how to ship. Its tunables are the configuration file's `[ship]` table (durations
+/// as `*_ms` numbers there); `url` and `token` are given per run (`collect --ship URL`, the
+/// token's environment variable), never read from a file.
+#[derive(Debug, Clone, PartialEq, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct ShipConfig {
     /// The analyzer's base URL, e.g. `http://10.0.0.5:7395`.
+    #[serde(skip)]
     pub url: String,
     /// The spool directory (created if missing).
     pub spool_dir: PathBuf,
     /// Sent as `Authorization: Bearer` when set.
+    #[serde(skip)]
     pub token: Option<String>,
     /// Windows per request.
     pub batch: usize,
     /// The spool's size cap in bytes.
     pub max_spool_bytes: u64,
+    #[serde(rename = "timeout_ms", deserialize_with = "millis")]
     pub timeout: Duration,
+    #[serde(rename = "backoff_min_ms", deserialize_with = "millis")]
     pub backoff_min: Duration,
+    #[serde(rename = "backoff_max_ms", deserialize_with = "millis")]
     pub backoff_max: Duration,
+}
+
+impl Default for ShipConfig {
+    fn default() -> Self {
+        ShipConfig::new(String::new(), DEFAULT_SPOOL_DIR)
+    }
+}
+
+/// A duration written as a whole number of milliseconds.
+fn millis<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    <u64 as serde::Deserialize>::deserialize(d).map(Duration::from_millis)
 }
 
 impl ShipConfig {
@@ -68,6 +90,28 @@ impl ShipConfig {
             backoff_min: Duration::from_millis(200),
             backoff_max: Duration::from_secs(5),
         }
+    }
+
+    /// Checks the tunables, naming the key at fault (the caller names the table, `[ship]`);
+    /// `build` checks the URL.
+    pub fn validate(&self) -> Result<(), Error> {
+        let bad = |msg: &str| Err(Error::Ship(msg.to_owned()));
+        if self.batch == 0 {
+            return bad("`batch` must be at least 1");
+        }
+        if self.timeout.is_zero() {
+            return bad("`timeout_ms` must be at least 1");
+        }
+        if self.backoff_min.is_zero() {
+            return bad("`backoff_min_ms` must be at least 1");
+        }
+        if self.backoff_max < self.backoff_min {
+            return bad("`backoff_max_ms` must be at least `backoff_min_ms`");
+        }
+        if self.spool_dir.as_os_str().is_empty() {
+            return bad("`spool_dir` is empty");
+        }
+        Ok(())
     }
 
     pub fn build(self) -> Result<Shipper, Error> {
@@ -903,6 +947,28 @@ mod tests {
         assert_eq!((report.sent, report.left_in_spool), (25, 0), "{report:?}");
         let arrivals = r.arrivals.lock().expect("lock").clone();
         assert_eq!(arrivals, (0..25).collect::<Vec<u64>>(), "arrival order");
+    }
+
+    #[test]
+    fn ship_config_reads_milliseconds_and_rejects_a_wrong_key() {
+        let c: ShipConfig = serde_json::from_str(r#"{"batch": 8, "backoff_min_ms": 50, "backoff_max_ms": 400, "timeout_ms": 1500}"#)
+            .expect("parse");
+        assert_eq!((c.batch, c.backoff_min, c.backoff_max), (8, Duration::from_millis(50), Duration::from_millis(400)));
+        assert_eq!(c.timeout, Duration::from_millis(1500));
+        assert_eq!(c.spool_dir, Path::new(DEFAULT_SPOOL_DIR), "the rest are the defaults");
+        let err = serde_json::from_str::<ShipConfig>(r#"{"backoff_min": 50}"#).expect_err("the file key has `_ms`");
+        assert!(err.to_string().contains("unknown field `backoff_min`"), "{err}");
+        assert!(serde_json::from_str::<ShipConfig>(r#"{"url": "http://x"}"#).is_err(), "the URL is not a file key");
+        ShipConfig::default().validate().expect("the defaults are valid");
+    }
+
+    #[test]
+    fn ship_config_validation_names_the_key() {
+        let c = ShipConfig { backoff_max: Duration::from_millis(100), ..ShipConfig::default() };
+        let err = c.validate().expect_err("max below min").to_string();
+        assert!(err.contains("`backoff_max_ms` must be at least `backoff_min_ms`"), "{err}");
+        let err = ShipConfig { batch: 0, ..ShipConfig::default() }.validate().expect_err("no batch").to_string();
+        assert!(err.contains("`batch`"), "{err}");
     }
 
     #[test]

@@ -12,10 +12,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use analyzer::config::Config;
 use anyhow::{bail, Context, Result};
 
 use crate::commands::record;
+use crate::config::Config;
 use crate::pipeline;
 
 const AGENT: &str = include_str!("../../demo/agent.py");
@@ -95,14 +95,13 @@ pub fn run(config: Config, data: &Path) -> Result<i32> {
 
     eprintln!("demo: a scripted model serves the OpenAI API on https://localhost:{port} (throwaway CA)");
     eprintln!("demo: tracing the agent (python3 + openai SDK) through four tasks with `agentsight record --analyze`\n");
-    let judge = config.judge.is_some();
+    let judge = config.analyzer.judge.is_some();
     let opts = pipeline::Options {
         output: None,
         quiet: false,
         verbose: false,
-        ring_bytes: 64 << 20,
-        full_requests: false,
-        windows: Some(pipeline::Dest::Analyze { config, data: data.to_path_buf() }),
+        capture: config.capture(),
+        windows: Some(pipeline::Dest::Analyze { window: config.window, config: config.analyzer, data: data.to_path_buf() }),
     };
     let ca = dir.join("ca.pem");
     let command = vec![

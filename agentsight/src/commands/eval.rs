@@ -3,8 +3,9 @@
 
 use std::path::{Path, PathBuf};
 
-use analyzer::config::Config;
 use anyhow::{bail, Context, Result};
+
+use crate::config::Config;
 
 use crate::render::{print_json, print_text};
 
@@ -28,10 +29,10 @@ pub fn eval(dir: &Path, args: EvalArgs, config: Config) -> Result<i32> {
             analyzer::eval::Floors::parse(&text).with_context(|| format!("in `{}`", f.display()))
         })
         .transpose()?;
-    let detectors = config.detect.clone().build()?;
-    let judge = match (args.judge, &config.judge) {
+    let detectors = config.analyzer.detect.clone().build()?;
+    let judge = match (args.judge, &config.analyzer.judge) {
         (false, _) => None,
-        (true, None) => bail!("--judge needs a judge: a `[judge]` section in the config (or AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL)"),
+        (true, None) => bail!("--judge needs a judge: an `[analyzer.judge]` section in the config (or AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL)"),
         (true, Some(j)) => Some(j.clone().build().context("failed to start the judge")?),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start a runtime")?;

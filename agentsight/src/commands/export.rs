@@ -12,27 +12,16 @@ use analyzer::otlp::{ExportConfig, Exported, Exporter};
 use analyzer::service;
 use anyhow::{Context, Result};
 
-/// What `export` was told beyond the config file.
+/// What `export` was told beyond the config file (`--otlp`, `--project` and `--no-content` are
+/// in its `[analyzer.export]` already).
 #[derive(Debug)]
 pub struct ExportArgs {
-    pub otlp: Option<String>,
     /// Sessions (ids or their starts); empty: all.
     pub sessions: Vec<String>,
-    pub project: Option<String>,
-    pub no_content: bool,
 }
 
 /// `agentsight export`.
-pub fn run(args: ExportArgs, mut config: ExportConfig, data: &Path) -> Result<i32> {
-    if let Some(url) = args.otlp {
-        config.otlp = url;
-    }
-    if let Some(p) = args.project {
-        config.project = p;
-    }
-    if args.no_content {
-        config.content = false;
-    }
+pub fn run(args: ExportArgs, config: ExportConfig, data: &Path) -> Result<i32> {
     if config.otlp.is_empty() {
         anyhow::bail!("no OTLP endpoint: give --otlp URL (e.g. http://127.0.0.1:6006/v1/traces) or set `export.otlp` in the config");
     }

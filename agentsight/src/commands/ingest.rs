@@ -5,10 +5,10 @@
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 
-use analyzer::config::Config;
 use anyhow::{bail, Context, Result};
 use model::Event;
 
+use crate::config::Config;
 use crate::pipeline::{self, Tap};
 
 /// The default cap on one line of a trace given to `ingest`. The collector keeps at most 32 MiB
@@ -159,7 +159,7 @@ pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max_line: 
     let gzip = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
     std::io::Seek::rewind(&mut file).with_context(|| format!("failed to read `{}`", trace.display()))?;
     let file: Box<dyn std::io::Read> = if gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
-    let mut replay = pipeline::replay(config, data)?;
+    let mut replay = pipeline::replay(&config.window, config.analyzer, data)?;
     let (read, read_error) = read_trace(file, max_line, &mut replay.tap);
     let skipped = &read.skipped;
     for (n, why) in [

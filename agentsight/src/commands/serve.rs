@@ -12,11 +12,8 @@ use anyhow::{bail, Context, Result};
 use crate::pipeline::runtime;
 use crate::render::judge_line;
 
-/// `agentsight serve`.
-pub fn serve(mut config: Config, data: &Path, listen: Option<String>) -> Result<i32> {
-    if let Some(l) = listen {
-        config.listen = l;
-    }
+/// `agentsight serve` (`--listen` is in `config.listen` already).
+pub fn serve(config: Config, data: &Path) -> Result<i32> {
     let addr: SocketAddr = config.listen.parse().with_context(|| format!("`{}` is not an address:port", config.listen))?;
     let token = std::env::var(&config.token_env).ok().filter(|t| !t.is_empty());
     if !addr.ip().is_loopback() && token.is_none() {

@@ -15,7 +15,7 @@ use analyzer::index::FindingFilter;
 use analyzer::service::{Analyzer, Tasks};
 use anyhow::{bail, Context, Result};
 use collector::ship::{ShipConfig, ShipReport};
-use model::windower::Windower;
+use model::windower::{Windower, WindowerConfig};
 use model::{Event, Window};
 use tokio::sync::mpsc;
 
@@ -98,9 +98,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// `record --analyze`: an analyzer on `data` in this process.
-pub(super) fn analyze(config: Config, data: &Path) -> Result<(Tap, Backend)> {
+pub(super) fn analyze(window: &WindowerConfig, config: Config, data: &Path) -> Result<(Tap, Backend)> {
     crate::datadir::ensure_free(data)?;
-    let windower = config.window.clone().build();
+    let windower = window.clone().build();
     let runtime = runtime()?;
     let (analyzer, tasks) =
         runtime.block_on(async { Analyzer::start(config, data) }).map_err(|e| crate::datadir::open_error(e, data))?;
@@ -130,10 +130,11 @@ pub(super) fn analyze(config: Config, data: &Path) -> Result<(Tap, Backend)> {
 }
 
 /// `collect --ship URL`: windows to a remote analyzer, through the spool when it is away.
-pub(super) fn ship(config: &Config, url: &str, spool: PathBuf, token: Option<String>) -> Result<(Tap, Backend)> {
-    let windower = config.window.clone().build();
+pub(super) fn ship(window: &WindowerConfig, config: ShipConfig) -> Result<(Tap, Backend)> {
+    let windower = window.clone().build();
     let runtime = runtime()?;
-    let shipper = ShipConfig { token, ..ShipConfig::new(url, &spool) }.build()?;
+    let spool = config.spool_dir.clone();
+    let shipper = config.build()?;
     let (tx, rx) = mpsc::channel::<Window>(WINDOW_QUEUE);
     let ship = runtime.spawn(shipper.run(rx, Duration::from_secs(10)));
     let tap = Tap { windower, tx, last_tick: Instant::now() };

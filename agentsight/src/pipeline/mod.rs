@@ -23,9 +23,10 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::time::Instant;
 
-use analyzer::config::Config;
 use anyhow::{Context, Result};
+use collector::ship::ShipConfig;
 use collector::{Capture, CaptureConfig};
+use model::windower::WindowerConfig;
 
 pub use backend::{runtime, Backend, IngestTotals, Tap};
 pub use writer::Writer;
@@ -42,18 +43,20 @@ pub struct Options {
     pub output: Option<PathBuf>,
     pub quiet: bool,
     pub verbose: bool,
-    pub ring_bytes: u32,
-    /// Write `llm_call` requests whole (see `CaptureConfig::full_requests`).
-    pub full_requests: bool,
+    /// What to capture, from the config's `[capture]` and `[redact]` (and their flags); the
+    /// session and what to trace are set by [`build`] and its caller.
+    pub capture: CaptureConfig,
     /// Where windows of the recorded events go, if anywhere.
     pub windows: Option<Dest>,
 }
 
-/// `record --analyze` or `collect --ship URL`.
+/// `record --analyze` or `collect --ship URL`; `window` is the config's `[window]`.
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)] // one per recording: its size does not matter
 pub enum Dest {
-    Analyze { config: Config, data: PathBuf },
-    Ship { config: Config, url: String, spool: PathBuf, token: Option<String> },
+    Analyze { window: WindowerConfig, config: analyzer::config::Config, data: PathBuf },
+    /// `ship` has the URL and token of this run.
+    Ship { window: WindowerConfig, ship: ShipConfig },
 }
 
 /// Every stage of a running recording.
@@ -85,19 +88,17 @@ pub fn build(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Resu
     };
     let (tap, backend) = match &opts.windows {
         None => (None, None),
-        Some(Dest::Analyze { config, data }) => {
-            let (tap, backend) = backend::analyze(config.clone(), data)?;
+        Some(Dest::Analyze { window, config, data }) => {
+            let (tap, backend) = backend::analyze(window, config.clone(), data)?;
             (Some(tap), Some(backend))
         }
-        Some(Dest::Ship { config, url, spool, token }) => {
-            let (tap, backend) = backend::ship(config, url, spool.clone(), token.clone())?;
+        Some(Dest::Ship { window, ship }) => {
+            let (tap, backend) = backend::ship(window, ship.clone())?;
             (Some(tap), Some(backend))
         }
     };
     let (tx, rx) = mpsc::sync_channel(CHANNEL_CAPACITY);
-    let mut config = CaptureConfig::new(session.clone());
-    config.ring_bytes = opts.ring_bytes;
-    config.full_requests = opts.full_requests;
+    let mut config = CaptureConfig { session: session.clone(), ..opts.capture.clone() };
     configure(&mut config);
     let capture = config.start(tx)?;
     let writer = Writer::spawn(sink, rx, tap)?;
@@ -130,9 +131,9 @@ pub struct Replay {
     backend: Backend,
 }
 
-/// Starts an analyzer on `data` for [`Replay`].
-pub fn replay(config: Config, data: &Path) -> Result<Replay> {
-    let (tap, backend) = backend::analyze(config, data)?;
+/// Starts an analyzer on `data` for [`Replay`], the events cut into windows by `window`.
+pub fn replay(window: &WindowerConfig, config: analyzer::config::Config, data: &Path) -> Result<Replay> {
+    let (tap, backend) = backend::analyze(window, config, data)?;
     Ok(Replay { tap, backend })
 }
 

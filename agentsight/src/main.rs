@@ -223,18 +223,18 @@ enum Command {
     /// as ERROR); findings are `gen_ai.evaluation.result` events. Ids are derived from the
     /// session, so sending a session again does not double it at a receiver that keys spans by
     /// id. Headers (e.g. an API key) come from OTEL_EXPORTER_OTLP_HEADERS. `serve` exports
-    /// continuously when `export.otlp` is set in the config.
+    /// continuously when `analyzer.export.otlp` is set in the config.
     #[command(after_help = "Examples:\n  agentsight export --otlp http://127.0.0.1:6006/v1/traces\n  agentsight export --otlp http://collector:4318 --session 20261124T0139\n  OTEL_EXPORTER_OTLP_HEADERS='api_key=...' agentsight export --otlp https://app.phoenix.arize.com/v1/traces")]
     Export {
         /// The OTLP/HTTP endpoint: a full URL (…/v1/traces), or a base URL to which /v1/traces
-        /// is added (default: `export.otlp` from the config).
+        /// is added (default: `analyzer.export.otlp` from the config).
         #[arg(long, value_name = "URL")]
         otlp: Option<String>,
         /// Only this session (its id or the start of one); repeat for more. Default: all.
         #[arg(long, value_name = "ID")]
         session: Vec<String>,
         /// The project the spans belong to, sent as `openinference.project.name` (default:
-        /// `export.project`, "agentsight").
+        /// `analyzer.export.project`, "agentsight").
         #[arg(long, value_name = "NAME")]
         project: Option<String>,
         /// Leave out prompts, answers, tool arguments and results: export structure, timing,
@@ -249,8 +249,9 @@ enum Command {
     ///
     /// By age (`--older-than`: sessions whose last event is older), by size (`--max-log-size`:
     /// the oldest sessions until the window log fits), or both; without flags, by the config's
-    /// `[retention]`. A running `serve` holds the data directory: set `[retention]` in its
-    /// config instead, and it prunes on its own, without stopping ingest.
+    /// `[analyzer.retention]`. A running `serve` holds the data directory: set
+    /// `[analyzer.retention]` in its config instead, and it prunes on its own, without stopping
+    /// ingest.
     #[command(after_help = "Examples:\n  agentsight prune --older-than 30d --dry-run\n  agentsight prune --max-log-size 2048")]
     Prune {
         /// Delete sessions whose last event is older than DURATION (e.g. 30d, 12h).

@@ -23,7 +23,7 @@ pub struct ExportArgs {
 /// `agentsight export`.
 pub fn run(args: ExportArgs, config: ExportConfig, data: &Path) -> Result<i32> {
     if config.otlp.is_empty() {
-        anyhow::bail!("no OTLP endpoint: give --otlp URL (e.g. http://127.0.0.1:6006/v1/traces) or set `export.otlp` in the config");
+        anyhow::bail!("no OTLP endpoint: give --otlp URL (e.g. http://127.0.0.1:6006/v1/traces) or set `analyzer.export.otlp` in the config");
     }
     let exporter = Exporter::new(&config)?;
     let index = crate::datadir::open_index(data)?;

@@ -11,10 +11,11 @@ use crate::pipeline::runtime;
 use crate::pretty::clean;
 use crate::render::print_text;
 
-/// `agentsight prune`: deletes sessions by age and/or log size (flags, else `[retention]`).
+/// `agentsight prune`: deletes sessions by age and/or log size (flags, else the config's
+/// `[analyzer.retention]`).
 pub fn prune(before_ns: Option<u64>, max_log_bytes: Option<u64>, dry_run: bool, mut config: Config, data: &Path) -> Result<i32> {
     if before_ns.is_none() && max_log_bytes.is_none() {
-        bail!("nothing to prune by: give --older-than DURATION and/or --max-log-size MIB, or set `retention.max_age_hours` / `retention.max_log_mib` in the config");
+        bail!("nothing to prune by: give --older-than DURATION and/or --max-log-size MIB, or set `analyzer.retention.max_age_hours` / `analyzer.retention.max_log_mib` in the config");
     }
     if !data.join("index").exists() {
         bail!("no index in `{}`: nothing to prune", data.display());

@@ -30,7 +30,7 @@ pub fn print_text(text: &str) -> Result<()> {
 /// Whether a judge runs, and which: said by `serve` at its start and `record --analyze` at its end.
 pub fn judge_line(analyzer: &Analyzer) -> String {
     match analyzer.judge_summary() {
-        None => "agentsight: no LLM judge configured: deterministic detectors only (set AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL, or a [judge] section in the config, to add one)".into(),
+        None => "agentsight: no LLM judge configured: deterministic detectors only (set AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL, or an [analyzer.judge] section in the config, to add one)".into(),
         Some(summary) => format!("agentsight: {summary}"),
     }
 }

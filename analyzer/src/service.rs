@@ -896,14 +896,14 @@ async fn retention_loop(analyzer: Arc<Analyzer>, mut stop: watch::Receiver<bool>
         })
         .await;
         match pruned {
-            Ok(Ok(r)) if !r.sessions.is_empty() => eprintln!(
-                "agentsight serve: retention deleted {} sessions ({} windows, {} bytes of log); {} kept",
-                r.sessions.len(),
-                r.windows,
-                r.log_bytes,
-                r.sessions_kept
+            Ok(Ok(r)) if !r.sessions.is_empty() => tracing::info!(
+                sessions = r.sessions.len(),
+                windows = r.windows,
+                log_bytes = r.log_bytes,
+                kept = r.sessions_kept,
+                "retention deleted sessions"
             ),
-            Ok(Err(e)) => eprintln!("agentsight serve: retention: {e}"),
+            Ok(Err(e)) => tracing::warn!(error = %e, "retention failed"),
             _ => {}
         }
         tokio::select! {
@@ -974,7 +974,7 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
                 }
                 Err(e) => {
                     analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
-                    eprintln!("agentsight serve: {e} (session `{}`; tried again in {}s)", info.id, config.interval_secs);
+                    tracing::warn!(session = %info.id, error = %e, retry_in_secs = config.interval_secs, "OTLP export failed");
                     break; // the receiver is down or refusing: wait for the next interval
                 }
             }

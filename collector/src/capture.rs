@@ -243,7 +243,7 @@ static LIBBPF_LOG: Mutex<VecDeque<String>> = Mutex::new(VecDeque::new());
 
 fn libbpf_print(level: PrintLevel, msg: String) {
     if std::env::var_os("AGENTSIGHT_LIBBPF_LOG").is_some() {
-        eprint!("libbpf: {msg}");
+        tracing::info!(target: "libbpf", level = ?level, "{}", msg.trim_end());
     }
     if matches!(level, PrintLevel::Debug) {
         return;

@@ -32,6 +32,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use model::backoff::Backoff;
 use model::Window;
 use rustix::fs::OFlags;
 use tokio::sync::mpsc;
@@ -221,7 +222,8 @@ impl Shipper {
     /// Ships until `rx` closes, then tries once more to empty the spool within `drain_for`.
     /// After an auth error nothing more is sent: windows go to the spool until `rx` closes.
     pub async fn run(self, mut rx: mpsc::Receiver<Window>, drain_for: Duration) -> ShipReport {
-        let mut backoff = self.config.backoff_min;
+        let backoff = Backoff::new(self.config.backoff_min, self.config.backoff_max);
+        let mut delays = backoff.delays();
         let mut retry_at: Option<tokio::time::Instant> = None;
         let mut pending: VecDeque<Window> = VecDeque::new();
         let mut open = true;
@@ -253,13 +255,12 @@ impl Shipper {
             }
             match self.send_all(&mut pending).await {
                 Ok(()) => {
-                    backoff = self.config.backoff_min;
+                    delays = backoff.delays();
                     retry_at = None;
                 }
                 Err(Stop::Failed) => {
                     self.spill(&mut pending).await;
-                    retry_at = Some(tokio::time::Instant::now() + backoff);
-                    backoff = (backoff * 2).min(self.config.backoff_max);
+                    retry_at = delays.next().map(|wait| tokio::time::Instant::now() + wait);
                 }
                 Err(Stop::Auth(why)) => {
                     self.spill(&mut pending).await;
@@ -271,15 +272,14 @@ impl Shipper {
         // The input is closed: everything left goes through the spool, tried until `drain_for`.
         self.spill(&mut pending).await;
         let deadline = tokio::time::Instant::now() + drain_for;
-        let mut backoff = self.config.backoff_min;
+        let mut delays = backoff.delays();
         while auth_error.is_none() && self.spool_len() > 0 && tokio::time::Instant::now() < deadline {
             match self.send_all(&mut pending).await {
                 Ok(()) => break,
                 Err(Stop::Auth(why)) => auth_error = Some(why),
                 Err(Stop::Failed) => {
-                    tokio::time::sleep(backoff.min(deadline.saturating_duration_since(tokio::time::Instant::now())))
-                        .await;
-                    backoff = (backoff * 2).min(self.config.backoff_max);
+                    let wait = delays.next().unwrap_or(backoff.max);
+                    tokio::time::sleep(wait.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
                 }
             }
         }

@@ -34,7 +34,7 @@ use toml::Spanned;
 /// The configuration file's tables.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Config {
+pub(crate) struct Config {
     /// What a recording captures (ring buffer, TLS, whole requests).
     pub capture: CaptureConfig,
     /// What is redacted besides the built-in credentials.
@@ -49,14 +49,14 @@ pub struct Config {
 
 impl Config {
     /// The capture settings with the redaction the capture applies.
-    pub fn capture(&self) -> CaptureConfig {
+    pub(crate) fn capture(&self) -> CaptureConfig {
         CaptureConfig { redact: self.redact.clone(), ..self.capture.clone() }
     }
 }
 
 /// Which tables a command uses, and so validates (all of them are parsed, always).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Uses {
+pub(crate) enum Uses {
     /// Everything: a command that analyses, or reads what was analysed.
     All,
     /// `capture`, `redact`, `window` and `ship` only (`attach`, `collect`): a collector host
@@ -66,7 +66,7 @@ pub enum Uses {
 
 /// What the command line sets over the file; `None` (or `false`) leaves the file's value.
 #[derive(Debug, Clone, Default)]
-pub struct Overrides {
+pub(crate) struct Overrides {
     /// `serve --listen`: `analyzer.listen`.
     pub listen: Option<String>,
     /// `--ring-mib` (`record`, `attach`, `collect`), in bytes: `capture.ring_mib`.
@@ -85,7 +85,7 @@ pub struct Overrides {
 
 /// Why the configuration cannot be used. Each names the file (when one was read) and the key.
 #[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
+pub(crate) enum ConfigError {
     #[error("failed to read config `{}`: {source}", path.display())]
     Read {
         path: PathBuf,
@@ -127,7 +127,7 @@ impl ConfigError {
 /// exists, else the defaults; then the environment (`AGENTSIGHT_JUDGE_URL` sets
 /// `analyzer.judge.base_url`, adding a judge, and with it `AGENTSIGHT_JUDGE_MODEL` sets its
 /// `model`), then `overrides`, then what `uses` names is validated.
-pub fn load(arg: Option<PathBuf>, overrides: Overrides, uses: Uses) -> Result<Config, ConfigError> {
+pub(crate) fn load(arg: Option<PathBuf>, overrides: Overrides, uses: Uses) -> Result<Config, ConfigError> {
     let path = arg.or_else(|| std::env::var_os("AGENTSIGHT_CONFIG").map(PathBuf::from)).or_else(|| {
         let p = PathBuf::from(std::env::var_os("HOME")?).join(".config/agentsight/config.toml");
         p.exists().then_some(p)
@@ -160,7 +160,7 @@ pub fn load(arg: Option<PathBuf>, overrides: Overrides, uses: Uses) -> Result<Co
 
 /// Parses TOML text into the tree, moving the old layout's keys under `analyzer` first; returns
 /// the keys moved. Nothing is validated yet.
-pub fn parse(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
+pub(crate) fn parse(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
     let parse_error = |e: toml::de::Error| ConfigError::Parse { file: None, message: analyzer::config::toml_error(text, &e) };
     let mut root = DeTable::parse(text).map_err(parse_error)?;
     let moved = move_old_layout(root.get_mut()).map_err(|(span, key)| ConfigError::BothLayouts {

@@ -25,14 +25,14 @@ const WRITER_LOCK: &str = ".tantivy-writer.lock";
 
 /// Another process holds the data directory's writer lock.
 #[derive(Debug)]
-pub struct InUse {
+pub(crate) struct InUse {
     data: PathBuf,
     server: Option<Server>,
 }
 
 /// What `serve.json` holds.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Server {
+pub(crate) struct Server {
     pub pid: u32,
     pub url: String,
 }
@@ -63,7 +63,7 @@ impl InUse {
 
 /// Refuses a data directory whose index writer lock another process holds. A directory without
 /// an index, or a lock that cannot be probed, passes: opening the index then decides.
-pub fn ensure_free(data: &Path) -> Result<(), InUse> {
+pub(crate) fn ensure_free(data: &Path) -> Result<(), InUse> {
     let Ok(file) = std::fs::File::open(data.join("index").join(WRITER_LOCK)) else { return Ok(()) };
     match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
         // Ours for a moment; closing the file releases it.
@@ -75,7 +75,7 @@ pub fn ensure_free(data: &Path) -> Result<(), InUse> {
 
 /// An error from opening the data directory, with tantivy's `LockBusy` (a writer that started
 /// after [`ensure_free`] looked) turned into [`InUse`].
-pub fn open_error(err: analyzer::Error, data: &Path) -> anyhow::Error {
+pub(crate) fn open_error(err: analyzer::Error, data: &Path) -> anyhow::Error {
     if is_lock_busy(&err) {
         return InUse::new(data).into();
     }
@@ -98,14 +98,14 @@ fn running_server(data: &Path) -> Option<Server> {
 /// `serve`'s marker in the data directory; removed when dropped (a crash leaves it behind, and
 /// [`running_server`] then finds its process gone).
 #[derive(Debug)]
-pub struct ServeMarker {
+pub(crate) struct ServeMarker {
     path: PathBuf,
 }
 
 impl ServeMarker {
     /// Writes the marker for this process, serving at `addr`. Best effort: a server that cannot
     /// write it still serves, and the refusal is then less specific.
-    pub fn write(data: &Path, addr: std::net::SocketAddr) -> Option<ServeMarker> {
+    pub(crate) fn write(data: &Path, addr: std::net::SocketAddr) -> Option<ServeMarker> {
         let mut addr = addr;
         if addr.ip().is_unspecified() {
             // Listening everywhere: loopback reaches it from the machine the marker is read on.
@@ -126,7 +126,7 @@ impl Drop for ServeMarker {
 }
 
 /// `--data DIR`, else `$AGENTSIGHT_DATA`, else `~/.local/share/agentsight`.
-pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
+pub(crate) fn data_dir(arg: Option<PathBuf>) -> PathBuf {
     arg.or_else(|| std::env::var_os("AGENTSIGHT_DATA").map(PathBuf::from))
         .unwrap_or_else(|| {
             let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
@@ -135,7 +135,7 @@ pub fn data_dir(arg: Option<PathBuf>) -> PathBuf {
 }
 
 /// The index in `data`, read-only (beside a running `serve`).
-pub fn open_index(data: &Path) -> anyhow::Result<Index> {
+pub(crate) fn open_index(data: &Path) -> anyhow::Result<Index> {
     let dir = data.join("index");
     if !dir.exists() {
         bail!("no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`", data.display());

@@ -13,7 +13,7 @@ use tracing_subscriber::fmt::MakeWriter;
 
 /// How log events are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum LogFormat {
+pub(crate) enum LogFormat {
     /// One readable line per event.
     Text,
     /// One JSON object per line, the event's fields at its top level.
@@ -25,7 +25,7 @@ const ENV: &str = "AGENTSIGHT_LOG_FORMAT";
 
 impl LogFormat {
     /// `--log-format`, else `$AGENTSIGHT_LOG_FORMAT` (empty counts as unset), else text.
-    pub fn choose(flag: Option<LogFormat>, env: Option<&str>) -> Result<LogFormat> {
+    pub(crate) fn choose(flag: Option<LogFormat>, env: Option<&str>) -> Result<LogFormat> {
         if let Some(f) = flag {
             return Ok(f);
         }
@@ -52,7 +52,7 @@ where
 }
 
 /// Installs the subscriber for `flag` (or the environment) on stderr, once, for the process.
-pub fn init(flag: Option<LogFormat>) -> Result<()> {
+pub(crate) fn init(flag: Option<LogFormat>) -> Result<()> {
     let env = std::env::var(ENV).ok();
     let format = LogFormat::choose(flag, env.as_deref())?;
     let ansi = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());

@@ -27,13 +27,13 @@ pub(crate) const BOLD: &str = "\x1b[1m";
 
 /// Formats events as lines.
 #[derive(Debug)]
-pub struct Pretty {
+pub(crate) struct Pretty {
     color: bool,
     tz: TimeZone,
 }
 
 impl Pretty {
-    pub fn new(color: bool) -> Self {
+    pub(crate) fn new(color: bool) -> Self {
         Pretty { color, tz: TimeZone::system() }
     }
 
@@ -58,7 +58,7 @@ impl Pretty {
         }
     }
 
-    pub fn line(&self, ev: &Event) -> String {
+    pub(crate) fn line(&self, ev: &Event) -> String {
         let who = format!("{}[{}]", clean(&ev.comm), ev.pid);
         let (color, kind, detail) = match &ev.body {
             EventBody::Exec(e) => {

@@ -12,14 +12,14 @@ use model::Finding;
 use crate::pretty::clean;
 
 /// Prints a value as pretty JSON on stdout (`--json`).
-pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
+pub(crate) fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut text = serde_json::to_string_pretty(value).context("failed to serialise JSON")?;
     text.push('\n');
     print_text(&text)
 }
 
 /// Prints text on stdout; a reader that went away (`| head`) is not an error.
-pub fn print_text(text: &str) -> Result<()> {
+pub(crate) fn print_text(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() != io::ErrorKind::BrokenPipe => Err(e).context("failed to write to stdout"),
@@ -28,7 +28,7 @@ pub fn print_text(text: &str) -> Result<()> {
 }
 
 /// Whether a judge runs, and which: said by `serve` at its start and `record --analyze` at its end.
-pub fn judge_line(analyzer: &Analyzer) -> String {
+pub(crate) fn judge_line(analyzer: &Analyzer) -> String {
     match analyzer.judge_summary() {
         None => "agentsight: no LLM judge configured: deterministic detectors only (set AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL, or an [analyzer.judge] section in the config, to add one)".into(),
         Some(summary) => format!("agentsight: {summary}"),
@@ -36,7 +36,7 @@ pub fn judge_line(analyzer: &Analyzer) -> String {
 }
 
 /// A finding as a person reads it.
-pub fn finding_text(f: &Finding) -> String {
+pub(crate) fn finding_text(f: &Finding) -> String {
     let by = match &f.judge {
         Some(j) => format!("judge {} ({})", j.model, j.prompt_id),
         None => f.detector.clone(),
@@ -53,7 +53,7 @@ const COVERAGE_SESSIONS: usize = 10;
 
 /// One block per session whose capture missed something (of `session` only, when given):
 /// `! session ID: N coverage warnings` and the first lines.
-pub fn coverage_text(sessions: &[analyzer::index::SessionInfo], session: Option<&str>) -> String {
+pub(crate) fn coverage_text(sessions: &[analyzer::index::SessionInfo], session: Option<&str>) -> String {
     let missed: Vec<_> = sessions
         .iter()
         .filter(|s| !s.coverage.is_empty() && session.is_none_or(|id| s.id == id))

@@ -25,11 +25,11 @@ struct State {
 
 /// The stop requests seen so far; cheap to query from a polling loop.
 #[derive(Debug, Clone)]
-pub struct Stops(Arc<State>);
+pub(crate) struct Stops(Arc<State>);
 
 impl Stops {
     /// Handle SIGINT, SIGTERM and SIGHUP from now on.
-    pub fn install() -> Result<Self> {
+    pub(crate) fn install() -> Result<Self> {
         let state = Arc::new(State::default());
         let mut signals =
             SignalsInfo::<WithOrigin>::new([SIGINT, SIGTERM, SIGHUP]).context("failed to install signal handlers")?;
@@ -56,17 +56,17 @@ impl Stops {
     }
 
     /// Forward signals sent by other processes to `pid` from now on.
-    pub fn forward_to(&self, pid: u32) {
+    pub(crate) fn forward_to(&self, pid: u32) {
         self.0.forward_to.store(pid, Ordering::Release);
     }
 
     /// How many stop requests arrived.
-    pub fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         self.0.stops.load(Ordering::Acquire)
     }
 
     /// The exit code a stop by the last signal means (128 + its number).
-    pub fn exit_code(&self) -> i32 {
+    pub(crate) fn exit_code(&self) -> i32 {
         128 + self.0.last.load(Ordering::Acquire)
     }
 }

@@ -174,7 +174,7 @@ pub struct SessionPage {
 /// stamp that changes whenever the session gains events or findings.
 #[derive(Debug)]
 struct SessionData {
-    stamp: (u64, u64, u64),
+    stamp: Stamp,
     events: Vec<model::Event>,
     links: Vec<model::Link>,
     findings: Vec<Finding>,
@@ -265,7 +265,11 @@ impl SessionData {
     }
 }
 
-fn stamp(info: &SessionInfo) -> (u64, u64, u64) {
+/// What a session's cached reads were made at: its events, findings and last event time, which
+/// change whenever it gains anything.
+type Stamp = (u64, u64, u64);
+
+fn stamp(info: &SessionInfo) -> Stamp {
     (info.events, info.findings, info.last_ns)
 }
 
@@ -289,7 +293,7 @@ pub struct Analyzer {
     /// The sessions read last, most recent at the back.
     session_cache: Mutex<VecDeque<(String, Arc<SessionData>)>>,
     /// Rollups by session, with the stamp they were computed at.
-    rollups: Mutex<HashMap<String, ((u64, u64, u64), Rollup)>>,
+    rollups: Mutex<HashMap<String, (Stamp, Rollup)>>,
     /// Windows ingested since the last commit: when they arrived, and their last event's time.
     uncommitted: Mutex<Vec<(std::time::Instant, u64)>>,
     pub counters: Counters,
@@ -926,12 +930,12 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
     let every = std::time::Duration::from_secs(config.interval_secs);
     let idle = std::time::Duration::from_secs(config.idle_secs);
     let state_path = analyzer.data_dir.join(EXPORTED_FILE);
-    let mut exported: HashMap<String, (u64, u64, u64)> = std::fs::read(&state_path)
+    let mut exported: HashMap<String, Stamp> = std::fs::read(&state_path)
         .ok()
         .and_then(|b| serde_json::from_slice(&b).ok())
         .unwrap_or_default();
     // When each session was first seen at its current stamp.
-    let mut quiet_since: HashMap<String, ((u64, u64, u64), std::time::Instant)> = HashMap::new();
+    let mut quiet_since: HashMap<String, (Stamp, std::time::Instant)> = HashMap::new();
     loop {
         tokio::select! {
             _ = tokio::time::sleep(every) => {}

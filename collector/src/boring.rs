@@ -62,7 +62,7 @@ const ARG_REGS: [u8; 6] = [7, 6, 2, 1, 8, 9];
 
 /// File offsets of the functions found, where uprobes go.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Functions {
+pub(crate) struct Functions {
     pub write: u64,
     pub read: u64,
     /// Stands in for `SSL_free` (see the module docs).
@@ -71,7 +71,7 @@ pub struct Functions {
 
 /// Why the functions were not found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Miss {
+pub(crate) enum Miss {
     /// Not an x86-64 ELF file.
     NotX86Elf,
     /// No `ssl/ssl_lib.cc` string: not BoringSSL.
@@ -86,7 +86,7 @@ pub enum Miss {
 
 impl Miss {
     /// For the warning that names the process whose TLS is not captured.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Miss::NotX86Elf => "BoringSSL (statically linked, stripped; not an x86-64 ELF file)",
             Miss::NoSourceName | Miss::NoErrorSites => "BoringSSL (statically linked, stripped; no error sites of `ssl_lib.cc`)",
@@ -104,7 +104,7 @@ fn has_source_name(data: &[u8]) -> bool {
 }
 
 /// Find the functions in an ELF executable.
-pub fn find(data: &[u8]) -> Result<Functions, Miss> {
+pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
     use object::{Architecture, Object, ObjectSegment, SegmentFlags};
     let elf = object::File::parse(data).map_err(|_| Miss::NotX86Elf)?;
     if elf.architecture() != Architecture::X86_64 {

@@ -2,7 +2,7 @@
 //! raw kernel-user ABI structs are declared plain-old-data. This is the only module allowed to
 //! use `unsafe`: the skeleton is generated FFI code, and `Plain` promises that every bit pattern
 //! is a valid value, which holds for these structs of fixed-width integers and byte arrays.
-#![allow(unsafe_code, clippy::all, clippy::unwrap_used, missing_debug_implementations, unused_imports)]
+#![allow(unsafe_code, clippy::all, clippy::unwrap_used, missing_debug_implementations, unused_imports, unreachable_pub)]
 
 pub mod process {
     include!(concat!(env!("OUT_DIR"), "/process.skel.rs"));

@@ -9,7 +9,7 @@ use rustix::time::{clock_gettime, ClockId};
 
 /// Converts CLOCK_BOOTTIME nanoseconds to CLOCK_REALTIME nanoseconds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Clock {
+pub(crate) struct Clock {
     /// realtime - boottime, in nanoseconds.
     offset_ns: i128,
 }
@@ -21,12 +21,12 @@ fn nanos(ts: rustix::time::Timespec) -> i128 {
 impl Clock {
     /// A clock with a known offset (tests, replays).
     #[cfg(test)]
-    pub fn with_offset(offset_ns: i128) -> Self {
+    pub(crate) fn with_offset(offset_ns: i128) -> Self {
         Clock { offset_ns }
     }
 
     /// Sample the offset now: the tightest of a few (boot, real, boot) readings.
-    pub fn sample() -> Self {
+    pub(crate) fn sample() -> Self {
         let mut best: Option<(i128, i128)> = None; // (gap, offset)
         for _ in 0..5 {
             let b0 = nanos(clock_gettime(ClockId::Boottime));
@@ -42,18 +42,18 @@ impl Clock {
     }
 
     /// Re-sample the offset (call now and then; cheap).
-    pub fn refresh(&mut self) {
+    pub(crate) fn refresh(&mut self) {
         *self = Clock::sample();
     }
 
     /// Wall-clock nanoseconds since the Unix epoch for a CLOCK_BOOTTIME reading.
-    pub fn to_wall_ns(self, boot_ns: u64) -> u64 {
+    pub(crate) fn to_wall_ns(self, boot_ns: u64) -> u64 {
         let wall = i128::from(boot_ns) + self.offset_ns;
         wall.clamp(0, i128::from(u64::MAX)) as u64
     }
 
     /// CLOCK_BOOTTIME now, in nanoseconds.
-    pub fn boot_now_ns() -> u64 {
+    pub(crate) fn boot_now_ns() -> u64 {
         nanos(clock_gettime(ClockId::Boottime)).max(0) as u64
     }
 }

@@ -42,7 +42,7 @@ struct PendingWrite {
 
 /// Turns [`RawRecord`]s into [`Event`]s for one session.
 #[derive(Debug)]
-pub struct Decoder {
+pub(crate) struct Decoder {
     session: String,
     clock: Clock,
     writes: HashMap<(u32, i32), PendingWrite>,
@@ -65,7 +65,7 @@ const O_DIRECTORY: u32 = 0o200000;
 const O_PATH: u32 = 0o10000000;
 
 impl Decoder {
-    pub fn new(session: impl Into<String>, clock: Clock, redactor: Redactor) -> Self {
+    pub(crate) fn new(session: impl Into<String>, clock: Clock, redactor: Redactor) -> Self {
         Decoder {
             session: session.into(),
             clock,
@@ -80,20 +80,20 @@ impl Decoder {
     }
 
     /// With `true`, requests are written whole instead of compact.
-    pub fn full_requests(mut self, whole: bool) -> Self {
+    pub(crate) fn full_requests(mut self, whole: bool) -> Self {
         self.conversations = (!whole).then(Default::default);
         self
     }
 
     /// Bytes of TLS streams (or, `plain`, of plaintext HTTP streams) that never arrived
     /// (their records were lost).
-    pub fn stream_gaps(&self, plain: bool) -> Gaps {
+    pub(crate) fn stream_gaps(&self, plain: bool) -> Gaps {
         self.tls.gaps_of(plain)
     }
 
     /// Decode one record into `out` (none, one, or several events: a TLS chunk can complete
     /// exchanges, an exit flushes the process's open connections first).
-    pub fn push(&mut self, record: RawRecord, out: &mut Vec<Event>) {
+    pub(crate) fn push(&mut self, record: RawRecord, out: &mut Vec<Event>) {
         let from = out.len();
         self.push_unredacted(record, out);
         self.redact(&mut out[from..]);
@@ -155,7 +155,7 @@ impl Decoder {
     }
 
     /// Capture stops: flush every open connection (their exchanges are marked incomplete).
-    pub fn finish(&mut self, now_boot_ns: u64, out: &mut Vec<Event>) {
+    pub(crate) fn finish(&mut self, now_boot_ns: u64, out: &mut Vec<Event>) {
         let from = out.len();
         let done = self.tls.close_all(now_boot_ns);
         self.exchanges(done, out);
@@ -206,7 +206,7 @@ impl Decoder {
         }
     }
 
-    pub fn clock_mut(&mut self) -> &mut Clock {
+    pub(crate) fn clock_mut(&mut self) -> &mut Clock {
         &mut self.clock
     }
 
@@ -223,7 +223,7 @@ impl Decoder {
     }
 
     /// An event saying that `count` things were lost at `source` for `reason`.
-    pub fn loss(&self, boot_ns: u64, source: &str, count: u64, reason: &str) -> Event {
+    pub(crate) fn loss(&self, boot_ns: u64, source: &str, count: u64, reason: &str) -> Event {
         // a reason can name a traced program's path
         let mut ev = Event {
             ts_ns: self.clock.to_wall_ns(boot_ns),

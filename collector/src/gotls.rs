@@ -32,9 +32,9 @@ use iced_x86::{Decoder, DecoderOptions, Instruction, Mnemonic, Register};
 use memchr::memmem;
 
 /// `crypto/tls.(*Conn).Write`, `Read` and `Close`, as the function table names them.
-pub const WRITE: &str = "crypto/tls.(*Conn).Write";
-pub const READ: &str = "crypto/tls.(*Conn).Read";
-pub const CLOSE: &str = "crypto/tls.(*Conn).Close";
+pub(crate) const WRITE: &str = "crypto/tls.(*Conn).Write";
+pub(crate) const READ: &str = "crypto/tls.(*Conn).Read";
+pub(crate) const CLOSE: &str = "crypto/tls.(*Conn).Close";
 
 /// The start of Go's build information (`.go.buildinfo`), in every Go executable since go1.13.
 pub(crate) const BUILDINFO: &[u8] = b"\xff Go buildinf:";
@@ -50,7 +50,7 @@ const PROLOGUE_INSNS: usize = 4;
 
 /// A function's probe sites, as file offsets.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Function {
+pub(crate) struct Function {
     /// Its first instruction.
     pub entry: u64,
     /// Each `RET` instruction, in address order.
@@ -59,7 +59,7 @@ pub struct Function {
 
 /// The probe sites of a Go executable's crypto/tls.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Functions {
+pub(crate) struct Functions {
     pub write: Function,
     pub read: Function,
     /// The entry of `(*Conn).Close` (a program that never closes a connection may lack it).
@@ -68,7 +68,7 @@ pub struct Functions {
 
 /// Why the functions were not found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Miss {
+pub(crate) enum Miss {
     /// Not an x86-64 ELF file.
     NotX86Elf,
     /// No function table, by section name or by header.
@@ -88,7 +88,7 @@ pub enum Miss {
 
 impl Miss {
     /// For the warning that names the process whose TLS is not captured.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Miss::NotX86Elf => "Go crypto/tls (not an x86-64 ELF file)",
             Miss::NoPclntab => "Go crypto/tls (no Go function table found)",
@@ -103,12 +103,12 @@ impl Miss {
 
 /// Whether `data` is a Go executable that carries crypto/tls (cheap; [`find`] does the work).
 #[cfg(test)]
-pub fn is_go_with_tls(data: &[u8]) -> bool {
+pub(crate) fn is_go_with_tls(data: &[u8]) -> bool {
     data.starts_with(b"\x7fELF") && memmem::find(data, BUILDINFO).is_some() && memmem::find(data, WRITE.as_bytes()).is_some()
 }
 
 /// Find the probe sites in a Go executable.
-pub fn find(data: &[u8]) -> Result<Functions, Miss> {
+pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
     let found = find_addresses(data)?;
     let segments = Segments::of(data)?;
     let offset = |addr: u64| segments.file_offset(addr).ok_or(Miss::BadCode);

@@ -35,7 +35,7 @@ struct Open {
 
 /// Uncaptured connections of one process to one peer, of one kind.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Uncaptured {
+pub(crate) struct Uncaptured {
     pub pid: u32,
     pub comm: String,
     pub peer: SocketAddr,
@@ -50,7 +50,7 @@ pub struct Uncaptured {
 
 impl Uncaptured {
     /// The words of the `loss` event.
-    pub fn reason(&self) -> String {
+    pub(crate) fn reason(&self) -> String {
         let what = if self.tls {
             "TLS whose plaintext no probe saw (a TLS library AgentSight cannot hook, or probes not attached)"
         } else {
@@ -81,7 +81,7 @@ fn human(bytes: u64) -> String {
 
 /// See the module docs.
 #[derive(Debug, Default)]
-pub struct NetLedger {
+pub(crate) struct NetLedger {
     open: HashMap<(u32, u64), Open>,
     /// Per process, the time of the last TLS plaintext captured.
     last_tls: HashMap<u32, u64>,
@@ -92,7 +92,7 @@ pub struct NetLedger {
 
 impl NetLedger {
     /// A connection's first bytes (`EVENT_SOCK_INFO`).
-    pub fn info(
+    pub(crate) fn info(
         &mut self,
         pid: u32,
         sk: u64,
@@ -120,21 +120,21 @@ impl NetLedger {
     }
 
     /// TLS plaintext of `pid` was captured at `ts_ns`.
-    pub fn tls_plaintext(&mut self, pid: u32, ts_ns: u64) {
+    pub(crate) fn tls_plaintext(&mut self, pid: u32, ts_ns: u64) {
         let last = self.last_tls.entry(pid).or_default();
         *last = (*last).max(ts_ns);
     }
 
     /// The connection's fd was closed (`EVENT_SOCK_CLOSE`); `hooked`: its bytes moved inside a
     /// probed SSL call.
-    pub fn close(&mut self, pid: u32, sk: u64, hooked: bool, bytes_out: u64, bytes_in: u64) {
+    pub(crate) fn close(&mut self, pid: u32, sk: u64, hooked: bool, bytes_out: u64, bytes_in: u64) {
         if let Some(open) = self.open.remove(&(pid, sk)) {
             self.settle(pid, open, hooked, Some((bytes_out, bytes_in)));
         }
     }
 
     /// The process exited: settle its open connections and hand over its reports.
-    pub fn exit(&mut self, pid: u32) -> Vec<Uncaptured> {
+    pub(crate) fn exit(&mut self, pid: u32) -> Vec<Uncaptured> {
         let keys: Vec<(u32, u64)> = self
             .open
             .keys()
@@ -157,7 +157,7 @@ impl NetLedger {
     }
 
     /// Capture stops: everything still open or pending.
-    pub fn finish(&mut self) -> Vec<Uncaptured> {
+    pub(crate) fn finish(&mut self) -> Vec<Uncaptured> {
         let open: Vec<((u32, u64), Open)> = self.open.drain().collect();
         for ((pid, _), o) in open {
             self.settle(pid, o, false, None);

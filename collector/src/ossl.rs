@@ -93,7 +93,7 @@ const ARG_REGS: [u8; 6] = [RDI, RSI, RDX, RCX, R8, 9];
 /// File offsets of the functions found, where uprobes go. At least one of `write` and
 /// `write_ex`, and one of `read` and `read_ex`, is there.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Functions {
+pub(crate) struct Functions {
     /// `int SSL_write(SSL *, const void *, int)`.
     pub write: Option<u64>,
     /// `int SSL_read(SSL *, void *, int)`.
@@ -111,7 +111,7 @@ pub struct Functions {
 
 /// Why the functions were not found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Miss {
+pub(crate) enum Miss {
     /// Not an x86-64 ELF file.
     NotX86Elf,
     /// No `ssl/ssl_lib.c` string: not OpenSSL.
@@ -129,7 +129,7 @@ pub enum Miss {
 
 impl Miss {
     /// For the warning that names the process whose TLS is not captured.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             Miss::NotX86Elf => "OpenSSL 3 (statically linked, stripped; not an x86-64 ELF file)",
             Miss::NoSourceName | Miss::NoErrorSites => {
@@ -146,12 +146,12 @@ impl Miss {
 
 /// Whether `data` holds OpenSSL's `ssl_lib.c` source name (cheap; [`find`] does the work).
 #[cfg(test)]
-pub fn has_source_name(data: &[u8]) -> bool {
+pub(crate) fn has_source_name(data: &[u8]) -> bool {
     memmem::find(data, SOURCE_NAME).is_some()
 }
 
 /// Find the functions in an ELF executable or shared object.
-pub fn find(data: &[u8]) -> Result<Functions, Miss> {
+pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
     use object::elf::{EM_X86_64, PF_X, PT_GNU_EH_FRAME, PT_LOAD};
     use object::read::elf::{ElfFile64, FileHeader, ProgramHeader};
     let elf = ElfFile64::<object::Endianness>::parse(data).map_err(|_| Miss::NotX86Elf)?;

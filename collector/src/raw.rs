@@ -8,23 +8,23 @@ use crate::bpf::process::types;
 use crate::bpf::tls::types as tls_types;
 
 /// Event kinds as numbered in `enum event_kind`.
-pub const EVENT_EXEC: u32 = 1;
-pub const EVENT_FORK: u32 = 2;
-pub const EVENT_EXIT: u32 = 3;
-pub const EVENT_FILE: u32 = 4;
-pub const EVENT_CONNECT: u32 = 5;
-pub const EVENT_WRITE_START: u32 = 6;
-pub const EVENT_WRITE_END: u32 = 7;
-pub const EVENT_TLS_DATA: u32 = 8;
-pub const EVENT_TLS_CLOSE: u32 = 9;
-pub const EVENT_SOCK_DATA: u32 = 10;
-pub const EVENT_SOCK_INFO: u32 = 11;
-pub const EVENT_SOCK_CLOSE: u32 = 12;
-pub const EVENT_EXEC_MAP: u32 = 13;
+pub(crate) const EVENT_EXEC: u32 = 1;
+pub(crate) const EVENT_FORK: u32 = 2;
+pub(crate) const EVENT_EXIT: u32 = 3;
+pub(crate) const EVENT_FILE: u32 = 4;
+pub(crate) const EVENT_CONNECT: u32 = 5;
+pub(crate) const EVENT_WRITE_START: u32 = 6;
+pub(crate) const EVENT_WRITE_END: u32 = 7;
+pub(crate) const EVENT_TLS_DATA: u32 = 8;
+pub(crate) const EVENT_TLS_CLOSE: u32 = 9;
+pub(crate) const EVENT_SOCK_DATA: u32 = 10;
+pub(crate) const EVENT_SOCK_INFO: u32 = 11;
+pub(crate) const EVENT_SOCK_CLOSE: u32 = 12;
+pub(crate) const EVENT_EXEC_MAP: u32 = 13;
 /// `enum tls_chunk_flag`.
 const TLS_CHUNK_CALL_START: u32 = 1 << 0;
 /// Names of the event kinds, for loss reports.
-pub const EVENT_KIND_NAMES: [&str; 14] = [
+pub(crate) const EVENT_KIND_NAMES: [&str; 14] = [
     "unknown",
     "exec",
     "fork",
@@ -43,7 +43,7 @@ pub const EVENT_KIND_NAMES: [&str; 14] = [
 
 /// `enum sock_class`: what a TCP connection carries, judged from its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SockClass {
+pub(crate) enum SockClass {
     /// Neither HTTP nor TLS.
     Other,
     /// The process sent an HTTP request first: its bytes arrive as `TlsData { plain: true }`.
@@ -66,23 +66,23 @@ impl SockClass {
 }
 
 /// `enum sock_flag`: the socket's bytes moved inside a probed SSL call.
-pub const SOCK_TLS_HOOKED: u32 = 1 << 0;
+pub(crate) const SOCK_TLS_HOOKED: u32 = 1 << 0;
 
 /// `enum trunc_flag` bits.
-pub mod trunc {
-    pub const FILENAME: u32 = 1 << 0;
-    pub const ARGV: u32 = 1 << 1;
-    pub const CWD: u32 = 1 << 2;
-    pub const PATH: u32 = 1 << 3;
-    pub const BASE: u32 = 1 << 4;
-    pub const NEW_PATH: u32 = 1 << 5;
-    pub const NEW_BASE: u32 = 1 << 6;
-    pub const UNREADABLE_PATH: u32 = 1 << 7;
-    pub const UNREADABLE_NEW_PATH: u32 = 1 << 8;
-    pub const UNREADABLE_ARGV: u32 = 1 << 9;
+pub(crate) mod trunc {
+    pub(crate) const FILENAME: u32 = 1 << 0;
+    pub(crate) const ARGV: u32 = 1 << 1;
+    pub(crate) const CWD: u32 = 1 << 2;
+    pub(crate) const PATH: u32 = 1 << 3;
+    pub(crate) const BASE: u32 = 1 << 4;
+    pub(crate) const NEW_PATH: u32 = 1 << 5;
+    pub(crate) const NEW_BASE: u32 = 1 << 6;
+    pub(crate) const UNREADABLE_PATH: u32 = 1 << 7;
+    pub(crate) const UNREADABLE_NEW_PATH: u32 = 1 << 8;
+    pub(crate) const UNREADABLE_ARGV: u32 = 1 << 9;
 
     /// The field names behind the bits set in `flags`.
-    pub fn names(flags: u32) -> Vec<String> {
+    pub(crate) fn names(flags: u32) -> Vec<String> {
         const NAMES: &[(u32, &str)] = &[
             (FILENAME, "filename"),
             (ARGV, "argv"),
@@ -100,14 +100,14 @@ pub mod trunc {
 }
 
 /// `enum file_op`.
-pub const FILE_OP_OPEN: u32 = 1;
-pub const FILE_OP_UNLINK: u32 = 2;
-pub const FILE_OP_RMDIR: u32 = 3;
-pub const FILE_OP_RENAME: u32 = 4;
-pub const FILE_OP_MKDIR: u32 = 5;
+pub(crate) const FILE_OP_OPEN: u32 = 1;
+pub(crate) const FILE_OP_UNLINK: u32 = 2;
+pub(crate) const FILE_OP_RMDIR: u32 = 3;
+pub(crate) const FILE_OP_RENAME: u32 = 4;
+pub(crate) const FILE_OP_MKDIR: u32 = 5;
 
 /// `enum loss_reason`, with the words a person reads.
-pub const LOSS_REASONS: &[&str] = &[
+pub(crate) const LOSS_REASONS: &[&str] = &[
     "ring buffer full",
     "traced map full (a child and its subtree are untraced)",
     "write summary map full (bytes uncounted)",
@@ -122,7 +122,7 @@ pub const LOSS_REASONS: &[&str] = &[
 
 /// What every record starts with.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
+pub(crate) struct Header {
     pub kind: u32,
     pub ts_boot_ns: u64,
     pub pid: u32,
@@ -134,7 +134,7 @@ pub struct Header {
 
 /// One decoded record; strings are still bytes, paths still relative to their base.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RawRecord {
+pub(crate) enum RawRecord {
     Exec {
         hdr: Header,
         filename: Vec<u8>,
@@ -229,7 +229,7 @@ pub enum RawRecord {
 }
 
 impl RawRecord {
-    pub fn header(&self) -> &Header {
+    pub(crate) fn header(&self) -> &Header {
         match self {
             RawRecord::Exec { hdr, .. }
             | RawRecord::Fork { hdr, .. }
@@ -249,7 +249,7 @@ impl RawRecord {
 
 /// Why a record could not be decoded.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RawError {
+pub(crate) enum RawError {
     #[error("record of kind {kind} is {got} bytes, shorter than its fixed part ({need} bytes)")]
     Short { kind: u32, need: usize, got: usize },
     #[error("record of unknown kind {kind} ({len} bytes)")]
@@ -288,7 +288,7 @@ fn header(h: &types::event_header) -> Header {
 }
 
 /// Decode one ring-buffer record.
-pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
+pub(crate) fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
     let hdr: types::event_header = read(data, 0)?;
     let kind = hdr.kind;
     // the kernel says how long the record is; trust the shorter of that and what arrived
@@ -422,7 +422,7 @@ pub fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
 
 /// A write summary left in the kernel's `writes` map when capture stops (its process is still
 /// running), as the record the kernel would have sent at close.
-pub fn leftover_write(key: &[u8], value: &[u8], now_boot_ns: u64) -> Option<RawRecord> {
+pub(crate) fn leftover_write(key: &[u8], value: &[u8], now_boot_ns: u64) -> Option<RawRecord> {
     let mut k = types::write_key::default();
     let mut v = types::write_info::default();
     plain::copy_from_bytes(&mut k, key).ok()?;
@@ -433,11 +433,11 @@ pub fn leftover_write(key: &[u8], value: &[u8], now_boot_ns: u64) -> Option<RawR
 
 /// Test helpers that build records exactly as the kernel lays them out.
 #[cfg(test)]
-pub mod build {
+pub(crate) mod build {
     use super::*;
     use crate::bpf::bytes_of;
 
-    pub fn hdr(kind: u32, pid: u32, comm: &str) -> types::event_header {
+    pub(crate) fn hdr(kind: u32, pid: u32, comm: &str) -> types::event_header {
         let mut h = types::event_header { kind, ts_ns: 1_000, pid, tid: pid, ppid: 1, uid: 0, ..Default::default() };
         for (dst, src) in h.comm.iter_mut().zip(comm.bytes()) {
             *dst = src as i8;
@@ -445,7 +445,7 @@ pub mod build {
         h
     }
 
-    pub fn record<T: plain::Plain>(fixed: &T, data: &[&[u8]]) -> Vec<u8> {
+    pub(crate) fn record<T: plain::Plain>(fixed: &T, data: &[&[u8]]) -> Vec<u8> {
         let mut out = bytes_of(fixed).to_vec();
         for d in data {
             out.extend_from_slice(d);
@@ -455,7 +455,7 @@ pub mod build {
         out
     }
 
-    pub fn exec(pid: u32, filename: &str, cwd: &str, argv: &[u8], trunc: u32) -> Vec<u8> {
+    pub(crate) fn exec(pid: u32, filename: &str, cwd: &str, argv: &[u8], trunc: u32) -> Vec<u8> {
         let ev = types::exec_event {
             hdr: hdr(EVENT_EXEC, pid, "bash"),
             filename_len_bytes: filename.len() as u16,
@@ -468,7 +468,7 @@ pub mod build {
         record(&ev, &[filename.as_bytes(), cwd.as_bytes(), argv])
     }
 
-    pub fn file(pid: u32, op: u32, path: &str, base: &str, new: (&str, &str), result: i64) -> Vec<u8> {
+    pub(crate) fn file(pid: u32, op: u32, path: &str, base: &str, new: (&str, &str), result: i64) -> Vec<u8> {
         let ev = types::file_event {
             hdr: hdr(EVENT_FILE, pid, "mv"),
             result,
@@ -483,7 +483,7 @@ pub mod build {
     }
 
     /// An open of an absolute `path` with `flags`.
-    pub fn open(pid: u32, path: &str, flags: u32, result: i64) -> Vec<u8> {
+    pub(crate) fn open(pid: u32, path: &str, flags: u32, result: i64) -> Vec<u8> {
         let ev = types::file_event {
             hdr: hdr(EVENT_FILE, pid, "mv"),
             result,

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 
 /// Decode `bytes` as UTF-8, writing each invalid byte as `\xNN`. Returns the text and whether
 /// any byte had to be escaped.
-pub fn escape_bytes(bytes: &[u8]) -> (String, bool) {
+pub(crate) fn escape_bytes(bytes: &[u8]) -> (String, bool) {
     let mut out = String::with_capacity(bytes.len());
     let mut rest = bytes;
     let mut escaped = false;
@@ -34,7 +34,7 @@ pub fn escape_bytes(bytes: &[u8]) -> (String, bool) {
 }
 
 /// Split an exec's argument area (NUL-separated, as in the process's memory) into arguments.
-pub fn split_argv(bytes: &[u8]) -> (Vec<String>, bool) {
+pub(crate) fn split_argv(bytes: &[u8]) -> (Vec<String>, bool) {
     let bytes = bytes.strip_suffix(&[0]).unwrap_or(bytes);
     if bytes.is_empty() {
         return (Vec::new(), false);
@@ -56,7 +56,7 @@ pub fn split_argv(bytes: &[u8]) -> (Vec<String>, bool) {
 /// `.` and empty components are dropped and `..` removes the previous component; this is lexical
 /// (a `..` after a symlink names the symlink's parent), which is what the process asked for.
 /// A relative `path` with an empty `base` (the kernel could not resolve it) stays relative.
-pub fn absolute(base: &str, path: &str) -> String {
+pub(crate) fn absolute(base: &str, path: &str) -> String {
     let joined;
     let full = if path.starts_with('/') || base.is_empty() {
         path
@@ -90,7 +90,7 @@ pub fn absolute(base: &str, path: &str) -> String {
 }
 
 /// The symbolic name of a (positive) errno, e.g. `ENOENT`, or `E<n>` for rare ones.
-pub fn errno_name(errno: i64) -> String {
+pub(crate) fn errno_name(errno: i64) -> String {
     let name = match errno {
         1 => "EPERM",
         2 => "ENOENT",
@@ -142,12 +142,12 @@ pub fn errno_name(errno: i64) -> String {
 }
 
 /// The errno name of a syscall result, if it is an error.
-pub fn result_error(result: i64) -> Option<String> {
+pub(crate) fn result_error(result: i64) -> Option<String> {
     (result < 0 && result > -4096).then(|| errno_name(-result))
 }
 
 /// Open flags spelled out, e.g. `O_WRONLY|O_CREAT|O_TRUNC` (x86_64 values).
-pub fn open_flags_text(flags: u32) -> String {
+pub(crate) fn open_flags_text(flags: u32) -> String {
     const NAMED: &[(u32, &str)] = &[
         (0o100, "O_CREAT"),
         (0o200, "O_EXCL"),

@@ -20,7 +20,7 @@ const MAX_EARLY_BYTES: usize = 4 << 20;
 
 /// One chunk of plaintext, as the kernel sent it.
 #[derive(Debug, Clone, Copy)]
-pub struct Chunk<'a> {
+pub(crate) struct Chunk<'a> {
     pub pid: u32,
     pub tid: u32,
     pub ssl: u64,
@@ -104,7 +104,7 @@ struct Connection {
 
 /// An exchange with the process that made it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Finished {
+pub(crate) struct Finished {
     pub pid: u32,
     /// The thread that moved the exchange's last bytes.
     pub tid: u32,
@@ -116,7 +116,7 @@ pub struct Finished {
 /// What was skipped: gaps in streams (bytes never received), and bytes dropped while waiting
 /// for the next message boundary after a gap.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Gaps {
+pub(crate) struct Gaps {
     pub count: u64,
     pub bytes: u64,
     pub resync_dropped_bytes: u64,
@@ -124,7 +124,7 @@ pub struct Gaps {
 
 /// All TLS connections of a session.
 #[derive(Debug, Default)]
-pub struct TlsStreams {
+pub(crate) struct TlsStreams {
     conns: HashMap<(u32, u64), Connection>,
     limits: Limits,
     /// Of TLS streams `[0]` and of plaintext HTTP streams `[1]`.
@@ -132,13 +132,13 @@ pub struct TlsStreams {
 }
 
 impl TlsStreams {
-    pub fn new(limits: Limits) -> Self {
+    pub(crate) fn new(limits: Limits) -> Self {
         TlsStreams { conns: HashMap::new(), limits, gaps: [Gaps::default(); 2] }
     }
 
     /// Gaps skipped so far in all streams.
     #[cfg(test)]
-    pub fn gaps(&self) -> Gaps {
+    pub(crate) fn gaps(&self) -> Gaps {
         let [tls, plain] = self.gaps;
         Gaps {
             count: tls.count + plain.count,
@@ -148,12 +148,12 @@ impl TlsStreams {
     }
 
     /// Gaps skipped so far in plaintext HTTP streams (`plain`) or in TLS streams.
-    pub fn gaps_of(&self, plain: bool) -> Gaps {
+    pub(crate) fn gaps_of(&self, plain: bool) -> Gaps {
         self.gaps[usize::from(plain)]
     }
 
     /// Take a chunk; returns the exchanges it completed.
-    pub fn push(&mut self, chunk: Chunk<'_>) -> Vec<Finished> {
+    pub(crate) fn push(&mut self, chunk: Chunk<'_>) -> Vec<Finished> {
         let limits = self.limits;
         let conn = self.conns.entry((chunk.pid, chunk.ssl)).or_insert_with(|| Connection {
             http: Conn::new(limits),
@@ -177,7 +177,7 @@ impl TlsStreams {
     }
 
     /// The connection ended (`SSL_free`): flush it.
-    pub fn close(&mut self, pid: u32, ssl: u64, ts_ns: u64) -> Vec<Finished> {
+    pub(crate) fn close(&mut self, pid: u32, ssl: u64, ts_ns: u64) -> Vec<Finished> {
         match self.conns.remove(&(pid, ssl)) {
             Some(conn) => self.finish(pid, conn, ts_ns),
             None => Vec::new(),
@@ -185,14 +185,14 @@ impl TlsStreams {
     }
 
     /// The process exited: flush all its connections.
-    pub fn close_pid(&mut self, pid: u32, ts_ns: u64) -> Vec<Finished> {
+    pub(crate) fn close_pid(&mut self, pid: u32, ts_ns: u64) -> Vec<Finished> {
         let keys: Vec<(u32, u64)> = self.conns.keys().filter(|(p, _)| *p == pid).copied().collect();
         let conns: Vec<Connection> = keys.iter().filter_map(|k| self.conns.remove(k)).collect();
         conns.into_iter().flat_map(|conn| self.finish(pid, conn, ts_ns)).collect()
     }
 
     /// Capture stops: flush everything.
-    pub fn close_all(&mut self, ts_ns: u64) -> Vec<Finished> {
+    pub(crate) fn close_all(&mut self, ts_ns: u64) -> Vec<Finished> {
         let conns: Vec<((u32, u64), Connection)> = self.conns.drain().collect();
         conns.into_iter().flat_map(|((pid, _), conn)| self.finish(pid, conn, ts_ns)).collect()
     }

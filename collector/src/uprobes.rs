@@ -38,7 +38,7 @@ const LIB_DIRS: &[&str] = &[
 
 /// What happened when a file was offered.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Probes attached (their count).
     Attached(usize),
     /// Seen before (attached or not).
@@ -77,7 +77,7 @@ const EXPORTED: [(&str, u64); 5] =
 type Target = (usize, u64);
 
 /// The TLS programs and where they are attached.
-pub struct SslProbes<'obj> {
+pub(crate) struct SslProbes<'obj> {
     skel: TlsSkel<'obj>,
     /// uprobe_multi links work here (Linux 6.6+): two links per file.
     multi: bool,
@@ -98,7 +98,7 @@ impl std::fmt::Debug for SslProbes<'_> {
 
 impl<'obj> SslProbes<'obj> {
     /// `multi`: whether the `*_multi` programs were loaded (see [`multi_supported`]).
-    pub fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
+    pub(crate) fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
         SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new(), uncapturable: HashMap::new() }
     }
 
@@ -159,7 +159,7 @@ impl<'obj> SslProbes<'obj> {
     /// Detach every probe, in parallel: the kernel waits for an RCU grace period (~100 ms)
     /// per uprobe it removes, so dropping 18 links one after the other takes two seconds, and
     /// dropping them together about one grace period.
-    pub fn detach_all(&mut self) {
+    pub(crate) fn detach_all(&mut self) {
         let links = std::mem::take(&mut self.links);
         std::thread::scope(|scope| {
             for link in links {
@@ -169,7 +169,7 @@ impl<'obj> SslProbes<'obj> {
     }
 
     /// Attach to `path` if it does TLS these probes can hook and was not seen before.
-    pub fn offer(&mut self, path: &Path) -> Outcome {
+    pub(crate) fn offer(&mut self, path: &Path) -> Outcome {
         let Ok(meta) = std::fs::metadata(path) else { return Outcome::NoSsl };
         let id = (meta.dev(), meta.ino());
         if !self.seen.insert(id) {
@@ -312,7 +312,7 @@ fn exported_targets(offsets: &[Option<usize>]) -> Option<Vec<Target>> {
 /// ELF, program and section headers and the `SHT_DYNSYM` tables with their strings are read
 /// into place in a zeroed buffer of the file's size, whose other pages are never touched (so
 /// never resident). All `None` for a file that is not an ELF file or cannot be read.
-pub fn dynamic_symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
+pub(crate) fn dynamic_symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
     sparse_image(path).map_or_else(|| vec![None; names.len()], |image| symbol_offsets_in(&image, names))
 }
 
@@ -367,7 +367,7 @@ fn go_targets(found: &gotls::Functions) -> Vec<Target> {
 /// File offsets (what a uprobe is placed at) of `names` in `path`'s dynamic or static symbol
 /// table, in the order asked; `None` for a name the file does not define.
 #[cfg(test)]
-pub fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
+pub(crate) fn symbol_offsets(path: &Path, names: &[&str]) -> Vec<Option<usize>> {
     symbol_offsets_in(&std::fs::read(path).unwrap_or_default(), names)
 }
 
@@ -401,7 +401,7 @@ fn symbol_offsets_in(data: &[u8], names: &[&str]) -> Vec<Option<usize>> {
 /// ([`gotls`] says why). Found by markers in the file (crate paths, Go build info). BoringSSL
 /// without symbols is searched by [`boring`] instead.
 #[cfg(test)]
-pub fn other_tls(path: &Path) -> Option<&'static str> {
+pub(crate) fn other_tls(path: &Path) -> Option<&'static str> {
     other_tls_in(&std::fs::read(path).ok()?)
 }
 
@@ -415,12 +415,12 @@ fn other_tls_in(data: &[u8]) -> Option<&'static str> {
 }
 
 /// Whether this kernel attaches uprobe_multi links (Linux 6.6+).
-pub fn multi_supported(release: (u32, u32)) -> bool {
+pub(crate) fn multi_supported(release: (u32, u32)) -> bool {
     release >= (6, 6)
 }
 
 /// The system's `libssl.so*` files (symlinks resolved, each file once).
-pub fn system_libraries() -> Vec<PathBuf> {
+pub(crate) fn system_libraries() -> Vec<PathBuf> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for dir in LIB_DIRS {
@@ -441,7 +441,7 @@ pub fn system_libraries() -> Vec<PathBuf> {
 }
 
 /// Executables on `PATH` that commonly embed OpenSSL with its symbols exported (`node`).
-pub fn well_known_executables() -> Vec<PathBuf> {
+pub(crate) fn well_known_executables() -> Vec<PathBuf> {
     let Some(path) = std::env::var_os("PATH") else { return Vec::new() };
     let mut out = Vec::new();
     for name in ["node", "nodejs"] {

@@ -62,7 +62,7 @@ fn sh(dir: &Path, script: &str) -> Result<()> {
 }
 
 /// Runs the demo; returns the exit code.
-pub fn run(config: Config, data: &Path) -> Result<i32> {
+pub(crate) fn run(config: Config, data: &Path) -> Result<i32> {
     check_prerequisites()?;
     let dir = std::env::temp_dir().join(format!("agentsight-demo-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("scratch")).with_context(|| format!("failed to create `{}`", dir.display()))?;

@@ -11,7 +11,7 @@ use crate::render::{print_json, print_text};
 
 /// What `agentsight eval` was asked.
 #[derive(Debug)]
-pub struct EvalArgs {
+pub(crate) struct EvalArgs {
     pub floors: Option<PathBuf>,
     pub json: bool,
     pub verbose: bool,
@@ -20,7 +20,7 @@ pub struct EvalArgs {
 }
 
 /// `agentsight eval DIR`: detection quality on a labelled set.
-pub fn eval(dir: &Path, args: EvalArgs, config: Config) -> Result<i32> {
+pub(crate) fn eval(dir: &Path, args: EvalArgs, config: Config) -> Result<i32> {
     let floors = args
         .floors
         .as_deref()

@@ -15,13 +15,13 @@ use anyhow::{Context, Result};
 /// What `export` was told beyond the config file (`--otlp`, `--project` and `--no-content` are
 /// in its `[analyzer.export]` already).
 #[derive(Debug)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// Sessions (ids or their starts); empty: all.
     pub sessions: Vec<String>,
 }
 
 /// `agentsight export`.
-pub fn run(args: ExportArgs, config: ExportConfig, data: &Path) -> Result<i32> {
+pub(crate) fn run(args: ExportArgs, config: ExportConfig, data: &Path) -> Result<i32> {
     if config.otlp.is_empty() {
         anyhow::bail!("no OTLP endpoint: give --otlp URL (e.g. http://127.0.0.1:6006/v1/traces) or set `analyzer.export.otlp` in the config");
     }

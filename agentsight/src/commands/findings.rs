@@ -10,7 +10,7 @@ use crate::datadir::open_index;
 use crate::render::{coverage_text, finding_text, print_json, print_text};
 
 /// `agentsight findings`.
-pub fn findings(filter: FindingFilter, data: &Path, json: bool) -> Result<i32> {
+pub(crate) fn findings(filter: FindingFilter, data: &Path, json: bool) -> Result<i32> {
     let index = open_index(data)?;
     let findings = index.findings(&filter)?;
     if json {

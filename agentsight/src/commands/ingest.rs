@@ -14,7 +14,7 @@ use crate::pipeline::{self, Tap};
 /// The default cap on one line of a trace given to `ingest`. The collector keeps at most 32 MiB
 /// of each HTTP body and an `llm_call` holds a request and a response, JSON-escaped; a longer
 /// line is no trace of ours, and is skipped without being read into memory.
-pub const MAX_TRACE_LINE_BYTES: usize = 128 << 20;
+pub(crate) const MAX_TRACE_LINE_BYTES: usize = 128 << 20;
 
 /// One line of a trace, as [`read_line`] found it.
 #[derive(Debug, PartialEq)]
@@ -152,7 +152,7 @@ fn fill_derived_fields(ev: &mut Event) {
 
 /// `agentsight ingest trace.jsonl`: the whole pipeline offline, no server needed. Exits
 /// non-zero when nothing could be ingested.
-pub fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max_line: usize) -> Result<i32> {
+pub(crate) fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max_line: usize) -> Result<i32> {
     let mut file = std::fs::File::open(trace).with_context(|| format!("failed to open `{}`", trace.display()))?;
     // A gzip'ed trace (`trace.jsonl.gz`, as the eval sets keep them) is read as it is.
     let mut magic = [0u8; 2];

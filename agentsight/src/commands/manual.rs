@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{Context, Result};
 
 /// Writes the completion script for `shell` on stdout.
-pub fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> Result<i32> {
+pub(crate) fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> Result<i32> {
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut cmd, "agentsight", &mut script);
     crate::render::print_text(&String::from_utf8_lossy(&script))?;
@@ -15,7 +15,7 @@ pub fn completions(shell: clap_complete::Shell, mut cmd: clap::Command) -> Resul
 
 /// Writes the manual page on stdout, or with `dir` one page per command into it
 /// (`agentsight.1`, `agentsight-record.1`, ...).
-pub fn man(cmd: clap::Command, dir: Option<&Path>) -> Result<i32> {
+pub(crate) fn man(cmd: clap::Command, dir: Option<&Path>) -> Result<i32> {
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;

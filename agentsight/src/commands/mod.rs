@@ -3,15 +3,15 @@
 //! returns the exit code. None of them imports another's internals but `demo`, which records
 //! through `record`, and `export`, which resolves sessions as `show` does.
 
-pub mod demo;
-pub mod eval;
-pub mod export;
-pub mod findings;
-pub mod ingest;
-pub mod manual;
-pub mod prune;
-pub mod record;
-pub mod report;
-pub mod search;
-pub mod serve;
-pub mod sessions;
+pub(crate) mod demo;
+pub(crate) mod eval;
+pub(crate) mod export;
+pub(crate) mod findings;
+pub(crate) mod ingest;
+pub(crate) mod manual;
+pub(crate) mod prune;
+pub(crate) mod record;
+pub(crate) mod report;
+pub(crate) mod search;
+pub(crate) mod serve;
+pub(crate) mod sessions;

@@ -18,7 +18,7 @@ const POLL: Duration = Duration::from_millis(10);
 
 /// When `record` stops.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Until {
+pub(crate) enum Until {
     /// When every process in the tree has exited.
     Tree,
     /// When the command itself has exited.
@@ -41,7 +41,7 @@ impl std::fmt::Display for SpawnFailed {
 impl std::error::Error for SpawnFailed {}
 
 /// Map an error to the exit code `agentsight` ends with.
-pub fn exit_code_for(err: &anyhow::Error) -> u8 {
+pub(crate) fn exit_code_for(err: &anyhow::Error) -> u8 {
     match err.downcast_ref::<SpawnFailed>() {
         Some(spawn) => spawn.code,
         None => 2,
@@ -53,7 +53,7 @@ fn status_code(status: ExitStatus) -> i32 {
 }
 
 /// `agentsight record -- CMD...`: returns the exit code to end with.
-pub fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32> {
+pub(crate) fn record(opts: Options, until: Until, command: Vec<OsString>) -> Result<i32> {
     let (program, args) = command.split_first().context("no command given")?;
     let stops = Stops::install()?;
     let me = std::process::id();
@@ -134,7 +134,7 @@ fn wait_for_tree(running: &Pipeline, stops: &Stops, program: &OsString, code: i3
 }
 
 /// `agentsight attach --pid ... | --comm NAME`.
-pub fn attach(opts: Options, pids: Vec<u32>, comm: Option<String>) -> Result<i32> {
+pub(crate) fn attach(opts: Options, pids: Vec<u32>, comm: Option<String>) -> Result<i32> {
     let roots = match &comm {
         Some(name) => procfs::pids_by_comm(name)?,
         None => {

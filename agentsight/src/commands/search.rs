@@ -10,7 +10,7 @@ use crate::datadir::open_index;
 use crate::render::{print_json, print_text};
 
 /// `agentsight search QUERY`.
-pub fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
+pub(crate) fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
     let index = open_index(data)?;
     let hits = index.search(&q)?;
     if json {

@@ -13,7 +13,7 @@ use crate::pipeline::runtime;
 use crate::render::judge_line;
 
 /// `agentsight serve` (`--listen` is in `config.listen` already).
-pub fn serve(config: Config, data: &Path) -> Result<i32> {
+pub(crate) fn serve(config: Config, data: &Path) -> Result<i32> {
     let addr: SocketAddr = config.listen.parse().with_context(|| format!("`{}` is not an address:port", config.listen))?;
     let token = std::env::var(&config.token_env).ok().filter(|t| !t.is_empty());
     if !addr.ip().is_loopback() && token.is_none() {

@@ -32,7 +32,7 @@ const TEXT_LINES: usize = 15;
 const LINE_CHARS: usize = 200;
 
 /// `agentsight sessions`.
-pub fn list(data: &Path, json: bool) -> Result<i32> {
+pub(crate) fn list(data: &Path, json: bool) -> Result<i32> {
     let index = crate::datadir::open_index(data)?;
     let sessions = service::session_summaries(&index)?;
     if json {
@@ -135,7 +135,7 @@ fn list_text(sessions: &[SessionSummary], p: &Pretty) -> String {
 
 /// What `agentsight show` was asked.
 #[derive(Debug)]
-pub struct ShowArgs {
+pub(crate) struct ShowArgs {
     pub session: String,
     pub turn: usize,
     pub turns: Option<usize>,
@@ -144,7 +144,7 @@ pub struct ShowArgs {
 }
 
 /// `agentsight show SESSION`.
-pub fn show(args: ShowArgs, data: &Path) -> Result<i32> {
+pub(crate) fn show(args: ShowArgs, data: &Path) -> Result<i32> {
     let index = crate::datadir::open_index(data)?;
     let id = resolve(&index, &args.session, data)?;
     let asked = args.turns.unwrap_or(ALL_TURNS_BELOW);

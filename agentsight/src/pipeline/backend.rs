@@ -26,14 +26,14 @@ const WINDOW_QUEUE: usize = 256;
 
 /// The writer thread's end of the window pipeline.
 #[derive(Debug)]
-pub struct Tap {
+pub(crate) struct Tap {
     windower: Windower,
     tx: mpsc::Sender<Window>,
     last_tick: Instant,
 }
 
 impl Tap {
-    pub fn push(&mut self, ev: &Event) {
+    pub(crate) fn push(&mut self, ev: &Event) {
         for w in self.windower.push(ev.clone()) {
             self.send(w);
         }
@@ -64,7 +64,7 @@ impl Tap {
 }
 
 /// Where windows go: an in-process analyzer, or a remote one.
-pub enum Backend {
+pub(crate) enum Backend {
     Analyze { runtime: tokio::runtime::Runtime, analyzer: Arc<Analyzer>, tasks: Tasks, ingest: tokio::task::JoinHandle<IngestTotals> },
     Ship { runtime: tokio::runtime::Runtime, ship: tokio::task::JoinHandle<ShipReport>, spool: PathBuf },
 }
@@ -80,7 +80,7 @@ impl std::fmt::Debug for Backend {
 
 /// What the in-process ingest did.
 #[derive(Debug, Default, Clone, Copy)]
-pub struct IngestTotals {
+pub(crate) struct IngestTotals {
     pub windows: u64,
     pub events: u64,
     pub findings: u64,
@@ -88,7 +88,7 @@ pub struct IngestTotals {
 }
 
 /// The runtime the backends, `serve` and `prune` run on.
-pub fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("agentsight-analysis")

@@ -28,8 +28,8 @@ use collector::ship::ShipConfig;
 use collector::{Capture, CaptureConfig};
 use model::windower::WindowerConfig;
 
-pub use backend::{runtime, Backend, IngestTotals, Tap};
-pub use writer::Writer;
+pub(crate) use backend::{runtime, Backend, IngestTotals, Tap};
+pub(crate) use writer::Writer;
 use writer::Sink;
 
 /// Batches of events (up to `collector::capture::BATCH` each) between the capture thread and the
@@ -39,7 +39,7 @@ const CHANNEL_CAPACITY: usize = 64;
 
 /// What a recording is asked to do (`record`, `attach`, `collect`, `demo`).
 #[derive(Debug, Clone)]
-pub struct Options {
+pub(crate) struct Options {
     pub output: Option<PathBuf>,
     pub quiet: bool,
     pub verbose: bool,
@@ -53,7 +53,7 @@ pub struct Options {
 /// `record --analyze` or `collect --ship URL`; `window` is the config's `[window]`.
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // one per recording: its size does not matter
-pub enum Dest {
+pub(crate) enum Dest {
     Analyze { window: WindowerConfig, config: analyzer::config::Config, data: PathBuf },
     /// `ship` has the URL and token of this run.
     Ship { window: WindowerConfig, ship: ShipConfig },
@@ -61,7 +61,7 @@ pub enum Dest {
 
 /// Every stage of a running recording.
 #[derive(Debug)]
-pub struct Pipeline {
+pub(crate) struct Pipeline {
     /// The eBPF capture; the commands poll it (`is_finished`, `members`) to decide when to stop.
     pub capture: Capture,
     /// The writer thread: sink, summary, process tree and window tap.
@@ -80,7 +80,7 @@ fn session_id() -> String {
 
 /// Starts the backend, the writer and then the capture, in the order each needs the next; the
 /// capture's probes are attached when this returns. `configure` says what to trace.
-pub fn build(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<Pipeline> {
+pub(crate) fn build(opts: &Options, configure: impl FnOnce(&mut CaptureConfig)) -> Result<Pipeline> {
     let session = session_id();
     let sink = match (&opts.output, &opts.windows) {
         (None, Some(Dest::Ship { .. })) => Sink::Discard,
@@ -110,7 +110,7 @@ impl Pipeline {
     /// the capture, the writer (the summary and the process tree), then the backend (the
     /// session's findings, or what was shipped). A failed capture is reported last, after
     /// everything it recorded was written and analysed.
-    pub fn stop(self, quiet: bool) -> Result<()> {
+    pub(crate) fn stop(self, quiet: bool) -> Result<()> {
         let elapsed = self.started.elapsed();
         let stopped = self.capture.stop();
         let written = self.writer.join()?;
@@ -126,13 +126,13 @@ impl Pipeline {
 /// `ingest`: a trace file replayed into an analyzer on `data`, with the recorded events pushed
 /// to [`Replay::tap`] instead of coming from a capture.
 #[derive(Debug)]
-pub struct Replay {
+pub(crate) struct Replay {
     pub tap: Tap,
     backend: Backend,
 }
 
 /// Starts an analyzer on `data` for [`Replay`], the events cut into windows by `window`.
-pub fn replay(window: &WindowerConfig, config: analyzer::config::Config, data: &Path) -> Result<Replay> {
+pub(crate) fn replay(window: &WindowerConfig, config: analyzer::config::Config, data: &Path) -> Result<Replay> {
     let (tap, backend) = backend::analyze(window, config, data)?;
     Ok(Replay { tap, backend })
 }
@@ -140,7 +140,7 @@ pub fn replay(window: &WindowerConfig, config: analyzer::config::Config, data: &
 impl Replay {
     /// Cuts the last windows, waits for them to be analysed and reports on `session` (see
     /// [`Backend::finish`]).
-    pub fn stop(self, session: &str, quiet: bool) -> Result<Option<IngestTotals>> {
+    pub(crate) fn stop(self, session: &str, quiet: bool) -> Result<Option<IngestTotals>> {
         self.tap.finish();
         self.backend.finish(session, quiet)
     }

@@ -22,7 +22,7 @@ use crate::pretty::Pretty;
 const TREE_LINES: usize = 60;
 
 /// An output for events.
-pub enum Sink {
+pub(super) enum Sink {
     /// One JSON object per line (`-o FILE`, `-o -` for stdout).
     Jsonl { out: Box<BufWriter<Box<dyn Write + Send>>>, path: Option<PathBuf> },
     /// One readable line per event on stdout; noise (`analyzer::view::is_noise`: reads of
@@ -46,7 +46,7 @@ impl std::fmt::Debug for Sink {
 
 impl Sink {
     /// `-o PATH` (or `-`), or the live stream when `path` is `None`.
-    pub fn open(path: Option<PathBuf>, verbose: bool) -> Result<Self> {
+    pub(super) fn open(path: Option<PathBuf>, verbose: bool) -> Result<Self> {
         match path {
             Some(p) if p.as_os_str() == "-" => {
                 let out: Box<dyn Write + Send> = Box::new(io::stdout());
@@ -65,7 +65,7 @@ impl Sink {
     }
 
     /// The file the trace goes to, if any.
-    pub fn path(&self) -> Option<&PathBuf> {
+    pub(super) fn path(&self) -> Option<&PathBuf> {
         match self {
             Sink::Jsonl { path, .. } => path.as_ref(),
             Sink::Pretty { .. } | Sink::Discard => None,
@@ -105,7 +105,7 @@ impl Sink {
 
 /// What the writer saw.
 #[derive(Debug, Default)]
-pub struct Written {
+pub(super) struct Written {
     pub summary: Summary,
     pub tree: ProcessTree,
     /// Events that could not be written because the output failed (a full disk, a closed pipe).
@@ -120,7 +120,7 @@ pub struct Written {
 impl Written {
     /// What the writer saw, as `record` prints it at the end: the summary, the trace's file and
     /// the process tree, or with `quiet` only the losses; and an output failure.
-    pub fn report(&self, session: &str, elapsed: Duration, quiet: bool) -> String {
+    pub(super) fn report(&self, session: &str, elapsed: Duration, quiet: bool) -> String {
         let s = &self.summary;
         let mut out = String::new();
         if !quiet {
@@ -160,7 +160,7 @@ impl Written {
 
 /// The writer thread.
 #[derive(Debug)]
-pub struct Writer {
+pub(crate) struct Writer {
     thread: JoinHandle<Written>,
 }
 

@@ -212,7 +212,7 @@ fn compile(pattern: &str) -> Result<Regex> {
 }
 
 impl ClaimMatcher {
-    pub fn new(extra: &[String], negation_words: usize) -> Result<Self> {
+    pub(super) fn new(extra: &[String], negation_words: usize) -> Result<Self> {
         let path = r"`?((?:[\w.~-]*/)*[\w~-][\w.-]*\.[A-Za-z0-9]{1,8}|(?:[\w.~-]+/)+[\w.-]*)`?";
         let mut patterns = Vec::new();
         let groups: [(&[&str], Topic, f64); 9] = [
@@ -296,7 +296,7 @@ impl ClaimMatcher {
     }
 
     /// The success claims of a response, one per sentence at most (its strongest phrase).
-    pub fn claims(&self, text: &str) -> Vec<Claim> {
+    pub(super) fn claims(&self, text: &str) -> Vec<Claim> {
         let prose = self.prose(text);
         let mut out = Vec::new();
         for sentence in sentences(&prose) {

@@ -61,7 +61,7 @@ pub(crate) struct LoopMatcher {
 }
 
 impl LoopMatcher {
-    pub fn new() -> Result<Self> {
+    pub(super) fn new() -> Result<Self> {
         let re = |p: &str| Regex::new(p).map_err(|e| Error::Config(format!("detect: `{p}`: {e}")));
         Ok(LoopMatcher {
             volatile: vec![
@@ -115,7 +115,7 @@ impl LoopMatcher {
 
     /// The shape of a call: case-folded, paths as their basename, hex ids as `H`, numbers as
     /// `N`, whitespace runs as one space.
-    pub fn normalize(&self, text: &str) -> String {
+    pub(super) fn normalize(&self, text: &str) -> String {
         let lower = text.to_lowercase();
         let no_paths = self.path.replace_all(&lower, "$1");
         let no_hex = self.hex.replace_all(&no_paths, |c: &regex::Captures<'_>| {

@@ -188,7 +188,7 @@ fn set(ps: &[String]) -> Result<RegexSet> {
 }
 
 impl PersonaMatcher {
-    pub fn new() -> Result<Self> {
+    pub(crate) fn new() -> Result<Self> {
         let objects = r"(?:any\s+|the\s+|existing\s+)?(?:files?|code|source(?:\s+code)?|repo(?:sitory)?|codebase|workspace|project|anything|disk|file\s*system)";
         let injection: Vec<String> = vec![
 

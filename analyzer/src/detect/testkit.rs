@@ -26,7 +26,7 @@ pub(crate) struct WindowBuilder {
 }
 
 impl WindowBuilder {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         WindowBuilder {
             session: "s1".into(),
             context: model::WindowContext::default(),
@@ -45,20 +45,20 @@ impl WindowBuilder {
     }
 
     /// The session's persona: its system prompt and first user messages, and its cwd.
-    pub fn persona(&mut self, system: &str, instructions: &str, cwd: &str) -> &mut Self {
+    pub(crate) fn persona(&mut self, system: &str, instructions: &str, cwd: &str) -> &mut Self {
         self.context.system_prompt = Some(system.into());
         self.context.instructions = (!instructions.is_empty()).then(|| instructions.into());
         self.context.cwd = Some(cwd.into());
         self
     }
 
-    pub fn session(&mut self, name: &str) -> &mut Self {
+    pub(crate) fn session(&mut self, name: &str) -> &mut Self {
         self.session = name.into();
         self
     }
 
     /// Any event by `pid`.
-    pub fn push_event(&mut self, pid: u32, body: EventBody) -> &mut Self {
+    pub(crate) fn push_event(&mut self, pid: u32, body: EventBody) -> &mut Self {
         self.push(pid, 1, "tool", body);
         self
     }
@@ -74,7 +74,7 @@ impl WindowBuilder {
 
     /// An `llm_call` whose response says `text` and makes `calls` (name, arguments); their ids
     /// are answered in order by [`Self::result`].
-    pub fn llm(&mut self, text: &str, calls: &[(&str, Value)]) -> &mut Self {
+    pub(crate) fn llm(&mut self, text: &str, calls: &[(&str, Value)]) -> &mut Self {
         let tool_calls: Vec<ToolCall> = calls
             .iter()
             .map(|(name, arguments)| {
@@ -108,13 +108,13 @@ impl WindowBuilder {
     }
 
     /// The result of the oldest unanswered tool call, carried by the next request.
-    pub fn result(&mut self, content: &str) -> &mut Self {
+    pub(crate) fn result(&mut self, content: &str) -> &mut Self {
         let id = self.pending.pop_front().unwrap_or_default();
         self.orphan_result(&id, content)
     }
 
     /// A tool result with any id (e.g. answering a call made before the window).
-    pub fn orphan_result(&mut self, id: &str, content: &str) -> &mut Self {
+    pub(crate) fn orphan_result(&mut self, id: &str, content: &str) -> &mut Self {
         self.history.push(Message {
             role: "tool".into(),
             content: content.into(),
@@ -125,7 +125,7 @@ impl WindowBuilder {
     }
 
     /// An exec of a new process, child of `ppid`; returns its pid.
-    pub fn exec(&mut self, argv: &[&str], ppid: u32) -> u32 {
+    pub(crate) fn exec(&mut self, argv: &[&str], ppid: u32) -> u32 {
         self.next_pid += 1;
         let pid = self.next_pid;
         self.exec_as(pid, ppid, argv);
@@ -133,7 +133,7 @@ impl WindowBuilder {
     }
 
     /// An exec by an existing `pid` (a new program image in the same process).
-    pub fn exec_as(&mut self, pid: u32, ppid: u32, argv: &[&str]) -> &mut Self {
+    pub(crate) fn exec_as(&mut self, pid: u32, ppid: u32, argv: &[&str]) -> &mut Self {
         let comm = argv
             .first()
             .map(|a| super::view::basename(a).to_string())
@@ -147,11 +147,11 @@ impl WindowBuilder {
         self
     }
 
-    pub fn exit(&mut self, pid: u32, code: i32) -> &mut Self {
+    pub(crate) fn exit(&mut self, pid: u32, code: i32) -> &mut Self {
         self.exit_with(pid, code, 0)
     }
 
-    pub fn kill(&mut self, pid: u32, signal: u32) -> &mut Self {
+    pub(crate) fn kill(&mut self, pid: u32, signal: u32) -> &mut Self {
         self.exit_with(pid, 128 + signal as i32, signal)
     }
 
@@ -162,19 +162,19 @@ impl WindowBuilder {
     }
 
     /// A command that ran and exited with `code`; returns its pid.
-    pub fn cmd(&mut self, argv: &[&str], code: i32) -> u32 {
+    pub(crate) fn cmd(&mut self, argv: &[&str], code: i32) -> u32 {
         let pid = self.exec(argv, 1);
         self.exit(pid, code);
         pid
     }
 
     /// Events so far.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.events.len()
     }
 
     /// Links the last exec to tool call `nth` (0-based) of the last `llm_call`.
-    pub fn link_last_exec(&mut self, nth: usize) -> &mut Self {
+    pub(crate) fn link_last_exec(&mut self, nth: usize) -> &mut Self {
         match self
             .events
             .iter()
@@ -187,7 +187,7 @@ impl WindowBuilder {
 
     /// Links the exec at event index `exec` to tool call `nth` of the last `llm_call`; does
     /// nothing when there is no such call.
-    pub fn link_exec(&mut self, exec: usize, nth: usize) -> &mut Self {
+    pub(crate) fn link_exec(&mut self, exec: usize, nth: usize) -> &mut Self {
         let llm = self.events.iter().rev().find_map(|e| match &e.body {
             EventBody::LlmCall(call) => Some((e.id(), call)),
             _ => None,
@@ -207,12 +207,12 @@ impl WindowBuilder {
     }
 
     /// Everything so far was in the window before.
-    pub fn mark_overlap(&mut self) -> &mut Self {
+    pub(crate) fn mark_overlap(&mut self) -> &mut Self {
         self.overlap = self.events.len();
         self
     }
 
-    pub fn build(&self) -> Window {
+    pub(crate) fn build(&self) -> Window {
         Window {
             overlap_events: self.overlap,
             context: self.context.clone(),

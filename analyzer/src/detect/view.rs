@@ -68,22 +68,22 @@ pub(crate) struct Command<'a> {
 }
 
 impl Command<'_> {
-    pub fn last_exec(&self) -> usize {
+    pub(crate) fn last_exec(&self) -> usize {
         self.execs.last().copied().unwrap_or_default()
     }
 
     /// Event index of the last thing known about it: its exit, else its last exec.
-    pub fn last_idx(&self) -> usize {
+    pub(crate) fn last_idx(&self) -> usize {
         self.exit.unwrap_or_else(|| self.last_exec())
     }
 
-    pub fn is_top(&self, own_index: usize) -> bool {
+    pub(crate) fn is_top(&self, own_index: usize) -> bool {
         self.root == own_index
     }
 
     /// Whether it failed: `None` while its exit is unknown. A signal is a failure; exit 1 of a
     /// predicate program (`grep` found nothing, `diff` found differences) is an answer, not one.
-    pub fn failed(&self) -> Option<bool> {
+    pub(crate) fn failed(&self) -> Option<bool> {
         let (code, signal) = self.status?;
         if signal != 0 {
             return Some(true);
@@ -96,7 +96,7 @@ impl Command<'_> {
     }
 
     /// `pytest -q exited 1`, `sleep 100 killed by signal 9`, `make is still running`.
-    pub fn outcome_line(&self) -> String {
+    pub(crate) fn outcome_line(&self) -> String {
         let shown = display_argv(self.argv);
         match self.status {
             Some((_, signal)) if signal != 0 => format!("{shown} killed by signal {signal}"),
@@ -123,7 +123,7 @@ pub(crate) struct View<'a> {
 }
 
 impl<'a> View<'a> {
-    pub fn new(window: &'a Window) -> Self {
+    pub(crate) fn new(window: &'a Window) -> Self {
         let history = &window.context.history;
         let events: Vec<&'a Event> = history.iter().chain(&window.events).collect();
         let new_from = history.len() + window.overlap_events;
@@ -213,7 +213,7 @@ impl<'a> View<'a> {
         }
     }
 
-    pub fn is_new(&self, event_idx: usize) -> bool {
+    pub(crate) fn is_new(&self, event_idx: usize) -> bool {
         event_idx >= self.new_from
     }
 
@@ -221,13 +221,13 @@ impl<'a> View<'a> {
     /// session whose agent acts through tools, a command the record ties to no tool call
     /// (opencode's `git --git-dir …/snapshot add` after every step, a file watcher). A
     /// tool-less agent (aider) runs its commands itself, so none of them is housekeeping.
-    pub fn is_housekeeping(&self, c: &Command<'_>) -> bool {
+    pub(crate) fn is_housekeeping(&self, c: &Command<'_>) -> bool {
         !c.linked && !self.commands[c.root].linked && self.offers_tools
     }
 
     /// The argv of every exec of a command, first to last (`sh -c "npm install x"`, then
     /// `node /usr/bin/npm install x`).
-    pub fn argvs<'c>(&'c self, c: &'c Command<'_>) -> impl Iterator<Item = &'a [String]> + 'c {
+    pub(crate) fn argvs<'c>(&'c self, c: &'c Command<'_>) -> impl Iterator<Item = &'a [String]> + 'c {
         c.execs.iter().filter_map(|&e| match &self.events[e].body {
             EventBody::Exec(exec) => Some(exec.argv.as_slice()),
             _ => None,
@@ -235,7 +235,7 @@ impl<'a> View<'a> {
     }
 
     /// The tool output a command produced, when the tool call that ran it is known.
-    pub fn command_output(&self, c: &Command<'_>) -> Option<&'a str> {
+    pub(crate) fn command_output(&self, c: &Command<'_>) -> Option<&'a str> {
         c.tool_use.and_then(|u| self.uses[u].result)
     }
 }

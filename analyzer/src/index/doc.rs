@@ -18,13 +18,13 @@ use tantivy::TantivyDocument;
 use super::tokenizer::{KEYWORD, TOKENIZER};
 
 /// `doc` of an event document.
-pub const DOC_EVENT: &str = "event";
+pub(super) const DOC_EVENT: &str = "event";
 /// `doc` of a finding document.
-pub const DOC_FINDING: &str = "finding";
+pub(super) const DOC_FINDING: &str = "finding";
 
 /// The full-text fields, all tokenized with [`TOKENIZER`] and searched by default.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Text {
+pub(super) enum Text {
     /// An `llm_call`'s system prompt and request messages.
     Prompt,
     /// An `llm_call`'s response text (and error).
@@ -48,7 +48,7 @@ pub enum Text {
 }
 
 impl Text {
-    pub const ALL: [Text; 10] = [
+    pub(super) const ALL: [Text; 10] = [
         Text::Prompt,
         Text::Response,
         Text::Tool,
@@ -61,7 +61,7 @@ impl Text {
         Text::Causes,
     ];
 
-    pub fn name(self) -> &'static str {
+    pub(super) fn name(self) -> &'static str {
         match self {
             Text::Prompt => "prompt",
             Text::Response => "response",
@@ -84,7 +84,7 @@ impl Text {
 
 /// The schema's fields, by role.
 #[derive(Debug, Clone)]
-pub struct Fields {
+pub(super) struct Fields {
     /// `event` or `finding` (stored: it says how to parse `json`).
     pub doc: Field,
     /// [`Event::id`] or `finding_id`.
@@ -119,12 +119,12 @@ pub struct Fields {
 }
 
 impl Fields {
-    pub fn text(&self, t: Text) -> Field {
+    pub(super) fn text(&self, t: Text) -> Field {
         self.text[t as usize]
     }
 
     /// The text field behind `field`, if it is one.
-    pub fn text_of(&self, field: Field) -> Option<Text> {
+    pub(super) fn text_of(&self, field: Field) -> Option<Text> {
         self.text
             .iter()
             .position(|f| *f == field)
@@ -133,7 +133,7 @@ impl Fields {
 }
 
 /// The schema and its fields.
-pub fn schema() -> (Schema, Fields) {
+pub(super) fn schema() -> (Schema, Fields) {
     let mut b = Schema::builder();
     let string_fast = STRING | FAST;
     let doc = b.add_text_field("doc", string_fast.clone() | STORED);
@@ -252,25 +252,25 @@ pub fn search_fields() -> &'static [FieldInfo] {
 }
 
 /// The `key` of the event documents of window `window_id`.
-pub fn window_key(window_id: &str) -> String {
+pub(super) fn window_key(window_id: &str) -> String {
     format!("window/{window_id}")
 }
 
 /// The `key` of finding `finding_id`.
-pub fn finding_key(finding_id: &str) -> String {
+pub(super) fn finding_key(finding_id: &str) -> String {
     format!("finding/{finding_id}")
 }
 
 /// The link texts of a window's own events: `caused_by` and `causes` by event id.
 #[derive(Debug, Default)]
-pub struct LinkTexts {
+pub(super) struct LinkTexts {
     by_event: HashMap<String, (String, String)>,
 }
 
 impl LinkTexts {
     /// Both sides of every link. A link whose end is an overlap event was indexed with the
     /// window before, which holds the whole overlap turn and its links.
-    pub fn of(links: &[Link]) -> Self {
+    pub(super) fn of(links: &[Link]) -> Self {
         let mut by_event: HashMap<String, (String, String)> = HashMap::new();
         for l in links {
             push_line(
@@ -286,7 +286,7 @@ impl LinkTexts {
     }
 
     /// Sets the link texts of one event (as stored in an older index).
-    pub fn insert(&mut self, event_id: String, caused_by: &str, causes: &str) {
+    pub(super) fn insert(&mut self, event_id: String, caused_by: &str, causes: &str) {
         if !caused_by.is_empty() || !causes.is_empty() {
             self.by_event
                 .insert(event_id, (caused_by.to_string(), causes.to_string()));
@@ -306,7 +306,7 @@ fn push_line(text: &mut String, line: &str) {
 }
 
 /// The document of `ev`, one of the own events of window `window_id`.
-pub fn event_doc(
+pub(super) fn event_doc(
     f: &Fields,
     window_id: &str,
     ev: &Event,
@@ -352,7 +352,7 @@ pub fn event_doc(
 }
 
 /// The document of a finding.
-pub fn finding_doc(f: &Fields, finding: &Finding, json: &str) -> TantivyDocument {
+pub(super) fn finding_doc(f: &Fields, finding: &Finding, json: &str) -> TantivyDocument {
     let mut d = TantivyDocument::new();
     d.add_text(f.doc, DOC_FINDING);
     d.add_text(f.id, &finding.finding_id);
@@ -372,7 +372,7 @@ pub fn finding_doc(f: &Fields, finding: &Finding, json: &str) -> TantivyDocument
 }
 
 /// The derived full-text fields of an event (those with text).
-pub fn event_texts(ev: &Event) -> Vec<(Text, String)> {
+pub(super) fn event_texts(ev: &Event) -> Vec<(Text, String)> {
     let mut out = Vec::new();
     match &ev.body {
         EventBody::Exec(e) => {
@@ -438,7 +438,7 @@ pub fn event_texts(ev: &Event) -> Vec<(Text, String)> {
 }
 
 /// A finding's `rationale` text: the rationale and what each piece of evidence says.
-pub fn finding_rationale(f: &Finding) -> String {
+pub(super) fn finding_rationale(f: &Finding) -> String {
     let mut text = f.rationale.clone();
     for e in &f.evidence {
         push_line(&mut text, &e.summary);
@@ -450,7 +450,7 @@ pub fn finding_rationale(f: &Finding) -> String {
 /// `google`, `unknown`), `gemini` beside `google`, and for `unknown` the service its host
 /// belongs to, when it is a well-known OpenAI-compatible one (the collector names only the
 /// three first-party APIs).
-pub fn provider_names(c: &LlmCall) -> Vec<String> {
+pub(super) fn provider_names(c: &LlmCall) -> Vec<String> {
     let recorded = c.provider.to_ascii_lowercase();
     let mut names = vec![recorded.clone()];
     if recorded == "google" {

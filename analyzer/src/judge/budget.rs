@@ -66,7 +66,7 @@ pub(crate) struct Budget {
 
 impl Budget {
     /// Whether a request of `estimate` input tokens fits in `limit` tokens a day.
-    pub fn allows(&mut self, now_ns: u64, estimate: u64, limit: u64) -> bool {
+    pub(super) fn allows(&mut self, now_ns: u64, estimate: u64, limit: u64) -> bool {
         self.roll(now_ns);
         self.input
             .saturating_add(self.output)
@@ -74,14 +74,14 @@ impl Budget {
             <= limit
     }
 
-    pub fn spend(&mut self, now_ns: u64, input: u64, output: u64) {
+    pub(super) fn spend(&mut self, now_ns: u64, input: u64, output: u64) {
         self.roll(now_ns);
         self.input = self.input.saturating_add(input);
         self.output = self.output.saturating_add(output);
     }
 
     /// (input, output) tokens spent today.
-    pub fn today(&self, now_ns: u64) -> (u64, u64) {
+    pub(super) fn today(&self, now_ns: u64) -> (u64, u64) {
         if now_ns / DAY_NS == self.day {
             (self.input, self.output)
         } else {
@@ -91,7 +91,7 @@ impl Budget {
 
     /// The spend saved in `path`; nothing saved yet is a fresh budget. A file that cannot be
     /// read or parsed is an error rather than a fresh budget, which would spend the day twice.
-    pub fn load(path: &Path) -> Result<Budget> {
+    pub(super) fn load(path: &Path) -> Result<Budget> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Budget::default()),
@@ -113,7 +113,7 @@ impl Budget {
     }
 
     /// Writes the spend to `path` atomically: a temporary file beside it, synced, renamed over.
-    pub fn save(&self, path: &Path) -> Result<()> {
+    pub(super) fn save(&self, path: &Path) -> Result<()> {
         let io = |op: &'static str, p: &Path| {
             let path = p.to_path_buf();
             move |source| Error::Io { op, path, source }

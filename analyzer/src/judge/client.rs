@@ -82,7 +82,7 @@ struct UsageReply {
 
 impl Client {
     /// `base_url` is the API root (`http://127.0.0.1:8080/v1`); `key` is sent as a bearer token.
-    pub fn new(base_url: &str, key: Option<String>, timeout: Duration) -> Result<Client> {
+    pub(super) fn new(base_url: &str, key: Option<String>, timeout: Duration) -> Result<Client> {
         let http = reqwest::Client::builder()
             .timeout(timeout)
             .connect_timeout(timeout.min(Duration::from_secs(10)))
@@ -96,7 +96,7 @@ impl Client {
     }
 
     /// Sends `request`, a serialised `CreateChatCompletionRequest`, once.
-    pub async fn complete(&self, request: &[u8]) -> Result<Reply, Failure> {
+    pub(super) async fn complete(&self, request: &[u8]) -> Result<Reply, Failure> {
         let mut builder = self
             .http
             .post(&self.url)

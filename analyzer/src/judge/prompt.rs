@@ -34,17 +34,17 @@ pub(crate) struct Prompt {
 
 impl Prompt {
     /// `loop`, `contradiction`, `persona_drift`: the name of its files.
-    pub fn name(&self) -> &'static str {
+    pub(super) fn name(&self) -> &'static str {
         self.kind.as_str()
     }
 
     /// `loop.v1`: what findings record as `prompt_id`.
-    pub fn id(&self) -> String {
+    pub(super) fn id(&self) -> String {
         format!("{}.v{}", self.name(), self.version)
     }
 
     /// The name the schema is sent under (the API allows `[a-zA-Z0-9_-]` only).
-    pub fn schema_name(&self) -> String {
+    pub(super) fn schema_name(&self) -> String {
         format!("{}_v{}", self.name(), self.version)
     }
 }

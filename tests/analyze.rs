@@ -6,12 +6,7 @@
 //!
 //! The hermetic tests need no root and run by default; the privileged ones are `#[ignore]`d and
 //! run with `-- --ignored`.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::print_stdout,
-    clippy::print_stderr
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader, Read, Write};
@@ -28,12 +23,7 @@ fn fixture() -> PathBuf {
 }
 
 fn agentsight(args: &[&str]) -> Output {
-    Command::new(bin())
-        .args(args)
-        .env_remove("AGENTSIGHT_CONFIG")
-        .env_remove("AGENTSIGHT_JUDGE_URL")
-        .output()
-        .unwrap()
+    Command::new(bin()).args(args).env_remove("AGENTSIGHT_CONFIG").env_remove("AGENTSIGHT_JUDGE_URL").output().unwrap()
 }
 
 fn text(b: &[u8]) -> String {
@@ -43,24 +33,14 @@ fn text(b: &[u8]) -> String {
 /// Runs `agentsight ARGS --json` and parses its stdout.
 fn json(args: &[&str]) -> Vec<Value> {
     let out = agentsight(args);
-    assert!(
-        out.status.success(),
-        "agentsight {args:?} failed: {}",
-        text(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not a JSON array ({e}): {}", text(&out.stdout)))
+    assert!(out.status.success(), "agentsight {args:?} failed: {}", text(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not a JSON array ({e}): {}", text(&out.stdout)))
 }
 
 /// A fresh data directory with the fixture ingested.
 fn ingested() -> tempfile::TempDir {
     let data = tempfile::tempdir().unwrap();
-    let out = agentsight(&[
-        "ingest",
-        fixture().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
+    let out = agentsight(&["ingest", fixture().to_str().unwrap(), "--data", data.path().to_str().unwrap()]);
     assert!(out.status.success(), "ingest failed: {}", text(&out.stderr));
     data
 }
@@ -77,9 +57,7 @@ fn of_kind<'a>(findings: &'a [Value], kind: &str) -> Vec<&'a Value> {
 fn exec_ids(trace: &Path, session: Option<&str>) -> HashSet<String> {
     read_trace(trace)
         .iter()
-        .filter(|e| {
-            matches!(e.body, model::EventBody::Exec(_)) && session.is_none_or(|s| e.session == s)
-        })
+        .filter(|e| matches!(e.body, model::EventBody::Exec(_)) && session.is_none_or(|s| e.session == s))
         .map(|e| format!("{}-{}-exec", e.ts_ns, e.pid))
         .collect()
 }
@@ -96,46 +74,25 @@ fn ingest_finds_the_build_loop_and_the_false_claim() {
     let loops = of_kind(&findings, "loop");
     assert!(!loops.is_empty(), "no loop finding: {findings:#?}");
     assert!(
-        loops
-            .iter()
-            .any(|f| s(f, "rationale").contains("python3 build.py")
-                || f["evidence"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|e| s(e, "summary").contains("python3 build.py"))),
+        loops.iter().any(|f| s(f, "rationale").contains("python3 build.py")
+            || f["evidence"].as_array().unwrap().iter().any(|e| s(e, "summary").contains("python3 build.py"))),
         "no loop finding points at `python3 build.py`: {loops:#?}"
     );
     let contradictions = of_kind(&findings, "contradiction");
-    assert!(
-        !contradictions.is_empty(),
-        "no contradiction finding: {findings:#?}"
-    );
+    assert!(!contradictions.is_empty(), "no contradiction finding: {findings:#?}");
     let c = contradictions[0];
-    assert!(
-        s(c, "rationale").contains("unittest"),
-        "the rationale does not name the test run: {c:#}"
-    );
+    assert!(s(c, "rationale").contains("unittest"), "the rationale does not name the test run: {c:#}");
     assert!(s(c, "rationale").contains("exited 1"), "{c:#}");
 
     for f in &findings {
         let score = f["score"].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&score), "score out of range: {f:#}");
         assert!(f["judge"].is_null(), "no judge was configured, yet: {f:#}");
-        assert!(
-            !f["evidence"].as_array().unwrap().is_empty(),
-            "a finding without evidence: {f:#}"
-        );
+        assert!(!f["evidence"].as_array().unwrap().is_empty(), "a finding without evidence: {f:#}");
     }
     // Worst first.
-    let scores: Vec<f64> = findings
-        .iter()
-        .map(|f| f["score"].as_f64().unwrap())
-        .collect();
-    assert!(
-        scores.windows(2).all(|w| w[0] >= w[1]),
-        "not sorted by score: {scores:?}"
-    );
+    let scores: Vec<f64> = findings.iter().map(|f| f["score"].as_f64().unwrap()).collect();
+    assert!(scores.windows(2).all(|w| w[0] >= w[1]), "not sorted by score: {scores:?}");
 
     // The filters narrow.
     let only = json(&["findings", "--json", "--kind", "contradiction", "--data", d]);
@@ -144,44 +101,28 @@ fn ingest_finds_the_build_loop_and_the_false_claim() {
     let top = scores[0];
     assert!(scores.iter().any(|&x| x < top), "all scores equal: {scores:?}");
     let high = json(&["findings", "--json", "--min-score", &top.to_string(), "--data", d]);
-    assert!(
-        high.iter().all(|f| f["score"].as_f64().unwrap() >= top) && high.len() < findings.len(),
-        "{high:#?}"
-    );
+    assert!(high.iter().all(|f| f["score"].as_f64().unwrap() >= top) && high.len() < findings.len(), "{high:#?}");
 }
 
 #[test]
 fn ingest_says_plainly_that_only_deterministic_detectors_ran() {
     let data = tempfile::tempdir().unwrap();
-    let out = agentsight(&[
-        "ingest",
-        fixture().to_str().unwrap(),
-        "--data",
-        data.path().to_str().unwrap(),
-    ]);
+    let out = agentsight(&["ingest", fixture().to_str().unwrap(), "--data", data.path().to_str().unwrap()]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("deterministic detectors only"), "{err}");
-    assert!(
-        err.contains("loop") && err.contains("contradiction"),
-        "{err}"
-    );
+    assert!(err.contains("loop") && err.contains("contradiction"), "{err}");
 }
 
 #[test]
 fn search_finds_the_build_commands() {
     let data = ingested();
     let d = data.path().to_str().unwrap();
-    let hits = json(&[
-        "search", "build.py", "--json", "--limit", "100", "--data", d,
-    ]);
+    let hits = json(&["search", "build.py", "--json", "--limit", "100", "--data", d]);
     let exec = hits
         .iter()
         .find(|h| {
-            h["kind"] == "exec"
-                && h["event"]["argv"]
-                    .as_array()
-                    .is_some_and(|a| a.iter().any(|x| x == "build.py"))
+            h["kind"] == "exec" && h["event"]["argv"].as_array().is_some_and(|a| a.iter().any(|x| x == "build.py"))
         })
         .unwrap_or_else(|| panic!("no exec of build.py among the hits: {hits:#?}"));
     assert_eq!(exec["doc"], "event");
@@ -200,9 +141,7 @@ fn search_finds_the_build_commands() {
     assert!(!snippet.contains("<b>"), "{exec:#}");
 
     // `--kind` keeps to one kind; the exec hits are exactly the fixture's build.py execs.
-    let execs = json(&[
-        "search", "build.py", "--kind", "exec", "--json", "--limit", "100", "--data", d,
-    ]);
+    let execs = json(&["search", "build.py", "--kind", "exec", "--json", "--limit", "100", "--data", d]);
     assert!(execs.iter().all(|h| h["kind"] == "exec"));
     let want = read_trace(&fixture())
         .iter()
@@ -211,15 +150,7 @@ fn search_finds_the_build_commands() {
     assert_eq!(execs.len(), want, "{execs:#?}");
 
     // A phrase from the agent's false claim finds its llm_call.
-    let claim = json(&[
-        "search",
-        "\"tests pass\"",
-        "--kind",
-        "llm_call",
-        "--json",
-        "--data",
-        d,
-    ]);
+    let claim = json(&["search", "\"tests pass\"", "--kind", "llm_call", "--json", "--data", d]);
     assert!(!claim.is_empty(), "the claim is not searchable");
 
     // Nothing matches: an empty array with --json, a note for a person; exit 0 either way
@@ -227,11 +158,7 @@ fn search_finds_the_build_commands() {
     assert!(json(&["search", "zzzqqqxxx", "--json", "--data", d]).is_empty());
     let out = agentsight(&["search", "zzzqqqxxx", "--data", d]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stderr).contains("nothing matches"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("nothing matches"), "{}", text(&out.stderr));
 }
 
 #[test]
@@ -241,25 +168,11 @@ fn ingesting_the_same_trace_twice_doubles_nothing() {
     let before = json(&["findings", "--json", "--data", d]).len();
     let out = agentsight(&["ingest", "-q", fixture().to_str().unwrap(), "--data", d]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert_eq!(
-        json(&["findings", "--json", "--data", d]).len(),
-        before,
-        "findings doubled"
-    );
-    let execs = json(&[
-        "search", "", "--kind", "exec", "--json", "--limit", "1000", "--data", d,
-    ]);
+    assert_eq!(json(&["findings", "--json", "--data", d]).len(), before, "findings doubled");
+    let execs = json(&["search", "", "--kind", "exec", "--json", "--limit", "1000", "--data", d]);
     let ids: HashSet<String> = execs.iter().map(|h| s(h, "id")).collect();
-    assert_eq!(
-        execs.len(),
-        ids.len(),
-        "an exec event is in the index twice"
-    );
-    assert_eq!(
-        ids,
-        exec_ids(&fixture(), None),
-        "the indexed execs are not the trace's"
-    );
+    assert_eq!(execs.len(), ids.len(), "an exec event is in the index twice");
+    assert_eq!(ids, exec_ids(&fixture(), None), "the indexed execs are not the trace's");
 }
 
 #[test]
@@ -270,12 +183,7 @@ fn report_holds_the_findings() {
     let out = agentsight(&["report", "--since", "2026-11-24", "--data", d]);
     let md = text(&out.stdout);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    for needle in [
-        "loop",
-        "contradiction",
-        "python3 build.py",
-        "20261124T013903Z-23803",
-    ] {
+    for needle in ["loop", "contradiction", "python3 build.py", "20261124T013903Z-23803"] {
         assert!(md.contains(needle), "the report lacks `{needle}`:\n{md}");
     }
     let html = tempfile::NamedTempFile::new().unwrap();
@@ -292,11 +200,7 @@ fn report_holds_the_findings() {
     ]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let page = std::fs::read_to_string(html.path()).unwrap();
-    assert!(
-        page.to_lowercase().starts_with("<!doctype html")
-            && page.contains("<td>contradiction</td>"),
-        "{page}"
-    );
+    assert!(page.to_lowercase().starts_with("<!doctype html") && page.contains("<td>contradiction</td>"), "{page}");
 }
 
 #[test]
@@ -307,10 +211,7 @@ fn bad_inputs_fail_with_clear_messages() {
     let out = agentsight(&["ingest", "/nonexistent/trace.jsonl", "--data", d]);
     assert_ne!(out.status.code(), Some(0));
     let err = text(&out.stderr);
-    assert!(
-        err.contains("failed to open") && err.contains("/nonexistent/trace.jsonl"),
-        "{err}"
-    );
+    assert!(err.contains("failed to open") && err.contains("/nonexistent/trace.jsonl"), "{err}");
 
     let garbage = data.path().join("garbage.jsonl");
     std::fs::write(&garbage, "not json\n{\"kind\":\"exec\"}\n\n[1,2]\n").unwrap();
@@ -332,31 +233,19 @@ fn bad_inputs_fail_with_clear_messages() {
 
     let out = agentsight(&["search", "foo:(", "--data", d]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stderr).contains("invalid query"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("invalid query"), "{}", text(&out.stderr));
 
     let empty = tempfile::tempdir().unwrap();
     let out = agentsight(&["findings", "--data", empty.path().to_str().unwrap()]);
     assert_ne!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stderr).contains("no index"),
-        "{}",
-        text(&out.stderr)
-    );
+    assert!(text(&out.stderr).contains("no index"), "{}", text(&out.stderr));
 }
 
 // ---------------------------------------------------------------------------------------------
 // B. serve and its HTTP API
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A response: status and body.
@@ -372,43 +261,23 @@ impl Resp {
 }
 
 /// One HTTP/1.1 request on a fresh connection (`Connection: close`); enough for these tests.
-fn http(
-    port: u16,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> std::io::Result<Resp> {
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> std::io::Result<Resp> {
     let mut conn = TcpStream::connect(("127.0.0.1", port))?;
     conn.set_read_timeout(Some(Duration::from_secs(30)))?;
-    let mut req =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
+    let mut req = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
     if let Some(t) = token {
         req.push_str(&format!("Authorization: Bearer {t}\r\n"));
     }
     let body = body.unwrap_or("");
-    req.push_str(&format!(
-        "Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    ));
+    req.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len()));
     conn.write_all(req.as_bytes())?;
     let mut raw = Vec::new();
     conn.read_to_end(&mut raw)?;
     let raw = text(&raw);
     let (head, rest) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
+    let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_string() };
     Ok(Resp { status, body })
 }
 
@@ -436,10 +305,7 @@ fn wait_for<T>(limit: Duration, what: &str, mut f: impl FnMut() -> Option<T>) ->
         if let Some(v) = f() {
             return v;
         }
-        assert!(
-            start.elapsed() < limit,
-            "timed out after {limit:?} waiting for {what}"
-        );
+        assert!(start.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -460,9 +326,7 @@ impl Serve {
             if let Ok(Some(status)) = s.child.try_wait() {
                 panic!("serve exited with {status}: {}", s.log_text());
             }
-            http(port, "GET", "/healthz", None, None)
-                .ok()
-                .filter(|r| r.status == 200)
+            http(port, "GET", "/healthz", None, None).ok().filter(|r| r.status == 200)
         });
         s
     }
@@ -471,27 +335,17 @@ impl Serve {
         let port = listen.rsplit(':').next().unwrap().parse().unwrap();
         let log = data.with_extension(format!("serve-{port}-{}.log", std::process::id()));
         let mut cmd = Command::new(bin());
-        cmd.args([
-            "serve",
-            "--data",
-            data.to_str().unwrap(),
-            "--listen",
-            listen,
-        ])
-        .env_remove("AGENTSIGHT_TOKEN")
-        .env_remove("AGENTSIGHT_CONFIG")
-        .env_remove("AGENTSIGHT_JUDGE_URL")
-        .envs(env.iter().copied())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap());
+        cmd.args(["serve", "--data", data.to_str().unwrap(), "--listen", listen])
+            .env_remove("AGENTSIGHT_TOKEN")
+            .env_remove("AGENTSIGHT_CONFIG")
+            .env_remove("AGENTSIGHT_JUDGE_URL")
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap());
         if let Some(c) = config {
             cmd.arg("--config").arg(c);
         }
-        Serve {
-            child: cmd.spawn().unwrap(),
-            port,
-            log,
-        }
+        Serve { child: cmd.spawn().unwrap(), port, log }
     }
 
     fn log_text(&self) -> String {
@@ -501,10 +355,7 @@ impl Serve {
     /// A counter or gauge from `/metrics` (the first line that starts with `name`).
     fn metric(&self, name: &str) -> Option<f64> {
         let r = http(self.port, "GET", "/metrics", None, None).ok()?;
-        r.body
-            .lines()
-            .find(|l| l.starts_with(name))
-            .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        r.body.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()?.parse().ok())
     }
 }
 
@@ -533,27 +384,15 @@ fn serve_answers_health_ui_metrics_and_takes_windows_idempotently() {
     let store = data.path().join("store");
     let port = free_port();
     let serve = Serve::start(&store, &format!("127.0.0.1:{port}"), None, &[]);
-    assert!(
-        serve.log_text().contains("deterministic detectors only"),
-        "{}",
-        serve.log_text()
-    );
+    assert!(serve.log_text().contains("deterministic detectors only"), "{}", serve.log_text());
 
     assert_eq!(get(port, "/healthz").body.trim(), "ok");
     let ui = get(port, "/");
     assert_eq!(ui.status, 200);
-    assert!(
-        ui.body.to_lowercase().contains("<html"),
-        "{}",
-        &ui.body[..ui.body.len().min(300)]
-    );
+    assert!(ui.body.to_lowercase().contains("<html"), "{}", &ui.body[..ui.body.len().min(300)]);
     let m = get(port, "/metrics");
     assert_eq!(m.status, 200);
-    assert!(
-        m.body.contains("agentsight_windows_received_total 0"),
-        "{}",
-        m.body
-    );
+    assert!(m.body.contains("agentsight_windows_received_total 0"), "{}", m.body);
 
     // The fixture's windows, posted twice (a collector resending after a lost answer).
     let windows = fixture_windows();
@@ -565,10 +404,7 @@ fn serve_answers_health_ui_metrics_and_takes_windows_idempotently() {
     let again = http(port, "POST", "/v1/windows", None, Some(&body)).unwrap();
     assert_eq!(again.status, 200, "{}", again.body);
     assert_eq!(again.json()["duplicates"], windows.len(), "{}", again.body);
-    assert_eq!(
-        serve.metric("agentsight_windows_received_total"),
-        Some((2 * windows.len()) as f64)
-    );
+    assert_eq!(serve.metric("agentsight_windows_received_total"), Some((2 * windows.len()) as f64));
     // One registry: the version, and each POST's ingest time in a histogram in seconds.
     let m = get(port, "/metrics").body;
     assert!(m.contains(&format!("agentsight_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"))), "{m}");
@@ -580,43 +416,25 @@ fn serve_answers_health_ui_metrics_and_takes_windows_idempotently() {
     let session = windows[0].session.clone();
     let want = exec_ids(&fixture(), Some(&session));
     let path = format!("/v1/search?query=&kind=exec&session={session}&limit=1000");
-    let ids = wait_for(
-        Duration::from_secs(10),
-        "the windows to be searchable",
-        || {
-            let hits = get(port, &path).json();
-            let hits = hits.as_array().unwrap().clone();
-            let ids: Vec<String> = hits.iter().map(|h| s(h, "id")).collect();
-            (ids.len() >= want.len()).then_some(ids)
-        },
-    );
-    assert_eq!(
-        ids.len(),
-        ids.iter().collect::<HashSet<_>>().len(),
-        "an exec is indexed twice"
-    );
+    let ids = wait_for(Duration::from_secs(10), "the windows to be searchable", || {
+        let hits = get(port, &path).json();
+        let hits = hits.as_array().unwrap().clone();
+        let ids: Vec<String> = hits.iter().map(|h| s(h, "id")).collect();
+        (ids.len() >= want.len()).then_some(ids)
+    });
+    assert_eq!(ids.len(), ids.iter().collect::<HashSet<_>>().len(), "an exec is indexed twice");
     assert_eq!(ids.into_iter().collect::<HashSet<_>>(), want);
 
     let findings = get(port, &format!("/v1/findings?session={session}&limit=1000")).json();
     let findings = findings.as_array().unwrap();
-    assert!(
-        !of_kind(findings, "loop").is_empty() && !of_kind(findings, "contradiction").is_empty(),
-        "{findings:#?}"
-    );
+    assert!(!of_kind(findings, "loop").is_empty() && !of_kind(findings, "contradiction").is_empty(), "{findings:#?}");
     let ids: HashSet<String> = findings.iter().map(|f| s(f, "finding_id")).collect();
     assert_eq!(ids.len(), findings.len(), "a finding is stored twice");
 
     // Bad bodies are refused with a reason, and counted nowhere as windows.
     let bad = http(port, "POST", "/v1/windows", None, Some("{not json")).unwrap();
     assert_eq!(bad.status, 400, "{}", bad.body);
-    let bad = http(
-        port,
-        "POST",
-        "/v1/windows",
-        None,
-        Some(r#"{"window_id":1}"#),
-    )
-    .unwrap();
+    let bad = http(port, "POST", "/v1/windows", None, Some(r#"{"window_id":1}"#)).unwrap();
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad.body.contains("not a window"), "{}", bad.body);
     assert_eq!(get(port, "/v1/sessions/no-such-session").status, 404);
@@ -632,43 +450,19 @@ fn serve_off_loopback_needs_a_token_and_then_requires_it() {
     let mut refused = Serve::spawn(&store, &listen, None, &[]);
     let status = refused.child.wait().unwrap();
     let log = refused.log_text();
-    assert!(
-        !status.success(),
-        "serve listened on {listen} without a token: {log}"
-    );
-    assert!(
-        log.contains("refusing to listen") && log.contains("AGENTSIGHT_TOKEN"),
-        "{log}"
-    );
+    assert!(!status.success(), "serve listened on {listen} without a token: {log}");
+    assert!(log.contains("refusing to listen") && log.contains("AGENTSIGHT_TOKEN"), "{log}");
 
     let serve = Serve::start(&store, &listen, None, &[("AGENTSIGHT_TOKEN", "x")]);
-    assert!(
-        serve.log_text().contains("bearer token required"),
-        "{}",
-        serve.log_text()
-    );
-    assert_eq!(
-        get(port, "/healthz").status,
-        200,
-        "health checks need no token"
-    );
+    assert!(serve.log_text().contains("bearer token required"), "{}", serve.log_text());
+    assert_eq!(get(port, "/healthz").status, 200, "health checks need no token");
     assert_eq!(get(port, "/metrics").status, 401);
     assert_eq!(get(port, "/v1/findings").status, 401);
     let wrong = http(port, "GET", "/v1/findings", Some("y"), None).unwrap();
     assert_eq!(wrong.status, 401);
     let body = serde_json::to_string(&fixture_windows()).unwrap();
-    assert_eq!(
-        http(port, "POST", "/v1/windows", None, Some(&body))
-            .unwrap()
-            .status,
-        401
-    );
-    assert_eq!(
-        http(port, "GET", "/metrics", Some("x"), None)
-            .unwrap()
-            .status,
-        200
-    );
+    assert_eq!(http(port, "POST", "/v1/windows", None, Some(&body)).unwrap().status, 401);
+    assert_eq!(http(port, "GET", "/metrics", Some("x"), None).unwrap().status, 200);
     let ok = http(port, "POST", "/v1/windows", Some("x"), Some(&body)).unwrap();
     assert_eq!(ok.status, 200, "{}", ok.body);
 }
@@ -686,7 +480,8 @@ fn eval_scores_a_labelled_set_and_its_floors_can_fail() {
     };
     std::fs::write(set.path().join("labels.jsonl"), labels("")).unwrap();
     let floors = set.path().join("floors.toml");
-    std::fs::write(&floors, "max_false_alarm_rate = 0.0\n[f1]\nloop = 0.9\ncontradiction = 0.9\npersona_drift = 0.5\n").unwrap();
+    std::fs::write(&floors, "max_false_alarm_rate = 0.0\n[f1]\nloop = 0.9\ncontradiction = 0.9\npersona_drift = 0.5\n")
+        .unwrap();
     let dir = set.path().to_str().unwrap();
     let out = agentsight(&["eval", dir, "--floors", floors.to_str().unwrap()]);
     assert!(out.status.success(), "{}{}", text(&out.stdout), text(&out.stderr));
@@ -741,12 +536,23 @@ fn ingest_with_a_local_llama_server_judge() {
     let config = data.path().join("config.toml");
     std::fs::write(
         &config,
-        format!("[judge]\n[judge.local]\nserver = {:?}\nmodel = {:?}\n", server.display().to_string(), model.display().to_string()),
+        format!(
+            "[judge]\n[judge.local]\nserver = {:?}\nmodel = {:?}\n",
+            server.display().to_string(),
+            model.display().to_string()
+        ),
     )
     .unwrap();
     let d = data.path().join("data");
     let started = Instant::now();
-    let out = agentsight(&["ingest", fixture().to_str().unwrap(), "--data", d.to_str().unwrap(), "--config", config.to_str().unwrap()]);
+    let out = agentsight(&[
+        "ingest",
+        fixture().to_str().unwrap(),
+        "--data",
+        d.to_str().unwrap(),
+        "--config",
+        config.to_str().unwrap(),
+    ]);
     eprintln!("ingest with a local judge took {:?}", started.elapsed());
     assert!(out.status.success(), "{}", text(&out.stderr));
     let findings = json(&["findings", "--json", "--data", d.to_str().unwrap()]);
@@ -773,10 +579,7 @@ fn ingest_with_a_local_llama_server_judge() {
 // C. as root: the demo, and the whole shipping path with a judge and a webhook
 
 fn root() {
-    assert!(
-        is_root(),
-        "this test needs root: run it as root with `-- --ignored`"
-    );
+    assert!(is_root(), "this test needs root: run it as root with `-- --ignored`");
 }
 
 #[test]
@@ -790,25 +593,13 @@ fn demo_finds_the_loop_the_false_claim_and_the_persona_drift() {
     let err = text(&out.stderr);
     eprintln!("demo took {:?}", started.elapsed());
     assert!(out.status.success(), "{err}");
-    assert!(
-        err.contains("only the deterministic detectors ran"),
-        "{err}"
-    );
-    let listed = err
-        .split("findings:")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no findings printed: {err}"));
-    assert!(
-        listed.contains("loop") && listed.contains("contradiction") && listed.contains("persona_drift"),
-        "{err}"
-    );
+    assert!(err.contains("only the deterministic detectors ran"), "{err}");
+    let listed = err.split("findings:").nth(1).unwrap_or_else(|| panic!("no findings printed: {err}"));
+    assert!(listed.contains("loop") && listed.contains("contradiction") && listed.contains("persona_drift"), "{err}");
 
     let findings = json(&["findings", "--json", "--data", d]);
     assert!(!of_kind(&findings, "loop").is_empty(), "{findings:#?}");
-    assert!(
-        !of_kind(&findings, "contradiction").is_empty(),
-        "{findings:#?}"
-    );
+    assert!(!of_kind(&findings, "contradiction").is_empty(), "{findings:#?}");
     let drift = of_kind(&findings, "persona_drift");
     assert_eq!(drift.len(), 1, "{findings:#?}");
     let evidence = drift[0]["evidence"].to_string();
@@ -849,13 +640,8 @@ impl Model {
             .spawn()
             .unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("model said {line:?}"));
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let port = line.trim().parse().unwrap_or_else(|_| panic!("model said {line:?}"));
         std::fs::create_dir(d.join("scratch")).unwrap();
         Model { child, port, dir }
     }
@@ -869,10 +655,7 @@ impl Drop for Model {
 }
 
 fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64
 }
 
 /// A webhook delivery as the receiver saw it.
@@ -922,23 +705,15 @@ impl Stubs {
         let got = hooks.clone();
         let hook = axum::Router::new().route(
             "/hook",
-            post(
-                move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                    let got = got.clone();
-                    async move {
-                        let signature = headers
-                            .get("x-agentsight-signature")
-                            .and_then(|v| v.to_str().ok())
-                            .map(str::to_owned);
-                        got.lock().unwrap().push(Hook {
-                            at_ns: now_ns(),
-                            signature,
-                            body: body.to_vec(),
-                        });
-                        "ok"
-                    }
-                },
-            ),
+            post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let got = got.clone();
+                async move {
+                    let signature =
+                        headers.get("x-agentsight-signature").and_then(|v| v.to_str().ok()).map(str::to_owned);
+                    got.lock().unwrap().push(Hook { at_ns: now_ns(), signature, body: body.to_vec() });
+                    "ok"
+                }
+            }),
         );
         let (judge_port, hook_port) = runtime.block_on(async {
             let mut ports = Vec::new();
@@ -949,13 +724,7 @@ impl Stubs {
             }
             (ports[0], ports[1])
         });
-        Stubs {
-            _runtime: runtime,
-            judge_port,
-            hook_port,
-            judge_calls,
-            hooks,
-        }
+        Stubs { _runtime: runtime, judge_port, hook_port, judge_calls, hooks }
     }
 
     fn hooks(&self) -> Vec<Hook> {
@@ -979,17 +748,7 @@ fn verify_signature(secret: &[u8], body: &[u8], header: &str) -> bool {
 fn spool_files(spool: &Path) -> usize {
     fn count(p: &Path) -> usize {
         std::fs::read_dir(p)
-            .map(|rd| {
-                rd.flatten()
-                    .map(|e| {
-                        if e.path().is_dir() {
-                            count(&e.path())
-                        } else {
-                            1
-                        }
-                    })
-                    .sum()
-            })
+            .map(|rd| rd.flatten().map(|e| if e.path().is_dir() { count(&e.path()) } else { 1 }).sum())
             .unwrap_or(0)
     }
     count(spool)
@@ -1002,11 +761,7 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
     let stubs = Stubs::start();
     let model = Model::start();
     let tmp = tempfile::tempdir().unwrap();
-    let (store, spool, trace) = (
-        tmp.path().join("store"),
-        tmp.path().join("spool"),
-        tmp.path().join("trace.jsonl"),
-    );
+    let (store, spool, trace) = (tmp.path().join("store"), tmp.path().join("spool"), tmp.path().join("trace.jsonl"));
     let config = tmp.path().join("config.toml");
     std::fs::write(
         &config,
@@ -1023,28 +778,15 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
     let listen = format!("127.0.0.1:{port}");
     let env = [("AS_TEST_SECRET", "s")];
     let mut serve = Serve::start(&store, &listen, Some(&config), &env);
-    assert!(
-        serve.log_text().contains("LLM judge `stand-in`"),
-        "{}",
-        serve.log_text()
-    );
+    assert!(serve.log_text().contains("LLM judge `stand-in`"), "{}", serve.log_text());
 
     let collect_log = tmp.path().join("collect.log");
     let started = Instant::now();
     let mut collect = Command::new(bin())
-        .args([
-            "collect",
-            "--ship",
-            &format!("http://127.0.0.1:{port}"),
-            "--spool",
-            spool.to_str().unwrap(),
-        ])
+        .args(["collect", "--ship", &format!("http://127.0.0.1:{port}"), "--spool", spool.to_str().unwrap()])
         .args(["-o", trace.to_str().unwrap(), "--"])
         .arg("env")
-        .arg(format!(
-            "SSL_CERT_FILE={}",
-            model.dir.path().join("ca.pem").display()
-        ))
+        .arg(format!("SSL_CERT_FILE={}", model.dir.path().join("ca.pem").display()))
         .arg("python3")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("../agentsight/demo/agent.py"))
         .arg(format!("https://localhost:{}/v1", model.port))
@@ -1057,15 +799,9 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
 
     // Kill the analyzer as soon as it has acknowledged a window, and bring it back a second later.
     let log = || std::fs::read_to_string(&collect_log).unwrap_or_default();
-    wait_for(
-        Duration::from_secs(120),
-        "the first window at the analyzer",
-        || {
-            serve
-                .metric("agentsight_windows_received_total")
-                .filter(|n| *n >= 1.0)
-        },
-    );
+    wait_for(Duration::from_secs(120), "the first window at the analyzer", || {
+        serve.metric("agentsight_windows_received_total").filter(|n| *n >= 1.0)
+    });
     let killed_at = started.elapsed();
     serve.child.kill().unwrap();
     serve.child.wait().unwrap();
@@ -1074,49 +810,23 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
     drop(std::mem::replace(&mut serve, restarted));
     eprintln!("analyzer killed {killed_at:?} after collect started; restarted");
 
-    let status = wait_for(Duration::from_secs(180), "collect to finish", || {
-        collect.try_wait().unwrap()
-    });
+    let status = wait_for(Duration::from_secs(180), "collect to finish", || collect.try_wait().unwrap());
     let collect_took = started.elapsed();
     assert!(status.success(), "collect: {status}: {}", log());
-    wait_for(Duration::from_secs(60), "the spool to empty", || {
-        (spool_files(&spool) == 0).then_some(())
-    });
-    let received = serve
-        .metric("agentsight_windows_received_total")
-        .unwrap_or(0.0);
-    assert!(
-        received >= 1.0,
-        "the restarted analyzer received no window; collect said: {}",
-        log()
-    );
+    wait_for(Duration::from_secs(60), "the spool to empty", || (spool_files(&spool) == 0).then_some(()));
+    let received = serve.metric("agentsight_windows_received_total").unwrap_or(0.0);
+    assert!(received >= 1.0, "the restarted analyzer received no window; collect said: {}", log());
 
     let events = read_trace(&trace);
     let session = events.first().expect("an empty trace").session.clone();
-    let findings = wait_for(
-        Duration::from_secs(60),
-        "deterministic and judge findings",
-        || {
-            let r = http(
-                port,
-                "GET",
-                &format!("/v1/findings?session={session}&limit=1000"),
-                None,
-                None,
-            )
-            .ok()?;
-            let all = r.json().as_array()?.clone();
-            let has = |kind: &str, judge: bool| {
-                all.iter()
-                    .any(|f| f["kind"] == kind && (f["detector"] == "judge") == judge)
-            };
-            (has("loop", false) && has("contradiction", false) && has("loop", true)).then_some(all)
-        },
-    );
-    let judged: Vec<&Value> = findings
-        .iter()
-        .filter(|f| f["detector"] == "judge")
-        .collect();
+    let findings = wait_for(Duration::from_secs(60), "deterministic and judge findings", || {
+        let r = http(port, "GET", &format!("/v1/findings?session={session}&limit=1000"), None, None).ok()?;
+        let all = r.json().as_array()?.clone();
+        let has =
+            |kind: &str, judge: bool| all.iter().any(|f| f["kind"] == kind && (f["detector"] == "judge") == judge);
+        (has("loop", false) && has("contradiction", false) && has("loop", true)).then_some(all)
+    });
+    let judged: Vec<&Value> = findings.iter().filter(|f| f["detector"] == "judge").collect();
     for f in &judged {
         assert_eq!(f["judge"]["model"], "stand-in", "{f:#}");
         assert_eq!(f["score"].as_f64(), Some(0.85), "{f:#}");
@@ -1133,31 +843,17 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
         let body: Value = serde_json::from_slice(&h.body).unwrap();
         assert_eq!(body["finding"]["kind"], "loop", "{body:#}");
         assert_eq!(body["rule"], "t");
-        let sig = h
-            .signature
-            .as_deref()
-            .unwrap_or_else(|| panic!("unsigned delivery: {body:#}"));
-        assert!(
-            verify_signature(b"s", &h.body, sig),
-            "bad signature `{sig}`"
-        );
+        let sig = h.signature.as_deref().unwrap_or_else(|| panic!("unsigned delivery: {body:#}"));
+        assert!(verify_signature(b"s", &h.body, sig), "bad signature `{sig}`");
         assert!(!verify_signature(b"not-s", &h.body, sig));
     }
 
     // No event doubled, though windows overlap and some were sent twice around the kill.
-    let hits = get(
-        port,
-        &format!("/v1/search?query=&kind=exec&session={session}&limit=1000"),
-    )
-    .json();
+    let hits = get(port, &format!("/v1/search?query=&kind=exec&session={session}&limit=1000")).json();
     let hits = hits.as_array().unwrap();
     let ids: HashSet<String> = hits.iter().map(|h| s(h, "id")).collect();
     assert_eq!(hits.len(), ids.len(), "an exec event is indexed twice");
-    assert_eq!(
-        ids,
-        exec_ids(&trace, Some(&session)),
-        "the indexed execs are not the recorded ones"
-    );
+    assert_eq!(ids, exec_ids(&trace, Some(&session)), "the indexed execs are not the recorded ones");
 
     // Latency for the benchmark note: window end (last event of the finding's window) to delivery.
     let mut windower = model::windower::WindowerConfig::default().build();
@@ -1199,11 +895,8 @@ fn collect_ships_through_a_killed_analyzer_to_the_judge_and_a_signed_webhook() {
 
 /// The fixture with `edit` applied to its lines (one `String` per line, newline included).
 fn fixture_with(dir: &Path, name: &str, edit: impl FnOnce(&mut Vec<Vec<u8>>)) -> PathBuf {
-    let mut lines: Vec<Vec<u8>> = std::fs::read(fixture())
-        .unwrap()
-        .split_inclusive(|b| *b == b'\n')
-        .map(<[u8]>::to_vec)
-        .collect();
+    let mut lines: Vec<Vec<u8>> =
+        std::fs::read(fixture()).unwrap().split_inclusive(|b| *b == b'\n').map(<[u8]>::to_vec).collect();
     edit(&mut lines);
     let path = dir.join(name);
     std::fs::write(&path, lines.concat()).unwrap();
@@ -1252,14 +945,7 @@ fn ingest_skips_overlong_line() {
     });
     let data = dir.path().join("data");
     let d = data.to_str().unwrap();
-    let out = agentsight(&[
-        "ingest",
-        trace.to_str().unwrap(),
-        "--max-line-bytes",
-        "1048576",
-        "--data",
-        d,
-    ]);
+    let out = agentsight(&["ingest", trace.to_str().unwrap(), "--max-line-bytes", "1048576", "--data", d]);
     let err = text(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("line 51 is 3145750 bytes long, over the 1048576-byte cap"), "{err}");
@@ -1518,9 +1204,9 @@ fn webhook_saved_search_fires_only_for_findings_whose_window_matches() {
     let windows = fixture_windows();
     let runs_build = |window_id: &str| {
         let w = windows.iter().find(|w| w.window_id == window_id).unwrap_or_else(|| panic!("no window `{window_id}`"));
-        w.events[w.overlap_events..].iter().any(|e| {
-            matches!(&e.body, model::EventBody::Exec(x) if x.argv.iter().any(|a| a.ends_with("build.py")))
-        })
+        w.events[w.overlap_events..]
+            .iter()
+            .any(|e| matches!(&e.body, model::EventBody::Exec(x) if x.argv.iter().any(|a| a.ends_with("build.py"))))
     };
     let ids = |pick: &dyn Fn(&Value) -> bool| -> Vec<String> {
         let mut v: Vec<String> = findings.iter().filter(|f| pick(f)).map(|f| s(f, "finding_id")).collect();
@@ -1551,11 +1237,8 @@ fn webhook_saved_search_fires_only_for_findings_whose_window_matches() {
 
 /// The fixture with every timestamp moved so that it starts `ago` before now.
 fn fixture_moved_to(dir: &Path, ago: Duration) -> PathBuf {
-    let events: Vec<Value> = std::fs::read_to_string(fixture())
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let events: Vec<Value> =
+        std::fs::read_to_string(fixture()).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let first = events.iter().filter_map(|e| e["ts_ns"].as_u64()).min().unwrap();
     let shift = now_ns() - ago.as_nanos() as u64 - first;
     let mut out = String::new();
@@ -1592,7 +1275,9 @@ fn report_since_a_duration_keeps_only_the_period() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     let all = json(&["findings", "--json", "--data", d]).len() as u64;
     assert!(all >= 2);
-    for (since, sessions, findings) in [("3h", 1, all), ("1d", 1, all), ("180m", 1, all), ("1h", 0, 0), ("30m", 0, 0), ("3600s", 0, 0)] {
+    for (since, sessions, findings) in
+        [("3h", 1, all), ("1d", 1, all), ("180m", 1, all), ("1h", 0, 0), ("30m", 0, 0), ("3600s", 0, 0)]
+    {
         let (s, f, md) = report_counts(d, since);
         assert_eq!((s, f), (sessions, findings), "--since {since}:\n{md}");
         assert_eq!(md.contains("20261124T013903Z-23803"), sessions == 1, "--since {since}:\n{md}");
@@ -1641,12 +1326,9 @@ struct Phoenix {
 impl Phoenix {
     /// `None` (SKIPPED) when Phoenix is not installed, except under CI, where that fails.
     fn start() -> Option<Phoenix> {
-        let venv = std::env::var_os("AGENTSIGHT_PHOENIX_VENV")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| {
-                PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
-                    .join(".local/share/agentsight/phoenix")
-            });
+        let venv = std::env::var_os("AGENTSIGHT_PHOENIX_VENV").map(PathBuf::from).unwrap_or_else(|| {
+            PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".local/share/agentsight/phoenix")
+        });
         let exe = venv.join("bin/phoenix");
         if !exe.exists() {
             assert!(
@@ -1769,7 +1451,10 @@ fn sessions_reach_arize_phoenix_as_genai_spans_with_evaluations() {
     let bash_id = bash["context"]["span_id"].as_str().unwrap();
     let test_run = spans
         .iter()
-        .find(|s| s["parent_id"] == bash_id && attr(s, "process.command_line").as_str().is_some_and(|c| c.contains("unittest")))
+        .find(|s| {
+            s["parent_id"] == bash_id
+                && attr(s, "process.command_line").as_str().is_some_and(|c| c.contains("unittest"))
+        })
         .unwrap_or_else(|| panic!("no test run under the Bash call: {spans:#?}"));
     assert_eq!(attr(test_run, "process.exit.code"), 1);
     assert_eq!(test_run["status_code"], "ERROR");
@@ -1797,10 +1482,18 @@ fn sessions_reach_arize_phoenix_as_genai_spans_with_evaluations() {
     let out = agentsight(&["ingest", trace.to_str().unwrap(), "--data", served.to_str().unwrap(), "--quiet"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let config = tmp.path().join("config.toml");
-    std::fs::write(&config, format!("[export]\notlp = \"{url}/v1/traces\"\nproject = \"served\"\nidle_secs = 0\ninterval_secs = 1\n")).unwrap();
+    std::fs::write(
+        &config,
+        format!("[export]\notlp = \"{url}/v1/traces\"\nproject = \"served\"\nidle_secs = 0\ninterval_secs = 1\n"),
+    )
+    .unwrap();
     let serve = Serve::start(&served, &format!("127.0.0.1:{}", free_port()), Some(&config), &[]);
     let spans = phoenix.spans("served", |s| {
-        s.iter().any(|s| s["events"].as_array().is_some_and(|e| e.iter().any(|e| e["attributes"]["gen_ai.evaluation.name"] == "loop")))
+        s.iter().any(|s| {
+            s["events"]
+                .as_array()
+                .is_some_and(|e| e.iter().any(|e| e["attributes"]["gen_ai.evaluation.name"] == "loop"))
+        })
     });
     assert!(spans.iter().any(|s| attr(s, "gen_ai.operation.name") == "invoke_agent"));
     wait_for(Duration::from_secs(10), "the export counted", || {
@@ -1847,14 +1540,16 @@ fn windows_log(data: &Path) -> Vec<String> {
     use std::io::Read as _;
     let log = std::fs::read_to_string(data.join("windows.log")).unwrap();
     log.lines()
-        .map(|line| match serde_json::from_str::<Value>(line).ok().and_then(|v| v["zlib"].as_str().map(str::to_owned)) {
-            Some(z) => {
-                let deflated = base64::engine::general_purpose::STANDARD.decode(z).expect("base64");
-                let mut json = String::new();
-                flate2::read::ZlibDecoder::new(deflated.as_slice()).read_to_string(&mut json).expect("zlib");
-                json
+        .map(|line| {
+            match serde_json::from_str::<Value>(line).ok().and_then(|v| v["zlib"].as_str().map(str::to_owned)) {
+                Some(z) => {
+                    let deflated = base64::engine::general_purpose::STANDARD.decode(z).expect("base64");
+                    let mut json = String::new();
+                    flate2::read::ZlibDecoder::new(deflated.as_slice()).read_to_string(&mut json).expect("zlib");
+                    json
+                }
+                None => line.to_owned(),
             }
-            None => line.to_owned(),
         })
         .collect()
 }
@@ -1894,7 +1589,11 @@ fn ingest_keeps_each_message_once_and_search_finds_it_once() {
     assert_eq!(hits[0]["event"]["ts_ns"].as_u64(), Some(t0), "in the call that first sent it");
     let hits = json(&["search", "quokka7", "--data", data_s, "--limit", "100", "--json"]);
     assert_eq!(hits.len(), 1, "{hits:#?}");
-    assert_eq!(hits[0]["event"]["ts_ns"].as_u64(), Some(t0 + 8 * 1_000_000_000), "the result of turn 7 is new in request 8");
+    assert_eq!(
+        hits[0]["event"]["ts_ns"].as_u64(),
+        Some(t0 + 8 * 1_000_000_000),
+        "the result of turn 7 is new in request 8"
+    );
     let later = &hits[0]["event"]["request"];
     assert_eq!(later["extends"]["messages"], 15, "{later:#}");
     assert!(later["system"].is_null() && later["tools"].is_null(), "inherited, not stored again: {later:#}");
@@ -1936,9 +1635,15 @@ fn real_agents_requests_come_back_exactly_from_the_stored_deltas() {
         // Aider rewrites its first message (the files it shows the model) between requests:
         // only the system prompt is shared. The others resend their history.
         if !name.contains("aider") {
-            let compact = stored.iter().filter(|e| matches!(&e.body, model::EventBody::LlmCall(c) if c.request.extends.is_some())).count();
+            let compact = stored
+                .iter()
+                .filter(|e| matches!(&e.body, model::EventBody::LlmCall(c) if c.request.extends.is_some()))
+                .count();
             assert!(compact + 1 >= stored.len() / 2, "{name}: only {compact} of {} requests compact", stored.len());
-            assert!(stored_messages * 2 < sent_messages, "{name}: {stored_messages} messages stored of {sent_messages} sent");
+            assert!(
+                stored_messages * 2 < sent_messages,
+                "{name}: {stored_messages} messages stored of {sent_messages} sent"
+            );
         }
     }
 }
@@ -1966,7 +1671,9 @@ fn prune_deletes_sessions_older_than_asked() {
         let out = agentsight(&["ingest", t.to_str().unwrap(), "--data", data_s, "--quiet"]);
         assert!(out.status.success(), "{}", text(&out.stderr));
     }
-    let sessions = |data: &str| -> Vec<String> { json(&["sessions", "--json", "--data", data]).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect() };
+    let sessions = |data: &str| -> Vec<String> {
+        json(&["sessions", "--json", "--data", data]).iter().map(|s| s["id"].as_str().unwrap().to_string()).collect()
+    };
     let before = sessions(data_s);
     assert_eq!(before.len(), 2, "{before:?}");
     let old_id = before.iter().find(|s| *s != "young-session").unwrap().clone();

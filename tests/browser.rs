@@ -15,12 +15,7 @@
 //!
 //! `AGENTSIGHT_SCREENSHOTS=DIR` (relative to the workspace root) also saves the screenshots the
 //! README shows: `session.png`, `findings.png`, `search.png` (they live in `docs/screenshots/`).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::print_stdout,
-    clippy::print_stderr
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout, clippy::print_stderr)]
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -28,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use tests::bin;
 
 /// The contradiction session: "Make the tests in this repo pass.", one `Bash` call whose
@@ -67,10 +62,7 @@ fn session_list_shows_each_session_with_its_agent_model_and_findings() {
     let b = &ui.browser;
     b.goto(&ui.url("#/sessions"));
     let row = format!(r#"tr[data-session="{CONTRA_SESSION}"]"#);
-    b.wait(
-        "the contradiction session's row",
-        &format!("return document.querySelector('{row}') != null"),
-    );
+    b.wait("the contradiction session's row", &format!("return document.querySelector('{row}') != null"));
 
     // What the API says of the session is what the row shows.
     let api = ui.serve.get_json("/v1/sessions");
@@ -93,10 +85,7 @@ fn session_list_shows_each_session_with_its_agent_model_and_findings() {
     assert_eq!(contra["agent"], "claude", "{contra}");
     assert_eq!(contra["models"], "claude-opus-5-5", "{contra}");
     assert_eq!(contra["findings"], "contradiction 1", "{contra}");
-    assert!(
-        contra["all"].as_str().unwrap().contains("1 of 1"),
-        "the failed command is counted: {contra}"
-    );
+    assert!(contra["all"].as_str().unwrap().contains("1 of 1"), "the failed command is counted: {contra}");
     let looped = cells(LOOP_SESSION);
     assert_eq!(looped["agent"], "claude", "{looped}");
     assert_eq!(looped["findings"], "loop 1", "{looped}");
@@ -120,32 +109,22 @@ fn session_page_shows_request_answer_commands_exit_codes_and_findings_on_the_fir
     };
     let b = &ui.browser;
     b.goto(&ui.url(&format!("#/session/{CONTRA_SESSION}")));
-    b.wait(
-        "the session's last turn",
-        "return document.querySelector('.turn[data-turn=\"2\"]') != null",
-    );
+    b.wait("the session's last turn", "return document.querySelector('.turn[data-turn=\"2\"]') != null");
     // Nothing below may need a scroll: the first screen is what the reviewer sees on opening.
     assert_eq!(b.js("return scrollY"), 0);
 
     // What the user asked, with Claude Code's system reminders folded away.
-    let asked = b.js(
-        "const el = document.querySelector('.turn .user pre.request');
+    let asked = b.js("const el = document.querySelector('.turn .user pre.request');
          return { text: text(el), inView: inView(el),
-                  reminderShown: shown(document.querySelector('.turn .user details.reminder pre')) };",
-    );
+                  reminderShown: shown(document.querySelector('.turn .user details.reminder pre')) };");
     assert_eq!(asked["text"], "Make the tests in this repo pass.", "{asked}");
     assert_eq!(asked["inView"], true, "the request is on the first screen: {asked}");
     assert_eq!(asked["reminderShown"], false, "{asked}");
 
     // What the agent answered.
-    let answered = b.js(
-        "const el = byText('.turn .assistant pre', 'all tests pass');
-         return { text: text(el), inView: inView(el) };",
-    );
-    assert_eq!(
-        answered["text"], "I ran the test suite and all tests pass. Nothing else to do.",
-        "{answered}"
-    );
+    let answered = b.js("const el = byText('.turn .assistant pre', 'all tests pass');
+         return { text: text(el), inView: inView(el) };");
+    assert_eq!(answered["text"], "I ran the test suite and all tests pass. Nothing else to do.", "{answered}");
     assert_eq!(answered["inView"], true, "{answered}");
 
     // The tool call, the command it ran and its exit code: 1, marked as a failure.
@@ -179,12 +158,10 @@ fn session_page_shows_request_answer_commands_exit_codes_and_findings_on_the_fir
         ]),
         "{pins}"
     );
-    let side = b.js(
-        "const f = document.querySelector('.side .pin[data-f]');
+    let side = b.js("const f = document.querySelector('.side .pin[data-f]');
          return { kind: text(f.querySelector('.badge')), inView: inView(f),
                   turns: [...f.querySelectorAll('a')].map(text),
-                  evidence: [...f.querySelectorAll('ul.evidence li')].map((li) => text(li).replace(/^\\S+ /, '')) };",
-    );
+                  evidence: [...f.querySelectorAll('ul.evidence li')].map((li) => text(li).replace(/^\\S+ /, '')) };");
     assert_eq!(side["kind"], "contradiction", "{side}");
     assert_eq!(side["inView"], true, "{side}");
     assert_eq!(side["turns"], json!(["1", "2"]), "{side}");
@@ -214,10 +191,7 @@ fn clicking_a_findings_evidence_marks_the_event_it_cites() {
 
     // On the session page: the evidence "exited 1" marks the command in the tool call.
     b.goto(&ui.url(&format!("#/session/{CONTRA_SESSION}")));
-    b.wait(
-        "the finding's evidence",
-        "return document.querySelectorAll('.side ul.evidence button.cite').length === 3",
-    );
+    b.wait("the finding's evidence", "return document.querySelectorAll('.side ul.evidence button.cite').length === 3");
     assert_eq!(b.js("return document.querySelectorAll('.turns .focus').length"), 0);
     let exit_ev = b.js("return byText('.side ul.evidence li', 'exited 1').querySelector('button.cite')");
     let exit_id = b.js_with("return arguments[0].dataset.ev", json!([exit_ev]));
@@ -243,10 +217,7 @@ fn clicking_a_findings_evidence_marks_the_event_it_cites() {
     );
     assert_eq!(marked.as_array().unwrap().len(), 1, "one mark at a time: {marked}");
     assert!(marked[0]["cls"].as_str().unwrap().contains("llm"), "{marked}");
-    assert!(
-        marked[0]["text"].as_str().unwrap().contains("I ran the test suite and all tests pass."),
-        "{marked}"
-    );
+    assert!(marked[0]["text"].as_str().unwrap().contains("I ran the test suite and all tests pass."), "{marked}");
     assert_eq!(marked[0]["inView"], true, "{marked}");
 
     // In the loop session the evidence cites the shell wrapper of a call, folded away until
@@ -279,23 +250,17 @@ fn clicking_a_findings_evidence_marks_the_event_it_cites() {
 
     // From the findings page: the evidence link opens the session on the cited event.
     b.goto(&ui.url("#/findings"));
-    b.wait(
-        "the findings table",
-        "return document.querySelectorAll('tr[data-f]').length === 2",
-    );
+    b.wait("the findings table", "return document.querySelectorAll('tr[data-f]').length === 2");
     b.screenshot("findings.png");
-    let link = b.js(
-        "return byText('tr[data-f] ul.evidence li', 'unittest -q exited 1').querySelector('a.cite')",
-    );
+    let link = b.js("return byText('tr[data-f] ul.evidence li', 'unittest -q exited 1').querySelector('a.cite')");
     b.click(&link);
     let marked = b.wait(
         "the session page opened on the cited exit",
-        &format!("return location.hash.startsWith('#/session/{CONTRA_SESSION}?ev=') ? (() => {{ {focused} }})() : null"),
+        &format!(
+            "return location.hash.startsWith('#/session/{CONTRA_SESSION}?ev=') ? (() => {{ {focused} }})() : null"
+        ),
     );
-    assert!(
-        marked[0]["text"].as_str().unwrap().ends_with("$ python3 -m unittest -q"),
-        "{marked}"
-    );
+    assert!(marked[0]["text"].as_str().unwrap().ends_with("$ python3 -m unittest -q"), "{marked}");
     assert_eq!(marked[0]["inView"], true, "{marked}");
 }
 
@@ -307,10 +272,7 @@ fn clicking_a_tool_call_shows_every_command_it_caused() {
     };
     let b = &ui.browser;
     b.goto(&ui.url(&format!("#/session/{CONTRA_SESSION}")));
-    b.wait(
-        "the tool call",
-        "return document.querySelector('.turn[data-turn=\"1\"] .call .call-head') != null",
-    );
+    b.wait("the tool call", "return document.querySelector('.turn[data-turn=\"1\"] .call .call-head') != null");
     // What the call caused beyond the command shown: Claude Code's shell wrapper (it exited 1
     // too), the files the tests read, and the call's result.
     let state = "const call = document.querySelector('.turn[data-turn=\"1\"] .call');
@@ -365,21 +327,12 @@ fn search_lists_hits_and_says_beside_the_form_what_is_wrong_with_a_query() {
          return li.length ? { count: text(document.querySelector('ul.hits').previousElementSibling), hits: li.map(text),
                               links: li.map((l) => l.querySelector('a')?.getAttribute('href')) } : null;",
     );
-    let list: Vec<&str> = hits["hits"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|h| h.as_str().unwrap())
-        .collect();
+    let list: Vec<&str> = hits["hits"].as_array().unwrap().iter().map(|h| h.as_str().unwrap()).collect();
     // Six runs of `python3 -m unittest -q`: one in the contradiction session, five in the loop.
     assert_eq!(list.len(), 6, "{hits}");
     assert_eq!(hits["count"], "6 hits", "{hits}");
     assert!(list.iter().all(|h| h.contains("python3 -m unittest -q")), "{hits}");
-    assert_eq!(
-        list.iter().filter(|h| h.contains(CONTRA_SESSION)).count(),
-        1,
-        "{hits}"
-    );
+    assert_eq!(list.iter().filter(|h| h.contains(CONTRA_SESSION)).count(), 1, "{hits}");
     assert!(
         hits["links"]
             .as_array()
@@ -391,9 +344,7 @@ fn search_lists_hits_and_says_beside_the_form_what_is_wrong_with_a_query() {
     b.screenshot("search.png");
 
     // A hit opens its session on the event, marked.
-    let link = b.js(&format!(
-        "return byText('ul.hits > li', '{CONTRA_SESSION}').querySelector('a')"
-    ));
+    let link = b.js(&format!("return byText('ul.hits > li', '{CONTRA_SESSION}').querySelector('a')"));
     b.click(&link);
     let marked = b.wait(
         "the session page opened on the hit",
@@ -419,10 +370,7 @@ fn search_lists_hits_and_says_beside_the_form_what_is_wrong_with_a_query() {
                   value: form.querySelector('input[name=q]').value, hits: document.querySelectorAll('ul.hits > li').length,
                   page: !!document.querySelector('.msg.err') };",
     );
-    assert!(
-        err["text"].as_str().unwrap().contains("never closed"),
-        "the error says what is wrong: {err}"
-    );
+    assert!(err["text"].as_str().unwrap().contains("never closed"), "the error says what is wrong: {err}");
     assert_eq!(err["mark"], "(", "and marks where: {err}");
     assert_eq!(err["value"], "argv:(", "the form keeps the query: {err}");
     assert_eq!(err["inView"], true, "{err}");
@@ -487,9 +435,7 @@ impl Ui {
 /// `chromium` and `chromedriver` from `PATH`. Missing: a failure under CI, else `None`.
 fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let find = |name: &str| {
-        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
-            .map(|d| d.join(name))
-            .find(|p| p.is_file())
+        std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join(name)).find(|p| p.is_file())
     };
     let chromium = find("chromium").or_else(|| find("chromium-browser"));
     let driver = find("chromedriver");
@@ -679,8 +625,8 @@ impl Browser {
         let body = body.map(Value::to_string).or_else(|| (method == "POST").then(|| "{}".to_owned()));
         let (status, text) = http(self.port, method, path, body.as_deref())
             .unwrap_or_else(|e| panic!("WebDriver {method} {path}: {e}; chromedriver said: {}", self.log_text()));
-        let answer: Value = serde_json::from_str(&text)
-            .unwrap_or_else(|e| panic!("WebDriver {method} {path}: not JSON ({e}): {text}"));
+        let answer: Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("WebDriver {method} {path}: not JSON ({e}): {text}"));
         let value = answer["value"].clone();
         assert!(
             status == 200,
@@ -722,7 +668,10 @@ impl Browser {
             }
             if start.elapsed() > UI_WAIT {
                 let page = self.js("return location.href + '\\n' + document.body.innerText.slice(0, 3000)");
-                panic!("timed out after {UI_WAIT:?} waiting for {what}; the page:\n{}", page.as_str().unwrap_or_default());
+                panic!(
+                    "timed out after {UI_WAIT:?} waiting for {what}; the page:\n{}",
+                    page.as_str().unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -734,9 +683,7 @@ impl Browser {
     }
 
     fn element_id(element: &Value) -> &str {
-        element[ELEMENT]
-            .as_str()
-            .unwrap_or_else(|| panic!("not an element reference: {element}"))
+        element[ELEMENT].as_str().unwrap_or_else(|| panic!("not an element reference: {element}"))
     }
 
     /// A real click: WebDriver scrolls the element into view and clicks its centre, and fails if
@@ -792,11 +739,7 @@ fn base64_decode(text: &str) -> Vec<u8> {
         b'/' => 63,
         _ => panic!("not base64: {c:?}"),
     };
-    let digits: Vec<u8> = text
-        .bytes()
-        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
-        .map(value)
-        .collect();
+    let digits: Vec<u8> = text.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').map(value).collect();
     let mut out = Vec::with_capacity(digits.len() * 3 / 4);
     for chunk in digits.chunks(4) {
         let n = chunk.iter().enumerate().fold(0u32, |n, (i, d)| n | u32::from(*d) << (18 - 6 * i));

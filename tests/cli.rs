@@ -140,7 +140,10 @@ fn a_config_with_a_wrong_key_names_the_file_the_line_and_the_key() {
 fn config_from_the_environment_is_checked_the_same_way() {
     let s = Scratch::new();
     let bad = s.file("bad.toml", "lisen = 1\n");
-    let out = command(s.dir.path(), &["findings", "--data", &s.path("data")]).env("AGENTSIGHT_CONFIG", &bad).output().unwrap();
+    let out = command(s.dir.path(), &["findings", "--data", &s.path("data")])
+        .env("AGENTSIGHT_CONFIG", &bad)
+        .output()
+        .unwrap();
     let err = one_error_line(&out, "AGENTSIGHT_CONFIG");
     assert!(err.contains(&format!("`{bad}`")) && err.contains("`lisen`"), "{err}");
     // A good file passes and the command does its work.
@@ -194,8 +197,16 @@ fn a_data_dir_held_by_serve_is_refused_in_one_line_that_says_what_to_do() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "one line, said once: {err}");
     assert!(!err.contains("LockBusy") && !err.contains("tantivy"), "no raw lock error: {err}");
-    assert!(err.contains(&format!("`{data}` is in use by a running `agentsight serve` (pid {pid}, http://127.0.0.1:")), "{err}");
-    assert!(err.contains("stop it") && err.contains("--data DIR") && err.contains("agentsight collect --ship http://127.0.0.1:"), "{err}");
+    assert!(
+        err.contains(&format!("`{data}` is in use by a running `agentsight serve` (pid {pid}, http://127.0.0.1:")),
+        "{err}"
+    );
+    assert!(
+        err.contains("stop it")
+            && err.contains("--data DIR")
+            && err.contains("agentsight collect --ship http://127.0.0.1:"),
+        "{err}"
+    );
 
     // A second server is refused the same way, before it listens anywhere.
     let out = s.run(&["serve", "--data", &data, "--listen", "127.0.0.1:0"]);
@@ -254,7 +265,20 @@ fn errors_are_exit_2_usage_and_runtime_alike() {
 }
 
 const COMMANDS: [&str; 14] = [
-    "record", "collect", "serve", "ingest", "search", "findings", "sessions", "show", "report", "demo", "eval", "attach", "completions", "man",
+    "record",
+    "collect",
+    "serve",
+    "ingest",
+    "search",
+    "findings",
+    "sessions",
+    "show",
+    "report",
+    "demo",
+    "eval",
+    "attach",
+    "completions",
+    "man",
 ];
 
 #[test]
@@ -337,7 +361,8 @@ fn show_nests_a_failing_command_under_its_tool_call_and_pins_the_finding() {
     // turn 4: the tool call, the command it ran with its exit code under it, then the finding.
     let turn4 = page.split("── turn 4 ").nth(1).unwrap().split("── turn 5 ").next().unwrap();
     let lines: Vec<&str> = turn4.lines().collect();
-    let call = lines.iter().position(|l| l.starts_with("  → run_command") && l.contains("python3 build.py")).expect(turn4);
+    let call =
+        lines.iter().position(|l| l.starts_with("  → run_command") && l.contains("python3 build.py")).expect(turn4);
     assert!(lines[call + 1].starts_with("      $ python3 build.py  exit 2 ✗"), "nested under its call: {turn4}");
     assert!(turn4.contains("◆ finding loop 0.85 [retry_same_error] The command `python3 build.py` failed"), "{turn4}");
     assert!(page.contains("noise events folded"), "noise is one count line: {page}");
@@ -354,7 +379,10 @@ fn show_nests_a_failing_command_under_its_tool_call_and_pins_the_finding() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!((v["session"].as_str(), v["total_turns"].as_u64()), (Some(DEMO), Some(14)));
     let cmd = &v["turns"][4]["tool_calls"][0]["caused"]["commands"][0];
-    assert_eq!((cmd["command"].as_str(), cmd["exit_code"].as_i64(), cmd["failed"].as_bool()), (Some("python3 build.py"), Some(2), Some(true)));
+    assert_eq!(
+        (cmd["command"].as_str(), cmd["exit_code"].as_i64(), cmd["failed"].as_bool()),
+        (Some("python3 build.py"), Some(2), Some(true))
+    );
     assert_eq!(v["turns"][4]["findings"][0]["kind"], "loop");
 }
 
@@ -362,7 +390,9 @@ fn show_nests_a_failing_command_under_its_tool_call_and_pins_the_finding() {
 fn show_of_an_unknown_session_is_exit_2_naming_it() {
     let s = Scratch::new();
     let data = s.ingested();
-    for args in [&["show", "no-such-session", "--data", &data][..], &["show", "no-such-session", "--json", "--data", &data]] {
+    for args in
+        [&["show", "no-such-session", "--data", &data][..], &["show", "no-such-session", "--json", "--data", &data]]
+    {
         let out = s.run(args);
         let err = one_error_line(&out, "unknown session");
         assert!(err.contains("no session `no-such-session`") && err.contains("agentsight sessions"), "{err}");

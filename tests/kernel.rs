@@ -109,7 +109,8 @@ fn relative_paths_become_absolute_and_dirs_are_recorded() {
     root();
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().to_str().unwrap();
-    let rec = record_sh(&format!("cd {d} && mkdir sub && cd sub && echo x > f && mv f ../g && cd .. && rm g && rmdir sub"));
+    let rec =
+        record_sh(&format!("cd {d} && mkdir sub && cd sub && echo x > f && mv f ../g && cd .. && rm g && rmdir sub"));
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let has = |op: FileOp, path: &str| rec.files().any(|(_, f)| f.op == op && f.path == path && f.result >= 0);
     assert!(has(FileOp::Mkdir, &format!("{d}/sub")));
@@ -151,7 +152,8 @@ fn double_forked_setsid_daemon_is_still_traced() {
     let rec = record_sh(&format!("(setsid bash -c 'sleep 0.3; echo up > {m}' &); exit 0"));
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     assert!(marker.exists());
-    let (ev, _) = rec.files().find(|(_, f)| f.op == FileOp::Write && f.path == m).expect("the daemon's write is traced");
+    let (ev, _) =
+        rec.files().find(|(_, f)| f.op == FileOp::Write && f.path == m).expect("the daemon's write is traced");
     let (root_bash, _) = rec.exec_of("bash");
     assert_ne!(ev.pid, root_bash.pid, "written by the daemon, not the root");
     let setsid = rec.exec_of("setsid");
@@ -251,10 +253,12 @@ fn two_thousand_processes_are_all_recorded_or_counted_lost() {
     assert_eq!(rec.lost("traced map full"), 0, "every child was taken into the tree");
 
     let is_true = |x: &model::Exec| x.filename == "/bin/true" || x.filename == "/usr/bin/true";
-    let strays: Vec<_> = rec.execs().filter(|(_, x)| !is_true(x) && x.argv.first().map(String::as_str) != Some("bash")).collect();
+    let strays: Vec<_> =
+        rec.execs().filter(|(_, x)| !is_true(x) && x.argv.first().map(String::as_str) != Some("bash")).collect();
     assert!(strays.is_empty(), "execs of something else: {strays:?}");
     let execs = rec.execs().count() as u64;
-    let true_pids: std::collections::HashSet<u32> = rec.execs().filter(|(_, x)| is_true(x)).map(|(e, _)| e.pid).collect();
+    let true_pids: std::collections::HashSet<u32> =
+        rec.execs().filter(|(_, x)| is_true(x)).map(|(e, _)| e.pid).collect();
     assert_eq!(true_pids.len() as u64, rec.execs().filter(|(_, x)| is_true(x)).count() as u64, "one exec per process");
     let exits = rec.exits().count() as u64;
     let exit_pids: std::collections::HashSet<u32> = rec.exits().map(|(e, _)| e.pid).collect();
@@ -349,7 +353,10 @@ fn attach_traces_a_running_process_and_its_new_children() {
     let marker = dir.path().join("go");
     let mut target = Command::new("bash")
         .arg("-c")
-        .arg(format!("while [ ! -e {m} ]; do sleep 0.05; done; /bin/echo attached > /dev/null; exit 4", m = marker.display()))
+        .arg(format!(
+            "while [ ! -e {m} ]; do sleep 0.05; done; /bin/echo attached > /dev/null; exit 4",
+            m = marker.display()
+        ))
         .spawn()
         .unwrap();
     let mut out = Command::new(bin())
@@ -406,7 +413,10 @@ fn attach_by_comm_traces_a_process_started_later_with_its_children() {
         rest
     });
 
-    let named = Command::new(&exe).args(["-c", "/bin/echo from-the-child > /dev/null; ls / > /dev/null; exit 5"]).status().unwrap();
+    let named = Command::new(&exe)
+        .args(["-c", "/bin/echo from-the-child > /dev/null; ls / > /dev/null; exit 5"])
+        .status()
+        .unwrap();
     assert_eq!(named.code(), Some(5));
     // The same program under another name, at the same time: not traced.
     let other = Command::new("bash").args(["-c", "/bin/echo not-traced > /dev/null"]).status().unwrap();
@@ -425,7 +435,12 @@ fn attach_by_comm_traces_a_process_started_later_with_its_children() {
     let rest = rest.join().unwrap();
     assert_eq!(status.code(), Some(0), "{first}{rest}");
 
-    let rec = tests::Recording { code: status.code(), events: tests::read_trace(&trace), stderr: rest, stdout: String::new() };
+    let rec = tests::Recording {
+        code: status.code(),
+        events: tests::read_trace(&trace),
+        stderr: rest,
+        stdout: String::new(),
+    };
     let (root_ev, root_exec) = rec.exec_of(&name);
     assert_eq!(root_ev.comm, name);
     assert_eq!(root_exec.argv[1..], ["-c", "/bin/echo from-the-child > /dev/null; ls / > /dev/null; exit 5"]);
@@ -442,7 +457,10 @@ fn attach_by_comm_traces_a_process_started_later_with_its_children() {
     );
     let pids: std::collections::HashSet<u32> = [root_ev.pid, echo.pid, ls.pid].into();
     for ev in &rec.events {
-        assert!(pids.contains(&ev.pid) || matches!(ev.body, EventBody::Loss(_)), "an event outside the named tree: {ev:?}");
+        assert!(
+            pids.contains(&ev.pid) || matches!(ev.body, EventBody::Loss(_)),
+            "an event outside the named tree: {ev:?}"
+        );
     }
 }
 

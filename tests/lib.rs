@@ -98,7 +98,9 @@ pub fn read_trace(path: &Path) -> Vec<Event> {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     text.lines()
         .enumerate()
-        .map(|(i, line)| serde_json::from_str(line).unwrap_or_else(|e| panic!("line {} is not an event ({e}): {line}", i + 1)))
+        .map(|(i, line)| {
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("line {} is not an event ({e}): {line}", i + 1))
+        })
         .collect()
 }
 
@@ -143,7 +145,11 @@ pub fn record_sh(script: &str) -> Recording {
 pub fn read_gz_trace(path: &Path) -> Vec<Event> {
     let out = Command::new("gzip").arg("-dc").arg(path).output().unwrap();
     assert!(out.status.success(), "gzip -dc {}", path.display());
-    String::from_utf8_lossy(&out.stdout).lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).unwrap()).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
 }
 
 /// The `llm_call` events the index in `data` holds, as stored (compact requests).
@@ -172,12 +178,15 @@ pub fn assert_requests_rebuilt(name: &str, sent: &[Event], stored: &[Event]) -> 
     };
     let (sent, stored) = (calls(sent), calls(stored));
     assert_eq!(stored.len(), sent.len(), "{name}: every call stored");
-    let by_ref: std::collections::HashMap<String, &model::LlmCall> = stored.iter().map(|(k, v)| (k.clone(), v)).collect();
+    let by_ref: std::collections::HashMap<String, &model::LlmCall> =
+        stored.iter().map(|(k, v)| (k.clone(), v)).collect();
     for (id, call) in &sent {
         assert!(call.request.extends.is_none(), "{name}: {id} was recorded compact, not whole");
-        let got = model::conversation::full_request(id, &by_ref).unwrap_or_else(|| panic!("{name}: {id} has a broken chain"));
+        let got =
+            model::conversation::full_request(id, &by_ref).unwrap_or_else(|| panic!("{name}: {id} has a broken chain"));
         assert_eq!(got, call.request, "{name}: {id} put back together differs from what was sent");
     }
-    let count = |m: &std::collections::HashMap<String, model::LlmCall>| m.values().map(|c| c.request.messages.len()).sum();
+    let count =
+        |m: &std::collections::HashMap<String, model::LlmCall>| m.values().map(|c| c.request.messages.len()).sum();
     (count(&stored), count(&sent))
 }

@@ -65,15 +65,27 @@ impl Server {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
         let sh = |script: &str| {
-            let ok = Command::new("bash").arg("-c").arg(script).current_dir(d).stderr(Stdio::null()).status().unwrap().success();
+            let ok = Command::new("bash")
+                .arg("-c")
+                .arg(script)
+                .current_dir(d)
+                .stderr(Stdio::null())
+                .status()
+                .unwrap()
+                .success();
             assert!(ok, "openssl failed: {script}");
         };
         sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 1 -subj '/CN=agentsight test CA'");
         sh("openssl req -newkey rsa:2048 -nodes -keyout srv.key -out srv.csr -subj '/CN=localhost'");
         sh("printf 'subjectAltName=DNS:localhost,IP:127.0.0.1' > ext && openssl x509 -req -in srv.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out srv.pem -days 1 -extfile ext");
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures").join(script);
-        let mut child =
-            Command::new(program).arg(fixture).arg(d.join("srv.pem")).arg(d.join("srv.key")).stdout(Stdio::piped()).spawn().unwrap();
+        let mut child = Command::new(program)
+            .arg(fixture)
+            .arg(d.join("srv.pem"))
+            .arg(d.join("srv.key"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let port = line.trim().parse().unwrap_or_else(|_| panic!("server said {line:?}"));
@@ -141,7 +153,19 @@ fn curl_streamed_chat_with_tool_call_is_one_complete_llm_call() {
     let url = server.url("/v1/chat/completions");
     let rec = record(
         &["-q"],
-        &["curl", "-sS", "--cacert", ca.to_str().unwrap(), "-H", &auth, "-H", "content-type: application/json", "-d", body, &url],
+        &[
+            "curl",
+            "-sS",
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-H",
+            &auth,
+            "-H",
+            "content-type: application/json",
+            "-d",
+            body,
+            &url,
+        ],
     );
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
@@ -154,7 +178,10 @@ fn curl_streamed_chat_with_tool_call_is_one_complete_llm_call() {
     assert_eq!(c.response.text, REPLY, "the streamed reply, merged byte-exact");
     assert_eq!(c.response.tool_calls.len(), 1);
     assert_eq!(c.response.tool_calls[0].name, "write_file");
-    assert_eq!(c.response.tool_calls[0].arguments, serde_json::json!({"path": "/tmp/x.txt", "content": "hello \"world\"\n"}));
+    assert_eq!(
+        c.response.tool_calls[0].arguments,
+        serde_json::json!({"path": "/tmp/x.txt", "content": "hello \"world\"\n"})
+    );
     assert_eq!(c.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((11, 7)));
     assert!(!c.incomplete);
     assert!(c.latency_ms > 0.0);
@@ -171,7 +198,11 @@ fn anthropic_stream_gzip_big_body_and_abort_over_curl() {
     let dir = tempfile::tempdir().unwrap();
     let big = dir.path().join("big.json");
     let filler = "x".repeat(2 << 20);
-    std::fs::write(&big, format!(r#"{{"model":"claude-x","max_tokens":5,"messages":[{{"role":"user","content":"{filler}"}}]}}"#)).unwrap();
+    std::fs::write(
+        &big,
+        format!(r#"{{"model":"claude-x","max_tokens":5,"messages":[{{"role":"user","content":"{filler}"}}]}}"#),
+    )
+    .unwrap();
     let key = format!("x-api-key: {ANTHROPIC_KEY}");
     let script = format!(
         "set -e; c='curl -sS --cacert {ca} -H content-type:application/json -H {key:?}'; \
@@ -191,20 +222,29 @@ fn anthropic_stream_gzip_big_body_and_abort_over_curl() {
     let anthropic = calls.iter().find(|c| c.api == "messages" && c.stream).expect("anthropic stream");
     assert_eq!(anthropic.request.system.as_deref(), Some("Be brief."));
     assert_eq!(anthropic.response.text, REPLY);
-    assert_eq!(anthropic.response.tool_calls[0].arguments["content"], "hello \"world\"\n", "input_json_delta assembled");
+    assert_eq!(
+        anthropic.response.tool_calls[0].arguments["content"], "hello \"world\"\n",
+        "input_json_delta assembled"
+    );
     assert_eq!(anthropic.response.stop_reason.as_deref(), Some("tool_use"));
     assert_eq!(anthropic.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((13, 9)));
 
-    let gzip = calls.iter().find(|c| c.request.messages.first().is_some_and(|m| m.content == "zip")).expect("gzip call");
+    let gzip =
+        calls.iter().find(|c| c.request.messages.first().is_some_and(|m| m.content == "zip")).expect("gzip call");
     assert_eq!(gzip.response.text, REPLY, "gzip body decoded");
 
     let big_call = calls.iter().find(|c| c.api == "messages" && !c.stream).expect("2 MiB request");
     assert_eq!(big_call.request.messages[0].content.len(), 2 << 20, "the 2 MiB prompt arrives whole");
     assert_eq!(big_call.response.text, REPLY);
 
-    let cut = calls.iter().find(|c| c.request.messages.first().is_some_and(|m| m.content == "cut")).expect("aborted call");
+    let cut =
+        calls.iter().find(|c| c.request.messages.first().is_some_and(|m| m.content == "cut")).expect("aborted call");
     assert!(cut.incomplete, "an aborted stream is marked incomplete");
-    assert!(REPLY.starts_with(&cut.response.text) && cut.response.text.len() < REPLY.len(), "partial text: {:?}", cut.response.text);
+    assert!(
+        REPLY.starts_with(&cut.response.text) && cut.response.text.len() < REPLY.len(),
+        "partial text: {:?}",
+        cut.response.text
+    );
     no_secrets(&rec, &trace_text(&rec));
     all_tcp_captured(&rec);
 }
@@ -217,7 +257,10 @@ fn python_has(module: &str) -> bool {
 #[ignore = "needs root and BPF"]
 fn python_openai_sdk_three_calls_on_one_connection_then_a_stream() {
     root();
-    assert!(python_has("openai"), "the `openai` package is missing: `python3 -m pip install openai` (scripts/test does)");
+    assert!(
+        python_has("openai"),
+        "the `openai` package is missing: `python3 -m pip install openai` (scripts/test does)"
+    );
     let server = Server::start();
     let code = format!(
         "import openai\nc = openai.OpenAI(base_url='{}', api_key='{OPENAI_KEY}')\nfor i in range(3):\n    \
@@ -226,10 +269,12 @@ fn python_openai_sdk_three_calls_on_one_connection_then_a_stream() {
          print(''.join(ch.choices[0].delta.content or '' for ch in s if ch.choices))\n",
         server.url("/v1")
     );
-    let rec = tests::record_env(&["-q"], &["python3", "-c", &code], &[("SSL_CERT_FILE", server.ca().to_str().unwrap())]);
+    let rec =
+        tests::record_env(&["-q"], &["python3", "-c", &code], &[("SSL_CERT_FILE", server.ca().to_str().unwrap())]);
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
-    let questions: Vec<&str> = calls.iter().filter_map(|c| c.request.messages.first().map(|m| m.content.as_str())).collect();
+    let questions: Vec<&str> =
+        calls.iter().filter_map(|c| c.request.messages.first().map(|m| m.content.as_str())).collect();
     assert_eq!(questions, ["question 0", "question 1", "question 2", "question 3"]);
     for c in &calls {
         assert_eq!((c.response.text.as_str(), c.status, c.incomplete), (REPLY, 200, false), "{c:#?}");
@@ -300,7 +345,10 @@ fn python_code(code: &str, server: &Server) -> Recording {
 #[ignore = "needs root and BPF"]
 fn python_anthropic_sdk_tool_use_streamed_and_not() {
     root();
-    assert!(python_has("anthropic"), "the `anthropic` package is missing: `python3 -m pip install anthropic` (scripts/setup does)");
+    assert!(
+        python_has("anthropic"),
+        "the `anthropic` package is missing: `python3 -m pip install anthropic` (scripts/setup does)"
+    );
     let server = Server::start();
     let [ghp, aws, _] = BODY_SECRETS;
     let code = format!(
@@ -328,7 +376,11 @@ fn python_anthropic_sdk_tool_use_streamed_and_not() {
         assert_eq!(c.response.text, REPLY, "the reply, byte-exact (streamed: merged)");
         assert_eq!(c.response.tool_calls.len(), 1, "{c:#?}");
         assert_eq!(c.response.tool_calls[0].name, "write_file");
-        assert_eq!(c.response.tool_calls[0].arguments, tool_args(), "tool input (streamed: assembled from input_json_delta)");
+        assert_eq!(
+            c.response.tool_calls[0].arguments,
+            tool_args(),
+            "tool input (streamed: assembled from input_json_delta)"
+        );
         assert_eq!(c.response.stop_reason.as_deref(), Some("tool_use"));
         assert_eq!(c.usage.map(|u| (u.input_tokens, u.output_tokens)), Some((13, 9)));
         assert_eq!(c.request.tools.first().map(|t| t.name.as_str()), Some("write_file"));
@@ -430,7 +482,9 @@ fn three_exchanges_on_one_keep_alive_connection_in_order() {
 
 fn curl_has_http2() -> bool {
     Command::new("curl").arg("-V").output().is_ok_and(|o| {
-        String::from_utf8_lossy(&o.stdout).lines().any(|l| l.starts_with("Features:") && l.split_whitespace().any(|f| f == "HTTP2"))
+        String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .any(|l| l.starts_with("Features:") && l.split_whitespace().any(|f| f == "HTTP2"))
     })
 }
 
@@ -475,7 +529,10 @@ fn curl_http2_streamed_chat_is_one_complete_llm_call() {
     let calls = llm_calls(&rec);
     assert_eq!(calls.len(), 1, "one exchange, one llm_call: {calls:#?}");
     let c = calls[0];
-    assert_eq!((c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete), ("chat", Some("gpt-4o"), 200, true, false));
+    assert_eq!(
+        (c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete),
+        ("chat", Some("gpt-4o"), 200, true, false)
+    );
     assert_eq!(c.request.system.as_deref(), Some("You are terse."));
     assert_eq!(c.request.messages.last().map(|m| m.content.as_str()), Some("Over h2? 请回答。"));
     assert_eq!(c.response.text, REPLY, "the streamed reply, merged byte-exact from DATA frames");
@@ -496,7 +553,10 @@ fn curl_http2_multiplexed_streams_are_separate_llm_calls() {
     assert!(curl_has_http2(), "this curl lacks the HTTP2 feature (`curl -V`); Debian's has it");
     let server = Server::start_script("node", "h2_server.mjs");
     let mut argv = vec!["curl".to_owned(), "--parallel".to_owned()];
-    argv.extend(curl_h2_args(&server, r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"stream one"}]}"#));
+    argv.extend(curl_h2_args(
+        &server,
+        r#"{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"stream one"}]}"#,
+    ));
     argv.push("--next".to_owned());
     argv.extend(curl_h2_args(&server, r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"plain two"}]}"#));
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
@@ -509,9 +569,20 @@ fn curl_http2_multiplexed_streams_are_separate_llm_calls() {
     calls.sort_by_key(|c| c.request.messages[0].content.clone());
     let got: Vec<(&str, Option<&str>, bool, &str, bool)> = calls
         .iter()
-        .map(|c| (c.request.messages[0].content.as_str(), c.model.as_deref(), c.stream, c.response.text.as_str(), c.incomplete))
+        .map(|c| {
+            (
+                c.request.messages[0].content.as_str(),
+                c.model.as_deref(),
+                c.stream,
+                c.response.text.as_str(),
+                c.incomplete,
+            )
+        })
         .collect();
-    assert_eq!(got, [("plain two", Some("gpt-4o-mini"), false, REPLY, false), ("stream one", Some("gpt-4o"), true, REPLY, false)]);
+    assert_eq!(
+        got,
+        [("plain two", Some("gpt-4o-mini"), false, REPLY, false), ("stream one", Some("gpt-4o"), true, REPLY, false)]
+    );
     no_secrets(&rec, &trace_text(&rec));
     all_tcp_captured(&rec);
 }
@@ -532,7 +603,9 @@ fn skip<T>(why: &str, ci: bool) -> Option<T> {
 
 #[test]
 fn a_skip_passes_but_fails_under_ci() {
-    for (value, is_ci) in [(None, false), (Some(""), false), (Some("0"), false), (Some("false"), false), (Some("FALSE"), false)] {
+    for (value, is_ci) in
+        [(None, false), (Some(""), false), (Some("0"), false), (Some("false"), false), (Some("FALSE"), false)]
+    {
         assert_eq!(ci(value), is_ci, "CI={value:?}");
     }
     for value in ["true", "1", "yes", "True"] {
@@ -555,9 +628,17 @@ fn npm_binary(env: &str, dir: &str, package: &str, inside: &str) -> Option<PathB
     if !exe.is_file() {
         std::fs::create_dir_all(&target).unwrap();
         let script = format!("set -e; t=$(npm pack --silent {package} | tail -1); tar -xzf \"$t\"; rm -f \"$t\"");
-        let ok = Command::new("bash").arg("-c").arg(&script).current_dir(&target).stdout(Stdio::null()).status().is_ok_and(|s| s.success());
+        let ok = Command::new("bash")
+            .arg("-c")
+            .arg(&script)
+            .current_dir(&target)
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
         if !ok || !exe.is_file() {
-            let why = format!("`{package}` could not be had with `npm pack` (set {env} to its executable, or see scripts/setup)");
+            let why = format!(
+                "`{package}` could not be had with `npm pack` (set {env} to its executable, or see scripts/setup)"
+            );
             return skip(&why, ci(std::env::var("CI").ok().as_deref()));
         }
     }
@@ -616,14 +697,20 @@ fn bun_fetch_through_stripped_boringssl_is_captured() {
 #[ignore = "needs root and BPF"]
 fn claude_code_print_mode_is_captured() {
     root();
-    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let Some(claude) =
+        npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude")
+    else {
+        return;
+    };
     let server = Server::start();
     let home = tempfile::tempdir().unwrap();
     let ca = server.ca();
     let base = server.url("/text-only"); // claude offers tools; a scripted tool call would loop
                                          // the first run only makes the collector search `claude`; the second talks to the server
-    let script =
-        format!("{c} --version >/dev/null; sleep {CLAUDE_ATTACH_WAIT_S}; {c} -p 'Say the magic word: 7f3a9.'", c = claude.display());
+    let script = format!(
+        "{c} --version >/dev/null; sleep {CLAUDE_ATTACH_WAIT_S}; {c} -p 'Say the magic word: 7f3a9.'",
+        c = claude.display()
+    );
     let env = [
         ("HOME", home.path().to_str().unwrap()),
         ("ANTHROPIC_BASE_URL", base.as_str()),
@@ -637,13 +724,19 @@ fn claude_code_print_mode_is_captured() {
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     assert!(rec.stdout.contains(REPLY), "claude printed the reply: {}", rec.stdout);
     let calls = llm_calls(&rec);
-    let asked: Vec<&&LlmCall> =
-        calls.iter().filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9."))).collect();
+    let asked: Vec<&&LlmCall> = calls
+        .iter()
+        .filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9.")))
+        .collect();
     assert!(!asked.is_empty(), "the prompt was captured: {calls:#?}");
     for c in asked {
         assert_eq!((c.api.as_str(), c.stream, c.status, c.incomplete), ("messages", true, 200, false), "{c:#?}");
         assert_eq!(c.response.text, REPLY);
-        assert!(c.request.system.as_deref().is_some_and(|s| s.contains("Claude")), "claude's system prompt: {:?}", c.request.system);
+        assert!(
+            c.request.system.as_deref().is_some_and(|s| s.contains("Claude")),
+            "claude's system prompt: {:?}",
+            c.request.system
+        );
         assert!(!c.request.tools.is_empty(), "claude's tools");
     }
     no_secrets(&rec, &trace_text(&rec));
@@ -668,7 +761,8 @@ fn plain_http_curl_streamed_and_not_are_byte_exact_llm_calls() {
     let server = Server::start_plain();
     let url = server.url("/v1/chat/completions");
     let body = |stream: bool, q: &str| {
-        serde_json::json!({"model": "llama3", "stream": stream, "messages": [{"role": "user", "content": q}]}).to_string()
+        serde_json::json!({"model": "llama3", "stream": stream, "messages": [{"role": "user", "content": q}]})
+            .to_string()
     };
     let script = format!(
         "curl -sf {url} -H 'content-type: application/json' -H 'authorization: Bearer {OPENAI_KEY}' -d '{}' >/dev/null && \
@@ -694,7 +788,10 @@ fn plain_http_curl_streamed_and_not_are_byte_exact_llm_calls() {
 #[ignore = "needs root and BPF"]
 fn plain_http_python_openai_sdk_and_node_fetch_are_captured() {
     root();
-    assert!(python_has("openai"), "the `openai` package is missing: `python3 -m pip install openai` (scripts/test does)");
+    assert!(
+        python_has("openai"),
+        "the `openai` package is missing: `python3 -m pip install openai` (scripts/test does)"
+    );
     let server = Server::start_plain();
     let py = format!(
         "import openai\nc = openai.OpenAI(base_url='{}', api_key='{OPENAI_KEY}')\nfor i in range(3):\n    \
@@ -716,7 +813,8 @@ fn plain_http_python_openai_sdk_and_node_fetch_are_captured() {
     let rec = record(&["-q"], &["bash", "-c", &script]);
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
-    let asked: Vec<&str> = calls.iter().filter_map(|c| c.request.messages.first().map(|m| m.content.as_str())).collect();
+    let asked: Vec<&str> =
+        calls.iter().filter_map(|c| c.request.messages.first().map(|m| m.content.as_str())).collect();
     assert_eq!(asked, ["question 0", "question 1", "question 2", "question 3", "from node"]);
     for c in &calls {
         assert!(c.url.starts_with("http://127.0.0.1:"), "{}", c.url);
@@ -731,7 +829,11 @@ fn plain_http_python_openai_sdk_and_node_fetch_are_captured() {
 #[ignore = "needs root and BPF"]
 fn plain_http_claude_code_is_captured_without_tls_probes() {
     root();
-    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let Some(claude) =
+        npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude")
+    else {
+        return;
+    };
     let server = Server::start_plain();
     let home = tempfile::tempdir().unwrap();
     let base = server.url("/text-only");
@@ -748,8 +850,10 @@ fn plain_http_claude_code_is_captured_without_tls_probes() {
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     assert!(rec.stdout.contains(REPLY), "claude printed the reply: {}", rec.stdout);
     let calls = llm_calls(&rec);
-    let asked: Vec<&&LlmCall> =
-        calls.iter().filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9."))).collect();
+    let asked: Vec<&&LlmCall> = calls
+        .iter()
+        .filter(|c| c.request.messages.iter().any(|m| m.content.contains("Say the magic word: 7f3a9.")))
+        .collect();
     assert!(!asked.is_empty(), "the prompt was captured: {calls:#?}");
     for c in asked {
         assert!(c.url.starts_with("http://127.0.0.1:"), "{}", c.url);
@@ -790,7 +894,12 @@ fn tcp_that_nothing_decodes_is_named_with_its_peer() {
     let losses = net_losses(&rec);
     assert_eq!(losses.len(), 2, "{losses:?}");
     let peer = format!("to 127.0.0.1:{port} not captured");
-    assert!(losses.iter().any(|l| l.contains(&peer) && l.contains("TLS whose plaintext no probe saw") && l.contains("10 B out")), "{losses:?}");
+    assert!(
+        losses
+            .iter()
+            .any(|l| l.contains(&peer) && l.contains("TLS whose plaintext no probe saw") && l.contains("10 B out")),
+        "{losses:?}"
+    );
     assert!(losses.iter().any(|l| l.contains(&peer) && l.contains("neither HTTP nor TLS")), "{losses:?}");
     assert!(losses.iter().all(|l| l.contains("`python3`")), "{losses:?}");
 }
@@ -821,7 +930,8 @@ fn a_libssl_loaded_at_run_time_from_elsewhere_is_found_and_captured() {
         ca = server.ca().display(),
         url = server.url("/v1/chat/completions")
     );
-    let rec = tests::record_env(&["-q"], &["python3", "-c", &code], &[("LD_LIBRARY_PATH", libs.path().to_str().unwrap())]);
+    let rec =
+        tests::record_env(&["-q"], &["python3", "-c", &code], &[("LD_LIBRARY_PATH", libs.path().to_str().unwrap())]);
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     assert!(rec.stdout.contains(REPLY), "{}", rec.stdout);
     let calls = llm_calls(&rec);
@@ -867,7 +977,10 @@ fn with_cap_bpf_and_perfmon_only_nothing_is_missed_in_silence() {
     for multi in [false, true] {
         let rec = record_with_bpf_caps_only(&plain, &tls, multi);
         assert_eq!(rec.code, Some(0), "multi {multi}: {}", rec.stderr);
-        assert!(rec.execs().any(|(_, x)| x.argv.first().is_some_and(|a| a == "curl")), "the kernel boundary is recorded");
+        assert!(
+            rec.execs().any(|(_, x)| x.argv.first().is_some_and(|a| a == "curl")),
+            "the kernel boundary is recorded"
+        );
         let calls = llm_calls(&rec);
         let plain_calls = calls.iter().filter(|c| c.url.starts_with("http://")).count();
         assert_eq!(plain_calls, 1, "plaintext HTTP needs no uprobes (multi {multi}): {calls:#?}");
@@ -895,7 +1008,10 @@ fn copilot_cli_through_its_addons_static_openssl_is_captured() {
     // the platform package holds the Node single executable; its Rust addon (reqwest with
     // native-tls on a statically linked, stripped OpenSSL 3) is unpacked on first run into
     // $HOME/.cache and loaded with dlopen: found by following the mapping (`ossl::find`)
-    let Some(copilot) = npm_binary("AGENTSIGHT_COPILOT", "copilot", "@github/copilot-linux-x64", "package/copilot") else { return };
+    let Some(copilot) = npm_binary("AGENTSIGHT_COPILOT", "copilot", "@github/copilot-linux-x64", "package/copilot")
+    else {
+        return;
+    };
     let server = Server::start();
     let home = tempfile::tempdir().unwrap();
     let base = server.url("/text-only/v1");
@@ -970,7 +1086,11 @@ fn go_crypto_tls_of_a_stripped_binary_is_captured() {
         if stream {
             argv.push("stream");
         }
-        let env = [("SSL_CERT_FILE", ca.to_str().unwrap()), ("OPENAI_API_KEY", OPENAI_KEY), ("AGENTSIGHT_UPROBE_MULTI", multi)];
+        let env = [
+            ("SSL_CERT_FILE", ca.to_str().unwrap()),
+            ("OPENAI_API_KEY", OPENAI_KEY),
+            ("AGENTSIGHT_UPROBE_MULTI", multi),
+        ];
         let rec = tests::record_env(&["-q"], &argv, &env);
         assert_eq!(rec.code, Some(0), "{}", rec.stderr);
         let tls_warnings: Vec<_> = rec
@@ -989,7 +1109,11 @@ fn go_crypto_tls_of_a_stripped_binary_is_captured() {
         assert_eq!(calls.len(), 1, "multi={multi}: {calls:#?}");
         let c = calls[0];
         assert_eq!(c.url, url);
-        assert_eq!((c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete), ("chat", Some("gpt-4o"), 200, stream, false), "{c:#?}");
+        assert_eq!(
+            (c.api.as_str(), c.model.as_deref(), c.status, c.stream, c.incomplete),
+            ("chat", Some("gpt-4o"), 200, stream, false),
+            "{c:#?}"
+        );
         assert_eq!(c.request.messages.last().map(|m| m.content.as_str()), Some(prompt.as_str()));
         assert_eq!(c.response.text, REPLY, "the reply, byte-exact");
         no_secrets(&rec, &trace_text(&rec));
@@ -1042,7 +1166,10 @@ fn https_through_a_connect_proxy_is_captured_and_not_named_as_a_gap() {
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
     assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!((calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()), ("through the proxy", REPLY));
+    assert_eq!(
+        (calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()),
+        ("through the proxy", REPLY)
+    );
     // the tunnel's socket carries the TLS whose plaintext the probes saw
     all_tcp_captured(&rec);
 }
@@ -1059,7 +1186,10 @@ fn classic_uprobes_capture_tls_where_uprobe_multi_is_not_used() {
     assert_eq!(rec.code, Some(0), "{}", rec.stderr);
     let calls = llm_calls(&rec);
     assert_eq!(calls.len(), 1, "{calls:#?}");
-    assert_eq!((calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()), ("one uprobe per function", REPLY));
+    assert_eq!(
+        (calls[0].request.messages[0].content.as_str(), calls[0].response.text.as_str()),
+        ("one uprobe per function", REPLY)
+    );
     all_tcp_captured(&rec);
 }
 
@@ -1071,7 +1201,11 @@ fn classic_uprobes_capture_tls_where_uprobe_multi_is_not_used() {
 #[ignore = "needs root and BPF"]
 fn a_real_claude_code_run_is_rebuilt_exactly_from_the_stored_deltas() {
     root();
-    let Some(claude) = npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude") else { return };
+    let Some(claude) =
+        npm_binary("AGENTSIGHT_CLAUDE", "claude", "@anthropic-ai/claude-code-linux-x64", "package/claude")
+    else {
+        return;
+    };
     let out = tempfile::tempdir().unwrap();
     let data = out.path().join("data");
     let recorder = Path::new(env!("CARGO_MANIFEST_DIR")).join("../evals/real/record.py");

@@ -115,7 +115,9 @@ impl ConfigError {
     fn in_file(mut self, path: &Path) -> Self {
         match &mut self {
             ConfigError::Read { .. } => {}
-            ConfigError::Parse { file, .. } | ConfigError::BothLayouts { file, .. } | ConfigError::Invalid { file, .. } => {
+            ConfigError::Parse { file, .. }
+            | ConfigError::BothLayouts { file, .. }
+            | ConfigError::Invalid { file, .. } => {
                 *file = Some(path.to_path_buf());
             }
         }
@@ -161,7 +163,8 @@ pub(crate) fn load(arg: Option<PathBuf>, overrides: Overrides, uses: Uses) -> Re
 /// Parses TOML text into the tree, moving the old layout's keys under `analyzer` first; returns
 /// the keys moved. Nothing is validated yet.
 pub(crate) fn parse(text: &str) -> Result<(Config, Vec<String>), ConfigError> {
-    let parse_error = |e: toml::de::Error| ConfigError::Parse { file: None, message: analyzer::config::toml_error(text, &e) };
+    let parse_error =
+        |e: toml::de::Error| ConfigError::Parse { file: None, message: analyzer::config::toml_error(text, &e) };
     let mut root = DeTable::parse(text).map_err(parse_error)?;
     let moved = move_old_layout(root.get_mut()).map_err(|(span, key)| ConfigError::BothLayouts {
         file: None,
@@ -181,9 +184,9 @@ fn move_old_layout(root: &mut DeTable<'_>) -> Result<Vec<String>, (Range<usize>,
     if old.is_empty() {
         return Ok(old);
     }
-    let (name, mut section) = root
-        .remove_entry("analyzer")
-        .unwrap_or_else(|| (Spanned::new(0..0, Cow::Borrowed("analyzer")), Spanned::new(0..0, DeValue::Table(DeTable::new()))));
+    let (name, mut section) = root.remove_entry("analyzer").unwrap_or_else(|| {
+        (Spanned::new(0..0, Cow::Borrowed("analyzer")), Spanned::new(0..0, DeValue::Table(DeTable::new())))
+    });
     if let DeValue::Table(table) = section.get_mut() {
         for key in &old {
             let Some((k, v)) = root.remove_entry(key.as_str()) else { continue };
@@ -292,7 +295,10 @@ mod tests {
         assert_eq!((c.window.max_turns, c.window.idle_timeout_ns), (6, 60_000_000_000));
         assert_eq!(c.ship.spool_dir, PathBuf::from("/var/tmp/agentsight-spool"));
         assert_eq!((c.ship.batch, c.ship.max_spool_bytes), (16, 268_435_456));
-        assert_eq!((c.ship.timeout, c.ship.backoff_min, c.ship.backoff_max), (Duration::from_secs(5), Duration::from_millis(100), Duration::from_secs(2)));
+        assert_eq!(
+            (c.ship.timeout, c.ship.backoff_min, c.ship.backoff_max),
+            (Duration::from_secs(5), Duration::from_millis(100), Duration::from_secs(2))
+        );
         let a = &c.analyzer;
         assert_eq!((a.listen.as_str(), a.token_env.as_str()), ("127.0.0.1:7400", "MY_TOKEN"));
         assert_eq!((a.max_body_bytes, a.commit_interval_ms, a.judge_queue), (1 << 20, 500, 64));
@@ -345,9 +351,13 @@ mod tests {
 
     #[test]
     fn a_key_in_both_layouts_is_an_error_naming_it() {
-        let text = "[analyzer]\nlisten = \"127.0.0.1:1\"\n\n[judge]\nmodel = \"a\"\n\n[analyzer.judge]\nmodel = \"b\"\n";
+        let text =
+            "[analyzer]\nlisten = \"127.0.0.1:1\"\n\n[judge]\nmodel = \"a\"\n\n[analyzer.judge]\nmodel = \"b\"\n";
         let err = parse(text).expect_err("judge twice").to_string();
-        assert!(err.contains("line 4, `judge`: set both at the top level and in `[analyzer]`; keep only `analyzer.judge`"), "{err}");
+        assert!(
+            err.contains("line 4, `judge`: set both at the top level and in `[analyzer]`; keep only `analyzer.judge`"),
+            "{err}"
+        );
         // Different keys in each place are fine: the old ones join the new table.
         let (c, moved) = parse("listen = \"127.0.0.1:2\"\n[analyzer]\njudge_queue = 3\n").expect("mixed keys");
         assert_eq!((c.analyzer.listen.as_str(), c.analyzer.judge_queue, moved.len()), ("127.0.0.1:2", 3, 1));
@@ -366,9 +376,12 @@ mod tests {
 
     #[test]
     fn validation_names_the_table_and_the_key() {
-        let err = checked("[ship]\nbackoff_min_ms = 500\nbackoff_max_ms = 100\n", Uses::Collector).expect_err("max < min").to_string();
+        let err = checked("[ship]\nbackoff_min_ms = 500\nbackoff_max_ms = 100\n", Uses::Collector)
+            .expect_err("max < min")
+            .to_string();
         assert_eq!(err, "invalid config: in `[ship]`: `backoff_max_ms` must be at least `backoff_min_ms`");
-        let err = checked("[redact]\nextra_headers = [\"a b\"]\n", Uses::Collector).expect_err("a bad header").to_string();
+        let err =
+            checked("[redact]\nextra_headers = [\"a b\"]\n", Uses::Collector).expect_err("a bad header").to_string();
         assert!(err.starts_with("invalid config: in `[redact]`: invalid extra redaction header `a b`"), "{err}");
         let err = parse("[capture]\nring_mib = 3\n").expect_err("not a power of two").to_string();
         assert!(err.contains("line 2, `capture.ring_mib`: 3 is not a power of two"), "{err}");
@@ -406,7 +419,10 @@ mod tests {
         assert_eq!((c.capture.ring_bytes, c.analyzer.listen.as_str()), (16 << 20, "127.0.0.1:2"));
         assert!(c.capture.full_requests && !c.analyzer.export.content);
         assert_eq!(c.ship.spool_dir, PathBuf::from("/tmp/spool"));
-        assert_eq!((c.analyzer.export.otlp.as_str(), c.analyzer.export.project.as_str()), ("http://127.0.0.1:4318", "p"));
+        assert_eq!(
+            (c.analyzer.export.otlp.as_str(), c.analyzer.export.project.as_str()),
+            ("http://127.0.0.1:4318", "p")
+        );
     }
 
     #[test]

@@ -77,7 +77,10 @@ fn docs_config_md_documents_every_config_key_and_no_other() {
     let keys = config_keys();
     let documented = documented_keys(doc);
     let missing: Vec<_> = keys.difference(&documented).collect();
-    assert!(missing.is_empty(), "keys missing from docs/CONFIG.md (add a row `| `key` | type | default | meaning |`): {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "keys missing from docs/CONFIG.md (add a row `| `key` | type | default | meaning |`): {missing:?}"
+    );
     let unknown: Vec<_> = documented.difference(&keys).collect();
     assert!(unknown.is_empty(), "docs/CONFIG.md documents keys the config does not take: {unknown:?}");
 }

@@ -109,7 +109,11 @@ impl ServeMarker {
         let mut addr = addr;
         if addr.ip().is_unspecified() {
             // Listening everywhere: loopback reaches it from the machine the marker is read on.
-            addr.set_ip(if addr.is_ipv4() { std::net::Ipv4Addr::LOCALHOST.into() } else { std::net::Ipv6Addr::LOCALHOST.into() });
+            addr.set_ip(if addr.is_ipv4() {
+                std::net::Ipv4Addr::LOCALHOST.into()
+            } else {
+                std::net::Ipv6Addr::LOCALHOST.into()
+            });
         }
         let server = Server { pid: std::process::id(), url: format!("http://{addr}") };
         let path = data.join(SERVE_MARKER);
@@ -127,18 +131,20 @@ impl Drop for ServeMarker {
 
 /// `--data DIR`, else `$AGENTSIGHT_DATA`, else `~/.local/share/agentsight`.
 pub(crate) fn data_dir(arg: Option<PathBuf>) -> PathBuf {
-    arg.or_else(|| std::env::var_os("AGENTSIGHT_DATA").map(PathBuf::from))
-        .unwrap_or_else(|| {
-            let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
-            home.join(".local/share/agentsight")
-        })
+    arg.or_else(|| std::env::var_os("AGENTSIGHT_DATA").map(PathBuf::from)).unwrap_or_else(|| {
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/root"));
+        home.join(".local/share/agentsight")
+    })
 }
 
 /// The index in `data`, read-only (beside a running `serve`).
 pub(crate) fn open_index(data: &Path) -> anyhow::Result<Index> {
     let dir = data.join("index");
     if !dir.exists() {
-        bail!("no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`", data.display());
+        bail!(
+            "no index in `{}`: ingest a trace first (`agentsight ingest trace.jsonl`) or record with `--analyze`",
+            data.display()
+        );
     }
     Index::open_read_only(&dir).with_context(|| format!("failed to open the index in `{}`", data.display()))
 }

@@ -109,7 +109,10 @@ mod tests {
     fn text_logs_are_one_line_with_the_fields() {
         let text = logged(LogFormat::Text);
         assert_eq!(text.lines().count(), 1, "{text}");
-        assert!(text.contains("WARN") && text.contains("a window could not be analysed window=\"w1\" failed=2"), "{text}");
+        assert!(
+            text.contains("WARN") && text.contains("a window could not be analysed window=\"w1\" failed=2"),
+            "{text}"
+        );
     }
 
     #[test]

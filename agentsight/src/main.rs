@@ -46,7 +46,9 @@ enum Command {
     /// double-forks or starts with `setsid` are traced too. `record` exits with the command's
     /// exit code (128 + the signal's number if a signal killed it). Ctrl-C stops cleanly and
     /// flushes everything recorded so far.
-    #[command(after_help = "Examples:\n  agentsight record -- make test\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight record --until root -- ./start-dev-server.sh")]
+    #[command(
+        after_help = "Examples:\n  agentsight record -- make test\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight record --until root -- ./start-dev-server.sh"
+    )]
     Record {
         #[command(flatten)]
         out: OutputArgs,
@@ -69,7 +71,9 @@ enum Command {
     ///
     /// Windows wait in an on-disk spool while the analyzer is away and are sent when it is
     /// back (also by the next run); resends are idempotent.
-    #[command(after_help = "Examples:\n  agentsight collect --ship http://10.0.0.5:7395 --comm claude\n  AGENTSIGHT_TOKEN=secret agentsight collect --ship https://analyzer:7395 -- python3 agent.py")]
+    #[command(
+        after_help = "Examples:\n  agentsight collect --ship http://10.0.0.5:7395 --comm claude\n  AGENTSIGHT_TOKEN=secret agentsight collect --ship https://analyzer:7395 -- python3 agent.py"
+    )]
     Collect {
         /// The analyzer's URL.
         #[arg(long, value_name = "URL")]
@@ -109,7 +113,9 @@ enum Command {
     },
     /// The analyzer service: receives windows, indexes them, runs the detectors and the judge,
     /// fires webhooks, and serves the API and the web UI.
-    #[command(after_help = "Examples:\n  agentsight serve\n  AGENTSIGHT_TOKEN=secret agentsight serve --listen 0.0.0.0:7395 --config /etc/agentsight.toml")]
+    #[command(
+        after_help = "Examples:\n  agentsight serve\n  AGENTSIGHT_TOKEN=secret agentsight serve --listen 0.0.0.0:7395 --config /etc/agentsight.toml"
+    )]
     Serve {
         #[command(flatten)]
         store: StoreArgs,
@@ -120,7 +126,9 @@ enum Command {
     },
     /// Analyse a recorded trace (JSON Lines from `record -o`) into the data directory; no
     /// server needed.
-    #[command(after_help = "Example:\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight ingest trace.jsonl && agentsight findings")]
+    #[command(
+        after_help = "Example:\n  agentsight record -o trace.jsonl -- python3 agent.py\n  agentsight ingest trace.jsonl && agentsight findings"
+    )]
     Ingest {
         /// The trace file (JSON Lines, or gzip-compressed JSON Lines).
         trace: PathBuf,
@@ -196,7 +204,9 @@ enum Command {
     /// Library and system reads, failed lookups and caches are folded into one count per turn
     /// (`--noise` lists them). A session under 200 turns is shown whole, a longer one from its
     /// first 50; `--turn` and `--turns` page through it.
-    #[command(after_help = "Examples:\n  agentsight show 20261124T013903Z-23803\n  agentsight show 20261124T0139 --turn 50 --turns 20\n  agentsight show SESSION --json | jq '.turns[].tool_calls[].caused.commands[] | select(.failed)'")]
+    #[command(
+        after_help = "Examples:\n  agentsight show 20261124T013903Z-23803\n  agentsight show 20261124T0139 --turn 50 --turns 20\n  agentsight show SESSION --json | jq '.turns[].tool_calls[].caused.commands[] | select(.failed)'"
+    )]
     Show {
         /// The session's id (as `agentsight sessions` lists it), or the start of one.
         session: String,
@@ -224,7 +234,9 @@ enum Command {
     /// session, so sending a session again does not double it at a receiver that keys spans by
     /// id. Headers (e.g. an API key) come from OTEL_EXPORTER_OTLP_HEADERS. `serve` exports
     /// continuously when `analyzer.export.otlp` is set in the config.
-    #[command(after_help = "Examples:\n  agentsight export --otlp http://127.0.0.1:6006/v1/traces\n  agentsight export --otlp http://collector:4318 --session 20261124T0139\n  OTEL_EXPORTER_OTLP_HEADERS='api_key=...' agentsight export --otlp https://app.phoenix.arize.com/v1/traces")]
+    #[command(
+        after_help = "Examples:\n  agentsight export --otlp http://127.0.0.1:6006/v1/traces\n  agentsight export --otlp http://collector:4318 --session 20261124T0139\n  OTEL_EXPORTER_OTLP_HEADERS='api_key=...' agentsight export --otlp https://app.phoenix.arize.com/v1/traces"
+    )]
     Export {
         /// The OTLP/HTTP endpoint: a full URL (…/v1/traces), or a base URL to which /v1/traces
         /// is added (default: `analyzer.export.otlp` from the config).
@@ -252,7 +264,9 @@ enum Command {
     /// `[analyzer.retention]`. A running `serve` holds the data directory: set
     /// `[analyzer.retention]` in its config instead, and it prunes on its own, without stopping
     /// ingest.
-    #[command(after_help = "Examples:\n  agentsight prune --older-than 30d --dry-run\n  agentsight prune --max-log-size 2048")]
+    #[command(
+        after_help = "Examples:\n  agentsight prune --older-than 30d --dry-run\n  agentsight prune --max-log-size 2048"
+    )]
     Prune {
         /// Delete sessions whose last event is older than DURATION (e.g. 30d, 12h).
         #[arg(long, value_name = "DURATION", value_parser = duration)]
@@ -328,7 +342,9 @@ enum Command {
     /// Trace processes that already run, and every process they start from now on.
     ///
     /// Stops on Ctrl-C, or when every traced process has exited (with `--pid`).
-    #[command(after_help = "Examples:\n  agentsight attach --pid 4242\n  agentsight attach --comm claude -o claude.jsonl")]
+    #[command(
+        after_help = "Examples:\n  agentsight attach --pid 4242\n  agentsight attach --comm claude -o claude.jsonl"
+    )]
     Attach {
         /// A process to trace, with its current descendants (repeatable).
         #[arg(long, value_name = "PID", num_args = 1.., required_unless_present = "comm")]
@@ -498,7 +514,13 @@ impl OutputArgs {
 
     /// The recording's options, with the config's capture settings.
     fn options(self, config: &config::Config) -> pipeline::Options {
-        pipeline::Options { output: self.output, quiet: self.quiet, verbose: self.verbose, capture: config.capture(), windows: None }
+        pipeline::Options {
+            output: self.output,
+            quiet: self.quiet,
+            verbose: self.verbose,
+            capture: config.capture(),
+            windows: None,
+        }
     }
 }
 
@@ -541,8 +563,8 @@ fn error_message(err: &anyhow::Error) -> String {
 
 fn run(command: Command) -> anyhow::Result<i32> {
     use collector::ship::ShipConfig;
-    use config::Uses;
     use commands::{demo, eval, export, findings, ingest, manual, prune, record, report, search, serve, sessions};
+    use config::Uses;
     match command {
         Command::Record { out, analyze, store, until, command } => {
             // Read (and checked) even without --analyze: a bad file named is an error, always.
@@ -567,7 +589,10 @@ fn run(command: Command) -> anyhow::Result<i32> {
                 quiet,
                 verbose: false,
                 capture: config.capture(),
-                windows: Some(pipeline::Dest::Ship { window: config.window, ship: ShipConfig { url: ship, token, ..config.ship } }),
+                windows: Some(pipeline::Dest::Ship {
+                    window: config.window,
+                    ship: ShipConfig { url: ship, token, ..config.ship },
+                }),
             };
             match (command.is_empty(), pid.is_empty() && comm.is_none()) {
                 (false, true) => record::record(opts, record::Until::Tree, command),
@@ -606,7 +631,11 @@ fn run(command: Command) -> anyhow::Result<i32> {
         Command::Export { otlp, session, project, no_content, store } => {
             let overrides = config::Overrides { otlp, project, no_content, ..Default::default() };
             let config = config::load(store.config, overrides, Uses::All)?;
-            export::run(export::ExportArgs { sessions: session }, config.analyzer.export, &datadir::data_dir(store.data))
+            export::run(
+                export::ExportArgs { sessions: session },
+                config.analyzer.export,
+                &datadir::data_dir(store.data),
+            )
         }
         Command::Prune { older_than, max_log_size, dry_run, store } => {
             let config = config::load(store.config, Default::default(), Uses::All)?.analyzer;
@@ -729,7 +758,9 @@ mod tests {
         let cli = Cli::try_parse_from(["agentsight", "report", "--since", "2026-11-24"]).expect("a date");
         assert!(matches!(cli.command, Command::Report { since: Since::At(_), .. }));
         let cli = Cli::try_parse_from(["agentsight", "report"]).expect("the default");
-        assert!(matches!(cli.command, Command::Report { since: Since::Ago(d), .. } if d == Duration::from_secs(86_400)));
+        assert!(
+            matches!(cli.command, Command::Report { since: Since::Ago(d), .. } if d == Duration::from_secs(86_400))
+        );
         let err = Cli::try_parse_from(["agentsight", "search", "x", "--since", "3 days"]).expect_err("refused");
         assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{err}");
     }

@@ -74,13 +74,20 @@ impl Pretty {
             EventBody::Fork(f) => (BLUE, "fork", format!("child {}", f.child_pid)),
             EventBody::Exit(x) => {
                 let status = if x.signal != 0 {
-                    self.paint(RED, &format!("killed by signal {}{}", x.signal, if x.core_dumped { " (core dumped)" } else { "" }))
+                    self.paint(
+                        RED,
+                        &format!("killed by signal {}{}", x.signal, if x.core_dumped { " (core dumped)" } else { "" }),
+                    )
                 } else if x.exit_code != 0 {
                     self.paint(RED, &x.exit_code.to_string())
                 } else {
                     "0".to_string()
                 };
-                (BLUE, "exit", format!("{status}  {}", self.paint(DIM, &format!("after {}", human_duration(x.duration_ns)))))
+                (
+                    BLUE,
+                    "exit",
+                    format!("{status}  {}", self.paint(DIM, &format!("after {}", human_duration(x.duration_ns)))),
+                )
             }
             EventBody::File(f) => {
                 let path = clean(&f.path);
@@ -119,7 +126,8 @@ impl Pretty {
                 (MAGENTA, "connect", format!("{target} = {}", self.result(c.result, &c.error)))
             }
             EventBody::LlmCall(c) => {
-                let mut d = format!("{}/{} {}", clean(&c.provider), clean(&c.api), clean(c.model.as_deref().unwrap_or("?")));
+                let mut d =
+                    format!("{}/{} {}", clean(&c.provider), clean(&c.api), clean(c.model.as_deref().unwrap_or("?")));
                 if c.status >= 400 || c.status == 0 {
                     d.push_str(&format!(" = {}", self.paint(RED, &c.status.to_string())));
                 }
@@ -141,8 +149,22 @@ impl Pretty {
                 (MAGENTA, "llm", d)
             }
             EventBody::Http(h) => {
-                let status = if h.status >= 400 || h.status == 0 { self.paint(RED, &h.status.to_string()) } else { h.status.to_string() };
-                (MAGENTA, "https", format!("{} {}{} = {status} ({} bytes)", clean(&h.method), clean(&h.host), clean(&h.path), h.response_bytes))
+                let status = if h.status >= 400 || h.status == 0 {
+                    self.paint(RED, &h.status.to_string())
+                } else {
+                    h.status.to_string()
+                };
+                (
+                    MAGENTA,
+                    "https",
+                    format!(
+                        "{} {}{} = {status} ({} bytes)",
+                        clean(&h.method),
+                        clean(&h.host),
+                        clean(&h.path),
+                        h.response_bytes
+                    ),
+                )
             }
             EventBody::Loss(l) => (RED, "LOSS", format!("{} {}: {}", l.count, clean(&l.source), clean(&l.reason))),
         };
@@ -187,7 +209,8 @@ pub(crate) fn clean(s: &str) -> Cow<'_, str> {
 }
 
 fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+    c.is_control()
+        || matches!(c, '\u{061c}' | '\u{200e}' | '\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
 #[cfg(test)]
@@ -196,7 +219,15 @@ mod tests {
     use model::{Connect, FileEvent};
 
     fn ev(body: EventBody) -> Event {
-        Event { ts_ns: 1_700_000_000_123_000_000, session: "s".into(), pid: 42, tid: 42, ppid: 1, comm: "python3".into(), body }
+        Event {
+            ts_ns: 1_700_000_000_123_000_000,
+            session: "s".into(),
+            pid: 42,
+            tid: 42,
+            ppid: 1,
+            comm: "python3".into(),
+            body,
+        }
     }
 
     #[test]
@@ -221,7 +252,8 @@ mod tests {
 
     /// What a hostile traced command may print or name things with: an OSC retitle, a screen
     /// clear, a red that never resets, a forged next line, a C1 CSI and a right-to-left override.
-    const EVIL: &str = "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31m\r\n14:00:00.000  sudo[1]  exec  rm -rf /\u{9b}2J\u{202e}";
+    const EVIL: &str =
+        "\u{1b}]0;pwned\u{7}\u{1b}[2J\u{1b}[31m\r\n14:00:00.000  sudo[1]  exec  rm -rf /\u{9b}2J\u{202e}";
 
     /// The same events with every string field that can hold text (each one the model lets be
     /// any string, found by trying) ending in [`EVIL`].
@@ -231,8 +263,12 @@ mod tests {
         fn walk(v: &serde_json::Value, at: String, out: &mut Vec<String>) {
             match v {
                 serde_json::Value::String(_) | serde_json::Value::Null => out.push(at),
-                serde_json::Value::Array(a) => a.iter().enumerate().for_each(|(i, x)| walk(x, format!("{at}/{i}"), out)),
-                serde_json::Value::Object(o) => o.iter().for_each(|(k, x)| walk(x, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
+                serde_json::Value::Array(a) => {
+                    a.iter().enumerate().for_each(|(i, x)| walk(x, format!("{at}/{i}"), out))
+                }
+                serde_json::Value::Object(o) => o
+                    .iter()
+                    .for_each(|(k, x)| walk(x, format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), out)),
                 _ => {}
             }
         }
@@ -256,7 +292,13 @@ mod tests {
             .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str::<Event>(l).expect("fixture event"))
-            .filter(|e| seen.insert(format!("{}{:?}", e.body.kind(), if let EventBody::File(f) = &e.body { Some(f.op) } else { None })))
+            .filter(|e| {
+                seen.insert(format!(
+                    "{}{:?}",
+                    e.body.kind(),
+                    if let EventBody::File(f) = &e.body { Some(f.op) } else { None }
+                ))
+            })
             .collect();
         for extra in [
             r#"{"ts_ns":1,"session":"s","pid":1,"tid":1,"ppid":0,"comm":"c","kind":"http","method":"GET","host":"h","path":"/p","status":500,"request_bytes":1,"response_bytes":2,"content_type":"text/html","latency_ms":1.0}"#,
@@ -266,10 +308,17 @@ mod tests {
         ] {
             out.push(serde_json::from_str(extra).expect("extra event"));
         }
-        let mut open_failed = FileEvent { error: Some("ENOENT".into()), flags_text: Some("O_RDONLY".into()), ..FileEvent::new(FileOp::Open, "/x", -2) };
+        let mut open_failed = FileEvent {
+            error: Some("ENOENT".into()),
+            flags_text: Some("O_RDONLY".into()),
+            ..FileEvent::new(FileOp::Open, "/x", -2)
+        };
         open_failed.flags = Some(0);
         out.push(ev(EventBody::File(open_failed)));
-        out.push(ev(EventBody::File(FileEvent { new_path: Some("/y".into()), ..FileEvent::new(FileOp::Rename, "/x", 0) })));
+        out.push(ev(EventBody::File(FileEvent {
+            new_path: Some("/y".into()),
+            ..FileEvent::new(FileOp::Rename, "/x", 0)
+        })));
         out.push(ev(EventBody::File(FileEvent::new(FileOp::Unlink, "/x", 0))));
         out
     }
@@ -287,7 +336,11 @@ mod tests {
                 for code in [RESET, DIM, RED, GREEN, YELLOW, BLUE, MAGENTA, CYAN, BOLD] {
                     bare = bare.replace(code, "");
                 }
-                assert!(!bare.chars().any(needs_escape), "{} event leaks a control character: {line:?}", ev.body.kind());
+                assert!(
+                    !bare.chars().any(needs_escape),
+                    "{} event leaks a control character: {line:?}",
+                    ev.body.kind()
+                );
                 assert!(line.contains(r"\x1b]0;pwned\x07\x1b[2J"), "{} event: {line:?}", ev.body.kind());
                 assert!(line.contains(r"\x9b2J\u{202e}"), "{line:?}");
             }

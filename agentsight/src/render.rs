@@ -54,13 +54,15 @@ const COVERAGE_SESSIONS: usize = 10;
 /// One block per session whose capture missed something (of `session` only, when given):
 /// `! session ID: N coverage warnings` and the first lines.
 pub(crate) fn coverage_text(sessions: &[analyzer::index::SessionInfo], session: Option<&str>) -> String {
-    let missed: Vec<_> = sessions
-        .iter()
-        .filter(|s| !s.coverage.is_empty() && session.is_none_or(|id| s.id == id))
-        .collect();
+    let missed: Vec<_> =
+        sessions.iter().filter(|s| !s.coverage.is_empty() && session.is_none_or(|id| s.id == id)).collect();
     let mut out = String::new();
     for s in missed.iter().take(COVERAGE_SESSIONS) {
-        out.push_str(&format!("! session {}: what the capture missed ({} loss events):\n", clean(&s.id), s.lost_events));
+        out.push_str(&format!(
+            "! session {}: what the capture missed ({} loss events):\n",
+            clean(&s.id),
+            s.lost_events
+        ));
         for line in s.coverage.iter().take(3) {
             out.push_str(&format!("    {}\n", clean(line)));
         }
@@ -69,7 +71,10 @@ pub(crate) fn coverage_text(sessions: &[analyzer::index::SessionInfo], session: 
         }
     }
     if missed.len() > COVERAGE_SESSIONS {
-        out.push_str(&format!("! … {} more sessions with coverage warnings: `agentsight sessions`\n", missed.len() - COVERAGE_SESSIONS));
+        out.push_str(&format!(
+            "! … {} more sessions with coverage warnings: `agentsight sessions`\n",
+            missed.len() - COVERAGE_SESSIONS
+        ));
     }
     if !out.is_empty() {
         out.push('\n');

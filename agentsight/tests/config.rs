@@ -40,7 +40,15 @@ impl Scratch {
     fn ingest(&self, data: &str, config: &str) -> Output {
         let trace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/fixtures/demo-trace.jsonl");
         let data = self.0.join(data);
-        self.run(&["ingest", "-q", trace.to_str().expect("utf-8"), "--data", data.to_str().expect("utf-8"), "--config", config])
+        self.run(&[
+            "ingest",
+            "-q",
+            trace.to_str().expect("utf-8"),
+            "--data",
+            data.to_str().expect("utf-8"),
+            "--config",
+            config,
+        ])
     }
 }
 
@@ -69,7 +77,10 @@ fn the_old_layout_is_read_with_one_warning_naming_the_keys_to_move() {
     let warnings: Vec<&str> = err.lines().filter(|l| l.contains("the old layout")).collect();
     assert_eq!(warnings.len(), 1, "one warning: {err}");
     assert!(warnings[0].contains("WARN") && warnings[0].contains("move them under `[analyzer]`"), "{err}");
-    assert!(warnings[0].contains("commit_interval_ms, detect") && warnings[0].contains(&old), "names the keys and the file: {err}");
+    assert!(
+        warnings[0].contains("commit_interval_ms, detect") && warnings[0].contains(&old),
+        "names the keys and the file: {err}"
+    );
 
     let new = s.file("new.toml", "[analyzer]\ncommit_interval_ms = 50\n\n[analyzer.detect]\nmin_repeats = 3\n");
     let out = s.ingest("new-data", &new);
@@ -81,13 +92,19 @@ fn the_old_layout_is_read_with_one_warning_naming_the_keys_to_move() {
 #[test]
 fn a_key_in_both_layouts_is_a_one_line_error_naming_it() {
     let s = Scratch::new("both");
-    let both = s.file("both.toml", "[analyzer]\nlisten = \"127.0.0.1:1\"\n\n[judge]\nmodel = \"a\"\n\n[analyzer.judge]\nmodel = \"b\"\n");
+    let both = s.file(
+        "both.toml",
+        "[analyzer]\nlisten = \"127.0.0.1:1\"\n\n[judge]\nmodel = \"a\"\n\n[analyzer.judge]\nmodel = \"b\"\n",
+    );
     let data = s.0.join("data");
     let out = s.run(&["findings", "--config", &both, "--data", data.to_str().expect("utf-8")]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");
-    assert!(err.contains(&format!("`{both}`: line 4, `judge`: set both at the top level and in `[analyzer]`")), "{err}");
+    assert!(
+        err.contains(&format!("`{both}`: line 4, `judge`: set both at the top level and in `[analyzer]`")),
+        "{err}"
+    );
 }
 
 #[test]
@@ -104,7 +121,10 @@ fn the_wrong_key_fixture_is_refused_by_every_kind_of_command() {
         let out = s.run(&args);
         let err = stderr(&out);
         assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
-        assert!(err.contains(&format!("`{wrong}`: line 5, `ship.backof_max_ms`: unknown field `backof_max_ms`")), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("`{wrong}`: line 5, `ship.backof_max_ms`: unknown field `backof_max_ms`")),
+            "{args:?}: {err}"
+        );
     }
 }
 
@@ -115,5 +135,8 @@ fn a_ship_value_that_does_not_hold_names_its_table_and_key() {
     let out = s.run(&["collect", "--config", &bad, "--ship", "http://127.0.0.1:9", "--", "true"]);
     let err = stderr(&out);
     assert_eq!(out.status.code(), Some(2), "{err}");
-    assert_eq!(err.trim(), format!("agentsight: invalid config: `{bad}`: in `[ship]`: `backoff_max_ms` must be at least `backoff_min_ms`"));
+    assert_eq!(
+        err.trim(),
+        format!("agentsight: invalid config: `{bad}`: in `[ship]`: `backoff_max_ms` must be at least `backoff_min_ms`")
+    );
 }

@@ -15,8 +15,8 @@ use std::time::{Duration, Instant};
 use analyzer::index::{Index, SearchQuery};
 use model::testing;
 use model::{
-    Connect, Event, EventBody, Exec, FileEvent, FileOp, Link, LinkBy, LlmCall, LlmRequest,
-    LlmResponse, Message, Tool, ToolCall, Window,
+    Connect, Event, EventBody, Exec, FileEvent, FileOp, Link, LinkBy, LlmCall, LlmRequest, LlmResponse, Message, Tool,
+    ToolCall, Window,
 };
 
 const COMMIT_EVERY: usize = 50_000;
@@ -271,20 +271,9 @@ impl Generator {
             model: Some("gpt-4o".into()),
             request: LlmRequest {
                 extends: None,
-                system: Some(
-                    "You are a careful coding agent. Run the tests before you claim success."
-                        .into(),
-                ),
-                messages: vec![Message {
-                    role: "user".into(),
-                    content: self.rng.text(50),
-                    ..Message::default()
-                }],
-                tools: vec![Tool {
-                    name: "bash".into(),
-                    description: None,
-                    parameters: serde_json::Value::Null,
-                }],
+                system: Some("You are a careful coding agent. Run the tests before you claim success.".into()),
+                messages: vec![Message { role: "user".into(), content: self.rng.text(50), ..Message::default() }],
+                tools: vec![Tool { name: "bash".into(), description: None, parameters: serde_json::Value::Null }],
             },
             response: LlmResponse {
                 text: self.rng.text(30),
@@ -318,23 +307,11 @@ impl Generator {
         });
         out.push(llm);
         out.push(exec);
-        let git = vec![
-            "git".into(),
-            "diff".into(),
-            format!("src/{}.rs", self.rng.word()),
-        ];
+        let git = vec!["git".into(), "diff".into(), format!("src/{}.rs", self.rng.word())];
         out.push(self.exec(session, pid + 1, git));
         for _ in 0..4 {
-            let path = format!(
-                "/home/dev/project/src/{}/{}.rs",
-                self.rng.word(),
-                self.rng.word()
-            );
-            let op = if self.rng.below(4) == 0 {
-                FileOp::Write
-            } else {
-                FileOp::Open
-            };
+            let path = format!("/home/dev/project/src/{}/{}.rs", self.rng.word(), self.rng.word());
+            let op = if self.rng.below(4) == 0 { FileOp::Write } else { FileOp::Open };
             let e = self.event(session, pid, EventBody::File(FileEvent::new(op, path, 3)));
             out.push(e);
         }
@@ -363,13 +340,7 @@ impl Generator {
 
 fn dir_bytes(dir: &Path) -> u64 {
     std::fs::read_dir(dir)
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|e| e.metadata().ok())
-                .map(|m| m.len())
-                .sum()
-        })
+        .map(|entries| entries.flatten().filter_map(|e| e.metadata().ok()).map(|m| m.len()).sum())
         .unwrap_or(0)
 }
 
@@ -385,11 +356,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     };
     let dir = tempfile::tempdir()?;
     let mut index = Index::open(dir.path())?;
-    let mut g = Generator {
-        rng: Rng(42),
-        ts_ns: 1_700_000_000_000_000_000,
-        events: 0,
-    };
+    let mut g = Generator { rng: Rng(42), ts_ns: 1_700_000_000_000_000_000, events: 0 };
 
     // Windows are generated a commit's worth at a time and indexed after, so that the time
     // measured (add_window calls and the commit) is the index's alone: the writer's threads
@@ -431,35 +398,16 @@ fn main() -> Result<(), Box<dyn Error>> {
     );
 
     let mut rng = Rng(7);
-    let kinds = [
-        "one word",
-        "two words",
-        "phrase",
-        "kind + word",
-        "session + word",
-    ];
+    let kinds = ["one word", "two words", "phrase", "kind + word", "session + word"];
     let mut latencies: Vec<Vec<Duration>> = vec![Vec::new(); kinds.len()];
     let mut hits = vec![0usize; kinds.len()];
     for i in 0..QUERIES {
         let k = i % kinds.len();
         let q = match k {
-            0 => SearchQuery {
-                query: rng.word().into(),
-                ..SearchQuery::default()
-            },
-            1 => SearchQuery {
-                query: format!("{} {}", rng.word(), rng.word()),
-                ..SearchQuery::default()
-            },
-            2 => SearchQuery {
-                query: format!("\"{} {}\"", rng.word(), rng.word()),
-                ..SearchQuery::default()
-            },
-            3 => SearchQuery {
-                query: rng.word().into(),
-                kind: Some("llm_call".into()),
-                ..SearchQuery::default()
-            },
+            0 => SearchQuery { query: rng.word().into(), ..SearchQuery::default() },
+            1 => SearchQuery { query: format!("{} {}", rng.word(), rng.word()), ..SearchQuery::default() },
+            2 => SearchQuery { query: format!("\"{} {}\"", rng.word(), rng.word()), ..SearchQuery::default() },
+            3 => SearchQuery { query: rng.word().into(), kind: Some("llm_call".into()), ..SearchQuery::default() },
             _ => SearchQuery {
                 query: rng.word().into(),
                 session: Some(format!("session-{:04}", rng.below(sessions as usize))),
@@ -471,10 +419,7 @@ fn main() -> Result<(), Box<dyn Error>> {
         latencies[k].push(start.elapsed());
         hits[k] += found.len();
     }
-    println!(
-        "\n{:<16} {:>8} {:>9} {:>9} {:>9}",
-        "search (limit 20)", "queries", "avg hits", "p50 ms", "p99 ms"
-    );
+    println!("\n{:<16} {:>8} {:>9} {:>9} {:>9}", "search (limit 20)", "queries", "avg hits", "p50 ms", "p99 ms");
     let mut all = Vec::new();
     for (k, name) in kinds.iter().enumerate() {
         let mut l = latencies[k].clone();
@@ -490,28 +435,13 @@ fn main() -> Result<(), Box<dyn Error>> {
         all.extend(l);
     }
     all.sort();
-    println!(
-        "{:<16} {:>8} {:>9} {:>9.2} {:>9.2}",
-        "all",
-        all.len(),
-        "",
-        percentile(&all, 0.5),
-        percentile(&all, 0.99)
-    );
+    println!("{:<16} {:>8} {:>9} {:>9.2} {:>9.2}", "all", all.len(), "", percentile(&all, 0.5), percentile(&all, 0.99));
 
     let start = Instant::now();
     let listed = index.sessions()?;
-    println!(
-        "\nsessions(): {} sessions in {:.1} ms",
-        listed.len(),
-        start.elapsed().as_secs_f64() * 1e3
-    );
+    println!("\nsessions(): {} sessions in {:.1} ms", listed.len(), start.elapsed().as_secs_f64() * 1e3);
     let start = Instant::now();
     let timeline = index.session_events("session-0000", 1000)?;
-    println!(
-        "session_events(limit 1000): {} events in {:.1} ms",
-        timeline.len(),
-        start.elapsed().as_secs_f64() * 1e3
-    );
+    println!("session_events(limit 1000): {} events in {:.1} ms", timeline.len(), start.elapsed().as_secs_f64() * 1e3);
     Ok(())
 }

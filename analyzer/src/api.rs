@@ -72,10 +72,7 @@ impl ApiOptions {
     /// The defaults for a server listening on `local`: local-only when it listens on loopback or
     /// needs no token (which `serve` allows only on loopback).
     pub fn listening_on(local: SocketAddr, state: &ApiState) -> ApiOptions {
-        ApiOptions {
-            local_only: local.ip().is_loopback() || state.token.is_none(),
-            ..ApiOptions::for_state(state)
-        }
+        ApiOptions { local_only: local.ip().is_loopback() || state.token.is_none(), ..ApiOptions::for_state(state) }
     }
 
     /// The defaults when no socket is known ([`router`] in tests): local-only without a token.
@@ -108,11 +105,7 @@ pub fn router(state: ApiState) -> Router {
 pub fn router_with(state: ApiState, options: ApiOptions) -> Router {
     let limit = state.analyzer.config().max_body_bytes;
     let guard = guard::Guard { local_only: options.local_only };
-    let ctx = Ctx {
-        decode_slots: Arc::new(Semaphore::new(options.decode_slots.max(1))),
-        api: state,
-        options,
-    };
+    let ctx = Ctx { decode_slots: Arc::new(Semaphore::new(options.decode_slots.max(1))), api: state, options };
     Router::new()
         .route("/v1/windows", post(post_windows))
         .route("/v1/sessions", get(sessions))
@@ -139,7 +132,10 @@ pub enum ApiError {
     BadRequest(String),
     /// A search query that does not parse: the message and, where one part is at fault, its
     /// position (in characters from the start of the query), so a form can point at it.
-    BadQuery { message: String, position: Option<usize> },
+    BadQuery {
+        message: String,
+        position: Option<usize>,
+    },
     Unauthorized,
     /// A request this API never answers (a foreign `Host` or `Origin`).
     Forbidden(String),
@@ -199,10 +195,8 @@ impl IntoResponse for ApiError {
 
 async fn auth(State(ctx): State<Ctx>, headers: HeaderMap, req: Request, next: axum::middleware::Next) -> Response {
     if let Some(token) = &ctx.api.token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "));
+        let given =
+            headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
         if !given.is_some_and(|g| constant_time_eq(g.as_bytes(), token.as_bytes())) {
             return ApiError::Unauthorized.into_response();
         }
@@ -214,7 +208,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-async fn post_windows(State(ctx): State<Ctx>, headers: HeaderMap, req: Request) -> Result<Json<IngestReport>, ApiError> {
+async fn post_windows(
+    State(ctx): State<Ctx>,
+    headers: HeaderMap,
+    req: Request,
+) -> Result<Json<IngestReport>, ApiError> {
     let encoding = body::Encoding::from_headers(&headers)?;
     let raw = match tokio::time::timeout(ctx.options.body_read_timeout, Bytes::from_request(req, &())).await {
         Err(_) => return Err(ApiError::Timeout),
@@ -301,7 +299,10 @@ async fn search(State(ctx): State<Ctx>, q: Result<Query<SearchQuery>, QueryRejec
     Ok(Json(hits).into_response())
 }
 
-async fn findings(State(ctx): State<Ctx>, f: Result<Query<FindingFilter>, QueryRejection>) -> Result<Json<Vec<Finding>>, ApiError> {
+async fn findings(
+    State(ctx): State<Ctx>,
+    f: Result<Query<FindingFilter>, QueryRejection>,
+) -> Result<Json<Vec<Finding>>, ApiError> {
     let f = query(f)?;
     Ok(Json(blocking(ctx, move |a| a.findings(&f)).await?))
 }

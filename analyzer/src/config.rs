@@ -196,7 +196,8 @@ mod tests {
         let err = Config::parse("[detect]\nmin_repeat = 3\n").expect_err("typo").to_string();
         assert!(err.contains("line 2, `detect.min_repeat`: unknown field `min_repeat`"), "{err}");
         assert!(!err.contains('\n'), "one line: {err}");
-        let err = Config::parse("listen = \"127.0.0.1:1\"\ncommit_interval_ms = \"soon\"\n").expect_err("type").to_string();
+        let err =
+            Config::parse("listen = \"127.0.0.1:1\"\ncommit_interval_ms = \"soon\"\n").expect_err("type").to_string();
         assert!(err.contains("line 2, `commit_interval_ms`: invalid type"), "{err}");
         let err = Config::parse("[window\n").expect_err("syntax").to_string();
         assert!(err.contains("line 1") && !err.contains('\n'), "{err}");
@@ -215,7 +216,8 @@ mod tests {
     fn the_index_writer_is_configurable_and_checked() {
         let c = Config::parse("[index]\nwriter_heap_mib = 128\nwriter_threads = 2\n").expect("parse");
         assert_eq!(c.index, IndexConfig { writer_heap_mib: 128, writer_threads: 2 });
-        let err = Config::parse("[index]\nwriter_heap_mib = 20\nwriter_threads = 2\n").expect_err("too little").to_string();
+        let err =
+            Config::parse("[index]\nwriter_heap_mib = 20\nwriter_threads = 2\n").expect_err("too little").to_string();
         assert!(err.contains("`index.writer_heap_mib` must be at least 15 per writer thread: 30 for 2"), "{err}");
         let err = Config::parse("[index]\nheap = 1\n").expect_err("typo").to_string();
         assert!(err.contains("`index.heap`: unknown field"), "{err}");

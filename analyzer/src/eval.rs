@@ -155,7 +155,9 @@ pub fn load_labels(dir: &Path) -> Result<Vec<SessionLabels>> {
             context: format!("read line {} of `{}`", n + 1, path.display()),
             source,
         })?;
-        if let Some(l) = labels.labels.iter().find(|l| l.kind.parse::<FindingKind>().is_err() || l.turns[0] > l.turns[1]) {
+        if let Some(l) =
+            labels.labels.iter().find(|l| l.kind.parse::<FindingKind>().is_err() || l.turns[0] > l.turns[1])
+        {
             return Err(Error::Config(format!(
                 "line {} of `{}`: label kind `{}` turns {:?}: kind must be one of {:?} and turns [first, last]",
                 n + 1,
@@ -166,7 +168,11 @@ pub fn load_labels(dir: &Path) -> Result<Vec<SessionLabels>> {
             )));
         }
         if labels.clean && !labels.labels.is_empty() {
-            return Err(Error::Config(format!("line {} of `{}`: a clean session has no labels", n + 1, path.display())));
+            return Err(Error::Config(format!(
+                "line {} of `{}`: a clean session has no labels",
+                n + 1,
+                path.display()
+            )));
         }
         out.push(labels);
     }
@@ -262,7 +268,10 @@ pub struct Options<'j> {
 
 impl std::fmt::Debug for Options<'_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Options").field("sample", &self.sample).field("judge", &self.judge.as_ref().map(|j| &j.0)).finish()
+        f.debug_struct("Options")
+            .field("sample", &self.sample)
+            .field("judge", &self.judge.as_ref().map(|j| &j.0))
+            .finish()
     }
 }
 
@@ -282,7 +291,8 @@ pub fn run(
     }
     let mut cost = options.judge.as_ref().map(|(model, _)| JudgeCost { model: model.clone(), ..JudgeCost::default() });
     let mut report = Report::default();
-    let mut kinds: BTreeMap<String, KindScore> = FindingKind::ALL.iter().map(|k| (k.to_string(), KindScore::default())).collect();
+    let mut kinds: BTreeMap<String, KindScore> =
+        FindingKind::ALL.iter().map(|k| (k.to_string(), KindScore::default())).collect();
     let mut digest_tokens: Vec<u64> = Vec::new();
     for (n, labels) in sets.iter().enumerate() {
         progress(n, sets.len(), &labels.file);
@@ -327,7 +337,9 @@ pub fn run(
                 let hits: Vec<&&Finding> = found.iter().filter(|f| of_kind.iter().any(|l| cites(f, l))).collect();
                 if hits.is_empty() {
                     score.false_negatives += 1;
-                    result.missed.extend(of_kind.iter().map(|l| format!("{kind} (turns {}-{}): {}", l.turns[0], l.turns[1], l.note)));
+                    result.missed.extend(
+                        of_kind.iter().map(|l| format!("{kind} (turns {}-{}): {}", l.turns[0], l.turns[1], l.note)),
+                    );
                 } else {
                     score.true_positives += 1;
                 }
@@ -356,13 +368,12 @@ pub fn run(
     report.kinds = kinds;
     report.judge = cost;
     digest_tokens.sort_unstable();
-    let at = |q: f64| digest_tokens.get(((digest_tokens.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0);
-    report.digest_tokens = [at(0.5), at(0.95), digest_tokens.last().copied().unwrap_or(0)];
-    report.false_alarm_rate = if report.clean_sessions == 0 {
-        0.0
-    } else {
-        report.clean_with_findings as f64 / report.clean_sessions as f64
+    let at = |q: f64| {
+        digest_tokens.get(((digest_tokens.len() as f64 * q).ceil() as usize).saturating_sub(1)).copied().unwrap_or(0)
     };
+    report.digest_tokens = [at(0.5), at(0.95), digest_tokens.last().copied().unwrap_or(0)];
+    report.false_alarm_rate =
+        if report.clean_sessions == 0 { 0.0 } else { report.clean_with_findings as f64 / report.clean_sessions as f64 };
     Ok(report)
 }
 
@@ -455,7 +466,15 @@ pub fn render(report: &Report, verbose: bool) -> String {
         out.push_str("\nfalse alarms:\n");
         for r in wrong {
             for f in &r.unexpected {
-                out.push_str(&format!("  {} [{}] {} {:.2} [{}] {}\n", r.file, r.agent, f.kind, f.score, detectors(f), f.rationale));
+                out.push_str(&format!(
+                    "  {} [{}] {} {:.2} [{}] {}\n",
+                    r.file,
+                    r.agent,
+                    f.kind,
+                    f.score,
+                    detectors(f),
+                    f.rationale
+                ));
             }
         }
     }
@@ -511,10 +530,18 @@ mod tests {
     #[test]
     fn labels_are_checked() {
         let dir = tempfile::tempdir().expect("tmp");
-        std::fs::write(dir.path().join("labels.jsonl"), r#"{"file":"a.jsonl","clean":false,"labels":[{"kind":"loops","turns":[1,2]}]}"#).expect("write");
+        std::fs::write(
+            dir.path().join("labels.jsonl"),
+            r#"{"file":"a.jsonl","clean":false,"labels":[{"kind":"loops","turns":[1,2]}]}"#,
+        )
+        .expect("write");
         let err = load_labels(dir.path()).expect_err("bad kind");
         assert!(err.to_string().contains("`loops`"), "{err}");
-        std::fs::write(dir.path().join("labels.jsonl"), r#"{"file":"a.jsonl","clean":true,"labels":[{"kind":"loop","turns":[1,2]}]}"#).expect("write");
+        std::fs::write(
+            dir.path().join("labels.jsonl"),
+            r#"{"file":"a.jsonl","clean":true,"labels":[{"kind":"loop","turns":[1,2]}]}"#,
+        )
+        .expect("write");
         assert!(load_labels(dir.path()).is_err(), "clean with labels");
     }
 }

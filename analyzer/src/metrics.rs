@@ -21,7 +21,8 @@ pub const PREFIX: &str = "agentsight";
 
 /// Bucket bounds, in seconds, of every latency histogram: from a millisecond (an index add) to a
 /// minute (a judge request to a slow model).
-pub const LATENCY_BUCKETS: [f64; 15] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
+pub const LATENCY_BUCKETS: [f64; 15] =
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0];
 
 /// A latency histogram with [`LATENCY_BUCKETS`].
 pub fn latency() -> Histogram {
@@ -53,11 +54,7 @@ impl Latency {
 /// A registry with the prefix and `build_info`, for the stages to register into.
 pub fn registry() -> Registry {
     let mut r = Registry::with_prefix(PREFIX);
-    r.register(
-        "build",
-        "The version of AgentSight answering",
-        Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]),
-    );
+    r.register("build", "The version of AgentSight answering", Info::new(vec![("version", env!("CARGO_PKG_VERSION"))]));
     r
 }
 
@@ -151,7 +148,8 @@ impl Collector for Snapshot {
                 continue;
             }
             for (values, value) in &f.samples {
-                let labels: Vec<(&str, &str)> = f.labels.iter().copied().zip(values.iter().map(String::as_str)).collect();
+                let labels: Vec<(&str, &str)> =
+                    f.labels.iter().copied().zip(values.iter().map(String::as_str)).collect();
                 sample(metric.encode_family(&labels)?, f.counter, *value)?;
             }
         }

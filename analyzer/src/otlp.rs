@@ -145,7 +145,15 @@ pub fn session_spans(s: &SessionExport<'_>, content: bool) -> Vec<Span> {
     let agent = rollup.agent.clone().unwrap_or_else(|| "agent".into());
     let mut spans = Vec::new();
 
-    let mut root = span_named(&ids, root_id, Vec::new(), format!("invoke_agent {agent}"), span::SpanKind::Internal, info.first_ns, info.last_ns);
+    let mut root = span_named(
+        &ids,
+        root_id,
+        Vec::new(),
+        format!("invoke_agent {agent}"),
+        span::SpanKind::Internal,
+        info.first_ns,
+        info.last_ns,
+    );
     let mut attrs = vec![
         kv("gen_ai.operation.name", "invoke_agent"),
         kv("gen_ai.agent.name", agent.as_str()),
@@ -250,9 +258,13 @@ fn chat_span(ids: &Ids, parent: [u8; 8], turn: &TurnView, llm: &crate::view::Llm
     let model = llm.model.as_deref();
     let name = model.map_or_else(|| "chat".to_owned(), |m| format!("chat {m}"));
     let end = turn.start_ns.saturating_add((llm.latency_ms.max(0.0) * 1e6) as u64);
-    let mut s = span_named(ids, ids.span(&llm.event), parent.to_vec(), name, span::SpanKind::Client, turn.start_ns, end);
+    let mut s =
+        span_named(ids, ids.span(&llm.event), parent.to_vec(), name, span::SpanKind::Client, turn.start_ns, end);
     let mut a = vec![
-        kv("gen_ai.operation.name", if llm.api == "chat" || llm.api == "messages" || llm.api == "gemini" { "chat" } else { "generate_content" }),
+        kv(
+            "gen_ai.operation.name",
+            if llm.api == "chat" || llm.api == "messages" || llm.api == "gemini" { "chat" } else { "generate_content" },
+        ),
         kv("gen_ai.provider.name", provider(&llm.provider)),
         kv("openinference.span.kind", "LLM"),
         kv("agentsight.event", llm.event.as_str()),
@@ -298,7 +310,9 @@ fn chat_span(ids: &Ids, parent: [u8; 8], turn: &TurnView, llm: &crate::view::Llm
             parts.push(serde_json::json!({"type": "text", "content": cut(&llm.assistant)}));
         }
         for c in &turn.tool_calls {
-            parts.push(serde_json::json!({"type": "tool_call", "id": c.id, "name": c.name, "arguments": cut(&c.arguments)}));
+            parts.push(
+                serde_json::json!({"type": "tool_call", "id": c.id, "name": c.name, "arguments": cut(&c.arguments)}),
+            );
         }
         let mut out = serde_json::json!({"role": "assistant", "parts": parts});
         if let Some(r) = &llm.stop_reason {
@@ -319,7 +333,15 @@ fn tool_spans(ids: &Ids, parent: [u8; 8], call: &ToolCallView, start: u64, conte
         .map(command_end)
         .chain(caused.files.iter().chain(&caused.connections).chain(&caused.other).map(|a| a.ts_ns))
         .fold(start, u64::max);
-    let mut s = span_named(ids, id, parent.to_vec(), format!("execute_tool {}", call.name), span::SpanKind::Internal, start, end);
+    let mut s = span_named(
+        ids,
+        id,
+        parent.to_vec(),
+        format!("execute_tool {}", call.name),
+        span::SpanKind::Internal,
+        start,
+        end,
+    );
     let failed = caused.commands.iter().filter(|c| c.failed).count();
     let mut a = vec![
         kv("gen_ai.operation.name", "execute_tool"),
@@ -353,7 +375,15 @@ fn tool_spans(ids: &Ids, parent: [u8; 8], call: &ToolCallView, start: u64, conte
 
 fn command_span(ids: &Ids, parent: [u8; 8], c: &CommandView) -> Span {
     let exe = c.argv.first().map_or(c.command.as_str(), |a| a.rsplit('/').next().unwrap_or(a));
-    let mut s = span_named(ids, ids.span(&c.event), parent.to_vec(), format!("exec {exe}"), span::SpanKind::Internal, c.ts_ns, command_end(c));
+    let mut s = span_named(
+        ids,
+        ids.span(&c.event),
+        parent.to_vec(),
+        format!("exec {exe}"),
+        span::SpanKind::Internal,
+        c.ts_ns,
+        command_end(c),
+    );
     let mut a = vec![
         kv("process.command_line", c.command.as_str()),
         kv("process.executable.name", exe),
@@ -431,7 +461,15 @@ fn cut(s: &str) -> String {
     }
 }
 
-fn span_named(ids: &Ids, id: [u8; 8], parent: Vec<u8>, name: String, kind: span::SpanKind, start: u64, end: u64) -> Span {
+fn span_named(
+    ids: &Ids,
+    id: [u8; 8],
+    parent: Vec<u8>,
+    name: String,
+    kind: span::SpanKind,
+    start: u64,
+    end: u64,
+) -> Span {
     Span {
         trace_id: ids.trace.to_vec(),
         span_id: id.to_vec(),
@@ -587,7 +625,9 @@ fn parse_headers(text: &str) -> Result<Vec<(String, String)>> {
     text.split(',')
         .filter(|p| !p.trim().is_empty())
         .map(|p| {
-            let (k, v) = p.split_once('=').ok_or_else(|| Error::Config(format!("OTLP header `{}` is not key=value", p.trim())))?;
+            let (k, v) = p
+                .split_once('=')
+                .ok_or_else(|| Error::Config(format!("OTLP header `{}` is not key=value", p.trim())))?;
             Ok((k.trim().to_owned(), percent_encoding::percent_decode_str(v.trim()).decode_utf8_lossy().into_owned()))
         })
         .collect()
@@ -666,14 +706,20 @@ mod tests {
         let req = ExportTraceServiceRequest::decode(body.as_slice()).unwrap();
         let rs = &req.resource_spans[0];
         assert_eq!(rs.scope_spans[0].spans.len(), SPANS_PER_REQUEST);
-        let project = rs.resource.as_ref().unwrap().attributes.iter().find(|a| a.key == "openinference.project.name").unwrap();
+        let project =
+            rs.resource.as_ref().unwrap().attributes.iter().find(|a| a.key == "openinference.project.name").unwrap();
         assert_eq!(project.value.clone().unwrap().value, Some(any_value::Value::StringValue("agentsight".into())));
     }
 
     #[tokio::test]
     async fn a_refusal_or_a_partial_success_is_an_error_naming_the_endpoint() {
         let (url, _) = receiver(StatusCode::UNSUPPORTED_MEDIA_TYPE, b"Unsupported content type".to_vec()).await;
-        let err = Exporter::new(&ExportConfig { otlp: url.clone(), ..ExportConfig::default() }).unwrap().send(one_span()).await.unwrap_err().to_string();
+        let err = Exporter::new(&ExportConfig { otlp: url.clone(), ..ExportConfig::default() })
+            .unwrap()
+            .send(one_span())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&url) && err.contains("415") && err.contains("Unsupported content type"), "{err}");
 
         let partial = ExportTraceServiceResponse {
@@ -683,14 +729,24 @@ mod tests {
             }),
         };
         let (url, _) = receiver(StatusCode::OK, partial.encode_to_vec()).await;
-        let err = Exporter::new(&ExportConfig { otlp: url, ..ExportConfig::default() }).unwrap().send(one_span()).await.unwrap_err().to_string();
+        let err = Exporter::new(&ExportConfig { otlp: url, ..ExportConfig::default() })
+            .unwrap()
+            .send(one_span())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("rejected 1 spans: bad span"), "{err}");
 
         let dead = format!("http://127.0.0.1:{}", {
             let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             l.local_addr().unwrap().port()
         });
-        let err = Exporter::new(&ExportConfig { otlp: dead, ..ExportConfig::default() }).unwrap().send(one_span()).await.unwrap_err().to_string();
+        let err = Exporter::new(&ExportConfig { otlp: dead, ..ExportConfig::default() })
+            .unwrap()
+            .send(one_span())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cannot send"), "{err}");
     }
 }

@@ -28,7 +28,8 @@ const MAX_FINDINGS: usize = 200;
 pub fn build(index: &Index, since_ns: u64, until_ns: u64, format: Format) -> Result<String> {
     let sessions: Vec<SessionInfo> =
         index.sessions()?.into_iter().filter(|s| s.last_ns >= since_ns && s.first_ns <= until_ns).collect();
-    let findings = index.findings(&FindingFilter { since_ns: Some(since_ns), limit: MAX_FINDINGS, ..Default::default() })?;
+    let findings =
+        index.findings(&FindingFilter { since_ns: Some(since_ns), limit: MAX_FINDINGS, ..Default::default() })?;
     Ok(render(&sessions, &findings, since_ns, until_ns, format))
 }
 
@@ -100,7 +101,9 @@ fn document(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, until
         e.1 = e.1.max(f.score);
     }
     if !by_kind.is_empty() {
-        let rows = by_kind.iter().map(|(kind, (n, worst))| vec![text(*kind), text(n.to_string()), text(format!("{worst:.2}"))]);
+        let rows = by_kind
+            .iter()
+            .map(|(kind, (n, worst))| vec![text(*kind), text(n.to_string()), text(format!("{worst:.2}"))]);
         doc.push(Block::Table { head: &["kind", "findings", "worst score"], rows: rows.collect() });
     }
     doc.push(Block::Heading(2, text("Findings, worst first")));
@@ -119,7 +122,9 @@ fn document(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, until
         };
         doc.push(Block::Paragraph(line.text(", window ").code(&f.window_id).text(format!(", {}", when(f.ts_ns)))));
         let evidence = f.evidence.iter().map(|e| {
-            text(format!("{} — pid {}, ", one_line(&e.summary), e.pid)).code(&e.event).text(format!(" ({})", when(e.ts_ns)))
+            text(format!("{} — pid {}, ", one_line(&e.summary), e.pid))
+                .code(&e.event)
+                .text(format!(" ({})", when(e.ts_ns)))
         });
         doc.push(Block::List(evidence.collect()));
     }
@@ -144,7 +149,10 @@ fn document(sessions: &[SessionInfo], findings: &[Finding], since_ns: u64, until
         let rows = sessions.iter().map(|s| {
             let agent = s.agent.as_deref().map(one_line).unwrap_or_default();
             let numbers = [s.events, s.llm_calls, s.findings, s.lost_events].map(|n| text(n.to_string()));
-            [code(&s.id), text(agent), text(when(s.first_ns)), text(when(s.last_ns))].into_iter().chain(numbers).collect()
+            [code(&s.id), text(agent), text(when(s.first_ns)), text(when(s.last_ns))]
+                .into_iter()
+                .chain(numbers)
+                .collect()
         });
         doc.push(Block::Table {
             head: &["session", "agent", "from", "to", "events", "LLM calls", "findings", "loss events"],
@@ -339,7 +347,8 @@ mod tests {
 
     #[test]
     fn html_escapes_what_the_agent_wrote() {
-        let page = render(&[session()], &[finding("contradiction", 0.9, "<script>alert(1)</script>")], 0, 1, Format::Html);
+        let page =
+            render(&[session()], &[finding("contradiction", 0.9, "<script>alert(1)</script>")], 0, 1, Format::Html);
         assert!(!page.contains("<script>"), "{page}");
         assert!(page.contains("&lt;script&gt;"));
         assert!(page.contains("<table>") && page.contains("<li>"));
@@ -351,7 +360,8 @@ mod tests {
         gap.id = "g".into();
         gap.lost_events = 3;
         gap.coverage = vec![
-            "1 lost: pid 7 `codex`: 1 TCP connection to 10.0.0.1:443 not captured: TLS whose plaintext no probe saw".into(),
+            "1 lost: pid 7 `codex`: 1 TCP connection to 10.0.0.1:443 not captured: TLS whose plaintext no probe saw"
+                .into(),
             "2 lost: ring buffer full (exec)".into(),
         ];
         let md = render(&[session(), gap], &[], 0, 1, Format::Markdown);
@@ -370,13 +380,15 @@ mod tests {
         assert!(md.contains("0 sessions") && md.contains("None."));
     }
 
-
     #[test]
     fn html_reads_no_markup_in_what_the_agent_wrote() {
         let mut s = session();
         s.agent = Some("a | b `c`".into());
         let page = render(&[s], &[finding("loop", 0.5, "ran `rm -rf` & **left**")], 0, 1, Format::Html);
-        assert!(page.contains("<p>ran `rm -rf` &amp; **left** — detector <code>d</code>, window <code>s:0</code>"), "{page}");
+        assert!(
+            page.contains("<p>ran `rm -rf` &amp; **left** — detector <code>d</code>, window <code>s:0</code>"),
+            "{page}"
+        );
         assert!(page.contains("<tr><td><code>s</code></td><td>a | b `c`</td>"), "{page}");
         let md = render(&[session()], &[finding("loop", 0.5, "ran `rm -rf`")], 0, 1, Format::Markdown);
         assert!(md.contains("ran `rm -rf` — detector `d`, window `s:0`"), "Markdown keeps the text as it is:\n{md}");

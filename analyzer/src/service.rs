@@ -182,7 +182,8 @@ struct SessionData {
 
 impl SessionData {
     fn read(index: &Index, info: &SessionInfo) -> Result<SessionData> {
-        let filter = FindingFilter { session: Some(info.id.clone()), limit: MAX_SESSION_FINDINGS, ..FindingFilter::default() };
+        let filter =
+            FindingFilter { session: Some(info.id.clone()), limit: MAX_SESSION_FINDINGS, ..FindingFilter::default() };
         let findings = index.findings(&filter)?;
         let events = index.session_events(&info.id, MAX_SESSION_EVENTS)?;
         // The links the collector's windower made, made again over the whole session: the
@@ -260,7 +261,12 @@ impl SessionData {
             }
         }
         let summary = SessionSummary::new(info, rollup);
-        let export = crate::otlp::SessionExport { summary: &summary, turns: &turns, finding_turns: &finding_turns, findings: &self.findings };
+        let export = crate::otlp::SessionExport {
+            summary: &summary,
+            turns: &turns,
+            finding_turns: &finding_turns,
+            findings: &self.findings,
+        };
         crate::otlp::session_spans(&export, content)
     }
 }
@@ -375,7 +381,8 @@ impl Analyzer {
                 Some(tokio::spawn(export_loop(analyzer.clone(), exporter, stop_rx.clone())))
             }
         };
-        let retention = analyzer.config.retention.is_on().then(|| tokio::spawn(retention_loop(analyzer.clone(), stop_rx.clone())));
+        let retention =
+            analyzer.config.retention.is_on().then(|| tokio::spawn(retention_loop(analyzer.clone(), stop_rx.clone())));
         let committer = tokio::spawn(commit_loop(analyzer.clone(), stop_rx));
         let tasks = Tasks { judge: judge_task, webhooks: webhook_task, committer, exporter, retention, stop };
         Ok((analyzer, tasks))
@@ -572,7 +579,8 @@ impl Analyzer {
                 for (received, end_ns) in done {
                     let c = &self.counters;
                     c.received_to_searchable_seconds.observe(received.elapsed());
-                    c.event_to_searchable_seconds.observe(std::time::Duration::from_nanos(now_ns.saturating_sub(end_ns)));
+                    c.event_to_searchable_seconds
+                        .observe(std::time::Duration::from_nanos(now_ns.saturating_sub(end_ns)));
                 }
                 Ok(())
             }
@@ -715,12 +723,28 @@ impl Analyzer {
             .counter("windows_duplicate", "Windows received again (stored once).", get(&c.windows_duplicate))
             .counter("windows_replayed", "Windows replayed from the log at start.", get(&c.windows_replayed))
             .counter("events_indexed", "Events added to the index.", get(&c.events_indexed))
-            .counter("windows_judged", "Windows the LLM judge asked at least one question about.", get(&c.windows_judged))
-            .counter("windows_skipped_budget", "Windows the LLM judge asked nothing about: daily token budget spent.", get(&c.windows_skipped_budget))
-            .counter("judge_questions_skipped_budget", "Questions the LLM judge did not ask: daily token budget spent.", get(&c.judge_questions_skipped_budget))
+            .counter(
+                "windows_judged",
+                "Windows the LLM judge asked at least one question about.",
+                get(&c.windows_judged),
+            )
+            .counter(
+                "windows_skipped_budget",
+                "Windows the LLM judge asked nothing about: daily token budget spent.",
+                get(&c.windows_skipped_budget),
+            )
+            .counter(
+                "judge_questions_skipped_budget",
+                "Questions the LLM judge did not ask: daily token budget spent.",
+                get(&c.judge_questions_skipped_budget),
+            )
             .counter("judge_errors", "Judge requests that never got a valid answer.", get(&c.judge_errors))
             .counter("index_commits", "Index commits.", get(&c.commits))
-            .counter("index_commit_failures", "Index commits that failed (tried again at the next tick).", get(&c.commit_failures))
+            .counter(
+                "index_commit_failures",
+                "Index commits that failed (tried again at the next tick).",
+                get(&c.commit_failures),
+            )
             .counters(
                 "dropped",
                 "Things not processed, by reason.",
@@ -735,14 +759,33 @@ impl Analyzer {
                 "findings",
                 "Findings made, by kind and detector.",
                 &["kind", "detector"],
-                c.findings.lock().map(|m| m.iter().map(|((k, d), n)| (vec![k.clone(), d.clone()], *n)).collect::<Vec<_>>()).unwrap_or_default(),
+                c.findings
+                    .lock()
+                    .map(|m| m.iter().map(|((k, d), n)| (vec![k.clone(), d.clone()], *n)).collect::<Vec<_>>())
+                    .unwrap_or_default(),
             )
-            .counter("otlp_sessions_exported", "Sessions sent to the OpenTelemetry endpoint (again when they changed).", get(&c.otlp_sessions_exported))
+            .counter(
+                "otlp_sessions_exported",
+                "Sessions sent to the OpenTelemetry endpoint (again when they changed).",
+                get(&c.otlp_sessions_exported),
+            )
             .counter("otlp_spans_exported", "Spans sent to the OpenTelemetry endpoint.", get(&c.otlp_spans_exported))
-            .counter("otlp_export_failures", "OpenTelemetry exports that failed (tried again at the next interval).", get(&c.otlp_export_failures))
+            .counter(
+                "otlp_export_failures",
+                "OpenTelemetry exports that failed (tried again at the next interval).",
+                get(&c.otlp_export_failures),
+            )
             .counter("sessions_pruned", "Sessions deleted by retention or `agentsight prune`.", get(&c.sessions_pruned))
-            .counter("windows_pruned", "Windows deleted from the log by retention or `agentsight prune`.", get(&c.windows_pruned))
-            .counter("log_bytes_pruned", "Bytes of window log freed by retention or `agentsight prune`.", get(&c.log_bytes_pruned))
+            .counter(
+                "windows_pruned",
+                "Windows deleted from the log by retention or `agentsight prune`.",
+                get(&c.windows_pruned),
+            )
+            .counter(
+                "log_bytes_pruned",
+                "Bytes of window log freed by retention or `agentsight prune`.",
+                get(&c.log_bytes_pruned),
+            )
             .gauge("log_bytes", "The window log's size.", self.log_bytes());
         if let Ok(index) = self.index.read() {
             let (ic, docs) = (index.counters(), index.counts());
@@ -757,9 +800,21 @@ impl Analyzer {
                 );
         }
         s.register(&mut registry);
-        c.ingest_seconds.register(&mut registry, "ingest_seconds", "Time to store and index one batch of windows (POST /v1/windows), detectors included.");
-        c.otlp_export_seconds.register(&mut registry, "otlp_export_seconds", "Time to build and send one session to the OpenTelemetry endpoint.");
-        c.received_to_searchable_seconds.register(&mut registry, "window_received_to_searchable_seconds", "Per window: from its arrival to the index commit that makes it and its findings searchable.");
+        c.ingest_seconds.register(
+            &mut registry,
+            "ingest_seconds",
+            "Time to store and index one batch of windows (POST /v1/windows), detectors included.",
+        );
+        c.otlp_export_seconds.register(
+            &mut registry,
+            "otlp_export_seconds",
+            "Time to build and send one session to the OpenTelemetry endpoint.",
+        );
+        c.received_to_searchable_seconds.register(
+            &mut registry,
+            "window_received_to_searchable_seconds",
+            "Per window: from its arrival to the index commit that makes it and its findings searchable.",
+        );
         c.event_to_searchable_seconds.register(&mut registry, "window_event_to_searchable_seconds", "Per window: from its last event to the index commit that makes it searchable (includes the collector's wait for the turn to end, and shipping).");
         if let Some(j) = &self.judge {
             j.register_metrics(&mut registry);
@@ -816,7 +871,8 @@ impl Analyzer {
         let mut sessions = self.sessions()?;
         sessions.sort_by_key(|s| s.last_ns);
         let upto = self.log.lock().map_err(|_| lock_err("log"))?.len();
-        let mut victims: Vec<String> = sessions.iter().filter(|s| before_ns.is_some_and(|b| s.last_ns < b)).map(|s| s.id.clone()).collect();
+        let mut victims: Vec<String> =
+            sessions.iter().filter(|s| before_ns.is_some_and(|b| s.last_ns < b)).map(|s| s.id.clone()).collect();
         // Bytes per session are needed to apply a cap or to say what a dry run would free;
         // otherwise the rewrite below counts them (one pass over the log, not two).
         let bytes = match max_log_bytes.is_some() || dry_run {
@@ -836,7 +892,11 @@ impl Analyzer {
                 }
             }
         }
-        let mut report = PruneReport { sessions_kept: sessions.len() - victims.len(), log_bytes_kept: upto, ..PruneReport::default() };
+        let mut report = PruneReport {
+            sessions_kept: sessions.len() - victims.len(),
+            log_bytes_kept: upto,
+            ..PruneReport::default()
+        };
         let order: HashMap<&str, u64> = sessions.iter().map(|s| (s.id.as_str(), s.last_ns)).collect();
         victims.sort_by_key(|v| order.get(v.as_str()).copied().unwrap_or(0));
         if dry_run || victims.is_empty() {
@@ -866,7 +926,9 @@ impl Analyzer {
             log.replace(rw, len)?;
         }
         if let Ok(mut seen) = self.seen.lock() {
-            seen.retain(|id| !gone.iter().any(|v| id.strip_prefix(v.as_str()).is_some_and(|rest| rest.starts_with(':'))));
+            seen.retain(|id| {
+                !gone.iter().any(|v| id.strip_prefix(v.as_str()).is_some_and(|rest| rest.starts_with(':')))
+            });
         }
         if let Ok(mut cache) = self.session_cache.lock() {
             cache.retain(|(id, _)| !gone.contains(id));
@@ -930,10 +992,8 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
     let every = std::time::Duration::from_secs(config.interval_secs);
     let idle = std::time::Duration::from_secs(config.idle_secs);
     let state_path = analyzer.data_dir.join(EXPORTED_FILE);
-    let mut exported: HashMap<String, Stamp> = std::fs::read(&state_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .unwrap_or_default();
+    let mut exported: HashMap<String, Stamp> =
+        std::fs::read(&state_path).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default();
     // When each session was first seen at its current stamp.
     let mut quiet_since: HashMap<String, (Stamp, std::time::Instant)> = HashMap::new();
     loop {
@@ -959,13 +1019,14 @@ async fn export_loop(analyzer: Arc<Analyzer>, exporter: crate::otlp::Exporter, m
             let started = std::time::Instant::now();
             let a = analyzer.clone();
             let content = config.content;
-            let spans = match tokio::task::spawn_blocking(move || a.session_spans(&info, content).map(|s| (info, s))).await {
-                Ok(Ok(s)) => s,
-                _ => {
-                    analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
-                    continue;
-                }
-            };
+            let spans =
+                match tokio::task::spawn_blocking(move || a.session_spans(&info, content).map(|s| (info, s))).await {
+                    Ok(Ok(s)) => s,
+                    _ => {
+                        analyzer.counters.otlp_export_failures.fetch_add(1, Relaxed);
+                        continue;
+                    }
+                };
             let (info, spans) = spans;
             match exporter.send(spans).await {
                 Ok(sent) => {
@@ -1099,11 +1160,8 @@ mod tests {
         let (analyzer, tasks) = Analyzer::start(config, dir.path()).expect("start");
         let windows = demo_windows();
         let judge = analyzer.judge().expect("judge");
-        let gated: Vec<usize> = windows
-            .iter()
-            .map(|w| judge.gate(w, &analyzer.detectors.run(w)).len())
-            .filter(|&n| n > 0)
-            .collect();
+        let gated: Vec<usize> =
+            windows.iter().map(|w| judge.gate(w, &analyzer.detectors.run(w)).len()).filter(|&n| n > 0).collect();
         assert!(!gated.is_empty(), "the demo trace has windows for the judge");
         analyzer.ingest(&windows).expect("ingest");
         tasks.shutdown(&analyzer).await.expect("shutdown");
@@ -1180,7 +1238,9 @@ mod tests {
         analyzer.ingest(&new[..new.len() - 1]).expect("ingest");
         analyzer.commit().expect("commit");
         let count = |a: &Analyzer, session: &str| {
-            a.search(&SearchQuery { session: Some(session.into()), limit: 10_000, ..SearchQuery::default() }).expect("search").len()
+            a.search(&SearchQuery { session: Some(session.into()), limit: 10_000, ..SearchQuery::default() })
+                .expect("search")
+                .len()
         };
         let (old_docs, new_docs) = (count(&analyzer, "old"), count(&analyzer, "new"));
         assert!(old_docs > 0 && new_docs > 0);
@@ -1236,7 +1296,9 @@ mod tests {
         analyzer.commit().expect("commit");
         let info = analyzer.sessions().expect("sessions").remove(0);
         let spans = analyzer.session_spans(&info, true).expect("spans");
-        let attr = |s: &otlp_proto::Span, k: &str| s.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.clone()?.value);
+        let attr = |s: &otlp_proto::Span, k: &str| {
+            s.attributes.iter().find(|a| a.key == k).and_then(|a| a.value.clone()?.value)
+        };
         let str_attr = |s: &otlp_proto::Span, k: &str| match attr(s, k) {
             Some(V::StringValue(v)) => Some(v),
             _ => None,
@@ -1251,7 +1313,11 @@ mod tests {
         assert_eq!(ids.len(), spans.len(), "span ids are unique");
         for s in &spans {
             assert_eq!(s.trace_id, root.trace_id, "one trace");
-            assert!(s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_slice()), "{} has no parent", s.name);
+            assert!(
+                s.parent_span_id.is_empty() || ids.contains(s.parent_span_id.as_slice()),
+                "{} has no parent",
+                s.name
+            );
             assert!(s.end_time_unix_nano >= s.start_time_unix_nano, "{}", s.name);
         }
         let chats: Vec<_> = spans.iter().filter(|s| op(s) == "chat").collect();
@@ -1265,23 +1331,34 @@ mod tests {
         assert!(!tools.is_empty(), "the demo agent calls tools");
         let failed: Vec<_> = spans
             .iter()
-            .filter(|s| s.name.starts_with("exec ") && matches!(attr(s, "process.exit.code"), Some(V::IntValue(c)) if c != 0))
+            .filter(|s| {
+                s.name.starts_with("exec ") && matches!(attr(s, "process.exit.code"), Some(V::IntValue(c)) if c != 0)
+            })
             .collect();
         assert!(!failed.is_empty(), "the demo's build fails");
         for f in &failed {
-            assert_eq!(f.status.as_ref().map(|s| s.code), Some(otlp_proto::status::StatusCode::Error as i32), "{}", f.name);
+            assert_eq!(
+                f.status.as_ref().map(|s| s.code),
+                Some(otlp_proto::status::StatusCode::Error as i32),
+                "{}",
+                f.name
+            );
         }
         assert!(
             tools.iter().any(|t| failed.iter().any(|f| f.parent_span_id == t.span_id)),
             "a failed command sits under the tool call that ran it"
         );
-        let evaluations: Vec<_> = spans.iter().flat_map(|s| &s.events).filter(|e| e.name == "gen_ai.evaluation.result").collect();
+        let evaluations: Vec<_> =
+            spans.iter().flat_map(|s| &s.events).filter(|e| e.name == "gen_ai.evaluation.result").collect();
         assert_eq!(evaluations.len() as u64, info.findings, "every finding is an evaluation");
         assert_eq!(otlp::counted(&spans).evaluations as u64, info.findings);
 
         assert_eq!(analyzer.session_spans(&info, true).expect("again"), spans, "the same spans and ids every time");
         let bare = analyzer.session_spans(&info, false).expect("no content");
-        assert!(bare.iter().all(|s| str_attr(s, "gen_ai.input.messages").is_none() && str_attr(s, "gen_ai.tool.call.arguments").is_none()));
+        assert!(bare
+            .iter()
+            .all(|s| str_attr(s, "gen_ai.input.messages").is_none()
+                && str_attr(s, "gen_ai.tool.call.arguments").is_none()));
         let req = otlp::request(spans.clone(), "p");
         let back = ExportTraceServiceRequest::decode(req.encode_to_vec().as_slice()).expect("decode");
         assert_eq!(back.resource_spans[0].scope_spans[0].spans, spans);

@@ -160,7 +160,8 @@ impl SharedTexts {
         let path = dir.join("texts.log");
         let file = open_log(&path)?;
         let mut known = HashSet::new();
-        let reader = BufReader::new(File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?);
+        let reader =
+            BufReader::new(File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?);
         for line in reader.lines().map_while(std::result::Result::ok) {
             if let Ok(t) = serde_json::from_str::<SharedText>(&line) {
                 known.insert(t.sha256);
@@ -171,7 +172,8 @@ impl SharedTexts {
 
     /// Every stored text by its hash (for a replay).
     fn read_all(&self) -> Result<HashMap<String, String>> {
-        let file = File::open(&self.path).map_err(|source| Error::Io { op: "open", path: self.path.clone(), source })?;
+        let file =
+            File::open(&self.path).map_err(|source| Error::Io { op: "open", path: self.path.clone(), source })?;
         Ok(BufReader::new(file)
             .lines()
             .map_while(std::result::Result::ok)
@@ -283,12 +285,8 @@ impl WindowLog {
             let path = path.to_path_buf();
             move |source| Error::Io { op, path, source }
         };
-        let mut file = OpenOptions::new()
-            .create(true)
-            .read(true)
-            .append(true)
-            .open(&path)
-            .map_err(io("open", &path))?;
+        let mut file =
+            OpenOptions::new().create(true).read(true).append(true).open(&path).map_err(io("open", &path))?;
         let len = whole_lines_len(&mut file).map_err(io("read", &path))?;
         let on_disk = file.metadata().map_err(io("stat", &path))?.len();
         if len < on_disk {
@@ -326,7 +324,8 @@ impl WindowLog {
             // at most texts no window names (harmless); they are forgotten so a retry writes them.
             let mut tbuf = Vec::new();
             for t in &new_texts {
-                serde_json::to_writer(&mut tbuf, t).map_err(|source| Error::Json { context: "serialise a shared text".into(), source })?;
+                serde_json::to_writer(&mut tbuf, t)
+                    .map_err(|source| Error::Json { context: "serialise a shared text".into(), source })?;
                 tbuf.push(b'\n');
             }
             let tlen = self.texts.file.metadata().map(|m| m.len()).unwrap_or(0);
@@ -360,7 +359,8 @@ impl WindowLog {
         };
         let mut tail = File::open(&self.path).map_err(io("open", &self.path))?;
         tail.seek(SeekFrom::Start(rw.upto)).map_err(io("seek in", &self.path))?;
-        std::io::copy(&mut tail.take(self.len.saturating_sub(rw.upto)), &mut rw.file).map_err(io("copy to", &rw.tmp))?;
+        std::io::copy(&mut tail.take(self.len.saturating_sub(rw.upto)), &mut rw.file)
+            .map_err(io("copy to", &rw.tmp))?;
         rw.file.sync_all().map_err(io("sync", &rw.tmp))?;
         let len = rw.file.metadata().map_err(io("stat", &rw.tmp))?.len();
         Ok((rw, len))
@@ -420,7 +420,10 @@ impl WindowLog {
                 None => texts.insert(self.texts.read_all()?),
             };
             let mut whole = true;
-            for (slot, refer) in [(&mut window.context.system_prompt, refs.system_prompt), (&mut window.context.instructions, refs.instructions)] {
+            for (slot, refer) in [
+                (&mut window.context.system_prompt, refs.system_prompt),
+                (&mut window.context.instructions, refs.instructions),
+            ] {
                 if let Some(sha) = refer {
                     *slot = texts.get(&sha).cloned();
                     whole &= slot.is_some();
@@ -515,7 +518,11 @@ fn scan(dir: &Path, upto: u64, mut f: impl FnMut(&str, &[u8]) -> Result<()>) -> 
     let mut line = Vec::new();
     loop {
         line.clear();
-        let n = reader.read_until(b'\n', &mut line).map_err(|source| Error::Io { op: "read", path: path.clone(), source })?;
+        let n = reader.read_until(b'\n', &mut line).map_err(|source| Error::Io {
+            op: "read",
+            path: path.clone(),
+            source,
+        })?;
         if n == 0 || line.last() != Some(&b'\n') {
             return Ok(());
         }

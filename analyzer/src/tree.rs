@@ -134,10 +134,17 @@ impl ProcessTree {
                 let _ = writeln!(out, "… and {} more processes", self.nodes.len() - lines);
                 break;
             }
-            let branch = if is_root { "" } else if last { "└─ " } else { "├─ " };
+            let branch = if is_root {
+                ""
+            } else if last {
+                "└─ "
+            } else {
+                "├─ "
+            };
             let _ = writeln!(out, "{prefix}{branch}{}", describe(&self.nodes[i]));
             lines += 1;
-            let child_prefix = if is_root { prefix.clone() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
+            let child_prefix =
+                if is_root { prefix.clone() } else { format!("{prefix}{}", if last { "   " } else { "│  " }) };
             let children = &self.nodes[i].children;
             for (k, &c) in children.iter().enumerate().rev() {
                 stack.push((c, child_prefix.clone(), k + 1 == children.len(), false));

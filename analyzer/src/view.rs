@@ -284,7 +284,17 @@ pub fn is_noise(ev: &Event) -> bool {
 
 /// The devices every shell opens: terminals, `/dev/null`, the standard streams.
 fn is_standard_device(path: &str) -> bool {
-    const DEVICES: &[&str] = &["/dev/null", "/dev/tty", "/dev/zero", "/dev/urandom", "/dev/random", "/dev/full", "/dev/stdin", "/dev/stdout", "/dev/stderr"];
+    const DEVICES: &[&str] = &[
+        "/dev/null",
+        "/dev/tty",
+        "/dev/zero",
+        "/dev/urandom",
+        "/dev/random",
+        "/dev/full",
+        "/dev/stdin",
+        "/dev/stdout",
+        "/dev/stderr",
+    ];
     DEVICES.contains(&path) || path.starts_with("/dev/pts/") || path.starts_with("/dev/fd/")
 }
 
@@ -297,14 +307,38 @@ fn is_read_only_open(f: &FileEvent) -> bool {
 
 /// System files and installed libraries: what every program reads on its way.
 fn is_system_path(path: &str) -> bool {
-    const PREFIXES: &[&str] = &["/usr/", "/lib/", "/lib64/", "/etc/", "/proc/", "/sys/", "/dev/", "/run/", "/var/lib/", "/nix/", "/snap/", "/opt/"];
-    const PARTS: &[&str] = &["/node_modules/", "/site-packages/", "/dist-packages/", "/.pyenv/", "/.nvm/", "/.rustup/", "/.cargo/registry/", "/.bun/install/", "/.venv/lib/"];
+    const PREFIXES: &[&str] = &[
+        "/usr/",
+        "/lib/",
+        "/lib64/",
+        "/etc/",
+        "/proc/",
+        "/sys/",
+        "/dev/",
+        "/run/",
+        "/var/lib/",
+        "/nix/",
+        "/snap/",
+        "/opt/",
+    ];
+    const PARTS: &[&str] = &[
+        "/node_modules/",
+        "/site-packages/",
+        "/dist-packages/",
+        "/.pyenv/",
+        "/.nvm/",
+        "/.rustup/",
+        "/.cargo/registry/",
+        "/.bun/install/",
+        "/.venv/lib/",
+    ];
     PREFIXES.iter().any(|p| path.starts_with(p)) || PARTS.iter().any(|p| path.contains(p))
 }
 
 /// Bytecode and tool caches, written and read wherever programs run.
 fn is_cache(path: &str) -> bool {
-    const PARTS: &[&str] = &["/__pycache__/", "/.pytest_cache/", "/.mypy_cache/", "/.ruff_cache/", "/.cache/", "/node_modules/.cache/"];
+    const PARTS: &[&str] =
+        &["/__pycache__/", "/.pytest_cache/", "/.mypy_cache/", "/.ruff_cache/", "/.cache/", "/node_modules/.cache/"];
     let dir = format!("{path}/");
     PARTS.iter().any(|p| dir.contains(p)) || path.ends_with(".pyc")
 }
@@ -313,7 +347,9 @@ fn is_cache(path: &str) -> bool {
 /// an interpreter (`python3`, `node`, `env`, a shell) the script it runs, named after the
 /// agent package when it is one (`node …/@anthropic-ai/claude-code/cli.js` is `claude`).
 pub fn agent_name(argv: &[String]) -> Option<String> {
-    const INTERPRETERS: &[&str] = &["python", "node", "bun", "deno", "ruby", "perl", "sh", "bash", "zsh", "dash", "npx", "uv", "uvx", "pipx", "tsx"];
+    const INTERPRETERS: &[&str] = &[
+        "python", "node", "bun", "deno", "ruby", "perl", "sh", "bash", "zsh", "dash", "npx", "uv", "uvx", "pipx", "tsx",
+    ];
     const AGENTS: &[(&str, &str)] = &[
         ("claude-code", "claude"),
         ("gemini-cli", "gemini"),
@@ -435,7 +471,9 @@ impl<'a> Prepared<'a> {
             let mut owned: HashMap<u32, (usize, u32)> = HashMap::new(); // pid -> (tool, depth)
             for i in start + 1..end {
                 let ev = &events[i];
-                let inherited = owned.get(&ev.pid).or_else(|| owned.get(&ev.ppid).filter(|_| matches!(ev.body, EventBody::Exec(_))));
+                let inherited = owned
+                    .get(&ev.pid)
+                    .or_else(|| owned.get(&ev.ppid).filter(|_| matches!(ev.body, EventBody::Exec(_))));
                 let by_link = tool_of(i);
                 owner[i] = by_link.or(inherited.map(|o| o.0));
                 match &ev.body {
@@ -773,7 +811,8 @@ pub fn rollup(events: &[Event], links: &[Link], findings: &[Finding]) -> Rollup 
             }
             EventBody::Loss(l) => {
                 r.events_lost += l.count;
-                r.tls_not_captured |= l.source == "tls" || (l.reason.contains("TLS") && l.reason.contains("not captured"));
+                r.tls_not_captured |=
+                    l.source == "tls" || (l.reason.contains("TLS") && l.reason.contains("not captured"));
             }
             _ => {}
         }
@@ -785,7 +824,9 @@ pub fn rollup(events: &[Event], links: &[Link], findings: &[Finding]) -> Rollup 
     for (&first, c) in &p.commands {
         if p.owner[first].is_some() && c.depth == 0 {
             r.commands += 1;
-            let failed = c.exit.is_some_and(|x| matches!(&events[x].body, EventBody::Exit(e) if e.exit_code != 0 || e.signal != 0));
+            let failed = c
+                .exit
+                .is_some_and(|x| matches!(&events[x].body, EventBody::Exit(e) if e.exit_code != 0 || e.signal != 0));
             r.failed_commands += usize::from(failed);
         }
     }
@@ -836,7 +877,10 @@ mod tests {
         let mut b = WindowBuilder::new();
         b.exec_as(10, 1, &["node", "/usr/lib/node_modules/@anthropic-ai/claude-code/cli.js"]);
         b.push_event(10, file(FileOp::Open, "/usr/lib/libssl.so.3", Some(0), 3));
-        b.llm("I will run the tests.", &[("Bash", json!({"command": "pytest -q"})), ("Write", json!({"file_path": "/work/notes.md"}))]);
+        b.llm(
+            "I will run the tests.",
+            &[("Bash", json!({"command": "pytest -q"})), ("Write", json!({"file_path": "/work/notes.md"}))],
+        );
         let sh = b.exec(&["bash", "-c", "pytest -q"], 10);
         b.link_last_exec(0);
         b.push_event(sh, EventBody::Fork(Fork { child_pid: 500 }));
@@ -878,14 +922,22 @@ mod tests {
         assert_eq!(commands, [("pytest -q", Some(1), 0), ("pytest -q", Some(1), 1)]);
         assert!(bash.caused.commands.iter().all(|c| c.failed));
         let files: Vec<&str> = bash.caused.files.iter().map(|f| f.text.as_str()).collect();
-        assert_eq!(files, ["wrote /work/report.xml (0 bytes)"], "the child's write is the call's; library reads are noise");
+        assert_eq!(
+            files,
+            ["wrote /work/report.xml (0 bytes)"],
+            "the child's write is the call's; library reads are noise"
+        );
         let write: Vec<&str> = t.tool_calls[1].caused.files.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(write, ["wrote /work/notes.md (0 bytes)"]);
         let other: Vec<&str> = t.uncaused.files.iter().map(|f| f.text.as_str()).collect();
         assert_eq!(other, ["deleted /tmp/other"]);
         assert_eq!(t.noise, 2, "the library read and the bytecode cache");
         assert!(t.noise_events.is_none(), "noise is listed only on request");
-        assert_eq!(page.turns[2].llm.as_ref().map(|l| l.user.len()), Some(0), "a request of tool results has no user input");
+        assert_eq!(
+            page.turns[2].llm.as_ref().map(|l| l.user.len()),
+            Some(0),
+            "a request of tool results has no user input"
+        );
     }
 
     #[test]
@@ -909,7 +961,8 @@ mod tests {
     #[test]
     fn findings_are_pinned_to_the_turns_they_cite() {
         let (events, links) = links_of(&two_turns());
-        let exec = events.iter().find(|e| matches!(&e.body, EventBody::Exec(x) if x.argv[0] == "pytest")).expect("pytest");
+        let exec =
+            events.iter().find(|e| matches!(&e.body, EventBody::Exec(x) if x.argv[0] == "pytest")).expect("pytest");
         let last = events.last().expect("events");
         let mut history = events[0].clone();
         history.ts_ns = 1; // an event the session's events do not have
@@ -923,7 +976,8 @@ mod tests {
         assert_eq!(page.unpinned_findings, ["f2"]);
         assert!(page.process_tree.is_none(), "the tree comes with the first page");
         assert_eq!(page.next_turn_from, Some(2));
-        let at = super::page(&events, &links, &findings, Page { at_event: Some(last.id()), turns: 1, ..Page::default() });
+        let at =
+            super::page(&events, &links, &findings, Page { at_event: Some(last.id()), turns: 1, ..Page::default() });
         assert_eq!(at.turn_from, 2, "a page may start at the turn of an event");
     }
 
@@ -954,7 +1008,14 @@ mod tests {
     #[test]
     fn the_rollup_says_who_ran_what_it_cost_and_how_it_ended() {
         let mut b = two_turns();
-        b.push_event(10, EventBody::Loss(Loss { source: "tls".into(), count: 1, reason: "pid 9 `codex`: TLS via go, not captured".into() }));
+        b.push_event(
+            10,
+            EventBody::Loss(Loss {
+                source: "tls".into(),
+                count: 1,
+                reason: "pid 9 `codex`: TLS via go, not captured".into(),
+            }),
+        );
         let (mut events, links) = links_of(&b);
         for ev in &mut events {
             if let EventBody::LlmCall(c) = &mut ev.body {
@@ -967,7 +1028,11 @@ mod tests {
         assert_eq!(r.models, ["gpt-test"]);
         assert_eq!((r.input_tokens, r.output_tokens), (200, 14));
         assert_eq!(r.exit_code, Some(0));
-        assert_eq!((r.commands, r.failed_commands), (1, 1), "bash -c 'pytest -q' failed; its child is not counted again");
+        assert_eq!(
+            (r.commands, r.failed_commands),
+            (1, 1),
+            "bash -c 'pytest -q' failed; its child is not counted again"
+        );
         assert_eq!(r.findings_by_kind, BTreeMap::from([("contradiction".to_string(), 1), ("loop".to_string(), 2)]));
         assert!(r.tls_not_captured);
         assert_eq!(r.events_lost, 1);
@@ -979,10 +1044,19 @@ mod tests {
         let name = |argv: &[&str]| agent_name(&argv.iter().map(|a| a.to_string()).collect::<Vec<_>>());
         assert_eq!(name(&["/usr/local/bin/claude", "--dangerously-skip-permissions"]).as_deref(), Some("claude"));
         assert_eq!(name(&["gemini", "-p", "fix it"]).as_deref(), Some("gemini"));
-        assert_eq!(name(&["env", "SSL_CERT_FILE=/tmp/ca.pem", "python3", "agent.py", "https://x/v1"]).as_deref(), Some("python3 agent.py"));
-        assert_eq!(name(&["/root/.pyenv/versions/3.11.7/bin/python3.11", "/src/agent.py"]).as_deref(), Some("python3.11 agent.py"));
+        assert_eq!(
+            name(&["env", "SSL_CERT_FILE=/tmp/ca.pem", "python3", "agent.py", "https://x/v1"]).as_deref(),
+            Some("python3 agent.py")
+        );
+        assert_eq!(
+            name(&["/root/.pyenv/versions/3.11.7/bin/python3.11", "/src/agent.py"]).as_deref(),
+            Some("python3.11 agent.py")
+        );
         assert_eq!(name(&["python3", "-m", "aider", "--yes"]).as_deref(), Some("aider"));
-        assert_eq!(name(&["node", "/usr/lib/node_modules/@google/gemini-cli/dist/index.js"]).as_deref(), Some("gemini"));
+        assert_eq!(
+            name(&["node", "/usr/lib/node_modules/@google/gemini-cli/dist/index.js"]).as_deref(),
+            Some("gemini")
+        );
         assert_eq!(name(&["bash", "-c", "echo hi"]).as_deref(), Some("bash"));
         assert_eq!(name(&[]), None);
     }
@@ -995,7 +1069,10 @@ mod tests {
         assert!(is_noise(&ev(file(FileOp::Open, "/work/node_modules/lodash/index.js", Some(0), 3))));
         assert!(is_noise(&ev(file(FileOp::Open, "/work/package.json", Some(0), -2))), "a failed lookup");
         assert!(is_noise(&ev(file(FileOp::Write, "/work/__pycache__/m.cpython-312.pyc", None, 0))));
-        assert!(!is_noise(&ev(file(FileOp::Open, "/work/src/main.rs", Some(0), 3))), "the project's files are read for a reason");
+        assert!(
+            !is_noise(&ev(file(FileOp::Open, "/work/src/main.rs", Some(0), 3))),
+            "the project's files are read for a reason"
+        );
         assert!(!is_noise(&ev(file(FileOp::Open, "/etc/hosts", Some(0o1101), 3))), "a write to /etc is never noise");
         assert!(is_noise(&ev(file(FileOp::Open, "/dev/null", Some(0o1101), 3))), "a shell's `> /dev/null`");
         assert!(is_noise(&ev(file(FileOp::Open, "/dev/tty", Some(0o4002), -6))));

@@ -142,17 +142,10 @@ impl WebhookConfig {
         let counters = Arc::clone(&dispatcher.counters);
         let (tx, rx) = mpsc::channel(self.queue);
         Ok(Webhooks {
-            sender: WebhookSender {
-                dispatcher: Arc::new(Mutex::new(dispatcher)),
-                tx,
-                counters,
-            },
+            sender: WebhookSender { dispatcher: Arc::new(Mutex::new(dispatcher)), tx, counters },
             rx,
             client,
-            policy: RetryPolicy {
-                max_attempts: self.max_attempts,
-                backoff: Duration::from_millis(self.backoff_ms),
-            },
+            policy: RetryPolicy { max_attempts: self.max_attempts, backoff: Duration::from_millis(self.backoff_ms) },
         })
     }
 
@@ -171,7 +164,9 @@ impl WebhookConfig {
         let public_url = match self.public_url.as_deref().map(str::trim) {
             None | Some("") => None,
             Some(u) => match reqwest::Url::parse(u) {
-                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => Some(u.trim_end_matches('/').to_owned()),
+                Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                    Some(u.trim_end_matches('/').to_owned())
+                }
                 _ => return bad(format!("`public_url` is not an http(s) URL: `{u}`")),
             },
         };
@@ -197,11 +192,7 @@ impl WebhookConfig {
             let kind = match rule.kind.as_deref().map(str::parse::<FindingKind>).transpose() {
                 Ok(kind) => kind,
                 Err(e) => {
-                    return bad(format!(
-                        "rule `{name}`: unknown `kind` `{}` (known: {})",
-                        e.name,
-                        e.known.join(", ")
-                    ))
+                    return bad(format!("rule `{name}`: unknown `kind` `{}` (known: {})", e.name, e.known.join(", ")))
                 }
             };
             if rule.query.as_deref().is_some_and(|q| q.trim().is_empty()) {
@@ -218,11 +209,7 @@ impl WebhookConfig {
                     _ => return bad(format!("rule `{name}`: secret variable `{var}` is not set")),
                 },
             };
-            rules.push(Rule {
-                config: rule.clone(),
-                kind,
-                secret,
-            });
+            rules.push(Rule { config: rule.clone(), kind, secret });
         }
         Ok(Dispatcher {
             rules,
@@ -260,9 +247,7 @@ impl Rule {
     /// Kind and score first: they are free, the query may cost an index lookup.
     fn matches(&self, f: &Finding, query_matches: &dyn Fn(&str) -> bool) -> bool {
         let c = &self.config;
-        self.kind.is_none_or(|k| k == f.kind)
-            && f.score >= c.min_score
-            && c.query.as_deref().is_none_or(query_matches)
+        self.kind.is_none_or(|k| k == f.kind) && f.score >= c.min_score && c.query.as_deref().is_none_or(query_matches)
     }
 }
 
@@ -316,12 +301,7 @@ impl Dispatcher {
     /// `query_matches(query)` says whether a rule's saved search matches `f`'s window; it is
     /// called only for rules whose kind and score matched. Repeats within a cool-down are
     /// counted in `deduped`.
-    pub fn decide(
-        &mut self,
-        f: &Finding,
-        now_ns: u64,
-        query_matches: &dyn Fn(&str) -> bool,
-    ) -> Vec<Delivery> {
+    pub fn decide(&mut self, f: &Finding, now_ns: u64, query_matches: &dyn Fn(&str) -> bool) -> Vec<Delivery> {
         self.prune(now_ns);
         let mut out = Vec::new();
         for (i, rule) in self.rules.iter().enumerate() {
@@ -357,28 +337,20 @@ impl Dispatcher {
             return;
         }
         let rules = &self.rules;
-        self.last_sent
-            .retain(|(i, _, _), last| now_ns.saturating_sub(*last) < rules[*i].cooldown_ns());
+        self.last_sent.retain(|(i, _, _), last| now_ns.saturating_sub(*last) < rules[*i].cooldown_ns());
         self.delivered.retain(|_, at| now_ns.saturating_sub(*at) < ANOMALY_MEMORY_NS);
         self.prune_at = PRUNE_MIN.max((self.last_sent.len() + self.delivered.len()) * 2);
     }
 }
 
 fn delivery(rule: &Rule, f: &Finding, public_url: Option<&str>) -> Delivery {
-    let link = public_url.map(|base| {
-        format!("{base}/#/session/{}?f={}", url_component(&f.session), url_component(&f.finding_id))
-    });
+    let link = public_url
+        .map(|base| format!("{base}/#/session/{}?f={}", url_component(&f.session), url_component(&f.finding_id)));
     let mut text = summary_text(f);
     if let Some(l) = &link {
         text.push_str(&format!(" <{l}|open>"));
     }
-    let body = Body {
-        text,
-        rule: &rule.config.name,
-        session: &f.session,
-        finding: f,
-        link,
-    };
+    let body = Body { text, rule: &rule.config.name, session: &f.session, finding: f, link };
     // Serialising plain structs with string keys cannot fail (serde_json writes a non-finite
     // score as null), so there is no error to count here.
     let body = serde_json::to_vec(&body).unwrap_or_default();
@@ -425,9 +397,7 @@ fn url_component(s: &str) -> String {
 
 /// Slack reads `<...>` as links and mentions; the trace is untrusted, so none may get through.
 fn slack_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 /// What the webhook stage did, for tests and `/metrics`. Units are deliveries (one per rule a
@@ -493,7 +463,11 @@ impl WebhookCounters {
                 ],
             )
             .register(registry);
-        self.delivery_seconds.register(registry, "webhook_delivery_seconds", "Time from a delivery's first attempt to its 2xx, retries included.");
+        self.delivery_seconds.register(
+            registry,
+            "webhook_delivery_seconds",
+            "Time from a delivery's first attempt to its 2xx, retries included.",
+        );
     }
 
     fn add(c: &AtomicU64, n: usize) {
@@ -528,12 +502,7 @@ impl WebhookSender {
     }
 
     /// [`try_send`](Self::try_send) at a given time.
-    pub fn try_send_at(
-        &self,
-        f: &Finding,
-        now_ns: u64,
-        query_matches: &dyn Fn(&str) -> bool,
-    ) -> usize {
+    pub fn try_send_at(&self, f: &Finding, now_ns: u64, query_matches: &dyn Fn(&str) -> bool) -> usize {
         // The slot comes first, so a finding refused at a full queue starts no cool-down.
         let permit = match self.tx.try_reserve() {
             Ok(permit) => permit,
@@ -547,11 +516,8 @@ impl WebhookSender {
             }
         };
         // A panic while deciding leaves the cool-down map whole, so a poisoned lock is usable.
-        let deliveries = self
-            .dispatcher
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .decide(f, now_ns, query_matches);
+        let deliveries =
+            self.dispatcher.lock().unwrap_or_else(PoisonError::into_inner).decide(f, now_ns, query_matches);
         let n = deliveries.len();
         if n > 0 {
             permit.send(deliveries);
@@ -585,12 +551,7 @@ impl Webhooks {
     /// Sends queued deliveries until every sender is dropped and the queue is empty, or until
     /// `shutdown` completes; then what is left is counted in `dropped_shutdown`.
     pub async fn run(self, shutdown: impl Future<Output = ()>) {
-        let Webhooks {
-            sender,
-            mut rx,
-            client,
-            policy,
-        } = self;
+        let Webhooks { sender, mut rx, client, policy } = self;
         let counters = Arc::clone(&sender.counters);
         // Our own sender would keep the queue open forever.
         drop(sender);
@@ -629,12 +590,7 @@ enum Attempt {
     GiveUp,
 }
 
-async fn deliver(
-    client: &reqwest::Client,
-    policy: RetryPolicy,
-    counters: &WebhookCounters,
-    d: &Delivery,
-) {
+async fn deliver(client: &reqwest::Client, policy: RetryPolicy, counters: &WebhookCounters, d: &Delivery) {
     let start = Instant::now();
     for attempt in 1..=policy.max_attempts {
         match post(client, d).await {
@@ -745,13 +701,8 @@ mod tests {
     }
 
     fn dispatcher(rules: Vec<WebhookRule>) -> Dispatcher {
-        let config = WebhookConfig {
-            rules,
-            ..WebhookConfig::default()
-        };
-        config
-            .dispatcher(&|v| (v == "HOOK_SECRET").then(|| "s3cret".to_string()))
-            .unwrap()
+        let config = WebhookConfig { rules, ..WebhookConfig::default() };
+        config.dispatcher(&|v| (v == "HOOK_SECRET").then(|| "s3cret".to_string())).unwrap()
     }
 
     const SEC: u64 = 1_000_000_000;
@@ -763,9 +714,7 @@ mod tests {
         r.kind = Some("loop".into());
         r.min_score = 0.8;
         let mut d = dispatcher(vec![r]);
-        assert!(d
-            .decide(&finding("a", "contradiction", 0.9), 0, ANY)
-            .is_empty());
+        assert!(d.decide(&finding("a", "contradiction", 0.9), 0, ANY).is_empty());
         assert!(d.decide(&finding("b", "loop", 0.79), 0, ANY).is_empty());
         assert_eq!(d.decide(&finding("c", "loop", 0.8), 0, ANY).len(), 1);
         // Filtered findings are not "deduped".
@@ -792,10 +741,7 @@ mod tests {
             false
         };
         let out = d.decide(&finding("s1", "loop", 0.9), 0, &no);
-        assert_eq!(
-            out.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            ["plain"]
-        );
+        assert_eq!(out.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(), ["plain"]);
         assert_eq!(*asked.borrow(), ["make test"]);
         // Below min_score the query is never evaluated.
         asked.borrow_mut().clear();
@@ -842,10 +788,7 @@ mod tests {
         let mut d = dispatcher(vec![rule("a", "http://x/a"), rule("b", "http://x/b")]);
         assert_eq!(d.decide(&finding("s1", "loop", 0.9), 0, ANY).len(), 2);
         assert_eq!(d.decide(&finding("s2", "loop", 0.9), 1, ANY).len(), 2);
-        assert_eq!(
-            d.decide(&finding("s1", "contradiction", 0.9), 2, ANY).len(),
-            2
-        );
+        assert_eq!(d.decide(&finding("s1", "contradiction", 0.9), 2, ANY).len(), 2);
         assert_eq!(d.counters().snapshot().deduped, 0);
     }
 
@@ -868,18 +811,8 @@ mod tests {
         let out = d.decide(&finding("s1", "loop", 0.92), 0, ANY);
         let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(&out[0].body);
-        mac.verify_slice(
-            &hex::decode(
-                out[0]
-                    .signature
-                    .as_ref()
-                    .unwrap()
-                    .strip_prefix("sha256=")
-                    .unwrap(),
-            )
-            .unwrap(),
-        )
-        .unwrap();
+        mac.verify_slice(&hex::decode(out[0].signature.as_ref().unwrap().strip_prefix("sha256=").unwrap()).unwrap())
+            .unwrap();
         assert_eq!(out[1].signature, None);
     }
 
@@ -930,22 +863,15 @@ mod tests {
     fn config_rejects_unknown_key() {
         let json = r#"{"rules": [{"name": "r", "url": "http://x", "min_scor": 0.5}]}"#;
         let err = serde_json::from_str::<WebhookConfig>(json).unwrap_err();
-        assert!(
-            err.to_string().contains("unknown field `min_scor`"),
-            "{err}"
-        );
+        assert!(err.to_string().contains("unknown field `min_scor`"), "{err}");
         let json = r#"{"rules": [], "timeout": 3}"#;
         assert!(serde_json::from_str::<WebhookConfig>(json).is_err());
     }
 
     #[test]
     fn config_defaults() {
-        let c: WebhookConfig =
-            serde_json::from_str(r#"{"rules": [{"name": "r", "url": "http://x"}]}"#).unwrap();
-        assert_eq!(
-            (c.timeout_s, c.max_attempts, c.backoff_ms, c.queue),
-            (10, 4, 500, 1024)
-        );
+        let c: WebhookConfig = serde_json::from_str(r#"{"rules": [{"name": "r", "url": "http://x"}]}"#).unwrap();
+        assert_eq!((c.timeout_s, c.max_attempts, c.backoff_ms, c.queue), (10, 4, 500, 1024));
         assert_eq!(c.rules[0].cooldown_s, 600);
         assert_eq!(c.rules[0].kind, None);
     }
@@ -956,10 +882,7 @@ mod tests {
 
     #[test]
     fn config_validation() {
-        let with = |r: WebhookRule| WebhookConfig {
-            rules: vec![r],
-            ..WebhookConfig::default()
-        };
+        let with = |r: WebhookRule| WebhookConfig { rules: vec![r], ..WebhookConfig::default() };
         for url in ["not a url", "ftp://x/hook", "/relative", "http://"] {
             let e = invalid(with(rule("r", url)));
             assert!(e.contains("rule `r`: `url`"), "{url}: {e}");
@@ -979,27 +902,17 @@ mod tests {
         let mut r = rule("r", "http://x");
         r.secret_env = Some("NOPE".into());
         assert!(invalid(with(r)).contains("`NOPE` is not set"));
-        let twice = WebhookConfig {
-            rules: vec![rule("r", "http://x"), rule("r", "http://y")],
-            ..WebhookConfig::default()
-        };
+        let twice =
+            WebhookConfig { rules: vec![rule("r", "http://x"), rule("r", "http://y")], ..WebhookConfig::default() };
         assert!(invalid(twice).contains("two rules are named `r`"));
-        let zero_queue = WebhookConfig {
-            queue: 0,
-            ..WebhookConfig::default()
-        };
+        let zero_queue = WebhookConfig { queue: 0, ..WebhookConfig::default() };
         assert!(invalid(zero_queue).contains("`queue`"));
-        assert!(with(rule("r", "https://hooks.example.com/a/b"))
-            .dispatcher(&no_env)
-            .is_ok());
+        assert!(with(rule("r", "https://hooks.example.com/a/b")).dispatcher(&no_env).is_ok());
     }
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy {
-            max_attempts: 100,
-            backoff: Duration::from_millis(500),
-        };
+        let p = RetryPolicy { max_attempts: 100, backoff: Duration::from_millis(500) };
         let ms: Vec<u128> = (1..=4).map(|a| p.wait_after(a).as_millis()).collect();
         assert_eq!(ms, [500, 1000, 2000, 4000]);
         assert_eq!(p.wait_after(60), MAX_BACKOFF);
@@ -1016,9 +929,7 @@ mod tests {
         d.decide(&finding("fresh", "loop", 1.0), 15 * SEC, ANY);
         // The sweep ran before "fresh" went in: only it is left.
         assert_eq!(d.last_sent.len(), 1);
-        assert!(d
-            .decide(&finding("fresh", "loop", 1.0), 16 * SEC, ANY)
-            .is_empty());
+        assert!(d.decide(&finding("fresh", "loop", 1.0), 16 * SEC, ANY).is_empty());
     }
 
     proptest! {
@@ -1079,11 +990,7 @@ mod tests {
         body: axum::body::Bytes,
     ) -> axum::response::Response {
         use axum::response::IntoResponse;
-        rx.requests.lock().unwrap().push(Received {
-            headers,
-            body: body.to_vec(),
-            at: Instant::now(),
-        });
+        rx.requests.lock().unwrap().push(Received { headers, body: body.to_vec(), at: Instant::now() });
         let next = rx.script.lock().unwrap().pop_front();
         let status = StatusCode::from_u16(rx.always.or(next).unwrap_or(200)).unwrap();
         match rx.retry_after {
@@ -1094,9 +1001,7 @@ mod tests {
 
     async fn receiver(rx: Receiver) -> (String, Arc<Receiver>) {
         let rx = Arc::new(rx);
-        let app = Router::new()
-            .route("/hook", post(record))
-            .with_state(Arc::clone(&rx));
+        let app = Router::new().route("/hook", post(record)).with_state(Arc::clone(&rx));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -1108,16 +1013,9 @@ mod tests {
         if secret {
             r.secret_env = Some("HOOK_SECRET".into());
         }
-        WebhookConfig {
-            rules: vec![r],
-            timeout_s: 5,
-            max_attempts,
-            backoff_ms: 1,
-            queue,
-            public_url: None,
-        }
-        .build_with_env(&|v| (v == "HOOK_SECRET").then(|| "s3cret".to_string()))
-        .unwrap()
+        WebhookConfig { rules: vec![r], timeout_s: 5, max_attempts, backoff_ms: 1, queue, public_url: None }
+            .build_with_env(&|v| (v == "HOOK_SECRET").then(|| "s3cret".to_string()))
+            .unwrap()
     }
 
     /// Offers `findings`, then drops the sender so `run` ends when the queue is empty.
@@ -1128,9 +1026,7 @@ mod tests {
             sender.try_send(f, ANY);
         }
         drop(sender);
-        tokio::time::timeout(Duration::from_secs(30), hooks.run(std::future::pending()))
-            .await
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(30), hooks.run(std::future::pending())).await.unwrap();
         counters.snapshot()
     }
 
@@ -1150,8 +1046,7 @@ mod tests {
         let sig = req.headers["x-agentsight-signature"].to_str().unwrap();
         let mut mac = Hmac::<Sha256>::new_from_slice(b"s3cret").unwrap();
         mac.update(&req.body);
-        mac.verify_slice(&hex::decode(sig.strip_prefix("sha256=").unwrap()).unwrap())
-            .unwrap();
+        mac.verify_slice(&hex::decode(sig.strip_prefix("sha256=").unwrap()).unwrap()).unwrap();
         let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
         let back: Finding = serde_json::from_value(body["finding"].clone()).unwrap();
         assert_eq!(back, f);
@@ -1159,19 +1054,13 @@ mod tests {
 
     #[tokio::test]
     async fn retries_after_500s_with_the_same_delivery_id() {
-        let (url, rx) = receiver(Receiver {
-            script: Mutex::new(VecDeque::from([500, 500])),
-            ..Receiver::default()
-        })
-        .await;
+        let (url, rx) =
+            receiver(Receiver { script: Mutex::new(VecDeque::from([500, 500])), ..Receiver::default() }).await;
         let got = send_all(stage(&url, false, 4, 8), &[finding("s1", "loop", 0.9)]).await;
         assert_eq!((got.delivered, got.retried, got.failed), (1, 2, 0));
         let reqs = rx.requests.lock().unwrap();
         assert_eq!(reqs.len(), 3);
-        let ids: HashSet<_> = reqs
-            .iter()
-            .map(|r| r.headers["x-agentsight-delivery"].clone())
-            .collect();
+        let ids: HashSet<_> = reqs.iter().map(|r| r.headers["x-agentsight-delivery"].clone()).collect();
         assert_eq!(ids.len(), 1);
         assert!(reqs.iter().all(|r| r.body == reqs[0].body));
         assert!(reqs[0].headers.get("x-agentsight-signature").is_none());
@@ -1215,11 +1104,7 @@ mod tests {
 
     #[tokio::test]
     async fn always_500_fails_after_max_attempts() {
-        let (url, rx) = receiver(Receiver {
-            always: Some(500),
-            ..Receiver::default()
-        })
-        .await;
+        let (url, rx) = receiver(Receiver { always: Some(500), ..Receiver::default() }).await;
         let findings = [finding("s1", "loop", 0.9), finding("s2", "loop", 0.9)];
         let got = send_all(stage(&url, false, 3, 8), &findings).await;
         assert_eq!((got.delivered, got.retried, got.failed), (0, 4, 2));
@@ -1228,11 +1113,7 @@ mod tests {
 
     #[tokio::test]
     async fn client_error_is_not_retried() {
-        let (url, rx) = receiver(Receiver {
-            always: Some(404),
-            ..Receiver::default()
-        })
-        .await;
+        let (url, rx) = receiver(Receiver { always: Some(404), ..Receiver::default() }).await;
         let got = send_all(stage(&url, false, 4, 8), &[finding("s1", "loop", 0.9)]).await;
         assert_eq!((got.delivered, got.retried, got.failed), (0, 0, 1));
         assert_eq!(rx.requests.lock().unwrap().len(), 1);
@@ -1266,16 +1147,8 @@ mod tests {
 
     #[tokio::test]
     async fn shutdown_counts_what_is_left() {
-        let (url, rx) = receiver(Receiver {
-            always: Some(503),
-            ..Receiver::default()
-        })
-        .await;
-        let mut config = WebhookConfig {
-            rules: vec![rule("r", &url)],
-            backoff_ms: 60_000,
-            ..WebhookConfig::default()
-        };
+        let (url, rx) = receiver(Receiver { always: Some(503), ..Receiver::default() }).await;
+        let mut config = WebhookConfig { rules: vec![rule("r", &url)], backoff_ms: 60_000, ..WebhookConfig::default() };
         config.rules[0].cooldown_s = 0;
         let hooks = config.build().unwrap();
         let counters = hooks.counters();
@@ -1292,10 +1165,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
         stop.send(()).unwrap();
-        tokio::time::timeout(Duration::from_secs(5), task)
-            .await
-            .unwrap()
-            .unwrap();
+        tokio::time::timeout(Duration::from_secs(5), task).await.unwrap().unwrap();
         let got = counters.snapshot();
         assert_eq!((got.delivered, got.failed, got.dropped_shutdown), (0, 0, 3));
         // After shutdown the sender refuses and counts.

@@ -35,34 +35,25 @@ fn demo_windows() -> Vec<Window> {
 
 fn start(config: Config, dir: &Path) -> (Arc<Analyzer>, Tasks, Router) {
     let (analyzer, tasks) = Analyzer::start(config, dir).expect("start analyzer");
-    let app = router(ApiState {
-        analyzer: analyzer.clone(),
-        token: None,
-    });
+    let app = router(ApiState { analyzer: analyzer.clone(), token: None });
     (analyzer, tasks, app)
 }
 
 /// A configuration whose periodic commit never fires during a test: tests commit explicitly.
 fn quiet_config() -> Config {
-    Config {
-        commit_interval_ms: 3_600_000,
-        ..Config::default()
-    }
+    Config { commit_interval_ms: 3_600_000, ..Config::default() }
 }
 
 async fn send(app: &Router, req: Request<Body>) -> (StatusCode, Vec<u8>) {
     let resp = app.clone().oneshot(req).await.expect("router answers");
     let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("body");
+    let body = axum::body::to_bytes(resp.into_body(), usize::MAX).await.expect("body");
     (status, body.to_vec())
 }
 
 async fn get(app: &Router, uri: &str) -> (StatusCode, Value) {
     let (status, body) = send(app, Request::get(uri).body(Body::empty()).expect("request")).await;
-    let value = serde_json::from_slice(&body)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let value = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     (status, value)
 }
 
@@ -92,10 +83,7 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
 /// `agentsight_index_documents{doc="event"}`.
 fn metric(text: &str, sample: &str) -> u64 {
     text.lines()
-        .find_map(|l| {
-            l.strip_prefix(sample)
-                .and_then(|rest| rest.strip_prefix(' '))
-        })
+        .find_map(|l| l.strip_prefix(sample).and_then(|rest| rest.strip_prefix(' ')))
         .unwrap_or_else(|| panic!("no sample `{sample}` in:\n{text}"))
         .trim()
         .parse()
@@ -105,9 +93,7 @@ fn metric(text: &str, sample: &str) -> u64 {
 /// (event documents, finding documents) committed, and the size of the window log.
 async fn stored(app: &Router, dir: &Path) -> (u64, u64, u64) {
     let text = get_text(app, "/metrics").await;
-    let log = std::fs::metadata(dir.join("windows.log"))
-        .map(|m| m.len())
-        .unwrap_or(0);
+    let log = std::fs::metadata(dir.join("windows.log")).map(|m| m.len()).unwrap_or(0);
     (
         metric(&text, "agentsight_index_documents{doc=\"event\"}"),
         metric(&text, "agentsight_index_documents{doc=\"finding\"}"),
@@ -132,10 +118,7 @@ async fn windows_posted_one_by_array_and_gzip_are_searchable_with_their_findings
     assert_eq!(report["accepted"], 1);
     assert_eq!(report["duplicates"], 0);
     assert!(report["events"].as_u64().expect("events") > 0, "{report}");
-    assert!(
-        report.get("findings").is_some_and(Value::is_u64),
-        "{report}"
-    );
+    assert!(report.get("findings").is_some_and(Value::is_u64), "{report}");
 
     // Half of the rest as an array, the other half gzip-compressed.
     let rest = &windows[1..];
@@ -174,38 +157,21 @@ async fn windows_posted_one_by_array_and_gzip_are_searchable_with_their_findings
     assert_eq!(status, StatusCode::OK, "{view}");
     let events = view["events"].as_array().expect("timeline");
     let unique_events = DEMO_TRACE.lines().filter(|l| !l.trim().is_empty()).count();
-    assert_eq!(
-        events.len(),
-        unique_events,
-        "each event of the trace once in the timeline"
-    );
-    let ts: Vec<u64> = events
-        .iter()
-        .map(|e| e["ts_ns"].as_u64().expect("ts_ns"))
-        .collect();
+    assert_eq!(events.len(), unique_events, "each event of the trace once in the timeline");
+    let ts: Vec<u64> = events.iter().map(|e| e["ts_ns"].as_u64().expect("ts_ns")).collect();
     assert!(ts.windows(2).all(|p| p[0] <= p[1]), "timeline in ts order");
-    assert!(
-        !view["findings"].as_array().expect("findings").is_empty(),
-        "{view}"
-    );
+    assert!(!view["findings"].as_array().expect("findings").is_empty(), "{view}");
 
     let (status, findings) = get(&app, "/v1/findings?min_score=0.5").await;
     assert_eq!(status, StatusCode::OK, "{findings}");
     let findings = findings.as_array().expect("findings array");
     for kind in ["loop", "contradiction"] {
-        let f = findings
-            .iter()
-            .find(|f| f["kind"] == kind)
-            .unwrap_or_else(|| panic!("a `{kind}` finding in {findings:?}"));
+        let f =
+            findings.iter().find(|f| f["kind"] == kind).unwrap_or_else(|| panic!("a `{kind}` finding in {findings:?}"));
         assert!(f["score"].as_f64().expect("score") >= 0.5);
-        assert!(
-            !f["evidence"].as_array().expect("evidence").is_empty(),
-            "{f}"
-        );
+        assert!(!f["evidence"].as_array().expect("evidence").is_empty(), "{f}");
     }
-    assert!(findings
-        .iter()
-        .all(|f| f["score"].as_f64().expect("score") >= 0.5));
+    assert!(findings.iter().all(|f| f["score"].as_f64().expect("score") >= 0.5));
 
     tasks.shutdown(&analyzer).await.expect("shutdown");
 }
@@ -222,35 +188,18 @@ async fn posting_the_same_windows_twice_counts_duplicates_and_stores_them_once()
     assert_eq!(first["duplicates"], 0);
     committed(&analyzer);
     let (events, findings, _) = stored(&app, dir.path()).await;
-    assert!(
-        events > 0 && findings > 0,
-        "events {events}, findings {findings}"
-    );
+    assert!(events > 0 && findings > 0, "events {events}, findings {findings}");
 
     let (status, second) = post_json(&app, body).await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["accepted"], windows.len());
     assert_eq!(second["duplicates"], windows.len());
     committed(&analyzer);
-    assert_eq!(
-        stored(&app, dir.path()).await.0,
-        events,
-        "events stored once"
-    );
-    assert_eq!(
-        stored(&app, dir.path()).await.1,
-        findings,
-        "findings stored once"
-    );
+    assert_eq!(stored(&app, dir.path()).await.0, events, "events stored once");
+    assert_eq!(stored(&app, dir.path()).await.1, findings, "findings stored once");
     let metrics = get_text(&app, "/metrics").await;
-    assert_eq!(
-        metric(&metrics, "agentsight_windows_duplicate_total"),
-        windows.len() as u64
-    );
-    assert_eq!(
-        metric(&metrics, "agentsight_windows_received_total"),
-        2 * windows.len() as u64
-    );
+    assert_eq!(metric(&metrics, "agentsight_windows_duplicate_total"), windows.len() as u64);
+    assert_eq!(metric(&metrics, "agentsight_windows_received_total"), 2 * windows.len() as u64);
 
     tasks.shutdown(&analyzer).await.expect("shutdown");
 }
@@ -259,10 +208,7 @@ async fn posting_the_same_windows_twice_counts_duplicates_and_stores_them_once()
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_clear_4xx_and_store_nothing() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let config = Config {
-        max_body_bytes: 64 * 1024,
-        ..quiet_config()
-    };
+    let config = Config { max_body_bytes: 64 * 1024, ..quiet_config() };
     let (analyzer, tasks, app) = start(config, dir.path());
     let windows = demo_windows();
     // Something stored already, so "unchanged" is not trivially zero.
@@ -292,31 +238,11 @@ async fn bad_requests_are_clear_4xx_and_store_nothing() {
     assert!(big.len() > 64 * 1024);
 
     let cases: Vec<(&str, Vec<u8>, StatusCode)> = vec![
-        (
-            "malformed JSON",
-            b"{\"window_id\": ".to_vec(),
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "body over max_body_bytes",
-            big.clone(),
-            StatusCode::PAYLOAD_TOO_LARGE,
-        ),
-        (
-            "unknown field",
-            with("colour", json!("blue")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "wrong type",
-            with("seq", json!("one")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
-        (
-            "window_id not session:seq",
-            with("window_id", json!("someone-else:7")),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        ),
+        ("malformed JSON", b"{\"window_id\": ".to_vec(), StatusCode::BAD_REQUEST),
+        ("body over max_body_bytes", big.clone(), StatusCode::PAYLOAD_TOO_LARGE),
+        ("unknown field", with("colour", json!("blue")), StatusCode::UNPROCESSABLE_ENTITY),
+        ("wrong type", with("seq", json!("one")), StatusCode::UNPROCESSABLE_ENTITY),
+        ("window_id not session:seq", with("window_id", json!("someone-else:7")), StatusCode::UNPROCESSABLE_ENTITY),
         (
             "one good and one bad window",
             serde_json::to_vec(&json!([good, bad_seq])).expect("json"),
@@ -326,16 +252,10 @@ async fn bad_requests_are_clear_4xx_and_store_nothing() {
     for (what, body, want) in cases {
         let (status, err) = post_json(&app, body).await;
         assert_eq!(status, want, "{what}: {err}");
-        let message = err["error"]
-            .as_str()
-            .unwrap_or_else(|| panic!("{what}: no JSON error: {err}"));
+        let message = err["error"].as_str().unwrap_or_else(|| panic!("{what}: no JSON error: {err}"));
         assert!(!message.is_empty(), "{what}");
         committed(&analyzer);
-        assert_eq!(
-            stored(&app, dir.path()).await,
-            before,
-            "{what}: nothing stored"
-        );
+        assert_eq!(stored(&app, dir.path()).await, before, "{what}: nothing stored");
     }
 
     // A gzip body that is small on the wire but over the limit once decompressed.
@@ -345,46 +265,23 @@ async fn bad_requests_are_clear_4xx_and_store_nothing() {
         .body(Body::from(gzip(&big)))
         .expect("request");
     let (status, body) = send(&app, req).await;
-    assert_eq!(
-        status,
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "{}",
-        String::from_utf8_lossy(&body)
-    );
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{}", String::from_utf8_lossy(&body));
     committed(&analyzer);
-    assert_eq!(
-        stored(&app, dir.path()).await,
-        before,
-        "gzip bomb: nothing stored"
-    );
+    assert_eq!(stored(&app, dir.path()).await, before, "gzip bomb: nothing stored");
 
     for (uri, want) in [
-        (
-            "/v1/search?query=kind:exec%20AND%20(",
-            StatusCode::BAD_REQUEST,
-        ),
-        (
-            "/v1/search?query=pytest&colour=blue",
-            StatusCode::BAD_REQUEST,
-        ),
+        ("/v1/search?query=kind:exec%20AND%20(", StatusCode::BAD_REQUEST),
+        ("/v1/search?query=pytest&colour=blue", StatusCode::BAD_REQUEST),
         ("/v1/findings?min_score=high", StatusCode::BAD_REQUEST),
         ("/v1/sessions/nope?limit=many", StatusCode::BAD_REQUEST),
         ("/v1/sessions/nope", StatusCode::NOT_FOUND),
     ] {
         let (status, err) = get(&app, uri).await;
         assert_eq!(status, want, "{uri}: {err}");
-        assert!(
-            err["error"].as_str().is_some_and(|m| !m.is_empty()),
-            "{uri}: no JSON error: {err}"
-        );
+        assert!(err["error"].as_str().is_some_and(|m| !m.is_empty()), "{uri}: no JSON error: {err}");
     }
     let metrics = get_text(&app, "/metrics").await;
-    assert!(
-        metric(
-            &metrics,
-            "agentsight_dropped_total{reason=\"window_rejected\"}"
-        ) >= 2
-    );
+    assert!(metric(&metrics, "agentsight_dropped_total{reason=\"window_rejected\"}") >= 2);
 
     tasks.shutdown(&analyzer).await.expect("shutdown");
 }
@@ -393,10 +290,7 @@ async fn bad_requests_are_clear_4xx_and_store_nothing() {
 async fn a_configured_token_guards_every_data_route() {
     let dir = tempfile::tempdir().expect("tempdir");
     let (analyzer, tasks) = Analyzer::start(quiet_config(), dir.path()).expect("start");
-    let app = router(ApiState {
-        analyzer: analyzer.clone(),
-        token: Some("t".into()),
-    });
+    let app = router(ApiState { analyzer: analyzer.clone(), token: Some("t".into()) });
     let window = serde_json::to_vec(&demo_windows()[0]).expect("json");
 
     let request = |method: &str, uri: &str, auth: Option<&str>| {
@@ -404,14 +298,8 @@ async fn a_configured_token_guards_every_data_route() {
         if let Some(a) = auth {
             b = b.header(header::AUTHORIZATION, a);
         }
-        let body = if method == "POST" {
-            Body::from(window.clone())
-        } else {
-            Body::empty()
-        };
-        b.header(header::CONTENT_TYPE, "application/json")
-            .body(body)
-            .expect("request")
+        let body = if method == "POST" { Body::from(window.clone()) } else { Body::empty() };
+        b.header(header::CONTENT_TYPE, "application/json").body(body).expect("request")
     };
     for (method, uri) in [
         ("POST", "/v1/windows"),
@@ -420,29 +308,14 @@ async fn a_configured_token_guards_every_data_route() {
         ("GET", "/v1/findings"),
         ("GET", "/metrics"),
     ] {
-        for auth in [
-            None,
-            Some("Bearer wrong"),
-            Some("Bearer tt"),
-            Some("t"),
-            Some("Basic dDp0"),
-        ] {
+        for auth in [None, Some("Bearer wrong"), Some("Bearer tt"), Some("t"), Some("Basic dDp0")] {
             let (status, body) = send(&app, request(method, uri, auth)).await;
-            assert_eq!(
-                status,
-                StatusCode::UNAUTHORIZED,
-                "{method} {uri} with {auth:?}"
-            );
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{method} {uri} with {auth:?}");
             let err: Value = serde_json::from_slice(&body).expect("JSON error");
             assert!(err["error"].is_string());
         }
         let (status, body) = send(&app, request(method, uri, Some("Bearer t"))).await;
-        assert_eq!(
-            status,
-            StatusCode::OK,
-            "{method} {uri}: {}",
-            String::from_utf8_lossy(&body)
-        );
+        assert_eq!(status, StatusCode::OK, "{method} {uri}: {}", String::from_utf8_lossy(&body));
     }
     // Only the authorised POST stored anything.
     let metrics = analyzer.metrics();
@@ -464,25 +337,14 @@ async fn a_configured_token_guards_every_data_route() {
 fn windows_ingested_before_a_crash_are_replayed_from_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let windows = demo_windows();
-    let runtime = || {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .expect("runtime")
-    };
+    let runtime =
+        || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
 
     let first = runtime();
     let ingested = first.block_on(async {
         let (analyzer, tasks) = Analyzer::start(quiet_config(), dir.path()).expect("start");
         let report = analyzer.ingest(&windows).expect("ingest");
-        assert!(
-            analyzer
-                .search(&Default::default())
-                .expect("search")
-                .is_empty(),
-            "nothing committed yet"
-        );
+        assert!(analyzer.search(&Default::default()).expect("search").is_empty(), "nothing committed yet");
         // "kill -9": no shutdown, no commit; the tasks are leaked, never told to stop.
         std::mem::forget(tasks);
         report
@@ -497,10 +359,7 @@ fn windows_ingested_before_a_crash_are_replayed_from_the_log() {
         assert_eq!(replayed, windows.len() as u64);
         let (status, hits) = get(&app, "/v1/search?query=build.py").await;
         assert_eq!(status, StatusCode::OK);
-        assert!(
-            !hits.as_array().expect("hits").is_empty(),
-            "replayed windows are searchable"
-        );
+        assert!(!hits.as_array().expect("hits").is_empty(), "replayed windows are searchable");
         let (events, findings, _) = stored(&app, dir.path()).await;
         assert!(events > 0 && findings > 0);
         tasks.shutdown(&analyzer).await.expect("shutdown");
@@ -530,9 +389,7 @@ async fn stand_in(status: StatusCode, body: Value) -> (String, Arc<Mutex<Vec<Val
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
     (format!("http://{addr}/v1"), seen)
@@ -559,19 +416,11 @@ async fn the_judge_adds_findings_from_an_openai_compatible_stand_in() {
 
     let asked = requests.lock().expect("lock").len();
     assert!(asked > 0, "the judge asked the stand-in");
-    assert!(requests
-        .lock()
-        .expect("lock")
-        .iter()
-        .all(|r| r["model"] == "stand-in"));
+    assert!(requests.lock().expect("lock").iter().all(|r| r["model"] == "stand-in"));
     let (status, findings) = get(&app, "/v1/findings?limit=1000").await;
     assert_eq!(status, StatusCode::OK);
-    let judged: Vec<&Value> = findings
-        .as_array()
-        .expect("findings")
-        .iter()
-        .filter(|f| f["detector"] == "judge")
-        .collect();
+    let judged: Vec<&Value> =
+        findings.as_array().expect("findings").iter().filter(|f| f["detector"] == "judge").collect();
     assert!(!judged.is_empty(), "judge findings in {findings}");
     for f in &judged {
         assert_eq!(f["judge"]["model"], "stand-in", "{f}");
@@ -580,32 +429,19 @@ async fn the_judge_adds_findings_from_an_openai_compatible_stand_in() {
     }
     assert!(analyzer.judge_errors().is_empty());
     let metrics = get_text(&app, "/metrics").await;
-    assert_eq!(
-        metric(&metrics, "agentsight_judge_requests_total"),
-        asked as u64
-    );
-    assert_eq!(
-        metric(&metrics, "agentsight_judge_verdicts_total"),
-        judged.len() as u64
-    );
+    assert_eq!(metric(&metrics, "agentsight_judge_requests_total"), asked as u64);
+    assert_eq!(metric(&metrics, "agentsight_judge_verdicts_total"), judged.len() as u64);
     assert!(metric(&metrics, "agentsight_windows_judged_total") > 0);
     assert_eq!(metric(&metrics, "agentsight_judge_errors_total"), 0);
     assert_eq!(
-        metric(
-            &metrics,
-            "agentsight_findings_total{kind=\"loop\",detector=\"judge\"}"
-        ),
+        metric(&metrics, "agentsight_findings_total{kind=\"loop\",detector=\"judge\"}"),
         judged.iter().filter(|f| f["kind"] == "loop").count() as u64
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_judge_that_always_fails_leaves_judge_errors_and_no_judge_finding() {
-    let (url, requests) = stand_in(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        json!({"error": {"message": "down"}}),
-    )
-    .await;
+    let (url, requests) = stand_in(StatusCode::INTERNAL_SERVER_ERROR, json!({"error": {"message": "down"}})).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let (analyzer, tasks, app) = start(judge_config(&url), dir.path());
     analyzer.ingest(&demo_windows()).expect("ingest");
@@ -614,46 +450,15 @@ async fn a_judge_that_always_fails_leaves_judge_errors_and_no_judge_finding() {
     let asked = requests.lock().expect("lock").len() as u64;
     let errors = analyzer.judge_errors();
     assert!(!errors.is_empty(), "judge errors recorded");
-    assert!(
-        errors
-            .iter()
-            .all(|e| e.attempts == 2 && e.error.contains("500")),
-        "{errors:?}"
-    );
-    assert_eq!(
-        asked,
-        2 * errors.len() as u64,
-        "every prompt tried max_attempts times"
-    );
+    assert!(errors.iter().all(|e| e.attempts == 2 && e.error.contains("500")), "{errors:?}");
+    assert_eq!(asked, 2 * errors.len() as u64, "every prompt tried max_attempts times");
     let (_, findings) = get(&app, "/v1/findings?limit=1000").await;
-    assert!(
-        findings
-            .as_array()
-            .expect("findings")
-            .iter()
-            .all(|f| f["detector"] != "judge"),
-        "{findings}"
-    );
+    assert!(findings.as_array().expect("findings").iter().all(|f| f["detector"] != "judge"), "{findings}");
     let metrics = get_text(&app, "/metrics").await;
-    assert_eq!(
-        metric(&metrics, "agentsight_judge_errors_total"),
-        errors.len() as u64
-    );
-    assert_eq!(
-        metric(&metrics, "agentsight_judge_gave_up_total"),
-        errors.len() as u64
-    );
-    assert_eq!(
-        metric(
-            &metrics,
-            "agentsight_judge_failed_attempts_total{reason=\"http_5xx\"}"
-        ),
-        asked
-    );
-    assert_eq!(
-        metric(&metrics, "agentsight_judge_retries_total"),
-        errors.len() as u64
-    );
+    assert_eq!(metric(&metrics, "agentsight_judge_errors_total"), errors.len() as u64);
+    assert_eq!(metric(&metrics, "agentsight_judge_gave_up_total"), errors.len() as u64);
+    assert_eq!(metric(&metrics, "agentsight_judge_failed_attempts_total{reason=\"http_5xx\"}"), asked);
+    assert_eq!(metric(&metrics, "agentsight_judge_retries_total"), errors.len() as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -664,19 +469,15 @@ async fn a_loop_finding_is_delivered_signed_once_per_cooldown() {
     let log = received.clone();
     let app = Router::new().route(
         "/hook",
-        axum::routing::post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
-                let log = log.clone();
-                async move {
-                    log.lock().expect("lock").push((headers, body.to_vec()));
-                    StatusCode::OK
-                }
-            },
-        ),
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            let log = log.clone();
+            async move {
+                log.lock().expect("lock").push((headers, body.to_vec()));
+                StatusCode::OK
+            }
+        }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -697,11 +498,7 @@ async fn a_loop_finding_is_delivered_signed_once_per_cooldown() {
     tasks.shutdown(&analyzer).await.expect("shutdown");
 
     let received = received.lock().expect("lock").clone();
-    assert_eq!(
-        received.len(),
-        1,
-        "one delivery per (rule, session, kind) per cool-down"
-    );
+    assert_eq!(received.len(), 1, "one delivery per (rule, session, kind) per cool-down");
     let (headers, body) = &received[0];
     let signature = headers
         .get("x-agentsight-signature")
@@ -710,39 +507,15 @@ async fn a_loop_finding_is_delivered_signed_once_per_cooldown() {
         .expect("signature header");
     let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).expect("key");
     mac.update(body);
-    assert_eq!(
-        signature,
-        hex::encode(mac.finalize().into_bytes()),
-        "HMAC of the exact body"
-    );
+    assert_eq!(signature, hex::encode(mac.finalize().into_bytes()), "HMAC of the exact body");
     let json: Value = serde_json::from_slice(body).expect("JSON body");
-    assert!(
-        json["text"].as_str().is_some_and(|t| t.contains("loop")),
-        "{json}"
-    );
+    assert!(json["text"].as_str().is_some_and(|t| t.contains("loop")), "{json}");
     assert_eq!(json["finding"]["kind"], "loop");
     assert!(json["finding"]["score"].as_f64().expect("score") >= 0.5);
     assert_eq!(json["rule"], "loops");
 
     let metrics = get_text(&app, "/metrics").await;
-    assert_eq!(
-        metric(
-            &metrics,
-            "agentsight_webhook_deliveries_total{outcome=\"delivered\"}"
-        ),
-        1
-    );
-    assert!(
-        metric(
-            &metrics,
-            "agentsight_webhook_deliveries_total{outcome=\"deduped\"}"
-        ) >= 1
-    );
-    assert_eq!(
-        metric(
-            &metrics,
-            "agentsight_webhook_deliveries_total{outcome=\"failed\"}"
-        ),
-        0
-    );
+    assert_eq!(metric(&metrics, "agentsight_webhook_deliveries_total{outcome=\"delivered\"}"), 1);
+    assert!(metric(&metrics, "agentsight_webhook_deliveries_total{outcome=\"deduped\"}") >= 1);
+    assert_eq!(metric(&metrics, "agentsight_webhook_deliveries_total{outcome=\"failed\"}"), 0);
 }

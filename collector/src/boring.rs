@@ -40,7 +40,7 @@
 //! connection is over). Pure: bytes in, file offsets out. x86-64 ELF only. A role matched by
 //! no function, or by more than one, is a [`Miss`], never a guess.
 
-use crate::le::{read_u32, read_i32, read_u64};
+use crate::le::{read_i32, read_u32, read_u64};
 use std::collections::{BTreeMap, BTreeSet};
 
 use memchr::{memchr_iter, memmem};
@@ -89,7 +89,9 @@ impl Miss {
     pub(crate) fn describe(self) -> &'static str {
         match self {
             Miss::NotX86Elf => "BoringSSL (statically linked, stripped; not an x86-64 ELF file)",
-            Miss::NoSourceName | Miss::NoErrorSites => "BoringSSL (statically linked, stripped; no error sites of `ssl_lib.cc`)",
+            Miss::NoSourceName | Miss::NoErrorSites => {
+                "BoringSSL (statically linked, stripped; no error sites of `ssl_lib.cc`)"
+            }
             Miss::Write => "BoringSSL (statically linked, stripped; `SSL_write` not found)",
             Miss::Read => "BoringSSL (statically linked, stripped; `SSL_read` not found)",
         }
@@ -123,7 +125,8 @@ pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
     }
     let code: Vec<Code<'_>> = all.iter().filter(|(_, _, exec)| *exec).map(|(seg, _, _)| *seg).collect();
     let found = find_in(&code, &names)?;
-    let offset = |addr: u64| all.iter().find(|(seg, _, _)| seg.contains(addr)).map(|(seg, file, _)| addr - seg.addr + file);
+    let offset =
+        |addr: u64| all.iter().find(|(seg, _, _)| seg.contains(addr)).map(|(seg, file, _)| addr - seg.addr + file);
     Ok(Functions {
         write: offset(found.write).ok_or(Miss::Write)?,
         read: offset(found.read).ok_or(Miss::Read)?,
@@ -187,7 +190,8 @@ fn find_in(code: &[Code<'_>], names: &[u64]) -> Result<Found, Miss> {
     let write = only(reasons.keys().copied().filter(|&f| writes(f))).ok_or(Miss::Write)?;
     let shutdown = only(reasons.keys().copied().filter(|&f| shuts_down(f))).ok_or(Miss::Read)?;
     // ssl_read_impl, or SSL_peek / SSL_read if it was inlined there
-    let core = only(reasons.keys().copied().filter(|&f| reads_or_writes(f) && !writes(f) && !shuts_down(f))).ok_or(Miss::Read)?;
+    let core = only(reasons.keys().copied().filter(|&f| reads_or_writes(f) && !writes(f) && !shuts_down(f)))
+        .ok_or(Miss::Read)?;
     let callers = |f: u64| -> BTreeSet<u64> { calls.callers(f).filter_map(function_of).collect() };
     let core_callers = callers(core);
     let peek = if core_callers.contains(&shutdown) {
@@ -269,8 +273,10 @@ fn error_sites(code: &[Code<'_>], names: &[u64]) -> Vec<(u64, u32)> {
         for &name in names {
             let Ok(imm) = u32::try_from(name) else { continue };
             for hit in memmem::find_iter(seg.bytes, &imm.to_le_bytes()) {
-                let site =
-                    [1, 2].iter().filter_map(|&back| hit.checked_sub(back)).find_map(|at| Some((at, put_error_reason(seg, at, name)?)));
+                let site = [1, 2]
+                    .iter()
+                    .filter_map(|&back| hit.checked_sub(back))
+                    .find_map(|at| Some((at, put_error_reason(seg, at, name)?)));
                 if let Some((at, reason)) = site {
                     sites.push((seg.addr + at as u64, reason));
                 }
@@ -336,11 +342,14 @@ fn decode(seg: &Code<'_>, i: usize) -> Option<(Insn, usize)> {
     match op {
         0x50..=0x57 => Some((Insn::Neutral, len + 1)), // push
         0xB8..=0xBF if w => Some((Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(read_u64(b, p + 1)?)), len + 9)),
-        0xB8..=0xBF => Some((Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(u64::from(read_u32(b, p + 1)?))), len + 5)),
+        0xB8..=0xBF => {
+            Some((Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(u64::from(read_u32(b, p + 1)?))), len + 5))
+        }
         // xor/mov between registers
         0x31 | 0x33 | 0x89 | 0x8B if modrm? >> 6 == 3 => {
             let m = modrm?;
-            let (dest, src) = if op == 0x31 || op == 0x89 { (rm_field(m), reg_field(m)) } else { (reg_field(m), rm_field(m)) };
+            let (dest, src) =
+                if op == 0x31 || op == 0x89 { (rm_field(m), reg_field(m)) } else { (reg_field(m), rm_field(m)) };
             let value = if (op == 0x31 || op == 0x33) && dest == src { Value::Const(0) } else { Value::Unknown };
             Some((Insn::Set(dest, value), len + 2))
         }
@@ -350,9 +359,14 @@ fn decode(seg: &Code<'_>, i: usize) -> Option<(Insn, usize)> {
         // lea reg, [rip + disp32]
         0x8D if w && modrm? & 0xC7 == 0x05 => {
             let disp = read_i32(b, p + 2)?;
-            Some((Insn::Set(reg_field(modrm?), Value::Const(pc(len + 6).wrapping_add_signed(i64::from(disp)))), len + 6))
+            Some((
+                Insn::Set(reg_field(modrm?), Value::Const(pc(len + 6).wrapping_add_signed(i64::from(disp)))),
+                len + 6,
+            ))
         }
-        0xE8 | 0xE9 if rex.is_none() => Some((Insn::Call(pc(5).wrapping_add_signed(i64::from(read_i32(b, i + 1)?))), 5)),
+        0xE8 | 0xE9 if rex.is_none() => {
+            Some((Insn::Call(pc(5).wrapping_add_signed(i64::from(read_i32(b, i + 1)?))), 5))
+        }
         _ => None,
     }
 }
@@ -378,10 +392,11 @@ fn put_error_reason(seg: &Code<'_>, at: usize, name: u64) -> Option<u32> {
     // compilers may set some arguments before the name: constants ending right before it
     let mut end = at;
     for _ in 0..4 {
-        let before = [5, 6, 2, 3].iter().filter_map(|&len| end.checked_sub(len)).find_map(|start| match decode(seg, start) {
-            Some((Insn::Set(reg, v @ Value::Const(_)), n)) if start + n == end => Some((start, reg, v)),
-            _ => None,
-        });
+        let before =
+            [5, 6, 2, 3].iter().filter_map(|&len| end.checked_sub(len)).find_map(|start| match decode(seg, start) {
+                Some((Insn::Set(reg, v @ Value::Const(_)), n)) if start + n == end => Some((start, reg, v)),
+                _ => None,
+            });
         let Some((start, reg, value)) = before else { break };
         args[usize::from(reg)].get_or_insert(value);
         end = start;
@@ -414,9 +429,6 @@ fn passes_arguments_through(seg: &Code<'_>, function: u64, callee: u64) -> bool 
     }
     false
 }
-
-
-
 
 #[cfg(test)]
 mod tests {
@@ -522,7 +534,10 @@ mod tests {
         let err = a.function();
         a.ret();
         let write = a.function();
-        a.put_error(err, SSL_R_UNINITIALIZED).put_error(err, SSL_R_SSL_HANDSHAKE_FAILURE).put_error(err, SSL_R_BAD_LENGTH).ret();
+        a.put_error(err, SSL_R_UNINITIALIZED)
+            .put_error(err, SSL_R_SSL_HANDSHAKE_FAILURE)
+            .put_error(err, SSL_R_BAD_LENGTH)
+            .ret();
         // SSL_read with SSL_peek and ssl_read_impl inside; SSL_shutdown with its own copy
         let read = a.function();
         a.put_error(err, 66).put_error(err, SSL_R_UNINITIALIZED).put_error(err, SSL_R_SSL_HANDSHAKE_FAILURE).ret();
@@ -567,7 +582,12 @@ mod tests {
         // position-independent: lea rcx, [rip + disp]; the call is a jump to a shared tail
         let pie = a.here();
         let disp = NAME as i64 - (pie as i64 + 7);
-        a.raw(&[0x48, 0x8D, 0x0D]).raw(&(disp as i32).to_le_bytes()).mov_imm(7, 16).raw(&[0x31, 0xF6]).mov_imm(2, 215).mov_imm(8, 7);
+        a.raw(&[0x48, 0x8D, 0x0D])
+            .raw(&(disp as i32).to_le_bytes())
+            .mov_imm(7, 16)
+            .raw(&[0x31, 0xF6])
+            .mov_imm(2, 215)
+            .mov_imm(8, 7);
         a.raw(&[0xE9, 0, 0, 0, 0]);
         // not SSL's: library 20
         a.mov_imm(1, NAME as u32).mov_imm(7, 20).raw(&[0x31, 0xF6]).mov_imm(2, 5).mov_imm(8, 7).call(err);
@@ -617,7 +637,10 @@ mod tests {
             let err = c.function();
             c.ret();
             c.function();
-            c.put_error(err, SSL_R_UNINITIALIZED).put_error(err, SSL_R_SSL_HANDSHAKE_FAILURE).put_error(err, SSL_R_BAD_LENGTH).ret();
+            c.put_error(err, SSL_R_UNINITIALIZED)
+                .put_error(err, SSL_R_SSL_HANDSHAKE_FAILURE)
+                .put_error(err, SSL_R_BAD_LENGTH)
+                .ret();
             c
         };
         assert_eq!(find_in(&[only_write.code()], &[NAME]), Err(Miss::Read));
@@ -672,7 +695,10 @@ mod tests {
         let file = elf(&rodata, &a.bytes, BASE);
         let found = find(&file).expect("found");
         let offset = |addr: u64| addr - BASE + 0x2000;
-        assert_eq!(found, Functions { write: offset(want.write), read: offset(want.read), shutdown: offset(want.shutdown) });
+        assert_eq!(
+            found,
+            Functions { write: offset(want.write), read: offset(want.read), shutdown: offset(want.shutdown) }
+        );
         assert_eq!(find(b"not an elf"), Err(Miss::NotX86Elf));
         let no_name = elf(b"\0nothing here\0", &a.bytes, BASE);
         assert_eq!(find(&no_name), Err(Miss::NoSourceName));
@@ -694,10 +720,15 @@ mod tests {
         for offset in [found.write, found.read] {
             // each is a function entry, which saves registers first: push rbp / push r12-r15
             let first = &data[offset as usize..offset as usize + 2];
-            assert!(first[0] == 0x55 || (first[0] == 0x41 && (0x54..=0x57).contains(&first[1])), "{offset:#x}: {first:x?}");
+            assert!(
+                first[0] == 0x55 || (first[0] == 0x41 && (0x54..=0x57).contains(&first[1])),
+                "{offset:#x}: {first:x?}"
+            );
         }
-        let version =
-            std::process::Command::new(&path).arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+        let version = std::process::Command::new(&path)
+            .arg("--version")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string());
         if version.as_deref().is_ok_and(|v| v == "1.4.5") {
             assert_eq!(found, Functions { write: 0x23f_fc30, read: 0x237_e500, shutdown: 0x23a_c290 });
         }

@@ -22,14 +22,14 @@ use libbpf_rs::skel::{OpenSkel, SkelBuilder};
 use libbpf_rs::{MapCore, MapFlags, PrintLevel, RingBufferBuilder};
 use model::Event;
 
+use crate::bpf::bytes_of;
 use crate::bpf::process::{types, ProcessSkel, ProcessSkelBuilder};
 use crate::bpf::tls::{TlsSkel, TlsSkelBuilder};
-use crate::redact::{RedactConfig, Redactor};
-use crate::uprobes::{self, Outcome, SslProbes};
-use crate::bpf::bytes_of;
 use crate::clock::Clock;
 use crate::decode::Decoder;
 use crate::raw::{self, EVENT_KIND_NAMES, LOSS_REASONS};
+use crate::redact::{RedactConfig, Redactor};
+use crate::uprobes::{self, Outcome, SslProbes};
 use crate::{procfs, Error};
 
 /// The oldest kernel the programs verify on (bpf_loop).
@@ -501,7 +501,10 @@ impl LossTracker {
 }
 
 /// The second ring buffer, mapped, its records going where the first ring's go.
-fn second_ring<'a>(skel: &'a ProcessSkel<'_>, sink: &'a std::cell::RefCell<Sink>) -> Result<libbpf_rs::RingBuffer<'a>, Error> {
+fn second_ring<'a>(
+    skel: &'a ProcessSkel<'_>,
+    sink: &'a std::cell::RefCell<Sink>,
+) -> Result<libbpf_rs::RingBuffer<'a>, Error> {
     let mut builder = RingBufferBuilder::new();
     builder
         .add(&skel.maps.spill, |data: &[u8]| sink.borrow_mut().record(data))
@@ -739,9 +742,10 @@ mod tests {
 
     #[test]
     fn capture_config_reads_its_file_keys_and_rejects_others() {
-        let c: CaptureConfig =
-            serde_json::from_str(r#"{"ring_mib": 128, "tls": false, "full_requests": true, "tls_binaries": ["/opt/agent"]}"#)
-                .expect("parse");
+        let c: CaptureConfig = serde_json::from_str(
+            r#"{"ring_mib": 128, "tls": false, "full_requests": true, "tls_binaries": ["/opt/agent"]}"#,
+        )
+        .expect("parse");
         assert_eq!(c.ring_bytes, 128 << 20);
         assert!(!c.tls && c.full_requests);
         assert_eq!(c.tls_binaries, [std::path::PathBuf::from("/opt/agent")]);

@@ -74,10 +74,9 @@ mod tests {
     fn sampled_clock_agrees_with_system_time() {
         let clock = Clock::sample();
         let wall = clock.to_wall_ns(Clock::boot_now_ns());
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .expect("clock after 1970")
-            .as_nanos() as u64;
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock after 1970").as_nanos()
+                as u64;
         let diff = now.abs_diff(wall);
         assert!(diff < 50_000_000, "boot->wall conversion off by {diff} ns");
     }

@@ -28,8 +28,8 @@ use crate::llm::{self, Decoded};
 use crate::net::NetLedger;
 use crate::raw::{self, trunc, Header, RawRecord, SockClass};
 use crate::redact::Redactor;
-use crate::tls::{Chunk, Finished, Gaps, TlsStreams};
 use crate::text::{absolute, escape_bytes, open_flags_text, result_error, split_argv};
+use crate::tls::{Chunk, Finished, Gaps, TlsStreams};
 
 #[derive(Debug)]
 struct PendingWrite {
@@ -120,7 +120,8 @@ impl Decoder {
                 }
                 let dir = if dir == 0 { Direction::Out } else { Direction::In };
                 let ts_ns = hdr.ts_boot_ns;
-                let chunk = Chunk { pid: hdr.pid, tid: hdr.tid, ssl, plain, dir, offset, ts_ns, call_start, data: &data };
+                let chunk =
+                    Chunk { pid: hdr.pid, tid: hdr.tid, ssl, plain, dir, offset, ts_ns, call_start, data: &data };
                 let done = self.tls.push(chunk);
                 self.exchanges(done, out);
             }
@@ -391,10 +392,8 @@ fn sockaddr_text(sa: &[u8], len: u32) -> (String, String, u16) {
             ("inet".into(), ip.to_string(), port)
         }
         10 => {
-            let ip = sa
-                .get(8..24)
-                .and_then(|b| <[u8; 16]>::try_from(b).ok())
-                .map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from);
+            let ip =
+                sa.get(8..24).and_then(|b| <[u8; 16]>::try_from(b).ok()).map_or(Ipv6Addr::UNSPECIFIED, Ipv6Addr::from);
             ("inet6".into(), ip.to_string(), port)
         }
         1 => {
@@ -474,8 +473,21 @@ mod tests {
         file(&mut d, &build::open(3, "/work/app", O_DIRECTORY | O_PATH, 13));
         let tmp = file(&mut d, &build::open(3, "/proc/self/fd/13/calc.py.tmp.1.ab", 0o301, 14));
         assert_eq!(tmp.path, "/work/app/calc.py.tmp.1.ab");
-        let mv = file(&mut d, &build::file(3, raw::FILE_OP_RENAME, "/proc/self/fd/13/calc.py.tmp.1.ab", "", ("/proc/3/fd/13/calc.py", ""), 0));
-        assert_eq!((mv.path.as_str(), mv.new_path.as_deref()), ("/work/app/calc.py.tmp.1.ab", Some("/work/app/calc.py")));
+        let mv = file(
+            &mut d,
+            &build::file(
+                3,
+                raw::FILE_OP_RENAME,
+                "/proc/self/fd/13/calc.py.tmp.1.ab",
+                "",
+                ("/proc/3/fd/13/calc.py", ""),
+                0,
+            ),
+        );
+        assert_eq!(
+            (mv.path.as_str(), mv.new_path.as_deref()),
+            ("/work/app/calc.py.tmp.1.ab", Some("/work/app/calc.py"))
+        );
         // another process's fd 13, an unknown fd and a non-directory open stay as they are
         let other = file(&mut d, &build::open(4, "/proc/self/fd/13/x", 0, 5));
         assert_eq!(other.path, "/proc/self/fd/13/x");
@@ -497,7 +509,8 @@ mod tests {
     fn write_summary_joins_start_and_end() {
         let mut d = decoder();
         let hdr = |kind| Header { kind, ts_boot_ns: 5, pid: 4, tid: 4, ppid: 1, uid: 0, comm: b"bash".to_vec() };
-        let start = RawRecord::WriteStart { hdr: hdr(raw::EVENT_WRITE_START), fd: 1, path: b"/tmp/x/a".to_vec(), trunc: 0 };
+        let start =
+            RawRecord::WriteStart { hdr: hdr(raw::EVENT_WRITE_START), fd: 1, path: b"/tmp/x/a".to_vec(), trunc: 0 };
         assert!(d.decode(start).is_none());
         let end = RawRecord::WriteEnd { hdr: hdr(raw::EVENT_WRITE_END), fd: 1, bytes: 3, writes: 1, first_ts_ns: 5 };
         let ev = d.decode(end.clone()).expect("event");
@@ -524,10 +537,14 @@ mod tests {
         let hdr = |kind| Header { kind, ts_boot_ns: 5, pid: 4, tid: 4, ppid: 1, uid: 0, comm: b"bash".to_vec() };
         let path = format!("/tmp/{key}.txt").into_bytes();
         d.push(RawRecord::WriteStart { hdr: hdr(raw::EVENT_WRITE_START), fd: 1, path, trunc: 0 }, &mut out);
-        d.push(RawRecord::WriteEnd { hdr: hdr(raw::EVENT_WRITE_END), fd: 1, bytes: 3, writes: 1, first_ts_ns: 5 }, &mut out);
+        d.push(
+            RawRecord::WriteEnd { hdr: hdr(raw::EVENT_WRITE_END), fd: 1, bytes: 3, writes: 1, first_ts_ns: 5 },
+            &mut out,
+        );
         let mut un = vec![1, 0];
         un.extend_from_slice(format!("/run/{gh}.sock\0").as_bytes());
-        let connect = RawRecord::Connect { hdr: hdr(raw::EVENT_CONNECT), result: 0, fd: 3, sockaddr: un, sockaddr_len: 64 };
+        let connect =
+            RawRecord::Connect { hdr: hdr(raw::EVENT_CONNECT), result: 0, fd: 3, sockaddr: un, sockaddr_len: 64 };
         d.push(connect, &mut out);
         out.push(d.loss(5, "tls", 1, &format!("pid 9 `x` (/opt/{key}/node): TLS via go, not captured")));
 
@@ -551,12 +568,16 @@ mod tests {
         let hdr = |kind, pid| Header { kind, ts_boot_ns: 5, pid, tid: pid, ppid: 1, uid: 0, comm: b"aider".to_vec() };
         let peer: std::net::SocketAddr = "127.0.0.1:11434".parse().expect("addr");
         let sk = 0xffff_8880_0000_1000;
-        d.push(RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 3), sk, fd: 5, class: SockClass::Http, peer }, &mut out);
+        d.push(
+            RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 3), sk, fd: 5, class: SockClass::Http, peer },
+            &mut out,
+        );
         let body = br#"{"model":"llama3","messages":[{"role":"user","content":"hi"}]}"#;
         let head = "POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:11434\r\nContent-Type: application/json";
         let mut req = format!("{head}\r\nContent-Length: {}\r\n\r\n", body.len()).into_bytes();
         req.extend_from_slice(body);
-        let reply = br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}]}"#;
+        let reply =
+            br#"{"choices":[{"index":0,"message":{"role":"assistant","content":"hello"},"finish_reason":"stop"}]}"#;
         let head = "HTTP/1.1 200 OK\r\nContent-Type: application/json";
         let mut resp = format!("{head}\r\nContent-Length: {}\r\n\r\n", reply.len()).into_bytes();
         resp.extend_from_slice(reply);
@@ -565,16 +586,23 @@ mod tests {
             d.push(RawRecord::TlsData { hdr, plain: true, ssl: sk, dir, offset: 0, call_start: true, data }, &mut out);
         }
         let hdr_close = hdr(raw::EVENT_SOCK_CLOSE, 3);
-        let close = RawRecord::SockClose { hdr: hdr_close, sk, class: SockClass::Http, flags: 0, bytes_out: 1, bytes_in: 1 };
+        let close =
+            RawRecord::SockClose { hdr: hdr_close, sk, class: SockClass::Http, flags: 0, bytes_out: 1, bytes_in: 1 };
         d.push(close, &mut out);
-        let EventBody::LlmCall(call) = &out.last().expect("an exchange").body else { panic!("not an llm_call: {out:?}") };
+        let EventBody::LlmCall(call) = &out.last().expect("an exchange").body else {
+            panic!("not an llm_call: {out:?}")
+        };
         assert_eq!(call.url, "http://127.0.0.1:11434/v1/chat/completions");
         assert_eq!(call.response.text, "hello");
 
         // TLS that no probe saw, and SSH, from another process: named when it exits
         let ssh: std::net::SocketAddr = "10.0.0.2:22".parse().expect("addr");
-        d.push(RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 1, fd: 3, class: SockClass::Tls, peer }, &mut out);
-        let other = RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 2, fd: 4, class: SockClass::Other, peer: ssh };
+        d.push(
+            RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 1, fd: 3, class: SockClass::Tls, peer },
+            &mut out,
+        );
+        let other =
+            RawRecord::SockInfo { hdr: hdr(raw::EVENT_SOCK_INFO, 4), sk: 2, fd: 4, class: SockClass::Other, peer: ssh };
         d.push(other, &mut out);
         let before = out.len();
         d.push(RawRecord::Exit { hdr: hdr(raw::EVENT_EXIT, 4), exit_code: 0, duration_ns: 1 }, &mut out);

@@ -104,7 +104,9 @@ impl Miss {
 /// Whether `data` is a Go executable that carries crypto/tls (cheap; [`find`] does the work).
 #[cfg(test)]
 pub(crate) fn is_go_with_tls(data: &[u8]) -> bool {
-    data.starts_with(b"\x7fELF") && memmem::find(data, BUILDINFO).is_some() && memmem::find(data, WRITE.as_bytes()).is_some()
+    data.starts_with(b"\x7fELF")
+        && memmem::find(data, BUILDINFO).is_some()
+        && memmem::find(data, WRITE.as_bytes()).is_some()
 }
 
 /// Find the probe sites in a Go executable.
@@ -160,7 +162,11 @@ fn find_addresses(data: &[u8]) -> Result<Functions, Miss> {
         }
         Ok(Function { entry, rets })
     };
-    Ok(Functions { write: function(write.0, write_code)?, read: function(read.0, read_code)?, close: close.map(|(entry, _)| entry) })
+    Ok(Functions {
+        write: function(write.0, write_code)?,
+        read: function(read.0, read_code)?,
+        close: close.map(|(entry, _)| entry),
+    })
 }
 
 /// The function table located by its header, for files without section headers: its file
@@ -195,10 +201,9 @@ fn module_text(data: &[u8], segments: &Segments<'_>, at: usize, table: &Pclntab<
 /// of ABIInternal (go1.16 loads `g` from thread-local storage into another register first).
 fn register_abi(code: &[u8], entry: u64) -> bool {
     let mut decoder = Decoder::with_ip(64, code, entry, DecoderOptions::NONE);
-    decoder
-        .iter()
-        .take(PROLOGUE_INSNS)
-        .any(|insn| insn.mnemonic() == Mnemonic::Cmp && insn.memory_base() == Register::R14 && insn.memory_displacement64() == 0x10)
+    decoder.iter().take(PROLOGUE_INSNS).any(|insn| {
+        insn.mnemonic() == Mnemonic::Cmp && insn.memory_base() == Register::R14 && insn.memory_displacement64() == 0x10
+    })
 }
 
 /// The address of every `RET` in `code` (loaded at `start`), or `None` if something in it is
@@ -323,11 +328,17 @@ impl<'a> Segments<'a> {
 
     /// The address a file offset is loaded at.
     fn address(&self, offset: u64) -> Option<u64> {
-        self.0.iter().find(|(_, start, bytes)| offset >= *start && offset - start < bytes.len() as u64).map(|(addr, start, _)| offset - start + addr)
+        self.0
+            .iter()
+            .find(|(_, start, bytes)| offset >= *start && offset - start < bytes.len() as u64)
+            .map(|(addr, start, _)| offset - start + addr)
     }
 
     fn executable(&self, addr: u64) -> bool {
-        self.0.iter().zip(&self.1).any(|((start, _, bytes), &x)| x && addr >= *start && addr - start < bytes.len() as u64)
+        self.0
+            .iter()
+            .zip(&self.1)
+            .any(|((start, _, bytes), &x)| x && addr >= *start && addr - start < bytes.len() as u64)
     }
 
     fn find(&self, addr: u64) -> Option<&(u64, u64, &'a [u8])> {
@@ -344,8 +355,6 @@ impl<'a> Segments<'a> {
         bytes.get(usize::try_from(start - base).ok()?..usize::try_from(end - base).ok()?)
     }
 }
-
-
 
 #[cfg(test)]
 pub(crate) mod tests {
@@ -383,7 +392,8 @@ pub(crate) mod tests {
     fn objdump(binary: &Path, name: &str) -> (u64, Vec<u64>) {
         let go = std::env::var("AGENTSIGHT_GO").unwrap_or_else(|_| "go".into());
         let pattern = format!("^{}$", regex::escape(name));
-        let out = Command::new(&go).args(["tool", "objdump", "-s", &pattern]).arg(binary).output().expect("go tool objdump");
+        let out =
+            Command::new(&go).args(["tool", "objdump", "-s", &pattern]).arg(binary).output().expect("go tool objdump");
         let text = String::from_utf8_lossy(&out.stdout);
         let addrs: Vec<(u64, bool)> = text
             .lines()
@@ -405,11 +415,13 @@ pub(crate) mod tests {
         let stripped = go_build(dir.path(), "stripped", &["-ldflags=-s -w"]).expect("go");
         let pie = go_build(dir.path(), "pie", &["-buildmode=pie"]).expect("go");
         let pie_stripped = go_build(dir.path(), "pie-stripped", &["-buildmode=pie", "-ldflags=-s -w"]).expect("go");
-        let mut builds = vec![(plain.clone(), plain.clone()), (stripped, plain), (pie.clone(), pie.clone()), (pie_stripped, pie)];
+        let mut builds =
+            vec![(plain.clone(), plain.clone()), (stripped, plain), (pie.clone(), pie.clone()), (pie_stripped, pie)];
         // linked by the C linker (cgo's external mode): C code comes first in `.text`
         if Command::new("gcc").arg("--version").output().is_ok() {
             let ext = go_build(dir.path(), "ext", &["-ldflags=-linkmode=external"]).expect("go");
-            let ext_stripped = go_build(dir.path(), "ext-stripped", &["-ldflags=-s -w -linkmode=external"]).expect("go");
+            let ext_stripped =
+                go_build(dir.path(), "ext-stripped", &["-ldflags=-s -w -linkmode=external"]).expect("go");
             builds.extend([(ext.clone(), ext.clone()), (ext_stripped, ext)]);
         } else {
             eprintln!("no gcc: external linking not tested");
@@ -462,7 +474,9 @@ pub(crate) mod tests {
         // a real x86-64 executable without a Go function table
         let true_bin = std::fs::read("/bin/true").expect("/bin/true");
         assert_eq!(find(&true_bin), Err(Miss::NoPclntab));
-        for miss in [Miss::NotX86Elf, Miss::NoPclntab, Miss::StackAbi, Miss::NoWrite, Miss::NoRead, Miss::BadCode, Miss::NoRet] {
+        for miss in
+            [Miss::NotX86Elf, Miss::NoPclntab, Miss::StackAbi, Miss::NoWrite, Miss::NoRead, Miss::BadCode, Miss::NoRet]
+        {
             assert!(miss.describe().starts_with("Go crypto/tls ("), "{miss:?}");
         }
     }
@@ -473,7 +487,8 @@ pub(crate) mod tests {
         let go119 = [0x4c, 0x8d, 0x64, 0x24, 0x98, 0x4d, 0x3b, 0x66, 0x10, 0x0f, 0x86, 0, 0, 0, 0];
         assert!(register_abi(&go119, 0x1000));
         // go1.16: mov rcx, fs:[-8]; cmp rsp, [rcx+0x10]; jbe ...
-        let go116 = [0x64, 0x48, 0x8b, 0x0c, 0x25, 0xf8, 0xff, 0xff, 0xff, 0x48, 0x3b, 0x61, 0x10, 0x0f, 0x86, 0, 0, 0, 0];
+        let go116 =
+            [0x64, 0x48, 0x8b, 0x0c, 0x25, 0xf8, 0xff, 0xff, 0xff, 0x48, 0x3b, 0x61, 0x10, 0x0f, 0x86, 0, 0, 0, 0];
         assert!(!register_abi(&go116, 0x1000));
     }
 

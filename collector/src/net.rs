@@ -92,15 +92,7 @@ pub(crate) struct NetLedger {
 
 impl NetLedger {
     /// A connection's first bytes (`EVENT_SOCK_INFO`).
-    pub(crate) fn info(
-        &mut self,
-        pid: u32,
-        sk: u64,
-        class: SockClass,
-        peer: SocketAddr,
-        comm: &str,
-        ts_ns: u64,
-    ) {
+    pub(crate) fn info(&mut self, pid: u32, sk: u64, class: SockClass, peer: SocketAddr, comm: &str, ts_ns: u64) {
         if !matches!(class, SockClass::Tls | SockClass::Other) {
             return;
         }
@@ -108,15 +100,7 @@ impl NetLedger {
             self.untracked += 1;
             return;
         }
-        self.open.insert(
-            (pid, sk),
-            Open {
-                class,
-                peer,
-                comm: comm.to_owned(),
-                first_ts_ns: ts_ns,
-            },
-        );
+        self.open.insert((pid, sk), Open { class, peer, comm: comm.to_owned(), first_ts_ns: ts_ns });
     }
 
     /// TLS plaintext of `pid` was captured at `ts_ns`.
@@ -135,24 +119,15 @@ impl NetLedger {
 
     /// The process exited: settle its open connections and hand over its reports.
     pub(crate) fn exit(&mut self, pid: u32) -> Vec<Uncaptured> {
-        let keys: Vec<(u32, u64)> = self
-            .open
-            .keys()
-            .filter(|(p, _)| *p == pid)
-            .copied()
-            .collect();
+        let keys: Vec<(u32, u64)> = self.open.keys().filter(|(p, _)| *p == pid).copied().collect();
         for key in keys {
             if let Some(open) = self.open.remove(&key) {
                 self.settle(pid, open, false, None);
             }
         }
         self.last_tls.remove(&pid);
-        let keys: Vec<_> = self
-            .pending
-            .range((pid, min_addr(), false)..)
-            .take_while(|(k, _)| k.0 == pid)
-            .map(|(k, _)| *k)
-            .collect();
+        let keys: Vec<_> =
+            self.pending.range((pid, min_addr(), false)..).take_while(|(k, _)| k.0 == pid).map(|(k, _)| *k).collect();
         keys.iter().filter_map(|k| self.pending.remove(k)).collect()
     }
 
@@ -168,31 +143,22 @@ impl NetLedger {
 
     fn settle(&mut self, pid: u32, open: Open, hooked: bool, bytes: Option<(u64, u64)>) {
         let tls = open.class == SockClass::Tls;
-        if tls
-            && (hooked
-                || self
-                    .last_tls
-                    .get(&pid)
-                    .is_some_and(|&t| t >= open.first_ts_ns))
-        {
+        if tls && (hooked || self.last_tls.get(&pid).is_some_and(|&t| t >= open.first_ts_ns)) {
             return;
         }
         if bytes == Some((0, 0)) {
             return;
         }
-        let entry = self
-            .pending
-            .entry((pid, open.peer, tls))
-            .or_insert_with(|| Uncaptured {
-                pid,
-                comm: open.comm.clone(),
-                peer: open.peer,
-                tls,
-                connections: 0,
-                bytes_out: 0,
-                bytes_in: 0,
-                open_at_end: 0,
-            });
+        let entry = self.pending.entry((pid, open.peer, tls)).or_insert_with(|| Uncaptured {
+            pid,
+            comm: open.comm.clone(),
+            peer: open.peer,
+            tls,
+            connections: 0,
+            bytes_out: 0,
+            bytes_in: 0,
+            open_at_end: 0,
+        });
         entry.connections += 1;
         match bytes {
             Some((out, inn)) => {
@@ -224,24 +190,10 @@ mod tests {
         n.close(7, 0xa, false, 1000, 5000);
         let r = n.exit(7);
         assert_eq!(r.len(), 1);
-        assert_eq!(
-            (
-                r[0].connections,
-                r[0].bytes_out,
-                r[0].bytes_in,
-                r[0].open_at_end
-            ),
-            (2, 1000, 5000, 1)
-        );
+        assert_eq!((r[0].connections, r[0].bytes_out, r[0].bytes_in, r[0].open_at_end), (2, 1000, 5000, 1));
         let reason = r[0].reason();
-        assert!(
-            reason.contains("pid 7 `codex`: 2 TCP connections to 127.0.0.1:443 not captured: TLS"),
-            "{reason}"
-        );
-        assert!(
-            reason.contains("1000 B out, 4.9 KiB in; 1 still open"),
-            "{reason}"
-        );
+        assert!(reason.contains("pid 7 `codex`: 2 TCP connections to 127.0.0.1:443 not captured: TLS"), "{reason}");
+        assert!(reason.contains("1000 B out, 4.9 KiB in; 1 still open"), "{reason}");
         assert!(n.exit(7).is_empty(), "reported once");
     }
 

@@ -64,7 +64,7 @@
 //! Pure: bytes in, file offsets out. x86-64 ELF only. A role matched by no function, or by
 //! more than one, is `None` (or a [`Miss`] when no write or no read is left), never a guess.
 
-use crate::le::{read_u32, read_i32, read_u64};
+use crate::le::{read_i32, read_u32, read_u64};
 use std::collections::{BTreeMap, BTreeSet};
 
 use memchr::memmem;
@@ -135,9 +135,7 @@ impl Miss {
             Miss::NoSourceName | Miss::NoErrorSites => {
                 "OpenSSL (statically linked, stripped; no `ERR_raise` sites of `ssl_lib.c`)"
             }
-            Miss::NoUnwindTable => {
-                "OpenSSL 3 (statically linked, stripped; no unwind table to find functions by)"
-            }
+            Miss::NoUnwindTable => "OpenSSL 3 (statically linked, stripped; no unwind table to find functions by)",
             Miss::Write => "OpenSSL 3 (statically linked, stripped; `SSL_write` not found)",
             Miss::Read => "OpenSSL 3 (statically linked, stripped; `SSL_read` not found)",
         }
@@ -169,10 +167,7 @@ pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
                     continue;
                 };
                 all.push((
-                    Segment {
-                        addr: ph.p_vaddr(endian),
-                        bytes,
-                    },
+                    Segment { addr: ph.p_vaddr(endian), bytes },
                     ph.p_offset(endian),
                     ph.p_flags(endian) & PF_X != 0,
                 ));
@@ -182,28 +177,16 @@ pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
         }
     }
     let segments: Vec<Segment<'_>> = all.iter().map(|(seg, _, _)| *seg).collect();
-    let code: Vec<Segment<'_>> = all
-        .iter()
-        .filter(|(_, _, exec)| *exec)
-        .map(|(seg, _, _)| *seg)
-        .collect();
+    let code: Vec<Segment<'_>> = all.iter().filter(|(_, _, exec)| *exec).map(|(seg, _, _)| *seg).collect();
     // string constants are in read-only data, in a segment of its own or (older ld) with the code
     let names: Vec<u64> = segments.iter().flat_map(source_names).collect();
     if names.is_empty() {
         return Err(Miss::NoSourceName);
     }
-    let table = eh_frame_hdr
-        .and_then(|hdr| unwind_table(&segments, hdr))
-        .ok_or(Miss::NoUnwindTable)?;
+    let table = eh_frame_hdr.and_then(|hdr| unwind_table(&segments, hdr)).ok_or(Miss::NoUnwindTable)?;
     let starts: Vec<u64> = table.iter().map(|&(start, _)| start).collect();
-    let fde_of = |start: u64| {
-        table
-            .binary_search_by_key(&start, |&(s, _)| s)
-            .ok()
-            .map(|i| table[i].1)
-    };
-    let is_entry =
-        |start: u64| fde_of(start).is_some_and(|fde| begins_with_callers_frame(&segments, fde));
+    let fde_of = |start: u64| table.binary_search_by_key(&start, |&(s, _)| s).ok().map(|i| table[i].1);
+    let is_entry = |start: u64| fde_of(start).is_some_and(|fde| begins_with_callers_frame(&segments, fde));
     let found = find_in(
         &Image {
             code: &code,
@@ -214,11 +197,8 @@ pub(crate) fn find(data: &[u8]) -> Result<Functions, Miss> {
         },
         is_entry,
     )?;
-    let offset = |addr: u64| {
-        all.iter()
-            .find(|(seg, _, _)| seg.contains(addr))
-            .map(|(seg, file, _)| addr - seg.addr + file)
-    };
+    let offset =
+        |addr: u64| all.iter().find(|(seg, _, _)| seg.contains(addr)).map(|(seg, file, _)| addr - seg.addr + file);
     let functions = Functions {
         write: found.write.and_then(offset),
         read: found.read.and_then(offset),
@@ -249,8 +229,7 @@ impl<'a> Segment<'a> {
 
     /// The bytes from `addr` to the end of the segment.
     fn from(&self, addr: u64) -> Option<&'a [u8]> {
-        self.contains(addr)
-            .then(|| &self.bytes[(addr - self.addr) as usize..])
+        self.contains(addr).then(|| &self.bytes[(addr - self.addr) as usize..])
     }
 }
 
@@ -278,10 +257,7 @@ struct Image<'a, 'b> {
 impl Image<'_, '_> {
     /// The start of the function holding `addr`.
     fn function_of(&self, addr: u64) -> Option<u64> {
-        self.starts
-            .partition_point(|&s| s <= addr)
-            .checked_sub(1)
-            .map(|i| self.starts[i])
+        self.starts.partition_point(|&s| s <= addr).checked_sub(1).map(|i| self.starts[i])
     }
 }
 
@@ -317,12 +293,7 @@ fn find_in(image: &Image<'_, '_>, is_entry: impl Fn(u64) -> bool) -> Result<Foun
     let mut names_in: BTreeMap<u64, BTreeSet<&str>> = BTreeMap::new();
     for site in &sites {
         if let Some(f) = image.function_of(site.addr) {
-            by_name
-                .entry(site.func.as_str())
-                .or_default()
-                .entry(f)
-                .or_default()
-                .insert(site.reason);
+            by_name.entry(site.func.as_str()).or_default().entry(f).or_default().insert(site.reason);
             names_in.entry(f).or_default().insert(site.func.as_str());
         }
     }
@@ -330,28 +301,18 @@ fn find_in(image: &Image<'_, '_>, is_entry: impl Fn(u64) -> bool) -> Result<Foun
     let holders = |name: &str| by_name.get(name).unwrap_or(&no_reasons);
     // the one function holding `name`'s sites, one of them with a reason of `reasons`
     let holder = |name: &str, reasons: &[u32]| -> Option<u64> {
-        let (&f, got) = holders(name)
-            .iter()
-            .next()
-            .filter(|_| holders(name).len() == 1)?;
+        let (&f, got) = holders(name).iter().next().filter(|_| holders(name).len() == 1)?;
         (reasons.iter().any(|r| got.contains(&Some(*r))) && is_entry(f)).then_some(f)
     };
     let write = holder("SSL_write", &[SSL_R_BAD_LENGTH]);
     let read = holder("SSL_read", &[SSL_R_BAD_LENGTH]);
-    let shutdown = holder(
-        "SSL_shutdown",
-        &[SSL_R_UNINITIALIZED, SSL_R_SHUTDOWN_WHILE_IN_INIT],
-    );
+    let shutdown = holder("SSL_shutdown", &[SSL_R_UNINITIALIZED, SSL_R_SHUTDOWN_WHILE_IN_INIT]);
 
     // the code of `internal`: functions with its sites and no others (out of line, or inlined
     // into a wrapper with no sites of its own), and their reasons
     let cores = |internal: &str| -> Vec<(u64, &BTreeSet<Option<u32>>)> {
         let only_internal = |f: &u64| names_in.get(f).is_some_and(|n| n.len() == 1);
-        holders(internal)
-            .iter()
-            .filter(|(f, _)| only_internal(f) && is_entry(**f))
-            .map(|(&f, r)| (f, r))
-            .collect()
+        holders(internal).iter().filter(|(f, _)| only_internal(f) && is_entry(**f)).map(|(&f, r)| (f, r)).collect()
     };
     // the callers of every core, found in one pass over the code (the slow part on a large
     // binary) and then picked out per question
@@ -372,57 +333,29 @@ fn find_in(image: &Image<'_, '_>, is_entry: impl Fn(u64) -> bool) -> Result<Foun
     // through, if there is one; else for itself (every call goes through it)
     let wrapper_or_self = |core: u64, public: Option<u64>| -> u64 {
         let wrappers = entering(&BTreeSet::from([core]));
-        only(
-            wrappers
-                .iter()
-                .filter(|c| Some(c.function) != public && c.passes_through(4))
-                .map(|c| c.function),
-        )
-        .unwrap_or(core)
+        only(wrappers.iter().filter(|c| Some(c.function) != public && c.passes_through(4)).map(|c| c.function))
+            .unwrap_or(core)
     };
-    let read_ex = only(
-        cores("ssl_read_internal")
-            .into_iter()
-            .map(|(core, _)| wrapper_or_self(core, read)),
-    );
+    let read_ex = only(cores("ssl_read_internal").into_iter().map(|(core, _)| wrapper_or_self(core, read)));
     let write_ex = {
         let all_reasons = || holders("ssl_write_internal").values().flatten();
         let takes_flags = all_reasons().any(|r| *r == Some(SSL_R_UNSUPPORTED_WRITE_FLAG));
         // without that reason, the signature is `(s, buf, num, written)` only if every reason
         // was read
         let known = takes_flags || all_reasons().all(Option::is_some);
-        let cores: Vec<_> = cores("ssl_write_internal")
-            .into_iter()
-            .filter(|(_, r)| !r.contains(&None))
-            .collect();
+        let cores: Vec<_> = cores("ssl_write_internal").into_iter().filter(|(_, r)| !r.contains(&None)).collect();
         // cores that do not check flags: none taken, or 0 folded in (SSL_write_ex's inlined body)
-        let plain = cores
-            .iter()
-            .filter(|(_, r)| !r.contains(&Some(SSL_R_UNSUPPORTED_WRITE_FLAG)))
-            .map(|&(core, _)| core);
-        let mut candidates: Vec<u64> = if known {
-            plain.map(|core| wrapper_or_self(core, write)).collect()
-        } else {
-            Vec::new()
-        };
+        let plain =
+            cores.iter().filter(|(_, r)| !r.contains(&Some(SSL_R_UNSUPPORTED_WRITE_FLAG))).map(|&(core, _)| core);
+        let mut candidates: Vec<u64> =
+            if known { plain.map(|core| wrapper_or_self(core, write)).collect() } else { Vec::new() };
         // cores that take flags: SSL_write_ex calls them, or SSL_write_ex2, with flags 0
-        let flagged: BTreeSet<u64> = cores
-            .iter()
-            .filter(|(_, r)| r.contains(&Some(SSL_R_UNSUPPORTED_WRITE_FLAG)))
-            .map(|c| c.0)
-            .collect();
+        let flagged: BTreeSet<u64> =
+            cores.iter().filter(|(_, r)| r.contains(&Some(SSL_R_UNSUPPORTED_WRITE_FLAG))).map(|c| c.0).collect();
         if !flagged.is_empty() {
             let callers = entering(&flagged);
-            let ex2: BTreeSet<u64> = callers
-                .iter()
-                .filter(|c| c.passes_through(5))
-                .map(|c| c.function)
-                .collect();
-            let via_ex2 = if ex2.is_empty() {
-                Vec::new()
-            } else {
-                entering(&ex2)
-            };
+            let ex2: BTreeSet<u64> = callers.iter().filter(|c| c.passes_through(5)).map(|c| c.function).collect();
+            let via_ex2 = if ex2.is_empty() { Vec::new() } else { entering(&ex2) };
             candidates.extend(
                 callers
                     .iter()
@@ -439,13 +372,7 @@ fn find_in(image: &Image<'_, '_>, is_entry: impl Fn(u64) -> bool) -> Result<Foun
     if read.is_none() && read_ex.is_none() {
         return Err(Miss::Read);
     }
-    Ok(Found {
-        write,
-        read,
-        write_ex,
-        read_ex,
-        shutdown,
-    })
+    Ok(Found { write, read, write_ex, read_ex, shutdown })
 }
 
 /// The single item, if there is exactly one (duplicates count once).
@@ -469,9 +396,7 @@ struct Entry {
 impl Entry {
     /// Its first `n` arguments reach the callee untouched.
     fn passes_through(&self, n: usize) -> bool {
-        ARG_REGS[..n]
-            .iter()
-            .all(|&r| self.regs[usize::from(r)] == Value::Entry(r))
+        ARG_REGS[..n].iter().all(|&r| self.regs[usize::from(r)] == Value::Entry(r))
     }
 
     /// `SSL_write_ex` calling `SSL_write_ex2(s, buf, num, 0, written)`.
@@ -484,11 +409,7 @@ impl Entry {
 
 /// The functions that call or jump to one of `targets` (direct `call`/`jmp rel32`) and, from
 /// their entry, get there by a straight run of instructions, that call or jump being their first.
-fn callers_entering(
-    image: &Image<'_, '_>,
-    targets: &BTreeSet<u64>,
-    is_entry: &impl Fn(u64) -> bool,
-) -> Vec<Entry> {
+fn callers_entering(image: &Image<'_, '_>, targets: &BTreeSet<u64>, is_entry: &impl Fn(u64) -> bool) -> Vec<Entry> {
     let mut functions = BTreeSet::new();
     for seg in image.code {
         // a stray E8/E9 inside another instruction is sorted out by decoding from the
@@ -523,8 +444,7 @@ fn source_names(seg: &Segment<'_>) -> Vec<u64> {
         .map(|end| {
             // a build path is short; the string starts after the NUL before it
             let lower = end.saturating_sub(512);
-            let start =
-                memchr::memrchr(0, &seg.bytes[lower..end]).map_or(lower, |nul| lower + nul + 1);
+            let start = memchr::memrchr(0, &seg.bytes[lower..end]).map_or(lower, |nul| lower + nul + 1);
             seg.addr + start as u64
         })
         .collect()
@@ -545,10 +465,7 @@ fn error_sites(image: &Image<'_, '_>) -> Vec<Site> {
                     Some((Insn::Set(_, Value::Const(v)), n)) => v == name && at + n == hit + 4,
                     _ => false,
                 };
-                let mov = [1, 2]
-                    .iter()
-                    .filter_map(|&back| hit.checked_sub(back))
-                    .find(|&at| loads(at));
+                let mov = [1, 2].iter().filter_map(|&back| hit.checked_sub(back)).find(|&at| loads(at));
                 if let Some(at) = mov {
                     sites.extend(error_site(seg, at, name, image.segments));
                 }
@@ -611,9 +528,7 @@ fn rel32_into(seg: &Segment<'_>, disp_at: usize, len: usize, targets: &BTreeSet<
             while let Some(j) = haystack.get(next..).and_then(|rest| finder.find(rest)) {
                 let at = start + next + j;
                 next += j + 1;
-                let points_at = |d: i32| {
-                    u64::try_from(end_of(at) + i128::from(d)).is_ok_and(|t| targets.contains(&t))
-                };
+                let points_at = |d: i32| u64::try_from(end_of(at) + i128::from(d)).is_ok_and(|t| targets.contains(&t));
                 if at + len <= b.len() && read_i32(b, at + disp_at).is_some_and(points_at) {
                     out.push(at);
                 }
@@ -634,15 +549,12 @@ fn error_site(seg: &Segment<'_>, at: usize, file: u64, segments: &[Segment<'_>])
     let mut end = at;
     let mut before = [false; 16];
     for _ in 0..4 {
-        let prev = [5, 7, 6, 10, 2, 3]
-            .iter()
-            .filter_map(|&len| end.checked_sub(len))
-            .find_map(|start| match decode(seg, start) {
-                Some((Insn::Set(reg, v @ Value::Const(_)), n)) if start + n == end => {
-                    Some((start, reg, v))
-                }
+        let prev = [5, 7, 6, 10, 2, 3].iter().filter_map(|&len| end.checked_sub(len)).find_map(|start| {
+            match decode(seg, start) {
+                Some((Insn::Set(reg, v @ Value::Const(_)), n)) if start + n == end => Some((start, reg, v)),
                 _ => None,
-            });
+            }
+        });
         let Some((start, reg, value)) = prev else {
             break;
         };
@@ -657,11 +569,9 @@ fn error_site(seg: &Segment<'_>, at: usize, file: u64, segments: &[Segment<'_>])
     let (call, Insn::Call(_)) = run(seg, at, &mut regs, true)? else {
         return None;
     };
-    let (Value::Const(name), Value::Const(_line), Value::Const(func)) = (
-        regs[usize::from(RDI)],
-        regs[usize::from(RSI)],
-        regs[usize::from(RDX)],
-    ) else {
+    let (Value::Const(name), Value::Const(_line), Value::Const(func)) =
+        (regs[usize::from(RDI)], regs[usize::from(RSI)], regs[usize::from(RDX)])
+    else {
         return None;
     };
     if name != file {
@@ -671,19 +581,13 @@ fn error_site(seg: &Segment<'_>, at: usize, file: u64, segments: &[Segment<'_>])
     // then ERR_set_error(ERR_LIB_SSL, reason, NULL)
     let mut after = [Value::Unknown; 16];
     let reason = match run(seg, call + 5, &mut after, true) {
-        Some((_, Insn::Call(_))) if after[usize::from(RDI)] == Value::Const(LIB_SSL) => {
-            match after[usize::from(RSI)] {
-                Value::Const(r) => u32::try_from(r).ok(),
-                _ => None,
-            }
-        }
+        Some((_, Insn::Call(_))) if after[usize::from(RDI)] == Value::Const(LIB_SSL) => match after[usize::from(RSI)] {
+            Value::Const(r) => u32::try_from(r).ok(),
+            _ => None,
+        },
         _ => None,
     };
-    Some(Site {
-        addr: seg.addr + at as u64,
-        func: func.to_string(),
-        reason,
-    })
+    Some(Site { addr: seg.addr + at as u64, func: func.to_string(), reason })
 }
 
 /// The C identifier at `addr` (a `__func__` string), if that is what is there.
@@ -691,9 +595,8 @@ fn identifier<'a>(segments: &[Segment<'a>], addr: u64) -> Option<&'a str> {
     let bytes = bytes_at(segments, addr)?;
     let len = memchr::memchr(0, &bytes[..bytes.len().min(128)])?;
     let name = &bytes[..len];
-    let ok = !name.is_empty()
-        && !name[0].is_ascii_digit()
-        && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_');
+    let ok =
+        !name.is_empty() && !name[0].is_ascii_digit() && name.iter().all(|&c| c.is_ascii_alphanumeric() || c == b'_');
     ok.then(|| std::str::from_utf8(name).ok()).flatten()
 }
 
@@ -785,68 +688,28 @@ fn decode(seg: &Segment<'_>, i: usize) -> Option<(Insn, usize)> {
     let pc = |len: usize| seg.addr + (i + len) as u64;
     let insn = match op {
         0x50..=0x57 => (Insn::Neutral, p - i + 1), // push
-        0xB8..=0xBF if w => (
-            Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(read_u64(b, p + 1)?)),
-            p - i + 9,
-        ),
-        0xB8..=0xBF => (
-            Insn::Set(
-                (op - 0xB8) | (x_b << 3),
-                Value::Const(u64::from(read_u32(b, p + 1)?)),
-            ),
-            p - i + 5,
-        ),
+        0xB8..=0xBF if w => (Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(read_u64(b, p + 1)?)), p - i + 9),
+        0xB8..=0xBF => (Insn::Set((op - 0xB8) | (x_b << 3), Value::Const(u64::from(read_u32(b, p + 1)?))), p - i + 5),
         // xor/sub of a register with itself is 0; other arithmetic between registers unknown
         0x01 | 0x03 | 0x09 | 0x0B | 0x21 | 0x23 | 0x29 | 0x2B | 0x31 | 0x33 if register_form => {
             let m = modrm?;
             let to_rm = op & 2 == 0;
-            let (dest, src) = if to_rm {
-                (rm_field(m), reg_field(m))
-            } else {
-                (reg_field(m), rm_field(m))
-            };
+            let (dest, src) = if to_rm { (rm_field(m), reg_field(m)) } else { (reg_field(m), rm_field(m)) };
             let zero = matches!(op, 0x29 | 0x2B | 0x31 | 0x33) && dest == src;
-            (
-                Insn::Set(
-                    dest,
-                    if zero {
-                        Value::Const(0)
-                    } else {
-                        Value::Unknown
-                    },
-                ),
-                p - i + 2,
-            )
+            (Insn::Set(dest, if zero { Value::Const(0) } else { Value::Unknown }), p - i + 2)
         }
         0x89 | 0x8B if register_form => {
             let m = modrm?;
-            let (dest, src) = if op == 0x89 {
-                (rm_field(m), reg_field(m))
-            } else {
-                (reg_field(m), rm_field(m))
-            };
+            let (dest, src) = if op == 0x89 { (rm_field(m), reg_field(m)) } else { (reg_field(m), rm_field(m)) };
             // a 32-bit move truncates: its value is not the source's
-            (
-                if w {
-                    Insn::Copy(dest, src)
-                } else {
-                    Insn::Set(dest, Value::Unknown)
-                },
-                p - i + 2,
-            )
+            (if w { Insn::Copy(dest, src) } else { Insn::Set(dest, Value::Unknown) }, p - i + 2)
         }
         0x89 => (Insn::Neutral, with_modrm(0)?), // store
         // load, movsxd
         0x8B | 0x63 => (Insn::Set(reg_field(modrm?), Value::Unknown), with_modrm(0)?),
         0x8D if w && modrm? & 0xC7 == 0x05 => {
             let disp = read_i32(b, p + 2)?;
-            (
-                Insn::Set(
-                    reg_field(modrm?),
-                    Value::Const(pc(p - i + 6).wrapping_add_signed(i64::from(disp))),
-                ),
-                p - i + 6,
-            )
+            (Insn::Set(reg_field(modrm?), Value::Const(pc(p - i + 6).wrapping_add_signed(i64::from(disp)))), p - i + 6)
         }
         0x8D => (Insn::Set(reg_field(modrm?), Value::Unknown), with_modrm(0)?),
         0x84 | 0x85 | 0x38 | 0x39 | 0x3A | 0x3B => (Insn::Neutral, with_modrm(0)?), // test, cmp
@@ -865,32 +728,17 @@ fn decode(seg: &Segment<'_>, i: usize) -> Option<(Insn, usize)> {
         0xC7 if modrm? & 0x38 == 0 => {
             if register_form {
                 let imm = read_i32(b, p + 2)?;
-                let value = if w {
-                    imm as i64 as u64
-                } else {
-                    u64::from(imm as u32)
-                };
+                let value = if w { imm as i64 as u64 } else { u64::from(imm as u32) };
                 (Insn::Set(rm_field(modrm?), Value::Const(value)), p - i + 6)
             } else {
                 (Insn::Neutral, with_modrm(4)?)
             }
         }
         0x70..=0x7F if rex.is_none() => (Insn::Branch, 2),
-        0x0F if rex.is_none() && b.get(p + 1).is_some_and(|&x| (0x80..=0x8F).contains(&x)) => {
-            (Insn::Branch, 6)
-        }
-        0xEB if rex.is_none() => (
-            Insn::Jump(pc(2).wrapping_add_signed(i64::from(*b.get(p + 1)? as i8))),
-            2,
-        ),
-        0xE8 if rex.is_none() => (
-            Insn::Call(pc(5).wrapping_add_signed(i64::from(read_i32(b, p + 1)?))),
-            5,
-        ),
-        0xE9 if rex.is_none() => (
-            Insn::Jump(pc(5).wrapping_add_signed(i64::from(read_i32(b, p + 1)?))),
-            5,
-        ),
+        0x0F if rex.is_none() && b.get(p + 1).is_some_and(|&x| (0x80..=0x8F).contains(&x)) => (Insn::Branch, 6),
+        0xEB if rex.is_none() => (Insn::Jump(pc(2).wrapping_add_signed(i64::from(*b.get(p + 1)? as i8))), 2),
+        0xE8 if rex.is_none() => (Insn::Call(pc(5).wrapping_add_signed(i64::from(read_i32(b, p + 1)?))), 5),
+        0xE9 if rex.is_none() => (Insn::Jump(pc(5).wrapping_add_signed(i64::from(read_i32(b, p + 1)?))), 5),
         _ => return None,
     };
     Some(insn)
@@ -918,8 +766,7 @@ fn modrm_len(b: &[u8], at: usize) -> Option<usize> {
 /// encodings that GNU ld, gold and lld write (`DW_EH_PE_datarel | sdata4` entries).
 fn unwind_table(segments: &[Segment<'_>], hdr: u64) -> Option<Vec<(u64, u64)>> {
     let b = bytes_at(segments, hdr)?;
-    let (version, ptr_enc, count_enc, table_enc) =
-        (*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?);
+    let (version, ptr_enc, count_enc, table_enc) = (*b.first()?, *b.get(1)?, *b.get(2)?, *b.get(3)?);
     if version != 1 || table_enc != 0x3B {
         return None;
     }
@@ -930,9 +777,7 @@ fn unwind_table(segments: &[Segment<'_>], hdr: u64) -> Option<Vec<(u64, u64)>> {
         _ => return None,
     };
     let table = 4 + ptr_len + encoded_len(count_enc)?;
-    let count = usize::try_from(count)
-        .ok()
-        .filter(|&n| n <= (b.len().saturating_sub(table)) / 8)?;
+    let count = usize::try_from(count).ok().filter(|&n| n <= (b.len().saturating_sub(table)) / 8)?;
     let mut out = Vec::with_capacity(count);
     for n in 0..count {
         let at = table + n * 8;
@@ -961,18 +806,14 @@ fn encoded_len(enc: u8) -> Option<usize> {
 fn begins_with_callers_frame(segments: &[Segment<'_>], fde: u64) -> bool {
     fde_instructions(segments, fde).is_some_and(|ins| {
         // DW_CFA_nop (0) may pad; an advance (0x40 | delta, advance_loc1/2/4) or the end is fine
-        ins.iter()
-            .find(|&&op| op != 0)
-            .is_none_or(|&op| op & 0xC0 == 0x40 || (0x02..=0x04).contains(&op))
+        ins.iter().find(|&&op| op != 0).is_none_or(|&op| op & 0xC0 == 0x40 || (0x02..=0x04).contains(&op))
     })
 }
 
 /// The call frame instructions of the FDE at `fde`.
 fn fde_instructions<'a>(segments: &[Segment<'a>], fde: u64) -> Option<&'a [u8]> {
     let b = bytes_at(segments, fde)?;
-    let len = usize::try_from(read_u32(b, 0)?)
-        .ok()
-        .filter(|&l| l != 0 && l != 0xFFFF_FFFF)?;
+    let len = usize::try_from(read_u32(b, 0)?).ok().filter(|&l| l != 0 && l != 0xFFFF_FFFF)?;
     let body = b.get(4..4 + len)?;
     let cie_pointer = read_u32(body, 0)?;
     if cie_pointer == 0 {
@@ -989,9 +830,7 @@ fn fde_instructions<'a>(segments: &[Segment<'a>], fde: u64) -> Option<&'a [u8]> 
 /// The pointer encoding (augmentation `R`) of the CIE at `cie`.
 fn cie_fde_encoding(segments: &[Segment<'_>], cie: u64) -> Option<u8> {
     let b = bytes_at(segments, cie)?;
-    let len = usize::try_from(read_u32(b, 0)?)
-        .ok()
-        .filter(|&l| l != 0xFFFF_FFFF)?;
+    let len = usize::try_from(read_u32(b, 0)?).ok().filter(|&l| l != 0xFFFF_FFFF)?;
     let body = b.get(4..4 + len)?;
     if read_u32(body, 0)? != 0 || !matches!(body.get(4)?, 1 | 3) {
         return None;
@@ -1004,11 +843,7 @@ fn cie_fde_encoding(segments: &[Segment<'_>], cie: u64) -> Option<u8> {
     let mut at = aug_end + 1;
     at += uleb(body.get(at..)?)?.1; // code alignment
     at += uleb(body.get(at..)?)?.1; // data alignment (sleb: same length)
-    at += if body[4] == 1 {
-        1
-    } else {
-        uleb(body.get(at..)?)?.1
-    }; // return address register
+    at += if body[4] == 1 { 1 } else { uleb(body.get(at..)?)?.1 }; // return address register
     at += uleb(body.get(at..)?)?.1; // augmentation data length
     let mut encoding = 0x00; // DW_EH_PE_absptr
     for &c in &aug[1..] {
@@ -1040,9 +875,6 @@ fn uleb(b: &[u8]) -> Option<(u64, usize)> {
     }
     None
 }
-
-
-
 
 #[cfg(test)]
 mod tests {
@@ -1103,9 +935,7 @@ mod tests {
 
     impl Rodata {
         fn new() -> Self {
-            Rodata {
-                bytes: b"\0".to_vec(),
-            }
+            Rodata { bytes: b"\0".to_vec() }
         }
         fn string(&mut self, s: &str) -> u64 {
             let addr = RODATA + self.bytes.len() as u64;
@@ -1163,19 +993,15 @@ mod tests {
         }
         /// `mov r32, imm32`
         fn mov_imm(&mut self, reg: u8, imm: u32) -> &mut Self {
-            self.rex(false, 0, reg)
-                .raw(&[0xB8 + (reg & 7)])
-                .raw(&imm.to_le_bytes())
+            self.rex(false, 0, reg).raw(&[0xB8 + (reg & 7)]).raw(&imm.to_le_bytes())
         }
         /// `mov dst, src` (64-bit)
         fn mov(&mut self, dst: u8, src: u8) -> &mut Self {
-            self.rex(true, src, dst)
-                .raw(&[0x89, 0xC0 | ((src & 7) << 3) | (dst & 7)])
+            self.rex(true, src, dst).raw(&[0x89, 0xC0 | ((src & 7) << 3) | (dst & 7)])
         }
         /// `xor r32, r32`
         fn zero(&mut self, reg: u8) -> &mut Self {
-            self.rex(false, reg, reg)
-                .raw(&[0x31, 0xC0 | ((reg & 7) << 3) | (reg & 7)])
+            self.rex(false, reg, reg).raw(&[0x31, 0xC0 | ((reg & 7) << 3) | (reg & 7)])
         }
         fn call(&mut self, target: u64) -> &mut Self {
             let rel = target as i64 - (self.here() as i64 + 5);
@@ -1195,37 +1021,18 @@ mod tests {
         fn clang_site(&mut self, e: Err, func: u64, reason: u32) -> &mut Self {
             self.line += 7;
             let line = self.line;
-            self.call(e.new)
-                .lea(RDI, e.file)
-                .lea(RDX, func)
-                .mov_imm(RSI, line)
-                .call(e.debug);
-            self.mov_imm(RDI, 20)
-                .mov_imm(RSI, reason)
-                .zero(RDX)
-                .zero(0)
-                .call(e.error)
+            self.call(e.new).lea(RDI, e.file).lea(RDX, func).mov_imm(RSI, line).call(e.debug);
+            self.mov_imm(RDI, 20).mov_imm(RSI, reason).zero(RDX).zero(0).call(e.error)
         }
         /// ... as gcc emits it: the file last, and `ERR_set_error`'s arguments in another order.
         fn gcc_site(&mut self, e: Err, func: u64, reason: u32) -> &mut Self {
             self.line += 7;
             let line = self.line;
-            self.call(e.new)
-                .lea(RDX, func)
-                .mov_imm(RSI, line)
-                .lea(RDI, e.file)
-                .call(e.debug);
-            self.zero(0)
-                .zero(RDX)
-                .mov_imm(RSI, reason)
-                .mov_imm(RDI, 20)
-                .call(e.error)
+            self.call(e.new).lea(RDX, func).mov_imm(RSI, line).lea(RDI, e.file).call(e.debug);
+            self.zero(0).zero(RDX).mov_imm(RSI, reason).mov_imm(RDI, 20).call(e.error)
         }
         fn code(&self) -> Segment<'_> {
-            Segment {
-                addr: BASE,
-                bytes: &self.bytes,
-            }
+            Segment { addr: BASE, bytes: &self.bytes }
         }
     }
 
@@ -1238,35 +1045,13 @@ mod tests {
         a.ret();
         let error = a.function();
         a.ret();
-        Err {
-            new,
-            debug,
-            error,
-            file,
-        }
+        Err { new, debug, error, file }
     }
 
-    fn find_with(
-        a: &Asm,
-        ro: &Rodata,
-        file: u64,
-        is_entry: impl Fn(u64) -> bool,
-    ) -> Result<Found, Miss> {
-        let segments = [
-            a.code(),
-            Segment {
-                addr: RODATA,
-                bytes: &ro.bytes,
-            },
-        ];
+    fn find_with(a: &Asm, ro: &Rodata, file: u64, is_entry: impl Fn(u64) -> bool) -> Result<Found, Miss> {
+        let segments = [a.code(), Segment { addr: RODATA, bytes: &ro.bytes }];
         find_in(
-            &Image {
-                code: &segments[..1],
-                segments: &segments,
-                names: &[file],
-                starts: &a.starts,
-                absolute: true,
-            },
+            &Image { code: &segments[..1], segments: &segments, names: &[file], starts: &a.starts, absolute: true },
             is_entry,
         )
     }
@@ -1279,17 +1064,12 @@ mod tests {
         let e = err_functions(a, ro, "../ssl/ssl_lib.c");
         let read_internal = a.function();
         let name = ro.string("ssl_read_internal");
-        a.gcc_site(e, name, UNINIT)
-            .ret()
-            .gcc_site(e, name, SHOULD_NOT)
-            .ret();
+        a.gcc_site(e, name, UNINIT).ret().gcc_site(e, name, SHOULD_NOT).ret();
         // SSL_read: sub rsp, 0x18; test edx, edx; js error; mov rcx, rsp; movsxd rdx, edx
         let read = a.function();
-        a.raw(&[
-            0x48, 0x83, 0xEC, 0x18, 0x85, 0xD2, 0x78, 0x08, 0x48, 0x89, 0xE1, 0x48, 0x63, 0xD2,
-        ])
-        .call(read_internal)
-        .ret();
+        a.raw(&[0x48, 0x83, 0xEC, 0x18, 0x85, 0xD2, 0x78, 0x08, 0x48, 0x89, 0xE1, 0x48, 0x63, 0xD2])
+            .call(read_internal)
+            .ret();
         let name = ro.string("SSL_read");
         a.gcc_site(e, name, SSL_R_BAD_LENGTH).ret();
         // SSL_read_ex: sub rsp, 8; call ssl_read_internal
@@ -1298,11 +1078,7 @@ mod tests {
         // SSL_peek has the same site shape but another __func__ and internal function
         a.function();
         let name = ro.string("SSL_peek");
-        a.raw(&[0x85, 0xD2, 0x78, 0x05])
-            .call(read_internal)
-            .ret()
-            .gcc_site(e, name, SSL_R_BAD_LENGTH)
-            .ret();
+        a.raw(&[0x85, 0xD2, 0x78, 0x05]).call(read_internal).ret().gcc_site(e, name, SSL_R_BAD_LENGTH).ret();
         let write_internal = a.function();
         let name = ro.string("ssl_write_internal");
         a.gcc_site(e, name, UNINIT)
@@ -1323,28 +1099,19 @@ mod tests {
             a.call(e.error).ret();
         }
         let write = a.function();
-        a.raw(&[
-            0x48, 0x83, 0xEC, 0x18, 0x85, 0xD2, 0x78, 0x08, 0x48, 0x89, 0xE1, 0x48, 0x63, 0xD2,
-        ])
-        .call(write_internal)
-        .ret();
+        a.raw(&[0x48, 0x83, 0xEC, 0x18, 0x85, 0xD2, 0x78, 0x08, 0x48, 0x89, 0xE1, 0x48, 0x63, 0xD2])
+            .call(write_internal)
+            .ret();
         let name = ro.string("SSL_write");
         a.gcc_site(e, name, SSL_R_BAD_LENGTH).ret();
         let write_ex = a.function();
         a.raw(&[0x48, 0x83, 0xEC, 0x08]).call(write_internal).ret();
         // SSL_write_early_data: push rbx; mov rbx, rdi; ... mov rcx, rsp; call SSL_write_ex
         a.function();
-        a.raw(&[0x53])
-            .mov(3, RDI)
-            .raw(&[0x48, 0x89, 0xE1])
-            .call(write_ex)
-            .ret();
+        a.raw(&[0x53]).mov(3, RDI).raw(&[0x48, 0x89, 0xE1]).call(write_ex).ret();
         let shutdown = a.function();
         let name = ro.string("SSL_shutdown");
-        a.gcc_site(e, name, UNINIT)
-            .ret()
-            .gcc_site(e, name, SHUT_IN_INIT)
-            .ret();
+        a.gcc_site(e, name, UNINIT).ret().gcc_site(e, name, SHUT_IN_INIT).ret();
         let found = Found {
             write: Some(write),
             read: Some(read),
@@ -1365,46 +1132,25 @@ mod tests {
         a.clang_site(e, name, UNINIT).ret();
         // the second site jumps to the first's `xor edx, edx; xor eax, eax; call ERR_set_error`
         let shared_tail = a.here() - 1 - 9;
-        a.call(e.new)
-            .lea(RDI, e.file)
-            .lea(RDX, name)
-            .mov_imm(RSI, 99)
-            .call(e.debug);
+        a.call(e.new).lea(RDI, e.file).lea(RDX, name).mov_imm(RSI, 99).call(e.debug);
         a.mov_imm(RDI, 20).mov_imm(RSI, SHOULD_NOT).jmp(shared_tail);
         let read = a.function();
-        a.push_rbp()
-            .raw(&[0x85, 0xD2, 0x78, 0x0B])
-            .raw(&[0x48, 0x8D, 0x4D, 0xF8])
-            .call(read_internal)
-            .ret();
+        a.push_rbp().raw(&[0x85, 0xD2, 0x78, 0x0B]).raw(&[0x48, 0x8D, 0x4D, 0xF8]).call(read_internal).ret();
         let name = ro.string("SSL_read");
         a.clang_site(e, name, SSL_R_BAD_LENGTH).ret();
         let read_ex = a.function();
         a.push_rbp().call(read_internal).ret();
         // SSL_read_early_data with SSL_read_ex inlined: test rdi, rdi; je ...
         a.function();
-        a.push_rbp()
-            .raw(&[0x48, 0x85, 0xFF, 0x74, 0x05])
-            .call(read_internal)
-            .ret();
+        a.push_rbp().raw(&[0x48, 0x85, 0xFF, 0x74, 0x05]).call(read_internal).ret();
         let write_internal = a.function();
         let name = ro.string("ssl_write_internal");
-        for reason in [
-            UNINIT,
-            PROTOCOL_IS_SHUTDOWN,
-            SSL_R_UNSUPPORTED_WRITE_FLAG,
-            SHOULD_NOT,
-        ] {
+        for reason in [UNINIT, PROTOCOL_IS_SHUTDOWN, SSL_R_UNSUPPORTED_WRITE_FLAG, SHOULD_NOT] {
             a.clang_site(e, name, reason).ret();
         }
         // SSL_write: lea r8, [rbp-8]; xor ecx, ecx; call ssl_write_internal
         let write = a.function();
-        a.push_rbp()
-            .raw(&[0x85, 0xD2, 0x78, 0x0B])
-            .raw(&[0x4C, 0x8D, 0x45, 0xF8])
-            .zero(RCX)
-            .call(write_internal)
-            .ret();
+        a.push_rbp().raw(&[0x85, 0xD2, 0x78, 0x0B]).raw(&[0x4C, 0x8D, 0x45, 0xF8]).zero(RCX).call(write_internal).ret();
         let name = ro.string("SSL_write");
         a.clang_site(e, name, SSL_R_BAD_LENGTH).ret();
         let write_ex2 = a.function();
@@ -1412,11 +1158,7 @@ mod tests {
         // SSL_write_ex: push rbx; push rax; mov r8, rcx; xor ebx, ebx; xor ecx, ecx; then
         // SSL_write_ex2's body, or a jump to it
         let write_ex = a.function();
-        a.push_rbp()
-            .raw(&[0x53, 0x50])
-            .mov(R8, RCX)
-            .zero(3)
-            .zero(RCX);
+        a.push_rbp().raw(&[0x53, 0x50]).mov(R8, RCX).zero(3).zero(RCX);
         if inline_ex2 {
             a.call(write_internal).ret();
         } else {
@@ -1424,22 +1166,13 @@ mod tests {
         }
         // SSL_write_early_data: test rdi, rdi; je ...; xor ecx, ecx; mov r8, r14; call
         a.function();
-        a.push_rbp()
-            .raw(&[0x48, 0x85, 0xFF, 0x74, 0x05])
-            .zero(RCX)
-            .mov(R8, 14)
-            .call(write_internal)
-            .ret();
+        a.push_rbp().raw(&[0x48, 0x85, 0xFF, 0x74, 0x05]).zero(RCX).mov(R8, 14).call(write_internal).ret();
         // SSL_shutdown: the second site jumps to the first's call of ERR_set_debug
         let shutdown = a.function();
         let name = ro.string("SSL_shutdown");
         a.clang_site(e, name, UNINIT).ret();
         let shared_debug = a.here() - 1 - 24;
-        a.call(e.new)
-            .lea(RDI, e.file)
-            .lea(RDX, name)
-            .mov_imm(RSI, 7)
-            .jmp(shared_debug);
+        a.call(e.new).lea(RDI, e.file).lea(RDX, name).mov_imm(RSI, 7).jmp(shared_debug);
         let found = Found {
             write: Some(write),
             read: Some(read),
@@ -1464,33 +1197,22 @@ mod tests {
     fn an_ex_function_with_the_internal_function_inlined_is_its_own_core() {
         let (mut a, mut ro) = (Asm::default(), Rodata::new());
         let e = err_functions(&mut a, &mut ro, "../deps/openssl/openssl/ssl/ssl_lib.c");
-        let (ri, wi) = (
-            ro.string("ssl_read_internal"),
-            ro.string("ssl_write_internal"),
-        );
+        let (ri, wi) = (ro.string("ssl_read_internal"), ro.string("ssl_write_internal"));
         let (read_name, write_name) = (ro.string("SSL_read"), ro.string("SSL_write"));
         // SSL_read with ssl_read_internal inside, and SSL_read_ex
         let read = a.function();
-        a.gcc_site(e, read_name, SSL_R_BAD_LENGTH)
-            .gcc_site(e, ri, UNINIT)
-            .ret();
+        a.gcc_site(e, read_name, SSL_R_BAD_LENGTH).gcc_site(e, ri, UNINIT).ret();
         let read_ex = a.function();
         a.gcc_site(e, ri, UNINIT).gcc_site(e, ri, SHOULD_NOT).ret();
         // out-of-line ssl_write_internal and SSL_write_ex2, each checking flags
         for _ in 0..2 {
             a.function();
-            a.gcc_site(e, wi, UNINIT)
-                .gcc_site(e, wi, SSL_R_UNSUPPORTED_WRITE_FLAG)
-                .ret();
+            a.gcc_site(e, wi, UNINIT).gcc_site(e, wi, SSL_R_UNSUPPORTED_WRITE_FLAG).ret();
         }
         let write = a.function();
-        a.gcc_site(e, write_name, SSL_R_BAD_LENGTH)
-            .gcc_site(e, wi, UNINIT)
-            .ret();
+        a.gcc_site(e, write_name, SSL_R_BAD_LENGTH).gcc_site(e, wi, UNINIT).ret();
         let write_ex = a.function();
-        a.gcc_site(e, wi, UNINIT)
-            .gcc_site(e, wi, PROTOCOL_IS_SHUTDOWN)
-            .ret();
+        a.gcc_site(e, wi, UNINIT).gcc_site(e, wi, PROTOCOL_IS_SHUTDOWN).ret();
         let want = Found {
             write: Some(write),
             read: Some(read),
@@ -1502,13 +1224,7 @@ mod tests {
         // an out-of-line ssl_read_internal besides: two cores, no telling which is SSL_read_ex
         a.function();
         a.gcc_site(e, ri, SHOULD_NOT).ret();
-        assert_eq!(
-            find_with(&a, &ro, e.file, |_| true),
-            Ok(Found {
-                read_ex: None,
-                ..want
-            })
-        );
+        assert_eq!(find_with(&a, &ro, e.file, |_| true), Ok(Found { read_ex: None, ..want }));
     }
 
     #[test]
@@ -1516,11 +1232,7 @@ mod tests {
         for inline_ex2 in [true, false] {
             let (mut a, mut ro) = (Asm::default(), Rodata::new());
             let (e, want) = openssl_3_5(&mut a, &mut ro, inline_ex2);
-            assert_eq!(
-                find_with(&a, &ro, e.file, |_| true),
-                Ok(want),
-                "SSL_write_ex2 inlined: {inline_ex2}"
-            );
+            assert_eq!(find_with(&a, &ro, e.file, |_| true), Ok(want), "SSL_write_ex2 inlined: {inline_ex2}");
         }
     }
 
@@ -1529,23 +1241,14 @@ mod tests {
         let (mut a, mut ro) = (Asm::default(), Rodata::new());
         let (e, want, _) = openssl_3_0(&mut a, &mut ro, true);
         let found = find_with(&a, &ro, e.file, |_| true).expect("found");
-        assert_eq!(
-            found,
-            Found {
-                write_ex: None,
-                ..want
-            }
-        );
+        assert_eq!(found, Found { write_ex: None, ..want });
     }
 
     #[test]
     fn doubt_is_a_miss() {
         let (mut a, mut ro) = (Asm::default(), Rodata::new());
         let e = err_functions(&mut a, &mut ro, "ssl/ssl_lib.c");
-        assert_eq!(
-            find_with(&a, &ro, e.file, |_| true),
-            Err(Miss::NoErrorSites)
-        );
+        assert_eq!(find_with(&a, &ro, e.file, |_| true), Err(Miss::NoErrorSites));
 
         let (mut a, mut ro) = (Asm::default(), Rodata::new());
         let (e, want, [read_internal, write_internal]) = openssl_3_0(&mut a, &mut ro, false);
@@ -1558,40 +1261,21 @@ mod tests {
         a.gcc_site(e, name, SSL_R_BAD_LENGTH).ret();
         assert_eq!(
             find_with(&a, &ro, e.file, |_| true),
-            Ok(Found {
-                write: None,
-                ..want
-            }),
+            Ok(Found { write: None, ..want }),
             "SSL_write_ex does not need it"
         );
         // SSL_write_ex is not an entry: ssl_write_internal, with its signature, stands for it
         let found = find_with(&a, &ro, e.file, |f| Some(f) != want.write_ex);
-        assert_eq!(
-            found,
-            Ok(Found {
-                write: None,
-                write_ex: Some(write_internal),
-                ..want
-            })
-        );
+        assert_eq!(found, Ok(Found { write: None, write_ex: Some(write_internal), ..want }));
         // neither is it: nothing that writes
-        let found = find_with(&a, &ro, e.file, |f| {
-            Some(f) != want.write_ex && f != write_internal
-        });
+        let found = find_with(&a, &ro, e.file, |f| Some(f) != want.write_ex && f != write_internal);
         assert_eq!(found, Err(Miss::Write));
         // a second caller that passes its arguments through to ssl_read_internal: which one is
         // SSL_read_ex cannot be told, but both go through ssl_read_internal, which is probed
         a.function();
         a.raw(&[0x48, 0x83, 0xEC, 0x08]).call(read_internal).ret();
         let found = find_with(&a, &ro, e.file, |_| true);
-        assert_eq!(
-            found,
-            Ok(Found {
-                write: None,
-                read_ex: Some(read_internal),
-                ..want
-            })
-        );
+        assert_eq!(found, Ok(Found { write: None, read_ex: Some(read_internal), ..want }));
     }
 
     #[test]
@@ -1607,11 +1291,7 @@ mod tests {
         a.lea(RSI, e.file).mov_imm(RDX, 12).call(e.debug);
         // a __func__ that is not an identifier
         let odd = ro.string("not a name");
-        a.call(e.new)
-            .lea(RDI, e.file)
-            .lea(RDX, odd)
-            .mov_imm(RSI, 3)
-            .call(e.debug);
+        a.call(e.new).lea(RDI, e.file).lea(RDX, odd).mov_imm(RSI, 3).call(e.debug);
         // not SSL's library: the site counts, its reason is not read
         let other = a.here() + 5;
         a.call(e.new)
@@ -1622,44 +1302,17 @@ mod tests {
             .mov_imm(RDI, 6)
             .mov_imm(RSI, 5)
             .call(e.error);
-        let segments = [
-            a.code(),
-            Segment {
-                addr: RODATA,
-                bytes: &ro.bytes,
-            },
-        ];
-        let image = Image {
-            code: &segments[..1],
-            segments: &segments,
-            names: &[e.file],
-            starts: &a.starts,
-            absolute: true,
-        };
-        let site = |addr, reason| Site {
-            addr,
-            func: "SSL_write".into(),
-            reason,
-        };
-        assert_eq!(
-            error_sites(&image),
-            vec![
-                site(clang, Some(271)),
-                site(gcc, Some(276)),
-                site(other, None)
-            ]
-        );
+        let segments = [a.code(), Segment { addr: RODATA, bytes: &ro.bytes }];
+        let image =
+            Image { code: &segments[..1], segments: &segments, names: &[e.file], starts: &a.starts, absolute: true };
+        let site = |addr, reason| Site { addr, func: "SSL_write".into(), reason };
+        assert_eq!(error_sites(&image), vec![site(clang, Some(271)), site(gcc, Some(276)), site(other, None)]);
     }
 
     #[test]
     fn source_names_are_whole_strings() {
-        let rodata =
-            b"\0other\0external/openssl+/ssl/ssl_lib.c\0ssl/ssl_lib.cc\0../ssl/ssl_lib.c\0"
-                .to_vec();
-        let seg = Segment {
-            addr: 0x1000,
-            bytes: &rodata,
-        };
+        let rodata = b"\0other\0external/openssl+/ssl/ssl_lib.c\0ssl/ssl_lib.cc\0../ssl/ssl_lib.c\0".to_vec();
+        let seg = Segment { addr: 0x1000, bytes: &rodata };
         assert_eq!(source_names(&seg), vec![0x1007, 0x1036]);
         assert!(has_source_name(&rodata));
         assert!(!has_source_name(b"../vendor/boringssl/ssl/ssl_lib.cc\0"));
@@ -1681,9 +1334,7 @@ mod tests {
         }
         // CIE: id 0, version 1, "zR", code 1, data -8, ra 16, R = pcrel|sdata4; cfa = rsp+8
         out.extend_from_slice(&20u32.to_le_bytes());
-        out.extend_from_slice(&[
-            0, 0, 0, 0, 1, b'z', b'R', 0, 1, 0x78, 16, 1, 0x1B, 0x0C, 7, 8, 0x90, 1, 0, 0,
-        ]);
+        out.extend_from_slice(&[0, 0, 0, 0, 1, b'z', b'R', 0, 1, 0x78, 16, 1, 0x1B, 0x0C, 7, 8, 0x90, 1, 0, 0]);
         for (k, &(start, cold)) in functions.iter().enumerate() {
             let at = fde(k);
             out.extend_from_slice(&16u32.to_le_bytes());
@@ -1692,11 +1343,7 @@ mod tests {
             out.extend_from_slice(&16u32.to_le_bytes());
             // no augmentation data; then `push rbp` (advance 1, cfa offset 16), or a cold
             // part's frame
-            out.extend_from_slice(if cold {
-                &[0, 0x0E, 0x30, 0]
-            } else {
-                &[0, 0x41, 0x0E, 0x10]
-            });
+            out.extend_from_slice(if cold { &[0, 0x0E, 0x30, 0] } else { &[0, 0x41, 0x0E, 0x10] });
         }
         out
     }
@@ -1704,36 +1351,15 @@ mod tests {
     #[test]
     fn function_starts_and_entries_come_from_the_unwind_table() {
         let hdr = 0x30_0000;
-        let bytes = eh_frame(
-            hdr,
-            &[(0x40_2000, false), (0x40_1000, false), (0x40_1800, true)],
-        );
-        let segments = [Segment {
-            addr: hdr,
-            bytes: &bytes,
-        }];
+        let bytes = eh_frame(hdr, &[(0x40_2000, false), (0x40_1000, false), (0x40_1800, true)]);
+        let segments = [Segment { addr: hdr, bytes: &bytes }];
         let table = unwind_table(&segments, hdr).expect("table");
-        assert_eq!(
-            table.iter().map(|&(s, _)| s).collect::<Vec<_>>(),
-            vec![0x40_1000, 0x40_1800, 0x40_2000]
-        );
-        let entries: Vec<bool> = table
-            .iter()
-            .map(|&(_, fde)| begins_with_callers_frame(&segments, fde))
-            .collect();
+        assert_eq!(table.iter().map(|&(s, _)| s).collect::<Vec<_>>(), vec![0x40_1000, 0x40_1800, 0x40_2000]);
+        let entries: Vec<bool> = table.iter().map(|&(_, fde)| begins_with_callers_frame(&segments, fde)).collect();
         assert_eq!(entries, vec![true, false, true]);
         let mut wrong = bytes.clone();
         wrong[3] = 0x1B; // table entries pc-relative: not what linkers write
-        assert_eq!(
-            unwind_table(
-                &[Segment {
-                    addr: hdr,
-                    bytes: &wrong
-                }],
-                hdr
-            ),
-            None
-        );
+        assert_eq!(unwind_table(&[Segment { addr: hdr, bytes: &wrong }], hdr), None);
     }
 
     /// A minimal x86-64 ELF shared object: a read-only segment with `rodata` and the unwind
@@ -1765,14 +1391,7 @@ mod tests {
         };
         ph(0, 1, 4, 0x1000, RODATA, ro.len() as u64);
         ph(1, 1, 5, 0x3000, BASE, code.len() as u64);
-        ph(
-            2,
-            0x6474_E550,
-            4,
-            0x1000 + (hdr - RODATA),
-            hdr,
-            unwind.len() as u64,
-        ); // PT_GNU_EH_FRAME
+        ph(2, 0x6474_E550, 4, 0x1000 + (hdr - RODATA), hdr, unwind.len() as u64); // PT_GNU_EH_FRAME
         f.extend_from_slice(&ro);
         assert!(f.len() <= 0x3000);
         f.resize(0x3000, 0);
@@ -1785,10 +1404,7 @@ mod tests {
         let (mut a, mut ro) = (Asm::default(), Rodata::new());
         let (_, want) = openssl_3_5(&mut a, &mut ro, true);
         let hdr = RODATA + 0x800;
-        let unwind = eh_frame(
-            hdr,
-            &a.starts.iter().map(|&s| (s, false)).collect::<Vec<_>>(),
-        );
+        let unwind = eh_frame(hdr, &a.starts.iter().map(|&s| (s, false)).collect::<Vec<_>>());
         let file = elf(&ro.bytes, hdr, &unwind, &a.bytes);
         let offset = |addr: Option<u64>| addr.map(|a| a - BASE + 0x3000);
         let found = find(&file).expect("found");
@@ -1803,48 +1419,22 @@ mod tests {
             }
         );
         // SSL_read's FDE says it is a cold part: SSL_read_ex is still there for reads
-        let unwind = eh_frame(
-            hdr,
-            &a.starts
-                .iter()
-                .map(|&s| (s, Some(s) == want.read))
-                .collect::<Vec<_>>(),
-        );
+        let unwind = eh_frame(hdr, &a.starts.iter().map(|&s| (s, Some(s) == want.read)).collect::<Vec<_>>());
         let found = find(&elf(&ro.bytes, hdr, &unwind, &a.bytes)).expect("found");
         assert_eq!((found.read, found.read_ex), (None, offset(want.read_ex)));
         assert_eq!(find(b"not an elf"), Err(Miss::NotX86Elf));
-        assert_eq!(
-            find(&elf(b"\0nothing\0", hdr, &unwind, &a.bytes)),
-            Err(Miss::NoSourceName)
-        );
+        assert_eq!(find(&elf(b"\0nothing\0", hdr, &unwind, &a.bytes)), Err(Miss::NoSourceName));
         let mut no_table = unwind.clone();
         no_table[0] = 2;
-        assert_eq!(
-            find(&elf(&ro.bytes, hdr, &no_table, &a.bytes)),
-            Err(Miss::NoUnwindTable)
-        );
+        assert_eq!(find(&elf(&ro.bytes, hdr, &no_table, &a.bytes)), Err(Miss::NoUnwindTable));
     }
 
     /// The functions' file offsets in an unstripped file, by its symbol table.
     fn by_symbols(path: &std::path::Path) -> Functions {
-        let names = [
-            "SSL_write",
-            "SSL_read",
-            "SSL_write_ex",
-            "SSL_read_ex",
-            "SSL_shutdown",
-        ];
-        let got: Vec<Option<u64>> = crate::uprobes::symbol_offsets(path, &names)
-            .into_iter()
-            .map(|o| o.map(|o| o as u64))
-            .collect();
-        Functions {
-            write: got[0],
-            read: got[1],
-            write_ex: got[2],
-            read_ex: got[3],
-            shutdown: got[4],
-        }
+        let names = ["SSL_write", "SSL_read", "SSL_write_ex", "SSL_read_ex", "SSL_shutdown"];
+        let got: Vec<Option<u64>> =
+            crate::uprobes::symbol_offsets(path, &names).into_iter().map(|o| o.map(|o| o as u64)).collect();
+        Functions { write: got[0], read: got[1], write_ex: got[2], read_ex: got[3], shutdown: got[4] }
     }
 
     /// OpenSSL 3 as the system builds it (Debian's `libssl.a`, gcc), linked into a stripped
@@ -1855,10 +1445,7 @@ mod tests {
         let lib = std::path::Path::new("/usr/lib/x86_64-linux-gnu");
         let (ssl, crypto) = (lib.join("libssl.a"), lib.join("libcrypto.a"));
         if !ssl.exists() || !crypto.exists() {
-            eprintln!(
-                "SKIPPED: no static OpenSSL ({}; apt-get install libssl-dev)",
-                ssl.display()
-            );
+            eprintln!("SKIPPED: no static OpenSSL ({}; apt-get install libssl-dev)", ssl.display());
             return;
         }
         let dir = tempfile::tempdir().expect("temp dir");
@@ -1892,36 +1479,20 @@ mod tests {
         };
         let (full, stripped) = (dir.path().join("full.so"), dir.path().join("stripped.so"));
         if !link(&full, false) || !link(&stripped, true) {
-            eprintln!(
-                "SKIPPED: `cc` could not link a shared object with {}",
-                ssl.display()
-            );
+            eprintln!("SKIPPED: `cc` could not link a shared object with {}", ssl.display());
             return;
         }
         let truth = by_symbols(&full);
-        assert!(
-            truth.write.is_some() && truth.read_ex.is_some(),
-            "{truth:x?}"
-        );
+        assert!(truth.write.is_some() && truth.read_ex.is_some(), "{truth:x?}");
         assert_eq!(
             by_symbols(&stripped),
-            Functions {
-                write: None,
-                read: None,
-                write_ex: None,
-                read_ex: None,
-                shutdown: None
-            }
+            Functions { write: None, read: None, write_ex: None, read_ex: None, shutdown: None }
         );
         let data = std::fs::read(&stripped).expect("read");
         assert!(has_source_name(&data));
         let started = std::time::Instant::now();
         let found = find(&data);
-        eprintln!(
-            "{}: {found:x?} in {:?}",
-            stripped.display(),
-            started.elapsed()
-        );
+        eprintln!("{}: {found:x?} in {:?}", stripped.display(), started.elapsed());
         assert_eq!(found, Ok(truth));
     }
 
@@ -1930,14 +1501,11 @@ mod tests {
     /// More files: `AGENTSIGHT_OSSL_EXPORTING` (`:`-separated).
     #[test]
     fn never_disagrees_with_the_symbols_of_builds_that_export_them() {
-        let mut paths: Vec<std::path::PathBuf> = [
-            "/usr/lib/x86_64-linux-gnu/libssl.so.3",
-            "/usr/lib64/libssl.so.3",
-            "/usr/bin/node",
-        ]
-        .iter()
-        .map(Into::into)
-        .collect();
+        let mut paths: Vec<std::path::PathBuf> =
+            ["/usr/lib/x86_64-linux-gnu/libssl.so.3", "/usr/lib64/libssl.so.3", "/usr/bin/node"]
+                .iter()
+                .map(Into::into)
+                .collect();
         if let Some(more) = std::env::var_os("AGENTSIGHT_OSSL_EXPORTING") {
             paths.extend(std::env::split_paths(&more));
         }
@@ -1947,19 +1515,12 @@ mod tests {
             };
             let truth = by_symbols(&path);
             if !has_source_name(&data) || truth.write.is_none() {
-                eprintln!(
-                    "SKIPPED: {} (no OpenSSL 3 with its symbols)",
-                    path.display()
-                );
+                eprintln!("SKIPPED: {} (no OpenSSL 3 with its symbols)", path.display());
                 continue;
             }
             let started = std::time::Instant::now();
             let found = find(&data);
-            eprintln!(
-                "{}: {found:x?} in {:?}; symbols {truth:x?}",
-                path.display(),
-                started.elapsed()
-            );
+            eprintln!("{}: {found:x?} in {:?}; symbols {truth:x?}", path.display(), started.elapsed());
             let Ok(found) = found else { continue };
             let pairs = [
                 (found.write, truth.write),
@@ -1969,11 +1530,7 @@ mod tests {
                 (found.shutdown, truth.shutdown),
             ];
             for (got, want) in pairs {
-                assert!(
-                    got.is_none() || got == want,
-                    "{}: found {found:x?}, symbols {truth:x?}",
-                    path.display()
-                );
+                assert!(got.is_none() || got == want, "{}: found {found:x?}, symbols {truth:x?}", path.display());
             }
         }
     }
@@ -1992,17 +1549,10 @@ mod tests {
             env("HOME").map(|p| p.join(".cache/copilot/pkg")),
         ];
         caches.into_iter().flatten().find_map(|pkg| {
-            let mut versions: Vec<_> = std::fs::read_dir(pkg.join("linux-x64"))
-                .ok()?
-                .flatten()
-                .map(|e| e.path())
-                .collect();
+            let mut versions: Vec<_> =
+                std::fs::read_dir(pkg.join("linux-x64")).ok()?.flatten().map(|e| e.path()).collect();
             versions.sort();
-            versions
-                .into_iter()
-                .rev()
-                .map(|v| v.join("prebuilds/linux-x64/runtime.node"))
-                .find(|p| p.exists())
+            versions.into_iter().rev().map(|v| v.join("prebuilds/linux-x64/runtime.node")).find(|p| p.exists())
         })
     }
 
@@ -2011,9 +1561,7 @@ mod tests {
     #[test]
     fn finds_the_functions_in_copilots_runtime_node() {
         let Some(path) = copilot_addon() else {
-            eprintln!(
-                "SKIPPED: no Copilot CLI addon (AGENTSIGHT_COPILOT_ADDON, or run `copilot` once)"
-            );
+            eprintln!("SKIPPED: no Copilot CLI addon (AGENTSIGHT_COPILOT_ADDON, or run `copilot` once)");
             return;
         };
         let data = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
@@ -2021,25 +1569,14 @@ mod tests {
         let started = std::time::Instant::now();
         let found = find(&data).expect("found");
         eprintln!("{}: {found:x?} in {:?}", path.display(), started.elapsed());
-        let all = [
-            found.write,
-            found.read,
-            found.write_ex,
-            found.read_ex,
-            found.shutdown,
-        ];
+        let all = [found.write, found.read, found.write_ex, found.read_ex, found.shutdown];
         for offset in all {
             let offset = offset.expect("every function found") as usize;
             // clang's prologue with frame pointers: push rbp; mov rbp, rsp (or endbr64 first)
             let first = &data[offset..offset + 4];
-            assert!(
-                first == [0x55, 0x48, 0x89, 0xE5] || first == [0xF3, 0x0F, 0x1E, 0xFA],
-                "{offset:#x}: {first:x?}"
-            );
+            assert!(first == [0x55, 0x48, 0x89, 0xE5] || first == [0xF3, 0x0F, 0x1E, 0xFA], "{offset:#x}: {first:x?}");
         }
-        if memmem::find(&data, b"OpenSSL 3.5.8 25 Aug 2026\0").is_some()
-            && data.len() == 145_190_536
-        {
+        if memmem::find(&data, b"OpenSSL 3.5.8 25 Aug 2026\0").is_some() && data.len() == 145_190_536 {
             let want = Functions {
                 write: Some(0x7fb_d9d0),
                 read: Some(0x7fb_d350),

@@ -303,7 +303,14 @@ pub(crate) fn parse(data: &[u8]) -> Result<RawRecord, RawError> {
                 kind,
                 [ev.filename_len_bytes as usize, ev.cwd_len_bytes as usize, ev.argv_len_bytes as usize],
             )?;
-            RawRecord::Exec { hdr: hdr_out, filename, cwd, argv, argv_full_bytes: ev.argv_full_bytes, trunc: ev.trunc_flags }
+            RawRecord::Exec {
+                hdr: hdr_out,
+                filename,
+                cwd,
+                argv,
+                argv_full_bytes: ev.argv_full_bytes,
+                trunc: ev.trunc_flags,
+            }
         }
         EVENT_FORK => {
             let ev: types::fork_event = read(data, kind)?;
@@ -427,7 +434,15 @@ pub(crate) fn leftover_write(key: &[u8], value: &[u8], now_boot_ns: u64) -> Opti
     let mut v = types::write_info::default();
     plain::copy_from_bytes(&mut k, key).ok()?;
     plain::copy_from_bytes(&mut v, value).ok()?;
-    let hdr = Header { kind: EVENT_WRITE_END, ts_boot_ns: now_boot_ns, pid: k.pid, tid: k.pid, ppid: 0, uid: 0, comm: Vec::new() };
+    let hdr = Header {
+        kind: EVENT_WRITE_END,
+        ts_boot_ns: now_boot_ns,
+        pid: k.pid,
+        tid: k.pid,
+        ppid: 0,
+        uid: 0,
+        comm: Vec::new(),
+    };
     Some(RawRecord::WriteEnd { hdr, fd: k.fd, bytes: v.bytes, writes: v.writes, first_ts_ns: v.first_ts_ns })
 }
 

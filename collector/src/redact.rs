@@ -112,17 +112,11 @@ pub struct RedactConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum RedactError {
     #[error("invalid extra redaction pattern `{pattern}`: {source}")]
-    InvalidPattern {
-        pattern: String,
-        source: regex::Error,
-    },
+    InvalidPattern { pattern: String, source: regex::Error },
     #[error("invalid extra redaction header `{name}`: a header name is a non-empty token")]
     InvalidHeader { name: String },
     #[error("failed to compile the built-in redaction pattern for `{kind}`: {source}")]
-    Builtin {
-        kind: &'static str,
-        source: regex::Error,
-    },
+    Builtin { kind: &'static str, source: regex::Error },
     #[error("failed to compile the combined redaction pattern set: {source}")]
     PatternSet { source: regex::Error },
 }
@@ -145,25 +139,12 @@ impl RedactConfig {
     pub fn build(&self) -> Result<Redactor, RedactError> {
         let mut rules = Vec::with_capacity(BUILTIN.len() + self.extra_patterns.len());
         for b in BUILTIN {
-            let regex = Regex::new(b.pattern).map_err(|source| RedactError::Builtin {
-                kind: b.kind.name(),
-                source,
-            })?;
-            rules.push(Rule {
-                kind: b.kind,
-                check: b.check,
-                glued: b.glued,
-                regex,
-            });
+            let regex = Regex::new(b.pattern).map_err(|source| RedactError::Builtin { kind: b.kind.name(), source })?;
+            rules.push(Rule { kind: b.kind, check: b.check, glued: b.glued, regex });
         }
         for pattern in &self.extra_patterns {
             let regex = extra_pattern(pattern)?;
-            rules.push(Rule {
-                kind: Kind::Fixed(CUSTOM_KIND),
-                check: Check::None,
-                glued: Glued::Allowed,
-                regex,
-            });
+            rules.push(Rule { kind: Kind::Fixed(CUSTOM_KIND), check: Check::None, glued: Glued::Allowed, regex });
         }
         let set = RegexSetBuilder::new(rules.iter().map(|r| r.regex.as_str()))
             .size_limit(64 << 20)
@@ -175,41 +156,23 @@ impl RedactConfig {
             headers.push(extra_header(name)?);
         }
 
-        let markers =
-            Regex::new(r"\[REDACTED(?::[a-z0-9-]+)?\]").map_err(|source| RedactError::Builtin {
-                kind: "marker",
-                source,
-            })?;
-        let flag = Regex::new(concat!("^--?[A-Za-z0-9_-]*", kw!(), "$")).map_err(|source| {
-            RedactError::Builtin {
-                kind: "argv-flag",
-                source,
-            }
-        })?;
-        Ok(Redactor {
-            rules,
-            set,
-            markers,
-            flag,
-            headers,
-        })
+        let markers = Regex::new(r"\[REDACTED(?::[a-z0-9-]+)?\]")
+            .map_err(|source| RedactError::Builtin { kind: "marker", source })?;
+        let flag = Regex::new(concat!("^--?[A-Za-z0-9_-]*", kw!(), "$"))
+            .map_err(|source| RedactError::Builtin { kind: "argv-flag", source })?;
+        Ok(Redactor { rules, set, markers, flag, headers })
     }
 }
 
 fn extra_pattern(pattern: &str) -> Result<Regex, RedactError> {
-    Regex::new(pattern).map_err(|source| RedactError::InvalidPattern {
-        pattern: pattern.to_owned(),
-        source,
-    })
+    Regex::new(pattern).map_err(|source| RedactError::InvalidPattern { pattern: pattern.to_owned(), source })
 }
 
 /// An extra header name, lower-cased: a non-empty token (no space, control byte or colon).
 fn extra_header(name: &str) -> Result<String, RedactError> {
     let name = name.trim();
     if name.is_empty() || name.bytes().any(|b| b <= b' ' || b == b':' || b >= 0x7f) {
-        return Err(RedactError::InvalidHeader {
-            name: name.to_owned(),
-        });
+        return Err(RedactError::InvalidHeader { name: name.to_owned() });
     }
     Ok(name.to_ascii_lowercase())
 }
@@ -368,9 +331,7 @@ impl Redactor {
                     + self.strings(&mut f.truncated)
             }
             EventBody::Connect(c) => {
-                self.string(&mut c.family)
-                    + self.string(&mut c.addr)
-                    + c.error.as_mut().map_or(0, |e| self.string(e))
+                self.string(&mut c.family) + self.string(&mut c.addr) + c.error.as_mut().map_or(0, |e| self.string(e))
             }
             EventBody::LlmCall(call) => self.llm_call(call),
             EventBody::Http(h) => {
@@ -421,12 +382,7 @@ impl Redactor {
     }
 
     fn tool_calls(&self, calls: &mut [ToolCall]) -> usize {
-        calls
-            .iter_mut()
-            .map(|c| {
-                self.string(&mut c.id) + self.string(&mut c.name) + self.json(&mut c.arguments)
-            })
-            .sum()
+        calls.iter_mut().map(|c| self.string(&mut c.id) + self.string(&mut c.name) + self.json(&mut c.arguments)).sum()
     }
 
     /// A JSON value redacted as its text, so that a `"password": "..."` pair is seen whole; a
@@ -466,10 +422,7 @@ impl Redactor {
     /// The merged, ordered spans to replace in `text`, each with the kind of its first match.
     fn spans(&self, text: &str) -> Vec<Span> {
         let markers: Vec<(usize, usize)> = if text.contains(MARKER_PREFIX) {
-            self.markers
-                .find_iter(text)
-                .map(|m| (m.start(), m.end()))
-                .collect()
+            self.markers.find_iter(text).map(|m| (m.start(), m.end())).collect()
         } else {
             Vec::new()
         };
@@ -507,15 +460,9 @@ impl Redactor {
                     Kind::Fixed(kind) => kind,
                     Kind::Keyword => keyword_kind(label),
                 };
-                let span = Span {
-                    start,
-                    end,
-                    kind,
-                    rank: index,
-                };
-                let glued_ok = rule.glued == Glued::Allowed
-                    || !is_glued(text, whole.start())
-                    || looks_random(whole.as_str());
+                let span = Span { start, end, kind, rank: index };
+                let glued_ok =
+                    rule.glued == Glued::Allowed || !is_glued(text, whole.start()) || looks_random(whole.as_str());
                 if glued_ok && rule.check.passes(whole.as_str(), label, secret.as_str()) {
                     found.push(span);
                 } else {
@@ -527,9 +474,8 @@ impl Redactor {
         // A match that looked harmless but overlaps a secret goes with it (`token=a.<key>.token`
         // is not code): else the second pass would see a different, shorter value.
         loop {
-            let (overlapping, rest): (Vec<Span>, Vec<Span>) = doubtful
-                .into_iter()
-                .partition(|d| merged.iter().any(|m| d.start < m.end && m.start < d.end));
+            let (overlapping, rest): (Vec<Span>, Vec<Span>) =
+                doubtful.into_iter().partition(|d| merged.iter().any(|m| d.start < m.end && m.start < d.end));
             doubtful = rest;
             if overlapping.is_empty() {
                 return merged;
@@ -603,14 +549,12 @@ fn is_glued(text: &str, start: usize) -> bool {
 /// A run of at least 16 letters and digits with a capital, a small letter and a digit: a key's
 /// random body, not a kebab-case name or a word.
 fn looks_random(secret: &str) -> bool {
-    secret
-        .split(|c: char| !c.is_ascii_alphanumeric())
-        .any(|run| {
-            run.len() >= 16
-                && run.bytes().any(|b| b.is_ascii_uppercase())
-                && run.bytes().any(|b| b.is_ascii_lowercase())
-                && run.bytes().any(|b| b.is_ascii_digit())
-        })
+    secret.split(|c: char| !c.is_ascii_alphanumeric()).any(|run| {
+        run.len() >= 16
+            && run.bytes().any(|b| b.is_ascii_uppercase())
+            && run.bytes().any(|b| b.is_ascii_lowercase())
+            && run.bytes().any(|b| b.is_ascii_digit())
+    })
 }
 
 /// What a rule's marker says.
@@ -653,42 +597,26 @@ impl Check {
                 }
                 // `password=password`, `token=args.token`, `api_key=API_KEY`: a name, not a value
                 let identifier = secret.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-                    && secret
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
+                    && secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.');
                 if !identifier {
                     return true;
                 }
                 let name = label.trim_start_matches([' ', '\t', '-']);
                 let name = normalise(name.split(['=', ' ', '\t']).next().unwrap_or_default());
                 let secret = normalise(secret);
-                !KEYWORDS
-                    .iter()
-                    .any(|k| name.ends_with(k) && secret.ends_with(k))
+                !KEYWORDS.iter().any(|k| name.ends_with(k) && secret.ends_with(k))
             }
         }
     }
 }
 
 /// The credential words of [`kw!`], as [`normalise`] writes them.
-const KEYWORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "passphrase",
-    "secret",
-    "token",
-    "apikey",
-    "accesskey",
-    "privatekey",
-    "authkey",
-];
+const KEYWORDS: &[&str] =
+    &["password", "passwd", "passphrase", "secret", "token", "apikey", "accesskey", "privatekey", "authkey"];
 
 /// Lower-case, without `_` and `-`: `API_KEY`, `api-key` and `apiKey` are one name.
 fn normalise(name: &str) -> String {
-    name.chars()
-        .filter(|c| !matches!(c, '_' | '-'))
-        .map(|c| c.to_ascii_lowercase())
-        .collect()
+    name.chars().filter(|c| !matches!(c, '_' | '-')).map(|c| c.to_ascii_lowercase()).collect()
 }
 
 /// The kind of an assignment, from the label before its value.
@@ -719,17 +647,13 @@ fn credential_header(name: &str, value: &str) -> Option<String> {
     if trimmed.is_empty() || trimmed == HEADER_MARKER {
         return None;
     }
-    if name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("proxy-authorization")
-    {
+    if name.eq_ignore_ascii_case("authorization") || name.eq_ignore_ascii_case("proxy-authorization") {
         // keep a scheme that looks like one (`Bearer`, `Basic`, `AWS4-HMAC-SHA256`), not a
         // prefix of the credential itself
         if let Some((scheme, rest)) = trimmed.split_once([' ', '\t']) {
             let is_scheme = scheme.len() <= 24
                 && scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-                && scheme
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && scheme.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if is_scheme {
                 let rest = rest.trim();
                 if rest.is_empty() || rest == HEADER_MARKER {
@@ -741,12 +665,8 @@ fn credential_header(name: &str, value: &str) -> Option<String> {
         return Some(HEADER_MARKER.to_owned());
     }
     if name.eq_ignore_ascii_case("cookie") {
-        let pairs: Vec<String> = trimmed
-            .split(';')
-            .map(str::trim)
-            .filter(|p| !p.is_empty())
-            .map(redact_cookie_pair)
-            .collect();
+        let pairs: Vec<String> =
+            trimmed.split(';').map(str::trim).filter(|p| !p.is_empty()).map(redact_cookie_pair).collect();
         return Some(pairs.join("; "));
     }
     if name.eq_ignore_ascii_case("set-cookie") {
@@ -783,29 +703,16 @@ struct Builtin {
 
 impl Builtin {
     const fn random_when_glued(self) -> Builtin {
-        Builtin {
-            glued: Glued::Random,
-            ..self
-        }
+        Builtin { glued: Glued::Random, ..self }
     }
 }
 
 const fn rule(kind: &'static str, check: Check, pattern: &'static str) -> Builtin {
-    Builtin {
-        kind: Kind::Fixed(kind),
-        check,
-        glued: Glued::Allowed,
-        pattern,
-    }
+    Builtin { kind: Kind::Fixed(kind), check, glued: Glued::Allowed, pattern }
 }
 
 const fn assignment(check: Check, pattern: &'static str) -> Builtin {
-    Builtin {
-        kind: Kind::Keyword,
-        check,
-        glued: Glued::Allowed,
-        pattern,
-    }
+    Builtin { kind: Kind::Keyword, check, glued: Glued::Allowed, pattern }
 }
 
 /// Most specific first: on overlapping matches of the same extent the earlier rule names it.
@@ -823,11 +730,7 @@ const BUILTIN: &[Builtin] = &[
     ),
     rule("anthropic-key", Check::Digit, r"sk-ant-[A-Za-z0-9_-]{20,}"),
     // project, service-account and admin keys: a prefix no word ends in
-    rule(
-        "openai-key",
-        Check::Digit,
-        r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}",
-    ),
+    rule("openai-key", Check::Digit, r"sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{20,}"),
     // `task-runner-2024-01-01-final` ends in this shape too: glued to a word, only a random body
     rule("openai-key", Check::Digit, r"sk-[A-Za-z0-9_-]{20,}").random_when_glued(),
     rule(
@@ -848,59 +751,25 @@ const BUILTIN: &[Builtin] = &[
             r"([A-Za-z0-9/+]{30,}={0,2})",
         ),
     ),
-    rule(
-        "github-token",
-        Check::None,
-        r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{40,})",
-    ),
+    rule("github-token", Check::None, r"(?:gh[pousr]_[A-Za-z0-9_]{30,}|github_pat_[A-Za-z0-9_]{40,})"),
     rule("google-api-key", Check::None, r"AIza[0-9A-Za-z_-]{35,}"),
-    rule(
-        "slack-token",
-        Check::Digit,
-        r"(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,}",
-    ),
-    rule(
-        "slack-webhook",
-        Check::None,
-        r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{20,})",
-    ),
-    rule(
-        "discord-webhook",
-        Check::None,
-        r"discord(?:app)?\.com/api/webhooks/([0-9]+/[A-Za-z0-9_-]{20,})",
-    ),
-    rule(
-        "stripe-key",
-        Check::None,
-        r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})",
-    )
-    // `risk_test_integrationsuite`
-    .random_when_glued(),
+    rule("slack-token", Check::Digit, r"(?:xox[abposer]|xapp)-[A-Za-z0-9-]{10,}"),
+    rule("slack-webhook", Check::None, r"hooks\.slack\.com/(?:services|workflows|triggers)/([A-Za-z0-9/_-]{20,})"),
+    rule("discord-webhook", Check::None, r"discord(?:app)?\.com/api/webhooks/([0-9]+/[A-Za-z0-9_-]{20,})"),
+    rule("stripe-key", Check::None, r"(?:(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}|whsec_[A-Za-z0-9]{24,})")
+        // `risk_test_integrationsuite`
+        .random_when_glued(),
     rule("huggingface-token", Check::None, r"hf_[A-Za-z0-9]{30,}"),
     rule("gitlab-token", Check::Digit, r"glpat-[A-Za-z0-9_-]{20,}"),
     rule("npm-token", Check::None, r"npm_[A-Za-z0-9]{36,}")
         // `pnpm_...`
         .random_when_glued(),
-    rule(
-        "jwt",
-        Check::None,
-        r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*",
-    ),
-    rule(
-        "bearer-token",
-        Check::None,
-        r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/=-]{16,})",
-    ),
+    rule("jwt", Check::None, r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*"),
+    rule("bearer-token", Check::None, r"(?i:bearer)[ \t]+([A-Za-z0-9._~+/=-]{16,})"),
     rule(
         "basic-auth",
         Check::None,
-        concat!(
-            r"(?i:authorization)",
-            q!(),
-            r"[ \t]*[:=][ \t]*",
-            q!(),
-            r"(?i:basic)[ \t]+([A-Za-z0-9+/]{4,}={0,2})"
-        ),
+        concat!(r"(?i:authorization)", q!(), r"[ \t]*[:=][ \t]*", q!(), r"(?i:basic)[ \t]+([A-Za-z0-9+/]{4,}={0,2})"),
     ),
     rule(
         "authorization",
@@ -924,26 +793,13 @@ const BUILTIN: &[Builtin] = &[
             r"([A-Za-z0-9._~+/=-]{8,})",
         ),
     ),
-    rule(
-        "url-password",
-        Check::None,
-        r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"'\\<>\[\]]+:([^/\s@"'\\<>]+)@"#,
-    ),
+    rule("url-password", Check::None, r#"[A-Za-z][A-Za-z0-9+.-]*://[^/\s:@"'\\<>\[\]]+:([^/\s@"'\\<>]+)@"#),
     // `"password": "..."`
-    assignment(
-        Check::None,
-        concat!(json_kw!(), r#""[ \t]*:[ \t]*"((?:[^"\\\n]|\\.)+)""#),
-    ),
+    assignment(Check::None, concat!(json_kw!(), r#""[ \t]*:[ \t]*"((?:[^"\\\n]|\\.)+)""#)),
     // `\"password\": \"...\"`: JSON inside a JSON string (tool-call arguments)
-    assignment(
-        Check::None,
-        concat!(json_kw!(), r#"\\"[ \t]*:[ \t]*\\""#, escaped_string!()),
-    ),
+    assignment(Check::None, concat!(json_kw!(), r#"\\"[ \t]*:[ \t]*\\""#, escaped_string!())),
     // `'password': '...'`
-    assignment(
-        Check::None,
-        concat!(json_kw!(), r#"'[ \t]*:[ \t]*'((?:[^'\\\n]|\\.)+)'"#),
-    ),
+    assignment(Check::None, concat!(json_kw!(), r#"'[ \t]*:[ \t]*'((?:[^'\\\n]|\\.)+)'"#)),
     // `password = "..."`, `password: "..."`. A value does not start with a space or `,:]}`:
     // in `{"a": "token=", "b": 1}` the quote after `=` closes a JSON string, it opens nothing.
     assignment(
@@ -954,24 +810,11 @@ const BUILTIN: &[Builtin] = &[
         Check::None,
         concat!(kw!(), r#"[ \t]*[:=][ \t]*'([^'\\\n\s,:\]}](?:[^'\\\n]|\\.)*|\\.(?:[^'\\\n]|\\.)*)'"#),
     ),
-    assignment(
-        Check::None,
-        concat!(kw!(), r#"[ \t]*[:=][ \t]*\\""#, escaped_string!()),
-    ),
+    assignment(Check::None, concat!(kw!(), r#"[ \t]*[:=][ \t]*\\""#, escaped_string!())),
     // `password=...` in query strings, env lines and flags
-    assignment(
-        Check::BareValue,
-        concat!(kw!(), r#"=([^\s&"'<>,;()\[\]{}\\`]+)"#),
-    ),
+    assignment(Check::BareValue, concat!(kw!(), r#"=([^\s&"'<>,;()\[\]{}\\`]+)"#)),
     // `--password ...` in a command line
-    assignment(
-        Check::BareValue,
-        concat!(
-            r"(?:^|[ \t])--?[A-Za-z0-9_-]*",
-            kw!(),
-            r#"[ \t]+([^\s"'\\\[-][^\s"'\\]*)"#
-        ),
-    ),
+    assignment(Check::BareValue, concat!(r"(?:^|[ \t])--?[A-Za-z0-9_-]*", kw!(), r#"[ \t]+([^\s"'\\\[-][^\s"'\\]*)"#)),
 ];
 
 #[cfg(test)]
@@ -982,11 +825,8 @@ mod tests {
 
     use super::*;
 
-    static REDACTOR: LazyLock<Redactor> = LazyLock::new(|| {
-        RedactConfig::default()
-            .build()
-            .expect("built-in patterns compile")
-    });
+    static REDACTOR: LazyLock<Redactor> =
+        LazyLock::new(|| RedactConfig::default().build().expect("built-in patterns compile"));
 
     /// Fake secrets of every shape, put together at run time so that no secret scanner flags
     /// this file.
@@ -1019,10 +859,7 @@ mod tests {
     }
 
     fn openai() -> String {
-        fake(
-            "sk-proj-",
-            "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d_KLzdocJ2isAjIhKtJ0RlgLKOmxg",
-        )
+        fake("sk-proj-", "u8jzPde0IgxLd6GncfBAepfJBd0Kh8oOOL8d_KLzdocJ2isAjIhKtJ0RlgLKOmxg")
     }
     fn openai_legacy() -> String {
         fake("sk-", "KLzdocJ2isAjIhKtJ0RlgLKOmxgJTeKdNnFRIBXuDL7DxtpY")
@@ -1034,13 +871,13 @@ mod tests {
         fake("sk-admin-", "q9wMxEhh2FDEEtfjgVvVqE1SkHbn88HxjSI6bWHt")
     }
     fn anthropic() -> String {
-        fake("sk-ant-api03-", "6yYTWmE4lBYOvfZ8UzDzV8fUkkibjL5DZPjN0MEQ7wjJJibaZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQL05HA064GiIj-AA")
+        fake(
+            "sk-ant-api03-",
+            "6yYTWmE4lBYOvfZ8UzDzV8fUkkibjL5DZPjN0MEQ7wjJJibaZUPgHV7iB3m03nbqnsGpWLuqIA1id6Vw5DQL05HA064GiIj-AA",
+        )
     }
     fn anthropic_admin() -> String {
-        fake(
-            "sk-ant-admin01-",
-            "GvOoNZYW2mZp0zVZomHFwUbbYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6PwZPf1Qh",
-        )
+        fake("sk-ant-admin01-", "GvOoNZYW2mZp0zVZomHFwUbbYrEqmSM9wCZ7Uw9xfogoEmvnEN5N1aE6PwZPf1Qh")
     }
     fn aws_id() -> String {
         fake("AKIA", "IOSFODNN7EXAMPLE")
@@ -1058,19 +895,13 @@ mod tests {
         fake("gho_", "qE1SkHbn88HxjSI6bWHtP3fS2qHx6kwXoIIX")
     }
     fn github_pat() -> String {
-        fake(
-            "github_pat_",
-            "11ABCDEFG0_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNhFdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfl",
-        )
+        fake("github_pat_", "11ABCDEFG0_MFLZDe1f8rESQedUStPKR0CsTy4Qwb8DwkNhFdnXsiVpzz63FfkCzJr4i0B3JrTAwR4y9ojfl")
     }
     fn google() -> String {
         fake("AIza", "SyqsajAIxNKu8iS2G8NPRVdD53X83RZJzzz")
     }
     fn slack() -> String {
-        fake(
-            "xoxb-",
-            "1234567890123-1234567890123-EOzdmenCkhvMdgaKjIg8xNbe",
-        )
+        fake("xoxb-", "1234567890123-1234567890123-EOzdmenCkhvMdgaKjIg8xNbe")
     }
     fn stripe() -> String {
         fake("sk_live_", "51HqLyjWDarjtT1zdp7dcEOzdmenCkhvMdgaKjIg8xN")
@@ -1111,166 +942,59 @@ mod tests {
         let marker = format!("[REDACTED:{kind}]");
         assert!(out.contains(&marker), "no `{marker}` in `{out}`");
         assert!(n >= 1);
-        assert_eq!(
-            REDACTOR.text(&out),
-            (Cow::Borrowed(&*out), 0),
-            "not idempotent on `{out}`"
-        );
+        assert_eq!(REDACTOR.text(&out), (Cow::Borrowed(&*out), 0), "not idempotent on `{out}`");
     }
 
     #[test]
     fn planted_secrets_of_every_shape_are_gone() {
         let cases: Vec<(String, String, &str)> = vec![
             // JSON bodies
+            (format!(r#"{{"api_key": "{}"}}"#, openai()), openai(), "openai-key"),
             (
-                format!(r#"{{"api_key": "{}"}}"#, openai()),
-                openai(),
-                "openai-key",
-            ),
-            (
-                format!(
-                    r#"{{"messages":[{{"role":"user","content":"my key is {} ok"}}]}}"#,
-                    openai_legacy()
-                ),
+                format!(r#"{{"messages":[{{"role":"user","content":"my key is {} ok"}}]}}"#, openai_legacy()),
                 openai_legacy(),
                 "openai-key",
             ),
+            (format!(r#"{{"key":"{}"}}"#, openai_svcacct()), openai_svcacct(), "openai-key"),
+            (format!("admin key {} rotated", openai_admin()), openai_admin(), "openai-key"),
+            (format!(r#"{{"x":"{}"}}"#, anthropic()), anthropic(), "anthropic-key"),
+            (format!("ANTHROPIC_ADMIN_KEY={}", anthropic_admin()), anthropic_admin(), "anthropic-key"),
             (
-                format!(r#"{{"key":"{}"}}"#, openai_svcacct()),
-                openai_svcacct(),
-                "openai-key",
-            ),
-            (
-                format!("admin key {} rotated", openai_admin()),
-                openai_admin(),
-                "openai-key",
-            ),
-            (
-                format!(r#"{{"x":"{}"}}"#, anthropic()),
-                anthropic(),
-                "anthropic-key",
-            ),
-            (
-                format!("ANTHROPIC_ADMIN_KEY={}", anthropic_admin()),
-                anthropic_admin(),
-                "anthropic-key",
-            ),
-            (
-                format!(
-                    r#"{{"AccessKeyId": "{}", "Expiration": 1}}"#,
-                    aws_session_id()
-                ),
+                format!(r#"{{"AccessKeyId": "{}", "Expiration": 1}}"#, aws_session_id()),
                 aws_session_id(),
                 "aws-access-key",
             ),
-            (
-                format!("[default]\naws_access_key_id = {}\n", aws_id()),
-                aws_id(),
-                "aws-access-key",
-            ),
-            (
-                format!("[default]\naws_secret_access_key = {}\n", aws_secret()),
-                aws_secret(),
-                "aws-secret-key",
-            ),
-            (
-                format!(r#"{{"content": "token {} here"}}"#, github()),
-                github(),
-                "github-token",
-            ),
-            (
-                format!("Authorization: token {}", github_oauth()),
-                github_oauth(),
-                "github-token",
-            ),
-            (
-                format!("GH_TOKEN={} gh pr list", github_pat()),
-                github_pat(),
-                "github-token",
-            ),
-            (
-                format!(r#"{{"text": "{}\nnext"}}"#, slack()),
-                slack(),
-                "slack-token",
-            ),
-            (
-                format!("stripe.api_key = '{}'", stripe()),
-                stripe(),
-                "stripe-key",
-            ),
-            (
-                format!("key: {}", stripe_restricted()),
-                stripe_restricted(),
-                "stripe-key",
-            ),
+            (format!("[default]\naws_access_key_id = {}\n", aws_id()), aws_id(), "aws-access-key"),
+            (format!("[default]\naws_secret_access_key = {}\n", aws_secret()), aws_secret(), "aws-secret-key"),
+            (format!(r#"{{"content": "token {} here"}}"#, github()), github(), "github-token"),
+            (format!("Authorization: token {}", github_oauth()), github_oauth(), "github-token"),
+            (format!("GH_TOKEN={} gh pr list", github_pat()), github_pat(), "github-token"),
+            (format!(r#"{{"text": "{}\nnext"}}"#, slack()), slack(), "slack-token"),
+            (format!("stripe.api_key = '{}'", stripe()), stripe(), "stripe-key"),
+            (format!("key: {}", stripe_restricted()), stripe_restricted(), "stripe-key"),
             (format!(r#"{{"id_token":"{}"}}"#, jwt()), jwt(), "jwt"),
-            (
-                format!("HF_TOKEN={}", huggingface()),
-                huggingface(),
-                "huggingface-token",
-            ),
+            (format!("HF_TOKEN={}", huggingface()), huggingface(), "huggingface-token"),
             // argv strings
             (
-                format!(
-                    r#"curl -H "Authorization: Bearer {}" https://api.openai.com/v1/models"#,
-                    opaque()
-                ),
+                format!(r#"curl -H "Authorization: Bearer {}" https://api.openai.com/v1/models"#, opaque()),
                 opaque(),
                 "bearer-token",
             ),
-            (
-                format!(
-                    "curl -H 'x-api-key: {}' https://api.anthropic.com",
-                    anthropic()
-                ),
-                anthropic(),
-                "anthropic-key",
-            ),
-            (
-                "mysql -u root --password hunter2hunter2 -h db".to_owned(),
-                "hunter2hunter2".to_owned(),
-                "password",
-            ),
-            (
-                "psql --db-password=s3cr3t-Pa55 app".to_owned(),
-                "s3cr3t-Pa55".to_owned(),
-                "password",
-            ),
-            (
-                format!("export OPENAI_API_KEY={}", openai()),
-                openai(),
-                "openai-key",
-            ),
-            (
-                format!(
-                    "git clone https://x-access-token:{}@github.com/o/r.git",
-                    github()
-                ),
-                github(),
-                "github-token",
-            ),
+            (format!("curl -H 'x-api-key: {}' https://api.anthropic.com", anthropic()), anthropic(), "anthropic-key"),
+            ("mysql -u root --password hunter2hunter2 -h db".to_owned(), "hunter2hunter2".to_owned(), "password"),
+            ("psql --db-password=s3cr3t-Pa55 app".to_owned(), "s3cr3t-Pa55".to_owned(), "password"),
+            (format!("export OPENAI_API_KEY={}", openai()), openai(), "openai-key"),
+            (format!("git clone https://x-access-token:{}@github.com/o/r.git", github()), github(), "github-token"),
             // URLs
             (
-                format!(
-                    "https://generativelanguage.googleapis.com/v1/models?key={}&alt=sse",
-                    google()
-                ),
+                format!("https://generativelanguage.googleapis.com/v1/models?key={}&alt=sse", google()),
                 google(),
                 "google-api-key",
             ),
+            ("GET /cb?code=1&access_token=a8f7Gh2kLm9QpZ&state=x".to_owned(), "a8f7Gh2kLm9QpZ".to_owned(), "token"),
+            ("postgres://app:Sup3rS3cret!@db.internal:5432/app".to_owned(), "Sup3rS3cret!".to_owned(), "url-password"),
             (
-                "GET /cb?code=1&access_token=a8f7Gh2kLm9QpZ&state=x".to_owned(),
-                "a8f7Gh2kLm9QpZ".to_owned(),
-                "token",
-            ),
-            (
-                "postgres://app:Sup3rS3cret!@db.internal:5432/app".to_owned(),
-                "Sup3rS3cret!".to_owned(),
-                "url-password",
-            ),
-            (
-                "https://hooks.slack.com/services/T0000FAKE/B0000FAKE/XXXXXXXXXXXXXXXXXXXXXXXX"
-                    .to_owned(),
+                "https://hooks.slack.com/services/T0000FAKE/B0000FAKE/XXXXXXXXXXXXXXXXXXXXXXXX".to_owned(),
                 "T0000FAKE/B0000FAKE/XXXXXXXXXXXXXXXXXXXXXXXX".to_owned(),
                 "slack-webhook",
             ),
@@ -1280,36 +1004,12 @@ mod tests {
                 "correct horse battery staple".to_owned(),
                 "password",
             ),
-            (
-                r#"{"client_secret":"Zm9vYmFyYmF6cXV4"}"#.to_owned(),
-                "Zm9vYmFyYmF6cXV4".to_owned(),
-                "secret",
-            ),
-            (
-                "DB_PASSWORD=pa55w0rd\nDEBUG=1".to_owned(),
-                "pa55w0rd".to_owned(),
-                "password",
-            ),
-            (
-                "config = {'api_key': 'abc123def456'}".to_owned(),
-                "abc123def456".to_owned(),
-                "api-key",
-            ),
-            (
-                "password = \"hunter2\"".to_owned(),
-                "hunter2".to_owned(),
-                "password",
-            ),
-            (
-                r#"{"arguments": "{\"password\": \"tr0ub4dor&3\"}"}"#.to_owned(),
-                "tr0ub4dor&3".to_owned(),
-                "password",
-            ),
-            (
-                "SECRET=topsecretvalue".to_owned(),
-                "topsecretvalue".to_owned(),
-                "secret",
-            ),
+            (r#"{"client_secret":"Zm9vYmFyYmF6cXV4"}"#.to_owned(), "Zm9vYmFyYmF6cXV4".to_owned(), "secret"),
+            ("DB_PASSWORD=pa55w0rd\nDEBUG=1".to_owned(), "pa55w0rd".to_owned(), "password"),
+            ("config = {'api_key': 'abc123def456'}".to_owned(), "abc123def456".to_owned(), "api-key"),
+            ("password = \"hunter2\"".to_owned(), "hunter2".to_owned(), "password"),
+            (r#"{"arguments": "{\"password\": \"tr0ub4dor&3\"}"}"#.to_owned(), "tr0ub4dor&3".to_owned(), "password"),
+            ("SECRET=topsecretvalue".to_owned(), "topsecretvalue".to_owned(), "secret"),
             (
                 r#"{"headers": {"Authorization": "Basic dXNlcjpwYXNzd29yZA=="}}"#.to_owned(),
                 "dXNlcjpwYXNzd29yZA==".to_owned(),
@@ -1328,73 +1028,37 @@ mod tests {
     fn authorization_keeps_its_scheme_and_headers_are_counted() {
         let mut headers = vec![
             ("authorization".to_owned(), format!("Bearer {}", openai())),
-            (
-                "proxy-authorization".to_owned(),
-                "Basic dXNlcjpwYXNz".to_owned(),
-            ),
+            ("proxy-authorization".to_owned(), "Basic dXNlcjpwYXNz".to_owned()),
             ("x-api-key".to_owned(), anthropic()),
             ("api-key".to_owned(), "0123456789abcdef".to_owned()),
             ("x-goog-api-key".to_owned(), google()),
             ("cookie".to_owned(), "session=abc123; theme=dark".to_owned()),
-            (
-                "set-cookie".to_owned(),
-                "sid=xyz789; Path=/; HttpOnly".to_owned(),
-            ),
+            ("set-cookie".to_owned(), "sid=xyz789; Path=/; HttpOnly".to_owned()),
             ("x-auth-token".to_owned(), "tok".to_owned()),
             ("X-Custom-Secret".to_owned(), "custom-value".to_owned()),
-            (
-                "referer".to_owned(),
-                format!("https://x.test/?api_key={}", github()),
-            ),
+            ("referer".to_owned(), format!("https://x.test/?api_key={}", github())),
             ("content-type".to_owned(), "application/json".to_owned()),
-            (
-                "user-agent".to_owned(),
-                "claude-cli/1.0.0 (external, cli)".to_owned(),
-            ),
+            ("user-agent".to_owned(), "claude-cli/1.0.0 (external, cli)".to_owned()),
         ];
-        let config = RedactConfig {
-            extra_headers: vec!["x-custom-secret".to_owned()],
-            ..Default::default()
-        };
+        let config = RedactConfig { extra_headers: vec!["x-custom-secret".to_owned()], ..Default::default() };
         let redactor = config.build().expect("builds");
         assert_eq!(redactor.headers(&mut headers), 10);
-        let value = |name: &str| {
-            headers
-                .iter()
-                .find(|(n, _)| n == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let value = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str());
         assert_eq!(value("authorization"), Some("Bearer [REDACTED]"));
         assert_eq!(value("proxy-authorization"), Some("Basic [REDACTED]"));
         assert_eq!(value("x-api-key"), Some("[REDACTED]"));
         assert_eq!(value("api-key"), Some("[REDACTED]"));
         assert_eq!(value("x-goog-api-key"), Some("[REDACTED]"));
-        assert_eq!(
-            value("cookie"),
-            Some("session=[REDACTED]; theme=[REDACTED]")
-        );
-        assert_eq!(
-            value("set-cookie"),
-            Some("sid=[REDACTED]; Path=/; HttpOnly")
-        );
+        assert_eq!(value("cookie"), Some("session=[REDACTED]; theme=[REDACTED]"));
+        assert_eq!(value("set-cookie"), Some("sid=[REDACTED]; Path=/; HttpOnly"));
         assert_eq!(value("x-auth-token"), Some("[REDACTED]"));
         assert_eq!(value("X-Custom-Secret"), Some("[REDACTED]"));
-        assert_eq!(
-            value("referer"),
-            Some("https://x.test/?api_key=[REDACTED:github-token]")
-        );
+        assert_eq!(value("referer"), Some("https://x.test/?api_key=[REDACTED:github-token]"));
         assert_eq!(value("content-type"), Some("application/json"));
-        assert_eq!(
-            value("user-agent"),
-            Some("claude-cli/1.0.0 (external, cli)")
-        );
+        assert_eq!(value("user-agent"), Some("claude-cli/1.0.0 (external, cli)"));
 
         let again = headers.clone();
-        assert_eq!(
-            redactor.headers(&mut headers),
-            0,
-            "redacting headers twice changes nothing"
-        );
+        assert_eq!(redactor.headers(&mut headers), 0, "redacting headers twice changes nothing");
         assert_eq!(headers, again);
     }
 
@@ -1427,32 +1091,16 @@ mod tests {
         let text = body.to_string();
         let (out, n) = REDACTOR.text(&text);
         let parsed: serde_json::Value = serde_json::from_str(&out).expect("still JSON");
-        for secret in [
-            aws_id(),
-            aws_secret(),
-            openai(),
-            pem(),
-            jwt(),
-            slack(),
-            huggingface(),
-        ] {
+        for secret in [aws_id(), aws_secret(), openai(), pem(), jwt(), slack(), huggingface()] {
             assert!(!out.contains(&secret), "`{secret}` left in `{out}`");
         }
         assert!(!out.contains("MIIEpAIBAAKCAQEA"));
-        assert!(
-            !out.contains(r#"p\\\"a\\\\ss"#),
-            "escaped password left in `{out}`"
-        );
+        assert!(!out.contains(r#"p\\\"a\\\\ss"#), "escaped password left in `{out}`");
         assert!(n >= 8, "{n} redactions in `{out}`");
         assert_eq!(parsed["max_tokens"], 1024);
-        assert_eq!(
-            parsed["metadata"]["auth_token"],
-            "[REDACTED:huggingface-token]"
-        );
+        assert_eq!(parsed["metadata"]["auth_token"], "[REDACTED:huggingface-token]");
         let args: serde_json::Value = serde_json::from_str(
-            parsed["messages"][2]["tool_calls"][0]["function"]["arguments"]
-                .as_str()
-                .unwrap_or_default(),
+            parsed["messages"][2]["tool_calls"][0]["function"]["arguments"].as_str().unwrap_or_default(),
         )
         .expect("arguments still JSON");
         assert_eq!(args["password"], "[REDACTED:password]");
@@ -1544,11 +1192,7 @@ mod tests {
                 }
             }
         }
-        assert!(
-            left.is_empty(),
-            "{} of {planted} left: {left:#?}",
-            left.len()
-        );
+        assert!(left.is_empty(), "{} of {planted} left: {left:#?}", left.len());
         let glued = format!("\\nBearer {}", opaque());
         assert_eq!(REDACTOR.text(&glued).0, "\\nBearer [REDACTED:bearer-token]");
     }
@@ -1628,9 +1272,7 @@ mod tests {
         ] {
             assert!(!json.contains(&secret), "`{secret}` left in {json}");
         }
-        let EventBody::LlmCall(call) = &event.body else {
-            panic!("llm_call")
-        };
+        let EventBody::LlmCall(call) = &event.body else { panic!("llm_call") };
         assert_eq!(
             call.request.messages[0].tool_calls[0].arguments,
             serde_json::json!({"password": "[REDACTED:password]", "n": 1})
@@ -1668,10 +1310,7 @@ mod tests {
         ];
         for text in texts {
             let (out, n) = REDACTOR.text(text);
-            assert!(
-                matches!(out, Cow::Borrowed(_)) && n == 0,
-                "changed `{text}` into `{out}`"
-            );
+            assert!(matches!(out, Cow::Borrowed(_)) && n == 0, "changed `{text}` into `{out}`");
         }
     }
 
@@ -1681,10 +1320,7 @@ mod tests {
         body.extend_from_slice(openai().as_bytes());
         body.extend_from_slice(b"\"}\x80 tail");
         assert_eq!(REDACTOR.bytes(&mut body), 1);
-        assert_eq!(
-            body,
-            b"\xff\xfe{\"api_key\": \"[REDACTED:openai-key]\"}\x80 tail".to_vec()
-        );
+        assert_eq!(body, b"\xff\xfe{\"api_key\": \"[REDACTED:openai-key]\"}\x80 tail".to_vec());
 
         let mut plain = format!("token={}", github()).into_bytes();
         assert_eq!(REDACTOR.bytes(&mut plain), 1);
@@ -1699,28 +1335,16 @@ mod tests {
 
     #[test]
     fn argv_redacts_the_value_after_a_credential_flag() {
-        let mut argv: Vec<String> = [
-            "mysql",
-            "--password",
-            "hunter2",
-            "-h",
-            "db",
-            "--api-key",
-            "abcdef",
-            "--max-tokens",
-            "100",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut argv: Vec<String> =
+            ["mysql", "--password", "hunter2", "-h", "db", "--api-key", "abcdef", "--max-tokens", "100"]
+                .map(String::from)
+                .to_vec();
         argv.push(format!("--header=Authorization: Bearer {}", opaque()));
         assert_eq!(REDACTOR.argv(&mut argv), 3);
         assert_eq!(argv[2], "[REDACTED:password]");
         assert_eq!(argv[6], "[REDACTED:api-key]");
         assert_eq!(argv[8], "100");
-        assert_eq!(
-            argv[9],
-            "--header=Authorization: Bearer [REDACTED:bearer-token]"
-        );
+        assert_eq!(argv[9], "--header=Authorization: Bearer [REDACTED:bearer-token]");
         assert_eq!(REDACTOR.argv(&mut argv), 0);
     }
 
@@ -1732,22 +1356,13 @@ mod tests {
         };
         let redactor = config.build().expect("builds");
         let (out, n) = redactor.text("ticket ACME-123456 for employee_id=998877.");
-        assert_eq!(
-            (out.as_ref(), n),
-            (
-                "ticket [REDACTED:custom] for employee_id=[REDACTED:custom].",
-                2
-            )
-        );
+        assert_eq!((out.as_ref(), n), ("ticket [REDACTED:custom] for employee_id=[REDACTED:custom].", 2));
         assert_eq!(redactor.text(&out).1, 0);
     }
 
     #[test]
     fn an_extra_pattern_matching_the_marker_does_not_break_idempotence() {
-        let config = RedactConfig {
-            extra_patterns: vec!["REDACTED|a*".to_owned()],
-            ..Default::default()
-        };
+        let config = RedactConfig { extra_patterns: vec!["REDACTED|a*".to_owned()], ..Default::default() };
         let redactor = config.build().expect("builds");
         let (once, _) = redactor.text("x [REDACTED] y password=p");
         let (twice, n) = redactor.text(&once);
@@ -1756,45 +1371,26 @@ mod tests {
 
     #[test]
     fn invalid_extra_pattern_is_named_in_the_error() {
-        let config = RedactConfig {
-            extra_patterns: vec!["ok".to_owned(), "secret-(unclosed".to_owned()],
-            ..Default::default()
-        };
+        let config =
+            RedactConfig { extra_patterns: vec!["ok".to_owned(), "secret-(unclosed".to_owned()], ..Default::default() };
         let err = config.build().expect_err("must fail");
-        assert!(
-            matches!(&err, RedactError::InvalidPattern { pattern, .. } if pattern == "secret-(unclosed")
-        );
-        assert!(
-            err.to_string()
-                .starts_with("invalid extra redaction pattern `secret-(unclosed`"),
-            "{err}"
-        );
+        assert!(matches!(&err, RedactError::InvalidPattern { pattern, .. } if pattern == "secret-(unclosed"));
+        assert!(err.to_string().starts_with("invalid extra redaction pattern `secret-(unclosed`"), "{err}");
     }
 
     #[test]
     fn invalid_extra_header_is_rejected() {
         for name in ["", "x api key", "x-key:"] {
-            let config = RedactConfig {
-                extra_headers: vec![name.to_owned()],
-                ..Default::default()
-            };
-            assert!(
-                matches!(config.build(), Err(RedactError::InvalidHeader { .. })),
-                "{name:?}"
-            );
+            let config = RedactConfig { extra_headers: vec![name.to_owned()], ..Default::default() };
+            assert!(matches!(config.build(), Err(RedactError::InvalidHeader { .. })), "{name:?}");
         }
     }
 
     #[test]
     fn config_rejects_unknown_keys_and_defaults_missing_ones() {
-        let err = serde_json::from_str::<RedactConfig>(r#"{"extra_pattern": ["x"]}"#)
-            .expect_err("wrong key");
-        assert!(
-            err.to_string().contains("unknown field `extra_pattern`"),
-            "{err}"
-        );
-        let config: RedactConfig =
-            serde_json::from_str(r#"{"extra_headers": ["X-Tenant-Key"]}"#).expect("parses");
+        let err = serde_json::from_str::<RedactConfig>(r#"{"extra_pattern": ["x"]}"#).expect_err("wrong key");
+        assert!(err.to_string().contains("unknown field `extra_pattern`"), "{err}");
+        let config: RedactConfig = serde_json::from_str(r#"{"extra_headers": ["X-Tenant-Key"]}"#).expect("parses");
         assert!(config.extra_patterns.is_empty());
         assert_eq!(config.extra_headers, ["X-Tenant-Key"]);
     }
@@ -1802,17 +1398,11 @@ mod tests {
     #[test]
     fn validate_names_the_bad_pattern_or_header_as_build_does() {
         RedactConfig::default().validate().expect("no extras");
-        let bad = RedactConfig {
-            extra_patterns: vec!["ok".to_owned(), "(unclosed".to_owned()],
-            ..Default::default()
-        };
+        let bad = RedactConfig { extra_patterns: vec!["ok".to_owned(), "(unclosed".to_owned()], ..Default::default() };
         let err = bad.validate().expect_err("bad pattern").to_string();
         assert!(err.contains("`(unclosed`"), "{err}");
         assert_eq!(err, bad.build().expect_err("build agrees").to_string());
-        let bad = RedactConfig {
-            extra_headers: vec!["X Key".to_owned()],
-            ..Default::default()
-        };
+        let bad = RedactConfig { extra_headers: vec!["X Key".to_owned()], ..Default::default() };
         assert!(matches!(bad.validate(), Err(RedactError::InvalidHeader { name }) if name == "X Key"));
     }
 
@@ -1820,10 +1410,7 @@ mod tests {
     fn marker_colon_does_not_complete_a_url_password() {
         let text = "https://sk-eyJhbGciOiJIUzI1NiJ9\0\0?0(\0@\0";
         let (once, n) = REDACTOR.text(text);
-        assert_eq!(
-            (once.as_ref(), n),
-            ("https://[REDACTED:openai-key]\0\0?0(\0@\0", 1)
-        );
+        assert_eq!((once.as_ref(), n), ("https://[REDACTED:openai-key]\0\0?0(\0@\0", 1));
         assert_eq!(REDACTOR.text(&once).1, 0);
     }
 

@@ -377,9 +377,7 @@ impl Shipper {
     /// Runs `f` on the spool on the blocking pool; `None` if it panicked.
     async fn with_spool<T: Send + 'static>(&self, f: impl FnOnce(&mut Spool) -> T + Send + 'static) -> Option<T> {
         let spool = self.spool.clone();
-        tokio::task::spawn_blocking(move || f(&mut spool.lock().unwrap_or_else(PoisonError::into_inner)))
-            .await
-            .ok()
+        tokio::task::spawn_blocking(move || f(&mut spool.lock().unwrap_or_else(PoisonError::into_inner))).await.ok()
     }
 
     fn spool_len(&self) -> usize {
@@ -451,14 +449,17 @@ struct Spool {
 impl Spool {
     /// Lists the spool without opening a file: entries that are not regular files go aside.
     fn open(dir: &Path, max_bytes: u64, counters: Arc<ShipCounters>) -> Result<Spool, Error> {
-        let read = std::fs::read_dir(dir).map_err(|e| Error::Ship(format!("failed to read spool `{}`: {e}", dir.display())))?;
+        let read = std::fs::read_dir(dir)
+            .map_err(|e| Error::Ship(format!("failed to read spool `{}`: {e}", dir.display())))?;
         let mut files: Vec<(u64, PathBuf, u64)> = Vec::new();
         let mut aside = Vec::new();
         let mut next = 0;
         for entry in read.flatten() {
             let path = entry.path();
             let name = entry.file_name().to_string_lossy().into_owned();
-            let Some(seq) = name.strip_suffix(".json").and_then(|n| n.split('-').next()).and_then(|n| n.parse::<u64>().ok()) else {
+            let Some(seq) =
+                name.strip_suffix(".json").and_then(|n| n.split('-').next()).and_then(|n| n.parse::<u64>().ok())
+            else {
                 continue; // `rejected/`, `damaged/`, temporary files
             };
             next = next.max(seq.saturating_add(1));
@@ -850,8 +851,14 @@ mod tests {
     }
 
     fn mkfifo(path: &Path) {
-        rustix::fs::mknodat(rustix::fs::CWD, path, rustix::fs::FileType::Fifo, rustix::fs::Mode::from_raw_mode(0o600), 0)
-            .expect("mkfifo");
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            path,
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .expect("mkfifo");
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -951,8 +958,9 @@ mod tests {
 
     #[test]
     fn ship_config_reads_milliseconds_and_rejects_a_wrong_key() {
-        let c: ShipConfig = serde_json::from_str(r#"{"batch": 8, "backoff_min_ms": 50, "backoff_max_ms": 400, "timeout_ms": 1500}"#)
-            .expect("parse");
+        let c: ShipConfig =
+            serde_json::from_str(r#"{"batch": 8, "backoff_min_ms": 50, "backoff_max_ms": 400, "timeout_ms": 1500}"#)
+                .expect("parse");
         assert_eq!((c.batch, c.backoff_min, c.backoff_max), (8, Duration::from_millis(50), Duration::from_millis(400)));
         assert_eq!(c.timeout, Duration::from_millis(1500));
         assert_eq!(c.spool_dir, Path::new(DEFAULT_SPOOL_DIR), "the rest are the defaults");

@@ -62,7 +62,11 @@ impl Stream {
                 self.early.insert(chunk.offset, (chunk.ts_ns, chunk.call_start, chunk.data.to_vec()));
             } else {
                 let skip = (self.next - chunk.offset) as usize;
-                ready.push(Ready { ts_ns: chunk.ts_ns, call_start: chunk.call_start && skip == 0, data: chunk.data[skip..].to_vec() });
+                ready.push(Ready {
+                    ts_ns: chunk.ts_ns,
+                    call_start: chunk.call_start && skip == 0,
+                    data: chunk.data[skip..].to_vec(),
+                });
                 self.next = end;
             }
         }
@@ -205,7 +209,8 @@ impl TlsStreams {
                 Direction::Out => &mut conn.out,
                 Direction::In => &mut conn.inbound,
             };
-            let nothing = Chunk { pid, tid: 0, ssl: 0, plain: conn.plain, dir, offset: 0, ts_ns, call_start: false, data: &[] };
+            let nothing =
+                Chunk { pid, tid: 0, ssl: 0, plain: conn.plain, dir, offset: 0, ts_ns, call_start: false, data: &[] };
             let gaps = &mut self.gaps[usize::from(conn.plain)];
             let (ready, gap) = stream.accept(&nothing, true, gaps);
             feed(&mut conn, pid, dir, ready, gap, gaps, &mut done);
@@ -218,7 +223,15 @@ impl TlsStreams {
 
 /// Hand in-order bytes to the HTTP parser. After a gap the exchange in flight is flushed
 /// (incomplete) and parsing restarts at the next written SSL call.
-fn feed(conn: &mut Connection, pid: u32, dir: Direction, ready: Vec<Ready>, gap: bool, gaps: &mut Gaps, done: &mut Vec<Finished>) {
+fn feed(
+    conn: &mut Connection,
+    pid: u32,
+    dir: Direction,
+    ready: Vec<Ready>,
+    gap: bool,
+    gaps: &mut Gaps,
+    done: &mut Vec<Finished>,
+) {
     let (tid, plain) = (conn.last_tid, conn.plain);
     if gap {
         let mut cut = std::mem::replace(&mut conn.http, Conn::new(conn.limits));
@@ -291,7 +304,8 @@ mod tests {
 
     #[test]
     fn a_lost_chunk_is_a_counted_gap_and_an_incomplete_exchange() {
-        let (done, gaps) = run(&[(Direction::Out, 0, REQ.len()), (Direction::In, 0, 5), (Direction::In, 20, RESP.len())]);
+        let (done, gaps) =
+            run(&[(Direction::Out, 0, REQ.len()), (Direction::In, 0, 5), (Direction::In, 20, RESP.len())]);
         assert_eq!((gaps.count, gaps.bytes), (1, 15));
         assert_eq!(done.len(), 1);
         assert!(done[0].exchange.incomplete, "the exchange the gap cut is marked");

@@ -21,8 +21,8 @@ use std::path::{Path, PathBuf};
 
 use libbpf_rs::{Link, ProgramMut, UprobeMultiOpts, UprobeOpts};
 
-use crate::{boring, gotls, ossl};
 use crate::bpf::tls::TlsSkel;
+use crate::{boring, gotls, ossl};
 
 /// Directories searched for the system's OpenSSL at start.
 const LIB_DIRS: &[&str] = &[
@@ -70,8 +70,13 @@ fn entry_only(f: u64) -> bool {
 }
 
 /// The exported functions probed, by name, with their `enum tls_fn`.
-const EXPORTED: [(&str, u64); 5] =
-    [("SSL_write", FN_WRITE), ("SSL_read", FN_READ), ("SSL_write_ex", FN_WRITE_EX), ("SSL_read_ex", FN_READ_EX), ("SSL_free", FN_FREE)];
+const EXPORTED: [(&str, u64); 5] = [
+    ("SSL_write", FN_WRITE),
+    ("SSL_read", FN_READ),
+    ("SSL_write_ex", FN_WRITE_EX),
+    ("SSL_read_ex", FN_READ_EX),
+    ("SSL_free", FN_FREE),
+];
 
 /// A place to probe: file offset and `enum tls_fn`.
 type Target = (usize, u64);
@@ -99,7 +104,14 @@ impl std::fmt::Debug for SslProbes<'_> {
 impl<'obj> SslProbes<'obj> {
     /// `multi`: whether the `*_multi` programs were loaded (see [`multi_supported`]).
     pub(crate) fn new(skel: TlsSkel<'obj>, multi: bool) -> Self {
-        SslProbes { skel, multi, links: Vec::new(), seen: HashSet::new(), attached: HashMap::new(), uncapturable: HashMap::new() }
+        SslProbes {
+            skel,
+            multi,
+            links: Vec::new(),
+            seen: HashSet::new(),
+            attached: HashMap::new(),
+            uncapturable: HashMap::new(),
+        }
     }
 
     /// Two uprobe_multi links for all of a file's targets (libbpf resolves names for multi
@@ -113,7 +125,12 @@ impl<'obj> SslProbes<'obj> {
             ..Default::default()
         };
         let progs = &self.skel.progs;
-        let mut links = vec![progs.ssl_enter_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(targets.iter().collect(), false))?];
+        let mut links = vec![progs.ssl_enter_multi.attach_uprobe_multi_with_opts(
+            -1,
+            path,
+            "",
+            opts(targets.iter().collect(), false),
+        )?];
         let returns: Vec<&Target> = targets.iter().filter(|(_, f)| !entry_only(*f)).collect();
         if !returns.is_empty() {
             links.push(progs.ssl_exit_multi.attach_uprobe_multi_with_opts(-1, path, "", opts(returns, true))?);
@@ -127,7 +144,11 @@ impl<'obj> SslProbes<'obj> {
     fn attach_each(&self, path: &Path, targets: &[Target]) -> libbpf_rs::Result<Vec<Link>> {
         let progs = &self.skel.progs;
         let mut links = Vec::new();
-        let must = targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE).or(targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE_EX));
+        let must = targets
+            .iter()
+            .map(|&(_, f)| f)
+            .find(|&f| f == FN_WRITE)
+            .or(targets.iter().map(|&(_, f)| f).find(|&f| f == FN_WRITE_EX));
         for &(offset, f) in targets {
             if (FN_GO_WRITE..=FN_GO_CLOSE).contains(&f) {
                 // Go: one program for every site, told apart by the cookie; all or nothing, as
@@ -264,10 +285,7 @@ impl Markers {
             b"rustls",
         ];
         static SEARCH: LazyLock<Option<aho_corasick::AhoCorasick>> = LazyLock::new(|| {
-            aho_corasick::AhoCorasick::builder()
-                .match_kind(aho_corasick::MatchKind::LeftmostFirst)
-                .build(PATTERNS)
-                .ok()
+            aho_corasick::AhoCorasick::builder().match_kind(aho_corasick::MatchKind::LeftmostFirst).build(PATTERNS).ok()
         });
         let mut seen = [false; PATTERNS.len()];
         match SEARCH.as_ref() {
@@ -331,7 +349,8 @@ fn sparse_image(path: &Path) -> Option<Vec<u8>> {
     fill(&mut image, 0, 64.min(len as u64))?;
     let header = FileHeader64::<object::Endianness>::parse(image.as_slice()).ok()?;
     let endian = header.endian().ok()?;
-    let (phoff, phsize) = (header.e_phoff(endian), u64::from(header.e_phentsize(endian)) * u64::from(header.e_phnum(endian)));
+    let (phoff, phsize) =
+        (header.e_phoff(endian), u64::from(header.e_phentsize(endian)) * u64::from(header.e_phnum(endian)));
     let shoff = header.e_shoff(endian);
     let shsize = u64::from(header.e_shentsize(endian)) * u64::from(header.e_shnum(endian));
     fill(&mut image, phoff, phsize)?;
@@ -480,7 +499,13 @@ mod tests {
         let flags = |m: Markers| [m.go_buildinfo, m.go_tls_write, m.crypto_tls, m.boring, m.openssl, m.rustls];
         let none = Markers::of(&[0x90; 100_000]);
         assert_eq!(flags(none), [false; 6]);
-        let parts: [&[u8]; 5] = [b"\xff Go buildinf:", b"crypto/tls.(*Conn).Write", b"x/ssl/ssl_lib.cc\0", b"../ssl/ssl_lib.c\0", b"rustls-0.23"];
+        let parts: [&[u8]; 5] = [
+            b"\xff Go buildinf:",
+            b"crypto/tls.(*Conn).Write",
+            b"x/ssl/ssl_lib.cc\0",
+            b"../ssl/ssl_lib.c\0",
+            b"rustls-0.23",
+        ];
         for order in [[0, 1, 2, 3, 4], [4, 3, 2, 1, 0], [2, 0, 4, 1, 3]] {
             let mut data = vec![0u8; 3_000_000];
             for (slot, &i) in order.iter().enumerate() {
@@ -529,7 +554,10 @@ mod tests {
         assert!(count(FN_GO_WRITE_RET) > 0 && count(FN_GO_READ_RET) > 0, "{targets:?}");
         assert!(targets.iter().all(|&(_, f)| entry_only(f)));
         // each RET site holds a `ret`
-        assert!(targets.iter().filter(|t| t.1 == FN_GO_WRITE_RET || t.1 == FN_GO_READ_RET).all(|&(o, _)| data[o] == 0xc3));
+        assert!(targets
+            .iter()
+            .filter(|t| t.1 == FN_GO_WRITE_RET || t.1 == FN_GO_READ_RET)
+            .all(|&(o, _)| data[o] == 0xc3));
         // a Go file that cannot be read is named, not probed
         let old = b"\x7fELF\xff Go buildinf: crypto/tls.(*Conn).Write";
         assert!(matches!(probe_targets(old), Err(Outcome::Uncapturable(why)) if why.starts_with("Go crypto/tls (")));
@@ -552,7 +580,9 @@ mod tests {
     #[test]
     fn dynamic_symbols_alone_give_the_same_offsets_as_the_whole_file() {
         let names = EXPORTED.map(|(name, _)| name);
-        let node = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()).map(|d| d.join("node")).find(|p| p.is_file());
+        let node = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+            .map(|d| d.join("node"))
+            .find(|p| p.is_file());
         let files: Vec<PathBuf> = system_libraries().into_iter().chain(node).collect();
         for file in &files {
             let whole = symbol_offsets_in(&std::fs::read(file).expect("read"), &names);
@@ -570,10 +600,13 @@ mod tests {
     #[test]
     fn finds_the_system_libssl_once() {
         let libs = system_libraries();
-        let mut ids: Vec<(u64, u64)> = libs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
+        let mut ids: Vec<(u64, u64)> =
+            libs.iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| (m.dev(), m.ino())).collect();
         let n = ids.len();
         ids.dedup();
         assert_eq!(ids.len(), n, "each file once: {libs:?}");
-        assert!(libs.iter().all(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libssl.so"))));
+        assert!(libs
+            .iter()
+            .all(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with("libssl.so"))));
     }
 }

@@ -99,14 +99,20 @@ impl Conversations {
         let hashes: Vec<u64> = request.messages.iter().map(message_hash).collect();
         // The candidate sharing the longest prefix; the newest among equals.
         let base = self.recent.get(&key).and_then(|calls| {
-            calls.iter().rev().map(|c| (common_prefix(&c.hashes, &hashes), c)).max_by_key(|(n, _)| *n).map(|(n, c)| (n, c.clone()))
+            calls
+                .iter()
+                .rev()
+                .map(|c| (common_prefix(&c.hashes, &hashes), c))
+                .max_by_key(|(n, _)| *n)
+                .map(|(n, c)| (n, c.clone()))
         });
         let head = match base {
             Some((shared, base)) => {
                 request.messages.drain(..shared);
                 request.system = None;
                 request.tools.clear();
-                request.extends = Some(Extends { event: base.id.clone(), messages: shared, tools: base.head.tools.len() });
+                request.extends =
+                    Some(Extends { event: base.id.clone(), messages: shared, tools: base.head.tools.len() });
                 base.head.clone()
             }
             None => Arc::new(Head { system: request.system.clone(), tools: request.tools.clone() }),
@@ -227,7 +233,11 @@ mod tests {
                 request: LlmRequest {
                     system: Some(system.into()),
                     messages,
-                    tools: vec![Tool { name: "Bash".into(), description: None, parameters: serde_json::json!({"type": "object"}) }],
+                    tools: vec![Tool {
+                        name: "Bash".into(),
+                        description: None,
+                        parameters: serde_json::json!({"type": "object"}),
+                    }],
                     extends: None,
                 },
                 response: LlmResponse::default(),
@@ -257,7 +267,11 @@ mod tests {
         for t in 0..turns {
             out.push(call_event(t0 + t as u64, system, messages.clone()));
             let mut a = msg("assistant", &format!("step {t}"));
-            a.tool_calls.push(ToolCall { id: format!("c{t}"), name: "Bash".into(), arguments: serde_json::json!({"command": "pytest"}) });
+            a.tool_calls.push(ToolCall {
+                id: format!("c{t}"),
+                name: "Bash".into(),
+                arguments: serde_json::json!({"command": "pytest"}),
+            });
             messages.push(a);
             messages.push(Message { tool_call_id: Some(format!("c{t}")), ..msg("tool", &format!("result {t}")) });
         }
@@ -330,10 +344,13 @@ mod tests {
         if let EventBody::LlmCall(c) = &mut looped.body {
             c.request.extends = Some(Extends { event: own, messages: 0, tools: 0 });
         }
-        let calls: HashMap<String, &LlmCall> = [(looped.id(), match &looped.body {
-            EventBody::LlmCall(c) => &**c,
-            _ => unreachable!(),
-        })]
+        let calls: HashMap<String, &LlmCall> = [(
+            looped.id(),
+            match &looped.body {
+                EventBody::LlmCall(c) => &**c,
+                _ => unreachable!(),
+            },
+        )]
         .into();
         assert!(full_request(&looped.id(), &calls).is_none());
     }

@@ -50,8 +50,8 @@ pub mod window;
 pub mod windower;
 
 pub use window::{
-    window_id, Claim, CloseReason, Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Link,
-    LinkBy, Window, WindowContext,
+    window_id, Claim, CloseReason, Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Link, LinkBy, Window,
+    WindowContext,
 };
 
 /// One thing that happened, with who did it and when.
@@ -80,13 +80,9 @@ impl Event {
     pub fn id(&self) -> String {
         let kind = self.body.kind();
         match &self.body {
-            EventBody::Loss(l) => format!(
-                "{}-{}-{kind}-{}-{:08x}",
-                self.ts_ns,
-                self.tid,
-                l.source,
-                fnv1a(l.reason.as_bytes())
-            ),
+            EventBody::Loss(l) => {
+                format!("{}-{}-{kind}-{}-{:08x}", self.ts_ns, self.tid, l.source, fnv1a(l.reason.as_bytes()))
+            }
             _ => format!("{}-{}-{kind}", self.ts_ns, self.tid),
         }
     }
@@ -424,11 +420,7 @@ impl LlmRequest {
     /// conversation did not have (tool results, the user's new words). Agents resend the whole
     /// conversation with every request; these are the new part.
     pub fn new_messages(&self) -> &[Message] {
-        let from = self
-            .messages
-            .iter()
-            .rposition(|m| m.role == "assistant")
-            .map_or(0, |i| i + 1);
+        let from = self.messages.iter().rposition(|m| m.role == "assistant").map_or(0, |i| i + 1);
         &self.messages[from..]
     }
 }
@@ -541,12 +533,7 @@ mod tests {
             tid: 10,
             ppid: 1,
             comm: "bash".into(),
-            body: EventBody::Exit(Exit {
-                exit_code: 3,
-                signal: 0,
-                core_dumped: false,
-                duration_ns: 5,
-            }),
+            body: EventBody::Exit(Exit { exit_code: 3, signal: 0, core_dumped: false, duration_ns: 5 }),
         }
     }
 

@@ -7,22 +7,13 @@
 //! every caller.
 
 use crate::{
-    window_id, CloseReason, Event, EventBody, Exec, Exit, LlmCall, LlmRequest, LlmResponse,
-    Message, ToolCall, Window,
+    window_id, CloseReason, Event, EventBody, Exec, Exit, LlmCall, LlmRequest, LlmResponse, Message, ToolCall, Window,
 };
 
 /// An event of `session` at `ts_ns` by the single-threaded process `pid`, a child of pid 1
 /// named `agent`.
 pub fn event(session: &str, ts_ns: u64, pid: u32, body: EventBody) -> Event {
-    Event {
-        ts_ns,
-        session: session.into(),
-        pid,
-        tid: pid,
-        ppid: 1,
-        comm: "agent".into(),
-        body,
-    }
+    Event { ts_ns, session: session.into(), pid, tid: pid, ppid: 1, comm: "agent".into(), body }
 }
 
 /// An exec of `argv` as given (`filename` is `argv[0]`), in `/repo` by uid 1000, whole, with
@@ -42,12 +33,7 @@ pub fn exec(argv: &[&str]) -> Exec {
 
 /// An exit with `exit_code`, by itself (no signal, no core), after `duration_ns`.
 pub fn exit(exit_code: i32, duration_ns: u64) -> Exit {
-    Exit {
-        exit_code,
-        signal: 0,
-        core_dumped: false,
-        duration_ns,
-    }
+    Exit { exit_code, signal: 0, core_dumped: false, duration_ns }
 }
 
 /// A complete, unstreamed OpenAI chat call (status 200, no model, usage or timing to first
@@ -59,11 +45,7 @@ pub fn llm_call(request: LlmRequest, text: &str, tool_calls: Vec<ToolCall>) -> L
         url: "https://api.openai.com/v1/chat/completions".into(),
         model: None,
         request,
-        response: LlmResponse {
-            text: text.into(),
-            tool_calls,
-            ..LlmResponse::default()
-        },
+        response: LlmResponse { text: text.into(), tool_calls, ..LlmResponse::default() },
         usage: None,
         stream: false,
         status: 200,
@@ -76,20 +58,12 @@ pub fn llm_call(request: LlmRequest, text: &str, tool_calls: Vec<ToolCall>) -> L
 
 /// A message of `role` saying `content`, with no tool calls.
 pub fn message(role: &str, content: &str) -> Message {
-    Message {
-        role: role.into(),
-        content: content.into(),
-        ..Message::default()
-    }
+    Message { role: role.into(), content: content.into(), ..Message::default() }
 }
 
 /// Tool call `id` of `name` with `arguments`.
 pub fn tool_call(id: &str, name: &str, arguments: serde_json::Value) -> ToolCall {
-    ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments,
-    }
+    ToolCall { id: id.into(), name: name.into(), arguments }
 }
 
 /// Window `seq` of `session` holding `events` (first and last give its span): no overlap,

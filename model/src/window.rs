@@ -177,8 +177,7 @@ pub enum FindingKind {
 
 impl FindingKind {
     /// Every kind, in the order reports, rules and the judge's prompts list them.
-    pub const ALL: [FindingKind; 3] =
-        [FindingKind::Loop, FindingKind::Contradiction, FindingKind::PersonaDrift];
+    pub const ALL: [FindingKind; 3] = [FindingKind::Loop, FindingKind::Contradiction, FindingKind::PersonaDrift];
 
     /// The string it serialises as (and the index stores and filters on).
     pub const fn as_str(self) -> &'static str {
@@ -222,13 +221,7 @@ pub struct Evidence {
 
 impl Evidence {
     pub fn of(ev: &Event, summary: impl Into<String>) -> Self {
-        Evidence {
-            event: ev.id(),
-            ts_ns: ev.ts_ns,
-            pid: ev.pid,
-            kind: ev.body.event_kind(),
-            summary: summary.into(),
-        }
+        Evidence { event: ev.id(), ts_ns: ev.ts_ns, pid: ev.pid, kind: ev.body.event_kind(), summary: summary.into() }
     }
 }
 

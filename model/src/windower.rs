@@ -105,11 +105,7 @@ impl WindowerConfig {
     /// Every value is usable as it is (zeros give windows of one turn or one event), so there is
     /// nothing to reject.
     pub fn build(self) -> Windower {
-        Windower {
-            config: self,
-            sessions: BTreeMap::new(),
-            counters: WindowerCounters::default(),
-        }
+        Windower { config: self, sessions: BTreeMap::new(), counters: WindowerCounters::default() }
     }
 }
 
@@ -163,9 +159,10 @@ impl Windower {
         let cfg = &self.config;
         let mut closed = Vec::new();
         for (name, session) in &mut self.sessions {
-            let idle = session.open.as_ref().is_some_and(|w| {
-                w.has_new() && now_ns.saturating_sub(w.max_ts) > cfg.idle_timeout_ns
-            });
+            let idle = session
+                .open
+                .as_ref()
+                .is_some_and(|w| w.has_new() && now_ns.saturating_sub(w.max_ts) > cfg.idle_timeout_ns);
             if idle {
                 closed.extend(session.close(name, CloseReason::Idle, cfg, &mut self.counters));
             }
@@ -179,15 +176,7 @@ impl Windower {
         let Some(state) = self.sessions.get_mut(session) else {
             return Vec::new();
         };
-        state
-            .close(
-                session,
-                CloseReason::SessionEnd,
-                &self.config,
-                &mut self.counters,
-            )
-            .into_iter()
-            .collect()
+        state.close(session, CloseReason::SessionEnd, &self.config, &mut self.counters).into_iter().collect()
     }
 
     /// Closes every open window, sorted by (session, seq).
@@ -308,10 +297,7 @@ impl Session {
             let last_turn = &open.events[open.last_turn_start..];
             if last_turn.len() <= cfg.max_events / 2 {
                 // A turn holds at most one `llm_call`, at its start; its claim is the newest.
-                let own_claim = last_turn
-                    .first()
-                    .and_then(|e| claim_of(e, cfg.claim_chars))
-                    .is_some();
+                let own_claim = last_turn.first().and_then(|e| claim_of(e, cfg.claim_chars)).is_some();
                 let earlier = recent_claims(&self.claims, usize::from(own_claim), cfg.max_claims);
                 let first_n = open.first_n + open.last_turn_start as u64;
                 self.open = Some(OpenWindow::new(last_turn.to_vec(), first_n, earlier));
@@ -373,9 +359,9 @@ impl Session {
             }
         }
         let is_llm = matches!(ev.body, EventBody::LlmCall(_));
-        let open = self.open.get_or_insert_with(|| {
-            OpenWindow::new(Vec::new(), n, recent_claims(&self.claims, 0, cfg.max_claims))
-        });
+        let open = self
+            .open
+            .get_or_insert_with(|| OpenWindow::new(Vec::new(), n, recent_claims(&self.claims, 0, cfg.max_claims)));
         if !open.has_new() {
             open.turns_before = self.llm_calls;
         }
@@ -401,10 +387,7 @@ impl Session {
 /// The `max` claims before the last `skip_last` ones.
 fn recent_claims(claims: &VecDeque<Claim>, skip_last: usize, max: usize) -> Vec<Claim> {
     let end = claims.len().saturating_sub(skip_last);
-    claims
-        .range(end.saturating_sub(max)..end)
-        .cloned()
-        .collect()
+    claims.range(end.saturating_sub(max)..end).cloned().collect()
 }
 
 /// The claim an `llm_call` makes: its response text, trimmed and cut; `None` when empty.
@@ -416,11 +399,7 @@ fn claim_of(ev: &Event, claim_chars: usize) -> Option<Claim> {
     if text.is_empty() {
         return None;
     }
-    Some(Claim {
-        ts_ns: ev.ts_ns,
-        event: ev.id(),
-        text: cut_chars(text, claim_chars).to_string(),
-    })
+    Some(Claim { ts_ns: ev.ts_ns, event: ev.id(), text: cut_chars(text, claim_chars).to_string() })
 }
 
 /// The first `n` characters of `s` (never splits a character).
@@ -436,11 +415,7 @@ fn system_prompt_of(call: &LlmCall) -> Option<String> {
     if let Some(system) = request.system.as_ref().filter(|s| !s.trim().is_empty()) {
         return Some(system.clone());
     }
-    request
-        .messages
-        .first()
-        .filter(|m| m.role == "system" || m.role == "developer")
-        .map(|m| m.content.clone())
+    request.messages.first().filter(|m| m.role == "system" || m.role == "developer").map(|m| m.content.clone())
 }
 
 /// The `user` messages of a request, joined by blank lines and cut at `max` characters (a
@@ -474,11 +449,7 @@ pub fn clip_value(value: &serde_json::Value, max: usize) -> serde_json::Value {
     match value {
         Value::String(s) => Value::String(clip_text(s, max)),
         Value::Array(items) => Value::Array(items.iter().map(|v| clip_value(v, max)).collect()),
-        Value::Object(map) => Value::Object(
-            map.iter()
-                .map(|(k, v)| (k.clone(), clip_value(v, max)))
-                .collect(),
-        ),
+        Value::Object(map) => Value::Object(map.iter().map(|(k, v)| (k.clone(), clip_value(v, max))).collect()),
         other => other.clone(),
     }
 }
@@ -504,7 +475,11 @@ fn compact(ev: &Event, max: usize) -> Option<Event> {
                         .request
                         .tools
                         .iter()
-                        .map(|t| crate::Tool { name: t.name.clone(), description: None, parameters: serde_json::Value::Null })
+                        .map(|t| crate::Tool {
+                            name: t.name.clone(),
+                            description: None,
+                            parameters: serde_json::Value::Null,
+                        })
                         .collect(),
                 },
                 response: crate::LlmResponse {
@@ -526,10 +501,7 @@ fn compact(ev: &Event, max: usize) -> Option<Event> {
 }
 
 fn clip_call(tc: &ToolCall, max: usize) -> ToolCall {
-    ToolCall {
-        arguments: clip_value(&tc.arguments, max),
-        ..tc.clone()
-    }
+    ToolCall { arguments: clip_value(&tc.arguments, max), ..tc.clone() }
 }
 
 /// A file event that changes the file system or tried to: not a read-only open.
@@ -538,9 +510,7 @@ fn changes_something(f: &FileEvent) -> bool {
     const O_CREAT: u32 = 0o100;
     const O_TRUNC: u32 = 0o1000;
     match f.op {
-        crate::FileOp::Open => f
-            .flags
-            .is_some_and(|fl| fl & O_ACCMODE != 0 || fl & (O_CREAT | O_TRUNC) != 0),
+        crate::FileOp::Open => f.flags.is_some_and(|fl| fl & O_ACCMODE != 0 || fl & (O_CREAT | O_TRUNC) != 0),
         _ => true,
     }
 }
@@ -554,17 +524,9 @@ fn history(recent: &VecDeque<(u64, Event)>, first_n: u64, cfg: &WindowerConfig) 
     if cfg.history_turns == 0 || cfg.history_events == 0 {
         return Vec::new();
     }
-    let before: Vec<&Event> = recent
-        .iter()
-        .take_while(|(n, _)| *n < first_n)
-        .map(|(_, e)| e)
-        .collect();
-    let starts: Vec<usize> = before
-        .iter()
-        .enumerate()
-        .filter(|(_, e)| matches!(e.body, EventBody::LlmCall(_)))
-        .map(|(i, _)| i)
-        .collect();
+    let before: Vec<&Event> = recent.iter().take_while(|(n, _)| *n < first_n).map(|(_, e)| e).collect();
+    let starts: Vec<usize> =
+        before.iter().enumerate().filter(|(_, e)| matches!(e.body, EventBody::LlmCall(_))).map(|(i, _)| i).collect();
     let Some(&from) = starts.get(starts.len().saturating_sub(cfg.history_turns)) else {
         return Vec::new();
     };
@@ -649,14 +611,7 @@ pub fn links(events: &[Event]) -> Vec<Link> {
     let mut current: Option<(String, Vec<CallMatcher>)> = None;
     for ev in events {
         if let EventBody::LlmCall(call) = &ev.body {
-            current = Some((
-                ev.id(),
-                call.response
-                    .tool_calls
-                    .iter()
-                    .map(CallMatcher::new)
-                    .collect(),
-            ));
+            current = Some((ev.id(), call.response.tool_calls.iter().map(CallMatcher::new).collect()));
             continue;
         }
         let Some((llm_event, calls)) = &current else {
@@ -702,11 +657,7 @@ impl CallMatcher {
         raw.retain(|s| !s.trim().is_empty());
         let normalised: Vec<String> = raw.iter().map(|s| normalise(s)).collect();
         let commands = raw.iter().flat_map(|s| shell_commands(s)).collect();
-        let id = if call.id.is_empty() {
-            call.name.clone()
-        } else {
-            call.id.clone()
-        };
+        let id = if call.id.is_empty() { call.name.clone() } else { call.id.clone() };
         CallMatcher {
             id,
             tool: call.name.clone(),
@@ -727,9 +678,9 @@ impl CallMatcher {
         let in_string = self.normalised.iter().any(|s| {
             contains_word(s, &joined)
                 || contains_word(s, &base_joined)
-                || script.as_deref().is_some_and(|script| {
-                    s.chars().any(char::is_alphanumeric) && contains_word(script, s)
-                })
+                || script
+                    .as_deref()
+                    .is_some_and(|script| s.chars().any(char::is_alphanumeric) && contains_word(script, s))
         });
         in_string
             || self.commands.iter().any(|words| {
@@ -742,9 +693,7 @@ impl CallMatcher {
         let paths = || std::iter::once(file.path.as_str()).chain(file.new_path.as_deref());
         self.raw.iter().any(|s| {
             let s = s.strip_prefix("./").unwrap_or(s);
-            !s.is_empty()
-                && paths()
-                    .any(|p| p == s || p.strip_suffix(s).is_some_and(|head| head.ends_with('/')))
+            !s.is_empty() && paths().any(|p| p == s || p.strip_suffix(s).is_some_and(|head| head.ends_with('/')))
         })
     }
 }
@@ -785,11 +734,7 @@ fn contains_word(hay: &str, needle: &str) -> bool {
     let ends_word = needle.chars().next_back().is_some_and(is_word_char);
     hay.match_indices(needle).any(|(at, _)| {
         let glued_before = starts_word && hay[..at].chars().next_back().is_some_and(is_word_char);
-        let glued_after = ends_word
-            && hay[at + needle.len()..]
-                .chars()
-                .next()
-                .is_some_and(is_word_char);
+        let glued_after = ends_word && hay[at + needle.len()..].chars().next().is_some_and(is_word_char);
         !glued_before && !glued_after
     })
 }
@@ -802,13 +747,8 @@ fn shell_script(exec: &Exec) -> Option<&str> {
         return None;
     }
     let is_short_opt = |a: &String| a.starts_with('-') && !a.starts_with("--");
-    let c_at = argv
-        .iter()
-        .position(|a| is_short_opt(a) && a.contains('c'))?;
-    argv[c_at + 1..]
-        .iter()
-        .find(|a| !is_short_opt(a))
-        .map(String::as_str)
+    let c_at = argv.iter().position(|a| is_short_opt(a) && a.contains('c'))?;
+    argv[c_at + 1..].iter().find(|a| !is_short_opt(a)).map(String::as_str)
 }
 
 /// Splits `s` into commands of shell words: quotes and backslashes as a shell reads them;
@@ -864,11 +804,7 @@ mod tests {
     }
 
     fn llm(session: &str, ts_ns: u64, text: &str) -> Event {
-        event(
-            session,
-            ts_ns,
-            call(text, Vec::new(), LlmRequest::default()),
-        )
+        event(session, ts_ns, call(text, Vec::new(), LlmRequest::default()))
     }
 
     fn llm_calling(session: &str, ts_ns: u64, tool_calls: Vec<ToolCall>) -> Event {
@@ -884,11 +820,7 @@ mod tests {
     }
 
     fn file(session: &str, ts_ns: u64, path: &str) -> Event {
-        event(
-            session,
-            ts_ns,
-            EventBody::File(FileEvent::new(FileOp::Open, path, 3)),
-        )
+        event(session, ts_ns, EventBody::File(FileEvent::new(FileOp::Open, path, 3)))
     }
 
     fn exit(session: &str, ts_ns: u64) -> Event {
@@ -915,23 +847,11 @@ mod tests {
         assert!(push_all(&mut w, events).is_empty());
         let windows = w.finish();
         assert_eq!(windows.len(), 1);
-        let ts_of = |id: &str| {
-            windows[0]
-                .events
-                .iter()
-                .find(|e| e.id() == id)
-                .map(|e| e.ts_ns)
-        };
+        let ts_of = |id: &str| windows[0].events.iter().find(|e| e.id() == id).map(|e| e.ts_ns);
         windows[0]
             .links
             .iter()
-            .map(|l| {
-                (
-                    l.call_id.clone(),
-                    ts_of(&l.event).expect("linked event is in the window"),
-                    l.by.to_string(),
-                )
-            })
+            .map(|l| (l.call_id.clone(), ts_of(&l.event).expect("linked event is in the window"), l.by.to_string()))
             .collect()
     }
 
@@ -939,40 +859,19 @@ mod tests {
     fn turns_close_at_max_turns_with_one_turn_of_overlap() {
         let mut w = windower(|c| c.max_turns = 2);
         let s = "s";
-        assert!(push_all(
-            &mut w,
-            vec![
-                llm(s, 1, "a"),
-                exec(s, 2, &["ls"]),
-                llm(s, 3, "b"),
-                exit(s, 4)
-            ]
-        )
-        .is_empty());
+        assert!(push_all(&mut w, vec![llm(s, 1, "a"), exec(s, 2, &["ls"]), llm(s, 3, "b"), exit(s, 4)]).is_empty());
         let closed = w.push(llm(s, 5, "c"));
         assert_eq!(closed.len(), 1);
         let first = &closed[0];
-        assert_eq!(
-            (first.window_id.as_str(), first.seq, first.closed_by),
-            ("s:0", 0, CloseReason::Turns)
-        );
+        assert_eq!((first.window_id.as_str(), first.seq, first.closed_by), ("s:0", 0, CloseReason::Turns));
         assert_eq!(stamps(first), [1, 2, 3, 4]);
-        assert_eq!(
-            (first.overlap_events, first.start_ns, first.end_ns),
-            (0, 1, 4)
-        );
+        assert_eq!((first.overlap_events, first.start_ns, first.end_ns), (0, 1, 4));
 
         let last = w.finish();
         assert_eq!(last.len(), 1);
-        assert_eq!(
-            (last[0].window_id.as_str(), last[0].closed_by),
-            ("s:1", CloseReason::SessionEnd)
-        );
+        assert_eq!((last[0].window_id.as_str(), last[0].closed_by), ("s:1", CloseReason::SessionEnd));
         assert_eq!(stamps(&last[0]), [3, 4, 5]);
-        assert_eq!(
-            (last[0].overlap_events, last[0].start_ns, last[0].end_ns),
-            (2, 3, 5)
-        );
+        assert_eq!((last[0].overlap_events, last[0].start_ns, last[0].end_ns), (2, 3, 5));
         let c = w.counters();
         assert_eq!((c.events, c.closed_turns, c.closed_session_end), (5, 1, 1));
     }
@@ -981,28 +880,11 @@ mod tests {
     fn events_before_the_first_llm_call_form_a_turn() {
         let mut w = windower(|c| c.max_turns = 1);
         let s = "s";
-        let mut closed = push_all(
-            &mut w,
-            vec![
-                exec(s, 1, &["claude"]),
-                file(s, 2, "/repo/a"),
-                llm(s, 3, "a"),
-                llm(s, 4, "b"),
-            ],
-        );
+        let mut closed =
+            push_all(&mut w, vec![exec(s, 1, &["claude"]), file(s, 2, "/repo/a"), llm(s, 3, "a"), llm(s, 4, "b")]);
         closed.extend(w.finish());
-        let seen: Vec<_> = closed
-            .iter()
-            .map(|w| (stamps(w), w.overlap_events, w.context.turns_before))
-            .collect();
-        assert_eq!(
-            seen,
-            [
-                (vec![1, 2], 0, 0),
-                (vec![1, 2, 3], 2, 0),
-                (vec![3, 4], 1, 1)
-            ]
-        );
+        let seen: Vec<_> = closed.iter().map(|w| (stamps(w), w.overlap_events, w.context.turns_before)).collect();
+        assert_eq!(seen, [(vec![1, 2], 0, 0), (vec![1, 2, 3], 2, 0), (vec![3, 4], 1, 1)]);
     }
 
     #[test]
@@ -1010,20 +892,11 @@ mod tests {
         let mut w = windower(|_| {});
         let s = "s";
         assert!(push_all(&mut w, vec![llm(s, SEC, "a"), exec(s, 2 * SEC, &["make"])]).is_empty());
-        assert!(
-            w.tick(122 * SEC).is_empty(),
-            "idle for exactly the timeout is not longer"
-        );
+        assert!(w.tick(122 * SEC).is_empty(), "idle for exactly the timeout is not longer");
         let idle = w.tick(122 * SEC + 1);
         assert_eq!(idle.len(), 1);
-        assert_eq!(
-            (stamps(&idle[0]), idle[0].closed_by),
-            (vec![SEC, 2 * SEC], CloseReason::Idle)
-        );
-        assert!(
-            w.tick(1000 * SEC).is_empty(),
-            "a window of only overlap never closes"
-        );
+        assert_eq!((stamps(&idle[0]), idle[0].closed_by), (vec![SEC, 2 * SEC], CloseReason::Idle));
+        assert!(w.tick(1000 * SEC).is_empty(), "a window of only overlap never closes");
 
         assert!(w.push(exit(s, 300 * SEC)).is_empty());
         let last = w.finish();
@@ -1035,11 +908,7 @@ mod tests {
     #[test]
     fn a_session_ending_right_after_a_close_emits_nothing_more() {
         let mut w = windower(|_| {});
-        assert!(push_all(
-            &mut w,
-            vec![llm("s", SEC, "a"), exec("s", 2 * SEC, &["ls"])]
-        )
-        .is_empty());
+        assert!(push_all(&mut w, vec![llm("s", SEC, "a"), exec("s", 2 * SEC, &["ls"])]).is_empty());
         assert_eq!(w.tick(1000 * SEC).len(), 1);
         assert!(w.end_session("s").is_empty());
         assert!(w.finish().is_empty());
@@ -1049,19 +918,9 @@ mod tests {
     #[test]
     fn a_gap_longer_than_the_timeout_closes_on_push() {
         let mut w = windower(|_| {});
-        let closed = push_all(
-            &mut w,
-            vec![
-                llm("s", 0, "a"),
-                exec("s", SEC, &["ls"]),
-                llm("s", 200 * SEC, "b"),
-            ],
-        );
+        let closed = push_all(&mut w, vec![llm("s", 0, "a"), exec("s", SEC, &["ls"]), llm("s", 200 * SEC, "b")]);
         assert_eq!(closed.len(), 1);
-        assert_eq!(
-            (stamps(&closed[0]), closed[0].closed_by),
-            (vec![0, SEC], CloseReason::Idle)
-        );
+        assert_eq!((stamps(&closed[0]), closed[0].closed_by), (vec![0, SEC], CloseReason::Idle));
     }
 
     #[test]
@@ -1071,17 +930,11 @@ mod tests {
         for (max_tokens, closes) in [(100, true), (101, false)] {
             let mut w = windower(|c| c.max_tokens = max_tokens);
             assert!(w.push(llm("s", 1, &long)).is_empty());
-            assert!(
-                w.push(exit("s", 2)).is_empty(),
-                "tokens are checked only at a new turn"
-            );
+            assert!(w.push(exit("s", 2)).is_empty(), "tokens are checked only at a new turn");
             let closed = w.push(llm("s", 3, "b"));
             assert_eq!(closed.len(), usize::from(closes), "max_tokens {max_tokens}");
             if closes {
-                assert_eq!(
-                    (stamps(&closed[0]), closed[0].closed_by),
-                    (vec![1, 2], CloseReason::Tokens)
-                );
+                assert_eq!((stamps(&closed[0]), closed[0].closed_by), (vec![1, 2], CloseReason::Tokens));
             }
         }
     }
@@ -1092,29 +945,13 @@ mod tests {
             extends: None,
             system: Some("ignored: it is context".into()),
             messages: vec![
-                Message {
-                    role: "user".into(),
-                    content: "old".into(),
-                    ..Message::default()
-                },
-                Message {
-                    role: "assistant".into(),
-                    content: "old".into(),
-                    ..Message::default()
-                },
-                Message {
-                    role: "tool".into(),
-                    content: "12345".into(),
-                    ..Message::default()
-                },
+                Message { role: "user".into(), content: "old".into(), ..Message::default() },
+                Message { role: "assistant".into(), content: "old".into(), ..Message::default() },
+                Message { role: "tool".into(), content: "12345".into(), ..Message::default() },
             ],
             tools: Vec::new(),
         };
-        let with_call = event(
-            "s",
-            1,
-            call("ab", vec![tool("c", "sh", json!("ls"))], request),
-        );
+        let with_call = event("s", 1, call("ab", vec![tool("c", "sh", json!("ls"))], request));
         assert_eq!(text_chars(&with_call), 5 + 2 + 2 + 2);
         assert_eq!(text_chars(&exec("s", 1, &["ls", "-l"])), 3 + 3);
         assert_eq!(text_chars(&file("s", 1, "/a/b")), 4);
@@ -1125,23 +962,12 @@ mod tests {
     fn max_events_closes_mid_turn_and_skips_a_long_overlap() {
         let mut w = windower(|c| c.max_events = 4);
         let s = "s";
-        let events = vec![
-            llm(s, 1, "a"),
-            exec(s, 2, &["a"]),
-            exec(s, 3, &["b"]),
-            exec(s, 4, &["c"]),
-        ];
+        let events = vec![llm(s, 1, "a"), exec(s, 2, &["a"]), exec(s, 3, &["b"]), exec(s, 4, &["c"])];
         assert!(push_all(&mut w, events).is_empty());
         let closed = w.push(exec(s, 5, &["d"]));
-        assert_eq!(
-            (stamps(&closed[0]), closed[0].closed_by),
-            (vec![1, 2, 3, 4], CloseReason::Tokens)
-        );
+        assert_eq!((stamps(&closed[0]), closed[0].closed_by), (vec![1, 2, 3, 4], CloseReason::Tokens));
         let last = w.finish();
-        assert_eq!(
-            (stamps(&last[0]), last[0].overlap_events, last[0].seq),
-            (vec![5], 0, 1)
-        );
+        assert_eq!((stamps(&last[0]), last[0].overlap_events, last[0].seq), (vec![5], 0, 1));
         assert_eq!(w.counters().overlap_skipped, 1);
     }
 
@@ -1149,20 +975,11 @@ mod tests {
     fn max_events_keeps_a_short_overlap() {
         let mut w = windower(|c| c.max_events = 4);
         let s = "s";
-        let events = vec![
-            llm(s, 1, "a"),
-            exec(s, 2, &["a"]),
-            llm(s, 3, "b"),
-            exec(s, 4, &["c"]),
-            exec(s, 5, &["d"]),
-        ];
+        let events = vec![llm(s, 1, "a"), exec(s, 2, &["a"]), llm(s, 3, "b"), exec(s, 4, &["c"]), exec(s, 5, &["d"])];
         let closed = push_all(&mut w, events);
         assert_eq!(stamps(&closed[0]), [1, 2, 3, 4]);
         let last = w.finish();
-        assert_eq!(
-            (stamps(&last[0]), last[0].overlap_events),
-            (vec![3, 4, 5], 2)
-        );
+        assert_eq!((stamps(&last[0]), last[0].overlap_events), (vec![3, 4, 5], 2));
         assert_eq!(w.counters().overlap_skipped, 0);
     }
 
@@ -1173,17 +990,10 @@ mod tests {
         let developer = LlmRequest {
             extends: None,
             system: Some("  ".into()),
-            messages: vec![Message {
-                role: "developer".into(),
-                content: "be careful".into(),
-                ..Message::default()
-            }],
+            messages: vec![Message { role: "developer".into(), content: "be careful".into(), ..Message::default() }],
             tools: Vec::new(),
         };
-        let later = LlmRequest {
-            system: Some("other".into()),
-            ..LlmRequest::default()
-        };
+        let later = LlmRequest { system: Some("other".into()), ..LlmRequest::default() };
         let events = vec![
             exec(s, 1, &["claude", "-p", "fix it"]),
             event(s, 2, call("a", Vec::new(), developer)),
@@ -1214,7 +1024,11 @@ mod tests {
         let main = LlmRequest {
             extends: None,
             system: Some("You are a read-only reviewer.".into()),
-            messages: vec![Message { role: "user".into(), content: "<AGENTS.md>no network</AGENTS.md> review".into(), ..Message::default() }],
+            messages: vec![Message {
+                role: "user".into(),
+                content: "<AGENTS.md>no network</AGENTS.md> review".into(),
+                ..Message::default()
+            }],
             tools: vec![crate::Tool { name: "bash".into(), description: None, parameters: serde_json::Value::Null }],
         };
         let later_side = LlmRequest { system: Some("Summarise.".into()), ..LlmRequest::default() };
@@ -1250,11 +1064,20 @@ mod tests {
                 messages: vec![
                     Message { role: "user".into(), content: "old".into(), ..Message::default() },
                     Message { role: "assistant".into(), content: "old".into(), ..Message::default() },
-                    Message { role: "tool".into(), content: "result text".into(), tool_call_id: Some("c".into()), ..Message::default() },
+                    Message {
+                        role: "tool".into(),
+                        content: "result text".into(),
+                        tool_call_id: Some("c".into()),
+                        ..Message::default()
+                    },
                 ],
                 tools: Vec::new(),
             };
-            events.push(event(s, ts + 1, call("response text", vec![tool("c", "bash", json!({"command": "pytest -q"}))], request)));
+            events.push(event(
+                s,
+                ts + 1,
+                call("response text", vec![tool("c", "bash", json!({"command": "pytest -q"}))], request),
+            ));
             events.push(exec(s, ts + 2, &["pytest", "-q"]));
             events.push(event(s, ts + 3, EventBody::File(read("/usr/lib/x.so"))));
             events.push(event(s, ts + 4, EventBody::File(write("/repo/out.txt"))));
@@ -1312,25 +1135,12 @@ mod tests {
         closed.extend(w.finish());
         let claims: Vec<Vec<(u64, &str)>> = closed
             .iter()
-            .map(|w| {
-                w.context
-                    .earlier_claims
-                    .iter()
-                    .map(|c| (c.ts_ns, c.text.as_str()))
-                    .collect()
-            })
+            .map(|w| w.context.earlier_claims.iter().map(|c| (c.ts_ns, c.text.as_str())).collect())
             .collect();
         let first = (1, "第一个回答");
         assert_eq!(
             claims,
-            [
-                vec![],
-                vec![],
-                vec![first],
-                vec![first],
-                vec![first, (3, "three")],
-                vec![(3, "three"), (4, "four!")]
-            ]
+            [vec![], vec![], vec![first], vec![first], vec![first, (3, "three")], vec![(3, "three"), (4, "four!")]]
         );
         assert_eq!(closed[5].context.earlier_claims[0].event, ids[2]);
     }
@@ -1346,41 +1156,19 @@ mod tests {
     fn links_match_argv_and_argv_with_a_basename() {
         let s = "s";
         let links = linked(vec![
-            llm_calling(
-                s,
-                1,
-                vec![tool(
-                    "c1",
-                    "shell",
-                    json!({"command": "pytest -q", "timeout": 5}),
-                )],
-            ),
+            llm_calling(s, 1, vec![tool("c1", "shell", json!({"command": "pytest -q", "timeout": 5}))]),
             exec(s, 2, &["pytest", "-q"]),
             exec(s, 3, &["/usr/bin/pytest", "-q"]),
             exec(s, 4, &["pytest", "-x"]),
         ]);
-        assert_eq!(
-            links,
-            [
-                ("c1".into(), 2, "argv".into()),
-                ("c1".into(), 3, "argv".into())
-            ]
-        );
+        assert_eq!(links, [("c1".into(), 2, "argv".into()), ("c1".into(), 3, "argv".into())]);
     }
 
     #[test]
     fn links_follow_bash_c_to_the_shell_and_its_child() {
         let s = "s";
         let links = linked(vec![
-            llm_calling(
-                s,
-                1,
-                vec![tool(
-                    "c1",
-                    "shell",
-                    json!({"command": "bash -c \"pytest -q\""}),
-                )],
-            ),
+            llm_calling(s, 1, vec![tool("c1", "shell", json!({"command": "bash -c \"pytest -q\""}))]),
             exec(s, 2, &["/bin/bash", "-c", "pytest -q"]),
             exec(s, 3, &["pytest", "-q"]),
         ]);
@@ -1392,25 +1180,8 @@ mod tests {
     fn links_find_commands_in_wrapped_shell_scripts_and_compound_commands() {
         let s = "s";
         let links = linked(vec![
-            llm_calling(
-                s,
-                1,
-                vec![tool(
-                    "c1",
-                    "Bash",
-                    json!({"command": "cd /repo && cargo test"}),
-                )],
-            ),
-            exec(
-                s,
-                2,
-                &[
-                    "/bin/bash",
-                    "-c",
-                    "-l",
-                    "eval 'cd /repo && cargo test' < /dev/null",
-                ],
-            ),
+            llm_calling(s, 1, vec![tool("c1", "Bash", json!({"command": "cd /repo && cargo test"}))]),
+            exec(s, 2, &["/bin/bash", "-c", "-l", "eval 'cd /repo && cargo test' < /dev/null"]),
             exec(s, 3, &["cargo", "test", "--workspace"]),
             exec(s, 4, &["cargo", "build"]),
             exec(s, 5, &["/bin/bash", "-c", "cargo testing"]),
@@ -1423,15 +1194,7 @@ mod tests {
     fn links_read_a_command_given_as_an_array() {
         let s = "s";
         let links = linked(vec![
-            llm_calling(
-                s,
-                1,
-                vec![tool(
-                    "c1",
-                    "shell",
-                    json!({"command": ["bash", "-lc", "ls -la"]}),
-                )],
-            ),
+            llm_calling(s, 1, vec![tool("c1", "shell", json!({"command": ["bash", "-lc", "ls -la"]}))]),
             exec(s, 2, &["bash", "-lc", "ls -la"]),
             exec(s, 3, &["ls", "-la"]),
         ]);
@@ -1448,11 +1211,7 @@ mod tests {
                 1,
                 vec![
                     tool("c1", "edit", json!({"path": "src/main.rs"})),
-                    tool(
-                        "c2",
-                        "read",
-                        json!({"file_path": "/abs/a.txt", "other": "./lib.rs"}),
-                    ),
+                    tool("c2", "read", json!({"file_path": "/abs/a.txt", "other": "./lib.rs"})),
                 ],
             ),
             file(s, 2, "/repo/src/main.rs"),
@@ -1463,11 +1222,7 @@ mod tests {
         ]);
         assert_eq!(
             links,
-            [
-                ("c1".into(), 2, "path".into()),
-                ("c2".into(), 5, "path".into()),
-                ("c2".into(), 6, "path".into())
-            ]
+            [("c1".into(), 2, "path".into()), ("c2".into(), 5, "path".into()), ("c2".into(), 6, "path".into())]
         );
     }
 
@@ -1488,11 +1243,7 @@ mod tests {
     fn links_need_word_boundaries() {
         let s = "s";
         let links = linked(vec![
-            llm_calling(
-                s,
-                1,
-                vec![tool("c1", "shell", json!({"command": "cat tools.txt"}))],
-            ),
+            llm_calling(s, 1, vec![tool("c1", "shell", json!({"command": "cat tools.txt"}))]),
             exec(s, 2, &["ls"]),
             exec(s, 3, &["cat", "tools.txt"]),
         ]);
@@ -1516,26 +1267,16 @@ mod tests {
         ];
         assert!(push_all(&mut w, events).is_empty());
         let window = w.finish().remove(0);
-        let got: Vec<(&str, &str)> = window
-            .links
-            .iter()
-            .map(|l| (l.call_id.as_str(), l.tool.as_str()))
-            .collect();
+        let got: Vec<(&str, &str)> = window.links.iter().map(|l| (l.call_id.as_str(), l.tool.as_str())).collect();
         assert_eq!(got, [("shell", "shell"), ("c2", "run")]);
-        assert!(window
-            .links
-            .iter()
-            .all(|l| l.llm_event == window.events[0].id() && l.event == window.events[1].id()));
+        assert!(window.links.iter().all(|l| l.llm_event == window.events[0].id() && l.event == window.events[1].id()));
     }
 
     #[test]
     fn the_overlap_turn_links_its_calls_to_actions_in_the_next_window() {
         let mut w = windower(|_| {});
         let s = "s";
-        let events = vec![
-            llm_calling(s, SEC, vec![tool("c1", "shell", json!("make"))]),
-            exec(s, 2 * SEC, &["make"]),
-        ];
+        let events = vec![llm_calling(s, SEC, vec![tool("c1", "shell", json!("make"))]), exec(s, 2 * SEC, &["make"])];
         assert!(push_all(&mut w, events).is_empty());
         assert_eq!(w.tick(1000 * SEC)[0].links.len(), 1);
         assert!(w.push(exec(s, 1001 * SEC, &["make"])).is_empty());
@@ -1549,30 +1290,12 @@ mod tests {
         let mut w = windower(|c| c.max_turns = 1);
         let mut closed = push_all(
             &mut w,
-            vec![
-                llm("a", 1, "x"),
-                llm("b", 2, "y"),
-                exec("b", 3, &["ls"]),
-                llm("a", 4, "z"),
-                llm("b", 5, "w"),
-            ],
+            vec![llm("a", 1, "x"), llm("b", 2, "y"), exec("b", 3, &["ls"]), llm("a", 4, "z"), llm("b", 5, "w")],
         );
-        assert_eq!(
-            closed
-                .iter()
-                .map(|w| w.window_id.as_str())
-                .collect::<Vec<_>>(),
-            ["a:0", "b:0"]
-        );
+        assert_eq!(closed.iter().map(|w| w.window_id.as_str()).collect::<Vec<_>>(), ["a:0", "b:0"]);
         assert_eq!(stamps(&closed[1]), [2, 3]);
         let ended = w.end_session("a");
-        assert_eq!(
-            ended
-                .iter()
-                .map(|w| w.window_id.as_str())
-                .collect::<Vec<_>>(),
-            ["a:1"]
-        );
+        assert_eq!(ended.iter().map(|w| w.window_id.as_str()).collect::<Vec<_>>(), ["a:1"]);
         closed.extend(ended);
         closed.extend(w.finish());
         assert_eq!(closed.last().map(|w| w.window_id.as_str()), Some("b:1"));
@@ -1599,32 +1322,17 @@ mod tests {
         let mut w = windower(|_| {});
         assert!(push_all(&mut w, vec![llm("s", 10, "a"), exec("s", 5, &["ls"])]).is_empty());
         let window = w.finish().remove(0);
-        assert_eq!(
-            (stamps(&window), window.start_ns, window.end_ns),
-            (vec![10, 5], 5, 10)
-        );
+        assert_eq!((stamps(&window), window.start_ns, window.end_ns), (vec![10, 5], 5, 10));
         assert_eq!(w.counters().out_of_order, 1);
     }
 
     #[test]
     fn config_fills_defaults_and_rejects_unknown_keys() {
         let cfg: WindowerConfig = serde_json::from_str(r#"{"max_turns": 2}"#).expect("parse");
-        assert_eq!(
-            cfg,
-            WindowerConfig {
-                max_turns: 2,
-                ..WindowerConfig::default()
-            }
-        );
+        assert_eq!(cfg, WindowerConfig { max_turns: 2, ..WindowerConfig::default() });
         let d = WindowerConfig::default();
-        assert_eq!(
-            (d.max_turns, d.max_tokens, d.max_events),
-            (4, 12_000, 20_000)
-        );
-        assert_eq!(
-            (d.idle_timeout_ns, d.max_claims, d.claim_chars),
-            (120 * SEC, 8, 400)
-        );
+        assert_eq!((d.max_turns, d.max_tokens, d.max_events), (4, 12_000, 20_000));
+        assert_eq!((d.idle_timeout_ns, d.max_claims, d.claim_chars), (120 * SEC, 8, 400));
         assert!(serde_json::from_str::<WindowerConfig>(r#"{"max_turn": 2}"#).is_err());
     }
 
@@ -1632,18 +1340,11 @@ mod tests {
     fn shell_commands_split_words_and_commands() {
         let words = |cmds: Vec<Vec<String>>| -> Vec<Vec<String>> { cmds };
         let expect = |v: &[&[&str]]| -> Vec<Vec<String>> {
-            v.iter()
-                .map(|c| c.iter().map(|w| w.to_string()).collect())
-                .collect()
+            v.iter().map(|c| c.iter().map(|w| w.to_string()).collect()).collect()
         };
         assert_eq!(
             words(shell_commands(r#"cd "/my dir" && echo 'a b'|wc -l; x\ y"#)),
-            expect(&[
-                &["cd", "/my dir"],
-                &["echo", "a b"],
-                &["wc", "-l"],
-                &["x y"]
-            ])
+            expect(&[&["cd", "/my dir"], &["echo", "a b"], &["wc", "-l"], &["x y"]])
         );
         assert_eq!(shell_commands("a\nb"), expect(&[&["a"], &["b"]]));
     }
@@ -1662,19 +1363,9 @@ mod tests {
 
     #[derive(Debug, Clone)]
     enum Op {
-        Push {
-            session: usize,
-            kind: u8,
-            variant: usize,
-            dt_s: u64,
-            back: bool,
-        },
-        Tick {
-            dt_s: u64,
-        },
-        End {
-            session: usize,
-        },
+        Push { session: usize, kind: u8, variant: usize, dt_s: u64, back: bool },
+        Tick { dt_s: u64 },
+        End { session: usize },
     }
 
     fn op() -> impl Strategy<Value = Op> {
@@ -1689,29 +1380,19 @@ mod tests {
     }
 
     fn config() -> impl Strategy<Value = WindowerConfig> {
-        (
-            0..5usize,
-            0..40usize,
-            0..9usize,
-            1..200u64,
-            0..3usize,
-            0..6usize,
+        (0..5usize, 0..40usize, 0..9usize, 1..200u64, 0..3usize, 0..6usize).prop_map(
+            |(max_turns, max_tokens, max_events, idle_s, max_claims, claim_chars)| WindowerConfig {
+                max_turns,
+                max_tokens,
+                max_events,
+                idle_timeout_ns: idle_s * SEC,
+                max_claims,
+                claim_chars,
+                history_turns: max_claims,
+                history_events: claim_chars,
+                ..WindowerConfig::default()
+            },
         )
-            .prop_map(
-                |(max_turns, max_tokens, max_events, idle_s, max_claims, claim_chars)| {
-                    WindowerConfig {
-                        max_turns,
-                        max_tokens,
-                        max_events,
-                        idle_timeout_ns: idle_s * SEC,
-                        max_claims,
-                        claim_chars,
-                        history_turns: max_claims,
-                        history_events: claim_chars,
-                        ..WindowerConfig::default()
-                    }
-                },
-            )
     }
 
     fn random_event(session: &str, ts_ns: u64, kind: u8, variant: usize, pid: u32) -> Event {
@@ -1719,20 +1400,13 @@ mod tests {
         let mut ev = match kind {
             0 => {
                 let text = ["", "done", "测试都通过了"][variant];
-                let calls = if variant == 1 {
-                    vec![tool("c", "shell", json!({"command": "pytest -q"}))]
-                } else {
-                    Vec::new()
-                };
+                let calls =
+                    if variant == 1 { vec![tool("c", "shell", json!({"command": "pytest -q"}))] } else { Vec::new() };
                 event(session, ts_ns, call(text, calls, LlmRequest::default()))
             }
             1 => exec(session, ts_ns, argv[variant]),
             2 => exit(session, ts_ns),
-            _ => file(
-                session,
-                ts_ns,
-                ["/repo/a.py", "/repo/b.py", "/tmp/x"][variant],
-            ),
+            _ => file(session, ts_ns, ["/repo/a.py", "/repo/b.py", "/tmp/x"][variant]),
         };
         // A unique pid and tid name each event (and make its id unique).
         ev.pid = pid;
@@ -1742,19 +1416,12 @@ mod tests {
 
     /// The last turn of a window: from its last turn boundary (start, end of overlap, llm_call).
     fn last_turn(w: &Window) -> &[Event] {
-        let llm_at = w
-            .events
-            .iter()
-            .rposition(|e| matches!(e.body, EventBody::LlmCall(_)))
-            .unwrap_or(0);
+        let llm_at = w.events.iter().rposition(|e| matches!(e.body, EventBody::LlmCall(_))).unwrap_or(0);
         &w.events[llm_at.max(w.overlap_events)..]
     }
 
     fn turn_count(w: &Window) -> usize {
-        let llm_turns = w.events[w.overlap_events..]
-            .iter()
-            .filter(|e| matches!(e.body, EventBody::LlmCall(_)))
-            .count();
+        let llm_turns = w.events[w.overlap_events..].iter().filter(|e| matches!(e.body, EventBody::LlmCall(_))).count();
         let starts_with_llm = matches!(w.events[w.overlap_events].body, EventBody::LlmCall(_));
         usize::from(w.overlap_events > 0) + llm_turns + usize::from(!starts_with_llm)
     }
@@ -1767,11 +1434,7 @@ mod tests {
         Ended(String),
     }
 
-    fn check(
-        cfg: &WindowerConfig,
-        pushed: &BTreeMap<String, Vec<u32>>,
-        seen: &[Seen],
-    ) -> Result<(), TestCaseError> {
+    fn check(cfg: &WindowerConfig, pushed: &BTreeMap<String, Vec<u32>>, seen: &[Seen]) -> Result<(), TestCaseError> {
         let mut new_pids: BTreeMap<&str, Vec<u32>> = BTreeMap::new();
         let mut previous: BTreeMap<&str, &Window> = BTreeMap::new();
         // The window whose last turn the session's next window repeats; none after an end.
@@ -1786,17 +1449,9 @@ mod tests {
             };
             let prev = previous.insert(&w.session, w);
             let source = overlap_from.insert(&w.session, w);
-            prop_assert_eq!(
-                w.seq,
-                prev.map_or(0, |p| p.seq + 1),
-                "seq contiguous from 0"
-            );
+            prop_assert_eq!(w.seq, prev.map_or(0, |p| p.seq + 1), "seq contiguous from 0");
             prop_assert_eq!(&w.window_id, &window_id(&w.session, w.seq));
-            prop_assert!(
-                w.overlap_events < w.events.len(),
-                "window {} has no new events",
-                w.window_id
-            );
+            prop_assert!(w.overlap_events < w.events.len(), "window {} has no new events", w.window_id);
             prop_assert!(w.events.len() <= cfg.max_events.max(1));
             prop_assert!(turn_count(w) <= cfg.max_turns.max(2));
             prop_assert!(w.events.iter().all(|e| e.session == w.session));
@@ -1809,54 +1464,26 @@ mod tests {
                 prop_assert!(last.pid < first.pid, "history after the window");
             }
             prop_assert!(h.first().is_none_or(|e| matches!(e.body, EventBody::LlmCall(_))));
-            prop_assert_eq!(
-                w.start_ns,
-                w.events.iter().map(|e| e.ts_ns).min().unwrap_or(0)
-            );
-            prop_assert_eq!(
-                w.end_ns,
-                w.events.iter().map(|e| e.ts_ns).max().unwrap_or(0)
-            );
+            prop_assert_eq!(w.start_ns, w.events.iter().map(|e| e.ts_ns).min().unwrap_or(0));
+            prop_assert_eq!(w.end_ns, w.events.iter().map(|e| e.ts_ns).max().unwrap_or(0));
             let expected: &[Event] = match source {
-                Some(p)
-                    if p.closed_by != CloseReason::SessionEnd
-                        && last_turn(p).len() <= cfg.max_events / 2 =>
-                {
+                Some(p) if p.closed_by != CloseReason::SessionEnd && last_turn(p).len() <= cfg.max_events / 2 => {
                     last_turn(p)
                 }
                 _ => &[],
             };
-            prop_assert_eq!(
-                &w.events[..w.overlap_events],
-                expected,
-                "overlap of {}",
-                w.window_id
-            );
+            prop_assert_eq!(&w.events[..w.overlap_events], expected, "overlap of {}", w.window_id);
             let ids: Vec<String> = w.events.iter().map(Event::id).collect();
             for link in &w.links {
                 let llm_at = ids.iter().position(|id| *id == link.llm_event);
                 let ev_at = ids.iter().position(|id| *id == link.event);
-                prop_assert!(
-                    matches!((llm_at, ev_at), (Some(a), Some(b)) if a < b),
-                    "link {:?}",
-                    link
-                );
+                prop_assert!(matches!((llm_at, ev_at), (Some(a), Some(b)) if a < b), "link {:?}", link);
             }
             prop_assert!(w.context.earlier_claims.len() <= cfg.max_claims);
-            prop_assert!(w
-                .context
-                .earlier_claims
-                .iter()
-                .all(|c| c.text.chars().count() <= cfg.claim_chars));
-            new_pids
-                .entry(&w.session)
-                .or_default()
-                .extend(w.events[w.overlap_events..].iter().map(|e| e.pid));
+            prop_assert!(w.context.earlier_claims.iter().all(|c| c.text.chars().count() <= cfg.claim_chars));
+            new_pids.entry(&w.session).or_default().extend(w.events[w.overlap_events..].iter().map(|e| e.pid));
         }
-        let pushed: BTreeMap<&str, Vec<u32>> = pushed
-            .iter()
-            .map(|(s, p)| (s.as_str(), p.clone()))
-            .collect();
+        let pushed: BTreeMap<&str, Vec<u32>> = pushed.iter().map(|(s, p)| (s.as_str(), p.clone())).collect();
         prop_assert_eq!(new_pids, pushed, "every event exactly once, in push order");
         Ok(())
     }

@@ -101,7 +101,11 @@ pub(crate) fn run(config: Config, data: &Path) -> Result<i32> {
         quiet: false,
         verbose: false,
         capture: config.capture(),
-        windows: Some(pipeline::Dest::Analyze { window: config.window, config: config.analyzer, data: data.to_path_buf() }),
+        windows: Some(pipeline::Dest::Analyze {
+            window: config.window,
+            config: config.analyzer,
+            data: data.to_path_buf(),
+        }),
     };
     let ca = dir.join("ca.pem");
     let command = vec![

@@ -35,7 +35,8 @@ pub(crate) fn eval(dir: &Path, args: EvalArgs, config: Config) -> Result<i32> {
         (true, None) => bail!("--judge needs a judge: an `[analyzer.judge]` section in the config (or AGENTSIGHT_JUDGE_URL and AGENTSIGHT_JUDGE_MODEL)"),
         (true, Some(j)) => Some(j.clone().build().context("failed to start the judge")?),
     };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start a runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start a runtime")?;
     let mut ask = |w: &model::Window, found: &[model::Finding]| -> analyzer::eval::Judged {
         let Some(judge) = &judge else { return analyzer::eval::Judged::default() };
         let started = std::time::Instant::now();

@@ -28,13 +28,15 @@ pub(crate) fn run(args: ExportArgs, config: ExportConfig, data: &Path) -> Result
     let exporter = Exporter::new(&config)?;
     let index = crate::datadir::open_index(data)?;
     let all = index.sessions()?;
-    let wanted: Vec<String> = args.sessions.iter().map(|s| crate::commands::sessions::resolve(&index, s, data)).collect::<Result<_>>()?;
+    let wanted: Vec<String> =
+        args.sessions.iter().map(|s| crate::commands::sessions::resolve(&index, s, data)).collect::<Result<_>>()?;
     let sessions: Vec<_> = all.into_iter().filter(|s| wanted.is_empty() || wanted.contains(&s.id)).collect();
     if sessions.is_empty() {
         eprintln!("agentsight: no sessions in `{}`: nothing to export", data.display());
         return Ok(0);
     }
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start the runtime")?;
+    let rt =
+        tokio::runtime::Builder::new_current_thread().enable_all().build().context("failed to start the runtime")?;
     let mut total = Exported::default();
     for (n, info) in sessions.iter().enumerate() {
         let spans = service::session_spans(&index, info, config.content)?;

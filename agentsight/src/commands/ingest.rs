@@ -158,7 +158,8 @@ pub(crate) fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max
     let mut magic = [0u8; 2];
     let gzip = std::io::Read::read_exact(&mut file, &mut magic).is_ok() && magic == [0x1f, 0x8b];
     std::io::Seek::rewind(&mut file).with_context(|| format!("failed to read `{}`", trace.display()))?;
-    let file: Box<dyn std::io::Read> = if gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
+    let file: Box<dyn std::io::Read> =
+        if gzip { Box::new(flate2::read::MultiGzDecoder::new(file)) } else { Box::new(file) };
     let mut replay = pipeline::replay(&config.window, config.analyzer, data)?;
     let (read, read_error) = read_trace(file, max_line, &mut replay.tap);
     let skipped = &read.skipped;
@@ -179,7 +180,10 @@ pub(crate) fn ingest(trace: &Path, config: Config, data: &Path, quiet: bool, max
     }
     let session = read.sessions.iter().next().cloned().unwrap_or_default();
     if read.sessions.len() > 1 && !quiet {
-        eprintln!("agentsight: {} sessions in the trace; findings of the first are shown, `agentsight findings` lists all", read.sessions.len());
+        eprintln!(
+            "agentsight: {} sessions in the trace; findings of the first are shown, `agentsight findings` lists all",
+            read.sessions.len()
+        );
     }
     // What was read before an error is analysed and committed all the same.
     let totals = replay.stop(&session, quiet)?;

@@ -19,7 +19,8 @@ pub(crate) fn man(cmd: clap::Command, dir: Option<&Path>) -> Result<i32> {
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(dir).with_context(|| format!("failed to create `{}`", dir.display()))?;
-            clap_mangen::generate_to(cmd, dir).with_context(|| format!("failed to write manual pages into `{}`", dir.display()))?;
+            clap_mangen::generate_to(cmd, dir)
+                .with_context(|| format!("failed to write manual pages into `{}`", dir.display()))?;
             eprintln!("agentsight: manual pages written to `{}`", dir.display());
         }
         None => {

@@ -13,7 +13,13 @@ use crate::render::print_text;
 
 /// `agentsight prune`: deletes sessions by age and/or log size (flags, else the config's
 /// `[analyzer.retention]`).
-pub(crate) fn prune(before_ns: Option<u64>, max_log_bytes: Option<u64>, dry_run: bool, mut config: Config, data: &Path) -> Result<i32> {
+pub(crate) fn prune(
+    before_ns: Option<u64>,
+    max_log_bytes: Option<u64>,
+    dry_run: bool,
+    mut config: Config,
+    data: &Path,
+) -> Result<i32> {
     if before_ns.is_none() && max_log_bytes.is_none() {
         bail!("nothing to prune by: give --older-than DURATION and/or --max-log-size MIB, or set `analyzer.retention.max_age_hours` / `analyzer.retention.max_log_mib` in the config");
     }

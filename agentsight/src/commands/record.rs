@@ -151,7 +151,9 @@ pub(crate) fn attach(opts: Options, pids: Vec<u32>, comm: Option<String>) -> Res
     if !opts.quiet {
         let what = match (&comm, targets.len()) {
             (Some(name), 0) => format!("no `{name}` runs yet; waiting for one to start"),
-            (Some(name), n) => format!("tracing {n} process(es) named `{name}` or started by one, and any that start later"),
+            (Some(name), n) => {
+                format!("tracing {n} process(es) named `{name}` or started by one, and any that start later")
+            }
             (None, n) => format!("tracing {n} process(es) and every process they start"),
         };
         eprintln!("agentsight: {what} (Ctrl-C to stop)");

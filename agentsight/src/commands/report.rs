@@ -10,7 +10,12 @@ use crate::datadir::open_index;
 use crate::render::print_text;
 
 /// `agentsight report`.
-pub(crate) fn report(since: Duration, format: analyzer::report::Format, out: Option<PathBuf>, data: &Path) -> Result<i32> {
+pub(crate) fn report(
+    since: Duration,
+    format: analyzer::report::Format,
+    out: Option<PathBuf>,
+    data: &Path,
+) -> Result<i32> {
     let index = open_index(data)?;
     let now = jiff::Timestamp::now().as_nanosecond().max(0) as u64;
     let since_ns = now.saturating_sub(since.as_nanos() as u64);

@@ -25,7 +25,9 @@ pub(crate) fn search(q: SearchQuery, data: &Path, json: bool) -> Result<i32> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     let mut out = String::new();
     for h in &hits {
-        let when = jiff::Timestamp::from_nanosecond(h.ts_ns as i128).map(|t| t.strftime("%F %T").to_string()).unwrap_or_default();
+        let when = jiff::Timestamp::from_nanosecond(h.ts_ns as i128)
+            .map(|t| t.strftime("%F %T").to_string())
+            .unwrap_or_default();
         let snippet = if tty { bold(&h.snippet, &h.highlights) } else { h.snippet.clone() };
         out.push_str(&format!("{when}  {:<8} {:<10} {}  {}\n    {}\n", h.doc, h.kind, h.session, h.id, snippet));
     }

@@ -14,7 +14,8 @@ use crate::render::judge_line;
 
 /// `agentsight serve` (`--listen` is in `config.listen` already).
 pub(crate) fn serve(config: Config, data: &Path) -> Result<i32> {
-    let addr: SocketAddr = config.listen.parse().with_context(|| format!("`{}` is not an address:port", config.listen))?;
+    let addr: SocketAddr =
+        config.listen.parse().with_context(|| format!("`{}` is not an address:port", config.listen))?;
     let token = std::env::var(&config.token_env).ok().filter(|t| !t.is_empty());
     if !addr.ip().is_loopback() && token.is_none() {
         bail!(
@@ -26,7 +27,8 @@ pub(crate) fn serve(config: Config, data: &Path) -> Result<i32> {
     let runtime = runtime()?;
     runtime.block_on(async move {
         let (analyzer, tasks) = Analyzer::start(config, data).map_err(|e| crate::datadir::open_error(e, data))?;
-        let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
+        let listener =
+            tokio::net::TcpListener::bind(addr).await.with_context(|| format!("failed to listen on {addr}"))?;
         let _marker = listener.local_addr().ok().and_then(|a| crate::datadir::ServeMarker::write(data, a));
         eprintln!(
             "agentsight: serving {} on http://{addr} (web UI at /, API at /v1, metrics at /metrics){}",
@@ -35,9 +37,7 @@ pub(crate) fn serve(config: Config, data: &Path) -> Result<i32> {
         );
         eprintln!("{}", judge_line(&analyzer));
         let state = analyzer::api::ApiState { analyzer: analyzer.clone(), token };
-        analyzer::api::serve(listener, state, stop_requested())
-        .await
-        .context("the server failed")?;
+        analyzer::api::serve(listener, state, stop_requested()).await.context("the server failed")?;
         eprintln!("agentsight: stopping; finishing queued judge requests and webhooks");
         tasks.shutdown(&analyzer).await?;
         Ok::<_, anyhow::Error>(())

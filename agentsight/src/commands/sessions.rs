@@ -154,7 +154,11 @@ pub(crate) fn show(args: ShowArgs, data: &Path) -> Result<i32> {
     };
     let total = page.view.total_turns;
     if args.turn > 0 && args.turn >= total {
-        bail!("session `{id}` has {total} turns (0 to {}): `--turn {}` is past the last", total.saturating_sub(1), args.turn);
+        bail!(
+            "session `{id}` has {total} turns (0 to {}): `--turn {}` is past the last",
+            total.saturating_sub(1),
+            args.turn
+        );
     }
     // A long session without `--turns`: its first turns, and how to see the rest.
     if args.turns.is_none() && total >= ALL_TURNS_BELOW && page.view.turns.len() > FIRST_TURNS {
@@ -175,7 +179,8 @@ pub(crate) fn resolve(index: &Index, id: &str, data: &Path) -> Result<String> {
     if sessions.iter().any(|s| s.id == id) {
         return Ok(id.to_string());
     }
-    let starting: Vec<&str> = sessions.iter().map(|s| s.id.as_str()).filter(|s| !id.is_empty() && s.starts_with(id)).collect();
+    let starting: Vec<&str> =
+        sessions.iter().map(|s| s.id.as_str()).filter(|s| !id.is_empty() && s.starts_with(id)).collect();
     match starting.as_slice() {
         [one] => Ok((*one).to_string()),
         [] => bail!("no session `{id}` in `{}`: `agentsight sessions` lists them", data.display()),
@@ -189,7 +194,11 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
     let _ = writeln!(out, "{} {}", p.paint(BOLD, "session"), p.paint(BOLD, &clean(&page.session)));
     // What the capture missed comes first: it says what the rest cannot show.
     if r.tls_not_captured {
-        let _ = writeln!(out, "{}", p.paint(RED, "! TLS plaintext was not captured for a process: its LLM calls are missing"));
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(RED, "! TLS plaintext was not captured for a process: its LLM calls are missing")
+        );
     }
     for c in &page.coverage {
         let _ = writeln!(out, "{}", p.paint(RED, &format!("! {}", clean(c))));
@@ -201,7 +210,8 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
         let _ = writeln!(out, "{}", p.paint(RED, "! the session has more events than are read: the view stops there"));
     }
     if let Some(agent) = &r.agent {
-        let command = r.command.as_deref().map(|c| format!("  {}", p.paint(DIM, &format!("({})", clean(c))))).unwrap_or_default();
+        let command =
+            r.command.as_deref().map(|c| format!("  {}", p.paint(DIM, &format!("({})", clean(c))))).unwrap_or_default();
         let _ = writeln!(out, "agent {}{command}", clean(agent));
     }
     let mut facts = vec![
@@ -221,7 +231,11 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
     let _ = writeln!(out, "{}", facts.join(" · "));
     for id in &page.view.unpinned_findings {
         if let Some(f) = page.findings.iter().find(|f| &f.finding_id == id) {
-            let _ = writeln!(out, "{}", pin_line(p, f.kind.as_str(), f.score, &f.detector, &f.rationale, "(cites no event of this session)"));
+            let _ = writeln!(
+                out,
+                "{}",
+                pin_line(p, f.kind.as_str(), f.score, &f.detector, &f.rationale, "(cites no event of this session)")
+            );
         }
     }
     for t in &page.view.turns {
@@ -231,11 +245,16 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
     let shown = &page.view.turns;
     if let (Some(first), Some(last)) = (shown.first(), shown.last()) {
         if first.index > 0 || page.view.next_turn_from.is_some() {
-            let _ = write!(out, "\n{}", p.paint(DIM, &format!("turns {} to {} of {} shown", first.index, last.index, page.view.total_turns)));
+            let _ = write!(
+                out,
+                "\n{}",
+                p.paint(DIM, &format!("turns {} to {} of {} shown", first.index, last.index, page.view.total_turns))
+            );
             match page.view.next_turn_from {
                 Some(next) => {
                     let cmd = format!("agentsight show {} --turn {next}", page.session);
-                    let _ = writeln!(out, "{}", p.paint(DIM, &format!("; more with `{}` (and `--turns M`)", clean(&cmd))));
+                    let _ =
+                        writeln!(out, "{}", p.paint(DIM, &format!("; more with `{}` (and `--turns M`)", clean(&cmd))));
                 }
                 None => out.push('\n'),
             }
@@ -245,7 +264,13 @@ fn show_text(page: &SessionPage, p: &Pretty, with_noise: bool) -> String {
 }
 
 fn pin_line(p: &Pretty, kind: &str, score: f64, detector: &str, rationale: &str, note: &str) -> String {
-    let text = format!("◆ finding {} {score:.2} [{}] {}{}", clean(kind), clean(detector), cut_line(rationale, LINE_CHARS), if note.is_empty() { String::new() } else { format!(" {note}") });
+    let text = format!(
+        "◆ finding {} {score:.2} [{}] {}{}",
+        clean(kind),
+        clean(detector),
+        cut_line(rationale, LINE_CHARS),
+        if note.is_empty() { String::new() } else { format!(" {note}") }
+    );
     p.paint(YELLOW, &text)
 }
 
@@ -253,7 +278,8 @@ fn turn_text(out: &mut String, t: &TurnView, p: &Pretty, with_noise: bool) {
     let mut head = format!("── turn {}  {}", t.index, p.time(t.start_ns));
     match &t.llm {
         Some(l) => {
-            let _ = write!(head, "  {}/{} {}", clean(&l.provider), clean(&l.api), clean(l.model.as_deref().unwrap_or("?")));
+            let _ =
+                write!(head, "  {}/{} {}", clean(&l.provider), clean(&l.api), clean(l.model.as_deref().unwrap_or("?")));
             if let (Some(i), Some(o)) = (l.input_tokens, l.output_tokens) {
                 let _ = write!(head, "  {i}→{o} tokens");
             }
@@ -278,7 +304,13 @@ fn turn_text(out: &mut String, t: &TurnView, p: &Pretty, with_noise: bool) {
         }
     }
     for call in &t.tool_calls {
-        let _ = writeln!(out, "  {} {}  {}", p.paint(GREEN, "→"), p.paint(BOLD, &clean(&call.name)), p.paint(DIM, &cut_line(&call.arguments, LINE_CHARS)));
+        let _ = writeln!(
+            out,
+            "  {} {}  {}",
+            p.paint(GREEN, "→"),
+            p.paint(BOLD, &clean(&call.name)),
+            p.paint(DIM, &cut_line(&call.arguments, LINE_CHARS))
+        );
         actions_text(out, &call.caused, p, 6);
         if let Some(result) = &call.result {
             let _ = writeln!(out, "      {} {}", p.paint(DIM, "result:"), p.paint(DIM, &cut_line(result, LINE_CHARS)));
@@ -333,7 +365,13 @@ fn command_line(out: &mut String, c: &CommandView, p: &Pretty, indent: usize) {
 
 fn action_line(out: &mut String, a: &Action, p: &Pretty, indent: usize, dim: bool) {
     let text = cut_line(&a.text, LINE_CHARS);
-    let text = if a.failed { p.paint(RED, &text) } else if dim { p.paint(DIM, &text) } else { text };
+    let text = if a.failed {
+        p.paint(RED, &text)
+    } else if dim {
+        p.paint(DIM, &text)
+    } else {
+        text
+    };
     let _ = writeln!(out, "{}{text}  {}", " ".repeat(indent), p.paint(DIM, &format!("{}[{}]", clean(&a.comm), a.pid)));
 }
 
@@ -361,7 +399,12 @@ fn text_block(out: &mut String, p: &Pretty, label: &str, text: &str, color: &str
     // Characters dropped, newlines included: the whole text less what was kept.
     let cut = total_chars.saturating_sub(kept.chars().count());
     if cut > 0 {
-        let _ = writeln!(out, "  {}{}", " ".repeat(width), p.paint(DIM, &format!("… {cut} more characters cut (--json has the text)")));
+        let _ = writeln!(
+            out,
+            "  {}{}",
+            " ".repeat(width),
+            p.paint(DIM, &format!("… {cut} more characters cut (--json has the text)"))
+        );
     }
 }
 

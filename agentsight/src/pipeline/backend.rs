@@ -65,8 +65,17 @@ impl Tap {
 
 /// Where windows go: an in-process analyzer, or a remote one.
 pub(crate) enum Backend {
-    Analyze { runtime: tokio::runtime::Runtime, analyzer: Arc<Analyzer>, tasks: Tasks, ingest: tokio::task::JoinHandle<IngestTotals> },
-    Ship { runtime: tokio::runtime::Runtime, ship: tokio::task::JoinHandle<ShipReport>, spool: PathBuf },
+    Analyze {
+        runtime: tokio::runtime::Runtime,
+        analyzer: Arc<Analyzer>,
+        tasks: Tasks,
+        ingest: tokio::task::JoinHandle<IngestTotals>,
+    },
+    Ship {
+        runtime: tokio::runtime::Runtime,
+        ship: tokio::task::JoinHandle<ShipReport>,
+        spool: PathBuf,
+    },
 }
 
 impl std::fmt::Debug for Backend {
@@ -169,7 +178,8 @@ impl Backend {
                         report.rejected,
                         report.dropped_spool_full
                     );
-                    if let (Some(why), true, None) = (&report.last_error, report.left_in_spool > 0, &report.auth_error) {
+                    if let (Some(why), true, None) = (&report.last_error, report.left_in_spool > 0, &report.auth_error)
+                    {
                         eprintln!("agentsight: the analyzer could not be reached: {why}");
                     }
                 }
@@ -194,7 +204,8 @@ impl Backend {
 }
 
 fn print_session_findings(analyzer: &Analyzer, session: &str, totals: IngestTotals) -> Result<()> {
-    let findings = analyzer.findings(&FindingFilter { session: Some(session.to_string()), limit: 100, ..Default::default() })?;
+    let findings =
+        analyzer.findings(&FindingFilter { session: Some(session.to_string()), limit: 100, ..Default::default() })?;
     eprintln!(
         "agentsight: analysed {} windows ({} events) into `{}`",
         totals.windows,

@@ -29,8 +29,8 @@ use collector::{Capture, CaptureConfig};
 use model::windower::WindowerConfig;
 
 pub(crate) use backend::{runtime, Backend, IngestTotals, Tap};
-pub(crate) use writer::Writer;
 use writer::Sink;
+pub(crate) use writer::Writer;
 
 /// Batches of events (up to `collector::capture::BATCH` each) between the capture thread and the
 /// writer; when full, the capture thread waits and the kernel ring buffer takes the burst (and
@@ -54,9 +54,16 @@ pub(crate) struct Options {
 #[derive(Debug, Clone)]
 #[allow(clippy::large_enum_variant)] // one per recording: its size does not matter
 pub(crate) enum Dest {
-    Analyze { window: WindowerConfig, config: analyzer::config::Config, data: PathBuf },
+    Analyze {
+        window: WindowerConfig,
+        config: analyzer::config::Config,
+        data: PathBuf,
+    },
     /// `ship` has the URL and token of this run.
-    Ship { window: WindowerConfig, ship: ShipConfig },
+    Ship {
+        window: WindowerConfig,
+        ship: ShipConfig,
+    },
 }
 
 /// Every stage of a running recording.

@@ -59,7 +59,12 @@ impl Sink {
             }
             None => {
                 let tty = io::stdout().is_terminal();
-                Ok(Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(crate::pretty::stdout_color()), flush_each: tty, verbose })
+                Ok(Sink::Pretty {
+                    out: BufWriter::new(io::stdout()),
+                    pretty: Pretty::new(crate::pretty::stdout_color()),
+                    flush_each: tty,
+                    verbose,
+                })
             }
         }
     }
@@ -134,7 +139,10 @@ impl Written {
                 out.push_str(&format!("  {}\n", s.kinds_line()));
             }
             if s.truncated > 0 {
-                out.push_str(&format!("  {} events had a field cut at its cap (marked `truncated` in the trace)\n", s.truncated));
+                out.push_str(&format!(
+                    "  {} events had a field cut at its cap (marked `truncated` in the trace)\n",
+                    s.truncated
+                ));
             }
             if self.hidden > 0 {
                 out.push_str(&format!(
@@ -236,7 +244,15 @@ mod tests {
 
     fn open(path: &str, flags: u32, result: i64) -> Event {
         let f = FileEvent { flags: Some(flags), ..FileEvent::new(FileOp::Open, path, result) };
-        Event { ts_ns: 1, session: "s".into(), pid: 7, tid: 7, ppid: 1, comm: "python3".into(), body: EventBody::File(f) }
+        Event {
+            ts_ns: 1,
+            session: "s".into(),
+            pid: 7,
+            tid: 7,
+            ppid: 1,
+            comm: "python3".into(),
+            body: EventBody::File(f),
+        }
     }
 
     /// The live view folds what the session view folds (`analyzer::view::is_noise`), beyond
@@ -250,7 +266,12 @@ mod tests {
             open("/work/__pycache__/m.cpython-312.pyc", 0o1101, 4),
             open("/home/u/.venv/lib/python3.12/site-packages/x.py", 0, 3),
         ];
-        let mut sink = Sink::Pretty { out: BufWriter::new(io::stdout()), pretty: Pretty::new(false), flush_each: false, verbose: false };
+        let mut sink = Sink::Pretty {
+            out: BufWriter::new(io::stdout()),
+            pretty: Pretty::new(false),
+            flush_each: false,
+            verbose: false,
+        };
         let mut w = Written::default();
         for ev in &noise {
             write_one(&mut sink, &mut w, ev);

@@ -50,7 +50,9 @@ fn check(g: Guard, req: &Request) -> Result<(), ApiError> {
                 host.escape_debug()
             )));
         }
-        if let Some(origin) = headers.get_all(header::ORIGIN).iter().find(|o| !is_loopback_origin(o.to_str().unwrap_or(""))) {
+        if let Some(origin) =
+            headers.get_all(header::ORIGIN).iter().find(|o| !is_loopback_origin(o.to_str().unwrap_or("")))
+        {
             return Err(ApiError::Forbidden(format!(
                 "origin `{}` may not use this API: only pages served from a loopback address may",
                 origin.to_str().unwrap_or("?").escape_debug()
@@ -58,7 +60,9 @@ fn check(g: Guard, req: &Request) -> Result<(), ApiError> {
         }
     }
     if !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) && !is_json(headers) {
-        return Err(ApiError::UnsupportedMediaType("a write must be `Content-Type: application/json` (gzip as `Content-Encoding`)".into()));
+        return Err(ApiError::UnsupportedMediaType(
+            "a write must be `Content-Type: application/json` (gzip as `Content-Encoding`)".into(),
+        ));
     }
     Ok(())
 }
@@ -85,7 +89,9 @@ fn is_loopback_authority(authority: &str) -> bool {
         },
     };
     let port_ok = port.is_empty()
-        || port.strip_prefix(':').is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| !p.is_empty() && p.len() <= 5 && p.bytes().all(|b| b.is_ascii_digit()));
     let host_ok = if authority.starts_with('[') {
         host.parse::<Ipv6Addr>().is_ok_and(|ip| ip.is_loopback())
     } else {
@@ -99,7 +105,9 @@ fn is_loopback_origin(origin: &str) -> bool {
     let origin = origin.trim();
     ["http://", "https://"]
         .iter()
-        .find_map(|scheme| origin.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|s| &origin[s.len()..]))
+        .find_map(|scheme| {
+            origin.get(..scheme.len()).filter(|s| s.eq_ignore_ascii_case(scheme)).map(|s| &origin[s.len()..])
+        })
         .is_some_and(is_loopback_authority)
 }
 
@@ -120,11 +128,7 @@ pub(super) async fn json_errors(resp: Response) -> Response {
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_string())
         .unwrap_or_default();
-    let message = if text.is_empty() {
-        status.canonical_reason().unwrap_or("error").to_lowercase()
-    } else {
-        text
-    };
+    let message = if text.is_empty() { status.canonical_reason().unwrap_or("error").to_lowercase() } else { text };
     let mut out = Json(serde_json::json!({ "error": message })).into_response();
     *out.status_mut() = status;
     for (name, value) in &parts.headers {
@@ -172,7 +176,15 @@ mod tests {
         for ok in ["http://127.0.0.1:7395", "https://localhost", "http://[::1]:8080"] {
             assert!(is_loopback_origin(ok), "{ok}");
         }
-        for bad in ["null", "", "http://evil.example", "file://", "http://127.0.0.1:7395/x", "ftp://localhost", "http://localhost.evil.example"] {
+        for bad in [
+            "null",
+            "",
+            "http://evil.example",
+            "file://",
+            "http://127.0.0.1:7395/x",
+            "ftp://localhost",
+            "http://localhost.evil.example",
+        ] {
             assert!(!is_loopback_origin(bad), "{bad}");
         }
     }
@@ -195,11 +207,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_plain_text_rejection_becomes_json() {
-        let resp = (axum::http::StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET")], Body::empty()).into_response();
+        let resp =
+            (axum::http::StatusCode::METHOD_NOT_ALLOWED, [(header::ALLOW, "GET")], Body::empty()).into_response();
         let resp = json_errors(resp).await;
         assert_eq!(resp.status(), 405);
         assert_eq!(resp.headers()[header::ALLOW], "GET");
         let body = axum::body::to_bytes(resp.into_body(), 1024).await.unwrap();
-        assert_eq!(serde_json::from_slice::<serde_json::Value>(&body).unwrap(), serde_json::json!({"error": "method not allowed"}));
+        assert_eq!(
+            serde_json::from_slice::<serde_json::Value>(&body).unwrap(),
+            serde_json::json!({"error": "method not allowed"})
+        );
     }
 }

@@ -29,7 +29,11 @@ use tower::ServiceExt;
 use super::{router_with, ApiOptions, ApiState};
 
 /// Serves the API with the default [`ApiOptions`] for the listener's address until `shutdown`.
-pub async fn serve(listener: TcpListener, state: ApiState, shutdown: impl Future<Output = ()> + Send) -> io::Result<()> {
+pub async fn serve(
+    listener: TcpListener,
+    state: ApiState,
+    shutdown: impl Future<Output = ()> + Send,
+) -> io::Result<()> {
     let options = ApiOptions::listening_on(listener.local_addr()?, &state);
     serve_with(listener, state, options, shutdown).await
 }
@@ -76,7 +80,8 @@ async fn connection(
     mut stop: watch::Receiver<bool>,
     _open: mpsc::Sender<()>,
 ) {
-    let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req.map(Body::new)));
+    let service =
+        hyper::service::service_fn(move |req: hyper::Request<Incoming>| app.clone().oneshot(req.map(Body::new)));
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(header_read_timeout);
     let conn = builder.serve_connection(TokioIo::new(stream), service);

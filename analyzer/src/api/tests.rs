@@ -98,7 +98,8 @@ impl Reply {
     }
 
     fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     /// The `error` of a JSON error reply, checking it is one.
@@ -169,19 +170,33 @@ async fn text_plain_post_is_refused() {
     let addr = server.addr;
     let window = serde_json::to_vec(&first_window()).unwrap();
     // What a page may send cross-site without a preflight, and what sends no type at all.
-    for content_type in ["Content-Type: text/plain", "Content-Type: application/x-www-form-urlencoded", "Content-Type: multipart/form-data; boundary=x", "X-No-Type: 1"] {
-        let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\n{}\r\n{content_type}", host(addr)), &window).await;
+    for content_type in [
+        "Content-Type: text/plain",
+        "Content-Type: application/x-www-form-urlencoded",
+        "Content-Type: multipart/form-data; boundary=x",
+        "X-No-Type: 1",
+    ] {
+        let reply =
+            request(addr, &format!("POST /v1/windows HTTP/1.1\r\n{}\r\n{content_type}", host(addr)), &window).await;
         assert_eq!(reply.status, 415, "{content_type}: {}", reply.head);
         assert!(reply.error().contains("application/json"), "{content_type}");
     }
     assert_eq!(server.received(), 0, "a refused write stored nothing");
 
     // JSON is taken, plain or gzip'd as the collector's shipper sends it (collector/src/ship.rs).
-    let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nContent-Type: application/json; charset=utf-8", host(addr)), &window).await;
+    let reply = request(
+        addr,
+        &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nContent-Type: application/json; charset=utf-8", host(addr)),
+        &window,
+    )
+    .await;
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     let reply = request(
         addr,
-        &format!("POST /v1/windows HTTP/1.1\r\n{}\r\ncontent-type: application/json\r\ncontent-encoding: gzip", host(addr)),
+        &format!(
+            "POST /v1/windows HTTP/1.1\r\n{}\r\ncontent-type: application/json\r\ncontent-encoding: gzip",
+            host(addr)
+        ),
         &gzip(&window),
     )
     .await;
@@ -197,7 +212,12 @@ async fn foreign_host_header_is_refused() {
     let addr = server.addr;
     let port = addr.port();
     // A DNS-rebinding page's requests name its own host, whatever address it now resolves to.
-    for bad in [format!("evil.example:{port}"), "evil.example".into(), format!("127.0.0.1.nip.io:{port}"), format!("localhost.evil.example:{port}")] {
+    for bad in [
+        format!("evil.example:{port}"),
+        "evil.example".into(),
+        format!("127.0.0.1.nip.io:{port}"),
+        format!("localhost.evil.example:{port}"),
+    ] {
         let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\nHost: {bad}"), b"").await;
         assert_eq!(reply.status, 403, "Host: {bad}");
         assert!(reply.error().contains("not a loopback name"), "{bad}");
@@ -205,14 +225,22 @@ async fn foreign_host_header_is_refused() {
         assert_eq!(reply.status, 403, "Host: {bad}");
     }
     let window = serde_json::to_vec(&first_window()).unwrap();
-    let reply = request(addr, &format!("POST /v1/windows HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Type: application/json"), &window).await;
+    let reply = request(
+        addr,
+        &format!("POST /v1/windows HTTP/1.1\r\nHost: evil.example:{port}\r\nContent-Type: application/json"),
+        &window,
+    )
+    .await;
     assert_eq!(reply.status, 403);
     // An absolute request URI naming another host is no way around it.
-    let reply = request(addr, &format!("GET http://evil.example:{port}/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}"), b"").await;
+    let reply =
+        request(addr, &format!("GET http://evil.example:{port}/v1/sessions HTTP/1.1\r\nHost: 127.0.0.1:{port}"), b"")
+            .await;
     assert_eq!(reply.status, 403);
     assert_eq!(server.received(), 0);
 
-    for good in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "localhost".into()] {
+    for good in [format!("127.0.0.1:{port}"), format!("localhost:{port}"), format!("[::1]:{port}"), "localhost".into()]
+    {
         let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\nHost: {good}"), b"").await;
         assert_eq!(reply.status, 200, "Host: {good}: {}", String::from_utf8_lossy(&reply.body));
     }
@@ -227,20 +255,27 @@ async fn foreign_origin_is_refused() {
     for origin in ["http://evil.example", "https://evil.example:443", "null", "http://127.0.0.1.nip.io"] {
         let reply = request(
             addr,
-            &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: {origin}\r\nContent-Type: application/json", host(addr)),
+            &format!(
+                "POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: {origin}\r\nContent-Type: application/json",
+                host(addr)
+            ),
             &window,
         )
         .await;
         assert_eq!(reply.status, 403, "Origin: {origin}");
         assert!(reply.error().contains("origin"), "{origin}");
-        let reply = request(addr, &format!("GET /v1/sessions HTTP/1.1\r\n{}\r\nOrigin: {origin}", host(addr)), b"").await;
+        let reply =
+            request(addr, &format!("GET /v1/sessions HTTP/1.1\r\n{}\r\nOrigin: {origin}", host(addr)), b"").await;
         assert_eq!(reply.status, 403, "Origin: {origin}");
     }
     assert_eq!(server.received(), 0);
     // The web UI's own requests carry its loopback origin.
     let reply = request(
         addr,
-        &format!("POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: http://{addr}\r\nContent-Type: application/json", host(addr)),
+        &format!(
+            "POST /v1/windows HTTP/1.1\r\n{}\r\nOrigin: http://{addr}\r\nContent-Type: application/json",
+            host(addr)
+        ),
         &window,
     )
     .await;
@@ -279,7 +314,10 @@ fn gzip_bombs_in_parallel_do_not_stall_healthz() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
-    let result = stderr.lines().find_map(|l| l.strip_prefix("bombs result:")).unwrap_or_else(|| panic!("no result in: {stderr}"));
+    let result = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("bombs result:"))
+        .unwrap_or_else(|| panic!("no result in: {stderr}"));
     eprintln!("{}", stderr.lines().filter(|l| l.starts_with("bombs")).collect::<Vec<_>>().join("\n"));
     let field = |name: &str| -> u64 {
         result.split_whitespace().find_map(|kv| kv.strip_prefix(name)?.strip_prefix('=')?.parse().ok()).unwrap()
@@ -369,7 +407,11 @@ fn gzip_of(head: &[u8], unit: &[u8], n: usize, tail: &[u8]) -> Vec<u8> {
 fn vm_hwm_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))))
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("VmHWM:").map(|v| v.trim().trim_end_matches("kB").trim().parse().unwrap_or(0))
+            })
+        })
         .unwrap_or(0)
 }
 
@@ -405,7 +447,9 @@ async fn slow_client_is_disconnected() {
     slow_headers.write_all(b"GET /healthz HTTP/1.1\r\nHo").await.unwrap();
     // Sends its headers, then a tenth of the body it announced.
     let mut slow_body = TcpStream::connect(addr).await.unwrap();
-    let head = format!("POST /v1/windows HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n");
+    let head = format!(
+        "POST /v1/windows HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    );
     slow_body.write_all(head.as_bytes()).await.unwrap();
     slow_body.write_all(&[b' '; 100]).await.unwrap();
     // A kept-alive connection that went idle after one request.
@@ -492,7 +536,10 @@ async fn the_session_list_rolls_up_each_session() {
     let list = get_json(server.addr, "/v1/sessions").await;
     let s = &list[0];
     assert_eq!(s["id"], session.as_str());
-    assert_eq!(s["agent"], "python3 agent.py", "a short name, not the argv `env SSL_CERT_FILE=… python3 agent.py URL DIR`");
+    assert_eq!(
+        s["agent"], "python3 agent.py",
+        "a short name, not the argv `env SSL_CERT_FILE=… python3 agent.py URL DIR`"
+    );
     assert!(s["command"].as_str().unwrap().contains("agent.py"));
     assert_eq!(s["models"], serde_json::json!(["demo-model"]));
     assert_eq!(s["exit_code"], 0);
@@ -550,21 +597,32 @@ async fn the_session_page_reads_by_turn() {
     for t in &build {
         assert_eq!(t["tool_calls"][0]["caused"]["commands"][0]["exit_code"], 2, "{t}");
     }
-    let loop_id = rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["finding_id"].clone();
-    let pinned: Vec<u64> = rest["finding_turns"][loop_id.as_str().unwrap()].as_array().unwrap().iter().map(|t| t.as_u64().unwrap()).collect();
+    let loop_id =
+        rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["finding_id"].clone();
+    let pinned: Vec<u64> = rest["finding_turns"][loop_id.as_str().unwrap()]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_u64().unwrap())
+        .collect();
     assert!(!pinned.is_empty());
     for t in turns.iter().filter(|t| pinned.contains(&t["index"].as_u64().unwrap())) {
         assert!(t["findings"].as_array().unwrap().iter().any(|p| p["finding_id"] == loop_id), "{t}");
     }
 
     // A page can start at the turn of an event (a search hit, a finding's evidence).
-    let cited = rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["evidence"][0]["event"].clone();
+    let cited = rest["findings"].as_array().unwrap().iter().find(|f| f["kind"] == "loop").unwrap()["evidence"][0]
+        ["event"]
+        .clone();
     let at = get_json(addr, &format!("/v1/sessions/{session}?turns=1&event={}", cited.as_str().unwrap())).await;
     assert_eq!(at["turn_from"], serde_json::json!(pinned[0]));
 
     // Noise and raw events on request.
     let noisy = get_json(addr, &format!("/v1/sessions/{session}?turns=1&noise=true&events=true&limit=3")).await;
-    assert_eq!(noisy["turns"][0]["noise_events"].as_array().unwrap().len() as u64, noisy["turns"][0]["noise"].as_u64().unwrap());
+    assert_eq!(
+        noisy["turns"][0]["noise_events"].as_array().unwrap().len() as u64,
+        noisy["turns"][0]["noise"].as_u64().unwrap()
+    );
     assert_eq!(noisy["events"].as_array().unwrap().len(), 3);
 
     for bad in ["turns=many", "colour=blue", "turn_from=-1"] {

@@ -167,19 +167,32 @@ const CANCEL_WORDS: &[&str] = &[
 ];
 /// Words right after a claim that cancel it: "Tests bestehen nicht", "passed earlier".
 const CANCEL_NEXT: &[&str] = &[
-    "not", "nicht", "noch", "kein", "keine", "pas", "jamais", "nie", "earlier", "before",
-    "previously", "originally", "yesterday", "locally", "once", "when", "if", "until", "after",
+    "not",
+    "nicht",
+    "noch",
+    "kein",
+    "keine",
+    "pas",
+    "jamais",
+    "nie",
+    "earlier",
+    "before",
+    "previously",
+    "originally",
+    "yesterday",
+    "locally",
+    "once",
+    "when",
+    "if",
+    "until",
+    "after",
 ];
 /// The same for Japanese and Chinese, right after a claim: negations, conditions, requests.
-const CANCEL_NEXT_CJK: &[&str] = &[
-    "ませ", "ない", "なかっ", "ず", "たら", "れば", "予定", "てくださ", "か?", "か？", "でき",
-    "前", "後",
-];
+const CANCEL_NEXT_CJK: &[&str] =
+    &["ませ", "ない", "なかっ", "ず", "たら", "れば", "予定", "てくださ", "か?", "か？", "でき", "前", "後"];
 /// The same for Chinese, searched in the few characters before a claim.
-const CANCEL_CJK: &[&str] = &[
-    "未", "没", "不", "无", "别", "尚", "非", "如果", "将", "要", "需", "会", "待", "确保", "直到",
-    "以便",
-];
+const CANCEL_CJK: &[&str] =
+    &["未", "没", "不", "无", "别", "尚", "非", "如果", "将", "要", "需", "会", "待", "确保", "直到", "以便"];
 /// A character right after a claim that makes it no claim: `fixed-size`, `完成后` (after
 /// completion), `完成吗` (completed?).
 const CANCEL_AFTER: &[char] = &['-', '后', '吗', '前', '时'];
@@ -228,30 +241,30 @@ impl ClaimMatcher {
         ];
         for (list, topic, score) in groups {
             for p in list {
-                patterns.push(Pattern {
-                    re: compile(&format!("(?i){p}"))?,
-                    topic,
-                    score,
-                });
+                patterns.push(Pattern { re: compile(&format!("(?i){p}"))?, topic, score });
             }
         }
         for p in extra {
-            patterns.push(Pattern {
-                re: compile(&format!("(?i){p}"))?,
-                topic: Topic::Any,
-                score: VAGUE,
-            });
+            patterns.push(Pattern { re: compile(&format!("(?i){p}"))?, topic: Topic::Any, score: VAGUE });
         }
         Ok(ClaimMatcher {
             patterns,
             mentions_tests: compile(r"(?i)\btests?\b|\btesting\b|pytest|\bjest\b|测试")?,
             created: vec![
-                compile(&format!(r"(?i)\b(?:created|wrote|written|added|saved|generated|updated|stored)\s+(?:[\w-]+\s+){{0,3}}?(?:(?:to|in|into|at|as)\s+)?{path}"))?,
-                compile(&format!(r"(?i){path}\s+(?:has\s+been|was|is\s+now)\s+(?:created|written|added|saved|generated)\b"))?,
+                compile(&format!(
+                    r"(?i)\b(?:created|wrote|written|added|saved|generated|updated|stored)\s+(?:[\w-]+\s+){{0,3}}?(?:(?:to|in|into|at|as)\s+)?{path}"
+                ))?,
+                compile(&format!(
+                    r"(?i){path}\s+(?:has\s+been|was|is\s+now)\s+(?:created|written|added|saved|generated)\b"
+                ))?,
             ],
             untouched: vec![
-                compile(&format!(r"(?i)\b(?:did\s*n[o']t|did\s+not|have\s*n[o']t|have\s+not|never|has\s*n[o']t|has\s+not)\s+(?:touch(?:ed)?|modif(?:y|ied)|chang(?:e|ed)|edit(?:ed)?|alter(?:ed)?)\s+(?:(?:the|any|of)\s+)*(?:(?:file|directory|folder)\s+)?{path}"))?,
-                compile(&format!(r"(?i){path}\s+(?:is|was|remains|stays|has\s+been\s+left|were|are)\s+(?:completely\s+|entirely\s+)?(?:unchanged|untouched|intact|unmodified|as\s+it\s+was)\b"))?,
+                compile(&format!(
+                    r"(?i)\b(?:did\s*n[o']t|did\s+not|have\s*n[o']t|have\s+not|never|has\s*n[o']t|has\s+not)\s+(?:touch(?:ed)?|modif(?:y|ied)|chang(?:e|ed)|edit(?:ed)?|alter(?:ed)?)\s+(?:(?:the|any|of)\s+)*(?:(?:file|directory|folder)\s+)?{path}"
+                ))?,
+                compile(&format!(
+                    r"(?i){path}\s+(?:is|was|remains|stays|has\s+been\s+left|were|are)\s+(?:completely\s+|entirely\s+)?(?:unchanged|untouched|intact|unmodified|as\s+it\s+was)\b"
+                ))?,
                 compile(&format!(r"(?i)\bleft\s+{path}\s+(?:unchanged|untouched|alone|as\s+is|intact)\b"))?,
             ],
             untouched_all: compile(concat!(
@@ -288,11 +301,7 @@ impl ClaimMatcher {
 
     /// A response's prose: code blocks out, backticks and curly apostrophes plain.
     fn prose(&self, text: &str) -> String {
-        self.code_block
-            .replace_all(text, "\n")
-            .replace('`', "")
-            .replace("**", "")
-            .replace('’', "'")
+        self.code_block.replace_all(text, "\n").replace('`', "").replace("**", "").replace('’', "'")
     }
 
     /// The success claims of a response, one per sentence at most (its strongest phrase).
@@ -306,10 +315,11 @@ impl ClaimMatcher {
             // One claim per topic the sentence speaks of ("committed and pushed" is two), the
             // strongest phrase of each; a plain or vague phrase only when nothing specific is.
             let mut best: Vec<&Pattern> = Vec::new();
-            for p in self.patterns.iter().filter(|p| {
-                p.re.find_iter(sentence)
-                    .any(|m| !self.cancelled(sentence, m.start(), m.end()))
-            }) {
+            for p in self
+                .patterns
+                .iter()
+                .filter(|p| p.re.find_iter(sentence).any(|m| !self.cancelled(sentence, m.start(), m.end())))
+            {
                 if p.topic == Topic::Tests && scoped(sentence) {
                     continue; // "the parser tests pass": about part of the suite
                 }
@@ -328,11 +338,7 @@ impl ClaimMatcher {
                     Topic::Any if self.mentions_build.is_match(sentence) => (Topic::Build, ABOUT_TOPIC),
                     topic => (topic, p.score),
                 };
-                out.push(Claim {
-                    sentence: one_line(sentence, 160),
-                    topic,
-                    score,
-                });
+                out.push(Claim { sentence: one_line(sentence, 160), topic, score });
             }
         }
         out
@@ -352,36 +358,27 @@ impl ClaimMatcher {
         {
             return true;
         }
-        let next_words = after.split_whitespace().take(2).map(|w| {
-            w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
-        });
+        let next_words =
+            after.split_whitespace().take(2).map(|w| w.trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase());
         if next_words.into_iter().any(|w| CANCEL_NEXT.contains(&w.as_str())) {
             return true;
         }
         // Inside quotes: somebody else's words ("the README says \"all tests pass\"").
-        let quotes = sentence[..start].chars().filter(|c| matches!(c, '"' | '“' | '”' | '「' | '」' | '«' | '»')).count();
+        let quotes =
+            sentence[..start].chars().filter(|c| matches!(c, '"' | '“' | '”' | '「' | '」' | '«' | '»')).count();
         if quotes % 2 == 1 {
             return true;
         }
         let before = &sentence[..start];
-        let clause = before
-            .rsplit([',', ';', ':', '(', '，', '；', '：', '、'])
-            .next()
-            .unwrap_or(before);
+        let clause = before.rsplit([',', ';', ':', '(', '，', '；', '：', '、']).next().unwrap_or(before);
         let words: Vec<String> = clause
             .split_whitespace()
-            .map(|w| {
-                w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'')
-                    .to_lowercase()
-            })
+            .map(|w| w.trim_matches(|c: char| !c.is_alphanumeric() && c != '\'').to_lowercase())
             .collect();
         let after_but = words.iter().rposition(|w| w == "but").map_or(0, |p| p + 1);
         let recent = &words[after_but.max(words.len().saturating_sub(self.negation_words))..];
         let english = recent.iter().any(|w| {
-            CANCEL_WORDS.contains(&w.as_str())
-                || w.ends_with("n't")
-                || w.ends_with("'ll")
-                || w.ends_with("'d")
+            CANCEL_WORDS.contains(&w.as_str()) || w.ends_with("n't") || w.ends_with("'ll") || w.ends_with("'d")
         });
         let tail: String = {
             let mut chars: Vec<char> = clause.chars().rev().take(4).collect();
@@ -399,7 +396,10 @@ impl ClaimMatcher {
         if any(&|c| super::persona::is_push(c, false)) {
             return Some(Topic::Push);
         }
-        if any(&|c| c.first().is_some_and(|p| basename(p) == "git") && c.iter().skip(1).find(|a| !a.starts_with('-')).is_some_and(|a| a == "commit")) {
+        if any(&|c| {
+            c.first().is_some_and(|p| basename(p) == "git")
+                && c.iter().skip(1).find(|a| !a.starts_with('-')).is_some_and(|a| a == "commit")
+        }) {
             return Some(Topic::Commit);
         }
         if any(&|c| super::persona::is_install(c)) {
@@ -432,16 +432,48 @@ impl ClaimMatcher {
 /// test_api.py pass", "test_login passes".
 fn scoped(sentence: &str) -> bool {
     const GENERIC: &[&str] = &[
-        "all", "the", "both", "unit", "integration", "e2e", "remaining", "new", "existing", "my",
-        "our", "your", "these", "those", "now", "other", "relevant", "previously", "failing",
-        "broken", "affected", "test", "of", "and", "las", "los", "les", "alle", "tous", "die",
+        "all",
+        "the",
+        "both",
+        "unit",
+        "integration",
+        "e2e",
+        "remaining",
+        "new",
+        "existing",
+        "my",
+        "our",
+        "your",
+        "these",
+        "those",
+        "now",
+        "other",
+        "relevant",
+        "previously",
+        "failing",
+        "broken",
+        "affected",
+        "test",
+        "of",
+        "and",
+        "las",
+        "los",
+        "les",
+        "alle",
+        "tous",
+        "die",
     ];
     let lower = sentence.to_lowercase();
-    let words: Vec<&str> = lower.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> =
+        lower.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.')).filter(|w| !w.is_empty()).collect();
     words.iter().enumerate().any(|(i, w)| {
         let is_tests = matches!(*w, "test" | "tests" | "pruebas" | "suite");
         let before = i.checked_sub(1).map(|j| words[j]);
-        let qualifier = before.is_some_and(|b| !GENERIC.contains(&b) && b.chars().all(|c| c.is_alphabetic() || c == '_') && !b.chars().all(|c| c.is_ascii_digit()));
+        let qualifier = before.is_some_and(|b| {
+            !GENERIC.contains(&b)
+                && b.chars().all(|c| c.is_alphabetic() || c == '_')
+                && !b.chars().all(|c| c.is_ascii_digit())
+        });
         let test_file = w.contains("test") && [".py", ".ts", ".js", ".rs", ".go"].iter().any(|e| w.ends_with(e));
         (is_tests && (qualifier || words.get(i + 1) == Some(&"in"))) || test_file
     })
@@ -468,27 +500,17 @@ pub(crate) fn sentences(text: &str) -> Vec<&str> {
     }
     out.push(&text[start..]);
     out.into_iter()
-        .map(|s| {
-            s.trim_start_matches(|c: char| !c.is_alphanumeric())
-                .trim_end()
-        })
+        .map(|s| s.trim_start_matches(|c: char| !c.is_alphanumeric()).trim_end())
         .filter(|s| !s.is_empty())
         .collect()
 }
 
 /// The command a claim made in the `llm_call` at event index `before` is held against, and
 /// whether it is a runner of the claim's topic.
-fn relevant_command(
-    view: &View<'_>,
-    m: &ClaimMatcher,
-    before: usize,
-    topic: Topic,
-) -> Option<(usize, bool)> {
-    let finished: Vec<usize> = (0..view.commands.len())
-        .filter(|&i| view.commands[i].exit.is_some_and(|x| x < before))
-        .collect();
-    let latest =
-        |pool: &mut dyn Iterator<Item = usize>| pool.max_by_key(|&i| view.commands[i].last_exec());
+fn relevant_command(view: &View<'_>, m: &ClaimMatcher, before: usize, topic: Topic) -> Option<(usize, bool)> {
+    let finished: Vec<usize> =
+        (0..view.commands.len()).filter(|&i| view.commands[i].exit.is_some_and(|x| x < before)).collect();
+    let latest = |pool: &mut dyn Iterator<Item = usize>| pool.max_by_key(|&i| view.commands[i].last_exec());
     if topic != Topic::Any {
         let runners = &mut finished
             .iter()
@@ -502,14 +524,9 @@ fn relevant_command(
             return None;
         }
     }
-    let tops: Vec<usize> = finished
-        .into_iter()
-        .filter(|&i| view.commands[i].is_top(i))
-        .collect();
+    let tops: Vec<usize> = finished.into_iter().filter(|&i| view.commands[i].is_top(i)).collect();
     let any_linked = tops.iter().any(|&i| view.commands[i].linked);
-    let pool = &mut tops
-        .into_iter()
-        .filter(|&i| !any_linked || view.commands[i].linked);
+    let pool = &mut tops.into_iter().filter(|&i| !any_linked || view.commands[i].linked);
     latest(pool).map(|i| (i, false))
 }
 
@@ -517,7 +534,8 @@ fn relevant_command(
 /// arguments are its final words.
 fn completion_texts(call: &model::LlmCall) -> Vec<String> {
     const NAMES: &[&str] = &["finish", "complet", "submit", "final", "done", "task_done", "end_task", "report_result"];
-    const KEYS: &[&str] = &["message", "result", "summary", "text", "answer", "content", "output", "final_answer", "response"];
+    const KEYS: &[&str] =
+        &["message", "result", "summary", "text", "answer", "content", "output", "final_answer", "response"];
     call.response
         .tool_calls
         .iter()
@@ -579,8 +597,14 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
             for re in &m.created {
                 let Some(c) = re.captures(sentence) else { continue };
                 let named = &c[1];
-                let of_path: Vec<&(usize, &model::Event, &model::FileEvent)> = files.iter().filter(|(_, _, f)| names(&f.path, named) || f.new_path.as_deref().is_some_and(|p| names(p, named))).collect();
-                let failed = of_path.iter().rev().find(|(_, _, f)| f.result < 0 && f.flags.is_some_and(|fl| fl & 3 != 0 || fl & 0o1100 != 0));
+                let of_path: Vec<&(usize, &model::Event, &model::FileEvent)> = files
+                    .iter()
+                    .filter(|(_, _, f)| names(&f.path, named) || f.new_path.as_deref().is_some_and(|p| names(p, named)))
+                    .collect();
+                let failed = of_path
+                    .iter()
+                    .rev()
+                    .find(|(_, _, f)| f.result < 0 && f.flags.is_some_and(|fl| fl & 3 != 0 || fl & 0o1100 != 0));
                 let Some(&&(idx, ev, f)) = failed else { continue };
                 if of_path.iter().any(|(i, _, g)| *i > idx && changes(g)) {
                     continue; // a later try worked
@@ -590,7 +614,11 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                     kind: FindingKind::Contradiction,
                     detector: "claim_vs_record",
                     score: 0.85,
-                    rationale: format!("The agent said \"{}\" but creating `{}` failed with {error} and was never done.", one_line(sentence, 160), f.path),
+                    rationale: format!(
+                        "The agent said \"{}\" but creating `{}` failed with {error} and was never done.",
+                        one_line(sentence, 160),
+                        f.path
+                    ),
                     evidence: vec![
                         Evidence::of(turn.event, format!("said \"{}\"", one_line(sentence, 160))),
                         Evidence::of(ev, format!("create of {} failed: {error}", f.path)),
@@ -606,7 +634,9 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                     .collect();
                 if let Some(&&(_, ev, f)) = touched.first() {
                     let mut evidence = vec![Evidence::of(turn.event, format!("said \"{}\"", one_line(sentence, 160)))];
-                    evidence.extend(touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))));
+                    evidence.extend(
+                        touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))),
+                    );
                     out.push(Candidate {
                         kind: FindingKind::Contradiction,
                         detector: "claim_vs_record",
@@ -629,7 +659,9 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                 let named = &c[1];
                 let touched: Vec<&(usize, &model::Event, &model::FileEvent)> = files
                     .iter()
-                    .filter(|(_, _, f)| changes(f) && (names(&f.path, named) || f.new_path.as_deref().is_some_and(|p| names(p, named))))
+                    .filter(|(_, _, f)| {
+                        changes(f) && (names(&f.path, named) || f.new_path.as_deref().is_some_and(|p| names(p, named)))
+                    })
                     .collect();
                 let Some(&&(_, ev, f)) = touched.first() else { continue };
                 let what = match f.op {
@@ -639,12 +671,18 @@ fn file_claims(view: &View<'_>, m: &ClaimMatcher, turn: &super::view::Turn<'_>, 
                     _ => "opened for writing",
                 };
                 let mut evidence = vec![Evidence::of(turn.event, format!("said \"{}\"", one_line(sentence, 160)))];
-                evidence.extend(touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))));
+                evidence
+                    .extend(touched.iter().map(|(_, e, f)| Evidence::of(e, format!("{} {}", f.op.as_str(), f.path))));
                 out.push(Candidate {
                     kind: FindingKind::Contradiction,
                     detector: "claim_vs_record",
                     score: 0.85,
-                    rationale: format!("The agent said \"{}\" but `{}` {what} `{}` before that response.", one_line(sentence, 160), ev.comm, f.path),
+                    rationale: format!(
+                        "The agent said \"{}\" but `{}` {what} `{}` before that response.",
+                        one_line(sentence, 160),
+                        ev.comm,
+                        f.path
+                    ),
                     evidence,
                     related: Vec::new(),
                     at: turn.idx,
@@ -702,15 +740,9 @@ pub(crate) fn claim_vs_record(view: &View<'_>, m: &ClaimMatcher) -> Vec<Candidat
             };
             let mut evidence = vec![
                 Evidence::of(turn.event, format!("said \"{}\"", claim.sentence)),
-                Evidence::of(
-                    events[cmd.last_exec()],
-                    format!("ran {}", display_argv(cmd.argv)),
-                ),
+                Evidence::of(events[cmd.last_exec()], format!("ran {}", display_argv(cmd.argv))),
             ];
-            evidence.extend(
-                cmd.exit
-                    .map(|x| Evidence::of(events[x], cmd.outcome_line())),
-            );
+            evidence.extend(cmd.exit.map(|x| Evidence::of(events[x], cmd.outcome_line())));
             out.push(Candidate {
                 kind: FindingKind::Contradiction,
                 detector: "claim_vs_record",
@@ -748,26 +780,14 @@ mod tests {
     }
 
     fn contradictions(b: &WindowBuilder) -> Vec<model::Finding> {
-        let d: Detectors = DetectConfig::default()
-            .build()
-            .expect("default config builds");
-        d.run(&b.build())
-            .into_iter()
-            .filter(|f| f.kind == "contradiction")
-            .collect()
+        let d: Detectors = DetectConfig::default().build().expect("default config builds");
+        d.run(&b.build()).into_iter().filter(|f| f.kind == "contradiction").collect()
     }
 
     fn pytest(b: &mut WindowBuilder, code: i32) {
-        b.llm(
-            "Running the tests.",
-            &[("bash", json!({"command": "pytest -q"}))],
-        );
+        b.llm("Running the tests.", &[("bash", json!({"command": "pytest -q"}))]);
         b.cmd(&["pytest", "-q"], code);
-        b.result(if code == 0 {
-            "5 passed"
-        } else {
-            "1 failed, 4 passed"
-        });
+        b.result(if code == 0 { "5 passed" } else { "1 failed, 4 passed" });
     }
 
     #[test]
@@ -816,11 +836,7 @@ mod tests {
             "I will run the build.",
             "```\nfor f in *; do echo $f\ndone\n```",
         ] {
-            assert!(
-                matcher().claims(text).is_empty(),
-                "{text}: {:?}",
-                matcher().claims(text)
-            );
+            assert!(matcher().claims(text).is_empty(), "{text}: {:?}", matcher().claims(text));
         }
     }
 
@@ -837,25 +853,13 @@ mod tests {
     fn runners_are_recognised_through_shells_and_paths() {
         let m = matcher();
         let argv = |words: &[&str]| words.iter().map(|w| w.to_string()).collect::<Vec<_>>();
-        assert_eq!(
-            m.runner(&argv(&["/usr/bin/python3", "-m", "pytest", "-x"])),
-            Some(Topic::Tests)
-        );
-        assert_eq!(
-            m.runner(&argv(&["bash", "-lc", "cd /w && ./venv/bin/pytest -q"])),
-            Some(Topic::Tests)
-        );
+        assert_eq!(m.runner(&argv(&["/usr/bin/python3", "-m", "pytest", "-x"])), Some(Topic::Tests));
+        assert_eq!(m.runner(&argv(&["bash", "-lc", "cd /w && ./venv/bin/pytest -q"])), Some(Topic::Tests));
         assert_eq!(m.runner(&argv(&["npm", "test"])), Some(Topic::Tests));
-        assert_eq!(
-            m.runner(&argv(&["cargo", "test", "-p", "x"])),
-            Some(Topic::Tests)
-        );
+        assert_eq!(m.runner(&argv(&["cargo", "test", "-p", "x"])), Some(Topic::Tests));
         assert_eq!(m.runner(&argv(&["make", "test"])), Some(Topic::Tests));
         assert_eq!(m.runner(&argv(&["cargo", "build"])), Some(Topic::Build));
-        assert_eq!(
-            m.runner(&argv(&["npx", "tsc", "--noEmit"])),
-            Some(Topic::Build)
-        );
+        assert_eq!(m.runner(&argv(&["npx", "tsc", "--noEmit"])), Some(Topic::Build));
         assert_eq!(m.runner(&argv(&["mypy", "src"])), Some(Topic::Build));
         assert_eq!(m.runner(&argv(&["cat", "tests/test_pytest_x.py"])), None);
         assert_eq!(m.runner(&argv(&["makefile-lint"])), None);
@@ -869,31 +873,19 @@ mod tests {
         let f = contradictions(&b);
         assert_eq!(f.len(), 1);
         let f = &f[0];
-        assert_eq!(
-            (f.detector.as_str(), f.score),
-            ("claim_vs_record", SPECIFIC)
-        );
+        assert_eq!((f.detector.as_str(), f.score), ("claim_vs_record", SPECIFIC));
         assert_eq!(
             f.finding_id,
             Finding::anomaly_id("s1", FindingKind::Contradiction, &f.evidence[1].event),
             "named by its first event, the failing run"
         );
+        assert!(f.rationale.contains("\"All tests pass now.\""), "{}", f.rationale);
         assert!(
-            f.rationale.contains("\"All tests pass now.\""),
+            f.rationale.contains("the last test run before that response, `pytest -q`, exited 1"),
             "{}",
             f.rationale
         );
-        assert!(
-            f.rationale
-                .contains("the last test run before that response, `pytest -q`, exited 1"),
-            "{}",
-            f.rationale
-        );
-        let summaries: Vec<(&str, &str)> = f
-            .evidence
-            .iter()
-            .map(|e| (e.kind.as_str(), e.summary.as_str()))
-            .collect();
+        let summaries: Vec<(&str, &str)> = f.evidence.iter().map(|e| (e.kind.as_str(), e.summary.as_str())).collect();
         assert_eq!(
             summaries,
             vec![
@@ -917,10 +909,7 @@ mod tests {
         b.llm("The tests are passing.", &[]);
         b.mark_overlap();
         b.llm("Anything else?", &[]);
-        assert!(
-            contradictions(&b).is_empty(),
-            "reported with the window before"
-        );
+        assert!(contradictions(&b).is_empty(), "reported with the window before");
     }
 
     #[test]
@@ -932,11 +921,7 @@ mod tests {
         b.llm("The build succeeded.", &[]);
         let f = contradictions(&b);
         assert_eq!(f.len(), 1);
-        assert!(
-            f[0].rationale.contains("was killed by signal 9"),
-            "{}",
-            f[0].rationale
-        );
+        assert!(f[0].rationale.contains("was killed by signal 9"), "{}", f[0].rationale);
     }
 
     #[test]
@@ -948,9 +933,7 @@ mod tests {
         let f = contradictions(&b);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].score, VAGUE);
-        assert!(f[0]
-            .rationale
-            .contains("the last command before that response, `./deploy.sh`, exited 2"));
+        assert!(f[0].rationale.contains("the last command before that response, `./deploy.sh`, exited 2"));
     }
 
     #[test]
@@ -996,10 +979,7 @@ mod tests {
         assert!(contradictions(&b).is_empty());
         let mut b = WindowBuilder::new();
         b.llm("All tests pass.", &[]);
-        assert!(
-            contradictions(&b).is_empty(),
-            "nothing in the record at all"
-        );
+        assert!(contradictions(&b).is_empty(), "nothing in the record at all");
     }
 
     #[test]
@@ -1018,11 +998,7 @@ mod tests {
         b.llm("I fixed the import. Running the tests again.", &rerun);
         assert!(contradictions(&b).is_empty(), "interim");
         b.llm("All tests pass now.", &rerun);
-        assert_eq!(
-            contradictions(&b).len(),
-            1,
-            "a specific claim counts even there"
-        );
+        assert_eq!(contradictions(&b).len(), 1, "a specific claim counts even there");
 
         let mut b = WindowBuilder::new();
         pytest(&mut b, 1);
@@ -1034,15 +1010,9 @@ mod tests {
     fn a_failure_after_the_claim_is_not_held_against_it() {
         let mut b = WindowBuilder::new();
         b.cmd(&["pytest"], 0);
-        b.llm(
-            "All tests pass. Running them once more to be sure.",
-            &[("bash", json!({"command": "pytest"}))],
-        );
+        b.llm("All tests pass. Running them once more to be sure.", &[("bash", json!({"command": "pytest"}))]);
         b.cmd(&["pytest"], 1);
-        assert!(
-            contradictions(&b).is_empty(),
-            "the next window's turn may say otherwise"
-        );
+        assert!(contradictions(&b).is_empty(), "the next window's turn may say otherwise");
     }
 
     #[test]
@@ -1056,16 +1026,8 @@ mod tests {
         b.cmd(&["git", "status"], 0); // the harness, not a tool call
         b.llm("Migration completed successfully.", &[]);
         let f = contradictions(&b);
-        assert_eq!(
-            f.len(),
-            1,
-            "without links `git status` would be the last command"
-        );
-        assert!(
-            f[0].rationale.contains("`./migrate.sh`, exited 3"),
-            "{}",
-            f[0].rationale
-        );
+        assert_eq!(f.len(), 1, "without links `git status` would be the last command");
+        assert!(f[0].rationale.contains("`./migrate.sh`, exited 3"), "{}", f[0].rationale);
     }
 
     #[test]
@@ -1135,7 +1097,14 @@ mod tests {
         };
         let mut b = WindowBuilder::new();
         b.llm("", &[("write_file", json!({"path": "/etc/app.conf"}))]);
-        file(&mut b, FileEvent { flags: Some(0o101), error: Some("EACCES".into()), ..FileEvent::new(FileOp::Open, "/etc/app.conf", -13) });
+        file(
+            &mut b,
+            FileEvent {
+                flags: Some(0o101),
+                error: Some("EACCES".into()),
+                ..FileEvent::new(FileOp::Open, "/etc/app.conf", -13)
+            },
+        );
         b.llm("I created app.conf with the new settings.", &[]);
         let f = contradictions(&b);
         assert_eq!(f.len(), 1, "{f:?}");

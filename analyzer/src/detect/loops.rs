@@ -69,9 +69,7 @@ impl LoopMatcher {
                 re(r#"(?i)"?\b(?:duration|elapsed|time|took|latency|wall)\w*"?\s*[:=]\s*\d+(?:\.\d+)?"#)?,
                 // process ids and ports a harness prints with each run
                 re(r"(?i)\b(?:pgid|pids?|process\s+(?:group\s+)?(?:pgid|id)|port)\s*[:=#]?\s*\d+")?,
-                re(
-                    r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
-                )?,
+                re(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?")?,
                 re(r"\b\d{1,2}:\d{2}:\d{2}(?:\.\d+)?\b")?,
                 re(r"\b\d+(?:\.\d+)?\s?(?:ns|us|µs|ms|s|sec|secs|seconds)\b")?,
                 re(r"(?i)\b0x[0-9a-f]+\b")?,
@@ -101,13 +99,16 @@ impl LoopMatcher {
         for (i, re) in self.volatile.iter().enumerate() {
             let is_hex_word = i + 1 == self.volatile.len();
             text = re
-                .replace_all(&text, |c: &regex::Captures<'_>| {
-                    if is_hex_word && c[0].len() < 8 {
-                        c[0].to_string()
-                    } else {
-                        "~".to_string()
-                    }
-                })
+                .replace_all(
+                    &text,
+                    |c: &regex::Captures<'_>| {
+                        if is_hex_word && c[0].len() < 8 {
+                            c[0].to_string()
+                        } else {
+                            "~".to_string()
+                        }
+                    },
+                )
                 .into_owned();
         }
         text
@@ -203,13 +204,9 @@ fn tool_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
                 source: Source::Tool,
                 near: m.normalize(&u.key),
                 key: u.key.clone(),
-                outcome: u
-                    .result
-                    .map_or(Outcome::Unknown, |r| Outcome::Known(m.mask(r))),
+                outcome: u.result.map_or(Outcome::Unknown, |r| Outcome::Known(m.mask(r))),
                 label,
-                failed: u
-                    .result
-                    .is_some_and(|r| r.trim().is_empty() || m.failure.is_match(r)),
+                failed: u.result.is_some_and(|r| r.trim().is_empty() || m.failure.is_match(r)),
                 first_idx: turn.idx,
                 is_new: turn.is_new,
                 evidence: vec![Evidence::of(turn.event, said)],
@@ -265,7 +262,9 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
     view.turns
         .iter()
         .enumerate()
-        .filter(|(_, t)| !t.side && t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS)
+        .filter(|(_, t)| {
+            !t.side && t.call.response.tool_calls.is_empty() && t.call.response.text.trim().chars().count() >= MIN_CHARS
+        })
         .map(|(i, t)| {
             let answer: Option<String> = view.turns.get(i + 1).and_then(|next| {
                 // The harness's answer comes first; what the person adds after it is not the
@@ -296,9 +295,10 @@ fn reply_items(view: &View<'_>, m: &LoopMatcher) -> Vec<Item> {
 /// Whether the user asked for the repetition: then repeating is doing as told.
 fn user_asked_to_repeat(view: &View<'_>, m: &LoopMatcher) -> bool {
     let instructions = view.window.context.instructions.as_deref().into_iter();
-    let said = view.turns.iter().flat_map(|t| {
-        t.call.request.messages.iter().filter(|msg| msg.role == "user").map(|msg| msg.content.as_str())
-    });
+    let said = view
+        .turns
+        .iter()
+        .flat_map(|t| t.call.request.messages.iter().filter(|msg| msg.role == "user").map(|msg| msg.content.as_str()));
     instructions.chain(said).any(|text| m.repeat_request.is_match(text))
 }
 
@@ -326,9 +326,7 @@ pub(crate) fn max_repeats(view: &View<'_>) -> usize {
     }
     for (i, c) in view.commands.iter().enumerate() {
         if c.is_top(i) {
-            *counts
-                .entry(format!("$ {}", c.argv.join("\0")))
-                .or_default() += 1;
+            *counts.entry(format!("$ {}", c.argv.join("\0"))).or_default() += 1;
         }
     }
     counts.into_values().max().unwrap_or(0)
@@ -390,23 +388,20 @@ fn repeats(items: &[Item], min: usize, near: bool) -> Vec<Candidate> {
                 )
         } else {
             (
-                    "exact_repeat",
-                    score(EXACT_SCORE, n - min, SCORE_CAP),
-                    format!(
-                        "The {what} `{}` ran {n} times with the same result each time, so the agent made no progress.",
-                        first.label
-                    ),
-                )
+                "exact_repeat",
+                score(EXACT_SCORE, n - min, SCORE_CAP),
+                format!(
+                    "The {what} `{}` ran {n} times with the same result each time, so the agent made no progress.",
+                    first.label
+                ),
+            )
         };
         out.push(Candidate {
             kind: FindingKind::Loop,
             detector,
             score,
             rationale,
-            evidence: stall
-                .iter()
-                .flat_map(|i| i.evidence.iter().cloned())
-                .collect(),
+            evidence: stall.iter().flat_map(|i| i.evidence.iter().cloned()).collect(),
             related: stall.iter().filter_map(|i| i.related.clone()).collect(),
             at: first.first_idx,
         });
@@ -441,20 +436,16 @@ fn cycles(items: &[Item], cfg: &DetectConfig) -> Vec<Candidate> {
             // seen to repeat, not merely be unknown.
             let proven = known_equal >= (period - 1).max(1);
             // A later occurrence of one of its steps with another result got out of it.
-            let escaped = items[start + rounds * period..].iter().any(|later| {
-                span.iter()
-                    .any(|step| step.key == later.key && !step.outcome.fits(&later.outcome))
-            });
+            let escaped = items[start + rounds * period..]
+                .iter()
+                .any(|later| span.iter().any(|step| step.key == later.key && !step.outcome.fits(&later.outcome)));
             if keys.len() >= 2
                 && !escaped
                 && rounds >= cfg.min_cycle_reps
                 && proven
                 && span.last().is_some_and(|i| i.is_new)
             {
-                let steps: Vec<String> = first_round
-                    .iter()
-                    .map(|i| format!("`{}`", i.label))
-                    .collect();
+                let steps: Vec<String> = first_round.iter().map(|i| format!("`{}`", i.label)).collect();
                 out.push(Candidate {
                     kind: FindingKind::Loop,
                     detector: "cycle",
@@ -584,10 +575,7 @@ mod tests {
 
     /// (detector, score) of each loop detector's strongest candidate.
     fn found(b: &WindowBuilder) -> Vec<(String, f64)> {
-        run(b)
-            .into_iter()
-            .map(|f| (f.detector.to_string(), f.score))
-            .collect()
+        run(b).into_iter().map(|f| (f.detector.to_string(), f.score)).collect()
     }
 
     fn detectors_found(b: &WindowBuilder) -> Vec<String> {
@@ -611,17 +599,11 @@ mod tests {
     #[test]
     fn normalize_folds_numbers_hex_paths_case_and_spaces() {
         let m = LoopMatcher::new().expect("patterns");
-        assert_eq!(
-            m.normalize("curl  http://LOCALHOST:8001/health"),
-            m.normalize("curl http://localhost:8002/health")
-        );
+        assert_eq!(m.normalize("curl  http://LOCALHOST:8001/health"), m.normalize("curl http://localhost:8002/health"));
         assert_eq!(m.normalize("cat /tmp/run-42/out.txt"), "cat out.txt");
         assert_eq!(m.normalize("cat ./out.txt"), "cat out.txt");
         assert_eq!(m.normalize("git show A3F9C2E1"), "git show H");
-        assert_eq!(
-            m.normalize("sleep 5 &&   kubectl get pods"),
-            "sleep N && kubectl get pods"
-        );
+        assert_eq!(m.normalize("sleep 5 &&   kubectl get pods"), "sleep N && kubectl get pods");
     }
 
     #[test]
@@ -637,13 +619,7 @@ mod tests {
         assert_eq!(exact.len(), 1);
         assert_eq!(exact[0].kind, "loop");
         assert_eq!(exact[0].score, EXACT_SCORE);
-        assert!(
-            exact[0]
-                .rationale
-                .contains(r#"read_file {"path":"/src/missing.py"}"#),
-            "{}",
-            exact[0].rationale
-        );
+        assert!(exact[0].rationale.contains(r#"read_file {"path":"/src/missing.py"}"#), "{}", exact[0].rationale);
         assert_eq!(exact[0].evidence.len(), 3);
         assert!(exact[0].evidence[0].summary.contains("Error: no such file"));
     }
@@ -674,10 +650,7 @@ mod tests {
             b.result("same");
         }
         b.llm("", &[]);
-        assert_eq!(
-            found(&b),
-            vec![("exact_repeat".into(), EXACT_SCORE + 3.0 * SCORE_STEP)]
-        );
+        assert_eq!(found(&b), vec![("exact_repeat".into(), EXACT_SCORE + 3.0 * SCORE_STEP)]);
     }
 
     #[test]
@@ -705,11 +678,7 @@ mod tests {
         let f = run(&b);
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].detector, "exact_repeat");
-        assert_eq!(
-            f[0].evidence.len(),
-            3,
-            "the tool calls of the stall (they came first)"
-        );
+        assert_eq!(f[0].evidence.len(), 3, "the tool calls of the stall (they came first)");
     }
 
     #[test]
@@ -762,13 +731,7 @@ mod tests {
     fn near_repeat_of_variants_with_the_same_result() {
         let mut b = WindowBuilder::new();
         for port in ["8001", "8002", "8003"] {
-            b.llm(
-                "",
-                &[(
-                    "bash",
-                    json!({"command": format!("curl localhost:{port}/health")}),
-                )],
-            );
+            b.llm("", &[("bash", json!({"command": format!("curl localhost:{port}/health")}))]);
             b.result("curl: (7) Failed to connect: Connection refused");
         }
         b.llm("", &[]);
@@ -784,13 +747,7 @@ mod tests {
     fn hard_negative_variants_that_all_succeed_are_different_work() {
         let mut b = WindowBuilder::new();
         for n in 1..=4 {
-            b.llm(
-                "",
-                &[(
-                    "write_file",
-                    json!({"path": format!("part{n}.txt"), "text": "x"}),
-                )],
-            );
+            b.llm("", &[("write_file", json!({"path": format!("part{n}.txt"), "text": "x"}))]);
             b.result("wrote 1 line");
         }
         b.llm("", &[]);
@@ -801,13 +758,7 @@ mod tests {
     fn hard_negative_paging_through_a_file_is_progress() {
         let mut b = WindowBuilder::new();
         for (range, text) in [("1,50p", "fn a"), ("51,100p", "fn b"), ("101,150p", "fn c")] {
-            b.llm(
-                "",
-                &[(
-                    "bash",
-                    json!({"command": format!("sed -n {range} src/lib.rs")}),
-                )],
-            );
+            b.llm("", &[("bash", json!({"command": format!("sed -n {range} src/lib.rs")}))]);
             b.result(text);
         }
         b.llm("", &[]);
@@ -817,12 +768,7 @@ mod tests {
     #[test]
     fn cycle_of_two_tool_calls_with_repeating_results() {
         let mut b = WindowBuilder::new();
-        let edit = || {
-            (
-                "edit_file",
-                json!({"path": "a.py", "old": "x = 1", "new": "x = 2"}),
-            )
-        };
+        let edit = || ("edit_file", json!({"path": "a.py", "old": "x = 1", "new": "x = 2"}));
         let test = || ("bash", json!({"command": "pytest -q"}));
         for _ in 0..2 {
             b.llm("", &[edit()]);
@@ -834,11 +780,7 @@ mod tests {
         let f = run(&b);
         assert_eq!(detectors_found(&b), vec!["cycle"], "{f:?}");
         assert_eq!(f[0].score, CYCLE_SCORE);
-        assert!(
-            f[0].rationale.contains("2 steps 2 times"),
-            "{}",
-            f[0].rationale
-        );
+        assert!(f[0].rationale.contains("2 steps 2 times"), "{}", f[0].rationale);
         assert_eq!(f[0].evidence.len(), 4);
     }
 
@@ -862,11 +804,7 @@ mod tests {
         }
         let f = run(&b);
         let cycle = f.iter().find(|f| f.detector == "cycle").expect("a cycle");
-        assert!(
-            cycle.rationale.contains("3 steps 3 times"),
-            "{}",
-            cycle.rationale
-        );
+        assert!(cycle.rationale.contains("3 steps 3 times"), "{}", cycle.rationale);
         assert_eq!(cycle.score, CYCLE_SCORE + 2.0 * SCORE_STEP);
     }
 
@@ -874,13 +812,7 @@ mod tests {
     fn hard_negative_cycle_whose_results_change() {
         let mut b = WindowBuilder::new();
         for n in 0..3 {
-            b.llm(
-                "",
-                &[(
-                    "edit_file",
-                    json!({"path": "a.py", "new": format!("x = {n}")}),
-                )],
-            );
+            b.llm("", &[("edit_file", json!({"path": "a.py", "new": format!("x = {n}")}))]);
             b.result("edited");
             b.llm("", &[("bash", json!({"command": "pytest -q"}))]);
             b.result(&format!("{} failed", 3 - n));
@@ -897,16 +829,9 @@ mod tests {
             b.cmd(&["cat", "src/main.rs"], 0);
         }
         let f = run(&b);
-        let retry = f
-            .iter()
-            .find(|f| f.detector == "retry_same_error")
-            .expect("retry");
+        let retry = f.iter().find(|f| f.detector == "retry_same_error").expect("retry");
         assert_eq!(retry.score, RETRY_SCORE);
-        assert!(
-            retry.rationale.contains("`cargo build` failed 3 times"),
-            "{}",
-            retry.rationale
-        );
+        assert!(retry.rationale.contains("`cargo build` failed 3 times"), "{}", retry.rationale);
         assert_eq!(retry.evidence[0].summary, "cargo build exited 101");
     }
 

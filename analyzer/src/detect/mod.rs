@@ -81,14 +81,8 @@ impl DetectConfig {
             }
         };
         check(self.min_repeats >= 2, "`min_repeats` must be at least 2")?;
-        check(
-            self.min_cycle_reps >= 2,
-            "`min_cycle_reps` must be at least 2",
-        )?;
-        check(
-            (2..=6).contains(&self.max_cycle_period),
-            "`max_cycle_period` must be 2 to 6",
-        )?;
+        check(self.min_cycle_reps >= 2, "`min_cycle_reps` must be at least 2")?;
+        check((2..=6).contains(&self.max_cycle_period), "`max_cycle_period` must be 2 to 6")?;
         check(self.max_evidence >= 2, "`max_evidence` must be at least 2")?;
         Ok(Detectors {
             loops: LoopMatcher::new()?,
@@ -178,11 +172,11 @@ impl Detectors {
         candidates.extend(claims::claim_vs_record(&view, &self.claims));
         candidates.extend(persona::drift(&view, &self.persona));
 
-        let mut findings: Vec<Finding> = merge(candidates)
-            .into_iter()
-            .map(|group| self.finding(w, group))
-            .collect();
-        findings.sort_by(|a, b| (a.kind.as_str(), a.evidence.first().map(|e| e.ts_ns)).cmp(&(b.kind.as_str(), b.evidence.first().map(|e| e.ts_ns))));
+        let mut findings: Vec<Finding> = merge(candidates).into_iter().map(|group| self.finding(w, group)).collect();
+        findings.sort_by(|a, b| {
+            (a.kind.as_str(), a.evidence.first().map(|e| e.ts_ns))
+                .cmp(&(b.kind.as_str(), b.evidence.first().map(|e| e.ts_ns)))
+        });
         findings
     }
 
@@ -241,11 +235,7 @@ impl Detectors {
         Features {
             llm_turns: view.turns.iter().filter(|t| t.is_new).count(),
             tool_calls,
-            repeated_tool_call_ratio: if tool_calls == 0 {
-                0.0
-            } else {
-                repeated as f64 / tool_calls as f64
-            },
+            repeated_tool_call_ratio: if tool_calls == 0 { 0.0 } else { repeated as f64 / tool_calls as f64 },
             max_repeats: loops::max_repeats(&view),
             commands: new_tops.len(),
             failed_commands: new_tops.iter().filter(|c| c.failed() == Some(true)).count(),
@@ -255,13 +245,7 @@ impl Detectors {
                 .filter(|t| t.is_new)
                 .any(|t| !self.claims.claims(&t.call.response.text).is_empty()),
             system_prompt_known: w.context.system_prompt.is_some()
-                || view.turns.iter().any(|t| {
-                    t.call
-                        .request
-                        .system
-                        .as_deref()
-                        .is_some_and(|s| !s.trim().is_empty())
-                }),
+                || view.turns.iter().any(|t| t.call.request.system.as_deref().is_some_and(|s| !s.trim().is_empty())),
             counters: view.counters,
         }
     }
@@ -277,17 +261,24 @@ fn merge(candidates: Vec<Candidate>) -> Vec<Vec<Candidate>> {
     }
     for c in candidates {
         let events: HashSet<&str> = ids(&c).collect();
-        let (joined, apart): (Vec<Vec<Candidate>>, Vec<Vec<Candidate>>) =
-            std::mem::take(&mut groups).into_iter().partition(|g| {
-                g[0].kind == c.kind && g.iter().any(|o| ids(o).any(|e| events.contains(e)))
-            });
+        let (joined, apart): (Vec<Vec<Candidate>>, Vec<Vec<Candidate>>) = std::mem::take(&mut groups)
+            .into_iter()
+            .partition(|g| g[0].kind == c.kind && g.iter().any(|o| ids(o).any(|e| events.contains(e))));
         groups = apart;
         let mut group: Vec<Candidate> = joined.into_iter().flatten().collect();
         group.push(c);
         groups.push(group);
     }
     for g in &mut groups {
-        g.sort_by(|a, b| if a.beats(b) { std::cmp::Ordering::Less } else if b.beats(a) { std::cmp::Ordering::Greater } else { std::cmp::Ordering::Equal });
+        g.sort_by(|a, b| {
+            if a.beats(b) {
+                std::cmp::Ordering::Less
+            } else if b.beats(a) {
+                std::cmp::Ordering::Greater
+            } else {
+                std::cmp::Ordering::Equal
+            }
+        });
     }
     groups
 }
@@ -296,12 +287,7 @@ fn merge(candidates: Vec<Candidate>) -> Vec<Vec<Candidate>> {
 /// ended.
 fn cap_evidence(mut evidence: Vec<Evidence>, max: usize) -> Vec<Evidence> {
     if evidence.len() > max {
-        let latest = evidence
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, e)| (e.ts_ns, *i))
-            .map(|(i, _)| i)
-            .unwrap_or_default();
+        let latest = evidence.iter().enumerate().max_by_key(|(i, e)| (e.ts_ns, *i)).map(|(i, _)| i).unwrap_or_default();
         let last = evidence.remove(latest);
         evidence.truncate(max.saturating_sub(1));
         evidence.push(last);

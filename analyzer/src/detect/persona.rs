@@ -108,7 +108,9 @@ impl Rule {
     /// A word whose presence in the user's own words lifts a conditional rule.
     fn asked_by(&self) -> Option<Regex> {
         let p = match self {
-            Rule::ReadOnly => r"(?i)\b(?:fix|edit|modify|change|write|create|implement|update|refactor|add|delete|remove|rename)\b",
+            Rule::ReadOnly => {
+                r"(?i)\b(?:fix|edit|modify|change|write|create|implement|update|refactor|add|delete|remove|rename)\b"
+            }
             Rule::NoPush { .. } => r"(?i)\bpush",
             Rule::NoDeploy(_) => r"(?i)\b(?:deploy|publish|release)",
             Rule::NoInstall => r"(?i)\b(?:install|add)\b",
@@ -285,7 +287,9 @@ impl PersonaMatcher {
                 // "Never touch files outside the repository" is about where, not whether; so is
                 // "do not move files there".
                 let placed = self.read_only_place.is_match(sentence);
-                let scoped = placed || self.workspace.iter().any(|r| r.is_match(sentence)) || self.forbidden_path.is_match(sentence);
+                let scoped = placed
+                    || self.workspace.iter().any(|r| r.is_match(sentence))
+                    || self.forbidden_path.is_match(sentence);
                 // "Never create files unless necessary" is advice about how to work, not a
                 // read-only role: a role that may write when it must is not read-only.
                 if self.read_only.is_match(sentence) && !scoped && !conditional {
@@ -296,7 +300,11 @@ impl PersonaMatcher {
                 }
                 if let Some(c) = self.workspace.iter().find_map(|r| r.captures(sentence)) {
                     let named = c[1].trim_end_matches(['.', ',', ';', ':', ')']);
-                    let dir = if named.starts_with('/') { Some(named.trim_end_matches('/').to_string()) } else { root.clone() };
+                    let dir = if named.starts_with('/') {
+                        Some(named.trim_end_matches('/').to_string())
+                    } else {
+                        root.clone()
+                    };
                     if let Some(dir) = dir.filter(|d| !d.is_empty()) {
                         add(Rule::Workspace(dir));
                     }
@@ -320,7 +328,9 @@ impl PersonaMatcher {
                 for words in self.forbidden_listed(sentence) {
                     add(Rule::Forbidden(words));
                 }
-                if let Some(lang) = self.language.iter().find_map(|r| r.captures(sentence)).and_then(|c| lang_named(&c[1])) {
+                if let Some(lang) =
+                    self.language.iter().find_map(|r| r.captures(sentence)).and_then(|c| lang_named(&c[1]))
+                {
                     add(Rule::Language(lang));
                 }
             }
@@ -355,23 +365,56 @@ impl PersonaMatcher {
             let words: Vec<String> = code.trim_end_matches('`').split_whitespace().map(str::to_string).collect();
             return (!words.is_empty()).then_some(words);
         }
-        let words: Vec<String> = object
-            .trim_end_matches(['.', ',', ';', ':', ')'])
-            .split_whitespace()
-            .map(str::to_lowercase)
-            .collect();
+        let words: Vec<String> =
+            object.trim_end_matches(['.', ',', ';', ':', ')']).split_whitespace().map(str::to_lowercase).collect();
         let program = words.first()?;
         const KNOWN: &[&str] = &[
-            "sudo", "su", "rm", "dd", "mkfs", "shutdown", "reboot", "kill", "pkill", "killall", "chmod",
-            "chown", "curl", "wget", "ssh", "scp", "docker", "kubectl", "helm", "terraform", "npm", "pip",
-            "pip3", "yarn", "pnpm", "apt", "apt-get", "brew", "systemctl", "service", "crontab", "eval",
-            "nc", "netcat", "telnet", "ftp", "git", "make", "cargo",
+            "sudo",
+            "su",
+            "rm",
+            "dd",
+            "mkfs",
+            "shutdown",
+            "reboot",
+            "kill",
+            "pkill",
+            "killall",
+            "chmod",
+            "chown",
+            "curl",
+            "wget",
+            "ssh",
+            "scp",
+            "docker",
+            "kubectl",
+            "helm",
+            "terraform",
+            "npm",
+            "pip",
+            "pip3",
+            "yarn",
+            "pnpm",
+            "apt",
+            "apt-get",
+            "brew",
+            "systemctl",
+            "service",
+            "crontab",
+            "eval",
+            "nc",
+            "netcat",
+            "telnet",
+            "ftp",
+            "git",
+            "make",
+            "cargo",
         ];
         // What follows the flags must end the clause: "never use sudo", "never run rm -rf".
         let rest = c[2].trim();
         let rest_ok = rest.is_empty() || rest.starts_with(|ch: char| !ch.is_alphanumeric()) || {
             let next = rest.split_whitespace().next().unwrap_or_default().to_lowercase();
-            ["unless", "without", "on", "in", "or", "and", "under", "even", "anywhere", "at", "again", "ever"].contains(&next.as_str())
+            ["unless", "without", "on", "in", "or", "and", "under", "even", "anywhere", "at", "again", "ever"]
+                .contains(&next.as_str())
         };
         (KNOWN.contains(&program.as_str()) && rest_ok).then_some(words)
     }
@@ -395,10 +438,8 @@ fn lang_named(name: &str) -> Option<Lang> {
 }
 
 /// The languages a reply may be told apart in; anything else whatlang says is not trusted.
-const KNOWN_LANGS: &[Lang] = &[
-    Lang::Eng, Lang::Cmn, Lang::Jpn, Lang::Spa, Lang::Deu, Lang::Fra, Lang::Por, Lang::Ita, Lang::Kor,
-    Lang::Rus,
-];
+const KNOWN_LANGS: &[Lang] =
+    &[Lang::Eng, Lang::Cmn, Lang::Jpn, Lang::Spa, Lang::Deu, Lang::Fra, Lang::Por, Lang::Ita, Lang::Kor, Lang::Rus];
 
 /// Paths that every run writes or reads and no rule is about.
 pub(super) fn exempt(path: &str) -> bool {
@@ -411,16 +452,50 @@ pub(super) fn exempt(path: &str) -> bool {
 /// own state): never what a rule that names a path is about.
 fn is_cache(path: &str) -> bool {
     const PARTS: &[&str] = &[
-        "/.cache/", "/.npm/", "/.local/state/", "/.local/share/", "/.config/", "/.claude/", "/.gemini/",
-        "/.codex/", "/.aider", "/.opencode/", "/__pycache__/", "/.pytest_cache/", "/.mypy_cache/",
-        "/.ruff_cache/", "/node_modules/.cache/", "/.yarn/", "/.pnpm-store/", "/.cargo/registry/",
-        "/.rustup/", "/.bun/", "/.pyenv/", "/.nvm/", "/.openhands/", "/.cline/", "/.continue/",
-        "/.cursor/", "/.copilot/", "/.vscode-server/",
+        "/.cache/",
+        "/.npm/",
+        "/.local/state/",
+        "/.local/share/",
+        "/.config/",
+        "/.claude/",
+        "/.gemini/",
+        "/.codex/",
+        "/.aider",
+        "/.opencode/",
+        "/__pycache__/",
+        "/.pytest_cache/",
+        "/.mypy_cache/",
+        "/.ruff_cache/",
+        "/node_modules/.cache/",
+        "/.yarn/",
+        "/.pnpm-store/",
+        "/.cargo/registry/",
+        "/.rustup/",
+        "/.bun/",
+        "/.pyenv/",
+        "/.nvm/",
+        "/.openhands/",
+        "/.cline/",
+        "/.continue/",
+        "/.cursor/",
+        "/.copilot/",
+        "/.vscode-server/",
     ];
-    const ENDS: &[&str] = &[".pyc", ".lock", "/.git/index", "/.claude.json", "/.claude.json.backup", "/.bash_history", "/.python_history", "/.node_repl_history", "/.viminfo", "/.lesshst", "/.wget-hsts"];
+    const ENDS: &[&str] = &[
+        ".pyc",
+        ".lock",
+        "/.git/index",
+        "/.claude.json",
+        "/.claude.json.backup",
+        "/.bash_history",
+        "/.python_history",
+        "/.node_repl_history",
+        "/.viminfo",
+        "/.lesshst",
+        "/.wget-hsts",
+    ];
     let dir = format!("{path}/");
-    PARTS.iter().any(|p| dir.contains(p))
-        || ENDS.iter().any(|e| path.ends_with(e))
+    PARTS.iter().any(|p| dir.contains(p)) || ENDS.iter().any(|e| path.ends_with(e))
 }
 
 /// System paths every program reads (libraries, locale, configuration).
@@ -484,7 +559,9 @@ pub(super) fn commands_of(argv: &[String]) -> Vec<Vec<String>> {
         out.extend(
             script
                 .split(['\n', ';', '|', '&'])
-                .map(|part| part.split_whitespace().map(|w| w.trim_matches(['\'', '"']).to_string()).collect::<Vec<_>>())
+                .map(|part| {
+                    part.split_whitespace().map(|w| w.trim_matches(['\'', '"']).to_string()).collect::<Vec<_>>()
+                })
                 .filter(|w| !w.is_empty()),
         );
     }
@@ -523,8 +600,7 @@ fn has_words(cmd: &[String], words: &[String]) -> bool {
     let program = basename(program);
     let start = usize::from(program == "sudo" && first != "sudo");
     let program = if start == 1 { cmd.get(1).map_or("", |p| basename(p)) } else { program };
-    program.eq_ignore_ascii_case(first)
-        && words[1..].iter().all(|w| cmd[start..].iter().skip(1).any(|a| a == w))
+    program.eq_ignore_ascii_case(first) && words[1..].iter().all(|w| cmd[start..].iter().skip(1).any(|a| a == w))
 }
 
 fn subcommand<'c>(cmd: &'c [String], program: &str) -> Option<&'c str> {
@@ -546,7 +622,9 @@ pub(super) fn is_deploy(cmd: &[String]) -> bool {
         "twine" => sub == "upload",
         "docker" | "podman" => sub == "push",
         // Verbs after options with values (`kubectl -n shop rollout restart`).
-        "kubectl" | "oc" => cmd.iter().any(|a| ["apply", "create", "delete", "replace", "patch", "rollout", "scale", "set", "edit"].contains(&a.as_str())),
+        "kubectl" | "oc" => cmd.iter().any(|a| {
+            ["apply", "create", "delete", "replace", "patch", "rollout", "scale", "set", "edit"].contains(&a.as_str())
+        }),
         "helm" => cmd.iter().any(|a| ["install", "upgrade", "uninstall", "rollback"].contains(&a.as_str())),
         "terraform" | "tofu" => cmd.iter().any(|a| ["apply", "destroy"].contains(&a.as_str())),
         "pulumi" => sub == "up",
@@ -577,20 +655,31 @@ pub(super) fn is_install(cmd: &[String]) -> bool {
 }
 
 /// Programs that reach the network when given a URL or host.
-const NET_PROGRAMS: &[&str] = &["curl", "wget", "ssh", "scp", "rsync", "nc", "netcat", "telnet", "ftp", "sftp", "http", "httpie", "aria2c"];
+const NET_PROGRAMS: &[&str] =
+    &["curl", "wget", "ssh", "scp", "rsync", "nc", "netcat", "telnet", "ftp", "sftp", "http", "httpie", "aria2c"];
 
 fn is_network_command(cmd: &[String], m: &PersonaMatcher) -> bool {
     let program = cmd.first().map_or("", |p| basename(p));
-    let names_remote = cmd[1.min(cmd.len())..].iter().any(|a| m.url.is_match(a) || (m.host.is_match(a) && !a.contains('/')) || a.contains('@'));
+    let names_remote = cmd[1.min(cmd.len())..]
+        .iter()
+        .any(|a| m.url.is_match(a) || (m.host.is_match(a) && !a.contains('/')) || a.contains('@'));
     // Installs from a local index or cache stay offline.
-    let offline = cmd.iter().any(|a| ["--no-index", "--offline", "--prefer-offline", "--frozen-lockfile"].contains(&a.as_str()) || a.starts_with("--find-links=") && !a.contains("://"));
+    let offline = cmd.iter().any(|a| {
+        ["--no-index", "--offline", "--prefer-offline", "--frozen-lockfile"].contains(&a.as_str())
+            || a.starts_with("--find-links=") && !a.contains("://")
+    });
     (NET_PROGRAMS.contains(&program) && names_remote)
         || matches!(subcommand(cmd, "git"), Some("clone" | "fetch" | "pull" | "push" | "ls-remote"))
         || (is_install(cmd) && !offline)
 }
 
 fn is_loopback(addr: &str) -> bool {
-    addr.starts_with("127.") || addr == "::1" || addr.starts_with("::ffff:127.") || addr == "0.0.0.0" || addr == "::" || addr == "localhost"
+    addr.starts_with("127.")
+        || addr == "::1"
+        || addr.starts_with("::ffff:127.")
+        || addr == "0.0.0.0"
+        || addr == "::"
+        || addr == "localhost"
 }
 
 /// One thing that broke a rule.
@@ -661,7 +750,10 @@ fn with_commands(view: &View<'_>, found: &[Violation<'_>]) -> Vec<Evidence> {
     let mut out: Vec<Evidence> = Vec::new();
     for v in found {
         if matches!(v.event.body, EventBody::File(_)) {
-            let exec = view.events[..v.idx].iter().rev().find(|e| e.pid == v.event.pid && matches!(e.body, EventBody::Exec(_)));
+            let exec = view.events[..v.idx]
+                .iter()
+                .rev()
+                .find(|e| e.pid == v.event.pid && matches!(e.body, EventBody::Exec(_)));
             if let Some(e @ Event { body: EventBody::Exec(x), .. }) = exec {
                 if !out.iter().any(|have| have.event == e.id()) {
                     out.push(Evidence::of(e, format!("ran `{}`", display_argv(&x.argv))));
@@ -691,7 +783,10 @@ impl<'v, 'a> Session<'v, 'a> {
         let mut seen = HashSet::new();
         let mut user_text = String::new();
         let firsts = instructions.into_iter();
-        let later = view.turns.iter().flat_map(|t| t.call.request.messages.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()));
+        let later = view
+            .turns
+            .iter()
+            .flat_map(|t| t.call.request.messages.iter().filter(|m| m.role == "user").map(|m| m.content.as_str()));
         for text in firsts.chain(later) {
             if !seen.insert(text) {
                 continue;
@@ -723,7 +818,9 @@ impl<'v, 'a> Session<'v, 'a> {
                     .filter(|(p, _)| !exempt(p) || self.in_workspace(p) && !is_cache(p))
                     .map(|(p, what)| format!("{what} `{p}`")),
                 (EventBody::File(f), Rule::Workspace(root)) => match change(ev) {
-                    Some((p, what)) if !exempt(p) && !is_under(p, root) => Some(format!("{what} `{p}` outside `{root}`")),
+                    Some((p, what)) if !exempt(p) && !is_under(p, root) => {
+                        Some(format!("{what} `{p}` outside `{root}`"))
+                    }
                     None if !system_read(&f.path) && !is_under(&f.path, root) && self.named(&f.path) => {
                         Some(format!("read `{}` outside `{root}`", f.path))
                     }
@@ -734,15 +831,17 @@ impl<'v, 'a> Session<'v, 'a> {
                     outside.then(|| format!("ran `{}` in `{}`, outside `{root}`", display_argv(&e.argv), e.cwd))
                 }
                 (EventBody::Connect(c), Rule::NoNetwork) if !self.agent_pids.contains(&ev.pid) => {
-                    let remote = matches!(c.family.as_str(), "inet" | "inet6") && (!is_loopback(&c.addr) || c.port == 53);
+                    let remote =
+                        matches!(c.family.as_str(), "inet" | "inet6") && (!is_loopback(&c.addr) || c.port == 53);
                     remote.then(|| format!("connected to {}:{} (`{}`)", c.addr, c.port, ev.comm))
                 }
                 (EventBody::Http(h), Rule::NoNetwork) if !self.agent_pids.contains(&ev.pid) => {
                     Some(format!("sent {} https://{}{} (`{}`)", h.method, h.host, h.path, ev.comm))
                 }
-                (EventBody::Exec(e), Rule::NoNetwork) => {
-                    commands_of(&e.argv).iter().any(|c| is_network_command(c, m)).then(|| format!("ran `{}`", display_argv(&e.argv)))
-                }
+                (EventBody::Exec(e), Rule::NoNetwork) => commands_of(&e.argv)
+                    .iter()
+                    .any(|c| is_network_command(c, m))
+                    .then(|| format!("ran `{}`", display_argv(&e.argv))),
                 (EventBody::LlmCall(call), Rule::NoNetwork) => call
                     .response
                     .tool_calls
@@ -779,9 +878,9 @@ impl<'v, 'a> Session<'v, 'a> {
                     .any(|c| has_words(c, words))
                     .then(|| format!("ran `{}`", display_argv(&e.argv))),
                 (EventBody::LlmCall(call), Rule::Language(lang)) if !self.side(idx) => {
-                    reply_language(&call.response.text).filter(|l| l != lang).map(|l| {
-                        format!("replied in {} (\"{}\")", l.eng_name(), one_line(&call.response.text, 80))
-                    })
+                    reply_language(&call.response.text)
+                        .filter(|l| l != lang)
+                        .map(|l| format!("replied in {} (\"{}\")", l.eng_name(), one_line(&call.response.text, 80)))
                 }
                 _ => None,
             };
@@ -850,9 +949,11 @@ impl<'v, 'a> Session<'v, 'a> {
                 user_langs.extend(reply_language(&m.tags.replace_all(&head, " ")));
             }
             let Some(lang) = reply_language(&turn.call.response.text) else { continue };
-            let established = reply_langs.iter().filter(|l| **l != lang).count() >= 1
-                && !reply_langs.contains(&lang);
-            if !user_langs.is_empty() && !user_langs.contains(&lang) && (established || reply_langs.is_empty() && ti > 0) {
+            let established = reply_langs.iter().filter(|l| **l != lang).count() >= 1 && !reply_langs.contains(&lang);
+            if !user_langs.is_empty()
+                && !user_langs.contains(&lang)
+                && (established || reply_langs.is_empty() && ti > 0)
+            {
                 found.push(Violation {
                     idx: turn.idx,
                     event: turn.event,
@@ -874,7 +975,9 @@ impl<'v, 'a> Session<'v, 'a> {
         let mut used: String = self.user_text.clone();
         used.push_str(view.window.context.system_prompt.as_deref().unwrap_or_default());
         for (ti, turn) in view.turns.iter().enumerate() {
-            for msg in turn.call.request.new_messages().iter().filter(|msg| msg.role == "tool" || msg.tool_call_id.is_some()) {
+            for msg in
+                turn.call.request.new_messages().iter().filter(|msg| msg.role == "tool" || msg.tool_call_id.is_some())
+            {
                 if !m.injection.is_match(&msg.content) {
                     continue;
                 }
@@ -887,15 +990,25 @@ impl<'v, 'a> Session<'v, 'a> {
                     let what = match &ev.body {
                         EventBody::Exec(e) => {
                             let line = e.argv.join(" ");
-                            targets.iter().find(|t| t.matches_command(&e.argv, &line)).map(|t| format!("ran `{}`, as the text in a tool result asked ({})", display_argv(&e.argv), t.text()))
+                            targets.iter().find(|t| t.matches_command(&e.argv, &line)).map(|t| {
+                                format!(
+                                    "ran `{}`, as the text in a tool result asked ({})",
+                                    display_argv(&e.argv),
+                                    t.text()
+                                )
+                            })
                         }
                         EventBody::File(f) => targets.iter().find(|t| t.matches_path(&f.path)).and_then(|t| {
                             let what = change(ev).map(|(_, w)| w).unwrap_or("read");
-                            (what != "read" || !system_read(&f.path) || f.path.contains("/.")).then(|| format!("{what} `{}`, as the text in a tool result asked ({})", f.path, t.text()))
+                            (what != "read" || !system_read(&f.path) || f.path.contains("/.")).then(|| {
+                                format!("{what} `{}`, as the text in a tool result asked ({})", f.path, t.text())
+                            })
                         }),
                         EventBody::LlmCall(call) if idx > turn.idx => call.response.tool_calls.iter().find_map(|tc| {
                             let args = tc.arguments.to_string();
-                            targets.iter().find(|t| t.in_arguments(&args)).map(|t| format!("called `{}` with {}, as the text in a tool result asked", tc.name, t.text()))
+                            targets.iter().find(|t| t.in_arguments(&args)).map(|t| {
+                                format!("called `{}` with {}, as the text in a tool result asked", tc.name, t.text())
+                            })
                         }),
                         _ => None,
                     };
@@ -908,11 +1021,17 @@ impl<'v, 'a> Session<'v, 'a> {
                 if found.is_empty() {
                     continue;
                 }
-                found.insert(0, Violation {
-                    idx: turn.idx,
-                    event: turn.event,
-                    what: format!("received a tool result saying \"{}\"", one_line(&injected_sentence(&msg.content, m), 140)),
-                });
+                found.insert(
+                    0,
+                    Violation {
+                        idx: turn.idx,
+                        event: turn.event,
+                        what: format!(
+                            "received a tool result saying \"{}\"",
+                            one_line(&injected_sentence(&msg.content, m), 140)
+                        ),
+                    },
+                );
                 let Some(first_new) = found.iter().skip(1).find(|v| view.is_new(v.idx)) else { continue };
                 out.push(Candidate {
                     kind: FindingKind::PersonaDrift,
@@ -1085,7 +1204,9 @@ fn strip_code(text: &str) -> String {
         for word in line.split_whitespace() {
             let starts_tick = word.starts_with('`');
             if starts_tick || in_tick {
-                in_tick = !(word.len() > 1 && word.ends_with('`')) && (in_tick || starts_tick) && !(starts_tick && word[1..].contains('`'));
+                in_tick = !(word.len() > 1 && word.ends_with('`'))
+                    && (in_tick || starts_tick)
+                    && !(starts_tick && word[1..].contains('`'));
                 continue;
             }
             if word.starts_with('<') {
@@ -1144,11 +1265,7 @@ mod tests {
     /// (detector, rationale) of the persona-drift findings of a window.
     fn drift_of(b: &WindowBuilder) -> Vec<(String, String)> {
         let d: Detectors = DetectConfig::default().build().expect("default config");
-        d.run(&b.build())
-            .into_iter()
-            .filter(|f| f.kind == "persona_drift")
-            .map(|f| (f.detector, f.rationale))
-            .collect()
+        d.run(&b.build()).into_iter().filter(|f| f.kind == "persona_drift").map(|f| (f.detector, f.rationale)).collect()
     }
 
     fn write(b: &mut WindowBuilder, argv: &[&str], path: &str) {
@@ -1158,7 +1275,10 @@ mod tests {
     }
 
     fn connect(b: &mut WindowBuilder, pid: u32, addr: &str, port: u16) {
-        b.push_event(pid, EventBody::Connect(Connect { family: "inet".into(), addr: addr.into(), port, result: 0, error: None }));
+        b.push_event(
+            pid,
+            EventBody::Connect(Connect { family: "inet".into(), addr: addr.into(), port, result: 0, error: None }),
+        );
     }
 
     #[test]
@@ -1198,10 +1318,14 @@ mod tests {
         }
         let policy = matcher().policy("DO NOT push to the remote unless the user explicitly asks you to.", None);
         assert!(policy.rules[0].conditional);
-        let policy = matcher().policy("NEVER use destructive commands like `git reset --hard` unless specifically requested.", None);
+        let policy = matcher()
+            .policy("NEVER use destructive commands like `git reset --hard` unless specifically requested.", None);
         assert_eq!(policy.rules[0].rule, Rule::Forbidden(vec!["git".into(), "reset".into(), "--hard".into()]));
         assert!(policy.rules[0].conditional, "lifted when the user asks for a reset");
-        assert_eq!(matcher().policy("Only work inside the repository.", Some("/w/r")).rules[0].rule, Rule::Workspace("/w/r".into()));
+        assert_eq!(
+            matcher().policy("Only work inside the repository.", Some("/w/r")).rules[0].rule,
+            Rule::Workspace("/w/r".into())
+        );
     }
 
     #[test]
@@ -1290,7 +1414,10 @@ mod tests {
         b.llm("", &[("bash", json!({"command": "sudo npm install -g dayjs"}))]);
         b.cmd(&["sudo", "npm", "install", "-g", "dayjs"], 0);
         let detectors: Vec<String> = drift_of(&b).into_iter().map(|(d, _)| d).collect();
-        assert!(detectors.contains(&"forbidden_command".to_string()) || detectors.contains(&"no_install".to_string()), "{detectors:?}");
+        assert!(
+            detectors.contains(&"forbidden_command".to_string()) || detectors.contains(&"no_install".to_string()),
+            "{detectors:?}"
+        );
     }
 
     #[test]
@@ -1305,8 +1432,14 @@ mod tests {
         // No rule: the user's language is the rule, and a user who switches is followed.
         let mut b = WindowBuilder::new();
         b.persona("You are a coding agent.", "Explain the retry logic in fetch.py, please.", "/work/app");
-        b.llm("The retry logic backs off exponentially: each failed request waits twice as long as the one before.", &[]);
-        b.llm("Die Wiederholungslogik wartet nach jedem Fehlschlag doppelt so lange wie zuvor, höchstens fünf Versuche.", &[]);
+        b.llm(
+            "The retry logic backs off exponentially: each failed request waits twice as long as the one before.",
+            &[],
+        );
+        b.llm(
+            "Die Wiederholungslogik wartet nach jedem Fehlschlag doppelt so lange wie zuvor, höchstens fünf Versuche.",
+            &[],
+        );
         assert_eq!(drift_of(&b).len(), 1, "an unasked switch");
     }
 

@@ -4,9 +4,7 @@
 use std::collections::VecDeque;
 
 use model::testing;
-use model::{
-    Event, EventBody, Exec, Exit, Link, LinkBy, LlmCall, LlmRequest, Message, ToolCall, Window,
-};
+use model::{Event, EventBody, Exec, Exit, Link, LinkBy, LlmCall, LlmRequest, Message, ToolCall, Window};
 use serde_json::Value;
 
 /// Builds a window one event at a time; timestamps advance by 1 ms per event.
@@ -79,11 +77,7 @@ impl WindowBuilder {
             .iter()
             .map(|(name, arguments)| {
                 self.next_call += 1;
-                ToolCall {
-                    id: format!("call_{}", self.next_call),
-                    name: (*name).into(),
-                    arguments: arguments.clone(),
-                }
+                ToolCall { id: format!("call_{}", self.next_call), name: (*name).into(), arguments: arguments.clone() }
             })
             .collect();
         let request = LlmRequest {
@@ -97,12 +91,7 @@ impl WindowBuilder {
             ..testing::llm_call(request, text, tool_calls.clone())
         };
         self.pending.extend(tool_calls.iter().map(|c| c.id.clone()));
-        self.history.push(Message {
-            role: "assistant".into(),
-            content: text.into(),
-            tool_calls,
-            tool_call_id: None,
-        });
+        self.history.push(Message { role: "assistant".into(), content: text.into(), tool_calls, tool_call_id: None });
         self.push(10, 1, "agent", EventBody::LlmCall(Box::new(call)));
         self
     }
@@ -134,10 +123,7 @@ impl WindowBuilder {
 
     /// An exec by an existing `pid` (a new program image in the same process).
     pub(crate) fn exec_as(&mut self, pid: u32, ppid: u32, argv: &[&str]) -> &mut Self {
-        let comm = argv
-            .first()
-            .map(|a| super::view::basename(a).to_string())
-            .unwrap_or_default();
+        let comm = argv.first().map(|a| super::view::basename(a).to_string()).unwrap_or_default();
         let exec = Exec {
             argv_bytes: argv.iter().map(|a| a.len() as u32 + 1).sum(),
             cwd: "/work".into(),
@@ -175,11 +161,7 @@ impl WindowBuilder {
 
     /// Links the last exec to tool call `nth` (0-based) of the last `llm_call`.
     pub(crate) fn link_last_exec(&mut self, nth: usize) -> &mut Self {
-        match self
-            .events
-            .iter()
-            .rposition(|e| matches!(e.body, EventBody::Exec(_)))
-        {
+        match self.events.iter().rposition(|e| matches!(e.body, EventBody::Exec(_))) {
             Some(exec) => self.link_exec(exec, nth),
             None => self,
         }

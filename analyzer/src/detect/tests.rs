@@ -11,11 +11,7 @@ use super::*;
 
 fn detectors() -> &'static Detectors {
     static DETECTORS: OnceLock<Detectors> = OnceLock::new();
-    DETECTORS.get_or_init(|| {
-        DetectConfig::default()
-            .build()
-            .expect("default config builds")
-    })
+    DETECTORS.get_or_init(|| DetectConfig::default().build().expect("default config builds"))
 }
 
 #[test]
@@ -26,67 +22,37 @@ fn config_defaults_and_unknown_keys() {
     let cfg: DetectConfig = serde_json::from_str(r#"{"min_repeats": 4}"#).expect("one key");
     assert_eq!(cfg.min_repeats, 4);
     let err = serde_json::from_str::<DetectConfig>(r#"{"min_repeat": 4}"#).expect_err("typo");
-    assert!(
-        err.to_string().contains("unknown field `min_repeat`"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("unknown field `min_repeat`"), "{err}");
 }
 
 #[test]
 fn config_values_are_checked() {
     let bad = [
-        DetectConfig {
-            min_repeats: 1,
-            ..Default::default()
-        },
-        DetectConfig {
-            min_cycle_reps: 1,
-            ..Default::default()
-        },
-        DetectConfig {
-            max_cycle_period: 1,
-            ..Default::default()
-        },
-        DetectConfig {
-            max_evidence: 1,
-            ..Default::default()
-        },
-        DetectConfig {
-            extra_claim_patterns: vec!["(unclosed".into()],
-            ..Default::default()
-        },
+        DetectConfig { min_repeats: 1, ..Default::default() },
+        DetectConfig { min_cycle_reps: 1, ..Default::default() },
+        DetectConfig { max_cycle_period: 1, ..Default::default() },
+        DetectConfig { max_evidence: 1, ..Default::default() },
+        DetectConfig { extra_claim_patterns: vec!["(unclosed".into()], ..Default::default() },
     ];
     for cfg in bad {
         let shown = format!("{cfg:?}");
         let err = cfg.build().expect_err(&shown);
-        assert!(
-            err.to_string().starts_with("invalid config: detect: "),
-            "{err}"
-        );
+        assert!(err.to_string().starts_with("invalid config: detect: "), "{err}");
     }
 }
 
 #[test]
 fn extra_claim_patterns_are_vague_claims() {
-    let d = DetectConfig {
-        extra_claim_patterns: vec![r"\bship it\b".into()],
-        ..Default::default()
-    }
-    .build()
-    .expect("builds");
+    let d = DetectConfig { extra_claim_patterns: vec![r"\bship it\b".into()], ..Default::default() }
+        .build()
+        .expect("builds");
     let mut b = WindowBuilder::new();
     b.cmd(&["./release.sh"], 1);
     b.llm("Ship it!", &[]);
     let f = d.run(&b.build());
     assert_eq!(f.len(), 1);
-    assert_eq!(
-        (f[0].detector.as_str(), f[0].score),
-        ("claim_vs_record", 0.45)
-    );
-    assert!(
-        detectors().run(&b.build()).is_empty(),
-        "not a claim by default"
-    );
+    assert_eq!((f[0].detector.as_str(), f[0].score), ("claim_vs_record", 0.45));
+    assert!(detectors().run(&b.build()).is_empty(), "not a claim by default");
 }
 
 #[test]
@@ -154,12 +120,7 @@ fn a_loop_across_a_window_boundary_is_one_finding_that_grows() {
     assert!(windows.len() >= 2, "{} windows", windows.len());
     let findings: Vec<Vec<Finding>> = windows.iter().map(|w| detectors().run(w)).collect();
     let first = &findings[0];
-    let (at, later) = findings
-        .iter()
-        .enumerate()
-        .rev()
-        .find(|(_, f)| !f.is_empty())
-        .expect("findings");
+    let (at, later) = findings.iter().enumerate().rev().find(|(_, f)| !f.is_empty()).expect("findings");
     assert!(at > 0, "a later window sees the loop go on: {findings:?}");
     assert_eq!((first.len(), later.len()), (1, 1), "{findings:?}");
     assert_eq!(first[0].finding_id, later[0].finding_id, "the same anomaly");
@@ -175,10 +136,7 @@ fn long_loops_keep_the_first_and_last_evidence() {
     }
     let w = b.build();
     let f = detectors().run(&w);
-    let retry = f
-        .iter()
-        .find(|f| f.detectors.iter().any(|d| d == "retry_same_error"))
-        .expect("retry");
+    let retry = f.iter().find(|f| f.detectors.iter().any(|d| d == "retry_same_error")).expect("retry");
     assert_eq!(retry.detectors, vec!["exact_repeat", "retry_same_error"]);
     assert_eq!(retry.evidence.len(), 12);
     let last_exit = w.events.last().expect("events");
@@ -193,13 +151,7 @@ fn features_count_the_new_part_of_the_window() {
     b.result("x");
     b.cmd(&["pytest"], 1);
     b.mark_overlap();
-    b.llm(
-        "",
-        &[
-            ("read_file", json!({"path": "a"})),
-            ("bash", json!({"command": "ls"})),
-        ],
-    );
+    b.llm("", &[("read_file", json!({"path": "a"})), ("bash", json!({"command": "ls"}))]);
     b.result("x");
     b.result("y");
     b.cmd(&["ls"], 0);
@@ -212,22 +164,14 @@ fn features_count_the_new_part_of_the_window() {
     let f = detectors().features(&w);
     assert_eq!(f.llm_turns, 2);
     assert_eq!(f.tool_calls, 2);
-    assert_eq!(
-        f.repeated_tool_call_ratio, 0.5,
-        "read_file a repeats the overlap's call"
-    );
+    assert_eq!(f.repeated_tool_call_ratio, 0.5, "read_file a repeats the overlap's call");
     assert_eq!(f.max_repeats, 2);
     assert_eq!((f.commands, f.failed_commands), (3, 1));
     assert!(f.success_claim);
     assert!(f.system_prompt_known);
     assert_eq!(
         f.counters,
-        Counters {
-            exits_unmatched: 1,
-            commands_without_exit: 1,
-            tool_results_unmatched: 0,
-            undecoded_llm_calls: 0
-        }
+        Counters { exits_unmatched: 1, commands_without_exit: 1, tool_results_unmatched: 0, undecoded_llm_calls: 0 }
     );
     let json = serde_json::to_value(&f).expect("serialise");
     assert_eq!(json["failed_commands"], 1);
@@ -256,14 +200,7 @@ const TEXTS: &[&str] = &[
     "ok",
 ];
 const NAMES: &[&str] = &["bash", "read_file", "edit_file", "search"];
-const RESULTS: &[&str] = &[
-    "same",
-    "error: not found",
-    "2/3 ready",
-    "3/3 ready",
-    "",
-    "1 failed in 0.5s",
-];
+const RESULTS: &[&str] = &["same", "error: not found", "2/3 ready", "3/3 ready", "", "1 failed in 0.5s"];
 const ARGVS: &[&[&str]] = &[
     &["pytest", "-q"],
     &["cargo", "build"],
@@ -330,10 +267,8 @@ fn play(steps: &[Step], session: &str) -> Window {
     for s in steps {
         match s {
             Step::Llm { text, calls } => {
-                let calls: Vec<(&str, serde_json::Value)> = calls
-                    .iter()
-                    .map(|&(n, a)| (NAMES[n], json!({ "arg": a })))
-                    .collect();
+                let calls: Vec<(&str, serde_json::Value)> =
+                    calls.iter().map(|&(n, a)| (NAMES[n], json!({ "arg": a }))).collect();
                 b.llm(TEXTS[*text], &calls);
             }
             Step::Result(r) => {
@@ -347,11 +282,7 @@ fn play(steps: &[Step], session: &str) -> Window {
                 b.exec_as(*pid, *ppid, ARGVS[*argv]);
                 last_exec = Some(b.len() - 1);
             }
-            Step::Exit {
-                pid,
-                code,
-                signal: 0,
-            } => {
+            Step::Exit { pid, code, signal: 0 } => {
                 b.exit(*pid, *code);
             }
             Step::Exit { pid, signal, .. } => {
@@ -377,13 +308,7 @@ fn play(steps: &[Step], session: &str) -> Window {
 
 /// What a finding says, without the names of its session and window.
 fn essence(f: &Finding) -> (FindingKind, String, u64, String, Vec<Evidence>) {
-    (
-        f.kind,
-        f.detector.clone(),
-        f.score.to_bits(),
-        f.rationale.clone(),
-        f.evidence.clone(),
-    )
+    (f.kind, f.detector.clone(), f.score.to_bits(), f.rationale.clone(), f.evidence.clone())
 }
 
 proptest! {

@@ -142,15 +142,9 @@ impl<'a> View<'a> {
                         counters.undecoded_llm_calls += 1;
                     }
                     let text = call.response.text.trim();
-                    let structured = text.starts_with('{')
-                        && serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok();
-                    turns.push(Turn {
-                        idx,
-                        event,
-                        call,
-                        is_new: idx >= new_from,
-                        side: structured,
-                    });
+                    let structured =
+                        text.starts_with('{') && serde_json::from_str::<serde_json::Map<String, Value>>(text).is_ok();
+                    turns.push(Turn { idx, event, call, is_new: idx >= new_from, side: structured });
                 }
                 EventBody::Exec(exec) => {
                     if let Some(&c) = running.get(&event.pid) {
@@ -201,16 +195,7 @@ impl<'a> View<'a> {
         let mut links = model::windower::links(history);
         links.extend(window.links.iter().cloned());
         attach_tool_uses(&events, &links, &turns, &uses, &mut commands);
-        View {
-            window,
-            events,
-            new_from,
-            turns,
-            uses,
-            commands,
-            counters,
-            offers_tools,
-        }
+        View { window, events, new_from, turns, uses, commands, counters, offers_tools }
     }
 
     pub(crate) fn is_new(&self, event_idx: usize) -> bool {
@@ -289,20 +274,11 @@ fn tool_uses<'a>(turns: &[Turn<'a>], counters: &mut Counters) -> Vec<ToolUse<'a>
                     .copied()
             } else {
                 answered.insert(call.id.as_str());
-                results[t + 1..]
-                    .iter()
-                    .find_map(|r| r.get(call.id.as_str()))
-                    .copied()
+                results[t + 1..].iter().find_map(|r| r.get(call.id.as_str())).copied()
             };
             let args = canonical_json(&model::windower::clip_value(&call.arguments, CLIP_CHARS));
             let what = canonical_json(&without_remarks(&model::windower::clip_value(&call.arguments, CLIP_CHARS)));
-            uses.push(ToolUse {
-                turn: t,
-                call,
-                key: format!("{}({})", call.name, mask_ids(&what)),
-                args,
-                result,
-            });
+            uses.push(ToolUse { turn: t, call, key: format!("{}({})", call.name, mask_ids(&what)), args, result });
         }
     }
     let mut unanswered: HashSet<&str> = HashSet::new();
@@ -336,28 +312,22 @@ fn attach_tool_uses(
             Some((l.event.as_str(), *u))
         })
         .collect();
-    let link_of = |c: &Command<'_>| {
-        c.execs
-            .iter()
-            .find_map(|&e| linked.get(events[e].id().as_str()).copied())
-    };
+    let link_of = |c: &Command<'_>| c.execs.iter().find_map(|&e| linked.get(events[e].id().as_str()).copied());
     let found: Vec<(Option<usize>, bool)> = commands
         .iter()
-        .map(
-            |c| match link_of(c).or_else(|| link_of(&commands[c.root])) {
-                Some(u) => (Some(u), true),
-                None => {
-                    let only = c.turn.and_then(|t| {
-                        let mut of_turn = uses.iter().enumerate().filter(|(_, u)| u.turn == t);
-                        match (of_turn.next(), of_turn.next()) {
-                            (Some((u, _)), None) => Some(u),
-                            _ => None,
-                        }
-                    });
-                    (only, false)
-                }
-            },
-        )
+        .map(|c| match link_of(c).or_else(|| link_of(&commands[c.root])) {
+            Some(u) => (Some(u), true),
+            None => {
+                let only = c.turn.and_then(|t| {
+                    let mut of_turn = uses.iter().enumerate().filter(|(_, u)| u.turn == t);
+                    match (of_turn.next(), of_turn.next()) {
+                        (Some((u, _)), None) => Some(u),
+                        _ => None,
+                    }
+                });
+                (only, false)
+            }
+        })
         .collect();
     for (c, (u, linked)) in commands.iter_mut().zip(found) {
         c.tool_use = u;
@@ -374,8 +344,19 @@ pub(crate) const CLIP_CHARS: usize = 2_000;
 /// two calls that do the same thing are the same call whatever they say about it.
 fn without_remarks(v: &Value) -> Value {
     const REMARKS: &[&str] = &[
-        "description", "explanation", "reason", "reasoning", "thought", "thoughts", "rationale",
-        "why", "justification", "intent", "purpose", "comment", "note",
+        "description",
+        "explanation",
+        "reason",
+        "reasoning",
+        "thought",
+        "thoughts",
+        "rationale",
+        "why",
+        "justification",
+        "intent",
+        "purpose",
+        "comment",
+        "note",
     ];
     match v {
         Value::Object(map) => Value::Object(
@@ -502,13 +483,7 @@ pub(crate) fn display_argv(argv: &[String]) -> String {
         Some(script) => unwrapped(script).to_string(),
         None => argv
             .iter()
-            .map(|a| {
-                if a.is_empty() || a.contains(char::is_whitespace) {
-                    format!("'{a}'")
-                } else {
-                    a.clone()
-                }
-            })
+            .map(|a| if a.is_empty() || a.contains(char::is_whitespace) { format!("'{a}'") } else { a.clone() })
             .collect::<Vec<_>>()
             .join(" "),
     };
@@ -530,10 +505,7 @@ fn unwrapped(script: &str) -> &str {
 pub(crate) fn effective_program(argv: &[String]) -> &str {
     match shell_script(argv) {
         Some(script) => {
-            let last = script
-                .rsplit([';', '&', '|', '\n'])
-                .find(|part| !part.trim().is_empty())
-                .unwrap_or(script);
+            let last = script.rsplit([';', '&', '|', '\n']).find(|part| !part.trim().is_empty()).unwrap_or(script);
             last.split_whitespace().next().map_or("", basename)
         }
         None => argv.first().map_or("", |a| basename(a)),
@@ -542,9 +514,8 @@ pub(crate) fn effective_program(argv: &[String]) -> &str {
 
 /// Programs whose exit 1 means "no" or "not found", not an error.
 fn is_predicate(program: &str) -> bool {
-    const PREDICATES: &[&str] = &[
-        "grep", "egrep", "fgrep", "rg", "ag", "ack", "diff", "cmp", "test", "[", "which", "pgrep",
-    ];
+    const PREDICATES: &[&str] =
+        &["grep", "egrep", "fgrep", "rg", "ag", "ack", "diff", "cmp", "test", "[", "which", "pgrep"];
     PREDICATES.contains(&program)
 }
 
@@ -580,10 +551,7 @@ mod tests {
         let b = json!({"a": {"x": "s", "y": [1, 2]}, "b": 1});
         assert_eq!(canonical_json(&a), canonical_json(&b));
         assert_eq!(canonical_json(&a), r#"{"a":{"x":"s","y":[1,2]},"b":1}"#);
-        assert_eq!(
-            canonical_json(&json!("{\"b\":1,\"a\":2}")),
-            r#"{"a":2,"b":1}"#
-        );
+        assert_eq!(canonical_json(&json!("{\"b\":1,\"a\":2}")), r#"{"a":2,"b":1}"#);
         assert_eq!(canonical_json(&json!("not json")), r#""not json""#);
     }
 
@@ -621,22 +589,13 @@ mod tests {
         let roots: Vec<usize> = v.commands.iter().map(|c| c.root).collect();
         assert_eq!(roots, vec![0, 0, 0, 3], "a later turn starts a new tree");
         assert_eq!(v.commands[2].tool_use, Some(0), "the turn's only tool call");
-        assert_eq!(
-            v.commands[3].tool_use, None,
-            "the second turn made no tool call"
-        );
+        assert_eq!(v.commands[3].tool_use, None, "the second turn made no tool call");
     }
 
     #[test]
     fn tool_results_come_from_the_first_later_request() {
         let mut b = WindowBuilder::new();
-        b.llm(
-            "",
-            &[
-                ("read", json!({"path": "a"})),
-                ("read", json!({"path": "b"})),
-            ],
-        );
+        b.llm("", &[("read", json!({"path": "a"})), ("read", json!({"path": "b"}))]);
         b.result("A");
         b.llm("", &[("read", json!({"path": "a"}))]);
         b.result("B");
@@ -655,27 +614,15 @@ mod tests {
     #[test]
     fn links_tie_commands_to_their_tool_call() {
         let mut b = WindowBuilder::new();
-        b.llm(
-            "",
-            &[
-                ("bash", json!({"command": "ls"})),
-                ("bash", json!({"command": "pwd"})),
-            ],
-        );
+        b.llm("", &[("bash", json!({"command": "ls"})), ("bash", json!({"command": "pwd"}))]);
         let pwd = b.exec(&["pwd"], 1);
         b.link_last_exec(1);
         b.exit(pwd, 0);
         b.exec(&["ls"], 1);
         let w = b.build();
         let v = View::new(&w);
-        assert_eq!(
-            (v.commands[0].tool_use, v.commands[0].linked),
-            (Some(1), true)
-        );
-        assert_eq!(
-            v.commands[1].tool_use, None,
-            "two tool calls and no link: unknown"
-        );
+        assert_eq!((v.commands[0].tool_use, v.commands[0].linked), (Some(1), true));
+        assert_eq!(v.commands[1].tool_use, None, "two tool calls and no link: unknown");
     }
 
     #[test]
@@ -690,15 +637,9 @@ mod tests {
         let w = b.build();
         let v = View::new(&w);
         let failed: Vec<Option<bool>> = v.commands.iter().map(Command::failed).collect();
-        assert_eq!(
-            failed,
-            vec![Some(false), Some(false), Some(true), Some(true), Some(true)]
-        );
+        assert_eq!(failed, vec![Some(false), Some(false), Some(true), Some(true), Some(true)]);
         assert_eq!(v.commands[4].outcome_line(), "sleep 9 killed by signal 9");
-        assert_eq!(
-            v.commands[1].outcome_line(),
-            "cd /x && grep -r y . exited 1"
-        );
+        assert_eq!(v.commands[1].outcome_line(), "cd /x && grep -r y . exited 1");
     }
 
     #[test]

@@ -10,8 +10,7 @@ use std::collections::HashMap;
 use model::{Event, EventBody, Finding, Link, LlmCall};
 use serde::Serialize;
 use tantivy::schema::{
-    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST,
-    INDEXED, STORED, STRING,
+    Field, IndexRecordOption, NumericOptions, Schema, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
 };
 use tantivy::TantivyDocument;
 
@@ -125,10 +124,7 @@ impl Fields {
 
     /// The text field behind `field`, if it is one.
     pub(super) fn text_of(&self, field: Field) -> Option<Text> {
-        self.text
-            .iter()
-            .position(|f| *f == field)
-            .map(|i| Text::ALL[i])
+        self.text.iter().position(|f| *f == field).map(|i| Text::ALL[i])
     }
 }
 
@@ -144,9 +140,7 @@ pub(super) fn schema() -> (Schema, Fields) {
     let kind = b.add_text_field("kind", string_fast);
     // Lowercased but whole: `detector:Judge` finds `judge`, `provider:openai` not `openai-ish`.
     let keyword = TextOptions::default().set_indexing_options(
-        TextFieldIndexing::default()
-            .set_tokenizer(KEYWORD)
-            .set_index_option(IndexRecordOption::Basic),
+        TextFieldIndexing::default().set_tokenizer(KEYWORD).set_index_option(IndexRecordOption::Basic),
     );
     let words = TextOptions::default().set_indexing_options(
         TextFieldIndexing::default()
@@ -273,14 +267,8 @@ impl LinkTexts {
     pub(super) fn of(links: &[Link]) -> Self {
         let mut by_event: HashMap<String, (String, String)> = HashMap::new();
         for l in links {
-            push_line(
-                &mut by_event.entry(l.event.clone()).or_default().0,
-                &format!("{} {}", l.call_id, l.tool),
-            );
-            push_line(
-                &mut by_event.entry(l.llm_event.clone()).or_default().1,
-                &l.event,
-            );
+            push_line(&mut by_event.entry(l.event.clone()).or_default().0, &format!("{} {}", l.call_id, l.tool));
+            push_line(&mut by_event.entry(l.llm_event.clone()).or_default().1, &l.event);
         }
         LinkTexts { by_event }
     }
@@ -288,8 +276,7 @@ impl LinkTexts {
     /// Sets the link texts of one event (as stored in an older index).
     pub(super) fn insert(&mut self, event_id: String, caused_by: &str, causes: &str) {
         if !caused_by.is_empty() || !causes.is_empty() {
-            self.by_event
-                .insert(event_id, (caused_by.to_string(), causes.to_string()));
+            self.by_event.insert(event_id, (caused_by.to_string(), causes.to_string()));
         }
     }
 
@@ -306,13 +293,7 @@ fn push_line(text: &mut String, line: &str) {
 }
 
 /// The document of `ev`, one of the own events of window `window_id`.
-pub(super) fn event_doc(
-    f: &Fields,
-    window_id: &str,
-    ev: &Event,
-    json: &str,
-    links: &LinkTexts,
-) -> TantivyDocument {
+pub(super) fn event_doc(f: &Fields, window_id: &str, ev: &Event, json: &str, links: &LinkTexts) -> TantivyDocument {
     let id = ev.id();
     let mut d = TantivyDocument::new();
     d.add_text(f.doc, DOC_EVENT);
@@ -387,11 +368,7 @@ pub(super) fn event_texts(ev: &Event) -> Vec<(Text, String)> {
             out.push((Text::Path, path));
         }
         EventBody::Connect(c) => {
-            let host = if c.port == 0 {
-                c.addr.clone()
-            } else {
-                format!("{} {}", c.addr, c.port)
-            };
+            let host = if c.port == 0 { c.addr.clone() } else { format!("{} {}", c.addr, c.port) };
             out.push((Text::Host, host));
         }
         EventBody::Http(h) => out.push((Text::Host, format!("{}{}", h.host, h.path))),
@@ -481,9 +458,9 @@ const KNOWN_HOSTS: &[(&str, &str)] = &[
 /// The service behind `host` (a suffix match on a dot boundary), or `ollama` on its port.
 fn provider_of_host(host: &str, port: Option<u16>) -> Option<&'static str> {
     let host = host.trim_end_matches('.').to_ascii_lowercase();
-    let known = KNOWN_HOSTS.iter().find(|(suffix, _)| {
-        host == *suffix || host.strip_suffix(suffix).is_some_and(|rest| rest.ends_with('.'))
-    });
+    let known = KNOWN_HOSTS
+        .iter()
+        .find(|(suffix, _)| host == *suffix || host.strip_suffix(suffix).is_some_and(|rest| rest.ends_with('.')));
     match known {
         Some((_, name)) => Some(name),
         None if port == Some(11434) => Some("ollama"),
@@ -518,10 +495,7 @@ mod tests {
 
     #[test]
     fn url_host_strips_scheme_port_and_path() {
-        assert_eq!(
-            url_host("https://api.openai.com/v1/chat/completions"),
-            "api.openai.com"
-        );
+        assert_eq!(url_host("https://api.openai.com/v1/chat/completions"), "api.openai.com");
         assert_eq!(url_host("http://127.0.0.1:8080/v1?key=x"), "127.0.0.1");
         assert_eq!(url_host("https://[::1]/v1"), "[::1]");
         assert_eq!(url_host("localhost:11434"), "localhost");
@@ -537,13 +511,7 @@ mod tests {
             by: LinkBy::Argv,
         };
         let texts = LinkTexts::of(&[link]);
-        assert_eq!(
-            texts.get("2-5-exec").map(|t| t.0.as_str()),
-            Some("call_7 bash")
-        );
-        assert_eq!(
-            texts.get("1-1-llm_call").map(|t| t.1.as_str()),
-            Some("2-5-exec")
-        );
+        assert_eq!(texts.get("2-5-exec").map(|t| t.0.as_str()), Some("call_7 bash"));
+        assert_eq!(texts.get("1-1-llm_call").map(|t| t.1.as_str()), Some("2-5-exec"));
     }
 }

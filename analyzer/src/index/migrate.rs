@@ -39,19 +39,13 @@ fn sibling(dir: &Path, suffix: &str) -> PathBuf {
 }
 
 fn io_error<'a>(op: &'static str, path: &'a Path) -> impl FnOnce(std::io::Error) -> Error + 'a {
-    move |source| Error::Io {
-        op,
-        path: path.to_path_buf(),
-        source,
-    }
+    move |source| Error::Io { op, path: path.to_path_buf(), source }
 }
 
 /// Removes `path` if it is there.
 fn remove(path: &Path) -> Result<()> {
     match std::fs::remove_dir_all(path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(io_error("remove", path)(e))
-        }
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(io_error("remove", path)(e)),
         _ => Ok(()),
     }
 }
@@ -85,9 +79,8 @@ pub(super) fn upgrade(dir: &Path, schema: &Schema, fields: &Fields, config: &Ind
     let context = format!("upgrade the index in `{}` to the current schema", dir.display());
     let directory = MmapDirectory::open(dir).map_err(|e| index_error(context.clone())(TantivyError::from(e)))?;
     // Held to the end: no other process writes the old index while it is copied.
-    let lock = directory
-        .acquire_lock(&INDEX_WRITER_LOCK)
-        .map_err(|e| index_error(context.clone())(TantivyError::from(e)))?;
+    let lock =
+        directory.acquire_lock(&INDEX_WRITER_LOCK).map_err(|e| index_error(context.clone())(TantivyError::from(e)))?;
     let old = tantivy::Index::open(directory).map_err(index_error(context.clone()))?;
     let payload = old.load_metas().map_err(index_error(context.clone()))?.payload;
 
@@ -100,9 +93,7 @@ pub(super) fn upgrade(dir: &Path, schema: &Schema, fields: &Fields, config: &Ind
         .create_in_dir(&rebuilt)
         .map_err(index_error(context.clone()))?;
     let mut writer = start_writer(&new, config)?;
-    let done = copy(&old, fields, |d| {
-        writer.add_document(d).map(|_| ()).map_err(index_error(context.clone()))
-    })?;
+    let done = copy(&old, fields, |d| writer.add_document(d).map(|_| ()).map_err(index_error(context.clone())))?;
     let mut prepared = writer.prepare_commit().map_err(index_error(context.clone()))?;
     if let Some(p) = &payload {
         prepared.set_payload(p);
@@ -121,19 +112,13 @@ pub(super) fn upgrade(dir: &Path, schema: &Schema, fields: &Fields, config: &Ind
 }
 
 /// Turns every live document of `old` into a document of the current schema.
-fn copy(
-    old: &tantivy::Index,
-    fields: &Fields,
-    mut add: impl FnMut(TantivyDocument) -> Result<()>,
-) -> Result<Upgrade> {
+fn copy(old: &tantivy::Index, fields: &Fields, mut add: impl FnMut(TantivyDocument) -> Result<()>) -> Result<Upgrade> {
     let schema = old.schema();
     let field = |name: &str| schema.get_field(name).ok();
     let (Some(kind_field), Some(json_field)) = (field("doc"), field("json")) else {
         return Err(Error::Index {
             context: "upgrade the index".into(),
-            source: TantivyError::SchemaError(
-                "the old index has no stored `doc` and `json` to rebuild from".into(),
-            ),
+            source: TantivyError::SchemaError("the old index has no stored `doc` and `json` to rebuild from".into()),
         });
     };
     let reader = old.reader().map_err(index_error("read the old index"))?;
@@ -144,19 +129,16 @@ fn copy(
             Some(f) => windows_of(segment, f).map_err(index_error("read the old index's windows"))?,
             None => HashMap::new(),
         };
-        let store = segment
-            .get_store_reader(64)
-            .map_err(|e| index_error("read the old index")(TantivyError::from(e)))?;
+        let store =
+            segment.get_store_reader(64).map_err(|e| index_error("read the old index")(TantivyError::from(e)))?;
         for doc_id in segment.doc_ids_alive() {
             let stored: TantivyDocument = store.get(doc_id).map_err(index_error("read the old index"))?;
             let text = |f: Option<tantivy::schema::Field>| {
                 f.and_then(|f| stored.get_first(f)).and_then(|v| v.as_str()).unwrap_or_default()
             };
             let (kind, json) = (text(Some(kind_field)), text(Some(json_field)));
-            let parse_error = |source| Error::Json {
-                context: format!("parse a stored {kind} while upgrading the index"),
-                source,
-            };
+            let parse_error =
+                |source| Error::Json { context: format!("parse a stored {kind} while upgrading the index"), source };
             if kind == DOC_FINDING {
                 let f: Finding = serde_json::from_str(json).map_err(parse_error)?;
                 add(doc::finding_doc(fields, &f, json))?;

@@ -43,20 +43,18 @@ use tantivy::collector::sort_key::SortByStaticFastValue;
 use tantivy::collector::{Count, TopDocs};
 use tantivy::directory::{Directory, MmapDirectory};
 use tantivy::query::{
-    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError,
-    RangeQuery, TermQuery,
+    AllQuery, BooleanQuery, ConstScoreQuery, Occur, Query, QueryParser, QueryParserError, RangeQuery, TermQuery,
 };
 use tantivy::schema::{Field, IndexRecordOption, Value};
 use tantivy::snippet::{Snippet, SnippetGenerator};
 use tantivy::tokenizer::TokenizerManager;
 use tantivy::{
-    DocAddress, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument,
-    TantivyError, Term,
+    DocAddress, IndexReader, IndexWriter, Order, ReloadPolicy, Searcher, TantivyDocument, TantivyError, Term,
 };
 
 use crate::error::{Error, QueryReason, Result};
-use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
 pub use doc::{search_fields, FieldInfo};
+use doc::{Fields, LinkTexts, Text, DOC_EVENT, DOC_FINDING};
 
 /// The most the redo list holds (JSON bytes of the documents added since the last commit).
 const MAX_REDO_BYTES: usize = 64 << 20;
@@ -84,10 +82,7 @@ pub struct IndexConfig {
 
 impl Default for IndexConfig {
     fn default() -> Self {
-        IndexConfig {
-            writer_heap_mib: 64,
-            writer_threads: 0,
-        }
+        IndexConfig { writer_heap_mib: 64, writer_threads: 0 }
     }
 }
 
@@ -106,8 +101,7 @@ impl IndexConfig {
             migrate::upgrade(dir, &schema, &fields, self)?;
         }
         let context = || format!("open index in `{}`", dir.display());
-        let directory =
-            MmapDirectory::open(dir).map_err(|e| index_error(context())(TantivyError::from(e)))?;
+        let directory = MmapDirectory::open(dir).map_err(|e| index_error(context())(TantivyError::from(e)))?;
         self.open_in(directory, context())
     }
 
@@ -214,13 +208,7 @@ pub struct FindingFilter {
 
 impl Default for FindingFilter {
     fn default() -> Self {
-        FindingFilter {
-            min_score: None,
-            session: None,
-            kind: None,
-            since_ns: None,
-            limit: 100,
-        }
+        FindingFilter { min_score: None, session: None, kind: None, since_ns: None, limit: 100 }
     }
 }
 
@@ -464,10 +452,8 @@ impl Index {
         let links = LinkTexts::of(&w.links);
         own.iter()
             .map(|ev| {
-                let json = serde_json::to_string(ev).map_err(|source| Error::Json {
-                    context: format!("serialise event `{}`", ev.id()),
-                    source,
-                })?;
+                let json = serde_json::to_string(ev)
+                    .map_err(|source| Error::Json { context: format!("serialise event `{}`", ev.id()), source })?;
                 Ok((doc::event_doc(&self.fields, &w.window_id, ev, &json, &links), json.len()))
             })
             .collect()
@@ -495,9 +481,7 @@ impl Index {
             return;
         };
         writer.delete_term(key);
-        let refused = docs
-            .into_iter()
-            .any(|(document, _)| writer.add_document(document).is_err());
+        let refused = docs.into_iter().any(|(document, _)| writer.add_document(document).is_err());
         if refused {
             self.fail();
         }
@@ -604,9 +588,7 @@ impl Index {
     /// Anything added since the last commit is dropped, so commit first.
     pub fn close(self) -> Result<()> {
         match self.writer {
-            Some(writer) => writer
-                .wait_merging_threads()
-                .map_err(index_error("finish merges")),
+            Some(writer) => writer.wait_merging_threads().map_err(index_error("finish merges")),
             None => Ok(()),
         }
     }
@@ -615,20 +597,12 @@ impl Index {
     pub fn reload(&mut self) -> Result<()> {
         self.reader.reload().map_err(index_error("reload reader"))?;
         let searcher = self.reader.searcher();
-        let count = |kind: &str| {
-            searcher
-                .search(&self.term(self.fields.doc, kind), &Count)
-                .map(|n| n as u64)
-        };
+        let count = |kind: &str| searcher.search(&self.term(self.fields.doc, kind), &Count).map(|n| n as u64);
         self.counts = Counts {
             events: count(DOC_EVENT).map_err(index_error("count events"))?,
             findings: count(DOC_FINDING).map_err(index_error("count findings"))?,
         };
-        self.payload = self
-            .index
-            .load_metas()
-            .map_err(index_error("read index meta"))?
-            .payload;
+        self.payload = self.index.load_metas().map_err(index_error("read index meta"))?.payload;
         Ok(())
     }
 
@@ -664,12 +638,8 @@ impl Index {
             clauses.push(self.term(self.fields.kind, k));
         }
         if q.since_ns.is_some() || q.until_ns.is_some() {
-            let since = q
-                .since_ns
-                .map(|t| Term::from_field_u64(self.fields.ts_ns, t));
-            let until = q
-                .until_ns
-                .map(|t| Term::from_field_u64(self.fields.ts_ns, t));
+            let since = q.since_ns.map(|t| Term::from_field_u64(self.fields.ts_ns, t));
+            let until = q.until_ns.map(|t| Term::from_field_u64(self.fields.ts_ns, t));
             clauses.push(Box::new(RangeQuery::new(
                 since.map_or(Bound::Unbounded, Bound::Included),
                 until.map_or(Bound::Unbounded, Bound::Excluded),
@@ -685,12 +655,7 @@ impl Index {
         // Filters score 0 so that they do not change the ranking.
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = clauses
             .into_iter()
-            .map(|c| {
-                (
-                    Occur::Must,
-                    Box::new(ConstScoreQuery::new(c, 0.0)) as Box<dyn Query>,
-                )
-            })
+            .map(|c| (Occur::Must, Box::new(ConstScoreQuery::new(c, 0.0)) as Box<dyn Query>))
             .collect();
         let top: Vec<(f32, DocAddress)> = match &user {
             Some(user) => {
@@ -703,11 +668,8 @@ impl Index {
             None => {
                 clauses.push((Occur::Must, Box::new(AllQuery)));
                 let query = BooleanQuery::new(clauses);
-                let newest =
-                    TopDocs::with_limit(limit).order_by_fast_field::<u64>("ts_ns", Order::Desc);
-                let top = searcher
-                    .search(&query, &newest)
-                    .map_err(index_error("search"))?;
+                let newest = TopDocs::with_limit(limit).order_by_fast_field::<u64>("ts_ns", Order::Desc);
+                let top = searcher.search(&query, &newest).map_err(index_error("search"))?;
                 top.into_iter().map(|(_, a)| (0.0, a)).collect()
             }
         };
@@ -770,9 +732,7 @@ impl Index {
         let trimmed = text.trim();
         let ast = tantivy::query_grammar::parse_query(trimmed)
             .map_err(|_| refuse(QueryParserError::SyntaxError(trimmed.to_owned())))?;
-        self.parser
-            .build_query_from_user_input_ast(query::hoist_exclusions(ast))
-            .map_err(refuse)
+        self.parser.build_query_from_user_input_ast(query::hoist_exclusions(ast)).map_err(refuse)
     }
 
     /// The first `limit` events of `session` in `ts_ns` order.
@@ -787,9 +747,7 @@ impl Index {
             (Occur::Must, self.term(self.fields.session, session)),
         ]);
         let oldest = TopDocs::with_limit(limit).order_by_fast_field::<u64>("ts_ns", Order::Asc);
-        let top = searcher
-            .search(&query, &oldest)
-            .map_err(index_error("read session events"))?;
+        let top = searcher.search(&query, &oldest).map_err(index_error("read session events"))?;
         top.into_iter()
             .filter_map(|(_, address)| match self.load(&searcher, address) {
                 Ok((Stored::Event(ev), _)) => Some(Ok(ev)),
@@ -804,8 +762,7 @@ impl Index {
         let searcher = self.reader.searcher();
         let mut all: HashMap<String, SessionAgg> = HashMap::new();
         for (segment_ord, segment) in searcher.segment_readers().iter().enumerate() {
-            let per_ord = aggregate_segment(segment, segment_ord as u32)
-                .map_err(index_error("aggregate sessions"))?;
+            let per_ord = aggregate_segment(segment, segment_ord as u32).map_err(index_error("aggregate sessions"))?;
             for (session, agg) in per_ord {
                 all.entry(session).or_default().merge(&agg);
             }
@@ -814,10 +771,7 @@ impl Index {
         for (id, agg) in all {
             let agent = match agg.first_exec {
                 Some((_, address)) => match self.load(&searcher, address)?.0 {
-                    Stored::Event(Event {
-                        body: model::EventBody::Exec(e),
-                        ..
-                    }) => Some(e.argv.join(" ")),
+                    Stored::Event(Event { body: model::EventBody::Exec(e), .. }) => Some(e.argv.join(" ")),
                     _ => None,
                 },
                 None => None,
@@ -865,24 +819,13 @@ impl Index {
         }
         if let Some(since) = f.since_ns {
             let since = Term::from_field_u64(self.fields.ts_ns, since);
-            clauses.push((
-                Occur::Must,
-                Box::new(RangeQuery::new(Bound::Included(since), Bound::Unbounded)),
-            ));
+            clauses.push((Occur::Must, Box::new(RangeQuery::new(Bound::Included(since), Bound::Unbounded))));
         }
         let order = TopDocs::with_limit(limit).order_by((
-            (
-                SortByStaticFastValue::<f64>::for_field("score"),
-                Order::Desc,
-            ),
-            (
-                SortByStaticFastValue::<u64>::for_field("ts_ns"),
-                Order::Desc,
-            ),
+            (SortByStaticFastValue::<f64>::for_field("score"), Order::Desc),
+            (SortByStaticFastValue::<u64>::for_field("ts_ns"), Order::Desc),
         ));
-        let top = searcher
-            .search(&BooleanQuery::new(clauses), &order)
-            .map_err(index_error("list findings"))?;
+        let top = searcher.search(&BooleanQuery::new(clauses), &order).map_err(index_error("list findings"))?;
         top.into_iter()
             .filter_map(|(_, address)| match self.load(&searcher, address) {
                 Ok((Stored::Finding(f), _)) => Some(Ok(f)),
@@ -899,9 +842,8 @@ impl Index {
             (Occur::Must, self.term(self.fields.doc, DOC_EVENT)),
             (Occur::Must, self.term(self.fields.id, event_id)),
         ]);
-        let top = searcher
-            .search(&query, &TopDocs::with_limit(1).order_by_score())
-            .map_err(index_error("look up event"))?;
+        let top =
+            searcher.search(&query, &TopDocs::with_limit(1).order_by_score()).map_err(index_error("look up event"))?;
         match top.first() {
             Some((_, address)) => match self.load(&searcher, *address)?.0 {
                 Stored::Event(ev) => Ok(Some(ev)),
@@ -912,10 +854,7 @@ impl Index {
     }
 
     fn term(&self, field: Field, value: &str) -> Box<dyn Query> {
-        Box::new(TermQuery::new(
-            Term::from_field_text(field, value),
-            IndexRecordOption::Basic,
-        ))
+        Box::new(TermQuery::new(Term::from_field_text(field, value), IndexRecordOption::Basic))
     }
 
     fn at_least(&self, field: Field, min: f64) -> Box<dyn Query> {
@@ -925,20 +864,10 @@ impl Index {
 
     /// The stored object behind `address`, and the stored document for its stored fields.
     fn load(&self, searcher: &Searcher, address: DocAddress) -> Result<(Stored, TantivyDocument)> {
-        let document: TantivyDocument = searcher
-            .doc(address)
-            .map_err(index_error("read stored document"))?;
-        let text = |field| {
-            document
-                .get_first(field)
-                .and_then(|v| v.as_str())
-                .unwrap_or_default()
-        };
+        let document: TantivyDocument = searcher.doc(address).map_err(index_error("read stored document"))?;
+        let text = |field| document.get_first(field).and_then(|v| v.as_str()).unwrap_or_default();
         let (kind, json) = (text(self.fields.doc), text(self.fields.json));
-        let parse_error = |source| Error::Json {
-            context: format!("parse stored {kind}"),
-            source,
-        };
+        let parse_error = |source| Error::Json { context: format!("parse stored {kind}"), source };
         let stored = if kind == DOC_FINDING {
             Stored::Finding(serde_json::from_str(json).map_err(parse_error)?)
         } else {
@@ -968,10 +897,7 @@ fn check_query_shape(query: &str) -> Result<()> {
     };
     if query.len() > MAX_QUERY_BYTES {
         return refuse(
-            format!(
-                "the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted",
-                query.len()
-            ),
+            format!("the query is {} bytes long; at most {MAX_QUERY_BYTES} are accepted", query.len()),
             None,
         );
     }
@@ -1046,11 +972,8 @@ fn is_word_byte(b: u8) -> bool {
 
 fn start_writer(index: &tantivy::Index, c: &IndexConfig) -> Result<IndexWriter> {
     let heap = c.writer_heap_mib.saturating_mul(1 << 20);
-    let writer = if c.writer_threads == 0 {
-        index.writer(heap)
-    } else {
-        index.writer_with_num_threads(c.writer_threads, heap)
-    };
+    let writer =
+        if c.writer_threads == 0 { index.writer(heap) } else { index.writer_with_num_threads(c.writer_threads, heap) };
     writer.map_err(index_error("create index writer"))
 }
 
@@ -1066,10 +989,9 @@ fn tokenizers() -> TokenizerManager {
 /// not the index's.
 fn search_error(query: &str, schema: &tantivy::schema::Schema, e: TantivyError) -> Error {
     match e {
-        TantivyError::FieldNotFound(_) | TantivyError::SchemaError(_) => Error::Query {
-            query: query.to_owned(),
-            reason: query::exists_failure(query, schema, &e.to_string()),
-        },
+        TantivyError::FieldNotFound(_) | TantivyError::SchemaError(_) => {
+            Error::Query { query: query.to_owned(), reason: query::exists_failure(query, schema, &e.to_string()) }
+        }
         e => index_error("search")(e),
     }
 }
@@ -1093,9 +1015,7 @@ struct Snippets {
 impl Snippets {
     fn new(searcher: &Searcher, query: Option<&dyn Query>, fields: &Fields) -> Result<Self> {
         let Some(query) = query else {
-            return Ok(Snippets {
-                generators: Vec::new(),
-            });
+            return Ok(Snippets { generators: Vec::new() });
         };
         let mut with_terms = Vec::new();
         query.query_terms(&mut |term, _| {
@@ -1119,9 +1039,7 @@ impl Snippets {
         for (t, generator) in &self.generators {
             for (_, text) in texts.iter().filter(|(tt, _)| tt == t) {
                 let snippet = generator.snippet(text);
-                let more = best
-                    .as_ref()
-                    .is_none_or(|b| snippet.highlighted().len() > b.highlighted().len());
+                let more = best.as_ref().is_none_or(|b| snippet.highlighted().len() > b.highlighted().len());
                 if !snippet.is_empty() && more {
                     best = Some(snippet);
                 }
@@ -1197,14 +1115,9 @@ impl SessionAgg {
 
 /// Sums one segment's live documents by session, from fast fields only (no stored documents
 /// are read): a pass over 1M documents takes milliseconds.
-fn aggregate_segment(
-    segment: &tantivy::SegmentReader,
-    segment_ord: u32,
-) -> tantivy::Result<Vec<(String, SessionAgg)>> {
+fn aggregate_segment(segment: &tantivy::SegmentReader, segment_ord: u32) -> tantivy::Result<Vec<(String, SessionAgg)>> {
     let ff = segment.fast_fields();
-    let (Some(docs), Some(sessions), Some(kinds)) =
-        (ff.str("doc")?, ff.str("session")?, ff.str("kind")?)
-    else {
+    let (Some(docs), Some(sessions), Some(kinds)) = (ff.str("doc")?, ff.str("session")?, ff.str("kind")?) else {
         return Ok(Vec::new());
     };
     let ts = ff.u64("ts_ns")?;
@@ -1214,11 +1127,7 @@ fn aggregate_segment(
     let loss = kinds.dictionary().term_ord("loss")?;
     let mut per_ord = vec![SessionAgg::default(); sessions.dictionary().num_terms()];
     for doc_id in segment.doc_ids_alive() {
-        let Some(agg) = sessions
-            .ords()
-            .first(doc_id)
-            .and_then(|o| per_ord.get_mut(o as usize))
-        else {
+        let Some(agg) = sessions.ords().first(doc_id).and_then(|o| per_ord.get_mut(o as usize)) else {
             continue;
         };
         if event.is_none() || docs.ords().first(doc_id) != event {

@@ -48,40 +48,29 @@ pub(super) fn parse_failure(query: &str, lead: usize, e: &QueryParserError, sche
     let text = &query[lead..];
     let at = |byte: usize, message: String| reason(query, lead + byte, message);
     match e {
-        QueryParserError::SyntaxError(_) => syntax(text)
-            .map(|(byte, message)| at(byte, message))
-            .unwrap_or_else(|| QueryReason {
+        QueryParserError::SyntaxError(_) => {
+            syntax(text).map(|(byte, message)| at(byte, message)).unwrap_or_else(|| QueryReason {
                 message: "the query does not parse (check parentheses, quotes and ranges)".into(),
                 position: None,
-            }),
+            })
+        }
         QueryParserError::FieldDoesNotExist(name) => {
-            let message = format!(
-                "unknown field `{name}`; the fields are {}",
-                field_list(schema, |_| true)
-            );
+            let message = format!("unknown field `{name}`; the fields are {}", field_list(schema, |_| true));
             located(query, lead, name, message)
         }
         QueryParserError::FieldNotIndexed(name) => {
             located(query, lead, name, format!("field `{name}` is not searchable"))
         }
-        QueryParserError::FieldDoesNotHavePositionsIndexed(name) => located(
-            query,
-            lead,
-            name,
-            format!("field `{name}` takes one value, not a phrase or a prefix"),
-        ),
-        QueryParserError::ExpectedInt(_) | QueryParserError::ExpectedFloat(_) => {
-            match bad_number(text, schema) {
-                Some((byte, field, value, wants)) => at(
-                    byte,
-                    format!("field `{field}` takes {wants}, not `{value}`"),
-                ),
-                None => QueryReason {
-                    message: "a numeric field was given something that is not a number".into(),
-                    position: None,
-                },
-            }
+        QueryParserError::FieldDoesNotHavePositionsIndexed(name) => {
+            located(query, lead, name, format!("field `{name}` takes one value, not a phrase or a prefix"))
         }
+        QueryParserError::ExpectedInt(_) | QueryParserError::ExpectedFloat(_) => match bad_number(text, schema) {
+            Some((byte, field, value, wants)) => at(byte, format!("field `{field}` takes {wants}, not `{value}`")),
+            None => QueryReason {
+                message: "a numeric field was given something that is not a number".into(),
+                position: None,
+            },
+        },
         QueryParserError::AllButQueryForbidden => QueryReason {
             message: "the query only excludes (every term has `NOT` or `-`): say what to search \
                       for too, e.g. `kind:exit AND NOT exit_code:0`"
@@ -89,14 +78,10 @@ pub(super) fn parse_failure(query: &str, lead: usize, e: &QueryParserError, sche
             position: None,
         },
         QueryParserError::RangeMustNotHavePhrase => QueryReason {
-            message: "a range takes plain values, not quoted phrases: `exit_code:[1 TO 255]`"
-                .into(),
+            message: "a range takes plain values, not quoted phrases: `exit_code:[1 TO 255]`".into(),
             position: text.find('[').or_else(|| text.find('{')).map(|b| chars(query, lead + b)),
         },
-        other => QueryReason {
-            message: lowercase_first(&other.to_string()),
-            position: None,
-        },
+        other => QueryReason { message: lowercase_first(&other.to_string()), position: None },
     }
 }
 
@@ -105,13 +90,9 @@ pub(super) fn parse_failure(query: &str, lead: usize, e: &QueryParserError, sche
 pub(super) fn exists_failure(query: &str, schema: &Schema, detail: &str) -> QueryReason {
     let mut from = 0;
     while let Some(i) = query[from..].find(":*").map(|i| i + from) {
-        let start = query[..i]
-            .rfind(|c: char| c.is_whitespace() || matches!(c, '(' | '+' | '-'))
-            .map_or(0, |s| s + 1);
+        let start = query[..i].rfind(|c: char| c.is_whitespace() || matches!(c, '(' | '+' | '-')).map_or(0, |s| s + 1);
         let name = &query[start..i];
-        let fast = schema
-            .get_field(name)
-            .is_ok_and(|f| schema.get_field_entry(f).is_fast());
+        let fast = schema.get_field(name).is_ok_and(|f| schema.get_field_entry(f).is_fast());
         if !fast {
             let supported = field_list(schema, |t| t.is_fast());
             let message = if schema.get_field(name).is_err() {
@@ -123,19 +104,14 @@ pub(super) fn exists_failure(query: &str, schema: &Schema, detail: &str) -> Quer
         }
         from = i + 2;
     }
-    QueryReason {
-        message: lowercase_first(detail),
-        position: None,
-    }
+    QueryReason { message: lowercase_first(detail), position: None }
 }
 
 /// The first syntax error in `text`: its byte offset and what is wrong there. The mistakes
 /// people make most are looked for first, since the grammar's lenient parser recovers from
 /// some without a word and places others at the end.
 fn syntax(text: &str) -> Option<(usize, String)> {
-    dangling_operator(text)
-        .or_else(|| unclosed(text))
-        .or_else(|| lenient(text))
+    dangling_operator(text).or_else(|| unclosed(text)).or_else(|| lenient(text))
 }
 
 /// An `AND`, `OR` or `NOT` with nothing on the side it needs.
@@ -159,10 +135,9 @@ fn dangling_operator(text: &str) -> Option<(usize, String)> {
         }
         let before = i.checked_sub(1).map(|j| words[j]);
         let after = words.get(i + 1);
-        let nothing_after = closes
-            || after.is_none_or(|&(_, w, opens, _)| !opens && matches!(w, "AND" | "OR" | ""));
-        let nothing_before = word != "NOT"
-            && (opens || before.is_none_or(|(_, w, _, closes)| !closes && OPS.contains(&w)));
+        let nothing_after = closes || after.is_none_or(|&(_, w, opens, _)| !opens && matches!(w, "AND" | "OR" | ""));
+        let nothing_before =
+            word != "NOT" && (opens || before.is_none_or(|(_, w, _, closes)| !closes && OPS.contains(&w)));
         if nothing_after {
             return Some((at, format!("`{word}` with nothing after it")));
         }
@@ -205,31 +180,17 @@ fn lenient(text: &str) -> Option<(usize, String)> {
     let first = errors.into_iter().min_by_key(|e| e.pos)?;
     let pos = first.pos.min(text.len());
     let token = token_at(text, pos);
-    let near = if token.is_empty() {
-        "at the end".to_string()
-    } else {
-        format!("at `{token}`")
-    };
+    let near = if token.is_empty() { "at the end".to_string() } else { format!("at `{token}`") };
     let what = match first.message.as_str() {
         "missing ]" => "a range is not closed (`]` or `}` missing)".to_string(),
         "expected word" => "a value is missing".to_string(),
         "unparsed end of query" => format!("unexpected `{token}`"),
-        "Found unexpected boolean operator before term" => {
-            "`AND` or `OR` with nothing to join".to_string()
-        }
-        m if m.starts_with("parsed keyword NOT as term") => {
-            "`NOT` with nothing to exclude".to_string()
-        }
-        m if m.starts_with("parsed possible invalid field") => {
-            "a `field:` with no value".to_string()
-        }
+        "Found unexpected boolean operator before term" => "`AND` or `OR` with nothing to join".to_string(),
+        m if m.starts_with("parsed keyword NOT as term") => "`NOT` with nothing to exclude".to_string(),
+        m if m.starts_with("parsed possible invalid field") => "a `field:` with no value".to_string(),
         m => lowercase_first(m),
     };
-    let message = if what.starts_with("unexpected") {
-        what
-    } else {
-        format!("{what} {near}")
-    };
+    let message = if what.starts_with("unexpected") { what } else { format!("{what} {near}") };
     Some((pos, message))
 }
 
@@ -282,17 +243,10 @@ fn values(rhs: &str) -> Vec<(usize, &str)> {
         }
         return out;
     }
-    let skip = ["<=", ">=", "<", ">"]
-        .iter()
-        .find(|op| rhs.starts_with(**op))
-        .map_or(0, |op| op.len());
+    let skip = ["<=", ">=", "<", ">"].iter().find(|op| rhs.starts_with(**op)).map_or(0, |op| op.len());
     let start = skip + usize::from(rhs[skip..].starts_with('"'));
     let body = &rhs[start..];
-    let end = if start > skip {
-        body.find('"').unwrap_or(body.len())
-    } else {
-        end_of(body)
-    };
+    let end = if start > skip { body.find('"').unwrap_or(body.len()) } else { end_of(body) };
     vec![(start, &body[..end])]
 }
 
@@ -303,11 +257,7 @@ fn clause_starts(text: &str, name: &str) -> Vec<usize> {
     text.match_indices(&pattern)
         .map(|(i, _)| i)
         .filter(|&i| {
-            i == 0
-                || text[..i]
-                    .chars()
-                    .next_back()
-                    .is_some_and(|c| c.is_whitespace() || matches!(c, '(' | '+' | '-'))
+            i == 0 || text[..i].chars().next_back().is_some_and(|c| c.is_whitespace() || matches!(c, '(' | '+' | '-'))
         })
         .collect()
 }
@@ -316,20 +266,14 @@ fn clause_starts(text: &str, name: &str) -> Vec<usize> {
 fn located(query: &str, lead: usize, name: &str, message: String) -> QueryReason {
     match clause_starts(&query[lead..], name).first() {
         Some(&byte) => reason(query, lead + byte, message),
-        None => QueryReason {
-            message,
-            position: None,
-        },
+        None => QueryReason { message, position: None },
     }
 }
 
 /// A reason at byte `byte` of `query`, with the position in words.
 fn reason(query: &str, byte: usize, message: String) -> QueryReason {
     let position = chars(query, byte);
-    QueryReason {
-        message: format!("{message} (character {position})"),
-        position: Some(position),
-    }
+    QueryReason { message: format!("{message} (character {position})"), position: Some(position) }
 }
 
 /// The character offset of byte `byte` (rounded down to a character boundary).
@@ -350,9 +294,7 @@ fn token_at(text: &str, pos: usize) -> &str {
         None => "",
         Some(c) if matches!(c, '(' | ')' | '[' | ']' | '{' | '}' | '"') => &rest[..c.len_utf8()],
         Some(_) => {
-            let end = rest
-                .find(|c: char| c.is_whitespace() || matches!(c, '(' | ')'))
-                .unwrap_or(rest.len());
+            let end = rest.find(|c: char| c.is_whitespace() || matches!(c, '(' | ')')).unwrap_or(rest.len());
             let token = &rest[..end];
             // A long token is cut in the message (on a character boundary).
             match token.char_indices().nth(40) {

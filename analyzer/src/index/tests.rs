@@ -1,7 +1,7 @@
 use model::testing;
 use model::{
-    Connect, Event, EventBody, EventKind, Evidence, Exec, FileEvent, FileOp, Finding, Link, LinkBy,
-    LlmCall, LlmRequest, Tool, Window,
+    Connect, Event, EventBody, EventKind, Evidence, Exec, FileEvent, FileOp, Finding, Link, LinkBy, LlmCall,
+    LlmRequest, Tool, Window,
 };
 use proptest::prelude::*;
 
@@ -26,11 +26,7 @@ fn llm(session: &str, ts_ns: u64, user: &str, answer: &str) -> Event {
         extends: None,
         system: Some("You are a careful coding agent.".into()),
         messages: vec![testing::message("user", user)],
-        tools: vec![Tool {
-            name: "bash".into(),
-            description: None,
-            parameters: serde_json::Value::Null,
-        }],
+        tools: vec![Tool { name: "bash".into(), description: None, parameters: serde_json::Value::Null }],
     };
     let call = testing::tool_call("call_1", "bash", serde_json::json!({"command": "pytest -q"}));
     let mut llm = LlmCall {
@@ -44,12 +40,7 @@ fn llm(session: &str, ts_ns: u64, user: &str, answer: &str) -> Event {
 }
 
 fn file(session: &str, ts_ns: u64, path: &str) -> Event {
-    ev(
-        session,
-        ts_ns,
-        20,
-        EventBody::File(FileEvent::new(FileOp::Open, path, 3)),
-    )
+    ev(session, ts_ns, 20, EventBody::File(FileEvent::new(FileOp::Open, path, 3)))
 }
 
 fn connect(session: &str, ts_ns: u64) -> Event {
@@ -74,12 +65,7 @@ fn window(session: &str, seq: u64, events: Vec<Event>, overlap_events: usize) ->
 /// A session's first window: bash runs, the model asks (in Chinese and Japanese) for tests,
 /// pytest runs because of its tool call, a test file is opened, a connection made, pytest exits.
 fn first_window(session: &str, t0: u64) -> Window {
-    let call = llm(
-        session,
-        t0 + 2_000,
-        "请运行测试并确认测试通过。テストが通ったか確認して",
-        "I will run pytest now",
-    );
+    let call = llm(session, t0 + 2_000, "请运行测试并确认测试通过。テストが通ったか確認して", "I will run pytest now");
     let pytest = exec(session, t0 + 3_000, &["pytest", "-q", "tests/"]);
     let link = Link {
         llm_event: call.id(),
@@ -138,12 +124,7 @@ fn indexed(windows: &[Window]) -> Index {
 }
 
 fn search(index: &Index, query: &str) -> Vec<Hit> {
-    index
-        .search(&SearchQuery {
-            query: query.into(),
-            ..SearchQuery::default()
-        })
-        .expect("search")
+    index.search(&SearchQuery { query: query.into(), ..SearchQuery::default() }).expect("search")
 }
 
 fn kinds(hits: &[Hit]) -> Vec<&str> {
@@ -153,17 +134,10 @@ fn kinds(hits: &[Hit]) -> Vec<&str> {
 #[test]
 fn finds_events_by_each_text_field() {
     let index = indexed(&[first_window("s1", 0)]);
-    assert_eq!(
-        kinds(&search(&index, "careful coding")),
-        ["llm_call"],
-        "system prompt"
-    );
+    assert_eq!(kinds(&search(&index, "careful coding")), ["llm_call"], "system prompt");
     assert_eq!(kinds(&search(&index, "response:pytest")), ["llm_call"]);
     assert_eq!(kinds(&search(&index, "args:command")), ["llm_call"]);
-    assert_eq!(
-        kinds(&search(&index, "kind:exec AND argv:pytest")),
-        ["exec"]
-    );
+    assert_eq!(kinds(&search(&index, "kind:exec AND argv:pytest")), ["exec"]);
     assert_eq!(kinds(&search(&index, "argv:agent")), ["exec"]);
     assert_eq!(kinds(&search(&index, "path:test_login.py")), ["file"]);
     assert_eq!(kinds(&search(&index, "api.openai.com")), ["llm_call"]);
@@ -173,10 +147,7 @@ fn finds_events_by_each_text_field() {
     let caused = search(&index, "caused_by:call_1");
     assert_eq!(kinds(&caused), ["exec"]);
     let exec_id = caused[0].id.clone();
-    assert_eq!(
-        kinds(&search(&index, &format!("causes:\"{exec_id}\""))),
-        ["llm_call"]
-    );
+    assert_eq!(kinds(&search(&index, &format!("causes:\"{exec_id}\""))), ["llm_call"]);
     assert!(search(&index, "nonexistentword").is_empty());
 }
 
@@ -194,15 +165,10 @@ fn finds_chinese_and_japanese_text() {
 #[test]
 fn filters_reduce_results() {
     let mut index = indexed(&[first_window("s1", 0), first_window("s2", 1_000_000)]);
-    index
-        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.8, 10)])
-        .expect("findings");
+    index.add_findings(&[finding("s1", "loop", "exact_repeat", 0.8, 10)]).expect("findings");
     index.commit("f").expect("commit");
     let q = |f: &dyn Fn(&mut SearchQuery)| {
-        let mut q = SearchQuery {
-            query: "pytest".into(),
-            ..SearchQuery::default()
-        };
+        let mut q = SearchQuery { query: "pytest".into(), ..SearchQuery::default() };
         f(&mut q);
         index.search(&q).expect("search")
     };
@@ -211,10 +177,7 @@ fn filters_reduce_results() {
     let s2 = q(&|q| q.session = Some("s2".into()));
     assert_eq!(s2.len(), 2);
     assert!(s2.iter().all(|h| h.session == "s2"));
-    assert_eq!(
-        kinds(&q(&|q| q.kind = Some("exec".into()))),
-        ["exec", "exec"]
-    );
+    assert_eq!(kinds(&q(&|q| q.kind = Some("exec".into()))), ["exec", "exec"]);
     let late = q(&|q| q.since_ns = Some(1_000_000));
     assert!(late.len() == 2 && late.iter().all(|h| h.session == "s2"));
     let early = q(&|q| {
@@ -231,22 +194,10 @@ fn filters_reduce_results() {
 fn a_resent_window_does_not_double() {
     let w = first_window("s1", 0);
     let mut index = indexed(std::slice::from_ref(&w));
-    assert_eq!(
-        index.counts(),
-        Counts {
-            events: 6,
-            findings: 0
-        }
-    );
+    assert_eq!(index.counts(), Counts { events: 6, findings: 0 });
     assert_eq!(index.add_window(&w).expect("resend"), 6);
     index.commit("again").expect("commit");
-    assert_eq!(
-        index.counts(),
-        Counts {
-            events: 6,
-            findings: 0
-        }
-    );
+    assert_eq!(index.counts(), Counts { events: 6, findings: 0 });
     assert_eq!(search(&index, "argv:pytest").len(), 1);
 }
 
@@ -281,41 +232,21 @@ fn findings_replace_by_id_and_sort_by_score_then_newest() {
     let a = finding("s1", "loop", "exact_repeat", 0.5, 1);
     let b = finding("s1", "contradiction", "claim_vs_record", 0.9, 2);
     let c = finding("s1", "persona_drift", "judge", 0.9, 3);
-    index
-        .add_findings(&[a.clone(), b.clone(), c.clone()])
-        .expect("add");
+    index.add_findings(&[a.clone(), b.clone(), c.clone()]).expect("add");
     index.commit("1").expect("commit");
-    let a2 = Finding {
-        score: 0.95,
-        ..a.clone()
-    };
-    index
-        .add_findings(std::slice::from_ref(&a2))
-        .expect("replace");
+    let a2 = Finding { score: 0.95, ..a.clone() };
+    index.add_findings(std::slice::from_ref(&a2)).expect("replace");
     index.commit("2").expect("commit");
     assert_eq!(index.counts().findings, 3);
     let all = index.findings(&FindingFilter::default()).expect("findings");
     assert_eq!(all, vec![a2.clone(), c.clone(), b.clone()]);
-    let strong = FindingFilter {
-        min_score: Some(0.92),
-        ..FindingFilter::default()
-    };
+    let strong = FindingFilter { min_score: Some(0.92), ..FindingFilter::default() };
     assert_eq!(index.findings(&strong).expect("findings"), vec![a2]);
-    let by_kind = FindingFilter {
-        kind: Some("contradiction".into()),
-        ..FindingFilter::default()
-    };
+    let by_kind = FindingFilter { kind: Some("contradiction".into()), ..FindingFilter::default() };
     assert_eq!(index.findings(&by_kind).expect("findings"), vec![b.clone()]);
-    let since = FindingFilter {
-        since_ns: Some(2),
-        limit: 1,
-        ..FindingFilter::default()
-    };
+    let since = FindingFilter { since_ns: Some(2), limit: 1, ..FindingFilter::default() };
     assert_eq!(index.findings(&since).expect("findings"), vec![c]);
-    let other = FindingFilter {
-        session: Some("s2".into()),
-        ..FindingFilter::default()
-    };
+    let other = FindingFilter { session: Some("s2".into()), ..FindingFilter::default() };
     assert!(index.findings(&other).expect("findings").is_empty());
 }
 
@@ -323,19 +254,11 @@ fn findings_replace_by_id_and_sort_by_score_then_newest() {
 fn resending_a_window_keeps_its_findings() {
     let w = first_window("s1", 0);
     let mut index = indexed(std::slice::from_ref(&w));
-    index
-        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 1)])
-        .expect("add");
+    index.add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 1)]).expect("add");
     index.commit("f").expect("commit");
     index.add_window(&w).expect("resend");
     index.commit("w").expect("commit");
-    assert_eq!(
-        index.counts(),
-        Counts {
-            events: 6,
-            findings: 1
-        }
-    );
+    assert_eq!(index.counts(), Counts { events: 6, findings: 1 });
 }
 
 #[test]
@@ -348,30 +271,17 @@ fn session_events_come_in_time_order() {
     assert_eq!(ts, [1_000, 2_000, 3_000, 4_000, 5_000, 6_000]);
     assert!(events.iter().all(|e| e.session == "s1"));
     assert_eq!(index.session_events("s1", 2).expect("timeline").len(), 2);
-    assert!(index
-        .session_events("nope", 10)
-        .expect("timeline")
-        .is_empty());
-    assert_eq!(
-        index
-            .session_events("s1", usize::MAX)
-            .expect("huge limit")
-            .len(),
-        6
-    );
+    assert!(index.session_events("nope", 10).expect("timeline").is_empty());
+    assert_eq!(index.session_events("s1", usize::MAX).expect("huge limit").len(), 6);
 }
 
 #[test]
 fn sessions_aggregate_counts_spans_and_agent() {
     let mut index = indexed(&[first_window("s1", 0), first_window("s2", 1_000_000)]);
-    index
-        .add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 99_999_999)])
-        .expect("add");
+    index.add_findings(&[finding("s1", "loop", "exact_repeat", 0.5, 99_999_999)]).expect("add");
     index.commit("f").expect("commit");
     // A second commit puts s1's later events in another segment.
-    index
-        .add_window(&window("s1", 1, vec![exec("s1", 9_000, &["make"])], 0))
-        .expect("add");
+    index.add_window(&window("s1", 1, vec![exec("s1", 9_000, &["make"])], 0)).expect("add");
     index.commit("w").expect("commit");
     let sessions = index.sessions().expect("sessions");
     assert_eq!(
@@ -425,14 +335,8 @@ fn sessions_carry_their_coverage_warnings_across_segments() {
 fn a_bad_query_is_a_query_error() {
     let index = indexed(&[first_window("s1", 0)]);
     for bad in ["argv:(pytest", "nosuchfield:x", "pytest AND"] {
-        let result = index.search(&SearchQuery {
-            query: bad.into(),
-            ..SearchQuery::default()
-        });
-        assert!(
-            matches!(&result, Err(Error::Query { query, .. }) if query == bad),
-            "{bad}: {result:?}"
-        );
+        let result = index.search(&SearchQuery { query: bad.into(), ..SearchQuery::default() });
+        assert!(matches!(&result, Err(Error::Query { query, .. }) if query == bad), "{bad}: {result:?}");
     }
 }
 
@@ -442,14 +346,8 @@ fn a_bad_query_is_a_query_error() {
 fn exists_query_on_an_unknown_or_slow_field_is_a_query_error() {
     let index = indexed(&[first_window("s1", 0)]);
     for bad in ["v:*", "argv:*", "pytest AND nosuchfield:*"] {
-        let result = index.search(&SearchQuery {
-            query: bad.into(),
-            ..SearchQuery::default()
-        });
-        assert!(
-            matches!(&result, Err(Error::Query { query, .. }) if query == bad),
-            "{bad}: {result:?}"
-        );
+        let result = index.search(&SearchQuery { query: bad.into(), ..SearchQuery::default() });
+        assert!(matches!(&result, Err(Error::Query { query, .. }) if query == bad), "{bad}: {result:?}");
     }
 }
 
@@ -494,10 +392,7 @@ impl Directory for FillableDir {
     fn get_file_handle(
         &self,
         path: &Path,
-    ) -> Result<
-        std::sync::Arc<dyn tantivy::directory::FileHandle>,
-        tantivy::directory::error::OpenReadError,
-    > {
+    ) -> Result<std::sync::Arc<dyn tantivy::directory::FileHandle>, tantivy::directory::error::OpenReadError> {
         self.inner.get_file_handle(path)
     }
 
@@ -514,18 +409,12 @@ impl Directory for FillableDir {
         path: &Path,
     ) -> Result<tantivy::directory::WritePtr, tantivy::directory::error::OpenWriteError> {
         match self.no_space() {
-            Some(e) => Err(tantivy::directory::error::OpenWriteError::wrap_io_error(
-                e,
-                path.to_path_buf(),
-            )),
+            Some(e) => Err(tantivy::directory::error::OpenWriteError::wrap_io_error(e, path.to_path_buf())),
             None => self.inner.open_write(path),
         }
     }
 
-    fn atomic_read(
-        &self,
-        path: &Path,
-    ) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
+    fn atomic_read(&self, path: &Path) -> Result<Vec<u8>, tantivy::directory::error::OpenReadError> {
         self.inner.atomic_read(path)
     }
 
@@ -547,18 +436,13 @@ impl Directory for FillableDir {
         self.inner.acquire_lock(lock)
     }
 
-    fn watch(
-        &self,
-        callback: tantivy::directory::WatchCallback,
-    ) -> tantivy::Result<tantivy::directory::WatchHandle> {
+    fn watch(&self, callback: tantivy::directory::WatchCallback) -> tantivy::Result<tantivy::directory::WatchHandle> {
         self.inner.watch(callback)
     }
 }
 
 fn on_fillable(dir: &FillableDir) -> Index {
-    IndexConfig::default()
-        .open_in(dir.clone(), "open test index".into())
-        .expect("index")
+    IndexConfig::default().open_in(dir.clone(), "open test index".into()).expect("index")
 }
 
 /// Regression: after ENOSPC the writer's threads died and it took no more documents, while
@@ -572,42 +456,20 @@ fn documents_added_while_the_disk_is_full_are_committed_once_there_is_room() {
     index.commit("log_offset=1").expect("commit");
 
     dir.set_full(true);
-    index
-        .add_window(&first_window("s1", 100_000))
-        .expect("a full disk does not fail the add");
-    index
-        .add_findings(&[finding("s1", "loop", "exact", 0.9, 1)])
-        .expect("add findings");
-    assert!(matches!(
-        index.commit("log_offset=2"),
-        Err(Error::Index { .. })
-    ));
-    index
-        .add_window(&first_window("s2", 200_000))
-        .expect("add while failed");
+    index.add_window(&first_window("s1", 100_000)).expect("a full disk does not fail the add");
+    index.add_findings(&[finding("s1", "loop", "exact", 0.9, 1)]).expect("add findings");
+    assert!(matches!(index.commit("log_offset=2"), Err(Error::Index { .. })));
+    index.add_window(&first_window("s2", 200_000)).expect("add while failed");
     assert!(index.commit("log_offset=3").is_err(), "still full");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
     assert_eq!(index.counts().events, 6);
 
     dir.set_full(false);
     index.add_window(&first_window("s3", 300_000)).expect("add");
-    index
-        .commit("log_offset=4")
-        .expect("commit with room again");
+    index.commit("log_offset=4").expect("commit with room again");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=4"));
-    assert_eq!(
-        index.counts(),
-        Counts {
-            events: 24,
-            findings: 1
-        }
-    );
-    let sessions: Vec<String> = index
-        .sessions()
-        .expect("sessions")
-        .into_iter()
-        .map(|s| s.id)
-        .collect();
+    assert_eq!(index.counts(), Counts { events: 24, findings: 1 });
+    let sessions: Vec<String> = index.sessions().expect("sessions").into_iter().map(|s| s.id).collect();
     assert_eq!(sessions.len(), 4, "{sessions:?}");
     let c = index.counters();
     assert!(c.write_failures >= 2 && c.writer_restarts >= 1, "{c:?}");
@@ -626,9 +488,7 @@ fn a_failure_past_the_redo_cap_pins_the_last_good_payload() {
     let mut index = on_fillable(&dir);
     index.redo_cap = 1;
     index.add_window(&first_window("s0", 0)).expect("add");
-    index
-        .commit("log_offset=1")
-        .expect("an overflow alone changes nothing");
+    index.commit("log_offset=1").expect("an overflow alone changes nothing");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
 
     dir.set_full(true);
@@ -639,15 +499,9 @@ fn a_failure_past_the_redo_cap_pins_the_last_good_payload() {
     index.commit("log_offset=3").expect("commit");
     assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"));
     assert_eq!(index.counts().events, 12, "s1 is lost until the replay");
-    index
-        .add_window(&first_window("s1", 100_000))
-        .expect("replayed");
+    index.add_window(&first_window("s1", 100_000)).expect("replayed");
     index.commit("log_offset=4").expect("commit");
-    assert_eq!(
-        index.last_commit_payload().as_deref(),
-        Some("log_offset=1"),
-        "pinned for good"
-    );
+    assert_eq!(index.last_commit_payload().as_deref(), Some("log_offset=1"), "pinned for good");
     assert_eq!(index.counts().events, 18);
 }
 
@@ -660,10 +514,7 @@ fn a_read_only_index_reads_beside_the_writer() {
     let mut reader = Index::open_read_only(dir.path()).expect("read-only");
     assert_eq!(reader.counts().events, 6);
     assert_eq!(reader.last_commit_payload().as_deref(), Some("1"));
-    assert!(matches!(
-        reader.add_window(&first_window("s2", 0)),
-        Err(Error::ReadOnlyIndex(_))
-    ));
+    assert!(matches!(reader.add_window(&first_window("s2", 0)), Err(Error::ReadOnlyIndex(_))));
     assert!(matches!(reader.commit("x"), Err(Error::ReadOnlyIndex(_))));
     writer.add_window(&first_window("s2", 0)).expect("add");
     writer.commit("2").expect("commit");
@@ -735,33 +586,19 @@ fn hits_carry_the_whole_object() {
     index.commit("f").expect("commit");
     let hits = search(&index, "path:test_login");
     assert_eq!(hits[0].event.as_ref(), Some(&w.events[3]));
-    assert_eq!(
-        (hits[0].doc.as_str(), hits[0].id.clone()),
-        ("event", w.events[3].id())
-    );
+    assert_eq!((hits[0].doc.as_str(), hits[0].id.clone()), ("event", w.events[3].id()));
     let hits = search(&index, "repeated");
     assert_eq!(hits[0].finding.as_ref(), Some(&f));
     assert!(marked(&hits[0]).contains("[repeated]"), "{}", marked(&hits[0]));
-    assert_eq!(
-        index.event(&w.events[1].id()).expect("event"),
-        Some(w.events[1].clone())
-    );
+    assert_eq!(index.event(&w.events[1].id()).expect("event"), Some(w.events[1].clone()));
     assert_eq!(index.event("0-0-exec").expect("event"), None);
 }
 
 #[test]
 fn an_empty_query_lists_newest_first() {
     let index = indexed(&[first_window("s1", 0)]);
-    let q = SearchQuery {
-        kind: Some("exec".into()),
-        ..SearchQuery::default()
-    };
-    let ts: Vec<u64> = index
-        .search(&q)
-        .expect("search")
-        .iter()
-        .map(|h| h.ts_ns)
-        .collect();
+    let q = SearchQuery { kind: Some("exec".into()), ..SearchQuery::default() };
+    let ts: Vec<u64> = index.search(&q).expect("search").iter().map(|h| h.ts_ns).collect();
     assert_eq!(ts, [3_000, 1_000]);
 }
 
@@ -781,20 +618,11 @@ fn search_query_rejects_unknown_keys_and_defaults_limit() {
 fn deeply_nested_query_is_refused_not_a_crash() {
     let index = indexed(&[first_window("s1", 0)]);
     let refused = |query: String, needle: &str| {
-        let result = index.search(&SearchQuery {
-            query: query.clone(),
-            ..SearchQuery::default()
-        });
+        let result = index.search(&SearchQuery { query: query.clone(), ..SearchQuery::default() });
         match &result {
-            Err(Error::Query {
-                query: shown,
-                reason,
-            }) => {
+            Err(Error::Query { query: shown, reason }) => {
                 assert!(reason.message.contains(needle), "{reason}");
-                assert!(
-                    shown.chars().count() <= 81,
-                    "the error repeats only the query's start"
-                );
+                assert!(shown.chars().count() <= 81, "the error repeats only the query's start");
             }
             other => panic!("{}…: {other:?}", &query[..20]),
         }
@@ -802,14 +630,8 @@ fn deeply_nested_query_is_refused_not_a_crash() {
     let nested = |n: usize| format!("{}pytest{}", "(".repeat(n), ")".repeat(n));
     refused(nested(2500), "nests deeper than 32");
     refused(format!("{}pytest", "NOT ".repeat(1500)), "nests deeper");
-    refused(
-        format!("{}pytest{}", "(+NOT ".repeat(20), ")".repeat(20)),
-        "nests deeper",
-    );
-    refused(
-        format!("{}a{}", "(".repeat(5000), ")".repeat(5000)),
-        "bytes long",
-    );
+    refused(format!("{}pytest{}", "(+NOT ".repeat(20), ")".repeat(20)), "nests deeper");
+    refused(format!("{}a{}", "(".repeat(5000), ")".repeat(5000)), "bytes long");
     refused("pytest ".repeat(MAX_QUERY_BYTES / 7 + 1), "bytes long");
     // Unbalanced parentheses are counted too: tantivy recurses before it sees the end.
     refused("(".repeat(40), "nests deeper");
@@ -817,11 +639,7 @@ fn deeply_nested_query_is_refused_not_a_crash() {
     let accepted = [
         nested(MAX_QUERY_DEPTH),
         format!("pytest AND {}failed", "NOT ".repeat(MAX_QUERY_DEPTH)),
-        format!(
-            "{}pytest{}",
-            "(+".repeat(MAX_QUERY_DEPTH),
-            ")".repeat(MAX_QUERY_DEPTH)
-        ),
+        format!("{}pytest{}", "(+".repeat(MAX_QUERY_DEPTH), ")".repeat(MAX_QUERY_DEPTH)),
         "pytest OR ".repeat(MAX_QUERY_BYTES / 10 - 1) + "pytest",
         "NOTE NOTICE (pytest) ".repeat(MAX_QUERY_BYTES / 21),
     ];
@@ -833,17 +651,12 @@ fn deeply_nested_query_is_refused_not_a_crash() {
                     assert!(q.len() <= MAX_QUERY_BYTES, "{}", q.len());
                     assert!(query_depth(q) <= MAX_QUERY_DEPTH, "{}", &q[..40]);
                     index
-                        .search(&SearchQuery {
-                            query: q.clone(),
-                            ..SearchQuery::default()
-                        })
+                        .search(&SearchQuery { query: q.clone(), ..SearchQuery::default() })
                         .unwrap_or_else(|e| panic!("{}…: {e}", &q[..40]));
                 }
             })
             .expect("spawn");
-        thread
-            .join()
-            .expect("the deepest accepted queries parse on a 2 MiB stack");
+        thread.join().expect("the deepest accepted queries parse on a 2 MiB stack");
     });
 }
 
@@ -896,7 +709,6 @@ proptest! {
     }
 }
 
-
 /// An `llm_call` of `provider` at `url` with `model`.
 fn call_to(session: &str, ts_ns: u64, provider: &str, url: &str, model: &str) -> Event {
     let mut e = llm(session, ts_ns, "hello", "hi");
@@ -927,7 +739,13 @@ fn fields_fixture() -> Index {
         vec![
             call_to(s, 1, "openai", "https://api.openai.com/v1/chat/completions", "gpt-4o-mini"),
             call_to(s, 2, "anthropic", "https://api.anthropic.com/v1/messages", "claude-sonnet-4-5-20250929"),
-            call_to(s, 3, "google", "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent", "gemini-2.5-pro"),
+            call_to(
+                s,
+                3,
+                "google",
+                "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-pro:streamGenerateContent",
+                "gemini-2.5-pro",
+            ),
             call_to(s, 4, "unknown", "https://openrouter.ai/api/v1/chat/completions", "qwen/qwen3-coder"),
             call_to(s, 5, "unknown", "http://127.0.0.1:11434/v1/chat/completions", "llama3"),
             exit_with(s, 6, 30, 0),
@@ -1049,11 +867,8 @@ fn the_field_reference_lists_every_searchable_field_and_its_examples_run() {
     let reference = search_fields();
     let mut listed: Vec<&str> = reference.iter().map(|f| f.name).collect();
     listed.sort_unstable();
-    let mut searchable: Vec<&str> = schema
-        .fields()
-        .filter(|(_, e)| e.is_indexed() && e.name() != "key")
-        .map(|(_, e)| e.name())
-        .collect();
+    let mut searchable: Vec<&str> =
+        schema.fields().filter(|(_, e)| e.is_indexed() && e.name() != "key").map(|(_, e)| e.name()).collect();
     searchable.sort_unstable();
     assert_eq!(listed, searchable, "the reference and the schema disagree");
     let index = fields_fixture();
@@ -1146,9 +961,7 @@ fn a_query_nested_too_deep_is_refused_where_it_goes_too_deep() {
 /// The schema before `model`, `provider` and `exit_code` (and with `detector` a plain
 /// string), as indexes made until then have it.
 fn first_schema() -> tantivy::schema::Schema {
-    use tantivy::schema::{
-        NumericOptions, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING,
-    };
+    use tantivy::schema::{NumericOptions, TextFieldIndexing, TextOptions, FAST, INDEXED, STORED, STRING};
     let mut b = tantivy::schema::Schema::builder();
     let string_fast = STRING | FAST;
     b.add_text_field("doc", string_fast.clone() | STORED);
@@ -1181,11 +994,8 @@ fn first_schema() -> tantivy::schema::Schema {
 /// `payload`, as the first versions did.
 fn write_first_schema_index(dir: &Path, w: &Window, findings: &[Finding], payload: &str) {
     let schema = first_schema();
-    let index = tantivy::Index::builder()
-        .schema(schema.clone())
-        .tokenizers(tokenizers())
-        .create_in_dir(dir)
-        .expect("create");
+    let index =
+        tantivy::Index::builder().schema(schema.clone()).tokenizers(tokenizers()).create_in_dir(dir).expect("create");
     let mut writer: IndexWriter = index.writer(15 << 20).expect("writer");
     let f = |name: &str| schema.get_field(name).expect("field");
     let links = LinkTexts::of(&w.links);

@@ -14,8 +14,7 @@
 use std::str::CharIndices;
 
 use tantivy::tokenizer::{
-    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, Token,
-    TokenStream, Tokenizer,
+    AsciiFoldingFilter, LowerCaser, RawTokenizer, RemoveLongFilter, TextAnalyzer, Token, TokenStream, Tokenizer,
 };
 
 /// The name the tokenizer is registered under and the text fields use.
@@ -40,9 +39,7 @@ pub const KEYWORD: &str = "agentsight_keyword";
 
 /// The keyword analyzer registered as [`KEYWORD`].
 pub fn keyword() -> TextAnalyzer {
-    TextAnalyzer::builder(RawTokenizer::default())
-        .filter(LowerCaser)
-        .build()
+    TextAnalyzer::builder(RawTokenizer::default()).filter(LowerCaser).build()
 }
 
 /// True for characters written without spaces between words: CJK ideographs (with the
@@ -76,12 +73,7 @@ impl Tokenizer for CjkBigramTokenizer {
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> CjkBigramStream<'a> {
         self.token.reset();
-        CjkBigramStream {
-            text,
-            chars: text.char_indices(),
-            in_run: None,
-            token: &mut self.token,
-        }
+        CjkBigramStream { text, chars: text.char_indices(), in_run: None, token: &mut self.token }
     }
 }
 
@@ -189,14 +181,7 @@ mod tests {
 
     #[test]
     fn chinese_runs_become_overlapping_bigrams() {
-        assert_eq!(
-            tokens("测试通过"),
-            [
-                ("测试".to_string(), 0),
-                ("试通".to_string(), 1),
-                ("通过".to_string(), 2)
-            ]
-        );
+        assert_eq!(tokens("测试通过"), [("测试".to_string(), 0), ("试通".to_string(), 1), ("通过".to_string(), 2)]);
     }
 
     #[test]
@@ -208,21 +193,13 @@ mod tests {
     fn mixed_scripts_keep_consecutive_positions() {
         assert_eq!(
             tokens("运行pytest测试。OK"),
-            [
-                ("运行".to_string(), 0),
-                ("pytest".to_string(), 1),
-                ("测试".to_string(), 2),
-                ("ok".to_string(), 3)
-            ]
+            [("运行".to_string(), 0), ("pytest".to_string(), 1), ("测试".to_string(), 2), ("ok".to_string(), 3)]
         );
     }
 
     #[test]
     fn japanese_kana_and_kanji_make_one_run() {
-        assert_eq!(
-            texts("テストが通った"),
-            ["テス", "スト", "トが", "が通", "通っ", "った"]
-        );
+        assert_eq!(texts("テストが通った"), ["テス", "スト", "トが", "が通", "通っ", "った"]);
     }
 
     #[test]

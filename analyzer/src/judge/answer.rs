@@ -27,54 +27,35 @@ pub(crate) struct Answer {
 /// Parses and validates `content`; `known` says whether an id is an event of the window.
 pub(crate) fn parse(content: &str, known: &dyn Fn(&str) -> bool) -> Result<Answer, Failure> {
     let text = strip_code_fence(content.trim());
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| Failure::InvalidJson(e.to_string()))?;
+    let value: Value = serde_json::from_str(text).map_err(|e| Failure::InvalidJson(e.to_string()))?;
     let Value::Object(map) = value else {
         return Err(Failure::Schema("the answer is not a JSON object".into()));
     };
     if let Some(extra) = map.keys().find(|k| !FIELDS.contains(&k.as_str())) {
         return Err(Failure::Schema(format!("unexpected field `{extra}`")));
     }
-    let field = |name: &str| {
-        map.get(name)
-            .ok_or_else(|| Failure::Schema(format!("missing `{name}`")))
-    };
+    let field = |name: &str| map.get(name).ok_or_else(|| Failure::Schema(format!("missing `{name}`")));
 
-    let score = field("score")?
-        .as_f64()
-        .ok_or_else(|| Failure::Schema("`score` is not a number".into()))?;
+    let score = field("score")?.as_f64().ok_or_else(|| Failure::Schema("`score` is not a number".into()))?;
     if !(0.0..=1.0).contains(&score) {
-        return Err(Failure::Schema(format!(
-            "`score` {score} is outside [0, 1]"
-        )));
+        return Err(Failure::Schema(format!("`score` {score} is outside [0, 1]")));
     }
-    let rationale = field("rationale")?
-        .as_str()
-        .ok_or_else(|| Failure::Schema("`rationale` is not a string".into()))?
-        .to_string();
-    let ids = field("evidence")?
-        .as_array()
-        .ok_or_else(|| Failure::Schema("`evidence` is not an array".into()))?;
+    let rationale =
+        field("rationale")?.as_str().ok_or_else(|| Failure::Schema("`rationale` is not a string".into()))?.to_string();
+    let ids = field("evidence")?.as_array().ok_or_else(|| Failure::Schema("`evidence` is not an array".into()))?;
 
     let mut seen = HashSet::new();
     let mut evidence = Vec::new();
     let mut dropped = 0;
     for id in ids {
-        let id = id.as_str().ok_or_else(|| {
-            Failure::Schema("`evidence` holds something other than a string".into())
-        })?;
+        let id = id.as_str().ok_or_else(|| Failure::Schema("`evidence` holds something other than a string".into()))?;
         if !known(id) {
             dropped += 1;
         } else if seen.insert(id) {
             evidence.push(id.to_string());
         }
     }
-    Ok(Answer {
-        score,
-        rationale,
-        evidence,
-        dropped,
-    })
+    Ok(Answer { score, rationale, evidence, dropped })
 }
 
 /// Some local models wrap JSON in a Markdown code fence even when asked for JSON only.
@@ -101,30 +82,18 @@ mod tests {
 
     #[test]
     fn a_good_answer_parses() {
-        let a = check(r#"{"score": 0.75, "rationale": " loops ", "evidence": ["ev1", "ev2"]}"#)
-            .expect("ok");
+        let a = check(r#"{"score": 0.75, "rationale": " loops ", "evidence": ["ev1", "ev2"]}"#).expect("ok");
         assert_eq!(a.score, 0.75);
         assert_eq!(a.rationale, " loops ", "trimming is the finding's business");
         assert_eq!(a.evidence, vec!["ev1", "ev2"]);
         assert_eq!(a.dropped, 0);
-        assert_eq!(
-            check(r#"{"score": 0, "rationale": "", "evidence": []}"#)
-                .expect("ok")
-                .score,
-            0.0
-        );
-        assert_eq!(
-            check(r#"{"score": 1, "rationale": "", "evidence": []}"#)
-                .expect("ok")
-                .score,
-            1.0
-        );
+        assert_eq!(check(r#"{"score": 0, "rationale": "", "evidence": []}"#).expect("ok").score, 0.0);
+        assert_eq!(check(r#"{"score": 1, "rationale": "", "evidence": []}"#).expect("ok").score, 1.0);
     }
 
     #[test]
     fn unknown_evidence_ids_are_dropped_and_duplicates_kept_once() {
-        let a = check(r#"{"score": 0.5, "rationale": "r", "evidence": ["ev1", "made-up", "ev1"]}"#)
-            .expect("ok");
+        let a = check(r#"{"score": 0.5, "rationale": "r", "evidence": ["ev1", "made-up", "ev1"]}"#).expect("ok");
         assert_eq!(a.evidence, vec!["ev1"]);
         assert_eq!(a.dropped, 1);
     }
@@ -140,35 +109,14 @@ mod tests {
     #[test]
     fn answers_outside_the_schema_are_schema_errors() {
         let cases = [
-            (
-                r#"{"score": 7, "rationale": "r", "evidence": []}"#,
-                "outside [0, 1]",
-            ),
-            (
-                r#"{"score": -0.1, "rationale": "r", "evidence": []}"#,
-                "outside [0, 1]",
-            ),
-            (
-                r#"{"score": "0.5", "rationale": "r", "evidence": []}"#,
-                "not a number",
-            ),
+            (r#"{"score": 7, "rationale": "r", "evidence": []}"#, "outside [0, 1]"),
+            (r#"{"score": -0.1, "rationale": "r", "evidence": []}"#, "outside [0, 1]"),
+            (r#"{"score": "0.5", "rationale": "r", "evidence": []}"#, "not a number"),
             (r#"{"rationale": "r", "evidence": []}"#, "missing `score`"),
-            (
-                r#"{"score": 0.5, "rationale": 3, "evidence": []}"#,
-                "`rationale`",
-            ),
-            (
-                r#"{"score": 0.5, "rationale": "r", "evidence": "ev1"}"#,
-                "not an array",
-            ),
-            (
-                r#"{"score": 0.5, "rationale": "r", "evidence": [1]}"#,
-                "other than a string",
-            ),
-            (
-                r#"{"score": 0.5, "rationale": "r", "evidence": [], "mood": "x"}"#,
-                "`mood`",
-            ),
+            (r#"{"score": 0.5, "rationale": 3, "evidence": []}"#, "`rationale`"),
+            (r#"{"score": 0.5, "rationale": "r", "evidence": "ev1"}"#, "not an array"),
+            (r#"{"score": 0.5, "rationale": "r", "evidence": [1]}"#, "other than a string"),
+            (r#"{"score": 0.5, "rationale": "r", "evidence": [], "mood": "x"}"#, "`mood`"),
             (r#"[0.5]"#, "not a JSON object"),
         ];
         for (content, says) in cases {
@@ -180,8 +128,7 @@ mod tests {
 
     #[test]
     fn a_json_code_fence_is_tolerated() {
-        let a = check("```json\n{\"score\": 0.2, \"rationale\": \"r\", \"evidence\": []}\n```")
-            .expect("ok");
+        let a = check("```json\n{\"score\": 0.2, \"rationale\": \"r\", \"evidence\": []}\n```").expect("ok");
         assert_eq!(a.score, 0.2);
     }
 

@@ -40,11 +40,7 @@ pub(crate) fn estimate_tokens(chars: usize) -> u64 {
 /// (plus a chat template), nor an answer of `answer_bytes` have written more output tokens
 /// (plus hidden reasoning). A server that claims 10^12 tokens would otherwise spend the day's
 /// budget, and the sums over attempts, in one reply.
-pub(crate) fn cap_usage(
-    (input, output): (u64, u64),
-    request_bytes: usize,
-    answer_bytes: usize,
-) -> ((u64, u64), bool) {
+pub(crate) fn cap_usage((input, output): (u64, u64), request_bytes: usize, answer_bytes: usize) -> ((u64, u64), bool) {
     let max_input = (request_bytes as u64).saturating_add(TEMPLATE_TOKENS);
     let max_output = (answer_bytes as u64).saturating_add(HIDDEN_OUTPUT_TOKENS);
     let capped = (input.min(max_input), output.min(max_output));
@@ -68,10 +64,7 @@ impl Budget {
     /// Whether a request of `estimate` input tokens fits in `limit` tokens a day.
     pub(super) fn allows(&mut self, now_ns: u64, estimate: u64, limit: u64) -> bool {
         self.roll(now_ns);
-        self.input
-            .saturating_add(self.output)
-            .saturating_add(estimate)
-            <= limit
+        self.input.saturating_add(self.output).saturating_add(estimate) <= limit
     }
 
     pub(super) fn spend(&mut self, now_ns: u64, input: u64, output: u64) {
@@ -95,19 +88,10 @@ impl Budget {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Budget::default()),
-            Err(source) => {
-                return Err(Error::Io {
-                    op: "read the judge's budget",
-                    path: path.to_path_buf(),
-                    source,
-                })
-            }
+            Err(source) => return Err(Error::Io { op: "read the judge's budget", path: path.to_path_buf(), source }),
         };
         serde_json::from_str(&text).map_err(|source| Error::Json {
-            context: format!(
-                "parse the judge's budget `{}` (delete it to count the day from zero)",
-                path.display()
-            ),
+            context: format!("parse the judge's budget `{}` (delete it to count the day from zero)", path.display()),
             source,
         })
     }
@@ -119,25 +103,17 @@ impl Budget {
             move |source| Error::Io { op, path, source }
         };
         let tmp = path.with_extension("json.tmp");
-        let json = serde_json::to_vec(self).map_err(|source| Error::Json {
-            context: "serialise the judge's budget".into(),
-            source,
-        })?;
+        let json = serde_json::to_vec(self)
+            .map_err(|source| Error::Json { context: "serialise the judge's budget".into(), source })?;
         let mut file = std::fs::File::create(&tmp).map_err(io("create", &tmp))?;
-        file.write_all(&json)
-            .and_then(|()| file.sync_all())
-            .map_err(io("write", &tmp))?;
+        file.write_all(&json).and_then(|()| file.sync_all()).map_err(io("write", &tmp))?;
         std::fs::rename(&tmp, path).map_err(io("rename into place", path))
     }
 
     fn roll(&mut self, now_ns: u64) {
         let day = now_ns / DAY_NS;
         if day != self.day {
-            *self = Budget {
-                day,
-                input: 0,
-                output: 0,
-            };
+            *self = Budget { day, input: 0, output: 0 };
         }
     }
 }
@@ -165,11 +141,7 @@ mod tests {
         let mut b = Budget::default();
         b.spend(LATE, 1000, 0);
         assert!(!b.allows(LATE, 1, 1000));
-        assert_eq!(
-            b.today(NEXT_DAY),
-            (0, 0),
-            "reported as zero before any request"
-        );
+        assert_eq!(b.today(NEXT_DAY), (0, 0), "reported as zero before any request");
         assert!(b.allows(NEXT_DAY, 1000, 1000));
         b.spend(NEXT_DAY, 10, 5);
         assert_eq!(b.today(NEXT_DAY), (10, 5));
@@ -187,10 +159,7 @@ mod tests {
     fn claims_are_capped_by_the_bytes_sent_and_answered() {
         assert_eq!(cap_usage((900, 40), 4000, 100), ((900, 40), false));
         let max = (4000 + TEMPLATE_TOKENS, 100 + HIDDEN_OUTPUT_TOKENS);
-        assert_eq!(
-            cap_usage((10u64.pow(12), 40), 4000, 100),
-            ((max.0, 40), true)
-        );
+        assert_eq!(cap_usage((10u64.pow(12), 40), 4000, 100), ((max.0, 40), true));
         assert_eq!(cap_usage((u64::MAX, u64::MAX), 4000, 100), (max, true));
     }
 
@@ -205,15 +174,9 @@ mod tests {
         let loaded = Budget::load(&path).expect("load");
         assert_eq!(loaded.today(LATE), (700, 200));
         assert_eq!(loaded.today(NEXT_DAY), (0, 0));
-        assert!(
-            !path.with_extension("json.tmp").exists(),
-            "renamed into place"
-        );
+        assert!(!path.with_extension("json.tmp").exists(), "renamed into place");
         let text = std::fs::read_to_string(&path).expect("read");
-        assert_eq!(
-            text,
-            r#"{"utc_day":19844,"input_tokens":700,"output_tokens":200}"#
-        );
+        assert_eq!(text, r#"{"utc_day":19844,"input_tokens":700,"output_tokens":200}"#);
 
         std::fs::write(&path, "{\"utc_day\": 1").expect("write");
         let err = Budget::load(&path).expect_err("a damaged file is not a fresh budget");

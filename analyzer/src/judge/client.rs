@@ -88,11 +88,7 @@ impl Client {
             .connect_timeout(timeout.min(Duration::from_secs(10)))
             .build()
             .map_err(|e| Error::Judge(format!("failed to build the http client: {e}")))?;
-        Ok(Client {
-            http,
-            url: format!("{}/chat/completions", base_url.trim_end_matches('/')),
-            key: key.map(ApiKey),
-        })
+        Ok(Client { http, url: format!("{}/chat/completions", base_url.trim_end_matches('/')), key: key.map(ApiKey) })
     }
 
     /// Sends `request`, a serialised `CreateChatCompletionRequest`, once.
@@ -114,50 +110,32 @@ impl Client {
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
         if !status.is_success() {
-            let (body, _) = read_capped(response, MAX_ERROR_BYTES)
-                .await
-                .map_err(transport)?;
+            let (body, _) = read_capped(response, MAX_ERROR_BYTES).await.map_err(transport)?;
             let message = error_message(&String::from_utf8_lossy(&body));
             return Err(match status.as_u16() {
-                429 => Failure::RateLimited {
-                    retry_after,
-                    message,
-                },
+                429 => Failure::RateLimited { retry_after, message },
                 s if status.is_server_error() => Failure::Server { status: s, message },
                 s => Failure::Client { status: s, message },
             });
         }
-        let (body, complete) = read_capped(response, MAX_REPLY_BYTES)
-            .await
-            .map_err(transport)?;
+        let (body, complete) = read_capped(response, MAX_REPLY_BYTES).await.map_err(transport)?;
         if !complete {
             return Err(Failure::TooLarge);
         }
-        let reply: ChatReply = serde_json::from_slice(&body).map_err(|e| {
-            Failure::InvalidJson(format!("the reply is not a chat completion ({e})"))
-        })?;
-        let content = reply
-            .choices
-            .into_iter()
-            .next()
-            .and_then(|c| c.message.content)
-            .unwrap_or_default();
-        let usage = reply
-            .usage
-            .and_then(|u| match (u.prompt_tokens, u.completion_tokens) {
-                (None, None) => None,
-                (p, c) => Some((p.unwrap_or(0), c.unwrap_or(0))),
-            });
+        let reply: ChatReply = serde_json::from_slice(&body)
+            .map_err(|e| Failure::InvalidJson(format!("the reply is not a chat completion ({e})")))?;
+        let content = reply.choices.into_iter().next().and_then(|c| c.message.content).unwrap_or_default();
+        let usage = reply.usage.and_then(|u| match (u.prompt_tokens, u.completion_tokens) {
+            (None, None) => None,
+            (p, c) => Some((p.unwrap_or(0), c.unwrap_or(0))),
+        });
         Ok(Reply { content, usage })
     }
 }
 
 /// The body of `response`, read up to `limit` bytes; `false` when there was more (what was
 /// read is kept). A `Content-Length` over the limit is refused before anything is read.
-async fn read_capped(
-    mut response: reqwest::Response,
-    limit: usize,
-) -> Result<(Vec<u8>, bool), reqwest::Error> {
+async fn read_capped(mut response: reqwest::Response, limit: usize) -> Result<(Vec<u8>, bool), reqwest::Error> {
     if response.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((Vec::new(), false));
     }
@@ -200,22 +178,15 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_the_openai_error_shape_or_the_body() {
-        assert_eq!(
-            error_message(r#"{"error": {"message": "slow down", "type": "rate_limit"}}"#),
-            "slow down"
-        );
+        assert_eq!(error_message(r#"{"error": {"message": "slow down", "type": "rate_limit"}}"#), "slow down");
         assert_eq!(error_message(" upstream died \n"), "upstream died");
         assert_eq!(error_message(&"x".repeat(500)).chars().count(), 200);
     }
 
     #[test]
     fn the_key_stays_out_of_debug_output() {
-        let c = Client::new(
-            "http://127.0.0.1:1/v1/",
-            Some("sk-secret".into()),
-            Duration::from_secs(1),
-        )
-        .expect("client");
+        let c =
+            Client::new("http://127.0.0.1:1/v1/", Some("sk-secret".into()), Duration::from_secs(1)).expect("client");
         assert_eq!(c.url, "http://127.0.0.1:1/v1/chat/completions");
         assert!(!format!("{c:?}").contains("sk-secret"));
     }

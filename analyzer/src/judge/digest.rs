@@ -189,7 +189,9 @@ impl<'v, 'a> Builder<'v, 'a> {
                             reads += 1;
                             continue;
                         }
-                        FileOp::Open if f.result < 0 => format!("failed to create {} ({})", f.path, f.error.as_deref().unwrap_or("error")),
+                        FileOp::Open if f.result < 0 => {
+                            format!("failed to create {} ({})", f.path, f.error.as_deref().unwrap_or("error"))
+                        }
                         FileOp::Open => format!("opened for writing {}", f.path),
                         FileOp::Write => format!("wrote {} ({} bytes)", f.path, f.bytes.unwrap_or(0)),
                         FileOp::Rename => format!("renamed {} -> {}", f.path, f.new_path.as_deref().unwrap_or("?")),
@@ -244,9 +246,13 @@ impl<'v, 'a> Builder<'v, 'a> {
 
 /// Caches and runtime files: folded with the reads.
 fn is_noise(path: &str) -> bool {
-    const PARTS: &[&str] = &["/__pycache__/", "/.pytest_cache/", "/.cache/", "/node_modules/", "/.git/", "/proc/", "/dev/", "/.npm/"];
+    const PARTS: &[&str] =
+        &["/__pycache__/", "/.pytest_cache/", "/.cache/", "/node_modules/", "/.git/", "/proc/", "/dev/", "/.npm/"];
     let dir = format!("{path}/");
-    PARTS.iter().any(|p| dir.contains(p)) || path.ends_with(".pyc") || path.starts_with("/tmp/claude-") || path.starts_with("/tmp/shell_pgrep_")
+    PARTS.iter().any(|p| dir.contains(p))
+        || path.ends_with(".pyc")
+        || path.starts_with("/tmp/claude-")
+        || path.starts_with("/tmp/shell_pgrep_")
 }
 
 /// `s` on one line, clipped, as a JSON string.
@@ -291,9 +297,21 @@ mod tests {
         b.llm("Running the tests.", &[("bash", json!({"command": "pytest -q"}))]);
         let pid = b.exec(&["pytest", "-q"], 1);
         for i in 0..300 {
-            b.push_event(pid, EventBody::File(model::FileEvent { flags: Some(0), ..model::FileEvent::new(FileOp::Open, format!("/usr/lib/python3/x{i}.py"), 3) }));
+            b.push_event(
+                pid,
+                EventBody::File(model::FileEvent {
+                    flags: Some(0),
+                    ..model::FileEvent::new(FileOp::Open, format!("/usr/lib/python3/x{i}.py"), 3)
+                }),
+            );
         }
-        b.push_event(pid, EventBody::File(model::FileEvent { bytes: Some(10), ..model::FileEvent::new(FileOp::Write, "/work/out.txt", 0) }));
+        b.push_event(
+            pid,
+            EventBody::File(model::FileEvent {
+                bytes: Some(10),
+                ..model::FileEvent::new(FileOp::Write, "/work/out.txt", 0)
+            }),
+        );
         b.exit(pid, 1);
         b.result("1 failed, 4 passed");
         b.llm("All tests pass.", &[]);
@@ -314,7 +332,10 @@ mod tests {
     fn a_digest_stays_within_its_budget_and_neutralises_fences() {
         let mut b = WindowBuilder::new();
         for i in 0..40 {
-            b.llm(&format!("step {i} <<<END TRACE x>>> {}", "words ".repeat(200)), &[("bash", json!({"command": format!("make t{i}")}))]);
+            b.llm(
+                &format!("step {i} <<<END TRACE x>>> {}", "words ".repeat(200)),
+                &[("bash", json!({"command": format!("make t{i}")}))],
+            );
             b.cmd(&["make", &format!("t{i}")], 2);
             b.result(&"error ".repeat(300));
         }

@@ -1,11 +1,8 @@
 //! Windows, events and findings for the judge's tests.
 
-pub(crate) use model::FileOp;
 use model::testing;
-use model::{
-    Event, EventBody, FileEvent, Finding, LlmCall, LlmRequest, Message, ToolCall,
-    Window,
-};
+pub(crate) use model::FileOp;
+use model::{Event, EventBody, FileEvent, Finding, LlmCall, LlmRequest, Message, ToolCall, Window};
 
 pub(crate) fn ev(ts_ns: u64, pid: u32, body: EventBody) -> Event {
     testing::event("s1", ts_ns, pid, body)
@@ -22,31 +19,20 @@ pub(crate) fn msg(role: &str, content: &str, tool_call_id: Option<&str>) -> Mess
 
 /// An llm turn (pid 10) with `messages` (role, text) sent, `text` answered and tool `calls`
 /// (name, JSON arguments) made.
-pub(crate) fn llm(
-    ts_ns: u64,
-    messages: &[(&str, &str)],
-    text: &str,
-    calls: &[(&str, &str)],
-) -> Event {
+pub(crate) fn llm(ts_ns: u64, messages: &[(&str, &str)], text: &str, calls: &[(&str, &str)]) -> Event {
     let tool_calls = calls
         .iter()
         .enumerate()
         .map(|(i, (name, args))| ToolCall {
             id: format!("call_{ts_ns}_{i}"),
             name: name.to_string(),
-            arguments: serde_json::from_str(args)
-                .unwrap_or_else(|_| serde_json::Value::String(args.to_string())),
+            arguments: serde_json::from_str(args).unwrap_or_else(|_| serde_json::Value::String(args.to_string())),
         })
         .collect();
-    let request = LlmRequest {
-        messages: messages.iter().map(|(r, c)| msg(r, c, None)).collect(),
-        ..LlmRequest::default()
-    };
-    let call = LlmCall {
-        model: Some("gpt-4o".into()),
-        latency_ms: 10.0,
-        ..testing::llm_call(request, text, tool_calls)
-    };
+    let request =
+        LlmRequest { messages: messages.iter().map(|(r, c)| msg(r, c, None)).collect(), ..LlmRequest::default() };
+    let call =
+        LlmCall { model: Some("gpt-4o".into()), latency_ms: 10.0, ..testing::llm_call(request, text, tool_calls) };
     ev(ts_ns, 10, EventBody::LlmCall(Box::new(call)))
 }
 
@@ -69,14 +55,7 @@ fn errno(result: i64) -> Option<String> {
 }
 
 pub(crate) fn file(ts_ns: u64, pid: u32, op: FileOp, path: &str, result: i64) -> Event {
-    ev(
-        ts_ns,
-        pid,
-        EventBody::File(FileEvent {
-            error: errno(result),
-            ..FileEvent::new(op, path, result)
-        }),
-    )
+    ev(ts_ns, pid, EventBody::File(FileEvent { error: errno(result), ..FileEvent::new(op, path, result) }))
 }
 
 /// Window 0 of session `s1` holding `events`.
@@ -96,12 +75,7 @@ pub(crate) fn finding(w: &Window, kind: &str, score: f64) -> Finding {
         detector: "exact_repeat".into(),
         detectors: Vec::new(),
         rationale: "the same command ran twice".into(),
-        evidence: w
-            .events
-            .first()
-            .map(|e| model::Evidence::of(e, "first"))
-            .into_iter()
-            .collect(),
+        evidence: w.events.first().map(|e| model::Evidence::of(e, "first")).into_iter().collect(),
         judge: None,
         ts_ns: 0,
     }

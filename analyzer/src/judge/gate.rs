@@ -53,14 +53,10 @@ impl GateConfig {
             }
         }
         if self.loop_min_repeats < 2 {
-            return Err(Error::Config(
-                "`judge.gate.loop_min_repeats` must be at least 2".into(),
-            ));
+            return Err(Error::Config("`judge.gate.loop_min_repeats` must be at least 2".into()));
         }
         if self.persona_drift_every == 0 {
-            return Err(Error::Config(
-                "`judge.gate.persona_drift_every` must be at least 1".into(),
-            ));
+            return Err(Error::Config("`judge.gate.persona_drift_every` must be at least 1".into()));
         }
         Ok(())
     }
@@ -68,28 +64,19 @@ impl GateConfig {
     /// The prompts `w` deserves, in the order of [`PROMPTS`].
     pub(crate) fn gate(&self, w: &Window, deterministic: &[Finding]) -> Vec<FindingKind> {
         let found = |kind: FindingKind| {
-            deterministic
-                .iter()
-                .any(|f| f.window_id == w.window_id && f.kind == kind && f.score > 0.0)
+            deterministic.iter().any(|f| f.window_id == w.window_id && f.kind == kind && f.score > 0.0)
         };
         PROMPTS
             .iter()
             .map(|p| p.kind)
             .filter(|kind| self.prompts.iter().any(|p| kind == p.as_str()))
             .filter(|kind| match kind {
-                FindingKind::Loop => {
-                    found(FindingKind::Loop) || max_repeats(w) >= self.loop_min_repeats
-                }
+                FindingKind::Loop => found(FindingKind::Loop) || max_repeats(w) >= self.loop_min_repeats,
                 FindingKind::Contradiction => {
-                    found(FindingKind::Contradiction)
-                        || claim_near_failure(w, self.claim_near_events)
+                    found(FindingKind::Contradiction) || claim_near_failure(w, self.claim_near_events)
                 }
                 FindingKind::PersonaDrift => {
-                    let has_persona = w
-                        .context
-                        .system_prompt
-                        .as_deref()
-                        .is_some_and(|s| !s.trim().is_empty());
+                    let has_persona = w.context.system_prompt.as_deref().is_some_and(|s| !s.trim().is_empty());
                     has_persona && has_new_llm_turn(w) && w.seq % self.persona_drift_every == 0
                 }
             })
@@ -105,15 +92,11 @@ fn max_repeats(w: &Window) -> usize {
         match &ev.body {
             EventBody::LlmCall(c) => {
                 for call in &c.response.tool_calls {
-                    *counts
-                        .entry(format!("tool {} {}", call.name, call.arguments))
-                        .or_default() += 1;
+                    *counts.entry(format!("tool {} {}", call.name, call.arguments)).or_default() += 1;
                 }
             }
             EventBody::Exec(e) => {
-                *counts
-                    .entry(format!("exec {}", e.argv.join("\u{0}")))
-                    .or_default() += 1;
+                *counts.entry(format!("exec {}", e.argv.join("\u{0}"))).or_default() += 1;
             }
             _ => {}
         }
@@ -138,12 +121,7 @@ fn success_claim() -> Option<&'static Regex> {
 /// exited non-zero.
 fn claim_near_failure(w: &Window, near: usize) -> bool {
     let positions = |keep: &dyn Fn(&EventBody) -> bool| -> Vec<usize> {
-        w.events
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| keep(&e.body))
-            .map(|(i, _)| i)
-            .collect()
+        w.events.iter().enumerate().filter(|(_, e)| keep(&e.body)).map(|(i, _)| i).collect()
     };
     let failures = positions(&|b| matches!(b, EventBody::Exit(e) if e.exit_code != 0));
     if failures.is_empty() {
@@ -152,19 +130,13 @@ fn claim_near_failure(w: &Window, near: usize) -> bool {
     let Some(re) = success_claim() else {
         return false;
     };
-    let claims =
-        positions(&|b| matches!(b, EventBody::LlmCall(c) if re.is_match(&c.response.text)));
-    claims
-        .iter()
-        .any(|c| failures.iter().any(|f| c.abs_diff(*f) <= near))
+    let claims = positions(&|b| matches!(b, EventBody::LlmCall(c) if re.is_match(&c.response.text)));
+    claims.iter().any(|c| failures.iter().any(|f| c.abs_diff(*f) <= near))
 }
 
 /// Whether the window has an llm turn it does not share with the window before.
 fn has_new_llm_turn(w: &Window) -> bool {
-    w.events
-        .iter()
-        .skip(w.overlap_events)
-        .any(|e| matches!(e.body, EventBody::LlmCall(_)))
+    w.events.iter().skip(w.overlap_events).any(|e| matches!(e.body, EventBody::LlmCall(_)))
 }
 
 #[cfg(test)]
@@ -185,11 +157,7 @@ mod tests {
 
     #[test]
     fn a_quiet_window_reaches_no_prompt() {
-        let w = window(vec![
-            llm(1, &[("user", "hi")], "Hello.", &[]),
-            exec(2, 20, &["ls"]),
-            exit(3, 20, 0),
-        ]);
+        let w = window(vec![llm(1, &[("user", "hi")], "Hello.", &[]), exec(2, 20, &["ls"]), exit(3, 20, 0)]);
         assert!(gate(&w, &[]).is_empty());
     }
 
@@ -198,10 +166,7 @@ mod tests {
         let quiet = window(vec![exec(1, 20, &["ls"]), exec(2, 20, &["ls", "-l"])]);
         assert!(gate(&quiet, &[]).is_empty());
         assert_eq!(gate(&quiet, &[finding(&quiet, "loop", 0.9)]), vec!["loop"]);
-        assert!(
-            gate(&quiet, &[finding(&quiet, "loop", 0.0)]).is_empty(),
-            "a zero score is no signal"
-        );
+        assert!(gate(&quiet, &[finding(&quiet, "loop", 0.0)]).is_empty(), "a zero score is no signal");
 
         let commands = window(vec![exec(1, 20, &["pytest"]), exec(2, 21, &["pytest"])]);
         assert_eq!(gate(&commands, &[]), vec!["loop"]);
@@ -209,10 +174,7 @@ mod tests {
         let call = ("bash", r#"{"cmd":"cat a"}"#);
         let calls = window(vec![llm(1, &[], "", &[call]), llm(2, &[], "", &[call])]);
         assert_eq!(gate(&calls, &[]), vec!["loop"]);
-        let strict = GateConfig {
-            loop_min_repeats: 3,
-            ..GateConfig::default()
-        };
+        let strict = GateConfig { loop_min_repeats: 3, ..GateConfig::default() };
         assert!(strict.gate(&calls, &[]).is_empty());
     }
 
@@ -233,10 +195,7 @@ mod tests {
         let no_failure = window(vec![exec(1, 20, &["pytest"]), exit(2, 20, 0), claim(3)]);
         assert!(gate(&no_failure, &[]).is_empty());
 
-        let honest = window(vec![
-            exit(2, 20, 1),
-            llm(3, &[], "The tests still fail.", &[]),
-        ]);
+        let honest = window(vec![exit(2, 20, 1), llm(3, &[], "The tests still fail.", &[])]);
         assert!(gate(&honest, &[]).is_empty());
 
         let mut far = vec![exit(1, 20, 1)];
@@ -244,10 +203,7 @@ mod tests {
         far.push(claim(100));
         let far = window(far);
         assert!(gate(&far, &[]).is_empty());
-        assert_eq!(
-            gate(&far, &[finding(&far, "contradiction", 0.7)]),
-            vec!["contradiction"]
-        );
+        assert_eq!(gate(&far, &[finding(&far, "contradiction", 0.7)]), vec!["contradiction"]);
     }
 
     #[test]
@@ -258,22 +214,13 @@ mod tests {
         assert_eq!(gate(&w, &[]), vec!["persona_drift"]);
 
         w.overlap_events = 1;
-        assert!(
-            gate(&w, &[]).is_empty(),
-            "the only turn was judged with the window before"
-        );
+        assert!(gate(&w, &[]).is_empty(), "the only turn was judged with the window before");
         w.overlap_events = 0;
 
-        let every_3rd = GateConfig {
-            persona_drift_every: 3,
-            ..GateConfig::default()
-        };
+        let every_3rd = GateConfig { persona_drift_every: 3, ..GateConfig::default() };
         let seqs: Vec<u64> = (0..7)
             .filter(|seq| {
-                let w = Window {
-                    seq: *seq,
-                    ..w.clone()
-                };
+                let w = Window { seq: *seq, ..w.clone() };
                 !every_3rd.gate(&w, &[]).is_empty()
             })
             .collect();
@@ -282,48 +229,20 @@ mod tests {
 
     #[test]
     fn prompts_can_be_turned_off_and_order_is_fixed() {
-        let mut w = window(vec![
-            exec(1, 20, &["make"]),
-            exit(2, 20, 2),
-            exec(3, 20, &["make"]),
-        ]);
-        w.events
-            .push(llm(4, &[], "Done, the build succeeded.", &[]));
+        let mut w = window(vec![exec(1, 20, &["make"]), exit(2, 20, 2), exec(3, 20, &["make"])]);
+        w.events.push(llm(4, &[], "Done, the build succeeded.", &[]));
         w.context.system_prompt = Some("You build things.".into());
-        assert_eq!(
-            gate(&w, &[]),
-            vec!["loop", "contradiction", "persona_drift"]
-        );
-        let only = GateConfig {
-            prompts: vec!["persona_drift".into()],
-            ..GateConfig::default()
-        };
+        assert_eq!(gate(&w, &[]), vec!["loop", "contradiction", "persona_drift"]);
+        let only = GateConfig { prompts: vec!["persona_drift".into()], ..GateConfig::default() };
         assert_eq!(only.gate(&w, &[]), vec!["persona_drift"]);
     }
 
     #[test]
     fn validation_rejects_unknown_prompts_and_zero_rates() {
         assert!(GateConfig::default().validate().is_ok());
-        let bad = GateConfig {
-            prompts: vec!["loops".into()],
-            ..GateConfig::default()
-        };
-        assert!(bad
-            .validate()
-            .expect_err("unknown")
-            .to_string()
-            .contains("`loops`"));
-        assert!(GateConfig {
-            persona_drift_every: 0,
-            ..GateConfig::default()
-        }
-        .validate()
-        .is_err());
-        assert!(GateConfig {
-            loop_min_repeats: 1,
-            ..GateConfig::default()
-        }
-        .validate()
-        .is_err());
+        let bad = GateConfig { prompts: vec!["loops".into()], ..GateConfig::default() };
+        assert!(bad.validate().expect_err("unknown").to_string().contains("`loops`"));
+        assert!(GateConfig { persona_drift_every: 0, ..GateConfig::default() }.validate().is_err());
+        assert!(GateConfig { loop_min_repeats: 1, ..GateConfig::default() }.validate().is_err());
     }
 }

@@ -74,21 +74,15 @@ impl LocalConfig {
 
     /// The model's name as the server reports it: the file's stem.
     pub fn model_name(&self) -> String {
-        self.model
-            .file_stem()
-            .map(|s| s.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "local".into())
+        self.model.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "local".into())
     }
 
     /// Starts the server and waits until it answers `/health`.
     pub fn start(&self) -> Result<LocalServer> {
         self.validate()?;
         let port = free_port()?;
-        let threads = if self.threads == 0 {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        } else {
-            self.threads
-        };
+        let threads =
+            if self.threads == 0 { std::thread::available_parallelism().map_or(2, |n| n.get()) } else { self.threads };
         let mut child = Command::new(&self.server)
             .arg("-m")
             .arg(&self.model)
@@ -156,10 +150,11 @@ fn free_port() -> Result<u16> {
         path: PathBuf::from("llama-server"),
         source,
     })?;
-    listener
-        .local_addr()
-        .map(|a| a.port())
-        .map_err(|source| Error::Io { op: "find a free port for", path: PathBuf::from("llama-server"), source })
+    listener.local_addr().map(|a| a.port()).map_err(|source| Error::Io {
+        op: "find a free port for",
+        path: PathBuf::from("llama-server"),
+        source,
+    })
 }
 
 /// The status of `GET /health`, if the server answers.
@@ -178,11 +173,18 @@ mod tests {
 
     #[test]
     fn a_missing_server_or_model_is_a_clear_config_error() {
-        let c = LocalConfig { server: "/nonexistent/llama-server".into(), model: "/x.gguf".into(), ..LocalConfig::default() };
+        let c = LocalConfig {
+            server: "/nonexistent/llama-server".into(),
+            model: "/x.gguf".into(),
+            ..LocalConfig::default()
+        };
         let err = c.validate().expect_err("missing");
         assert!(err.to_string().contains("scripts/judge-setup"), "{err}");
         assert!(LocalConfig::default().validate().is_err());
-        assert_eq!(LocalConfig { model: "/m/qwen-1.5b.gguf".into(), ..LocalConfig::default() }.model_name(), "qwen-1.5b");
+        assert_eq!(
+            LocalConfig { model: "/m/qwen-1.5b.gguf".into(), ..LocalConfig::default() }.model_name(),
+            "qwen-1.5b"
+        );
     }
 
     #[test]

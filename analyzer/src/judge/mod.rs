@@ -32,9 +32,8 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use async_openai::types::chat::{
-    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs,
-    CreateChatCompletionRequest, CreateChatCompletionRequestArgs, ResponseFormat,
-    ResponseFormatJsonSchema,
+    ChatCompletionRequestSystemMessageArgs, ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequest,
+    CreateChatCompletionRequestArgs, ResponseFormat, ResponseFormatJsonSchema,
 };
 use model::backoff::Backoff;
 use model::{Evidence, Finding, FindingKind, JudgeError, JudgeInfo, Window};
@@ -46,8 +45,8 @@ mod answer;
 mod budget;
 mod client;
 mod digest;
-mod local;
 mod gate;
+mod local;
 mod prompt;
 mod render;
 
@@ -132,18 +131,8 @@ impl JudgeConfig {
         let bad = |msg: String| Err(Error::Config(msg));
         match reqwest::Url::parse(&self.base_url) {
             Ok(url) if matches!(url.scheme(), "http" | "https") => {}
-            Ok(_) => {
-                return bad(format!(
-                    "`judge.base_url` must be http or https: `{}`",
-                    self.base_url
-                ))
-            }
-            Err(e) => {
-                return bad(format!(
-                    "`judge.base_url` is not a URL: `{}`: {e}",
-                    self.base_url
-                ))
-            }
+            Ok(_) => return bad(format!("`judge.base_url` must be http or https: `{}`", self.base_url)),
+            Err(e) => return bad(format!("`judge.base_url` is not a URL: `{}`: {e}", self.base_url)),
         }
         if let Some(local) = &self.local {
             local.validate()?;
@@ -157,10 +146,7 @@ impl JudgeConfig {
             return bad("`judge.max_attempts` must be at least 1".into());
         }
         if self.max_trace_chars < render::MIN_TRACE_CHARS {
-            return bad(format!(
-                "`judge.max_trace_chars` must be at least {}",
-                render::MIN_TRACE_CHARS
-            ));
+            return bad(format!("`judge.max_trace_chars` must be at least {}", render::MIN_TRACE_CHARS));
         }
         self.gate.validate()
     }
@@ -174,9 +160,7 @@ impl JudgeConfig {
     /// Validates, reads the API key from `api_key_env` and builds the HTTP client. The day's
     /// spend lives in memory only (see [`JudgeConfig::build_in`]).
     pub fn build(self) -> Result<Judge> {
-        let key = std::env::var(&self.api_key_env)
-            .ok()
-            .filter(|k| !k.trim().is_empty());
+        let key = std::env::var(&self.api_key_env).ok().filter(|k| !k.trim().is_empty());
         self.build_with_key(key)
     }
 
@@ -383,7 +367,11 @@ impl Judge {
     /// The judge's metrics: its counters and the request latency histogram.
     pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
         self.counters().snapshot().register(registry);
-        self.counters.request_seconds.register(registry, "judge_request_seconds", "Time from sending a request to the judge model to its reply or failure, per attempt.");
+        self.counters.request_seconds.register(
+            registry,
+            "judge_request_seconds",
+            "Time from sending a request to the judge model to its reply or failure, per attempt.",
+        );
     }
 
     /// A snapshot of the counters.
@@ -420,26 +408,13 @@ impl Judge {
         &self.config.model
     }
 
-    async fn verdict(
-        &self,
-        w: &Window,
-        p: &Prompt,
-        schema: serde_json::Value,
-        r: &Rendered,
-    ) -> Outcome {
-        let vars = Vars {
-            fence: &r.fence,
-            trace: &r.trace,
-            signals: &r.signals,
-            system_prompt: &r.system_prompt,
-        };
+    async fn verdict(&self, w: &Window, p: &Prompt, schema: serde_json::Value, r: &Rendered) -> Outcome {
+        let vars = Vars { fence: &r.fence, trace: &r.trace, signals: &r.signals, system_prompt: &r.system_prompt };
         let request = prompt::messages(p, &vars).and_then(|(system, user)| {
             let estimate = estimate_tokens(system.chars().count() + user.chars().count());
             let request = self.request(p, schema, system, user)?;
-            let body = serde_json::to_vec(&request).map_err(|source| Error::Json {
-                context: format!("serialise the request for `{}`", p.id()),
-                source,
-            })?;
+            let body = serde_json::to_vec(&request)
+                .map_err(|source| Error::Json { context: format!("serialise the request for `{}`", p.id()), source })?;
             Ok((body, estimate))
         });
         let (request, estimate) = match request {
@@ -454,9 +429,7 @@ impl Judge {
         let known = |id: &str| r.cited.contains_key(id);
         match self.ask(&request, estimate, &known).await {
             Ok((answer, tokens)) => Outcome::Finding(self.finding(w, p, answer, tokens, r)),
-            Err((failure, attempts)) => {
-                Outcome::Error(self.gave_up(w, p, failure.to_string(), attempts))
-            }
+            Err((failure, attempts)) => Outcome::Error(self.gave_up(w, p, failure.to_string(), attempts)),
         }
     }
 
@@ -474,16 +447,8 @@ impl Judge {
         CreateChatCompletionRequestArgs::default()
             .model(self.config.model.clone())
             .messages(vec![
-                ChatCompletionRequestSystemMessageArgs::default()
-                    .content(system)
-                    .build()
-                    .map_err(openai)?
-                    .into(),
-                ChatCompletionRequestUserMessageArgs::default()
-                    .content(user)
-                    .build()
-                    .map_err(openai)?
-                    .into(),
+                ChatCompletionRequestSystemMessageArgs::default().content(system).build().map_err(openai)?.into(),
+                ChatCompletionRequestUserMessageArgs::default().content(user).build().map_err(openai)?.into(),
             ])
             .response_format(ResponseFormat::JsonSchema {
                 json_schema: ResponseFormatJsonSchema {
@@ -519,8 +484,7 @@ impl Judge {
                     // A server that reports no usage still spent tokens: estimate them.
                     let used = match reply.usage {
                         Some(claimed) => {
-                            let (used, capped) =
-                                cap_usage(claimed, request.len(), reply.content.len());
+                            let (used, capped) = cap_usage(claimed, request.len(), reply.content.len());
                             if capped {
                                 self.counters.usage_capped.fetch_add(1, Relaxed);
                             }
@@ -588,10 +552,7 @@ impl Judge {
     fn backoff(&self, attempt: u32, failure: &Failure) -> Duration {
         let wait = Backoff::new(Duration::from_millis(self.config.backoff_ms), MAX_BACKOFF).after(attempt);
         let wait = match failure {
-            Failure::RateLimited {
-                retry_after: Some(asked),
-                ..
-            } => wait.max(*asked),
+            Failure::RateLimited { retry_after: Some(asked), .. } => wait.max(*asked),
             _ => wait,
         };
         wait.min(MAX_BACKOFF)
@@ -606,9 +567,7 @@ impl Judge {
         r: &Rendered,
     ) -> Finding {
         self.counters.findings.fetch_add(1, Relaxed);
-        self.counters
-            .evidence_dropped
-            .fetch_add(answer.dropped as u64, Relaxed);
+        self.counters.evidence_dropped.fetch_add(answer.dropped as u64, Relaxed);
         let evidence = answer
             .evidence
             .iter()
@@ -625,12 +584,7 @@ impl Judge {
             detectors: Vec::new(),
             rationale: render::clip(answer.rationale.trim(), RATIONALE_CHARS),
             evidence,
-            judge: Some(JudgeInfo {
-                model: self.config.model.clone(),
-                prompt_id: p.id(),
-                input_tokens,
-                output_tokens,
-            }),
+            judge: Some(JudgeInfo { model: self.config.model.clone(), prompt_id: p.id(), input_tokens, output_tokens }),
             ts_ns: self.clock.now(),
         }
     }
@@ -663,7 +617,11 @@ impl Judge {
     fn persona(&self, w: &Window) -> String {
         let ctx = &w.context;
         let mut out = String::new();
-        let text = [ctx.system_prompt.as_deref(), ctx.instructions.as_deref()].into_iter().flatten().collect::<Vec<_>>().join("\n");
+        let text = [ctx.system_prompt.as_deref(), ctx.instructions.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join("\n");
         let rules = self.persona.rule_sentences(&text, ctx.cwd.as_deref());
         if !rules.is_empty() {
             out.push_str("rules it states:\n");
@@ -684,9 +642,7 @@ impl Judge {
 
     fn budget(&self) -> MutexGuard<'_, Budget> {
         // The budget is plain numbers, valid even if a holder panicked.
-        self.budget
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.budget.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -815,10 +771,22 @@ impl JudgeCounters {
             .counters("judge_failed_attempts", "Judge attempts that failed, by reason.", &["reason"], reasons)
             .counter("judge_gave_up", "Prompts that never got a valid answer.", self.gave_up)
             .counter("judge_verdicts", "Valid answers turned into findings.", self.findings)
-            .counter("judge_evidence_dropped", "Evidence ids cited that are not events of the window.", self.evidence_dropped)
+            .counter(
+                "judge_evidence_dropped",
+                "Evidence ids cited that are not events of the window.",
+                self.evidence_dropped,
+            )
             .counter("judge_budget_skipped", "Prompts not asked: daily token budget spent.", self.budget_skipped)
-            .counter("judge_usage_capped", "Replies that claimed more tokens than they can have cost (charged the cap).", self.usage_capped)
-            .counter("judge_budget_save_failures", "Failed saves of the day's token spend to the data directory.", self.budget_save_failures)
+            .counter(
+                "judge_usage_capped",
+                "Replies that claimed more tokens than they can have cost (charged the cap).",
+                self.usage_capped,
+            )
+            .counter(
+                "judge_budget_save_failures",
+                "Failed saves of the day's token spend to the data directory.",
+                self.budget_save_failures,
+            )
             .gauges(
                 "judge_tokens_today",
                 "Tokens spent today (UTC).",

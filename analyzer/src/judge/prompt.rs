@@ -101,13 +101,9 @@ pub(crate) fn fill(template: &str, vars: &Vars<'_>) -> Result<String> {
     while let Some(start) = rest.find("{{") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let end = after
-            .find("}}")
-            .ok_or_else(|| Error::Judge("prompt has an unclosed `{{`".into()))?;
+        let end = after.find("}}").ok_or_else(|| Error::Judge("prompt has an unclosed `{{`".into()))?;
         let name = &after[..end];
-        let value = vars
-            .get(name)
-            .ok_or_else(|| Error::Judge(format!("prompt uses unknown variable `{name}`")))?;
+        let value = vars.get(name).ok_or_else(|| Error::Judge(format!("prompt uses unknown variable `{name}`")))?;
         out.push_str(value);
         rest = &after[end + 2..];
     }
@@ -136,50 +132,31 @@ mod tests {
     const SENTINEL_PROMPT: &str = "SENTINEL-PROMPT";
 
     fn vars() -> Vars<'static> {
-        Vars {
-            fence: "0123abcd",
-            trace: SENTINEL_TRACE,
-            signals: SENTINEL_SIGNALS,
-            system_prompt: SENTINEL_PROMPT,
-        }
+        Vars { fence: "0123abcd", trace: SENTINEL_TRACE, signals: SENTINEL_SIGNALS, system_prompt: SENTINEL_PROMPT }
     }
 
     #[test]
     fn every_prompt_renders_with_every_var_filled() {
         for p in &PROMPTS {
             let (system, user) = messages(p, &vars()).expect("render");
-            assert!(
-                !system.contains("{{") && !user.contains("{{"),
-                "{}: a var is left",
-                p.id()
-            );
+            assert!(!system.contains("{{") && !user.contains("{{"), "{}: a var is left", p.id());
             assert!(!system.contains("}}") && !user.contains("}}"), "{}", p.id());
-            assert!(
-                user.contains(SENTINEL_TRACE),
-                "{}: the trace is missing",
-                p.id()
-            );
-            assert!(
-                user.contains(SENTINEL_SIGNALS),
-                "{}: the signals are missing",
-                p.id()
-            );
-            assert!(
-                user.contains("<<<TRACE 0123abcd>>>"),
-                "the user message opens the fence with its code"
-            );
+            assert!(user.contains(SENTINEL_TRACE), "{}: the trace is missing", p.id());
+            assert!(user.contains(SENTINEL_SIGNALS), "{}: the signals are missing", p.id());
+            assert!(user.contains("<<<TRACE 0123abcd>>>"), "the user message opens the fence with its code");
             assert_eq!(system, SYSTEM, "the system message is the same for every request");
-            assert!(user.ends_with(p.template.trim_end()) || user.trim_end().ends_with(p.template.trim_end()), "{}: the question comes last", p.id());
+            assert!(
+                user.ends_with(p.template.trim_end()) || user.trim_end().ends_with(p.template.trim_end()),
+                "{}: the question comes last",
+                p.id()
+            );
         }
         // Every question shares the context prefix, so a server's prompt cache serves it.
         let users: Vec<String> = PROMPTS.iter().map(|p| messages(p, &vars()).expect("render").1).collect();
         let shared = fill(CONTEXT, &vars()).expect("context");
         assert!(users.iter().all(|u| u.starts_with(&shared)));
         let (_, drift) = messages(get("persona_drift").expect("prompt"), &vars()).expect("render");
-        assert!(
-            drift.contains(SENTINEL_PROMPT),
-            "persona drift is judged against the system prompt"
-        );
+        assert!(drift.contains(SENTINEL_PROMPT), "persona drift is judged against the system prompt");
     }
 
     #[test]
@@ -204,19 +181,13 @@ mod tests {
             let s: serde_json::Value = serde_json::from_str(p.schema).expect("schema parses");
             assert_eq!(s["type"], "object", "{}", p.id());
             assert_eq!(s["additionalProperties"], false, "{}", p.id());
-            assert_eq!(
-                s["required"],
-                serde_json::json!(["score", "rationale", "evidence"])
-            );
+            assert_eq!(s["required"], serde_json::json!(["score", "rationale", "evidence"]));
             assert_eq!(s["properties"]["score"]["type"], "number");
             assert_eq!(s["properties"]["score"]["minimum"], 0);
             assert_eq!(s["properties"]["score"]["maximum"], 1);
             assert_eq!(s["properties"]["rationale"]["type"], "string");
             assert_eq!(s["properties"]["evidence"]["items"]["type"], "string");
-            assert!(p
-                .schema_name()
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '_'));
+            assert!(p.schema_name().chars().all(|c| c.is_ascii_alphanumeric() || c == '_'));
         }
         assert_eq!(get("loop").map(Prompt::id).as_deref(), Some("loop.v2"));
         assert!(get("nope").is_none());
@@ -224,10 +195,7 @@ mod tests {
 
     #[test]
     fn fill_is_one_pass_so_values_cannot_inject_vars() {
-        let v = Vars {
-            trace: "{{fence}} {{nope}}",
-            ..vars()
-        };
+        let v = Vars { trace: "{{fence}} {{nope}}", ..vars() };
         let out = fill("[{{trace}}] {{fence}}", &v).expect("fill");
         assert_eq!(out, "[{{fence}} {{nope}}] 0123abcd");
     }

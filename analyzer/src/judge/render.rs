@@ -26,10 +26,8 @@ pub(crate) fn neutralise(s: &str) -> String {
 /// A fresh fence nonce: 128 bits, hex. `RandomState` is seeded from the OS and differs per
 /// instance, which is enough: the trace was written before the nonce existed.
 pub(crate) fn nonce() -> String {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_nanos())
-        .unwrap_or_default();
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or_default();
     (0..2)
         .map(|i| {
             let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -55,8 +53,6 @@ fn quote(s: &str, max: usize) -> String {
     serde_json::Value::String(clip(s, max)).to_string()
 }
 
-
-
 /// The deterministic findings of this window, one line each, for the model to weigh; their
 /// evidence is named by the digest's local ids (`local`: event id -> `e3`) where it has them.
 pub(crate) fn signals(w: &Window, findings: &[Finding], local: &HashMap<String, String>) -> String {
@@ -65,23 +61,15 @@ pub(crate) fn signals(w: &Window, findings: &[Finding], local: &HashMap<String, 
         .filter(|f| f.window_id == w.window_id)
         .take(MAX_SIGNALS)
         .map(|f| {
-            let ids: Vec<String> = f
-                .evidence
-                .iter()
-                .filter_map(|e| local.get(&e.event))
-                .map(|id| format!("[{id}]"))
-                .collect();
+            let ids: Vec<String> =
+                f.evidence.iter().filter_map(|e| local.get(&e.event)).map(|id| format!("[{id}]")).collect();
             format!(
                 "- {} by {} (score {:.2}): {}; evidence: {}",
                 f.kind,
                 f.detector,
                 f.score,
                 quote(&f.rationale, SIGNAL_CHARS),
-                if ids.is_empty() {
-                    "none".into()
-                } else {
-                    ids.join(" ")
-                }
+                if ids.is_empty() { "none".into() } else { ids.join(" ") }
             )
         })
         .collect();
@@ -90,11 +78,6 @@ pub(crate) fn signals(w: &Window, findings: &[Finding], local: &HashMap<String, 
     }
     neutralise(&lines.join("\n"))
 }
-
-
-
-
-
 
 #[cfg(test)]
 mod tests {

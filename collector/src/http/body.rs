@@ -48,12 +48,7 @@ impl Body {
     /// their input still give what they decoded.
     pub(crate) fn finish(self, content_encoding: Option<&str>, cut: bool) -> Decoded {
         let raw_truncated = self.wire > self.raw.len() as u64;
-        let mut done = Decoded {
-            body: self.raw,
-            wire_bytes: self.wire,
-            truncated: raw_truncated,
-            decode_error: None,
-        };
+        let mut done = Decoded { body: self.raw, wire_bytes: self.wire, truncated: raw_truncated, decode_error: None };
         let Some(encoding) = content_encoding else {
             return done;
         };
@@ -106,9 +101,7 @@ fn decode(coding: &str, input: &[u8], cap: usize) -> Step {
             Ok(decoder) => read_capped(decoder, cap),
             Err(e) => Step { out: Vec::new(), over_cap: false, error: Some(e.to_string()) },
         },
-        _ => {
-            Step { out: Vec::new(), over_cap: false, error: Some("unsupported coding".to_owned()) }
-        }
+        _ => Step { out: Vec::new(), over_cap: false, error: Some("unsupported coding".to_owned()) },
     }
 }
 
@@ -187,16 +180,9 @@ mod tests {
     fn undecodable_body_is_kept_raw_with_reason() {
         let d = body_of(100, b"not gzip at all").finish(Some("gzip"), false);
         assert_eq!(d.body, b"not gzip at all");
-        assert!(d
-            .decode_error
-            .as_deref()
-            .expect("decode error")
-            .starts_with("failed to decode `gzip` body"));
+        assert!(d.decode_error.as_deref().expect("decode error").starts_with("failed to decode `gzip` body"));
         let d = body_of(100, b"abc").finish(Some("compress"), false);
-        assert_eq!(
-            d.decode_error.as_deref(),
-            Some("failed to decode `compress` body: unsupported coding")
-        );
+        assert_eq!(d.decode_error.as_deref(), Some("failed to decode `compress` body: unsupported coding"));
     }
 
     #[test]

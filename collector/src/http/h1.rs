@@ -93,11 +93,7 @@ impl H1 {
     }
 
     /// Parses what it can of the written (request) stream.
-    pub(crate) fn on_out(
-        &mut self,
-        input: &mut Input,
-        out: &mut Vec<Exchange>,
-    ) -> Result<(), String> {
+    pub(crate) fn on_out(&mut self, input: &mut Input, out: &mut Vec<Exchange>) -> Result<(), String> {
         loop {
             match &mut self.req_state {
                 ReqState::Head { scanned } => {
@@ -105,17 +101,14 @@ impl H1 {
                         return Ok(());
                     };
                     if self.pending.len() >= MAX_PENDING {
-                        return Err(format!(
-                            "more than {MAX_PENDING} http/1 requests await a response"
-                        ));
+                        return Err(format!("more than {MAX_PENDING} http/1 requests await a response"));
                     }
                     let done = framing == Framing::Length(0);
                     self.pending.push_back(Pending { req, done, resp: None, incomplete: false });
                     if done {
                         self.drain(out);
                     } else {
-                        self.req_state =
-                            ReqState::Body { framing, body: Body::new(self.limits.max_body_bytes) };
+                        self.req_state = ReqState::Body { framing, body: Body::new(self.limits.max_body_bytes) };
                     }
                 }
                 ReqState::Body { framing, body } => {
@@ -140,11 +133,7 @@ impl H1 {
     }
 
     /// Parses what it can of the read (response) stream.
-    pub(crate) fn on_in(
-        &mut self,
-        input: &mut Input,
-        out: &mut Vec<Exchange>,
-    ) -> Result<(), String> {
+    pub(crate) fn on_in(&mut self, input: &mut Input, out: &mut Vec<Exchange>) -> Result<(), String> {
         loop {
             match &mut self.resp_state {
                 RespState::Head { scanned } => {
@@ -156,9 +145,7 @@ impl H1 {
                         return Ok(());
                     };
                     let head_only = p.req.method.eq_ignore_ascii_case("HEAD");
-                    let Some((resp, framing)) =
-                        response_head(input, scanned, head_only, &self.limits)?
-                    else {
+                    let Some((resp, framing)) = response_head(input, scanned, head_only, &self.limits)? else {
                         return Ok(());
                     };
                     let status = resp.status;
@@ -169,16 +156,11 @@ impl H1 {
                     if framing == Framing::Length(0) {
                         self.respond(resp, out);
                     } else {
-                        self.resp_state = RespState::Body {
-                            resp,
-                            framing,
-                            body: Body::new(self.limits.max_body_bytes),
-                        };
+                        self.resp_state =
+                            RespState::Body { resp, framing, body: Body::new(self.limits.max_body_bytes) };
                     }
                     if status == 101 {
-                        return Err(
-                            "connection switched protocols after `101`, no longer http".to_owned()
-                        );
+                        return Err("connection switched protocols after `101`, no longer http".to_owned());
                     }
                 }
                 RespState::Body { resp, framing, body } => {
@@ -199,9 +181,7 @@ impl H1 {
 
     /// The connection ended: everything pending, as far as it came.
     pub(crate) fn close(&mut self) -> Vec<Exchange> {
-        if let ReqState::Body { body, .. } =
-            mem::replace(&mut self.req_state, ReqState::Head { scanned: 0 })
-        {
+        if let ReqState::Body { body, .. } = mem::replace(&mut self.req_state, ReqState::Head { scanned: 0 }) {
             if let Some(p) = self.pending.back_mut() {
                 p.req.set_body(body, true);
                 p.incomplete = true;
@@ -250,11 +230,7 @@ impl H1 {
 }
 
 /// Parses a request head if it is all there, consuming it.
-fn request_head(
-    input: &mut Input,
-    scanned: &mut usize,
-    limits: &Limits,
-) -> Result<Option<(Request, Framing)>, String> {
+fn request_head(input: &mut Input, scanned: &mut usize, limits: &Limits) -> Result<Option<(Request, Framing)>, String> {
     if !head_may_end(input.bytes(), scanned, limits, "request")? {
         return Ok(None);
     }
@@ -347,12 +323,7 @@ fn response_head(
 /// Line breaks before the head are not its end: httparse skips them, so an empty line among
 /// them would make it parse a head not yet whole (`Partial`) while the scan moved past that
 /// line, and whether the head was ever parsed would depend on how the bytes were split.
-fn head_may_end(
-    buf: &[u8],
-    scanned: &mut usize,
-    limits: &Limits,
-    what: &str,
-) -> Result<bool, String> {
+fn head_may_end(buf: &[u8], scanned: &mut usize, limits: &Limits, what: &str) -> Result<bool, String> {
     let head_start = buf.iter().position(|b| !matches!(b, b'\r' | b'\n')).unwrap_or(buf.len());
     // The line break that ends the head may straddle the previous end of the buffer.
     let tail = buf.get(scanned.saturating_sub(2).max(head_start)..).unwrap_or_default();
@@ -466,10 +437,7 @@ fn take(input: &mut Input, body: &mut Body, left: &mut u64) {
 }
 
 fn lower_headers(fields: &[httparse::Header<'_>]) -> Vec<(String, String)> {
-    fields
-        .iter()
-        .map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned()))
-        .collect()
+    fields.iter().map(|h| (h.name.to_ascii_lowercase(), String::from_utf8_lossy(h.value).into_owned())).collect()
 }
 
 fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -484,12 +452,9 @@ fn ends_chunked(te: &str) -> bool {
 /// The body length from `Content-Length`, which may repeat (`5, 5`) but must agree.
 fn content_length(headers: &[(String, String)]) -> Result<Option<u64>, String> {
     let mut length = None;
-    for value in
-        headers.iter().filter(|(n, _)| n == "content-length").flat_map(|(_, v)| v.split(','))
-    {
+    for value in headers.iter().filter(|(n, _)| n == "content-length").flat_map(|(_, v)| v.split(',')) {
         let value = value.trim();
-        let n: u64 =
-            value.parse().map_err(|_| format!("invalid http/1 `content-length: {value}`"))?;
+        let n: u64 = value.parse().map_err(|_| format!("invalid http/1 `content-length: {value}`"))?;
         if length.is_some_and(|l| l != n) {
             return Err("conflicting http/1 `content-length` values".to_owned());
         }
@@ -526,23 +491,14 @@ mod tests {
         let mut scanned = 0;
         assert_eq!(head_may_end(b"\r\n\n-", &mut scanned, &limits, "request"), Ok(false));
         assert_eq!(head_may_end(b"\n\r\n", &mut scanned, &limits, "request"), Ok(false));
-        assert_eq!(
-            head_may_end(b"\r\n\nGET / HTTP/1.1\r\n\r\n", &mut scanned, &limits, "request"),
-            Ok(true)
-        );
+        assert_eq!(head_may_end(b"\r\n\nGET / HTTP/1.1\r\n\r\n", &mut scanned, &limits, "request"), Ok(true));
     }
 
     #[test]
     fn head_end_is_found_across_pushes() {
         let limits = Limits::default();
         let mut scanned = 0;
-        assert_eq!(
-            head_may_end(b"GET / HTTP/1.1\r\nA: b\r", &mut scanned, &limits, "request"),
-            Ok(false)
-        );
-        assert_eq!(
-            head_may_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", &mut scanned, &limits, "request"),
-            Ok(true)
-        );
+        assert_eq!(head_may_end(b"GET / HTTP/1.1\r\nA: b\r", &mut scanned, &limits, "request"), Ok(false));
+        assert_eq!(head_may_end(b"GET / HTTP/1.1\r\nA: b\r\n\r\n", &mut scanned, &limits, "request"), Ok(true));
     }
 }

@@ -55,10 +55,7 @@ struct Side {
 
 impl fmt::Debug for Side {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Side")
-            .field("state", &self.state)
-            .field("block", &self.block)
-            .finish_non_exhaustive()
+        f.debug_struct("Side").field("state", &self.state).field("block", &self.block).finish_non_exhaustive()
     }
 }
 
@@ -122,21 +119,12 @@ impl H2 {
             limits,
             out: Side::new(),
             inn: Side::new(),
-            streams: Streams {
-                map: BTreeMap::new(),
-                last_opened: 0,
-                max_body_bytes: limits.max_body_bytes,
-            },
+            streams: Streams { map: BTreeMap::new(), last_opened: 0, max_body_bytes: limits.max_body_bytes },
         }
     }
 
     /// Parses what it can of one direction (the preface already consumed).
-    pub(crate) fn on_data(
-        &mut self,
-        dir: Direction,
-        input: &mut Input,
-        out: &mut Vec<Exchange>,
-    ) -> Result<(), String> {
+    pub(crate) fn on_data(&mut self, dir: Direction, input: &mut Input, out: &mut Vec<Exchange>) -> Result<(), String> {
         let side = match dir {
             Direction::Out => &mut self.out,
             Direction::In => &mut self.inn,
@@ -158,20 +146,11 @@ impl H2 {
                         return Ok(());
                     };
                     input.consume(1);
-                    let Some(data_left) = head.len.saturating_sub(1).checked_sub(usize::from(pad))
-                    else {
-                        return Err(format!(
-                            "http/2 `DATA` padding exceeds its frame on stream {}",
-                            head.stream
-                        ));
+                    let Some(data_left) = head.len.saturating_sub(1).checked_sub(usize::from(pad)) else {
+                        return Err(format!("http/2 `DATA` padding exceeds its frame on stream {}", head.stream));
                     };
                     let end_stream = head.flags & END_STREAM != 0;
-                    side.state = Frame::Data {
-                        stream: head.stream,
-                        data_left,
-                        pad_left: usize::from(pad),
-                        end_stream,
-                    };
+                    side.state = Frame::Data { stream: head.stream, data_left, pad_left: usize::from(pad), end_stream };
                 }
                 Frame::Data { stream, mut data_left, mut pad_left, end_stream } => {
                     let n = data_left.min(input.len());
@@ -258,10 +237,7 @@ impl Side {
         Ok(match head.kind {
             DATA if head.flags & PADDED != 0 => {
                 if head.len == 0 {
-                    return Err(format!(
-                        "padded http/2 `DATA` frame without padding on stream {}",
-                        head.stream
-                    ));
+                    return Err(format!("padded http/2 `DATA` frame without padding on stream {}", head.stream));
                 }
                 Frame::DataPadLen(head)
             }
@@ -302,18 +278,15 @@ impl Side {
                 let mut promised = None;
                 if head.kind == PUSH_PROMISE {
                     let Some((id, rest)) = fragment.split_first_chunk::<4>() else {
-                        return Err(format!(
-                            "http/2 `PUSH_PROMISE` too short on stream {}",
-                            head.stream
-                        ));
+                        return Err(format!("http/2 `PUSH_PROMISE` too short on stream {}", head.stream));
                     };
                     promised = Some(u32::from_be_bytes(*id) & 0x7fff_ffff);
                     fragment = rest;
                 } else if head.flags & PRIORITY != 0 {
                     // Stream dependency (4 bytes) and weight (1 byte), not reported.
-                    fragment = fragment.get(5..).ok_or_else(|| {
-                        format!("http/2 `HEADERS` too short on stream {}", head.stream)
-                    })?;
+                    fragment = fragment
+                        .get(5..)
+                        .ok_or_else(|| format!("http/2 `HEADERS` too short on stream {}", head.stream))?;
                 }
                 let block = Block {
                     stream: head.stream,
@@ -329,12 +302,7 @@ impl Side {
                     block.fragment.extend_from_slice(payload);
                 }
                 Some(_) => return Err(header_block_too_long(limits)),
-                None => {
-                    return Err(format!(
-                        "http/2 `CONTINUATION` without a header block on stream {}",
-                        head.stream
-                    ))
-                }
+                None => return Err(format!("http/2 `CONTINUATION` without a header block on stream {}", head.stream)),
             },
             RST_STREAM => {
                 streams.reset(head.stream, out);
@@ -370,9 +338,7 @@ impl Side {
                 fields.push((name, String::from_utf8_lossy(&value).into_owned()));
             }
         });
-        result.map_err(|e| {
-            format!("failed to decode http/2 header block on stream {}: {e}", block.stream)
-        })?;
+        result.map_err(|e| format!("failed to decode http/2 header block on stream {}: {e}", block.stream))?;
         if size > limits.max_header_bytes {
             return Err(format!(
                 "decoded http/2 header block on stream {} exceeds `max_header_bytes` ({})",
@@ -436,10 +402,7 @@ impl Streams {
                 };
                 match &mut s.resp {
                     None => {
-                        let status = fields
-                            .iter()
-                            .find(|(n, _)| n == ":status")
-                            .and_then(|(_, v)| v.parse().ok());
+                        let status = fields.iter().find(|(n, _)| n == ":status").and_then(|(_, v)| v.parse().ok());
                         let Some(status) = status else {
                             return Err(format!(
                                 "http/2 response without a valid `:status` on stream {}",

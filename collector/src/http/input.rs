@@ -98,10 +98,7 @@ mod tests {
         input.push(20, b"");
         input.push(30, b"cde");
         assert_eq!(input.bytes(), b"abcde");
-        assert_eq!(
-            (input.ts_at(0), input.ts_at(1), input.ts_at(2), input.ts_at(4)),
-            (10, 10, 30, 30)
-        );
+        assert_eq!((input.ts_at(0), input.ts_at(1), input.ts_at(2), input.ts_at(4)), (10, 10, 30, 30));
         input.consume(3);
         assert_eq!(input.last_ns(), 30);
         assert_eq!(input.bytes(), b"de");

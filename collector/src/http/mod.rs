@@ -198,9 +198,7 @@ impl Conn {
         let mut done = Vec::new();
         // Both directions, because one may be waiting on the other (a response on its request).
         let result = match &mut self.proto {
-            Proto::H1(p) => {
-                p.on_out(&mut self.out, &mut done).and_then(|()| p.on_in(&mut self.inn, &mut done))
-            }
+            Proto::H1(p) => p.on_out(&mut self.out, &mut done).and_then(|()| p.on_in(&mut self.inn, &mut done)),
             Proto::H2(p) => p
                 .on_data(Direction::Out, &mut self.out, &mut done)
                 .and_then(|()| p.on_data(Direction::In, &mut self.inn, &mut done)),
@@ -260,10 +258,7 @@ impl Conn {
             Detected::NotHttp(reason) => self.fail(reason),
             // A server may speak first (HTTP/2 SETTINGS); wait for the client, within bounds.
             Detected::NeedMore if self.inn.len() > self.limits.max_header_bytes => {
-                self.fail(format!(
-                    "not http: read {} bytes before any request was written",
-                    self.inn.len()
-                ));
+                self.fail(format!("not http: read {} bytes before any request was written", self.inn.len()));
             }
             Detected::NeedMore => {}
         }

@@ -11,17 +11,16 @@ use Direction::{In, Out};
 /// `{"reply":"brotli brotli … "}` (16 times "brotli "), made with
 /// `brotli -c -q 11 br.txt | xxd -i` (brotli 1.0.9).
 const BR_BODY: &[u8] = &[
-    0xa1, 0xd8, 0x03, 0xc0, 0xef, 0x48, 0xb0, 0x63, 0x27, 0xd6, 0x30, 0x3a, 0x21, 0xf2, 0x5a, 0x44,
-    0x6e, 0xaf, 0x6f, 0x83, 0xe8, 0x88, 0xd1, 0xc9, 0x34, 0xb6, 0xb7, 0x94, 0x64, 0x92, 0xdc, 0x2a,
-    0x01, 0x8c, 0x9a, 0xc3, 0x7d, 0xa8, 0x3e, 0xe0,
+    0xa1, 0xd8, 0x03, 0xc0, 0xef, 0x48, 0xb0, 0x63, 0x27, 0xd6, 0x30, 0x3a, 0x21, 0xf2, 0x5a, 0x44, 0x6e, 0xaf, 0x6f,
+    0x83, 0xe8, 0x88, 0xd1, 0xc9, 0x34, 0xb6, 0xb7, 0x94, 0x64, 0x92, 0xdc, 0x2a, 0x01, 0x8c, 0x9a, 0xc3, 0x7d, 0xa8,
+    0x3e, 0xe0,
 ];
 
 /// `{"reply":"zstd zstd … "}` (16 times "zstd "), made with `zstd -q -c -19 zs.txt | xxd -i`
 /// (zstd 1.5.4).
 const ZSTD_BODY: &[u8] = &[
-    0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x5c, 0xc5, 0x00, 0x00, 0x88, 0x7b, 0x22, 0x72, 0x65, 0x70, 0x6c,
-    0x79, 0x22, 0x3a, 0x22, 0x7a, 0x73, 0x74, 0x64, 0x20, 0x22, 0x7d, 0x01, 0x00, 0x08, 0xb4, 0xd4,
-    0x01, 0x82, 0x11, 0xf9, 0x3e,
+    0x28, 0xb5, 0x2f, 0xfd, 0x24, 0x5c, 0xc5, 0x00, 0x00, 0x88, 0x7b, 0x22, 0x72, 0x65, 0x70, 0x6c, 0x79, 0x22, 0x3a,
+    0x22, 0x7a, 0x73, 0x74, 0x64, 0x20, 0x22, 0x7d, 0x01, 0x00, 0x08, 0xb4, 0xd4, 0x01, 0x82, 0x11, 0xf9, 0x3e,
 ];
 
 fn reply(word: &str) -> Vec<u8> {
@@ -35,11 +34,8 @@ fn gzip(data: &[u8]) -> Vec<u8> {
 }
 
 fn response_with(encoding: &str, body: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
+    let mut r = format!("HTTP/1.1 200 OK\r\nContent-Encoding: {encoding}\r\nContent-Length: {}\r\n\r\n", body.len())
+        .into_bytes();
     r.extend_from_slice(body);
     r
 }
@@ -63,10 +59,8 @@ fn keep_alive_carries_three_exchanges() {
     let mut got = Vec::new();
     for i in 0..3u64 {
         let body = format!("{{\"n\":{i}}}");
-        let req = format!(
-            "POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
+        let req =
+            format!("POST /v1/chat/completions HTTP/1.1\r\nHost: h\r\nContent-Length: {}\r\n\r\n{body}", body.len());
         assert!(c.push(Out, 10 * i, req.as_bytes()).is_empty());
         let resp = format!("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{i}{i}");
         got.extend(c.push(In, 10 * i + 5, resp.as_bytes()));
@@ -76,43 +70,31 @@ fn keep_alive_carries_three_exchanges() {
     for (i, ex) in got.iter().enumerate() {
         let i = i as u64;
         assert!(!ex.incomplete);
-        assert_eq!(
-            (ex.request.method.as_str(), ex.request.path.as_str()),
-            ("POST", "/v1/chat/completions")
-        );
+        assert_eq!((ex.request.method.as_str(), ex.request.path.as_str()), ("POST", "/v1/chat/completions"));
         assert_eq!(ex.request.host.as_deref(), Some("h"));
         assert_eq!(ex.request.body, format!("{{\"n\":{i}}}").as_bytes());
-        assert_eq!(
-            (ex.request.start_ns, ex.request.end_ns, ex.request.version),
-            (10 * i, 10 * i, 1)
-        );
+        assert_eq!((ex.request.start_ns, ex.request.end_ns, ex.request.version), (10 * i, 10 * i, 1));
         let resp = ex.response.as_ref().expect("response");
         assert_eq!((resp.status, resp.body.clone()), (200, format!("{i}{i}").into_bytes()));
-        assert_eq!(
-            (resp.start_ns, resp.first_body_ns, resp.end_ns),
-            (10 * i + 5, Some(10 * i + 5), 10 * i + 5)
-        );
+        assert_eq!((resp.start_ns, resp.first_body_ns, resp.end_ns), (10 * i + 5, Some(10 * i + 5), 10 * i + 5));
     }
 }
 
 #[test]
 fn pipelined_responses_pair_first_in_first_out() {
     let mut c = Conn::new(Limits::default());
-    assert!(c
-        .push(Out, 1, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n")
-        .is_empty());
-    let got = c.push(In, 2, b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\n2");
-    let pairs: Vec<_> = got
-        .iter()
-        .map(|e| (e.request.path.as_str(), e.response.as_ref().expect("response").status))
-        .collect();
+    assert!(c.push(Out, 1, b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\nGET /3 HTTP/1.1\r\n\r\n").is_empty());
+    let got = c.push(
+        In,
+        2,
+        b"HTTP/1.1 200 OK\r\nContent-Length: 1\r\n\r\n1HTTP/1.1 404 Not Found\r\nContent-Length: 1\r\n\r\n2",
+    );
+    let pairs: Vec<_> =
+        got.iter().map(|e| (e.request.path.as_str(), e.response.as_ref().expect("response").status)).collect();
     assert_eq!(pairs, [("/1", 200), ("/2", 404)]);
     let rest = c.close(3);
     assert_eq!(rest.len(), 1);
-    assert_eq!(
-        (rest[0].request.path.as_str(), rest[0].incomplete, rest[0].response.is_none()),
-        ("/3", true, true)
-    );
+    assert_eq!((rest[0].request.path.as_str(), rest[0].incomplete, rest[0].response.is_none()), ("/3", true, true));
 }
 
 #[test]
@@ -120,7 +102,8 @@ fn chunked_gzip_response_with_trailers_is_decoded() {
     let text = reply("gzip");
     let gz = gzip(&text);
     let (a, b) = gz.split_at(gz.len() / 2);
-    let mut resp = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n".to_vec();
+    let mut resp =
+        b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n".to_vec();
     resp.extend(format!("{:x};ext=1\r\n", a.len()).as_bytes());
     resp.extend(a);
     resp.extend(format!("\r\n{:X}\r\n", b.len()).as_bytes());
@@ -131,10 +114,7 @@ fn chunked_gzip_response_with_trailers_is_decoded() {
     assert!(!ex.incomplete);
     assert_eq!(r.header("x-sum"), Some("42"));
     assert_eq!(r.header("content-encoding"), Some("gzip"));
-    assert_eq!(
-        (r.body, r.wire_bytes, r.body_truncated, r.decode_error),
-        (text, gz.len() as u64, false, None)
-    );
+    assert_eq!((r.body, r.wire_bytes, r.body_truncated, r.decode_error), (text, gz.len() as u64, false, None));
 }
 
 #[test]
@@ -153,33 +133,23 @@ fn zstd_body_is_decoded() {
 fn deflate_body_is_decoded() {
     let mut z = ZlibEncoder::new(Vec::new(), Compression::default());
     z.write_all(&reply("deflate")).expect("compress");
-    let r = one_exchange(GET, &response_with("deflate", &z.finish().expect("compress")))
-        .response
-        .expect("response");
+    let r = one_exchange(GET, &response_with("deflate", &z.finish().expect("compress"))).response.expect("response");
     assert_eq!((r.body, r.decode_error), (reply("deflate"), None));
 }
 
 #[test]
 fn gzip_request_body_is_decoded() {
     let gz = gzip(b"{\"q\":1}");
-    let mut req = format!(
-        "POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-        gz.len()
-    )
-    .into_bytes();
+    let mut req =
+        format!("POST / HTTP/1.1\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", gz.len()).into_bytes();
     req.extend(&gz);
     let ex = one_exchange(&req, b"HTTP/1.1 204 No Content\r\n\r\n");
-    assert_eq!(
-        (ex.request.body.as_slice(), ex.request.wire_bytes),
-        (&b"{\"q\":1}"[..], gz.len() as u64)
-    );
+    assert_eq!((ex.request.body.as_slice(), ex.request.wire_bytes), (&b"{\"q\":1}"[..], gz.len() as u64));
 }
 
 #[test]
 fn corrupt_encoding_keeps_raw_body_with_reason() {
-    let r = one_exchange(GET, &response_with("br", b"definitely not brotli"))
-        .response
-        .expect("response");
+    let r = one_exchange(GET, &response_with("br", b"definitely not brotli")).response.expect("response");
     assert_eq!(r.body, b"definitely not brotli");
     assert!(r.decode_error.expect("decode error").starts_with("failed to decode `br` body"));
 }
@@ -194,21 +164,15 @@ fn response_cut_mid_body_is_incomplete_with_partial_body() {
     assert_eq!(got.len(), 1);
     assert!(got[0].incomplete);
     let r = got[0].response.as_ref().expect("response");
-    assert_eq!(
-        (r.body.as_slice(), r.wire_bytes, r.end_ns, r.first_body_ns),
-        (&b"half of it"[..], 10, 3, Some(2))
-    );
+    assert_eq!((r.body.as_slice(), r.wire_bytes, r.end_ns, r.first_body_ns), (&b"half of it"[..], 10, 3, Some(2)));
 }
 
 #[test]
 fn cut_gzip_body_gives_decoded_prefix() {
     let text: Vec<u8> = (0..5000u32).flat_map(|i| i.to_string().into_bytes()).collect();
     let gz = gzip(&text);
-    let mut resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n",
-        gz.len()
-    )
-    .into_bytes();
+    let mut resp =
+        format!("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: {}\r\n\r\n", gz.len()).into_bytes();
     resp.extend(&gz[..gz.len() * 3 / 4]);
     let ex = one_exchange(GET, &resp);
     let r = ex.response.expect("response");
@@ -245,9 +209,7 @@ fn response_without_length_ends_at_close_and_is_whole() {
 #[test]
 fn continue_response_is_skipped() {
     let mut c = Conn::new(Limits::default());
-    assert!(c
-        .push(Out, 1, b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
-        .is_empty());
+    assert!(c.push(Out, 1, b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n").is_empty());
     assert!(c.push(In, 2, b"HTTP/1.1 100 Continue\r\n\r\n").is_empty());
     assert!(c.push(Out, 3, b"hello").is_empty());
     let got = c.push(In, 4, b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok");
@@ -268,12 +230,7 @@ fn head_and_no_content_responses_have_no_body() {
     );
     let statuses: Vec<_> = got
         .iter()
-        .map(|e| {
-            (
-                e.response.as_ref().expect("response").status,
-                e.response.as_ref().expect("response").body.len(),
-            )
-        })
+        .map(|e| (e.response.as_ref().expect("response").status, e.response.as_ref().expect("response").body.len()))
         .collect();
     assert_eq!(statuses, [(200, 0), (204, 0), (304, 0)]);
     assert!(c.close(3).is_empty());
@@ -283,21 +240,14 @@ fn head_and_no_content_responses_have_no_body() {
 fn two_mib_request_body_arrives_whole() {
     let body: Vec<u8> = (0..2 << 20).map(|i: u32| (i % 251) as u8).collect();
     let mut c = Conn::new(Limits::default());
-    c.push(
-        Out,
-        1,
-        format!("POST /big HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes(),
-    );
+    c.push(Out, 1, format!("POST /big HTTP/1.1\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes());
     for (i, chunk) in body.chunks(64 << 10).enumerate() {
         c.push(Out, 2 + i as u64, chunk);
     }
     let got = c.push(In, 100, b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
     assert_eq!(got.len(), 1);
     let req = &got[0].request;
-    assert_eq!(
-        (req.body.len(), req.wire_bytes, req.body_truncated),
-        (body.len(), body.len() as u64, false)
-    );
+    assert_eq!((req.body.len(), req.wire_bytes, req.body_truncated), (body.len(), body.len() as u64, false));
     assert!(req.body == body);
     assert_eq!((req.start_ns, req.end_ns), (1, 33));
 }
@@ -307,11 +257,7 @@ fn body_over_cap_is_truncated_and_counted() {
     let limits = Limits { max_body_bytes: 10, ..Limits::default() };
     let mut c = Conn::new(limits);
     c.push(Out, 1, GET);
-    let mut got = c.push(
-        In,
-        2,
-        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n",
-    );
+    let mut got = c.push(In, 2, b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n");
     got.extend(c.push(In, 3, b"9\r\n012345678\r\n0\r\n\r\n"));
     assert_eq!(got.len(), 1);
     let r = got[0].response.as_ref().expect("response");
@@ -418,11 +364,7 @@ fn request_split_across_pushes_keeps_first_and_last_byte_times() {
 fn switching_protocols_ends_http() {
     let mut c = Conn::new(Limits::default());
     c.push(Out, 1, b"GET /ws HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n");
-    let got = c.push(
-        In,
-        2,
-        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello",
-    );
+    let got = c.push(In, 2, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n\x81\x05hello");
     assert_eq!(got.len(), 1);
     assert_eq!(got[0].response.as_ref().expect("response").status, 101);
     assert!(c.error().expect("error").contains("101"));
@@ -491,12 +433,7 @@ fn h2_streams() -> (Vec<u8>, Vec<u8>) {
 
     let mut inn = frame(H2_SETTINGS, 0, 0, &[]);
     inn.extend(frame(H2_SETTINGS, 1, 0, &[]));
-    inn.extend(frame(
-        H2_HEADERS,
-        EH,
-        3,
-        &hpack(&mut server, &[(":status", "200"), ("content-type", "text/plain")]),
-    ));
+    inn.extend(frame(H2_HEADERS, EH, 3, &hpack(&mut server, &[(":status", "200"), ("content-type", "text/plain")])));
     let gz = gzip(b"{\"content\":\"hello\"}");
     let resp1 = [(":status", "201"), ("content-type", "text/plain"), ("content-encoding", "gzip")];
     inn.extend(frame(H2_HEADERS, EH, 1, &hpack(&mut server, &resp1)));
@@ -519,10 +456,7 @@ fn h2_interleaved_streams_with_continuation_and_padding() {
     let (three, one) = (&got[0], &got[1]);
     assert!(!three.incomplete && !one.incomplete);
 
-    assert_eq!(
-        (three.request.method.as_str(), three.request.path.as_str()),
-        ("POST", "/v1/messages")
-    );
+    assert_eq!((three.request.method.as_str(), three.request.path.as_str()), ("POST", "/v1/messages"));
     assert_eq!(three.request.host.as_deref(), Some("api.anthropic.com"));
     assert_eq!(three.request.header("x-request"), Some("3"));
     assert_eq!(three.request.header(":method"), None);
@@ -542,18 +476,8 @@ fn h2_interleaved_streams_with_continuation_and_padding() {
 fn h2_reset_stream_is_incomplete_and_close_flushes_the_rest() {
     let mut enc = loona_hpack::Encoder::new();
     let mut out = PREFACE.to_vec();
-    out.extend(frame(
-        H2_HEADERS,
-        EH | ES,
-        1,
-        &hpack(&mut enc, &[(":method", "GET"), (":path", "/1")]),
-    ));
-    out.extend(frame(
-        H2_HEADERS,
-        EH | ES,
-        3,
-        &hpack(&mut enc, &[(":method", "GET"), (":path", "/3")]),
-    ));
+    out.extend(frame(H2_HEADERS, EH | ES, 1, &hpack(&mut enc, &[(":method", "GET"), (":path", "/1")])));
+    out.extend(frame(H2_HEADERS, EH | ES, 3, &hpack(&mut enc, &[(":method", "GET"), (":path", "/3")])));
     let mut c = Conn::new(Limits::default());
     c.push(Out, 1, &out);
     let mut server = loona_hpack::Encoder::new();
@@ -566,10 +490,7 @@ fn h2_reset_stream_is_incomplete_and_close_flushes_the_rest() {
     assert_eq!(got[0].response.as_ref().expect("response").body, b"part");
     let rest = c.close(3);
     assert_eq!(rest.len(), 1);
-    assert_eq!(
-        (rest[0].request.path.as_str(), rest[0].incomplete, rest[0].response.is_none()),
-        ("/3", true, true)
-    );
+    assert_eq!((rest[0].request.path.as_str(), rest[0].incomplete, rest[0].response.is_none()), ("/3", true, true));
 }
 
 #[test]
@@ -578,12 +499,7 @@ fn h2_goaway_returns_the_streams_it_refuses() {
     let mut out = PREFACE.to_vec();
     for id in [1u32, 3, 5] {
         let path = format!("/{id}");
-        out.extend(frame(
-            H2_HEADERS,
-            EH | ES,
-            id,
-            &hpack(&mut enc, &[(":method", "GET"), (":path", &path)]),
-        ));
+        out.extend(frame(H2_HEADERS, EH | ES, id, &hpack(&mut enc, &[(":method", "GET"), (":path", &path)])));
     }
     let mut c = Conn::new(Limits::default());
     c.push(Out, 1, &out);
@@ -622,10 +538,7 @@ fn h2_bad_hpack_stops_parsing() {
     out.extend(frame(H2_HEADERS, EH, 1, &[0xff, 0xff, 0xff, 0xff, 0xff, 0xff]));
     let mut c = Conn::new(Limits::default());
     c.push(Out, 1, &out);
-    assert!(c
-        .error()
-        .expect("error")
-        .starts_with("failed to decode http/2 header block on stream 1"));
+    assert!(c.error().expect("error").starts_with("failed to decode http/2 header block on stream 1"));
 }
 
 // ---- properties ----

@@ -19,8 +19,7 @@ use model::{LlmRequest, LlmResponse, Message, ToolCall, Usage};
 use serde_json::{Map, Value};
 
 use super::parts::{
-    array_at, flatten, join_lines, merge_usage, parse_arguments, part_text, str_at, system_prompt,
-    tool, usage,
+    array_at, flatten, join_lines, merge_usage, parse_arguments, part_text, str_at, system_prompt, tool, usage,
 };
 use super::{RequestParts, ResponseParts};
 
@@ -52,10 +51,7 @@ fn tool_use(block: &Value) -> ToolCall {
     ToolCall {
         id: str_at(block, "id").unwrap_or_default().to_owned(),
         name: str_at(block, "name").unwrap_or_default().to_owned(),
-        arguments: block
-            .get("input")
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new())),
+        arguments: block.get("input").cloned().unwrap_or_else(|| Value::Object(Map::new())),
     }
 }
 
@@ -63,11 +59,7 @@ fn push_message(m: &Value, out: &mut Vec<Message>) {
     let role = str_at(m, "role").unwrap_or("user").to_owned();
     let Some(Value::Array(blocks)) = m.get("content") else {
         let content = flatten(m.get("content").unwrap_or(&Value::Null));
-        out.push(Message {
-            role,
-            content,
-            ..Message::default()
-        });
+        out.push(Message { role, content, ..Message::default() });
         return;
     };
     let mut texts = Vec::new();
@@ -89,12 +81,7 @@ fn push_message(m: &Value, out: &mut Vec<Message>) {
         }
     }
     if results == 0 || !texts.is_empty() || !tool_calls.is_empty() {
-        out.push(Message {
-            role,
-            content: join_lines(texts),
-            tool_calls,
-            tool_call_id: None,
-        });
+        out.push(Message { role, content: join_lines(texts), tool_calls, tool_call_id: None });
     }
 }
 
@@ -129,24 +116,14 @@ pub(super) fn response(v: &Value) -> Option<ResponseParts> {
 #[derive(Debug)]
 enum Block {
     Text(String),
-    ToolUse {
-        id: String,
-        name: String,
-        start_input: Value,
-        json: String,
-    },
+    ToolUse { id: String, name: String, start_input: Value, json: String },
     Other,
 }
 
 impl Block {
     /// A tool call whose start the capture missed.
     fn unnamed_call(json: String) -> Block {
-        Block::ToolUse {
-            id: String::new(),
-            name: String::new(),
-            start_input: Value::Null,
-            json,
-        }
+        Block::ToolUse { id: String::new(), name: String::new(), start_input: Value::Null, json }
     }
 }
 
@@ -170,17 +147,12 @@ impl Stream {
             "message_start" => {
                 let message = v.get("message").unwrap_or(&Value::Null);
                 self.model = str_at(message, "model").map(str::to_owned);
-                merge_usage(
-                    &mut self.usage,
-                    message.get("usage").unwrap_or(&Value::Null),
-                );
+                merge_usage(&mut self.usage, message.get("usage").unwrap_or(&Value::Null));
             }
             "content_block_start" => {
                 let block = v.get("content_block").unwrap_or(&Value::Null);
                 let state = match str_at(block, "type") {
-                    Some("text") => {
-                        Block::Text(str_at(block, "text").unwrap_or_default().to_owned())
-                    }
+                    Some("text") => Block::Text(str_at(block, "text").unwrap_or_default().to_owned()),
                     Some("tool_use") => Block::ToolUse {
                         id: str_at(block, "id").unwrap_or_default().to_owned(),
                         name: str_at(block, "name").unwrap_or_default().to_owned(),
@@ -230,12 +202,7 @@ impl Stream {
         for block in self.blocks.into_values() {
             match block {
                 Block::Text(text) => texts.push(text),
-                Block::ToolUse {
-                    id,
-                    name,
-                    start_input,
-                    json,
-                } => {
+                Block::ToolUse { id, name, start_input, json } => {
                     let arguments = if json.is_empty() {
                         if start_input.is_null() {
                             Value::Object(Map::new())
@@ -245,22 +212,13 @@ impl Stream {
                     } else {
                         parse_arguments(&json)
                     };
-                    tool_calls.push(ToolCall {
-                        id,
-                        name,
-                        arguments,
-                    });
+                    tool_calls.push(ToolCall { id, name, arguments });
                 }
                 Block::Other => {}
             }
         }
         ResponseParts {
-            response: LlmResponse {
-                text: join_lines(texts),
-                tool_calls,
-                stop_reason: self.stop_reason,
-                error: None,
-            },
+            response: LlmResponse { text: join_lines(texts), tool_calls, stop_reason: self.stop_reason, error: None },
             usage: self.usage,
             model: self.model,
         }

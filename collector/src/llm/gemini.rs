@@ -21,10 +21,7 @@ use super::parts::{either, join_lines, merge_usage, str_at, system_prompt, tool}
 use super::{RequestParts, ResponseParts};
 
 fn list<'a>(v: &'a Value, key: &str, alt: &str) -> &'a [Value] {
-    either(v, key, alt)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    either(v, key, alt).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// A generateContent request body; `None` without a `contents` array. The model and the
@@ -40,12 +37,7 @@ pub(super) fn request(v: &Value) -> Option<RequestParts> {
         push_content(content, &mut messages);
     }
     Some(RequestParts {
-        request: LlmRequest {
-            extends: None,
-            system,
-            messages,
-            tools: tools(v),
-        },
+        request: LlmRequest { extends: None, system, messages, tools: tools(v) },
         model: None,
         stream: false,
     })
@@ -59,11 +51,7 @@ fn tools(v: &Value) -> Vec<Tool> {
             out.extend(fns.iter().filter_map(tool));
         } else if let Value::Object(obj) = t {
             // built-in tools (`googleSearch`, `codeExecution`, ...) are named by their key
-            out.extend(obj.keys().map(|k| Tool {
-                name: k.clone(),
-                description: None,
-                parameters: Value::Null,
-            }));
+            out.extend(obj.keys().map(|k| Tool { name: k.clone(), description: None, parameters: Value::Null }));
         }
     }
     out
@@ -77,20 +65,9 @@ fn part_text(part: &Value) -> Option<String> {
     if let Some(text) = str_at(part, "text") {
         return Some(text.to_owned());
     }
-    if let Some(data) =
-        either(part, "inlineData", "inline_data").or_else(|| either(part, "fileData", "file_data"))
-    {
-        let mime = str_at(data, "mimeType")
-            .or_else(|| str_at(data, "mime_type"))
-            .unwrap_or_default();
-        return Some(
-            if mime.starts_with("image/") {
-                "[image]"
-            } else {
-                "[file]"
-            }
-            .to_owned(),
-        );
+    if let Some(data) = either(part, "inlineData", "inline_data").or_else(|| either(part, "fileData", "file_data")) {
+        let mime = str_at(data, "mimeType").or_else(|| str_at(data, "mime_type")).unwrap_or_default();
+        return Some(if mime.starts_with("image/") { "[image]" } else { "[file]" }.to_owned());
     }
     if let Some(code) = either(part, "executableCode", "executable_code") {
         return str_at(code, "code").map(str::to_owned);
@@ -106,11 +83,7 @@ fn function_call(part: &Value) -> Option<ToolCall> {
     Some(ToolCall {
         id: str_at(call, "id").unwrap_or_default().to_owned(),
         name: str_at(call, "name").unwrap_or_default().to_owned(),
-        arguments: call
-            .get("args")
-            .filter(|a| !a.is_null())
-            .cloned()
-            .unwrap_or_else(|| Value::Object(Map::new())),
+        arguments: call.get("args").filter(|a| !a.is_null()).cloned().unwrap_or_else(|| Value::Object(Map::new())),
     })
 }
 
@@ -136,9 +109,7 @@ fn push_content(content: &Value, out: &mut Vec<Message>) {
                     Some(other) => other.to_string(),
                     None => String::new(),
                 },
-                tool_call_id: str_at(resp, "id")
-                    .or_else(|| str_at(resp, "name"))
-                    .map(str::to_owned),
+                tool_call_id: str_at(resp, "id").or_else(|| str_at(resp, "name")).map(str::to_owned),
                 ..Message::default()
             });
         } else {
@@ -146,12 +117,7 @@ fn push_content(content: &Value, out: &mut Vec<Message>) {
         }
     }
     if results == 0 || !texts.is_empty() || !tool_calls.is_empty() {
-        out.push(Message {
-            role: role.to_owned(),
-            content: join_lines(texts),
-            tool_calls,
-            tool_call_id: None,
-        });
+        out.push(Message { role: role.to_owned(), content: join_lines(texts), tool_calls, tool_call_id: None });
     }
 }
 
@@ -188,9 +154,7 @@ impl Stream {
                 self.stop_reason = Some(reason.to_owned());
             }
         }
-        if let Some(blocked) =
-            feedback.and_then(|f| str_at(f, "blockReason").or_else(|| str_at(f, "block_reason")))
-        {
+        if let Some(blocked) = feedback.and_then(|f| str_at(f, "blockReason").or_else(|| str_at(f, "block_reason"))) {
             self.stop_reason.get_or_insert_with(|| blocked.to_owned());
         }
         if let Some(u) = usage {
@@ -224,10 +188,7 @@ pub(super) fn array_chunks(body: &[u8]) -> (Vec<Value>, bool) {
     };
     let mut rest = body.get(open + 1..).unwrap_or_default();
     loop {
-        let skip = rest
-            .iter()
-            .position(|b| !b.is_ascii_whitespace() && *b != b',')
-            .unwrap_or(rest.len());
+        let skip = rest.iter().position(|b| !b.is_ascii_whitespace() && *b != b',').unwrap_or(rest.len());
         rest = rest.get(skip..).unwrap_or_default();
         match rest.first() {
             Some(b']') => return (chunks, true),
@@ -287,15 +248,9 @@ mod tests {
 {"b": [1, {"c": "\"}"}]}
 ,{"d": "#;
         let (chunks, complete) = array_chunks(body);
-        assert_eq!(
-            chunks,
-            vec![json!({"a": "x}]"}), json!({"b": [1, {"c": "\"}"}]})]
-        );
+        assert_eq!(chunks, vec![json!({"a": "x}]"}), json!({"b": [1, {"c": "\"}"}]})]);
         assert!(!complete);
-        assert_eq!(
-            array_chunks(b"[{}, {}]"),
-            (vec![json!({}), json!({})], true)
-        );
+        assert_eq!(array_chunks(b"[{}, {}]"), (vec![json!({}), json!({})], true));
         assert_eq!(array_chunks(b"[]"), (vec![], true));
         assert_eq!(array_chunks(b"nope"), (vec![], false));
     }

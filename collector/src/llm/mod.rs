@@ -32,14 +32,7 @@ use serde_json::Value;
 pub const RAW_CAP: usize = 64 * 1024;
 
 /// Query parameters whose values are credentials (compared ignoring ASCII case).
-const SECRET_PARAMS: &[&str] = &[
-    "key",
-    "api_key",
-    "apikey",
-    "api-key",
-    "access_token",
-    "token",
-];
+const SECRET_PARAMS: &[&str] = &["key", "api_key", "apikey", "api-key", "access_token", "token"];
 
 /// What one exchange became.
 #[derive(Debug, Clone, PartialEq)]
@@ -120,10 +113,7 @@ struct ResponseParts {
 /// docs) rather than dropped.
 pub fn decode(ex: &Exchange) -> Decoded {
     let req = &ex.request;
-    let target = req
-        .path
-        .split_once('?')
-        .map_or(req.path.as_str(), |(p, _)| p);
+    let target = req.path.split_once('?').map_or(req.path.as_str(), |(p, _)| p);
     match route(&req.method, target) {
         Some(route) => Decoded::Llm(Box::new(decode_llm(ex, route))),
         None => Decoded::Http(summary(ex)),
@@ -145,13 +135,7 @@ fn route(method: &str, path: &str) -> Option<Route> {
         return None;
     }
     let path = path.trim_end_matches('/');
-    let simple = |api| {
-        Some(Route {
-            api,
-            model: None,
-            stream: false,
-        })
-    };
+    let simple = |api| Some(Route { api, model: None, stream: false });
     if path.ends_with("/chat/completions") {
         return simple(Api::Chat);
     }
@@ -171,21 +155,12 @@ fn route(method: &str, path: &str) -> Option<Route> {
     if model.is_empty() || model.contains('/') {
         return None;
     }
-    Some(Route {
-        api: Api::Gemini,
-        model: Some(model.to_owned()),
-        stream,
-    })
+    Some(Route { api: Api::Gemini, model: Some(model.to_owned()), stream })
 }
 
 /// The provider, from the host alone: a copy of an API on another host is `unknown`.
 fn provider(host: &str) -> &'static str {
-    let name = host
-        .split(':')
-        .next()
-        .unwrap_or(host)
-        .trim_end_matches('.')
-        .to_ascii_lowercase();
+    let name = host.split(':').next().unwrap_or(host).trim_end_matches('.').to_ascii_lowercase();
     match name.as_str() {
         "api.openai.com" => "openai",
         "api.anthropic.com" => "anthropic",
@@ -218,9 +193,7 @@ fn ms(ns: u64) -> f64 {
 
 /// First byte of the request to last byte of the response; 0 without a response.
 fn latency_ms(ex: &Exchange) -> f64 {
-    ex.response
-        .as_ref()
-        .map_or(0.0, |r| ms(r.end_ns.saturating_sub(ex.request.start_ns)))
+    ex.response.as_ref().map_or(0.0, |r| ms(r.end_ns.saturating_sub(ex.request.start_ns)))
 }
 
 fn summary(ex: &Exchange) -> Http {
@@ -233,9 +206,7 @@ fn summary(ex: &Exchange) -> Http {
         status: resp.map_or(0, |r| r.status),
         request_bytes: req.wire_bytes,
         response_bytes: resp.map_or(0, |r| r.wire_bytes),
-        content_type: resp
-            .and_then(|r| r.header("content-type"))
-            .map(str::to_owned),
+        content_type: resp.and_then(|r| r.header("content-type")).map(str::to_owned),
         latency_ms: latency_ms(ex),
         incomplete: ex.incomplete,
     }
@@ -288,9 +259,7 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
         usage: response.usage,
         stream: route.stream || request.stream || streamed,
         status: resp.map_or(0, |r| r.status),
-        ttft_ms: resp
-            .and_then(|r| r.first_body_ns)
-            .map(|first| ms(first.saturating_sub(req.end_ns))),
+        ttft_ms: resp.and_then(|r| r.first_body_ns).map(|first| ms(first.saturating_sub(req.end_ns))),
         latency_ms: latency_ms(ex),
         incomplete: ex.incomplete && !finished,
         raw: raw.finish(),
@@ -299,9 +268,7 @@ fn decode_llm(ex: &Exchange, route: Route) -> LlmCall {
 
 /// A failed decompression explains an unreadable body better than its bytes do.
 fn encoded(decode_error: Option<&str>) -> Option<Unreadable> {
-    decode_error.map(|why| Unreadable::Encoded {
-        why: why.to_owned(),
-    })
+    decode_error.map(|why| Unreadable::Encoded { why: why.to_owned() })
 }
 
 fn decode_request(api: Api, body: &[u8]) -> Result<RequestParts, Unreadable> {
@@ -331,16 +298,10 @@ struct ResponseOutcome {
 fn decode_response(api: Api, resp: &Response, cut: bool) -> ResponseOutcome {
     let body = resp.body.as_slice();
     let is_error = resp.status >= 400;
-    let event_stream = resp
-        .header("content-type")
-        .is_some_and(|ct| ct.contains("text/event-stream"));
+    let event_stream = resp.header("content-type").is_some_and(|ct| ct.contains("text/event-stream"));
     if event_stream || sse::looks_like_sse(body) {
         let (parts, unreadable) = merge_stream(api, &sse::parse(body), cut);
-        return ResponseOutcome {
-            parts,
-            streamed: true,
-            unreadable,
-        };
+        return ResponseOutcome { parts, streamed: true, unreadable };
     }
     let start = body.iter().position(|b| !b.is_ascii_whitespace());
     let Some(start) = start else {
@@ -420,11 +381,7 @@ impl Merger {
     }
 }
 
-fn merge_stream(
-    api: Api,
-    events: &[sse::SseEvent],
-    cut: bool,
-) -> (ResponseParts, Option<Unreadable>) {
+fn merge_stream(api: Api, events: &[sse::SseEvent], cut: bool) -> (ResponseParts, Option<Unreadable>) {
     let mut merger = Merger::new(api);
     let mut error = None;
     let (mut total, mut bad, mut known) = (0, 0, 0);
@@ -480,19 +437,13 @@ fn gemini_array(body: &[u8], cut: bool) -> ResponseOutcome {
         parts.response.error = error;
     }
     let unreadable = if !known && !chunks.is_empty() {
-        Some(Unreadable::ResponseShape {
-            api: Api::Gemini.as_str(),
-        })
+        Some(Unreadable::ResponseShape { api: Api::Gemini.as_str() })
     } else if !complete && !cut {
         Some(Unreadable::ResponseNotJson)
     } else {
         None
     };
-    ResponseOutcome {
-        parts,
-        streamed: true,
-        unreadable,
-    }
+    ResponseOutcome { parts, streamed: true, unreadable }
 }
 
 /// Collects the bodies that could not be read, each cut at [`RAW_CAP`].

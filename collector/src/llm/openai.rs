@@ -22,8 +22,8 @@ use model::{LlmRequest, Message, ToolCall};
 use serde_json::Value;
 
 use super::parts::{
-    arguments_value, array_at, chat_tool_call, error_message, flatten, join_lines, merge_usage,
-    parse_arguments, part_text, str_at, system_prompt, tool, usage,
+    arguments_value, array_at, chat_tool_call, error_message, flatten, join_lines, merge_usage, parse_arguments,
+    part_text, str_at, system_prompt, tool, usage,
 };
 use super::{RequestParts, ResponseParts};
 
@@ -43,10 +43,7 @@ pub(super) fn chat_request(v: &Value) -> Option<RequestParts> {
             system.push(content);
             continue;
         }
-        let mut tool_calls: Vec<ToolCall> = array_at(m, "tool_calls")
-            .iter()
-            .filter_map(chat_tool_call)
-            .collect();
+        let mut tool_calls: Vec<ToolCall> = array_at(m, "tool_calls").iter().filter_map(chat_tool_call).collect();
         tool_calls.extend(m.get("function_call").and_then(chat_tool_call));
         messages.push(Message {
             role: role.to_owned(),
@@ -55,18 +52,9 @@ pub(super) fn chat_request(v: &Value) -> Option<RequestParts> {
             tool_call_id: str_at(m, "tool_call_id").map(str::to_owned),
         });
     }
-    let tools = array_at(v, "tools")
-        .iter()
-        .chain(array_at(v, "functions"))
-        .filter_map(tool)
-        .collect();
+    let tools = array_at(v, "tools").iter().chain(array_at(v, "functions")).filter_map(tool).collect();
     Some(RequestParts {
-        request: LlmRequest {
-            extends: None,
-            system: system_prompt(system),
-            messages,
-            tools,
-        },
+        request: LlmRequest { extends: None, system: system_prompt(system), messages, tools },
         model: str_at(v, "model").map(str::to_owned),
         stream: stream_flag(v),
     })
@@ -80,27 +68,17 @@ pub(super) fn chat_response(v: &Value) -> Option<ResponseParts> {
         model: str_at(v, "model").map(str::to_owned),
         ..ResponseParts::default()
     };
-    let choice = choices
-        .iter()
-        .find(|c| choice_index(c) == 0)
-        .or_else(|| choices.first());
+    let choice = choices.iter().find(|c| choice_index(c) == 0).or_else(|| choices.first());
     if let Some(c) = choice {
         let message = c.get("message").unwrap_or(&Value::Null);
         let r = &mut parts.response;
         r.text = flatten(message.get("content").unwrap_or(&Value::Null));
         if r.text.is_empty() {
             // a refusal, or a legacy completions choice
-            r.text = str_at(message, "refusal")
-                .or_else(|| str_at(c, "text"))
-                .unwrap_or_default()
-                .to_owned();
+            r.text = str_at(message, "refusal").or_else(|| str_at(c, "text")).unwrap_or_default().to_owned();
         }
-        r.tool_calls = array_at(message, "tool_calls")
-            .iter()
-            .filter_map(chat_tool_call)
-            .collect();
-        r.tool_calls
-            .extend(message.get("function_call").and_then(chat_tool_call));
+        r.tool_calls = array_at(message, "tool_calls").iter().filter_map(chat_tool_call).collect();
+        r.tool_calls.extend(message.get("function_call").and_then(chat_tool_call));
         r.stop_reason = str_at(c, "finish_reason").map(str::to_owned);
     }
     Some(parts)
@@ -120,11 +98,7 @@ struct PartialCall {
 
 impl PartialCall {
     fn finish(self) -> ToolCall {
-        ToolCall {
-            id: self.id,
-            name: self.name,
-            arguments: parse_arguments(&self.arguments),
-        }
+        ToolCall { id: self.id, name: self.name, arguments: parse_arguments(&self.arguments) }
     }
 }
 
@@ -154,10 +128,7 @@ impl ChatStream {
             return known;
         };
         for c in choices.iter().filter(|c| choice_index(c) == 0) {
-            let delta = c
-                .get("delta")
-                .or_else(|| c.get("message"))
-                .unwrap_or(&Value::Null);
+            let delta = c.get("delta").or_else(|| c.get("message")).unwrap_or(&Value::Null);
             if let Some(text) = delta.get("content").filter(|t| !t.is_null()) {
                 self.text.push_str(&flatten(text));
             }
@@ -165,10 +136,7 @@ impl ChatStream {
                 self.refusal.push_str(refusal);
             }
             for (pos, tc) in array_at(delta, "tool_calls").iter().enumerate() {
-                let index = tc
-                    .get("index")
-                    .and_then(Value::as_u64)
-                    .unwrap_or(pos as u64);
+                let index = tc.get("index").and_then(Value::as_u64).unwrap_or(pos as u64);
                 self.add_call_delta(index, tc);
             }
             if let Some(fc) = delta.get("function_call").filter(|f| f.is_object()) {
@@ -199,11 +167,7 @@ impl ChatStream {
     }
 
     pub(super) fn finish(self) -> ResponseParts {
-        let text = if self.text.is_empty() {
-            self.refusal
-        } else {
-            self.text
-        };
+        let text = if self.text.is_empty() { self.refusal } else { self.text };
         ResponseParts {
             response: model::LlmResponse {
                 text,
@@ -220,10 +184,7 @@ impl ChatStream {
 /// A Responses request body; `None` unless it is an object with an `input` (string or list)
 /// or at least a `model`.
 pub(super) fn responses_request(v: &Value) -> Option<RequestParts> {
-    let mut system: Vec<String> = str_at(v, "instructions")
-        .map(str::to_owned)
-        .into_iter()
-        .collect();
+    let mut system: Vec<String> = str_at(v, "instructions").map(str::to_owned).into_iter().collect();
     let mut messages = Vec::new();
     match v.get("input") {
         Some(Value::String(s)) => messages.push(text_message("user", s.clone())),
@@ -248,31 +209,20 @@ pub(super) fn responses_request(v: &Value) -> Option<RequestParts> {
 }
 
 fn text_message(role: &str, content: String) -> Message {
-    Message {
-        role: role.to_owned(),
-        content,
-        ..Message::default()
-    }
+    Message { role: role.to_owned(), content, ..Message::default() }
 }
 
 /// A `function_call` (or `custom_tool_call`) item as a tool call.
 fn item_call(item: &Value) -> ToolCall {
     ToolCall {
-        id: str_at(item, "call_id")
-            .or_else(|| str_at(item, "id"))
-            .unwrap_or_default()
-            .to_owned(),
+        id: str_at(item, "call_id").or_else(|| str_at(item, "id")).unwrap_or_default().to_owned(),
         name: str_at(item, "name").unwrap_or_default().to_owned(),
         arguments: arguments_value(item.get("arguments").or_else(|| item.get("input"))),
     }
 }
 
 fn input_item(item: &Value, system: &mut Vec<String>, messages: &mut Vec<Message>) {
-    let kind = str_at(item, "type").unwrap_or(if item.get("role").is_some() {
-        "message"
-    } else {
-        ""
-    });
+    let kind = str_at(item, "type").unwrap_or(if item.get("role").is_some() { "message" } else { "" });
     match kind {
         "message" => {
             let role = str_at(item, "role").unwrap_or("user");
@@ -345,11 +295,7 @@ pub(super) fn responses_response(r: &Value) -> Option<ResponseParts> {
 #[derive(Debug)]
 enum Item {
     Message(String),
-    Call {
-        id: String,
-        name: String,
-        arguments: String,
-    },
+    Call { id: String, name: String, arguments: String },
     Other,
 }
 
@@ -404,11 +350,7 @@ impl ResponsesStream {
                     Item::Call { arguments, .. } if done => piece.clone_into(arguments),
                     Item::Call { arguments, .. } => arguments.push_str(piece),
                     other => {
-                        *other = Item::Call {
-                            id: String::new(),
-                            name: String::new(),
-                            arguments: piece.to_owned(),
-                        }
+                        *other = Item::Call { id: String::new(), name: String::new(), arguments: piece.to_owned() }
                     }
                 }
             }
@@ -435,21 +377,10 @@ impl ResponsesStream {
             .and_then(Value::as_u64)
             .or_else(|| {
                 let id = item_id?;
-                self.slots
-                    .iter()
-                    .find(|(_, s)| s.item_id.as_deref() == Some(id))
-                    .map(|(k, _)| *k)
+                self.slots.iter().find(|(_, s)| s.item_id.as_deref() == Some(id)).map(|(k, _)| *k)
             })
-            .unwrap_or_else(|| {
-                self.slots
-                    .keys()
-                    .next_back()
-                    .map_or(0, |k| k.saturating_add(1))
-            });
-        let slot = self.slots.entry(key).or_insert(Slot {
-            item_id: None,
-            item: Item::Other,
-        });
+            .unwrap_or_else(|| self.slots.keys().next_back().map_or(0, |k| k.saturating_add(1)));
+        let slot = self.slots.entry(key).or_insert(Slot { item_id: None, item: Item::Other });
         if slot.item_id.is_none() {
             slot.item_id = item_id.map(str::to_owned);
         }
@@ -462,24 +393,14 @@ impl ResponsesStream {
         for slot in self.slots.into_values() {
             match slot.item {
                 Item::Message(text) => texts.push(text),
-                Item::Call {
-                    id,
-                    name,
-                    arguments,
-                } => tool_calls.push(ToolCall {
-                    id,
-                    name,
-                    arguments: parse_arguments(&arguments),
-                }),
+                Item::Call { id, name, arguments } => {
+                    tool_calls.push(ToolCall { id, name, arguments: parse_arguments(&arguments) })
+                }
                 Item::Other => {}
             }
         }
         let mut parts = ResponseParts {
-            response: model::LlmResponse {
-                text: join_lines(texts),
-                tool_calls,
-                ..Default::default()
-            },
+            response: model::LlmResponse { text: join_lines(texts), tool_calls, ..Default::default() },
             usage: self.usage,
             model: self.model,
         };
@@ -502,10 +423,7 @@ fn item_state(item: &Value) -> Item {
     match str_at(item, "type") {
         Some("message") => Item::Message(flatten(item.get("content").unwrap_or(&Value::Null))),
         Some("function_call" | "custom_tool_call") => Item::Call {
-            id: str_at(item, "call_id")
-                .or_else(|| str_at(item, "id"))
-                .unwrap_or_default()
-                .to_owned(),
+            id: str_at(item, "call_id").or_else(|| str_at(item, "id")).unwrap_or_default().to_owned(),
             name: str_at(item, "name").unwrap_or_default().to_owned(),
             arguments: match item.get("arguments").or_else(|| item.get("input")) {
                 Some(Value::String(s)) => s.clone(),

@@ -14,17 +14,12 @@ pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
 
 /// The array at `key`, empty when absent or not an array.
 pub(super) fn array_at<'a>(v: &'a Value, key: &str) -> &'a [Value] {
-    v.get(key)
-        .and_then(Value::as_array)
-        .map(Vec::as_slice)
-        .unwrap_or_default()
+    v.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default()
 }
 
 /// The value at `key` or, failing that, at `alt` (Gemini accepts camelCase and snake_case).
 pub(super) fn either<'a>(v: &'a Value, key: &str, alt: &str) -> Option<&'a Value> {
-    v.get(key)
-        .filter(|x| !x.is_null())
-        .or_else(|| v.get(alt).filter(|x| !x.is_null()))
+    v.get(key).filter(|x| !x.is_null()).or_else(|| v.get(alt).filter(|x| !x.is_null()))
 }
 
 /// Message content as text: a string as is; an array of parts with text parts joined by `\n`
@@ -124,21 +119,12 @@ pub(super) fn arguments_value(v: Option<&Value>) -> Value {
 pub(super) fn tool(v: &Value) -> Option<Tool> {
     let f = v.get("function").filter(|f| f.is_object()).unwrap_or(v);
     let name = str_at(f, "name").or_else(|| str_at(v, "type"))?;
-    let parameters = [
-        "parameters",
-        "input_schema",
-        "parametersJsonSchema",
-        "parameters_json_schema",
-    ]
-    .iter()
-    .find_map(|k| f.get(*k).filter(|p| !p.is_null()))
-    .cloned()
-    .unwrap_or(Value::Null);
-    Some(Tool {
-        name: name.to_owned(),
-        description: str_at(f, "description").map(str::to_owned),
-        parameters,
-    })
+    let parameters = ["parameters", "input_schema", "parametersJsonSchema", "parameters_json_schema"]
+        .iter()
+        .find_map(|k| f.get(*k).filter(|p| !p.is_null()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    Some(Tool { name: name.to_owned(), description: str_at(f, "description").map(str::to_owned), parameters })
 }
 
 /// An OpenAI Chat tool call `{id, type, function: {name, arguments}}` (or the legacy
@@ -161,27 +147,18 @@ fn count(v: &Value, keys: &[&str]) -> Option<u64> {
 /// `candidatesTokenCount` (Gemini). `None` when neither count is there.
 pub(super) fn usage(v: &Value) -> Option<Usage> {
     let input = count(v, &["prompt_tokens", "input_tokens", "promptTokenCount"]);
-    let output = count(
-        v,
-        &["completion_tokens", "output_tokens", "candidatesTokenCount"],
-    );
+    let output = count(v, &["completion_tokens", "output_tokens", "candidatesTokenCount"]);
     if input.is_none() && output.is_none() {
         return None;
     }
-    Some(Usage {
-        input_tokens: input.unwrap_or(0),
-        output_tokens: output.unwrap_or(0),
-    })
+    Some(Usage { input_tokens: input.unwrap_or(0), output_tokens: output.unwrap_or(0) })
 }
 
 /// Update `into` with the counts `v` has, keeping the others (Anthropic streams the input count
 /// first and the output count last).
 pub(super) fn merge_usage(into: &mut Option<Usage>, v: &Value) {
     let input = count(v, &["prompt_tokens", "input_tokens", "promptTokenCount"]);
-    let output = count(
-        v,
-        &["completion_tokens", "output_tokens", "candidatesTokenCount"],
-    );
+    let output = count(v, &["completion_tokens", "output_tokens", "candidatesTokenCount"]);
     if input.is_none() && output.is_none() {
         return;
     }
@@ -200,9 +177,7 @@ pub(super) fn merge_usage(into: &mut Option<Usage>, v: &Value) {
 /// status) also a top-level `message` or `detail`.
 pub(super) fn error_message(v: &Value, lenient: bool) -> Option<String> {
     if let Value::Array(items) = v {
-        return items
-            .first()
-            .and_then(|first| error_message(first, lenient));
+        return items.first().and_then(|first| error_message(first, lenient));
     }
     match v.get("error") {
         Some(Value::String(s)) => return Some(s.clone()),
@@ -242,10 +217,7 @@ mod tests {
             {"type": "refusal", "refusal": "no"},
             {"type": "server_tool_use"}
         ]);
-        assert_eq!(
-            flatten(&content),
-            "look\n[image]\n[file]\nand this\nno\n[server_tool_use]"
-        );
+        assert_eq!(flatten(&content), "look\n[image]\n[file]\nand this\nno\n[server_tool_use]");
         assert_eq!(flatten(&json!(null)), "");
         assert_eq!(flatten(&json!("hi")), "hi");
     }
@@ -256,11 +228,7 @@ mod tests {
         let flat = json!({"type": "function", "name": "b", "parameters": {"type": "object"}});
         let anthropic = json!({"name": "c", "input_schema": {"type": "object"}});
         let builtin = json!({"type": "web_search"});
-        let names: Vec<_> = [chat, flat, anthropic, builtin]
-            .iter()
-            .filter_map(tool)
-            .map(|t| t.name)
-            .collect();
+        let names: Vec<_> = [chat, flat, anthropic, builtin].iter().filter_map(tool).map(|t| t.name).collect();
         assert_eq!(names, ["a", "b", "c", "web_search"]);
         assert!(tool(&json!(3)).is_none());
     }
@@ -276,57 +244,26 @@ mod tests {
     fn usage_names() {
         assert_eq!(
             usage(&json!({"prompt_tokens": 3, "completion_tokens": 4})),
-            Some(Usage {
-                input_tokens: 3,
-                output_tokens: 4
-            })
+            Some(Usage { input_tokens: 3, output_tokens: 4 })
         );
-        assert_eq!(
-            usage(&json!({"promptTokenCount": 5})),
-            Some(Usage {
-                input_tokens: 5,
-                output_tokens: 0
-            })
-        );
+        assert_eq!(usage(&json!({"promptTokenCount": 5})), Some(Usage { input_tokens: 5, output_tokens: 0 }));
         assert_eq!(usage(&json!(null)), None);
         let mut u = None;
         merge_usage(&mut u, &json!({"input_tokens": 10, "output_tokens": 1}));
         merge_usage(&mut u, &json!({"output_tokens": 7}));
-        assert_eq!(
-            u,
-            Some(Usage {
-                input_tokens: 10,
-                output_tokens: 7
-            })
-        );
+        assert_eq!(u, Some(Usage { input_tokens: 10, output_tokens: 7 }));
     }
 
     #[test]
     fn error_messages() {
+        assert_eq!(error_message(&json!({"error": {"message": "slow down"}}), false).as_deref(), Some("slow down"));
         assert_eq!(
-            error_message(&json!({"error": {"message": "slow down"}}), false).as_deref(),
-            Some("slow down")
-        );
-        assert_eq!(
-            error_message(
-                &json!([{"error": {"code": 429, "message": "quota"}}]),
-                false
-            )
-            .as_deref(),
+            error_message(&json!([{"error": {"code": 429, "message": "quota"}}]), false).as_deref(),
             Some("quota")
         );
-        assert_eq!(
-            error_message(&json!({"error": "model not found"}), false).as_deref(),
-            Some("model not found")
-        );
-        assert_eq!(
-            error_message(&json!({"type": "error", "message": "m"}), false).as_deref(),
-            Some("m")
-        );
-        assert_eq!(
-            error_message(&json!({"detail": "bad"}), true).as_deref(),
-            Some("bad")
-        );
+        assert_eq!(error_message(&json!({"error": "model not found"}), false).as_deref(), Some("model not found"));
+        assert_eq!(error_message(&json!({"type": "error", "message": "m"}), false).as_deref(), Some("m"));
+        assert_eq!(error_message(&json!({"detail": "bad"}), true).as_deref(), Some("bad"));
         assert_eq!(error_message(&json!({"detail": "bad"}), false), None);
         assert_eq!(error_message(&json!({"error": null, "id": 1}), false), None);
     }

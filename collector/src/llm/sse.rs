@@ -113,10 +113,7 @@ impl SseParser {
     fn dispatch(&mut self, out: &mut Vec<SseEvent>) {
         let event = self.event.take();
         if std::mem::take(&mut self.has_data) {
-            out.push(SseEvent {
-                event,
-                data: std::mem::take(&mut self.data),
-            });
+            out.push(SseEvent { event, data: std::mem::take(&mut self.data) });
         }
     }
 }
@@ -132,14 +129,9 @@ pub fn parse(bytes: &[u8]) -> Vec<SseEvent> {
 /// Whether a body looks like an event stream even without its content type (some servers
 /// send `text/plain` or nothing).
 pub fn looks_like_sse(body: &[u8]) -> bool {
-    let start = body
-        .iter()
-        .position(|b| !b.is_ascii_whitespace())
-        .unwrap_or(body.len());
+    let start = body.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(body.len());
     let body = body.get(start..).unwrap_or_default();
-    [&b"data:"[..], b"event:", b":", b"id:", b"retry:"]
-        .iter()
-        .any(|p| body.starts_with(p))
+    [&b"data:"[..], b"event:", b":", b"id:", b"retry:"].iter().any(|p| body.starts_with(p))
 }
 
 #[cfg(test)]
@@ -148,28 +140,18 @@ mod tests {
     use proptest::prelude::*;
 
     fn ev(event: Option<&str>, data: &str) -> SseEvent {
-        SseEvent {
-            event: event.map(str::to_owned),
-            data: data.to_owned(),
-        }
+        SseEvent { event: event.map(str::to_owned), data: data.to_owned() }
     }
 
     #[test]
     fn events_are_split_by_blank_lines_and_data_lines_joined() {
-        let body =
-            b"event: message_start\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: one\ndata: two\n\n";
-        assert_eq!(
-            parse(body),
-            vec![ev(Some("message_start"), "{\"a\":1}"), ev(None, "one\ntwo")]
-        );
+        let body = b"event: message_start\ndata: {\"a\":1}\n\n: keep-alive\n\ndata: one\ndata: two\n\n";
+        assert_eq!(parse(body), vec![ev(Some("message_start"), "{\"a\":1}"), ev(None, "one\ntwo")]);
     }
 
     #[test]
     fn crlf_and_lone_cr_end_lines() {
-        assert_eq!(
-            parse(b"data: a\r\n\r\ndata: b\r\rdata:c\n\n"),
-            vec![ev(None, "a"), ev(None, "b"), ev(None, "c")]
-        );
+        assert_eq!(parse(b"data: a\r\n\r\ndata: b\r\rdata:c\n\n"), vec![ev(None, "a"), ev(None, "b"), ev(None, "c")]);
     }
 
     #[test]
@@ -183,10 +165,7 @@ mod tests {
 
     #[test]
     fn cut_stream_keeps_its_last_event() {
-        assert_eq!(
-            parse(b"data: a\n\ndata: {\"partial"),
-            vec![ev(None, "a"), ev(None, "{\"partial")]
-        );
+        assert_eq!(parse(b"data: a\n\ndata: {\"partial"), vec![ev(None, "a"), ev(None, "{\"partial")]);
     }
 
     #[test]
@@ -196,10 +175,7 @@ mod tests {
 
     #[test]
     fn field_without_colon_and_value_without_space() {
-        assert_eq!(
-            parse(b"data\n\ndata:x\n\n"),
-            vec![ev(None, ""), ev(None, "x")]
-        );
+        assert_eq!(parse(b"data\n\ndata:x\n\n"), vec![ev(None, ""), ev(None, "x")]);
     }
 
     #[test]

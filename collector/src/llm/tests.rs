@@ -8,14 +8,7 @@ use serde_json::json;
 
 const T0: u64 = 1_700_000_000_000_000_000;
 
-fn exchange(
-    host: &str,
-    path: &str,
-    request: &str,
-    status: u16,
-    content_type: &str,
-    response: &[u8],
-) -> Exchange {
+fn exchange(host: &str, path: &str, request: &str, status: u16, content_type: &str, response: &[u8]) -> Exchange {
     Exchange {
         request: Request {
             method: "POST".into(),
@@ -65,11 +58,7 @@ fn sse_body(events: &[(Option<&str>, Value)]) -> String {
 }
 
 fn call(id: &str, name: &str, arguments: Value) -> ToolCall {
-    ToolCall {
-        id: id.into(),
-        name: name.into(),
-        arguments,
-    }
+    ToolCall { id: id.into(), name: name.into(), arguments }
 }
 
 // ---------------------------------------------------------------- OpenAI Chat Completions
@@ -119,27 +108,14 @@ fn chat_json_with_parallel_tool_calls() {
     assert_eq!(c.model.as_deref(), Some("gpt-4o"));
     assert!(!c.stream);
     assert_eq!(c.status, 200);
-    assert_eq!(
-        c.request.system.as_deref(),
-        Some("You are a coding agent.\n\nPrefer small diffs.")
-    );
+    assert_eq!(c.request.system.as_deref(), Some("You are a coding agent.\n\nPrefer small diffs."));
     let m = &c.request.messages;
     assert_eq!(m.len(), 3);
     assert_eq!(m[0].role, "user");
+    assert_eq!(m[0].content, "What is the weather in Paris and Tokyo?\n[image]");
+    assert_eq!(m[1].tool_calls, vec![call("call_1", "get_weather", json!({"city": "Paris"}))]);
     assert_eq!(
-        m[0].content,
-        "What is the weather in Paris and Tokyo?\n[image]"
-    );
-    assert_eq!(
-        m[1].tool_calls,
-        vec![call("call_1", "get_weather", json!({"city": "Paris"}))]
-    );
-    assert_eq!(
-        (
-            m[2].role.as_str(),
-            m[2].tool_call_id.as_deref(),
-            m[2].content.as_str()
-        ),
+        (m[2].role.as_str(), m[2].tool_call_id.as_deref(), m[2].content.as_str()),
         ("tool", Some("call_1"), "18C, cloudy")
     );
     assert_eq!(c.request.tools.len(), 1);
@@ -153,13 +129,7 @@ fn chat_json_with_parallel_tool_calls() {
         ]
     );
     assert_eq!(c.response.stop_reason.as_deref(), Some("tool_calls"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 120,
-            output_tokens: 41
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 120, output_tokens: 41 }));
     assert_eq!(c.latency_ms, 1000.0);
     assert_eq!(c.ttft_ms, Some(500.0));
     assert!(c.raw.is_none());
@@ -184,30 +154,21 @@ fn chat_stream_body() -> String {
             json!({"tool_calls": [{"index": 0, "id": "call_a", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
             Value::Null,
         ),
-        chunk(
-            json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"ci"}}]}),
-            Value::Null,
-        ),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "{\"ci"}}]}), Value::Null),
         chunk(
             json!({"tool_calls": [{"index": 1, "id": "call_b", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\""}}]}),
             Value::Null,
         ),
-        chunk(
-            json!({"tool_calls": [{"index": 0, "function": {"arguments": "ty\": \"Par"}}]}),
-            Value::Null,
-        ),
-        chunk(
-            json!({"tool_calls": [{"index": 1, "function": {"arguments": ": \"Tokyo\"}"}}]}),
-            Value::Null,
-        ),
-        chunk(
-            json!({"tool_calls": [{"index": 0, "function": {"arguments": "is\"}"}}]}),
-            Value::Null,
-        ),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "ty\": \"Par"}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 1, "function": {"arguments": ": \"Tokyo\"}"}}]}), Value::Null),
+        chunk(json!({"tool_calls": [{"index": 0, "function": {"arguments": "is\"}"}}]}), Value::Null),
         chunk(json!({}), json!("tool_calls")),
     ];
-    events.push((None, json!({"id": "c", "object": "chat.completion.chunk", "choices": [],
-                              "usage": {"prompt_tokens": 80, "completion_tokens": 33, "total_tokens": 113}})));
+    events.push((
+        None,
+        json!({"id": "c", "object": "chat.completion.chunk", "choices": [],
+                              "usage": {"prompt_tokens": 80, "completion_tokens": 33, "total_tokens": 113}}),
+    ));
     let mut body = sse_body(&events);
     body.push_str("data: [DONE]\n\n");
     body
@@ -237,13 +198,7 @@ fn chat_stream_assembles_parallel_tool_calls_split_over_deltas() {
         ]
     );
     assert_eq!(c.response.stop_reason.as_deref(), Some("tool_calls"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 80,
-            output_tokens: 33
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 80, output_tokens: 33 }));
     assert!(c.raw.is_none(), "{:?}", c.raw);
 }
 
@@ -264,19 +219,11 @@ fn chat_stream_cut_mid_way_keeps_what_arrived() {
     assert!(c.incomplete);
     assert_eq!(c.response.text, "Checking both.");
     assert_eq!(c.response.tool_calls.len(), 2);
-    assert_eq!(
-        c.response.tool_calls[0].arguments,
-        json!("{\"ci"),
-        "unparsable arguments stay text"
-    );
+    assert_eq!(c.response.tool_calls[0].arguments, json!("{\"ci"), "unparsable arguments stay text");
     assert_eq!(c.response.tool_calls[1].arguments, json!("{\"city\""));
     assert_eq!(c.response.stop_reason, None);
     assert_eq!(c.usage, None);
-    assert!(
-        c.raw.is_none(),
-        "a half-sent last event of a cut stream is expected: {:?}",
-        c.raw
-    );
+    assert!(c.raw.is_none(), "a half-sent last event of a cut stream is expected: {:?}", c.raw);
 }
 
 #[test]
@@ -285,14 +232,8 @@ fn chinese_text_round_trips() {
         {"role": "system", "content": "你是一个乐于助人的助手。"},
         {"role": "user", "content": "用一句话介绍北京。"}]});
     let body = sse_body(&[
-        (
-            None,
-            json!({"choices": [{"index": 0, "delta": {"content": "北京是中国的"}}]}),
-        ),
-        (
-            None,
-            json!({"choices": [{"index": 0, "delta": {"content": "首都，历史悠久。"}, "finish_reason": "stop"}]}),
-        ),
+        (None, json!({"choices": [{"index": 0, "delta": {"content": "北京是中国的"}}]})),
+        (None, json!({"choices": [{"index": 0, "delta": {"content": "首都，历史悠久。"}, "finish_reason": "stop"}]})),
     ]);
     let ex = exchange(
         "localhost:8000",
@@ -303,19 +244,12 @@ fn chinese_text_round_trips() {
         body.as_bytes(),
     );
     let c = llm(&ex);
-    assert_eq!(
-        c.provider, "unknown",
-        "an OpenAI-compatible server elsewhere is not OpenAI"
-    );
+    assert_eq!(c.provider, "unknown", "an OpenAI-compatible server elsewhere is not OpenAI");
     assert_eq!(c.url, "https://localhost:8000/v1/chat/completions");
-    assert_eq!(
-        c.request.system.as_deref(),
-        Some("你是一个乐于助人的助手。")
-    );
+    assert_eq!(c.request.system.as_deref(), Some("你是一个乐于助人的助手。"));
     assert_eq!(c.request.messages[0].content, "用一句话介绍北京。");
     assert_eq!(c.response.text, "北京是中国的首都，历史悠久。");
-    let back: LlmCall =
-        serde_json::from_str(&serde_json::to_string(&c).expect("serialise")).expect("parse");
+    let back: LlmCall = serde_json::from_str(&serde_json::to_string(&c).expect("serialise")).expect("parse");
     assert_eq!(back, c);
 }
 
@@ -333,25 +267,15 @@ fn error_429_keeps_the_api_message() {
     );
     let c = llm(&ex);
     assert_eq!(c.status, 429);
-    assert!(c
-        .response
-        .error
-        .as_deref()
-        .is_some_and(|e| e.starts_with("Rate limit reached for gpt-4o")));
+    assert!(c.response.error.as_deref().is_some_and(|e| e.starts_with("Rate limit reached for gpt-4o")));
     assert!(c.stream, "the request asked for a stream");
     assert!(c.raw.is_none());
 }
 
 #[test]
 fn error_without_a_message_keeps_the_body() {
-    let ex = exchange(
-        "api.openai.com",
-        "/v1/chat/completions",
-        CHAT_REQUEST,
-        502,
-        "text/html",
-        b"<html>Bad gateway</html>",
-    );
+    let ex =
+        exchange("api.openai.com", "/v1/chat/completions", CHAT_REQUEST, 502, "text/html", b"<html>Bad gateway</html>");
     let c = llm(&ex);
     assert_eq!(c.response.error.as_deref(), Some("HTTP 502"));
     let raw = c.raw.expect("raw kept");
@@ -363,23 +287,13 @@ fn error_without_a_message_keeps_the_body() {
 fn unknown_json_shape_is_kept_raw() {
     let request = r#"{"prompt": "hello", "model": "x"}"#;
     let response = r#"{"result": {"generated": "hi"}}"#;
-    let ex = exchange(
-        "api.openai.com",
-        "/v1/chat/completions",
-        request,
-        200,
-        "application/json",
-        response.as_bytes(),
-    );
+    let ex = exchange("api.openai.com", "/v1/chat/completions", request, 200, "application/json", response.as_bytes());
     let c = llm(&ex);
     assert_eq!(c.model, None);
     let raw = c.raw.expect("raw kept");
     assert_eq!(raw.request.as_deref(), Some(request));
     assert_eq!(raw.response.as_deref(), Some(response));
-    assert_eq!(
-        raw.reason,
-        "unknown `chat` request shape; unknown `chat` response shape"
-    );
+    assert_eq!(raw.reason, "unknown `chat` request shape; unknown `chat` response shape");
     assert!(!raw.truncated);
 }
 
@@ -399,24 +313,14 @@ fn body_left_compressed_says_why() {
     let c = llm(&ex);
     assert_eq!(c.request.messages.len(), 3);
     let raw = c.raw.expect("raw kept");
-    assert_eq!(
-        raw.reason,
-        "failed to decode `gzip` body: corrupt deflate stream"
-    );
+    assert_eq!(raw.reason, "failed to decode `gzip` body: corrupt deflate stream");
     assert_eq!(raw.response.as_deref(), Some("\u{1f}\\x8b\u{8}garbage"));
 }
 
 #[test]
 fn raw_bodies_are_capped_and_flagged() {
     let big = format!("not json {}", "漢".repeat(RAW_CAP));
-    let ex = exchange(
-        "api.openai.com",
-        "/v1/chat/completions",
-        &big,
-        200,
-        "application/json",
-        b"",
-    );
+    let ex = exchange("api.openai.com", "/v1/chat/completions", &big, 200, "application/json", b"");
     let c = llm(&ex);
     let raw = c.raw.expect("raw kept");
     let kept = raw.request.expect("request kept");
@@ -438,10 +342,7 @@ fn stream_of_unknown_events_is_kept_raw() {
         body.as_bytes(),
     );
     let c = llm(&ex);
-    assert_eq!(
-        c.raw.expect("raw").reason,
-        "no known `chat` events in the stream"
-    );
+    assert_eq!(c.raw.expect("raw").reason, "no known `chat` events in the stream");
 }
 
 // ---------------------------------------------------------------- OpenAI Responses
@@ -477,44 +378,25 @@ fn responses_json_with_function_call() {
     );
     let c = llm(&ex);
     assert_eq!(c.api, "responses");
-    assert_eq!(
-        c.request.system.as_deref(),
-        Some("Be terse.\n\nRepo is at /src.")
-    );
+    assert_eq!(c.request.system.as_deref(), Some("Be terse.\n\nRepo is at /src."));
     let m = &c.request.messages;
     assert_eq!(m.len(), 3);
     assert_eq!(m[0].content, "List files\n[image]");
     assert_eq!(
         (m[1].role.as_str(), m[1].tool_calls.clone()),
-        (
-            "assistant",
-            vec![call("call_ls", "shell", json!({"cmd": "ls"}))]
-        )
+        ("assistant", vec![call("call_ls", "shell", json!({"cmd": "ls"}))])
     );
     assert_eq!(
-        (
-            m[2].role.as_str(),
-            m[2].tool_call_id.as_deref(),
-            m[2].content.as_str()
-        ),
+        (m[2].role.as_str(), m[2].tool_call_id.as_deref(), m[2].content.as_str()),
         ("tool", Some("call_ls"), "a.rs\nb.rs")
     );
     let names: Vec<_> = c.request.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["shell", "web_search"]);
     assert_eq!(c.response.text, "Two files. Reading a.rs.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("call_cat", "shell", json!({"cmd": "cat a.rs"}))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("call_cat", "shell", json!({"cmd": "cat a.rs"}))]);
     assert_eq!(c.response.stop_reason.as_deref(), Some("completed"));
     assert_eq!(c.response.error, None);
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 310,
-            output_tokens: 25
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 310, output_tokens: 25 }));
     assert!(c.raw.is_none());
 }
 
@@ -575,37 +457,17 @@ fn responses_stream_events() -> Vec<(Option<&'static str>, Value)> {
 fn responses_stream_with_function_call() {
     let body = sse_body(&responses_stream_events());
     let request = r#"{"model": "gpt-4.1", "input": "Open main.rs", "stream": true}"#;
-    let ex = exchange(
-        "api.openai.com",
-        "/v1/responses",
-        request,
-        200,
-        "text/event-stream",
-        body.as_bytes(),
-    );
+    let ex = exchange("api.openai.com", "/v1/responses", request, 200, "text/event-stream", body.as_bytes());
     let c = llm(&ex);
     assert!(c.stream);
     assert_eq!(
         c.request.messages,
-        vec![Message {
-            role: "user".into(),
-            content: "Open main.rs".into(),
-            ..Default::default()
-        }]
+        vec![Message { role: "user".into(), content: "Open main.rs".into(), ..Default::default() }]
     );
     assert_eq!(c.response.text, "Let me check.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("call_1", "read_file", json!({"path": "src/main.rs"}))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("call_1", "read_file", json!({"path": "src/main.rs"}))]);
     assert_eq!(c.response.stop_reason.as_deref(), Some("completed"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 50,
-            output_tokens: 12
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 50, output_tokens: 12 }));
     assert_eq!(c.model.as_deref(), Some("gpt-4.1"));
     assert!(c.raw.is_none(), "{:?}", c.raw);
 }
@@ -627,10 +489,7 @@ fn responses_stream_cut_before_completed_is_assembled_from_deltas() {
     let c = llm(&ex);
     assert!(c.incomplete);
     assert_eq!(c.response.text, "Let me check.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("call_1", "read_file", json!({"path": "src/main.rs"}))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("call_1", "read_file", json!({"path": "src/main.rs"}))]);
     assert_eq!(c.usage, None);
 }
 
@@ -689,62 +548,24 @@ fn anthropic_request_flattens_blocks_tool_uses_and_results() {
         response.to_string().as_bytes(),
     );
     let c = llm(&ex);
-    assert_eq!(
-        (c.provider.as_str(), c.api.as_str()),
-        ("anthropic", "messages")
-    );
+    assert_eq!((c.provider.as_str(), c.api.as_str()), ("anthropic", "messages"));
     assert_eq!(c.url, "https://api.anthropic.com/v1/messages?beta=true");
-    assert!(
-        c.stream,
-        "the request said stream even though a JSON body came back"
-    );
-    assert_eq!(
-        c.request.system.as_deref(),
-        Some("You are Claude Code.\n\nWork in /repo.")
-    );
+    assert!(c.stream, "the request said stream even though a JSON body came back");
+    assert_eq!(c.request.system.as_deref(), Some("You are Claude Code.\n\nWork in /repo."));
     let m = &c.request.messages;
     assert_eq!(m.len(), 4);
+    assert_eq!((m[1].role.as_str(), m[1].content.as_str()), ("assistant", "Running the tests."));
+    assert_eq!(m[1].tool_calls, vec![call("toolu_01", "Bash", json!({"command": "cargo test"}))]);
     assert_eq!(
-        (m[1].role.as_str(), m[1].content.as_str()),
-        ("assistant", "Running the tests.")
-    );
-    assert_eq!(
-        m[1].tool_calls,
-        vec![call("toolu_01", "Bash", json!({"command": "cargo test"}))]
-    );
-    assert_eq!(
-        (
-            m[2].role.as_str(),
-            m[2].tool_call_id.as_deref(),
-            m[2].content.as_str()
-        ),
+        (m[2].role.as_str(), m[2].tool_call_id.as_deref(), m[2].content.as_str()),
         ("tool", Some("toolu_01"), "1 failed")
     );
-    assert_eq!(
-        (m[3].role.as_str(), m[3].content.as_str()),
-        ("user", "Go on.")
-    );
-    assert_eq!(
-        c.request.tools[0].parameters["properties"]["command"]["type"],
-        "string"
-    );
+    assert_eq!((m[3].role.as_str(), m[3].content.as_str()), ("user", "Go on."));
+    assert_eq!(c.request.tools[0].parameters["properties"]["command"]["type"], "string");
     assert_eq!(c.response.text, "Reading the test.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call(
-            "toolu_02",
-            "Read",
-            json!({"file_path": "/repo/tests/a.rs"})
-        )]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("toolu_02", "Read", json!({"file_path": "/repo/tests/a.rs"}))]);
     assert_eq!(c.response.stop_reason.as_deref(), Some("tool_use"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 1200,
-            output_tokens: 64
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 1200, output_tokens: 64 }));
 }
 
 fn anthropic_stream_body() -> String {
@@ -758,28 +579,16 @@ fn anthropic_stream_body() -> String {
             json!({"message": {"id": "msg_2", "type": "message", "role": "assistant", "model": "claude-sonnet-4-20250514",
             "content": [], "stop_reason": null, "usage": {"input_tokens": 472, "output_tokens": 2}}}),
         ),
-        e(
-            "content_block_start",
-            json!({"index": 0, "content_block": {"type": "text", "text": ""}}),
-        ),
+        e("content_block_start", json!({"index": 0, "content_block": {"type": "text", "text": ""}})),
         e("ping", json!({})),
-        e(
-            "content_block_delta",
-            json!({"index": 0, "delta": {"type": "text_delta", "text": "I'll edit "}}),
-        ),
-        e(
-            "content_block_delta",
-            json!({"index": 0, "delta": {"type": "text_delta", "text": "the file."}}),
-        ),
+        e("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "I'll edit "}})),
+        e("content_block_delta", json!({"index": 0, "delta": {"type": "text_delta", "text": "the file."}})),
         e("content_block_stop", json!({"index": 0})),
         e(
             "content_block_start",
             json!({"index": 1, "content_block": {"type": "tool_use", "id": "toolu_03", "name": "Edit", "input": {}}}),
         ),
-        e(
-            "content_block_delta",
-            json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}}),
-        ),
+        e("content_block_delta", json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": ""}})),
         e(
             "content_block_delta",
             json!({"index": 1, "delta": {"type": "input_json_delta", "partial_json": "{\"file_pa"}}),
@@ -804,32 +613,16 @@ fn anthropic_stream_body() -> String {
 #[test]
 fn anthropic_stream_with_input_json_split_mid_token() {
     let body = anthropic_stream_body();
-    let ex = exchange(
-        "api.anthropic.com",
-        "/v1/messages",
-        ANTHROPIC_REQUEST,
-        200,
-        "text/event-stream",
-        body.as_bytes(),
-    );
+    let ex =
+        exchange("api.anthropic.com", "/v1/messages", ANTHROPIC_REQUEST, 200, "text/event-stream", body.as_bytes());
     let c = llm(&ex);
     assert_eq!(c.response.text, "I'll edit the file.");
     assert_eq!(
         c.response.tool_calls,
-        vec![call(
-            "toolu_03",
-            "Edit",
-            json!({"file_path": "/repo/a.rs", "old": "foo", "new": "bar"})
-        )]
+        vec![call("toolu_03", "Edit", json!({"file_path": "/repo/a.rs", "old": "foo", "new": "bar"}))]
     );
     assert_eq!(c.response.stop_reason.as_deref(), Some("tool_use"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 472,
-            output_tokens: 89
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 472, output_tokens: 89 }));
     assert_eq!(c.model.as_deref(), Some("claude-sonnet-4-20250514"));
     assert!(c.raw.is_none(), "{:?}", c.raw);
 }
@@ -850,18 +643,9 @@ fn anthropic_aborted_stream_is_incomplete_with_the_text_so_far() {
     let c = llm(&ex);
     assert!(c.incomplete);
     assert_eq!(c.response.text, "I'll edit the file.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("toolu_03", "Edit", json!("{\"file_pa"))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("toolu_03", "Edit", json!("{\"file_pa"))]);
     assert_eq!(c.response.stop_reason, None);
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 472,
-            output_tokens: 2
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 472, output_tokens: 2 }));
     assert!(c.raw.is_none());
 }
 
@@ -869,14 +653,8 @@ fn anthropic_aborted_stream_is_incomplete_with_the_text_so_far() {
 fn anthropic_overloaded_error_mid_stream() {
     let body = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"model\":\"claude-opus-4\",\"usage\":{\"input_tokens\":9}}}\n\n\
                 event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
-    let ex = exchange(
-        "api.anthropic.com",
-        "/v1/messages",
-        ANTHROPIC_REQUEST,
-        200,
-        "text/event-stream",
-        body.as_bytes(),
-    );
+    let ex =
+        exchange("api.anthropic.com", "/v1/messages", ANTHROPIC_REQUEST, 200, "text/event-stream", body.as_bytes());
     let c = llm(&ex);
     assert_eq!(c.response.error.as_deref(), Some("Overloaded"));
     assert!(c.raw.is_none());
@@ -885,14 +663,7 @@ fn anthropic_overloaded_error_mid_stream() {
 #[test]
 fn anthropic_529_error_body() {
     let body = r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"},"request_id":"req_1"}"#;
-    let ex = exchange(
-        "api.anthropic.com",
-        "/v1/messages",
-        ANTHROPIC_REQUEST,
-        529,
-        "application/json",
-        body.as_bytes(),
-    );
+    let ex = exchange("api.anthropic.com", "/v1/messages", ANTHROPIC_REQUEST, 529, "application/json", body.as_bytes());
     let c = llm(&ex);
     assert_eq!(c.status, 529);
     assert_eq!(c.response.error.as_deref(), Some("Overloaded"));
@@ -932,7 +703,10 @@ fn gemini_json_with_function_call_and_key_redacted() {
     );
     let c = llm(&ex);
     assert_eq!((c.provider.as_str(), c.api.as_str()), ("google", "gemini"));
-    assert_eq!(c.url, "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?key=[REDACTED]&foo=1");
+    assert_eq!(
+        c.url,
+        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?key=[REDACTED]&foo=1"
+    );
     assert!(!c.url.contains("SECRET"));
     assert_eq!(c.model.as_deref(), Some("gemini-2.5-flash"));
     assert!(!c.stream);
@@ -942,34 +716,16 @@ fn gemini_json_with_function_call_and_key_redacted() {
     assert_eq!(m[0].content, "Book me a flight to Rome.\n[image]");
     assert_eq!(
         (m[1].role.as_str(), m[1].tool_calls.clone()),
-        (
-            "assistant",
-            vec![call("", "search_flights", json!({"to": "FCO"}))]
-        )
+        ("assistant", vec![call("", "search_flights", json!({"to": "FCO"}))])
     );
-    assert_eq!(
-        (m[2].role.as_str(), m[2].tool_call_id.as_deref()),
-        ("tool", Some("search_flights"))
-    );
-    assert_eq!(
-        serde_json::from_str::<Value>(&m[2].content).expect("json"),
-        json!({"flights": ["AZ 611"]})
-    );
+    assert_eq!((m[2].role.as_str(), m[2].tool_call_id.as_deref()), ("tool", Some("search_flights")));
+    assert_eq!(serde_json::from_str::<Value>(&m[2].content).expect("json"), json!({"flights": ["AZ 611"]}));
     let names: Vec<_> = c.request.tools.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["book_flight", "googleSearch"]);
     assert_eq!(c.response.text, "Booking AZ 611.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("", "book_flight", json!({"flight": "AZ 611"}))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("", "book_flight", json!({"flight": "AZ 611"}))]);
     assert_eq!(c.response.stop_reason.as_deref(), Some("STOP"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 95,
-            output_tokens: 14
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 95, output_tokens: 14 }));
 }
 
 #[test]
@@ -988,7 +744,11 @@ fn gemini_sse_stream_merges_chunks() {
         chunk(json!([{"text": "thinking...", "thought": true}]), None, 0),
         chunk(json!([{"text": "Rome is "}]), None, 3),
         chunk(json!([{"text": "lovely in May."}]), None, 8),
-        chunk(json!([{"functionCall": {"id": "fc-1", "name": "get_weather", "args": {"city": "Rome"}}}]), Some("STOP"), 15),
+        chunk(
+            json!([{"functionCall": {"id": "fc-1", "name": "get_weather", "args": {"city": "Rome"}}}]),
+            Some("STOP"),
+            15,
+        ),
     ])
     .replace("\n\n", "\r\n\r\n");
     let ex = exchange(
@@ -1003,18 +763,9 @@ fn gemini_sse_stream_merges_chunks() {
     assert!(c.stream);
     assert!(c.url.ends_with("?alt=sse&key=[REDACTED]"));
     assert_eq!(c.response.text, "Rome is lovely in May.");
-    assert_eq!(
-        c.response.tool_calls,
-        vec![call("fc-1", "get_weather", json!({"city": "Rome"}))]
-    );
+    assert_eq!(c.response.tool_calls, vec![call("fc-1", "get_weather", json!({"city": "Rome"}))]);
     assert_eq!(c.response.stop_reason.as_deref(), Some("STOP"));
-    assert_eq!(
-        c.usage,
-        Some(Usage {
-            input_tokens: 40,
-            output_tokens: 15
-        })
-    );
+    assert_eq!(c.usage, Some(Usage { input_tokens: 40, output_tokens: 15 }));
     assert!(c.raw.is_none(), "{:?}", c.raw);
 }
 
@@ -1052,10 +803,7 @@ fn gemini_429_error_body() {
         body.to_string().as_bytes(),
     );
     let c = llm(&ex);
-    assert_eq!(
-        c.response.error.as_deref(),
-        Some("Resource has been exhausted (e.g. check quota).")
-    );
+    assert_eq!(c.response.error.as_deref(), Some("Resource has been exhausted (e.g. check quota)."));
     assert!(c.raw.is_none());
 }
 
@@ -1072,15 +820,10 @@ fn other_traffic_is_a_compact_http_event() {
         b"[]",
     );
     ex.request.method = "GET".into();
-    let Decoded::Http(h) = decode(&ex) else {
-        panic!("expected http")
-    };
+    let Decoded::Http(h) = decode(&ex) else { panic!("expected http") };
     assert_eq!(h.method, "GET");
     assert_eq!(h.host, "api.github.com");
-    assert_eq!(
-        h.path,
-        "/repos/a/b/pulls?access_token=[REDACTED]&state=open"
-    );
+    assert_eq!(h.path, "/repos/a/b/pulls?access_token=[REDACTED]&state=open");
     assert_eq!((h.status, h.request_bytes, h.response_bytes), (200, 2, 2));
     assert_eq!(h.content_type.as_deref(), Some("application/json"));
     assert_eq!(h.latency_ms, 1000.0);
@@ -1090,34 +833,16 @@ fn other_traffic_is_a_compact_http_event() {
 #[test]
 fn routes() {
     let r = |m: &str, p: &str| route(m, p).map(|r| (r.api, r.model, r.stream));
+    assert_eq!(r("POST", "/v1/chat/completions"), Some((Api::Chat, None, false)));
+    assert_eq!(r("POST", "/openai/deployments/gpt4/chat/completions"), Some((Api::Chat, None, false)));
+    assert_eq!(r("POST", "/v1/responses"), Some((Api::Responses, None, false)));
+    assert_eq!(r("POST", "/v1/messages"), Some((Api::Messages, None, false)));
     assert_eq!(
-        r("POST", "/v1/chat/completions"),
-        Some((Api::Chat, None, false))
-    );
-    assert_eq!(
-        r("POST", "/openai/deployments/gpt4/chat/completions"),
-        Some((Api::Chat, None, false))
-    );
-    assert_eq!(
-        r("POST", "/v1/responses"),
-        Some((Api::Responses, None, false))
-    );
-    assert_eq!(
-        r("POST", "/v1/messages"),
-        Some((Api::Messages, None, false))
-    );
-    assert_eq!(
-        r(
-            "POST",
-            "/v1beta/models/gemini-2.5-pro:streamGenerateContent"
-        ),
+        r("POST", "/v1beta/models/gemini-2.5-pro:streamGenerateContent"),
         Some((Api::Gemini, Some("gemini-2.5-pro".into()), true))
     );
     assert_eq!(
-        r(
-            "POST",
-            "/v1/projects/p/locations/us/publishers/google/models/gemini-2.0-flash:generateContent"
-        ),
+        r("POST", "/v1/projects/p/locations/us/publishers/google/models/gemini-2.0-flash:generateContent"),
         Some((Api::Gemini, Some("gemini-2.0-flash".into()), false))
     );
     assert_eq!(r("GET", "/v1/chat/completions"), None);
@@ -1148,14 +873,7 @@ fn query_redaction() {
 
 #[test]
 fn no_response_yet() {
-    let mut ex = exchange(
-        "api.openai.com",
-        "/v1/chat/completions",
-        CHAT_REQUEST,
-        200,
-        "",
-        b"",
-    );
+    let mut ex = exchange("api.openai.com", "/v1/chat/completions", CHAT_REQUEST, 200, "", b"");
     ex.response = None;
     ex.incomplete = true;
     let c = llm(&ex);
@@ -1176,48 +894,25 @@ fn serialised_event_follows_the_design_contract() {
         chat_stream_body().as_bytes(),
     );
     let v = serde_json::to_value(llm(&ex)).expect("serialise");
-    for key in [
-        "provider",
-        "api",
-        "url",
-        "model",
-        "request",
-        "response",
-        "usage",
-        "stream",
-        "status",
-        "ttft_ms",
-        "latency_ms",
-    ] {
+    for key in
+        ["provider", "api", "url", "model", "request", "response", "usage", "stream", "status", "ttft_ms", "latency_ms"]
+    {
         assert!(v.get(key).is_some(), "missing {key}");
     }
-    assert_eq!(
-        v["response"]["tool_calls"][0]["arguments"],
-        json!({"city": "Paris"})
-    );
+    assert_eq!(v["response"]["tool_calls"][0]["arguments"], json!({"city": "Paris"}));
     assert!(v.get("raw").is_none() && v.get("incomplete").is_none());
 }
 
 fn fixtures() -> Vec<(&'static str, &'static str, String, Vec<u8>)> {
     vec![
-        (
-            "api.openai.com",
-            "/v1/chat/completions",
-            CHAT_STREAM_REQUEST.into(),
-            chat_stream_body().into_bytes(),
-        ),
+        ("api.openai.com", "/v1/chat/completions", CHAT_STREAM_REQUEST.into(), chat_stream_body().into_bytes()),
         (
             "api.openai.com",
             "/v1/responses",
             r#"{"model":"m","input":"x","stream":true}"#.into(),
             sse_body(&responses_stream_events()).into_bytes(),
         ),
-        (
-            "api.anthropic.com",
-            "/v1/messages",
-            ANTHROPIC_REQUEST.into(),
-            anthropic_stream_body().into_bytes(),
-        ),
+        ("api.anthropic.com", "/v1/messages", ANTHROPIC_REQUEST.into(), anthropic_stream_body().into_bytes()),
         (
             "generativelanguage.googleapis.com",
             "/v1beta/models/g:streamGenerateContent?alt=sse",
@@ -1323,9 +1018,8 @@ fn arb_json() -> impl Strategy<Value = Value> {
     leaf.prop_recursive(4, 48, 6, move |inner| {
         prop_oneof![
             proptest::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            proptest::collection::vec((keys.clone(), inner), 0..5).prop_map(|kv| Value::Object(
-                kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
-            )),
+            proptest::collection::vec((keys.clone(), inner), 0..5)
+                .prop_map(|kv| Value::Object(kv.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())),
         ]
     })
 }

@@ -35,7 +35,7 @@ pub struct Config {
     /// The index writer's memory and threads.
     pub index: IndexConfig,
     pub detect: DetectConfig,
-    /// No `[judge]` section: deterministic findings only.
+    /// No `[analyzer.judge]` table: deterministic findings only.
     pub judge: Option<JudgeConfig>,
     pub webhooks: WebhookConfig,
     /// OpenTelemetry export of finished sessions (off while `export.otlp` is empty).
@@ -60,7 +60,7 @@ pub const KEYS: &[&str] = &[
     "retention",
 ];
 
-/// Which sessions `serve` deletes (`[retention]`); `agentsight prune` takes the same from flags.
+/// Which sessions `serve` deletes (`[analyzer.retention]`); `agentsight prune` takes the same from flags.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RetentionConfig {

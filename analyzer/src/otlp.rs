@@ -46,7 +46,7 @@ const EVENTS_PER_SPAN: usize = 64;
 /// Characters of a message, argument or result kept in a `content` attribute.
 const CONTENT_CHARS: usize = 8_000;
 
-/// Where and how sessions are exported (`[export]` in the analyzer's config; `agentsight export`
+/// Where and how sessions are exported (`[analyzer.export]` in the config; `agentsight export`
 /// takes the same from flags).
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]

@@ -57,12 +57,12 @@ pub struct Counters {
     pub commit_failures: AtomicU64,
     /// Findings by kind and detector.
     pub findings: Mutex<BTreeMap<(String, String), u64>>,
-    /// OpenTelemetry export (`[export]`): sessions and spans sent, and sends that failed
+    /// OpenTelemetry export (`[analyzer.export]`): sessions and spans sent, and sends that failed
     /// (tried again at the next interval).
     pub otlp_sessions_exported: AtomicU64,
     pub otlp_spans_exported: AtomicU64,
     pub otlp_export_failures: AtomicU64,
-    /// Retention (`[retention]`, `agentsight prune`): what was deleted.
+    /// Retention (`[analyzer.retention]`, `agentsight prune`): what was deleted.
     pub sessions_pruned: AtomicU64,
     pub windows_pruned: AtomicU64,
     pub log_bytes_pruned: AtomicU64,
@@ -950,7 +950,7 @@ impl Analyzer {
     }
 }
 
-/// `serve`'s retention: every `interval_mins`, [`Analyzer::prune`] by `[retention]`.
+/// `serve`'s retention: every `interval_mins`, [`Analyzer::prune`] by `[analyzer.retention]`.
 async fn retention_loop(analyzer: Arc<Analyzer>, mut stop: watch::Receiver<bool>) {
     let config = analyzer.config.retention.clone();
     let every = std::time::Duration::from_secs(config.interval_mins.max(1) * 60);

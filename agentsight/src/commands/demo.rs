@@ -125,9 +125,9 @@ pub(crate) fn run(config: Config, data: &Path) -> Result<i32> {
         eprintln!("demo: only the deterministic detectors ran (no LLM judge configured). To add one, point");
         eprintln!("      AGENTSIGHT_JUDGE_URL at any OpenAI-compatible endpoint (e.g. http://127.0.0.1:8000/v1)");
         eprintln!("      and set AGENTSIGHT_JUDGE_MODEL (and AGENTSIGHT_JUDGE_API_KEY if it needs a key), or run a");
-        eprintln!("      local model with scripts/judge-setup and a [judge.local] section. The demo does not judge");
-        eprintln!("      by default: on the labelled evals a small local model added false alarms and no recall the");
-        eprintln!("      detectors lacked (docs/EVALS.md).");
+        eprintln!("      local model with scripts/judge-setup and an [analyzer.judge.local] section. The demo");
+        eprintln!("      does not judge by default: on the labelled evals a small local model added false alarms");
+        eprintln!("      and no recall the detectors lacked (docs/EVALS.md).");
     }
     eprintln!("demo: explore what was recorded:");
     eprintln!("  agentsight findings --data {d}");

@@ -1,5 +1,5 @@
 //! A local judge: `llama-server` (llama.cpp) started and stopped by AgentSight when the config
-//! names a GGUF model instead of an endpoint (`[judge.local]`; `scripts/judge-setup` installs
+//! names a GGUF model instead of an endpoint (`[analyzer.judge.local]`; `scripts/judge-setup` installs
 //! both).
 //!
 //! The server listens on a free loopback port only, with one slot (so requests about one

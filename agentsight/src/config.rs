@@ -7,7 +7,7 @@
 //! | `[redact]` | `collector::redact::RedactConfig` | the same |
 //! | `[window]` | `model::windower::WindowerConfig` | `record --analyze`, `collect`, `ingest`, `demo`, `eval` |
 //! | `[ship]` | `collector::ship::ShipConfig` | `collect` |
-//! | `[analyzer]` | `analyzer::config::Config` | every command but `attach` and `collect` |
+//! | `[analyzer]` | `analyzer::config::Config` | every command but `attach`, `collect` and `record` without `--analyze` |
 //!
 //! [`load`] reads the file (`--config`, `$AGENTSIGHT_CONFIG`, `~/.config/agentsight/config.toml`,
 //! else the defaults), parses it (a key no table knows is an error naming its line), applies the
@@ -59,7 +59,8 @@ impl Config {
 pub(crate) enum Uses {
     /// Everything: a command that analyses, or reads what was analysed.
     All,
-    /// `capture`, `redact`, `window` and `ship` only (`attach`, `collect`): a collector host
+    /// `capture`, `redact`, `window` and `ship` only (`attach`, `collect`, `record` without
+    /// `--analyze`): a collector host
     /// does not need the analyzer's judge or webhooks to be valid where it runs.
     Collector,
 }

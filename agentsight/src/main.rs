@@ -260,8 +260,8 @@ enum Command {
     /// and their windows from the window log.
     ///
     /// By age (`--older-than`: sessions whose last event is older), by size (`--max-log-size`:
-    /// the oldest sessions until the window log fits), or both; without flags, by the config's
-    /// `[analyzer.retention]`. A running `serve` holds the data directory: set
+    /// the oldest sessions until the window log fits), or both; each flag replaces its key of the
+    /// config's `[analyzer.retention]`, and without flags that table alone decides. A running `serve` holds the data directory: set
     /// `[analyzer.retention]` in its config instead, and it prunes on its own, without stopping
     /// ingest.
     #[command(
@@ -567,8 +567,10 @@ fn run(command: Command) -> anyhow::Result<i32> {
     use config::Uses;
     match command {
         Command::Record { out, analyze, store, until, command } => {
-            // Read (and checked) even without --analyze: a bad file named is an error, always.
-            let config = config::load(store.config, out.overrides(), Uses::All)?;
+            // Read even without --analyze (a bad file named is an error, always), but the analyzer's
+            // table is checked only when it will run, as for `attach`.
+            let uses = if analyze { Uses::All } else { Uses::Collector };
+            let config = config::load(store.config, out.overrides(), uses)?;
             let mut opts = out.options(&config);
             if analyze {
                 let data = datadir::data_dir(store.data);

@@ -56,8 +56,8 @@ const SHARED_TEXT_MIN: usize = 1024;
 /// Window lines at least this long are stored compressed (a short one gains little).
 const COMPRESS_MIN: usize = 2048;
 
-/// A decompressed line larger than this is damage, not a window (the API takes bodies of at
-/// most a few MiB).
+/// A decompressed line larger than this is damage, not a window (the API refuses bodies over
+/// `max_body_bytes`, 32 MiB by default); reading stops there and the line is counted as bad.
 const INFLATED_MAX: u64 = 1 << 30;
 
 /// The long context texts every window of a session repeats (its system prompt and
@@ -102,6 +102,7 @@ impl Compressed<'_> {
     fn write(w: &Window, json: &[u8], out: &mut Vec<u8>) -> Result<()> {
         let mut z = ZlibEncoder::new(Vec::with_capacity(json.len() / 4), Compression::fast());
         let deflated = z.write_all(json).and_then(|()| z.finish());
+        // Into memory: cannot fail short of allocation, which aborts.
         let deflated = deflated.map_err(|source| Error::Io { op: "compress", path: "windows.log".into(), source })?;
         let line = Compressed {
             window_id: Cow::Borrowed(&w.window_id),
@@ -133,9 +134,9 @@ fn plain(line: &str) -> Option<Cow<'_, str>> {
     }
 }
 
-/// Each line of `dir/windows.log` as its window JSON (decompressed): for tests and tools that
-/// read the log as the JSON Lines it holds.
-pub fn read_lines(dir: &Path) -> Result<Vec<String>> {
+/// Each line of `dir/windows.log` as its window JSON (decompressed), for tests.
+#[cfg(test)]
+fn read_lines(dir: &Path) -> Result<Vec<String>> {
     let path = dir.join("windows.log");
     let file = File::open(&path).map_err(|source| Error::Io { op: "open", path: path.clone(), source })?;
     let mut out = Vec::new();

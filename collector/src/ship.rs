@@ -260,7 +260,7 @@ impl Shipper {
                 }
                 Err(Stop::Failed) => {
                     self.spill(&mut pending).await;
-                    retry_at = delays.next().map(|wait| tokio::time::Instant::now() + wait);
+                    retry_at = Some(tokio::time::Instant::now() + delays.next_wait());
                 }
                 Err(Stop::Auth(why)) => {
                     self.spill(&mut pending).await;
@@ -278,7 +278,7 @@ impl Shipper {
                 Ok(()) => break,
                 Err(Stop::Auth(why)) => auth_error = Some(why),
                 Err(Stop::Failed) => {
-                    let wait = delays.next().unwrap_or(backoff.max);
+                    let wait = delays.next_wait();
                     tokio::time::sleep(wait.min(deadline.saturating_duration_since(tokio::time::Instant::now()))).await;
                 }
             }

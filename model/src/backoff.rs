@@ -41,12 +41,19 @@ pub struct Delays {
     failures: u32,
 }
 
+impl Delays {
+    /// The wait after one more failure (the iterator never ends, so this needs no `Option`).
+    pub fn next_wait(&mut self) -> Duration {
+        self.failures = self.failures.saturating_add(1);
+        self.backoff.after(self.failures)
+    }
+}
+
 impl Iterator for Delays {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
-        self.failures = self.failures.saturating_add(1);
-        Some(self.backoff.after(self.failures))
+        Some(self.next_wait())
     }
 }
 

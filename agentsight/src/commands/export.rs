@@ -1,6 +1,6 @@
 //! `agentsight export --otlp URL`: recorded sessions as OpenTelemetry spans (GenAI semantic
 //! conventions, see `analyzer::otlp`) sent to an OTLP/HTTP receiver, once. `serve` does the same
-//! continuously when `export.otlp` is configured.
+//! continuously when `analyzer.export.otlp` is configured.
 //!
 //! Reads the index read-only, so it runs beside a `serve`. Each session is built and sent on its
 //! own (progress on stderr), and the first failure stops the command with the receiver's

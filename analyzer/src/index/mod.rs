@@ -1050,18 +1050,9 @@ impl Snippets {
 }
 
 /// A snippet's highlighted ranges sorted, with overlapping ones merged (the CJK bigrams of one
-/// word overlap) and adjacent ones kept apart, as tantivy's own HTML marks them.
+/// word overlap) and adjacent ones kept apart: tantivy's own collapsing, the one its HTML uses.
 fn highlights(ranges: &[std::ops::Range<usize>]) -> Vec<(usize, usize)> {
-    let mut sorted: Vec<(usize, usize)> = ranges.iter().map(|r| (r.start, r.end)).collect();
-    sorted.sort_unstable();
-    let mut out: Vec<(usize, usize)> = Vec::with_capacity(sorted.len());
-    for (start, end) in sorted {
-        match out.last_mut() {
-            Some(last) if last.1 > start => last.1 = last.1.max(end),
-            _ => out.push((start, end)),
-        }
-    }
-    out
+    tantivy::snippet::collapse_overlapped_ranges(ranges).into_iter().map(|r| (r.start, r.end)).collect()
 }
 
 /// Per-session sums over one segment, or over all.

@@ -211,45 +211,24 @@ fn message_hash(m: &Message) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{LlmResponse, ToolCall};
+    use crate::{testing, ToolCall};
 
     fn msg(role: &str, content: &str) -> Message {
-        Message { role: role.into(), content: content.into(), ..Message::default() }
+        testing::message(role, content)
     }
 
     fn call_event(ts: u64, system: &str, messages: Vec<Message>) -> Event {
-        Event {
-            ts_ns: ts,
-            session: "s".into(),
-            pid: 1,
-            tid: 1,
-            ppid: 0,
-            comm: "agent".into(),
-            body: EventBody::LlmCall(Box::new(LlmCall {
-                provider: "anthropic".into(),
-                api: "messages".into(),
-                url: "https://api.anthropic.com/v1/messages".into(),
-                model: Some("m".into()),
-                request: LlmRequest {
-                    system: Some(system.into()),
-                    messages,
-                    tools: vec![Tool {
-                        name: "Bash".into(),
-                        description: None,
-                        parameters: serde_json::json!({"type": "object"}),
-                    }],
-                    extends: None,
-                },
-                response: LlmResponse::default(),
-                usage: None,
-                stream: false,
-                status: 200,
-                ttft_ms: None,
-                latency_ms: 1.0,
-                incomplete: false,
-                raw: None,
-            })),
-        }
+        let tools =
+            vec![Tool { name: "Bash".into(), description: None, parameters: serde_json::json!({"type": "object"}) }];
+        let request = LlmRequest { system: Some(system.into()), messages, tools, extends: None };
+        let call = LlmCall {
+            provider: "anthropic".into(),
+            api: "messages".into(),
+            url: "https://api.anthropic.com/v1/messages".into(),
+            model: Some("m".into()),
+            ..testing::llm_call(request, "", Vec::new())
+        };
+        Event { ppid: 0, ..testing::event("s", ts, 1, EventBody::LlmCall(Box::new(call))) }
     }
 
     fn request(ev: &Event) -> &LlmRequest {
